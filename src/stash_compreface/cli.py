@@ -1,0 +1,137 @@
+"""Command line: run any task against a Stash URL (for scripts and cron), or the self-contained demo."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from .errors import PluginError
+from .redact import redact
+from .runtime.reporter import ConsoleReporter
+from .runtime.session import task_context
+from .settings import SETTING_NAMES, parse_args
+from .tasks import MODES, PLANNED_MODES, run
+from .tasks.context import Stopped
+
+
+def _key_values(pairs: list[str], what: str) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"error: {what} must look like key=value, got {pair!r}")
+        values[key.strip()] = value
+    return values
+
+
+def default_state_dir(stash_url: str) -> Path:
+    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    safe = "".join(c if c.isalnum() else "_" for c in stash_url.split("://", 1)[-1]).strip("_")
+    return base / "stash-compreface" / safe
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="stash-compreface", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run_p = sub.add_parser("run", help="run a task mode against a Stash server")
+    run_p.add_argument("mode", choices=sorted([*MODES, *PLANNED_MODES]), metavar="mode",
+                       help="a task mode, e.g. recognizeImagesHQ (see `stash-compreface modes`)")
+    run_p.add_argument("--stash-url", default=os.environ.get("STASH_URL", "http://localhost:9999"),
+                       help="Stash base URL (env STASH_URL; default http://localhost:9999)")
+    run_p.add_argument("--api-key", default=os.environ.get("STASH_API_KEY"),
+                       help="Stash API key (env STASH_API_KEY), from Settings > Security")
+    run_p.add_argument("--arg", action="append", default=[], metavar="KEY=VALUE",
+                       help="task argument, e.g. --arg limit=100 --arg imageId=12")
+    run_p.add_argument("--set", action="append", default=[], metavar="SETTING=VALUE",
+                       help=f"override a plugin setting saved in Stash ({', '.join(SETTING_NAMES)})")
+    run_p.add_argument("--dry-run", action="store_true", help="log what would change, write nothing")
+    run_p.add_argument("--state-dir", type=Path, help="where candidate sightings are kept "
+                       "(default ~/.local/share/stash-compreface/<stash host>)")
+    run_p.add_argument("--insecure", action="store_true", help="do not verify Stash's TLS certificate")
+    run_p.add_argument("-v", "--verbose", action="store_true", help="also show debug lines")
+
+    sub.add_parser("modes", help="list the task modes")
+    demo_p = sub.add_parser("demo", help="run the plugin end to end against built-in Stash and CompreFace "
+                            "test doubles with a generated sample library")
+    demo_p.add_argument("--images", type=int, default=40, help="size of the sample library (default 40)")
+    demo_p.add_argument("-v", "--verbose", action="store_true", help="show every plugin log line")
+    sub.add_parser("plugin", help="act as the Stash plugin process (stdin JSON, stderr log protocol)")
+    return parser
+
+
+def _run(ns: argparse.Namespace) -> int:
+    args_raw = {"mode": ns.mode, **_key_values(ns.arg, "--arg")}
+    overrides = _key_values(ns.set, "--set")
+    if ns.dry_run:
+        overrides["dryRun"] = True
+    reporter = ConsoleReporter(verbose=ns.verbose)
+    stop_holder: list[threading.Event] = []
+
+    def on_interrupt(signum: int, frame: FrameType | None) -> None:
+        if stop_holder:
+            reporter.log("warning", "stopping after the images in flight (Ctrl-C again to abort)")
+            stop_holder[0].set()
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+        else:
+            raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        args = parse_args(args_raw)
+        with task_context(stash_url=ns.stash_url.rstrip("/"), reporter=reporter,
+                          state_dir=ns.state_dir or default_state_dir(ns.stash_url), api_key=ns.api_key,
+                          overrides=overrides, verify_tls=not ns.insecure) as ctx:
+            stop_holder.append(ctx.stop)
+            output = run(args.mode, ctx, args)
+    except Stopped:
+        reporter.close()
+        reporter.log("warning", "stopped; run the same command again to continue where it left off")
+        return 130
+    except KeyboardInterrupt:
+        reporter.close()
+        return 130
+    except PluginError as exc:
+        reporter.close()
+        reporter.log("error", str(exc))
+        return 1
+    reporter.close()
+    print(json.dumps(output, indent=2))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    ns = _parser().parse_args(argv)
+    if ns.command == "modes":
+        for mode in MODES:
+            print(mode)
+        for mode in PLANNED_MODES:
+            print(f"{mode} (not available yet)")
+        return 0
+    if ns.command == "plugin":
+        from .runtime.plugin import main as plugin_main
+
+        return plugin_main()
+    if ns.command == "demo":
+        try:
+            from .testing.demo import run_demo
+        except ImportError as exc:
+            print(f"error: the demo needs the test extras: pip install 'stash-compreface[test]' ({exc})",
+                  file=sys.stderr)
+            return 1
+        return run_demo(images=ns.images, verbose=ns.verbose)
+    try:
+        return _run(ns)
+    except Exception as exc:  # the one catch-all: a traceback is for the verbose log only
+        print(redact(f"error: {type(exc).__name__}: {exc}"), file=sys.stderr)
+        return 1
+
+
+__all__ = ["main"]

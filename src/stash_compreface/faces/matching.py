@@ -1,0 +1,64 @@
+"""Which face is which, whether it matches, whether to learn from it, when a candidate is promoted."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from .models import Face, SubjectMatch
+
+# Above this the face is (almost) pixel-identical to an example we already hold: adding it teaches nothing.
+NEAR_DUPLICATE = 0.995
+MAX_EXAMPLES_PER_SUBJECT = 10
+_GENDERS = {"male": "MALE", "female": "FEMALE", "m": "MALE", "f": "FEMALE"}
+
+
+def order_faces(faces: Iterable[Face]) -> list[Face]:
+    """Largest first, then top-to-bottom, left-to-right: the index users see and pass back as faceIndex."""
+    return sorted(faces, key=lambda f: (-f.box.area, f.box.y_min, f.box.x_min))
+
+
+def best_match(face: Face, min_similarity: float) -> SubjectMatch | None:
+    best = face.best
+    return best if best is not None and best.similarity >= min_similarity else None
+
+
+def should_learn(similarity: float, examples: int, *, high_quality: bool,
+                 cap: int = MAX_EXAMPLES_PER_SUBJECT) -> bool:
+    return high_quality and examples < cap and similarity < NEAR_DUPLICATE
+
+
+def should_promote(sightings: int, min_faces: int) -> bool:
+    """A candidate becomes a performer once seen in ``minFacesForNewPerformer`` distinct images."""
+    return sightings >= max(1, min_faces)
+
+
+def stash_gender(value: str | None) -> str | None:
+    return _GENDERS.get((value or "").strip().lower())
+
+
+@dataclass(frozen=True)
+class TagChange:
+    add: frozenset[str] = frozenset()
+    remove: frozenset[str] = frozenset()
+
+    def __bool__(self) -> bool:
+        return bool(self.add or self.remove)
+
+
+def outcome_tags(current: frozenset[str], *, failed: bool, matched: bool, scanned_tag: str,
+                 matched_tag: str, error_tag: str) -> TagChange:
+    """Final tags of a processed item: Error alone on failure (never Scanned); else Scanned (+ Matched)."""
+    if failed:
+        want, drop = {error_tag}, {scanned_tag}
+    else:
+        want = {scanned_tag} | ({matched_tag} if matched else set())
+        drop = {error_tag}
+    return TagChange(add=frozenset(want - current), remove=frozenset(drop & current))
+
+
+def reset_tags(current: frozenset[str], *, scanned_tag: str, matched_tag: str, error_tag: str) -> TagChange:
+    """Unmatched items lose Scanned and Error so the next run tries them again."""
+    if matched_tag in current:
+        return TagChange()
+    return TagChange(remove=frozenset({scanned_tag, error_tag} & current))

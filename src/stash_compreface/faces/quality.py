@@ -1,0 +1,91 @@
+"""Face quality gates.
+
+Two gates share one check: the high-quality gate decides whether a face may *create* a subject or
+become a new example (it must be big, sure, sharp and frontal, because a bad example poisons every
+later match), the low-quality gate decides whether a face is worth *matching* at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .models import Face
+
+# Sharpness is the Laplacian standard deviation of the face at 96 px (imaging.sharpness).
+SHARP_FOR_SUBJECT = 12.0
+SHARP_FOR_MATCH = 5.0
+MAX_YAW_FOR_SUBJECT = 30.0
+MAX_PITCH_FOR_SUBJECT = 25.0
+MAX_YAW_FOR_MATCH = 60.0
+SIZE_FOR_FULL_SCORE = 250
+
+
+@dataclass(frozen=True)
+class Gate:
+    name: str
+    min_size_px: int
+    min_probability: float
+    min_sharpness: float
+    max_yaw: float
+    max_pitch: float
+    min_composite: float = 0.0
+
+
+def subject_gate(min_face_size_px: int, min_confidence: float, min_quality: float) -> Gate:
+    """For creating subjects and adding examples."""
+    return Gate("high-quality", min_face_size_px, min_confidence, SHARP_FOR_SUBJECT, MAX_YAW_FOR_SUBJECT,
+                MAX_PITCH_FOR_SUBJECT, min_quality)
+
+
+def match_gate(min_face_size_px: int, min_confidence: float, min_quality: float, *, relaxed: bool) -> Gate:
+    """For matching: the HQ run matches what it could also learn from; LQ accepts smaller, blurrier faces."""
+    if not relaxed:
+        return Gate("matching", max(24, min_face_size_px // 2), min_confidence, SHARP_FOR_MATCH,
+                    MAX_YAW_FOR_MATCH, 45.0, min_quality)
+    return Gate("low-quality", max(16, min_face_size_px // 3), max(0.5, min_confidence - 0.2),
+                SHARP_FOR_MATCH / 2, 75.0, 60.0, min_quality)
+
+
+@dataclass(frozen=True)
+class Quality:
+    size: float
+    pose: float
+    sharpness: float
+    detection: float
+
+    @property
+    def composite(self) -> float:
+        """Weighted like the Vision Service's score: size, pose, sharpness, then detection certainty."""
+        return round(0.35 * self.size + 0.30 * self.pose + 0.25 * self.sharpness + 0.10 * self.detection, 4)
+
+
+def assess(face: Face, sharpness: float) -> Quality:
+    size = min(1.0, face.box.min_side / SIZE_FOR_FULL_SCORE)
+    if face.pose is None:
+        pose = 1.0
+    else:
+        pose = max(0.0, 1.0 - abs(face.pose.yaw) / 90.0) * max(0.0, 1.0 - abs(face.pose.pitch) / 90.0)
+    sharp = min(1.0, sharpness / (2 * SHARP_FOR_SUBJECT))
+    return Quality(size=round(size, 4), pose=round(pose, 4), sharpness=round(sharp, 4),
+                   detection=round(face.probability, 4))
+
+
+def check(face: Face, sharpness: float, gate: Gate) -> tuple[bool, str]:
+    """Whether ``face`` passes ``gate``; the reason names the first failing measure."""
+    side = face.box.min_side
+    if side < gate.min_size_px:
+        return False, f"face {side}px < {gate.min_size_px}px ({gate.name} gate)"
+    if face.probability < gate.min_probability:
+        return False, f"detection {face.probability:.2f} < {gate.min_probability:.2f} ({gate.name} gate)"
+    if sharpness < gate.min_sharpness:
+        return False, f"blurry: sharpness {sharpness:.1f} < {gate.min_sharpness:.1f} ({gate.name} gate)"
+    if face.pose is not None:
+        if abs(face.pose.yaw) > gate.max_yaw:
+            return False, f"turned away: yaw {face.pose.yaw:.0f}° > {gate.max_yaw:.0f}° ({gate.name} gate)"
+        if abs(face.pose.pitch) > gate.max_pitch:
+            return False, f"tilted: pitch {face.pose.pitch:.0f}° > {gate.max_pitch:.0f}° ({gate.name} gate)"
+    if gate.min_composite > 0:
+        composite = assess(face, sharpness).composite
+        if composite < gate.min_composite:
+            return False, f"quality {composite:.2f} < {gate.min_composite:.2f} ({gate.name} gate)"
+    return True, "ok"

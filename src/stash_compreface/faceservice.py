@@ -1,0 +1,39 @@
+"""The face-service interface the tasks talk to.
+
+CompreFace is the first implementation (``compreface.client``); a built-in engine with a local subject
+store can implement the same methods, so tasks never import a concrete client.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from .faces.models import Face
+
+
+class FaceService(Protocol):
+    max_upload_bytes: int
+
+    def check(self) -> None:
+        """Fail fast, naming the setting to fix, when the service is unreachable or refuses the key."""
+        ...
+
+    def recognize(self, image: bytes, *, min_probability: float, candidates: int = 5) -> list[Face]:
+        """Every face in the image, largest first, each with its best subjects (one entry per subject)."""
+        ...
+
+    def detect(self, image: bytes, *, min_probability: float) -> list[Face]:
+        """Faces without recognition; ``[]`` when there is none."""
+        ...
+
+    def add_example(self, subject: str, image: bytes) -> str:
+        """Add a one-face image as an example of ``subject`` (created if missing); returns the example id."""
+        ...
+
+    def list_subjects(self) -> list[str]: ...
+
+    def count_examples(self, subject: str) -> int: ...
+
+    def delete_subject(self, subject: str) -> None: ...
+
+    def delete_example(self, example_id: str) -> None: ...

@@ -1,0 +1,356 @@
+"""A small typed client for Stash's GraphQL API and media routes.
+
+It only speaks the protocol: documents come from ``graphql/*.graphql``, errors are mapped once here
+(``_check``), and media URLs from ``paths`` are rebased onto our own base URL because Stash builds
+them from ``external_host``, which the plugin may not be able to reach.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Iterable
+from functools import cache
+from importlib.resources import files
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from ..errors import AuthError, GraphQLError, MediaError, ServiceError, ServiceUnavailable
+from .models import Gallery, Image, Performer, Scene
+
+# Operations that may be sent twice without changing the outcome (bulk ADD/REMOVE are idempotent);
+# creates are not retried: a lost answer is resolved by looking the object up by name instead.
+_NOT_RETRIED = frozenset({"TagCreate", "PerformerCreate"})
+_MEDIA_ROUTE = re.compile(r"/(?:image|performer|scene|gallery|studio|tag|group|movie)/.*$")
+MAX_MEDIA_BYTES = 256 * 1024 * 1024
+SETTING = "stashHostUrl"
+
+
+@cache
+def document(name: str) -> str:
+    return (files("stash_compreface.stash") / "graphql" / f"{name}.graphql").read_text(encoding="utf-8")
+
+
+class StashClient:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        session_cookie: str | None = None,
+        api_key: str | None = None,
+        timeout_s: float = 60.0,
+        verify_tls: bool = True,
+        max_connections: int = 16,
+        retries: int = 2,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._cookie = session_cookie or None
+        self.api_key = api_key or None
+        self._retries = retries
+        self._verify = verify_tls
+        self._cookie_lock = threading.Lock()
+        self.round_trips = 0
+        self._http = httpx.Client(
+            timeout=httpx.Timeout(timeout_s, connect=10.0),
+            verify=verify_tls,
+            follow_redirects=False,
+            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def resize_pool(self, max_connections: int) -> None:
+        """Room for every worker thread once the settings (maxConcurrency) are known."""
+        old = self._http
+        self._http = httpx.Client(
+            timeout=old.timeout, verify=self._verify, follow_redirects=False,
+            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+        )
+        old.close()
+
+    def __enter__(self) -> StashClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- transport -------------------------------------------------------------------------------
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"Accept": "application/json"}
+        with self._cookie_lock:
+            if self._cookie:
+                headers["Cookie"] = f"session={self._cookie}"
+        if self.api_key:
+            headers["ApiKey"] = self.api_key
+        return headers
+
+    def _remember_cookie(self, response: httpx.Response) -> None:
+        """Stash re-issues the session cookie on each request; keep the fresh one for runs over an hour."""
+        fresh = response.cookies.get("session")
+        if fresh:
+            with self._cookie_lock:
+                self._cookie = fresh
+
+    def set_api_key(self, api_key: str | None) -> None:
+        self.api_key = api_key or None
+
+    def execute(self, operation: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        body = {"operationName": operation, "query": document(operation), "variables": variables or {}}
+        attempts = 1 if operation in _NOT_RETRIED else 1 + self._retries
+        for attempt in range(attempts):
+            try:
+                return self._post(operation, body)
+            except ServiceError as exc:
+                if isinstance(exc, GraphQLError) or not exc.retryable or attempt == attempts - 1:
+                    raise
+                time.sleep(0.5 * 2**attempt)
+        raise AssertionError("unreachable")
+
+    def _post(self, operation: str, body: dict[str, Any]) -> dict[str, Any]:
+        self.round_trips += 1
+        try:
+            response = self._http.post(f"{self.base_url}/graphql", json=body, headers=self._headers())
+        except httpx.ConnectError as exc:
+            raise ServiceUnavailable(
+                f"Cannot connect to Stash at {self.base_url}: {exc}. Check that Stash is running and that "
+                f"the Stash URL ({SETTING} or --stash-url) is right",
+                service="stash",
+                setting=SETTING,
+            ) from exc
+        except httpx.TimeoutException as exc:
+            raise ServiceError(f"Stash did not answer {operation} in time", service="stash") from exc
+        except httpx.HTTPError as exc:
+            raise ServiceError(f"Stash request {operation} failed: {exc}", service="stash") from exc
+        self._remember_cookie(response)
+        return self._check(operation, response)
+
+    def _check(self, operation: str, response: httpx.Response) -> dict[str, Any]:
+        status = response.status_code
+        if status in (401, 403):
+            raise AuthError(
+                f"Stash refused {operation} (HTTP {status}): the session expired or the API key is wrong. "
+                "Run the task again from Stash, or pass a valid --api-key",
+                service="stash",
+                setting="apiKey",
+            )
+        try:
+            payload = response.json()
+        except ValueError:
+            payload = None
+        errors = payload.get("errors") if isinstance(payload, dict) else None
+        if status >= 500 or (status != 200 and not errors):
+            raise ServiceError(f"Stash answered {operation} with HTTP {status}", service="stash", status=status)
+        if errors:
+            messages = "; ".join(str(e.get("message", e)) for e in errors if isinstance(e, dict))
+            raise GraphQLError(f"Stash rejected {operation}: {messages}", service="stash", status=status)
+        if not isinstance(payload, dict) or not isinstance(payload.get("data"), dict):
+            raise ServiceError(f"Stash answered {operation} with no data", service="stash", status=status)
+        return payload["data"]
+
+    # -- media -----------------------------------------------------------------------------------
+
+    def rebase(self, url: str) -> str:
+        """Keep Stash's route and query, drop its host (and proxy prefix): ours is reachable."""
+        parts = urlsplit(url)
+        match = _MEDIA_ROUTE.search(parts.path)
+        route = match.group(0) if match else parts.path
+        return f"{self.base_url}{route}" + (f"?{parts.query}" if parts.query else "")
+
+    def download(self, url: str, *, what: str) -> bytes:
+        """Fetch a media file; a redirect is Stash's login page, never an image."""
+        target = self.rebase(url)
+        for attempt in range(1 + self._retries):
+            try:
+                return self._download_once(target, what)
+            except ServiceError as exc:
+                if not exc.retryable or attempt == self._retries:
+                    raise MediaError(f"{what}: {exc}", service="stash") from exc
+                time.sleep(0.5 * 2**attempt)
+        raise AssertionError("unreachable")
+
+    def _download_once(self, target: str, what: str) -> bytes:
+        try:
+            with self._http.stream("GET", target, headers=self._headers()) as response:
+                self._remember_cookie(response)
+                status = response.status_code
+                if 300 <= status < 400 or status in (401, 403):
+                    raise AuthError(
+                        f"Stash sent its login page instead of the {what} (HTTP {status}): the session "
+                        "expired or the API key is wrong",
+                        service="stash",
+                        setting="apiKey",
+                    )
+                if status == 404:
+                    raise MediaError(f"Stash has no file for the {what} (HTTP 404)", service="stash")
+                if status >= 500:
+                    raise ServiceError(f"Stash could not serve the {what} (HTTP {status})",
+                                       service="stash", status=status)
+                if status != 200:
+                    raise MediaError(f"Stash answered HTTP {status} for the {what}", service="stash")
+                declared = int(response.headers.get("Content-Length") or 0)
+                if declared > MAX_MEDIA_BYTES:
+                    raise MediaError(f"the {what} is {declared // 2**20} MiB, more than the "
+                                     f"{MAX_MEDIA_BYTES // 2**20} MiB this plugin reads")
+                chunks: list[bytes] = []
+                size = 0
+                for chunk in response.iter_bytes():
+                    size += len(chunk)
+                    if size > MAX_MEDIA_BYTES:
+                        raise MediaError(f"the {what} is larger than {MAX_MEDIA_BYTES // 2**20} MiB")
+                    chunks.append(chunk)
+                return b"".join(chunks)
+        except httpx.ConnectError as exc:
+            raise ServiceUnavailable(f"Cannot connect to Stash at {self.base_url} to fetch the {what}",
+                                     service="stash", setting=SETTING) from exc
+        except httpx.TimeoutException as exc:
+            raise ServiceError(f"Stash did not send the {what} in time", service="stash") from exc
+        except httpx.HTTPError as exc:
+            raise ServiceError(f"downloading the {what} failed: {exc}", service="stash") from exc
+
+    # -- operations ------------------------------------------------------------------------------
+
+    def plugin_configuration(self, plugin_ids: Iterable[str]) -> tuple[str, dict[str, Any]]:
+        """Stash's own API key (``""`` when unset) and the stored settings of the given plugins."""
+        data = self.execute("PluginConfiguration", {"include": list(plugin_ids)})
+        config = data.get("configuration") or {}
+        api_key = ((config.get("general") or {}).get("apiKey")) or ""
+        return api_key, dict(config.get("plugins") or {})
+
+    def find_tag(self, name: str) -> str | None:
+        data = self.execute("FindTagByName", {"name": name})
+        for tag in (data.get("findTags") or {}).get("tags") or []:
+            # EQUALS is a LIKE: case-insensitive, and "_"/"%" are wildcards. Confirm exactly.
+            if str(tag.get("name", "")).strip().casefold() == name.strip().casefold():
+                return str(tag["id"])
+        return None
+
+    def create_tag(self, name: str) -> str:
+        data = self.execute("TagCreate", {"name": name})
+        return str(data["tagCreate"]["id"])
+
+    def find_images(self, filter: dict[str, Any], image_filter: dict[str, Any]) -> tuple[int, list[Image]]:
+        data = self.execute("FindImages", {"filter": filter, "image_filter": image_filter})["findImages"]
+        return int(data.get("count") or 0), [Image.from_graphql(i) for i in data.get("images") or []]
+
+    def find_image(self, image_id: str) -> Image | None:
+        data = self.execute("FindImage", {"id": image_id}).get("findImage")
+        return Image.from_graphql(data) if data else None
+
+    def update_images(
+        self,
+        ids: Iterable[str],
+        *,
+        add_tags: Iterable[str] = (),
+        remove_tags: Iterable[str] = (),
+        add_performers: Iterable[str] = (),
+    ) -> None:
+        """Bulk ADD/REMOVE only: whatever else the user set on the images is never touched."""
+        self._bulk("BulkImageUpdate", ids, add_tags, remove_tags, add_performers)
+
+    def update_scenes(
+        self,
+        ids: Iterable[str],
+        *,
+        add_tags: Iterable[str] = (),
+        remove_tags: Iterable[str] = (),
+        add_performers: Iterable[str] = (),
+    ) -> None:
+        self._bulk("BulkSceneUpdate", ids, add_tags, remove_tags, add_performers)
+
+    def update_galleries(
+        self,
+        ids: Iterable[str],
+        *,
+        add_tags: Iterable[str] = (),
+        remove_tags: Iterable[str] = (),
+        add_performers: Iterable[str] = (),
+    ) -> None:
+        self._bulk("BulkGalleryUpdate", ids, add_tags, remove_tags, add_performers)
+
+    def _bulk(
+        self,
+        operation: str,
+        ids: Iterable[str],
+        add_tags: Iterable[str],
+        remove_tags: Iterable[str],
+        add_performers: Iterable[str],
+    ) -> None:
+        id_list = sorted(set(ids), key=int)
+        add, remove, performers = sorted(set(add_tags)), sorted(set(remove_tags)), sorted(set(add_performers))
+        if not id_list or not (add or remove or performers):
+            return
+        # One mutation carries one mode per relationship; a REMOVE together with an ADD of tags needs two.
+        first: dict[str, Any] = {"ids": id_list}
+        if add:
+            first["tag_ids"] = {"ids": add, "mode": "ADD"}
+        if performers:
+            first["performer_ids"] = {"ids": performers, "mode": "ADD"}
+        if len(first) > 1:
+            self.execute(operation, {"input": first})
+        if remove:
+            self.execute(operation, {"input": {"ids": id_list, "tag_ids": {"ids": remove, "mode": "REMOVE"}}})
+
+    def find_performers(
+        self, filter: dict[str, Any], performer_filter: dict[str, Any] | None = None
+    ) -> tuple[int, list[Performer]]:
+        data = self.execute("FindPerformers", {"filter": filter, "performer_filter": performer_filter or {}})
+        result = data["findPerformers"]
+        return int(result.get("count") or 0), [Performer.from_graphql(p) for p in result.get("performers") or []]
+
+    def find_performer(self, performer_id: str) -> Performer | None:
+        data = self.execute("FindPerformer", {"id": performer_id}).get("findPerformer")
+        return Performer.from_graphql(data) if data else None
+
+    def find_performers_named(self, name: str) -> list[Performer]:
+        """Performers whose name or one alias equals ``name`` (Stash compares case-insensitively)."""
+        criterion = {"value": name, "modifier": "EQUALS"}
+        _, by_name = self.find_performers({"per_page": 5}, {"name": criterion})
+        _, by_alias = self.find_performers({"per_page": 5}, {"aliases": criterion})
+        seen: dict[str, Performer] = {p.id: p for p in by_name + by_alias}
+        return list(seen.values())
+
+    def create_performer(self, name: str, *, image_url: str | None = None, gender: str | None = None) -> Performer:
+        data: dict[str, Any] = {"name": name}
+        if image_url:
+            data["image"] = image_url
+        if gender:
+            data["gender"] = gender
+        created = self.execute("PerformerCreate", {"input": data})["performerCreate"]
+        return Performer(id=str(created["id"]), name=created.get("name") or name, aliases=(), image_url="",
+                         tag_ids=frozenset())
+
+    def update_performers(
+        self,
+        ids: Iterable[str],
+        *,
+        add_tags: Iterable[str] = (),
+        remove_tags: Iterable[str] = (),
+        add_aliases: Iterable[str] = (),
+    ) -> None:
+        id_list = sorted(set(ids), key=int)
+        add, remove, aliases = sorted(set(add_tags)), sorted(set(remove_tags)), list(dict.fromkeys(add_aliases))
+        if not id_list:
+            return
+        first: dict[str, Any] = {"ids": id_list}
+        if aliases:
+            first["alias_list"] = {"values": aliases, "mode": "ADD"}
+        if add:
+            first["tag_ids"] = {"ids": add, "mode": "ADD"}
+        if len(first) > 1:
+            self.execute("BulkPerformerUpdate", {"input": first})
+        if remove:
+            self.execute("BulkPerformerUpdate",
+                         {"input": {"ids": id_list, "tag_ids": {"ids": remove, "mode": "REMOVE"}}})
+
+    def find_gallery(self, gallery_id: str) -> Gallery | None:
+        data = self.execute("FindGallery", {"id": gallery_id}).get("findGallery")
+        return Gallery.from_graphql(data) if data else None
+
+    def find_scenes(self, filter: dict[str, Any], scene_filter: dict[str, Any]) -> tuple[int, list[Scene]]:
+        data = self.execute("FindScenes", {"filter": filter, "scene_filter": scene_filter})["findScenes"]
+        return int(data.get("count") or 0), [Scene.from_graphql(s) for s in data.get("scenes") or []]

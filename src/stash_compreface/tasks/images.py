@@ -1,0 +1,238 @@
+"""Recognising the faces of one image, shared by every image mode.
+
+The modes differ only in policy (which gate matches, whether unmatched faces become candidates or
+performers at once, whether matched faces are learned), so the policy is data and the flow is one.
+Stash is written by the caller, once per image, from the returned :class:`ImageReport`.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from .. import imaging
+from ..errors import CompreFaceError, ItemError, TooManyFaces
+from ..faces import matching, quality
+from ..faces.models import Face
+from ..faces.naming import subject_name
+from ..stash.models import Image
+from .context import TaskContext
+from .performers import PerformerDirectory
+from .runner import Tally
+
+Create = Literal["never", "candidate", "immediate"]
+
+
+@dataclass(frozen=True)
+class Policy:
+    match_gate: quality.Gate
+    subject_gate: quality.Gate
+    create: Create
+    learn: bool
+    track_sightings: bool
+
+
+def policy_for(ctx: TaskContext, *, relaxed: bool, create: Create, learn: bool, track_sightings: bool) -> Policy:
+    s = ctx.settings
+    return Policy(
+        match_gate=quality.match_gate(s.min_face_size_px, s.min_confidence, s.min_processing_quality,
+                                      relaxed=relaxed),
+        subject_gate=quality.subject_gate(s.min_face_size_px, s.min_confidence, s.min_quality),
+        create=create,
+        learn=learn,
+        track_sightings=track_sightings,
+    )
+
+
+@dataclass
+class FaceReport:
+    index: int
+    face: Face
+    status: str
+    reason: str = ""
+    subject: str | None = None
+    similarity: float | None = None
+    performer_id: str | None = None
+    performer_name: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "box": {**self.face.box.as_dict(), "probability": round(self.face.probability, 5)},
+            "subject": self.subject,
+            "similarity": None if self.similarity is None else round(self.similarity, 5),
+            "performer": None if self.performer_id is None else {"id": self.performer_id,
+                                                                 "name": self.performer_name},
+            "status": self.status,
+            "reason": self.reason,
+        }
+
+
+@dataclass
+class ImageReport:
+    image: Image
+    faces: list[FaceReport] = field(default_factory=list)
+
+    @property
+    def performer_ids(self) -> set[str]:
+        return {f.performer_id for f in self.faces if f.performer_id and not f.performer_id.startswith("dry-")}
+
+
+class _Work:
+    """Per-image scratch: the decoded picture and lazily encoded face crops."""
+
+    def __init__(self, image: Image, prepared: imaging.Prepared) -> None:
+        self.image = image
+        self.prepared = prepared
+        self._crops: dict[tuple[int, float], bytes] = {}
+
+    def crop(self, face: Face, pad: float = 0.15) -> bytes:
+        key = (id(face), pad)
+        if key not in self._crops:
+            self._crops[key] = imaging.encode_jpeg(imaging.crop(self.prepared.image, face.box, pad=pad))
+        return self._crops[key]
+
+
+class ImageRecognizer:
+    def __init__(self, ctx: TaskContext, policy: Policy, tally: Tally,
+                 directory: PerformerDirectory | None = None) -> None:
+        self.ctx = ctx
+        self.policy = policy
+        self.tally = tally
+        self.directory = directory or PerformerDirectory(ctx)
+        self._create_lock = threading.Lock()
+        self._creations = 0
+        self._examples: dict[str, int] = {}
+        self._examples_lock = threading.Lock()
+
+    # -- the flow --------------------------------------------------------------------------------
+
+    def load(self, image: Image) -> imaging.Prepared:
+        if image.is_video:
+            raise ItemError("the file is a video clip, not a still image")
+        data = self.ctx.stash.download(image.url, what="image file")
+        return imaging.prepare(data)
+
+    def detect(self, prepared: imaging.Prepared) -> list[Face]:
+        gate = self.policy.match_gate
+        faces = self.ctx.faces.recognize(prepared.jpeg, min_probability=min(gate.min_probability, 0.99))
+        clamped = [Face(f.box.clamped(prepared.width, prepared.height), f.probability, f.matches, f.pose,
+                        f.age, f.gender) for f in faces]
+        return matching.order_faces(f for f in clamped if f.box.min_side >= 2)
+
+    def analyse(self, image: Image, *, only_index: int | None = None) -> ImageReport:
+        prepared = self.load(image)
+        creations_seen = self._creations
+        faces = self.detect(prepared)
+        work = _Work(image, prepared)
+        report = ImageReport(image)
+        if only_index is not None and not 0 <= only_index < len(faces):
+            raise IndexError(len(faces))
+        for index, face in enumerate(faces):
+            if only_index is not None and index != only_index:
+                report.faces.append(FaceReport(index, face, "not selected"))
+                continue
+            report.faces.append(self._face(work, index, face, creations_seen))
+        return report
+
+    def _face(self, work: _Work, index: int, face: Face, creations_seen: int) -> FaceReport:
+        sharp = imaging.sharpness(work.prepared.image, face.box)
+        ok, why = quality.check(face, sharp, self.policy.match_gate)
+        if not ok:
+            return FaceReport(index, face, "skipped", why)
+        high_quality, hq_why = quality.check(face, sharp, self.policy.subject_gate)
+        match = matching.best_match(face, self.ctx.settings.min_similarity)
+        if match is not None:
+            report = self._matched(work, index, face, match.subject, match.similarity)
+            if self.policy.learn and high_quality:
+                self._learn(match.subject, match.similarity, work.crop(face))
+            return report
+        best = face.best
+        similarity = best.similarity if best else None
+        if self.policy.create == "never":
+            return FaceReport(index, face, "unmatched", "no subject above minSimilarity", similarity=similarity)
+        if not high_quality:
+            return FaceReport(index, face, "unmatched", f"not used for a new subject: {hq_why}",
+                              similarity=similarity)
+        return self._new_subject(work, index, face, creations_seen)
+
+    def _matched(self, work: _Work, index: int, face: Face, subject: str, similarity: float) -> FaceReport:
+        directory = self.directory
+        performer_id = directory.for_subject(subject)
+        status = "matched"
+        if performer_id is not None:
+            directory.finish_pending(subject, performer_id)
+        elif self.policy.create == "immediate":
+            performer_id = directory.promote(subject, work.crop(face), matching.stash_gender(face.gender))
+            status = "performer created"
+            self.tally.add(created_performers=1)
+        elif self.policy.track_sightings:
+            performer_id = directory.sighting(subject, work.image.id, work.crop(face),
+                                              matching.stash_gender(face.gender))
+            status = "candidate" if performer_id is None else "performer created"
+            if performer_id is not None:
+                self.tally.add(created_performers=1)
+        else:
+            status = "subject without performer"
+        return FaceReport(index, face, status, subject=subject, similarity=similarity,
+                          performer_id=performer_id, performer_name=directory.name_of(performer_id))
+
+    def _learn(self, subject: str, similarity: float, crop: bytes) -> None:
+        """Matched high-quality faces become extra examples, so recognition improves with use."""
+        if self.ctx.dry_run:
+            return
+        with self._examples_lock:
+            if subject not in self._examples:
+                self._examples[subject] = self.ctx.faces.count_examples(subject)
+            if not matching.should_learn(similarity, self._examples[subject], high_quality=True):
+                return
+            self._examples[subject] += 1
+        try:
+            self.ctx.faces.add_example(subject, crop)
+            self.tally.add(learned=1)
+        except CompreFaceError as exc:
+            with self._examples_lock:
+                self._examples[subject] -= 1
+            self.ctx.debug(f"did not add an example to {subject}: {exc}")
+
+    def _new_subject(self, work: _Work, index: int, face: Face, creations_seen: int) -> FaceReport:
+        ctx = self.ctx
+        crop = work.crop(face)
+        with self._create_lock:
+            if self._creations != creations_seen:
+                # Subjects were created since this image was recognised: maybe this very person.
+                again = matching.order_faces(ctx.faces.recognize(crop, min_probability=0.5))
+                match = matching.best_match(again[0], ctx.settings.min_similarity) if again else None
+                if match is not None:
+                    return self._matched(work, index, face, match.subject, match.similarity)
+            name = subject_name(work.image.id, ctx.suffix())
+            if ctx.dry_run:
+                ctx.info(f"dry run: would create subject {name} from face {index} of {work.image.label}")
+                return FaceReport(index, face, "new subject (dry run)", subject=name)
+            ctx.state.add_candidate(name)
+            try:
+                self._enrol(name, work, face)
+            except CompreFaceError as exc:
+                return FaceReport(index, face, "unmatched", f"CompreFace would not take the face: {exc}")
+            self._creations += 1
+            self.tally.add(created_subjects=1)
+        gender = matching.stash_gender(face.gender)
+        if self.policy.create == "immediate":
+            performer_id = self.directory.promote(name, crop, gender)
+            self.tally.add(created_performers=1)
+            status = "performer created"
+        else:
+            performer_id = self.directory.sighting(name, work.image.id, crop, gender)
+            status = "new candidate" if performer_id is None else "performer created"
+            if performer_id is not None:
+                self.tally.add(created_performers=1)
+        return FaceReport(index, face, status, subject=name, similarity=None, performer_id=performer_id,
+                          performer_name=self.directory.name_of(performer_id))
+
+    def _enrol(self, name: str, work: _Work, face: Face) -> None:
+        """Add the face as the subject's first example; a neighbour in the margin means a tighter crop."""
+        try:
+            self.ctx.faces.add_example(name, work.crop(face))
+        except TooManyFaces:
+            self.ctx.faces.add_example(name, work.crop(face, pad=0.0))

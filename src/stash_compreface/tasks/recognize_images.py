@@ -1,0 +1,133 @@
+"""Batch image modes: recognizeImagesHQ/LQ and identifyImagesAll/New.
+
+Each image ends in exactly one state: Error (with a logged reason, never Scanned), or Scanned, plus
+Matched when a performer was linked. Tags and performers are written in one bulk ADD per image.
+"""
+
+from __future__ import annotations
+
+import traceback
+from typing import Any
+
+from ..errors import FatalError, ItemError
+from ..faces.matching import outcome_tags
+from ..settings import TaskArgs
+from ..stash.models import Image
+from .context import Stopped, TaskContext
+from .images import ImageRecognizer, ImageReport, Policy, policy_for
+from .runner import Progress, Tally, image_pages, run_batch
+
+
+def unscanned_filter(ctx: TaskContext) -> dict[str, Any]:
+    """Images carrying neither Scanned nor Error. EXCLUDES keeps untagged images, as we need."""
+    ids = [t for t in (ctx.tags.lookup(ctx.settings.scanned_tag), ctx.tags.lookup(ctx.settings.error_tag)) if t]
+    return {"tags": {"value": ids, "modifier": "EXCLUDES"}} if ids else {}
+
+
+def write_outcome(ctx: TaskContext, image: Image, report: ImageReport | None, *, reason: str = "") -> bool:
+    """One bulk mutation with the image's final tags and new performers; returns whether it matched."""
+    s = ctx.settings
+    failed = report is None
+    performers = set() if report is None else report.performer_ids
+    scanned, matched, error = (ctx.tags.lookup(s.scanned_tag), ctx.tags.lookup(s.matched_tag),
+                               ctx.tags.lookup(s.error_tag))
+    change = outcome_tags(image.tag_ids, failed=failed, matched=bool(performers),
+                          scanned_tag=scanned or "<scanned>", matched_tag=matched or "<matched>",
+                          error_tag=error or "<error>")
+    new_performers = performers - image.performer_ids
+    if ctx.dry_run:
+        if change or new_performers:
+            ctx.info(f"dry run: {image.label}: would add tags {sorted(change.add)}, remove "
+                     f"{sorted(change.remove)}, link performers {sorted(new_performers)}")
+        return bool(performers)
+    ctx.stash.update_images([image.id], add_tags=change.add, remove_tags=change.remove,
+                            add_performers=new_performers)
+    return bool(performers)
+
+
+def describe_faces(report: ImageReport) -> str:
+    parts = []
+    for face in report.faces:
+        who = face.subject or "unknown"
+        if face.performer_id:
+            who = f"{face.performer_name or face.subject} (performer {face.performer_id})"
+        parts.append(f"#{face.index} {face.status}: {who}" + (f" [{face.reason}]" if face.reason else ""))
+    return "; ".join(parts) if parts else "no faces"
+
+
+def process_image(ctx: TaskContext, recognizer: ImageRecognizer, image: Image, tally: Tally) -> ImageReport | None:
+    """Recognise, then write; an item failure is tagged Error and logged, and the run goes on."""
+    try:
+        report = recognizer.analyse(image)
+    except (FatalError, Stopped):
+        raise
+    except ItemError as exc:
+        return _fail(ctx, image, tally, str(exc))
+    except Exception as exc:  # a bug must cost one image, not the run
+        ctx.debug(traceback.format_exc())
+        return _fail(ctx, image, tally, f"unexpected {type(exc).__name__}: {exc}")
+    matched = write_outcome(ctx, image, report)
+    tally.add(processed=1, matched=int(matched), linked=len(report.performer_ids - image.performer_ids))
+    ctx.debug(f"{image.label}: {describe_faces(report)}")
+    return report
+
+
+def _fail(ctx: TaskContext, image: Image, tally: Tally, reason: str) -> None:
+    ctx.log("error", f"{image.label} failed: {reason}")
+    try:
+        write_outcome(ctx, image, None)
+    except ItemError as exc:
+        ctx.log("error", f"{image.label}: could not tag it Error either: {exc}")
+    tally.add(failed=1)
+    return None
+
+
+def run_images(ctx: TaskContext, args: TaskArgs, *, image_filter: dict[str, Any], policy: Policy,
+               title: str) -> dict[str, Any]:
+    tally = Tally()
+    recognizer = ImageRecognizer(ctx, policy, tally)
+    progress = Progress(ctx)
+    first = True
+    for total, page in image_pages(ctx, image_filter, args.limit):
+        if first:
+            ctx.info(f"{title}: {total} image(s) to process")
+            first = False
+        elif ctx.settings.cooldown_s:
+            ctx.rest(ctx.settings.cooldown_s)
+        progress.set_total(total)
+
+        def work(image: Image) -> None:
+            process_image(ctx, recognizer, image, tally)
+            progress.step()
+
+        run_batch(ctx, page, work)
+    ctx.progress(1.0)
+    ctx.info(f"{title} finished: {tally.summary() or 'nothing to do'}")
+    return {"mode": args.mode, **tally.as_dict()}
+
+
+def recognize_hq(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
+    ctx.faces.check()
+    policy = policy_for(ctx, relaxed=False, create="candidate", learn=True, track_sightings=True)
+    return run_images(ctx, args, image_filter=unscanned_filter(ctx), policy=policy,
+                      title="Recognize images (high quality)")
+
+
+def recognize_lq(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
+    ctx.faces.check()
+    policy = policy_for(ctx, relaxed=True, create="never", learn=True, track_sightings=True)
+    return run_images(ctx, args, image_filter=unscanned_filter(ctx), policy=policy,
+                      title="Recognize images (low quality)")
+
+
+def identify_all(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
+    ctx.faces.check()
+    policy = policy_for(ctx, relaxed=False, create="never", learn=False, track_sightings=False)
+    return run_images(ctx, args, image_filter={}, policy=policy, title="Identify all images")
+
+
+def identify_new(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
+    ctx.faces.check()
+    policy = policy_for(ctx, relaxed=False, create="never", learn=False, track_sightings=False)
+    return run_images(ctx, args, image_filter=unscanned_filter(ctx), policy=policy,
+                      title="Identify unscanned images")
