@@ -17,7 +17,7 @@ from .redact import redact
 from .runtime.reporter import ConsoleReporter
 from .runtime.session import task_context
 from .settings import SETTING_NAMES, parse_args
-from .tasks import MODES, PLANNED_MODES, run
+from .tasks import MODES, PLANNED_MODES, run, task_for
 from .tasks.context import Stopped
 
 
@@ -86,6 +86,7 @@ def _run(ns: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, on_interrupt)
     try:
         args = parse_args(args_raw)
+        task_for(args.mode)
         with task_context(stash_url=ns.stash_url.rstrip("/"), reporter=reporter,
                           state_dir=ns.state_dir or default_state_dir(ns.stash_url), api_key=ns.api_key,
                           overrides=overrides, verify_tls=not ns.insecure) as ctx:

@@ -15,7 +15,7 @@ from typing import Any
 from ..errors import PluginError
 from ..redact import redact, register_secret
 from ..settings import parse_args
-from ..tasks import run
+from ..tasks import run, task_for
 from .reporter import StashReporter
 from .session import task_context
 
@@ -69,6 +69,7 @@ def main() -> int:
     register_secret(session_cookie(connection))
     try:
         args = parse_args(raw_args)
+        task_for(args.mode)
         reporter.log("debug", f"compreface plugin: mode {args.mode}")
         with task_context(stash_url=base_url(connection), reporter=reporter, state_dir=state_dir(connection),
                           session_cookie=session_cookie(connection)) as ctx:

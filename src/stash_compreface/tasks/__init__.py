@@ -32,11 +32,16 @@ MODES: dict[str, Task] = {
 PLANNED_MODES = ("recognizeNewScenes", "recognizeAllScenes", "recognizeNewSceneSprites", "recognizeAllSceneSprites")
 
 
-def run(mode: str, ctx: TaskContext, args: TaskArgs) -> Any:
+def task_for(mode: str) -> Task:
+    """The task of a mode; checked before connecting anywhere, so a typo fails at once."""
     task = MODES.get(mode)
     if task is None:
         if mode in PLANNED_MODES:
             raise SettingError(f"{mode}: scene recognition is not available in this release yet; "
                                "image, gallery and performer tasks are", setting="mode")
         raise SettingError(f"unknown mode: {mode} (known: {', '.join(sorted(MODES))})", setting="mode")
-    return task(ctx, args)
+    return task
+
+
+def run(mode: str, ctx: TaskContext, args: TaskArgs) -> Any:
+    return task_for(mode)(ctx, args)

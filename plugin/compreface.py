@@ -1,0 +1,521 @@
+"""Stash entry point of the CompreFace plugin: make sure a private venv exists, then run the plugin in it.
+
+Stash starts this file with whatever Python it finds (``exec: [python, "{pluginDir}/compreface.py"]``),
+usually a system Python without httpx or Pillow. So this script uses the standard library only:
+
+1. If it is not running inside ``<pluginDir>/venv`` yet, it creates that venv (``python -m venv``) and
+   installs ``requirements.txt`` with the venv's pip. A marker file in the venv records the sha256 of
+   requirements.txt and the interpreter, so an edited file or a replaced Python triggers a reinstall.
+   A lock directory (atomic ``os.mkdir``, broken when its owner died or after a timeout) keeps two
+   first runs from installing at the same time.
+2. It then replaces itself with the venv's interpreter (``os.execve``: same PID, so Stash's SIGKILL
+   still reaches the plugin, and stdin is still unread). The venv interpreter runs with ``-E`` (a
+   PYTHONPATH from Stash or the user cannot shadow the pinned packages) and ``-X utf8`` (Stash reads
+   UTF-8, whatever the locale or the Windows code page).
+3. Inside the venv it puts the plugin folder first on ``sys.path`` and runs
+   ``stash_compreface.runtime.plugin.main``.
+
+Everything the bootstrap says goes to stderr as Stash log lines (``\\x01i\\x02...``, every line
+prefixed); stdout stays empty except for one ``{"output": null, "error": ...}`` object when the
+bootstrap fails, with exit status 1.
+
+``STASH_COMPREFACE_NO_VENV=1`` skips the venv and runs in the current interpreter. It is meant for
+development only (the interpreter must already have the requirements installed).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from typing import TextIO
+
+PLUGIN_DIR = os.path.dirname(os.path.abspath(__file__))
+VENV_DIR = os.path.join(PLUGIN_DIR, "venv")
+REQUIREMENTS = os.path.join(PLUGIN_DIR, "requirements.txt")
+MARKER = os.path.join(VENV_DIR, "stash-compreface-installed.json")
+LOCK_DIR = os.path.join(PLUGIN_DIR, "venv.lock")
+
+NO_VENV_ENV = "STASH_COMPREFACE_NO_VENV"
+REEXEC_ENV = "STASH_COMPREFACE_BOOTSTRAPPED"
+MIN_PYTHON = (3, 11)
+# A lock older than this is taken to be left by a run that was killed (an install takes ~1 minute).
+LOCK_STALE_S = 30 * 60
+MAX_LOG_LINE = 2000
+
+_NETWORK_HINTS = (
+    "NewConnectionError",
+    "Failed to establish a new connection",
+    "Temporary failure in name resolution",
+    "Name or service not known",
+    "nodename nor servname",
+    "No route to host",
+    "Network is unreachable",
+    "ConnectTimeoutError",
+    "Read timed out",
+    "ProxyError",
+    "SSLError",
+    "Could not fetch URL",
+    "getaddrinfo failed",
+)
+
+
+class BootstrapError(Exception):
+    """A failure the user can act on; its text is the one sentence returned to Stash."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Stash protocol: log lines on stderr, one JSON result on stdout
+
+
+def _write(stream: TextIO, text: str) -> None:
+    """Write UTF-8 bytes whatever the stream's encoding; a pipe Stash closed is not our problem."""
+    with contextlib.suppress(OSError, ValueError):
+        stream.flush()
+        buffer = getattr(stream, "buffer", None)
+        if buffer is not None:
+            buffer.write(text.encode("utf-8", "replace"))
+            buffer.flush()
+        else:
+            stream.write(text)
+            stream.flush()
+
+
+def log(level: str, message: str) -> None:
+    """One Stash log line per text line (level t/d/i/w/e); Stash judges every line on its own."""
+    lines = []
+    for line in str(message).splitlines():
+        line = line.rstrip()
+        if not line.strip():
+            continue
+        if len(line) > MAX_LOG_LINE:
+            line = line[:MAX_LOG_LINE] + " ...(truncated)"
+        lines.append(f"\x01{level}\x02{line}\n")
+    if lines:
+        _write(sys.stderr, "".join(lines))
+
+
+def fail(message: str) -> int:
+    """Report a failed bootstrap the way Stash shows it: as the task's error."""
+    _write(sys.stdout, json.dumps({"output": None, "error": message}))
+    return 1
+
+
+# ---------------------------------------------------------------------------------------------
+# venv state
+
+
+def venv_python(venv_dir: str = VENV_DIR) -> str:
+    if os.name == "nt":
+        return os.path.join(venv_dir, "Scripts", "python.exe")
+    return os.path.join(venv_dir, "bin", "python")
+
+
+def _same_path(a: str, b: str) -> bool:
+    return os.path.normcase(os.path.realpath(a)) == os.path.normcase(os.path.realpath(b))
+
+
+def inside_venv() -> bool:
+    return _same_path(sys.prefix, VENV_DIR)
+
+
+def requirements_sha256() -> str:
+    try:
+        with open(REQUIREMENTS, "rb") as handle:
+            return hashlib.sha256(handle.read()).hexdigest()
+    except OSError as exc:
+        raise BootstrapError(
+            f"The plugin folder is incomplete (cannot read {REQUIREMENTS}: {exc.strerror or exc}): "
+            "reinstall the plugin."
+        ) from None
+
+
+def read_marker() -> dict:
+    try:
+        with open(MARKER, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _interpreter_id(python: str) -> str:
+    """The venv's python resolved to the base interpreter, so a replaced system Python is noticed."""
+    return os.path.normcase(os.path.realpath(python))
+
+
+def venv_ready(python: str, req_sha: str) -> bool:
+    marker = read_marker()
+    return (
+        os.path.isfile(python)
+        and marker.get("requirements_sha256") == req_sha
+        and marker.get("interpreter") == _interpreter_id(python)
+    )
+
+
+def write_marker(python: str, req_sha: str) -> None:
+    data = {
+        "requirements_sha256": req_sha,
+        "interpreter": _interpreter_id(python),
+        "python": ".".join(str(part) for part in sys.version_info[:3]),
+        "installed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    tmp = MARKER + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as handle:
+        json.dump(data, handle)
+    os.replace(tmp, MARKER)
+
+
+# ---------------------------------------------------------------------------------------------
+# Lock: serialises concurrent first runs (two tasks, a task and the CLI, two containers)
+
+
+class InstallLock:
+    """``os.mkdir`` is atomic everywhere; the owner file says who holds the lock, to spot dead owners."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.owner_file = os.path.join(path, "owner.json")
+
+    def __enter__(self) -> InstallLock:
+        announced = False
+        while True:
+            try:
+                os.mkdir(self.path)
+            except FileExistsError:
+                owner = self._owner()
+                if self._stale(owner):
+                    log("w", f"Removing an install lock left by an interrupted run ({self.path})")
+                    self._break(owner)
+                    continue
+                if not announced:
+                    log("i", "Another run is installing the plugin's Python packages; waiting for it")
+                    announced = True
+                time.sleep(0.5)
+                continue
+            except OSError as exc:
+                raise BootstrapError(
+                    f"Could not create the install lock {self.path} ({exc.strerror or exc}): make the plugin "
+                    "folder writable by the user running Stash, then run the task again."
+                ) from None
+            owner = {"pid": os.getpid(), "host": socket.gethostname(), "time": time.time()}
+            try:
+                with open(self.owner_file, "w", encoding="utf-8") as handle:
+                    json.dump(owner, handle)
+            except OSError:
+                pass
+            return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+
+    def _owner(self) -> dict:
+        try:
+            with open(self.owner_file, encoding="utf-8") as handle:
+                data = json.load(handle)
+            return data if isinstance(data, dict) else {}
+        except (OSError, ValueError):
+            return {}
+
+    def _stale(self, owner: dict) -> bool:
+        started = owner.get("time")
+        if not isinstance(started, int | float):
+            try:
+                started = os.stat(self.path).st_mtime
+            except OSError:
+                return False  # it vanished: the next mkdir decides
+        if time.time() - started > LOCK_STALE_S:
+            return True
+        pid = owner.get("pid")
+        # A PID means something only on the same host (a shared volume may hold another container's
+        # lock), and probing it with signal 0 only on POSIX (on Windows os.kill terminates).
+        if os.name == "posix" and isinstance(pid, int) and owner.get("host") == socket.gethostname():
+            if pid == os.getpid():
+                return True
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return True
+            except OSError:
+                return False
+        return False
+
+    def _break(self, owner: dict) -> None:
+        # Rename first so that a waiter that judged the same lock stale cannot remove a fresh one.
+        if owner and self._owner() != owner:
+            return
+        grave = f"{self.path}.stale-{os.getpid()}-{int(time.time() * 1000)}"
+        try:
+            os.rename(self.path, grave)
+        except OSError:
+            return
+        shutil.rmtree(grave, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Creating the venv and installing the requirements
+
+
+def _die_with_parent() -> None:
+    """Linux: end the child when Stash SIGKILLs us, so no orphan pip writes into a venv we rebuild."""
+    with contextlib.suppress(Exception):  # best effort only
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+
+
+def _child_env() -> dict:
+    env = dict(os.environ)
+    # A PYTHONPATH/PYTHONHOME meant for Stash's Python must not leak into pip or the new venv.
+    for name in ("PYTHONPATH", "PYTHONHOME", REEXEC_ENV):
+        env.pop(name, None)
+    env["PYTHONIOENCODING"] = "utf-8"
+    env["PIP_NO_INPUT"] = "1"
+    env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
+    env.setdefault("PIP_DEFAULT_TIMEOUT", "30")
+    env.setdefault("PIP_RETRIES", "2")
+    return env
+
+
+def run_quiet(argv: list[str]) -> tuple[int, list[str]]:
+    """Run a helper with stdin closed (it must not eat the plugin input) and its output captured.
+
+    Helpers run with ``-P`` so the working directory (the plugin folder) is not on their sys.path.
+    """
+    kwargs: dict = {}
+    if sys.platform.startswith("linux"):
+        kwargs["preexec_fn"] = _die_with_parent
+    try:
+        proc = subprocess.run(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=_child_env(),
+            cwd=PLUGIN_DIR,
+            check=False,
+            **kwargs,
+        )
+    except OSError as exc:
+        return 127, [f"cannot run {argv[0]}: {exc}"]
+    text = proc.stdout.decode("utf-8", "replace")
+    return proc.returncode, [line.rstrip() for line in text.splitlines() if line.strip()]
+
+
+def create_venv() -> str:
+    """``python -m venv --clear``; without ensurepip (Debian's python3-venv missing) fall back to no pip."""
+    base = sys.executable
+    if not base:
+        raise BootstrapError(
+            "Could not create the plugin's Python environment because the running Python does not know "
+            "its own executable: set Stash's Python executable path to a full Python 3.11+ install."
+        )
+    code, out = run_quiet([base, "-P", "-m", "venv", "--clear", VENV_DIR])
+    if code == 0 and os.path.isfile(venv_python()):
+        return "venv"
+    joined = "\n".join(out)
+    if "ensurepip" in joined or "No module named pip" in joined:
+        code2, out2 = run_quiet([base, "-P", "-m", "venv", "--clear", "--without-pip", VENV_DIR])
+        if code2 == 0 and os.path.isfile(venv_python()):
+            log("i", "This Python has no ensurepip; the venv is created without pip and filled by pip from "
+                     "outside")
+            return "venv-without-pip"
+        out += out2
+    for line in out[-15:]:
+        log("e", "venv: " + line)
+    if "No module named venv" in joined:
+        reason = f"this Python ({base}) has no venv module"
+    elif "Permission denied" in joined or "Read-only file system" in joined:
+        raise BootstrapError(
+            f"Could not create the plugin's Python environment in {VENV_DIR} (permission denied): make the "
+            "plugin folder writable by the user running Stash, then run the task again."
+        )
+    else:
+        reason = f"'python -m venv' failed with status {code}"
+    raise BootstrapError(
+        f"Could not create the plugin's Python environment because {reason}: install Python's venv "
+        "support (Debian/Ubuntu: apt install python3-venv) or set Stash's Python executable path to a "
+        "full Python 3.11+ install, then run the task again."
+    )
+
+
+def _pip_command(python: str, mode: str) -> list[str]:
+    common = ["install", "--no-input", "--no-color", "--progress-bar", "off", "--prefer-binary",
+              "-r", REQUIREMENTS]
+    if mode == "venv-without-pip":
+        # The outer Python's pip installs into the venv (pip >= 22.3).
+        return [sys.executable, "-P", "-m", "pip", "--python", python, *common]
+    return [python, "-P", "-m", "pip", *common]
+
+
+def _has_own_pip(python: str) -> bool:
+    code, _ = run_quiet([python, "-P", "-m", "pip", "--version"])
+    return code == 0
+
+
+def install_requirements(python: str, mode: str) -> None:
+    if mode == "venv" and not _has_own_pip(python):
+        mode = "venv-without-pip"
+    code, out = run_quiet(_pip_command(python, mode))
+    if code == 0:
+        installed = [line for line in out if line.startswith("Successfully installed")]
+        log("i", installed[-1] if installed else "Requirements already satisfied")
+        return
+    joined = "\n".join(out)
+    errors = [line for line in out if line.startswith("ERROR:")]
+    network = [line for line in out if not line.startswith("ERROR:") and any(h in line for h in _NETWORK_HINTS)]
+    others = [line for line in out if not line.startswith("ERROR:") and line not in network]
+    # A summary, not pip's raw output: context at debug, the network trouble and pip's errors above it.
+    for line in others[-15:]:
+        log("d", "pip: " + line)
+    for line in network[-3:]:
+        log("w", "pip: " + line)
+    for line in errors[-10:]:
+        log("e", "pip: " + line)
+    version = ".".join(str(part) for part in sys.version_info[:2])
+    if any(hint in joined for hint in _NETWORK_HINTS):
+        raise BootstrapError(
+            "Installing the plugin's Python packages failed because the package index could not be "
+            "reached: check that this machine can reach the Python package index (or set PIP_INDEX_URL or "
+            "HTTPS_PROXY for Stash), then run the task again."
+        )
+    missing = [line.split("No matching distribution found for", 1)[1].strip()
+               for line in errors if "No matching distribution found for" in line]
+    if missing:
+        raise BootstrapError(
+            "Installing the plugin's Python packages failed because pip found no installable version of "
+            f"{', '.join(missing)} for Python {version} on this platform: check requirements.txt and the "
+            "pip lines in the Stash log, then run the task again."
+        )
+    if mode == "venv-without-pip" and "No module named pip" in joined:
+        raise BootstrapError(
+            "Installing the plugin's Python packages failed because neither the venv nor this Python has "
+            "pip: install python3-venv or python3-pip for the Python Stash runs, then run the task again."
+        )
+    raise BootstrapError(
+        f"Installing the plugin's Python packages failed (pip exited with status {code}): see the pip "
+        "lines in the Stash log, fix the cause and run the task again."
+    )
+
+
+def disable_yml_files(root: str) -> None:
+    """Stash reads every *.yml under its plugins folder as a plugin manifest; a package must not add one."""
+    for folder, _dirs, files in os.walk(root):
+        for name in files:
+            if name.lower().endswith(".yml"):
+                path = os.path.join(folder, name)
+                try:
+                    os.replace(path, path + ".disabled")
+                    log("w", f"Renamed {path} so that Stash does not load it as a plugin")
+                except OSError as exc:
+                    log("w", f"Could not rename {path} ({exc}); Stash may report it as a broken plugin")
+
+
+def ensure_venv() -> str:
+    """Return the venv's python, creating the venv or (re)installing the requirements when needed."""
+    req_sha = requirements_sha256()
+    python = venv_python()
+    if venv_ready(python, req_sha):
+        return python
+    with InstallLock(LOCK_DIR):
+        if venv_ready(python, req_sha):  # another run finished while we waited
+            return python
+        started = time.monotonic()
+        marker = read_marker()
+        reuse = os.path.isfile(python) and marker.get("interpreter") == _interpreter_id(python)
+        if reuse:
+            log("i", f"requirements.txt changed: updating the plugin's Python packages in {VENV_DIR}")
+            mode = "venv"
+        else:
+            why = "the Python interpreter changed" if marker else "first run"
+            log("i", f"Setting up the plugin's Python environment in {VENV_DIR} ({why}; this takes a minute)")
+            mode = create_venv()
+        install_requirements(python, mode)
+        disable_yml_files(VENV_DIR)
+        try:
+            write_marker(python, req_sha)
+        except OSError as exc:
+            raise BootstrapError(
+                f"Could not write {MARKER} ({exc.strerror or exc}): make the plugin folder writable by the "
+                "user running Stash, then run the task again."
+            ) from None
+        log("i", f"Python environment ready ({time.monotonic() - started:.1f} s)")
+    return python
+
+
+# ---------------------------------------------------------------------------------------------
+# Running
+
+
+def reexec(python: str) -> int:
+    argv = [python, "-E", "-X", "utf8", os.path.abspath(__file__), *sys.argv[1:]]
+    env = dict(os.environ)
+    env[REEXEC_ENV] = "1"
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if os.name == "nt":
+        # Windows has no exec: run the venv interpreter as a child sharing our stdin/stdout/stderr.
+        return subprocess.call(argv, env=env)
+    try:
+        os.execve(python, argv, env)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.remove(MARKER)  # the next run rebuilds the venv
+        return fail(f"Could not start the plugin's Python environment ({exc}): run the task again to rebuild "
+                    f"it, or delete the folder {VENV_DIR}.")
+    return 1  # not reached
+
+
+def run_plugin() -> int:
+    os.environ.pop(REEXEC_ENV, None)
+    if PLUGIN_DIR in sys.path:
+        sys.path.remove(PLUGIN_DIR)
+    sys.path.insert(0, PLUGIN_DIR)
+    try:
+        from stash_compreface.runtime.plugin import main
+    except ModuleNotFoundError as exc:
+        missing = exc.name or str(exc)
+        if missing.split(".")[0] == "stash_compreface":
+            return fail(f"The plugin folder is incomplete (cannot import {missing}): reinstall the plugin.")
+        if not inside_venv():
+            return fail(f"Python package {missing} is missing and {NO_VENV_ENV} is set: install "
+                        f"requirements.txt into {sys.executable} or unset {NO_VENV_ENV}.")
+        with contextlib.suppress(OSError):
+            os.remove(MARKER)  # the next run reinstalls
+        return fail(f"The plugin's Python environment is incomplete (no module {missing}): run the task "
+                    f"again to reinstall it, or delete the folder {VENV_DIR}.")
+    return main()
+
+
+def main() -> int:
+    if os.environ.get(NO_VENV_ENV, "").strip().lower() in ("1", "true", "yes", "on") or inside_venv():
+        return run_plugin()
+    if os.environ.get(REEXEC_ENV):
+        return fail(f"Restarting in the plugin's Python environment did not work ({sys.prefix} is not "
+                    f"that environment): delete the folder {VENV_DIR} and run the task again.")
+    if sys.version_info < MIN_PYTHON:
+        need = ".".join(str(part) for part in MIN_PYTHON)
+        have = ".".join(str(part) for part in sys.version_info[:2])
+        return fail(f"This plugin needs Python {need} or newer but Stash runs Python {have} "
+                    f"({sys.executable}): install a newer Python and set it as Stash's Python executable path.")
+    try:
+        python = ensure_venv()
+    except BootstrapError as exc:
+        return fail(str(exc))
+    except Exception as exc:  # report anything unforeseen through the protocol
+        log("e", f"Bootstrap failed: {exc!r}")
+        return fail(f"Setting up the plugin's Python environment failed unexpectedly ({exc}): see the "
+                    f"Stash log, then delete the folder {VENV_DIR} and run the task again.")
+    return reexec(python)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
