@@ -7,6 +7,7 @@ Logs and progress go to stderr in Stash's protocol. Every failure, including a b
 from __future__ import annotations
 
 import json
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -42,6 +43,10 @@ def session_cookie(connection: dict[str, Any]) -> str | None:
 
 
 def state_dir(connection: dict[str, Any]) -> Path:
+    """``<plugin folder>/data`` (kept across upgrades), or ``STASH_COMPREFACE_STATE_DIR`` when set."""
+    override = os.environ.get("STASH_COMPREFACE_STATE_DIR")
+    if override:
+        return Path(override)
     plugin_dir = connection.get("PluginDir")
     root = Path(plugin_dir) if plugin_dir else Path(__file__).resolve().parents[2]
     return root / "data"

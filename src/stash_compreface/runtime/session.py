@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -53,9 +54,12 @@ def compreface_for(settings: Settings) -> FaceService:
     settings.require_recognition_key()
     url = resolve_compreface_url(settings)
     workers = max(4, settings.max_concurrency * 2)
+    # CompreFace gives up after 60 s itself; slow CPU-only boxes may want more (or tests, less).
+    timeout_s = float(os.environ.get("STASH_COMPREFACE_TIMEOUT_S") or 90)
     return CompreFaceClient(url, recognition_key=settings.recognition_api_key,
                             detection_key=settings.detection_api_key,
-                            verification_key=settings.verification_api_key, max_connections=workers)
+                            verification_key=settings.verification_api_key, max_connections=workers,
+                            timeout_s=timeout_s)
 
 
 @contextlib.contextmanager
