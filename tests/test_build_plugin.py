@@ -28,9 +28,11 @@ def manifest() -> dict:
 
 
 def _package_files() -> set[str]:
+    """The package as the plugin runs it: the test doubles in ``testing/`` stay out of the zip."""
     src = ROOT / "src"
     return {p.relative_to(src).as_posix() for p in (src / "stash_compreface").rglob("*")
-            if p.is_file() and "__pycache__" not in p.parts and p.suffix not in (".pyc", ".pyo")}
+            if p.is_file() and "__pycache__" not in p.parts and p.suffix not in (".pyc", ".pyo")
+            and "testing" not in p.relative_to(src / "stash_compreface").parts[:1]}
 
 
 def test_zip_holds_the_plugin_folder_at_its_root(built: tuple[Path, Path]):

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from scripts.build_plugin import assemble
-from tests.e2e.stash_runner import PluginRun, run_plugin
+from stash_compreface.testing.stash_runner import PluginRun, run_plugin
 
 # Long enough for a slow index: the first run creates the venv and pip-installs requirements.txt.
 BOOTSTRAP_TIMEOUT_S = 900
@@ -54,3 +54,16 @@ def plugin_dir(bootstrapped: Bootstrapped) -> Path:
 def first_run(bootstrapped: Bootstrapped) -> PluginRun:
     """The run that created the venv (args ``{"mode": "nope"}``, no Stash listening)."""
     return bootstrapped.first_run
+
+
+@pytest.fixture
+def world(plugin_dir: Path, tmp_path: Path):
+    """Fresh Stash and CompreFace doubles per test, the shared plugin folder, a private state dir."""
+    from stash_compreface.testing.compreface import CompreFaceDouble
+    from stash_compreface.testing.stash import StashDouble
+    from tests.e2e.world import COOKIE, World
+
+    with CompreFaceDouble.running() as compreface, StashDouble.running(session_cookie=COOKIE) as stash:
+        w = World(stash=stash, compreface=compreface, plugin_dir=plugin_dir, state_dir=tmp_path / "state")
+        w.configure()
+        yield w

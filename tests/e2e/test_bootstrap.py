@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from scripts.build_plugin import assemble
+from stash_compreface.testing.stash_runner import LEVELS, PluginRun, run_plugin
 from tests.e2e.conftest import BOOTSTRAP_TIMEOUT_S, free_port
-from tests.e2e.stash_runner import LEVELS, PluginRun, run_plugin
 
 pytestmark = pytest.mark.e2e
 

@@ -44,7 +44,17 @@ from PIL import Image, ImageDraw
 
 from .server import DoubleHandler, DoubleServer
 
-SCHEMA_PATH = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "stash-schema.graphql"
+
+def _schema_path() -> Path:
+    """``shared/reference/stash-schema.graphql`` beside the repository (or any ancestor folder)."""
+    for folder in Path(__file__).resolve().parents:
+        candidate = folder / "shared" / "reference" / "stash-schema.graphql"
+        if candidate.is_file():
+            return candidate
+    return Path("shared/reference/stash-schema.graphql")
+
+
+SCHEMA_PATH = _schema_path()
 STASH_VERSION = {"__typename": "Version", "version": "v0.30.1-19-gcf3489efd", "hash": "cf3489efd",
                  "build_time": "2026-01-11 18:07:53"}
 

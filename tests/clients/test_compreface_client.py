@@ -1,0 +1,151 @@
+"""The CompreFace client against the CompreFace double, over real HTTP: answers, typed errors, recovery."""
+
+from __future__ import annotations
+
+import socket
+import uuid
+
+import pytest
+
+from stash_compreface.compreface.client import CompreFaceClient
+from stash_compreface.errors import (
+    AuthError,
+    CompreFaceError,
+    MediaError,
+    ServiceError,
+    ServiceUnavailable,
+    SubjectExists,
+    SubjectNotFound,
+    TooManyFaces,
+)
+from stash_compreface.testing.compreface import DETECTION_KEY, RECOGNITION_KEY, CompreFaceDouble
+from stash_compreface.testing.synthetic import SyntheticFace, draw_image, noise_image
+
+
+@pytest.fixture
+def compreface():
+    with CompreFaceDouble.running() as double:
+        yield double
+
+
+@pytest.fixture
+def client(compreface):
+    c = CompreFaceClient(compreface.url, recognition_key=RECOGNITION_KEY, detection_key=DETECTION_KEY,
+                         backoff_s=0.01, timeout_s=2)
+    yield c
+    c.close()
+
+
+def face_of(person: int, size: int = 160, seed: int = 0) -> bytes:
+    return draw_image(400, 320, [SyntheticFace(person, 80, 60, size)], seed=seed)
+
+
+def test_enrol_then_recognise_the_same_person_elsewhere(compreface, client) -> None:
+    client.add_example("Person 1 AAAAAAAAAAAAAAAA", face_of(1))
+    client.add_example("Person 2 BBBBBBBBBBBBBBBB", face_of(2))
+    (face,) = client.recognize(face_of(1, size=120, seed=5), min_probability=0.8)
+    assert face.best is not None and face.best.subject == "Person 1 AAAAAAAAAAAAAAAA"
+    assert face.best.similarity > 0.95
+    assert [m.subject for m in face.matches] == ["Person 1 AAAAAAAAAAAAAAAA", "Person 2 BBBBBBBBBBBBBBBB"]
+    assert face.matches[1].similarity < 0.5
+    assert face.pose is not None and face.gender in ("male", "female")
+
+
+def test_no_face_is_an_empty_result_not_an_error(client) -> None:
+    assert client.recognize(noise_image(200, 200), min_probability=0.8) == []
+    assert client.detect(noise_image(200, 200), min_probability=0.8) == []
+    with pytest.raises(MediaError):  # refused before upload, with a reason a user can read
+        client.recognize(b"garbage that is no image", min_probability=0.8)
+
+
+def test_example_rules(client) -> None:
+    two = draw_image(600, 300, [SyntheticFace(3, 20, 20, 150), SyntheticFace(4, 300, 20, 150)])
+    with pytest.raises(TooManyFaces):
+        client.add_example("Person 3 CCCCCCCCCCCCCCCC", two)
+    with pytest.raises(CompreFaceError) as info:
+        client.add_example("Person 3 CCCCCCCCCCCCCCCC", noise_image(200, 200))
+    assert info.value.code == 28
+    client.create_subject("Jane")
+    with pytest.raises(SubjectExists):
+        client.create_subject("jane")
+    with pytest.raises(SubjectNotFound):
+        client.delete_subject("nobody")
+
+
+def test_examples_are_counted_listed_and_deleted(compreface, client) -> None:
+    first = client.add_example("Person 5 DDDDDDDDDDDDDDDD", face_of(5))
+    client.add_example("Person 5 DDDDDDDDDDDDDDDD", face_of(5, size=140, seed=2))
+    assert client.count_examples("Person 5 DDDDDDDDDDDDDDDD") == 2
+    assert client.count_examples("person 5 dddddddddddddddd") == 0  # the list filter is exact-case
+    client.delete_example(first)
+    assert compreface.example_count("Person 5 DDDDDDDDDDDDDDDD") == 1
+    assert client.list_subjects() == ["Person 5 DDDDDDDDDDDDDDDD"]
+    assert client.rename_subject("Person 5 DDDDDDDDDDDDDDDD", "Person 5 EEEEEEEEEEEEEEEE")
+    client.delete_subject("Person 5 EEEEEEEEEEEEEEEE")
+    assert client.list_subjects() == []
+
+
+def test_verify_and_embeddings(compreface, client) -> None:
+    example = client.add_example("Person 6 FFFFFFFFFFFFFFFF", face_of(6))
+    (face,) = client.verify_example(example, face_of(6, size=130, seed=9))
+    assert face.best is not None and face.best.similarity > 0.95
+    embedding = list(compreface.subjects["Person 6 FFFFFFFFFFFFFFFF"][0].embedding)
+    (hit,) = client.recognize_embeddings([embedding])
+    assert hit.best is not None and hit.best.subject == "Person 6 FFFFFFFFFFFFFFFF"
+
+
+def test_verification_service_needs_its_own_key(compreface) -> None:
+    client = CompreFaceClient(compreface.url, recognition_key=RECOGNITION_KEY, verification_key=str(uuid.uuid4()))
+    with pytest.raises(AuthError, match="verificationApiKey"):
+        client.verify(face_of(7), face_of(7, seed=3))
+    client.close()
+
+
+@pytest.mark.parametrize("key", [str(uuid.uuid4()), DETECTION_KEY])
+def test_wrong_key_names_the_setting_and_hides_the_key(compreface, key: str) -> None:
+    client = CompreFaceClient(compreface.url, recognition_key=key)
+    with pytest.raises(AuthError) as info:
+        client.list_subjects()
+    assert info.value.setting == "recognitionApiKey" and key not in str(info.value)
+    client.close()
+
+
+def test_html_502_is_retried_then_recovers(compreface, client) -> None:
+    compreface.fail_next("/api/v1/recognition/recognize", 502, times=2)
+    assert client.recognize(face_of(1), min_probability=0.8) != []
+    compreface.fail_next("/api/v1/recognition/recognize", 502, times=10)
+    with pytest.raises(ServiceError) as info:
+        client.recognize(face_of(1), min_probability=0.8)
+    assert "HTML" in str(info.value)
+    compreface.faults.clear()
+    assert client.recognize(face_of(1), min_probability=0.8) != []
+
+
+def test_timeouts_are_retried_then_reported(compreface) -> None:
+    client = CompreFaceClient(compreface.url, recognition_key=RECOGNITION_KEY, backoff_s=0.01, timeout_s=0.3)
+    compreface.fail_next("/api/v1/recognition/recognize", 200, stall_s=1, times=4)
+    with pytest.raises(ServiceError, match="in time"):
+        client.recognize(face_of(1), min_probability=0.8)
+    assert compreface.calls["POST /api/v1/recognition/recognize"] == 4
+    compreface.faults.clear()
+    assert client.recognize(face_of(1), min_probability=0.8) != []
+    client.close()
+
+
+def test_uploads_are_downscaled_under_the_server_limit(compreface, client) -> None:
+    huge = draw_image(2000, 1500, [SyntheticFace(8, 500, 400, 600)], fmt="PNG", background="noise")
+    assert len(huge) > 1024 * 1024
+    compreface.max_file = len(huge) // 4
+    (face,) = client.detect(huge, min_probability=0.8)
+    assert face.box.min_side > 100
+
+
+def test_unreachable_service_names_the_url_setting() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    client = CompreFaceClient(f"http://127.0.0.1:{port}", recognition_key=RECOGNITION_KEY, backoff_s=0.01)
+    with pytest.raises(ServiceUnavailable) as info:
+        client.check()
+    assert info.value.setting == "comprefaceUrl"
+    client.close()

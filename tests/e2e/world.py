@@ -1,0 +1,47 @@
+"""A Stash library, a CompreFace and the assembled plugin, wired together as Stash would run them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from stash_compreface.testing.compreface import DETECTION_KEY, RECOGNITION_KEY, CompreFaceDouble
+from stash_compreface.testing.stash import StashDouble
+from stash_compreface.testing.stash_runner import PluginRun, run_plugin, task_for_mode
+
+COOKIE = "MTczNjk1ODQwMHxEdi1CQkFFQ180SUFBUkFCRUFBQVpQLUNBQUVHYzNSeWFXNW5EQXdBQ25WelpYSmZhV1FHYzNSeWFXNW58"
+
+
+@dataclass
+class World:
+    stash: StashDouble
+    compreface: CompreFaceDouble
+    plugin_dir: Path
+    state_dir: Path
+    runs: list[PluginRun] = field(default_factory=list)
+
+    def configure(self, **settings: Any) -> None:
+        base = {"comprefaceUrl": self.compreface.url, "recognitionApiKey": RECOGNITION_KEY}
+        self.stash.configure_plugin("compreface", {**base, **settings})
+
+    def run(self, mode: str, *, kill_at_progress: int | None = None, timeout: float = 300,
+            env: dict[str, str] | None = None, **args: Any) -> PluginRun:
+        """Start the task the way the Stash UI does (defaultArgs as strings), plus ``args`` as the API would."""
+        run = run_plugin(self.plugin_dir, task=task_for_mode(self.plugin_dir, mode), args=args,
+                         port=self.stash.port, cookie=COOKIE, kill_at_progress=kill_at_progress, timeout=timeout,
+                         env={"STASH_COMPREFACE_STATE_DIR": str(self.state_dir), **(env or {})})
+        assert_no_secrets(run)
+        self.runs.append(run)
+        return run
+
+
+SECRETS = (COOKIE, RECOGNITION_KEY, DETECTION_KEY)
+
+
+def assert_no_secrets(run: PluginRun) -> None:
+    """No log line, and not the output, may carry the session cookie or an API key."""
+    texts = [message for _, message in run.logs] + [run.stdout]
+    for secret in SECRETS:
+        leaked = [t for t in texts if secret in t]
+        assert not leaked, f"secret leaked into {len(leaked)} line(s): {leaked[0][:200]}"
