@@ -1,0 +1,104 @@
+"""identifyImage, createPerformerFromImage, identifyGallery and resetUnmatchedImages through the runner."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.e2e.library import enrol, person_of_performer, photo
+from tests.e2e.world import World
+
+pytestmark = pytest.mark.e2e
+
+SCANNED, MATCHED, ERROR = "Compreface Scanned", "Compreface Matched", "Compreface Error"
+
+
+def test_identify_image_reports_every_face_for_a_ui(world: World) -> None:
+    alice = enrol(world, "Alice", 1)
+    image = world.stash.add_image(photo(1, 90, size=180))
+    run = world.run("identifyImage", imageId=image)
+    assert run.error is None
+    faces = run.output["faces"]
+    assert [f["index"] for f in faces] == [0, 1]
+    assert faces[0]["performer"] == {"id": alice, "name": "Alice"}
+    assert faces[0]["similarity"] >= 0.81 and faces[0]["subject"].startswith("Person 0 ")
+    assert faces[1]["performer"] is None
+    assert set(faces[0]["box"]) >= {"x_min", "y_min", "x_max", "y_max", "probability"}
+    (line,) = [m for m in run.messages("info") if m.startswith("identifyImage=")]
+    assert json.loads(line.split("=", 1)[1]) == run.output
+    # associateExisting defaults to "true" in the manifest (a string, as Stash sends it): links and tags.
+    assert alice in world.stash.images[image].performer_ids
+    assert world.stash.tag_names("image", image) == {SCANNED, MATCHED}
+    assert world.stash.performers.keys() == {alice}
+
+
+def test_identify_image_without_association_writes_nothing(world: World) -> None:
+    enrol(world, "Alice", 1)
+    image = world.stash.add_image(photo(1))
+    run = world.run("identifyImage", imageId=image, associateExisting="false")
+    assert run.error is None and run.output["faces"][0]["performer"]["name"] == "Alice"
+    assert world.stash.mutation_count() == 0
+
+
+def test_identify_image_can_create_performers_for_unknown_faces(world: World) -> None:
+    image = world.stash.add_image(photo(33))
+    run = world.run("identifyImage", imageId=image, createPerformer="true")
+    assert run.error is None
+    created = run.output["faces"][0]["performer"]
+    assert created is not None and created["name"].startswith(f"Person {image} ")
+    assert world.stash.images[image].performer_ids == [created["id"]] or \
+        set(world.stash.images[image].performer_ids) == {created["id"]}
+
+
+def test_identify_image_needs_an_existing_image(world: World) -> None:
+    run = world.run("identifyImage")
+    assert run.error is not None and "imageId" in run.error
+    run = world.run("identifyImage", imageId="999")
+    assert run.error is not None and "999" in run.error
+
+
+def test_create_performer_from_the_chosen_face(world: World) -> None:
+    image = world.stash.add_image(photo(20, 21, size=180))
+    run = world.run("createPerformerFromImage", imageId=image, faceIndex="1")
+    assert run.error is None
+    (performer,) = world.stash.images[image].performer_ids
+    assert person_of_performer(world, performer) == 21
+    assert world.stash.tag_names("image", image) == {SCANNED, MATCHED}
+
+    again = world.run("createPerformerFromImage", imageId=image, faceIndex="1")
+    assert again.error is None and "already matches" in again.output["message"]
+    assert len(world.stash.performers) == 1
+
+    out_of_range = world.run("createPerformerFromImage", imageId=image, faceIndex="5")
+    assert out_of_range.error is not None and "faceIndex 5" in out_of_range.error and "2 face" in out_of_range.error
+
+
+def test_identify_gallery_tags_it_and_adds_performers(world: World) -> None:
+    alice = enrol(world, "Alice", 1)
+    bob = enrol(world, "Bob", 2)
+    images = [world.stash.add_image(photo(1, seed=1)), world.stash.add_image(photo(2, seed=2)),
+              world.stash.add_image(photo(90, seed=3))]
+    outside = world.stash.add_image(photo(1, seed=4))
+    user = world.stash.add_performer("Carol")
+    gallery = world.stash.add_gallery("Trip", images, performers=[user])
+    run = world.run("identifyGallery", galleryId=gallery)
+    assert run.error is None
+    assert set(world.stash.galleries[gallery].performer_ids) == {user, alice, bob}
+    assert world.stash.tag_names("gallery", gallery) == {SCANNED, MATCHED}
+    assert world.stash.tag_names("image", images[2]) == {SCANNED}
+    assert world.stash.tag_names("image", outside) == set()
+
+
+def test_reset_unmatched_images(world: World) -> None:
+    enrol(world, "Alice", 1)
+    matched = world.stash.add_image(photo(1))
+    unmatched = world.stash.add_image(photo(95, size=40))
+    broken = world.stash.add_image(b"not an image")
+    assert world.run("recognizeImagesHQ").error is None
+    assert world.stash.tag_names("image", broken) == {ERROR}
+    run = world.run("resetUnmatchedImages")
+    assert run.error is None and run.output["reset"] == 2
+    assert world.stash.tag_names("image", matched) == {SCANNED, MATCHED}
+    assert world.stash.tag_names("image", unmatched) == set()
+    assert world.stash.tag_names("image", broken) == set()
