@@ -54,11 +54,10 @@ def test_match_threshold_is_inclusive() -> None:
     assert matching.best_match(face(), 0.5) is None
 
 
-def test_learning_needs_quality_room_and_novelty() -> None:
-    assert matching.should_learn(0.9, 3, high_quality=True)
-    assert not matching.should_learn(0.9, 3, high_quality=False)
-    assert not matching.should_learn(0.9, matching.MAX_EXAMPLES_PER_SUBJECT, high_quality=True)
-    assert not matching.should_learn(0.999, 1, high_quality=True)
+def test_learning_needs_quality_and_room() -> None:
+    assert matching.should_learn(3, high_quality=True)
+    assert not matching.should_learn(3, high_quality=False)
+    assert not matching.should_learn(matching.MAX_EXAMPLES_PER_SUBJECT, high_quality=True)
 
 
 def test_promotion_counts_sightings() -> None:

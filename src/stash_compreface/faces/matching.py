@@ -7,8 +7,6 @@ from dataclasses import dataclass
 
 from .models import Face, SubjectMatch
 
-# Above this the face is (almost) pixel-identical to an example we already hold: adding it teaches nothing.
-NEAR_DUPLICATE = 0.995
 MAX_EXAMPLES_PER_SUBJECT = 10
 _GENDERS = {"male": "MALE", "female": "FEMALE", "m": "MALE", "f": "FEMALE"}
 
@@ -23,9 +21,9 @@ def best_match(face: Face, min_similarity: float) -> SubjectMatch | None:
     return best if best is not None and best.similarity >= min_similarity else None
 
 
-def should_learn(similarity: float, examples: int, *, high_quality: bool,
-                 cap: int = MAX_EXAMPLES_PER_SUBJECT) -> bool:
-    return high_quality and examples < cap and similarity < NEAR_DUPLICATE
+def should_learn(examples: int, *, high_quality: bool, cap: int = MAX_EXAMPLES_PER_SUBJECT) -> bool:
+    """Good faces grow a subject up to ``cap`` examples (bad ones would blur it)."""
+    return high_quality and examples < cap
 
 
 def should_promote(sightings: int, min_faces: int) -> bool:

@@ -146,7 +146,7 @@ class ImageRecognizer:
         if match is not None:
             report = self._matched(work, index, face, match.subject, match.similarity)
             if self.policy.learn and high_quality:
-                self._learn(match.subject, match.similarity, work.crop(face))
+                self._learn(match.subject, work.image.id, work.crop(face))
             return report
         best = face.best
         similarity = best.similarity if best else None
@@ -178,15 +178,17 @@ class ImageRecognizer:
         return FaceReport(index, face, status, subject=subject, similarity=similarity,
                           performer_id=performer_id, performer_name=directory.name_of(performer_id))
 
-    def _learn(self, subject: str, similarity: float, crop: bytes) -> None:
+    def _learn(self, subject: str, image_id: str, crop: bytes) -> None:
         """Matched high-quality faces become extra examples, so recognition improves with use."""
         if self.ctx.dry_run:
             return
         with self._examples_lock:
             if subject not in self._examples:
                 self._examples[subject] = self.ctx.faces.count_examples(subject)
-            if not matching.should_learn(similarity, self._examples[subject], high_quality=True):
+            if not matching.should_learn(self._examples[subject], high_quality=True):
                 return
+            if not self.ctx.state.claim_example(subject, image_id):
+                return  # this image already taught this subject (a re-run, or identifyImagesAll)
             self._examples[subject] += 1
         try:
             self.ctx.faces.add_example(subject, crop)

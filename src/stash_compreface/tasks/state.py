@@ -24,6 +24,11 @@ CREATE TABLE IF NOT EXISTS sightings (
     image_id TEXT NOT NULL,
     PRIMARY KEY (subject, image_id)
 );
+CREATE TABLE IF NOT EXISTS learned (
+    subject TEXT NOT NULL,
+    image_id TEXT NOT NULL,
+    PRIMARY KEY (subject, image_id)
+);
 """
 
 
@@ -88,6 +93,16 @@ class StateStore:
             self._db.execute("INSERT OR IGNORE INTO candidates(subject, created_at) VALUES (?, ?)",
                              (subject, time.time()))
             self._db.execute("UPDATE candidates SET performer_id = ? WHERE subject = ?", (performer_id, subject))
+
+    def claim_example(self, subject: str, image_id: str) -> bool:
+        """True the first time a face of ``image_id`` is taken as an example of ``subject``.
+
+        Claimed before the upload: a kill in between costs one example, never adds one twice.
+        """
+        with self._lock, self._db:
+            cursor = self._db.execute("INSERT OR IGNORE INTO learned(subject, image_id) VALUES (?, ?)",
+                                      (subject, image_id))
+        return cursor.rowcount == 1
 
     def pending_promotions(self) -> list[str]:
         with self._lock:
