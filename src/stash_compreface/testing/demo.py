@@ -28,11 +28,11 @@ def plugin_folder() -> Path | None:
 
 
 def _library(stash: StashDouble, size: int) -> dict[str, str]:
-    """Performers 0-3 known by profile; strangers 10 and 11 appear often, 12 once."""
+    """Performers 0-3 known by profile; strangers 10 and 11 appear often, 12 once (never a performer)."""
     for person, name in enumerate(NAMES):
         stash.add_performer(name, image=draw_image(420, 520, [SyntheticFace(person, 110, 120, 200)], seed=person))
     stash.add_performer("Nobody Yet")
-    plan: list[tuple[int, ...]] = [(0,), (1,), (2, 3), (10,), (3,), (11,), (10,), (0, 10), (12,), (), (11,), (1,)]
+    plan: list[tuple[int, ...]] = [(0,), (1,), (2, 3), (10,), (3,), (11,), (10,), (0, 10), (2,), (), (11,), (1,)]
     labels: dict[str, str] = {}
     for i in range(size):
         people = plan[i % len(plan)]
@@ -44,6 +44,8 @@ def _library(stash: StashDouble, size: int) -> dict[str, str]:
             data = draw_image(520, 320, faces, seed=i)
         labels[stash.add_image(data, path=f"/photos/img_{i:03d}.jpg")] = (
             "+".join(NAMES[p] if p < len(NAMES) else f"stranger{p}" for p in people) or "no face")
+    once = draw_image(520, 320, [SyntheticFace(12, 200, 60, 140)], seed=99)
+    labels[stash.add_image(once, path="/photos/stranger_once.jpg")] = "stranger12"
     labels[stash.add_image(b"\xff\xd8\xff\xe0 this is not really a jpeg", path="/photos/broken.jpg")] = "broken"
     return labels
 
