@@ -69,9 +69,9 @@ def run_ours(stash: StashDouble, state_dir: Path) -> tuple[float, int, int]:
     started = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "stash_compreface", "plugin"], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=tempfile.gettempdir())
-    drained: list[bytes] = []
-    threads = [threading.Thread(target=lambda s=s: drained.append(s.read()), daemon=True)
-               for s in (proc.stdout, proc.stderr)]
+    drained: dict[str, bytes] = {}
+    threads = [threading.Thread(target=lambda n=n, s=s: drained.__setitem__(n, s.read()), daemon=True)
+               for n, s in (("stdout", proc.stdout), ("stderr", proc.stderr))]
     for t in threads:
         t.start()
     assert proc.stdin is not None
@@ -82,7 +82,7 @@ def run_ours(stash: StashDouble, state_dir: Path) -> tuple[float, int, int]:
     elapsed = time.perf_counter() - started
     for t in threads:
         t.join()
-    output = json.loads(drained[0] or b"{}") if drained else {}
+    output = json.loads(drained.get("stdout") or b"{}")
     if output.get("error"):
         raise SystemExit(f"plugin failed: {output['error']}")
     return elapsed, len(stash.operations) - before, int(usage.ru_maxrss)

@@ -12,7 +12,7 @@ from ..stash.models import Image
 from .context import TaskContext
 from .images import FaceReport, ImageRecognizer, ImageReport, Policy, policy_for
 from .recognize_images import describe_faces, process_image, write_outcome
-from .runner import Progress, Tally, image_pages, run_batch
+from .runner import Progress, Tally, image_pages, run_pages
 
 
 def _image(ctx: TaskContext, args: TaskArgs) -> Image:
@@ -112,16 +112,14 @@ def identify_gallery(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
     progress = Progress(ctx)
     found: set[str] = set()
     image_filter = {"galleries": {"value": [gallery.id], "modifier": "INCLUDES"}}
-    for total, page in image_pages(ctx, image_filter, args.limit):
-        progress.set_total(total)
 
-        def work(image: Image) -> None:
-            report = process_image(ctx, recognizer, image, tally)
-            if report is not None:
-                found.update(report.performer_ids)
-            progress.step()
+    def work(image: Image) -> None:
+        report = process_image(ctx, recognizer, image, tally)
+        if report is not None:
+            found.update(report.performer_ids)
+        progress.step()
 
-        run_batch(ctx, page, work)
+    run_pages(ctx, image_pages(ctx, image_filter, args.limit), work, progress=progress)
     s = ctx.settings
     tags = [t for t in (ctx.tags.lookup(s.scanned_tag), ctx.tags.lookup(s.matched_tag) if found else None) if t]
     new_tags = set(tags) - gallery.tag_ids

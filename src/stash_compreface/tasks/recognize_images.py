@@ -7,6 +7,7 @@ Matched when a performer was linked. Tags and performers are written in one bulk
 from __future__ import annotations
 
 import traceback
+from collections.abc import Iterator
 from typing import Any
 
 from ..errors import FatalError, ItemError
@@ -15,7 +16,7 @@ from ..settings import TaskArgs
 from ..stash.models import Image
 from .context import Stopped, TaskContext
 from .images import ImageRecognizer, ImageReport, Policy, policy_for
-from .runner import Progress, Tally, image_pages, run_batch
+from .runner import Progress, Tally, image_pages, run_pages
 
 
 def unscanned_filter(ctx: TaskContext) -> dict[str, Any]:
@@ -87,20 +88,18 @@ def run_images(ctx: TaskContext, args: TaskArgs, *, image_filter: dict[str, Any]
     tally = Tally()
     recognizer = ImageRecognizer(ctx, policy, tally)
     progress = Progress(ctx)
-    first = True
-    for total, page in image_pages(ctx, image_filter, args.limit):
-        if first:
-            ctx.info(f"{title}: {total} image(s) to process")
-            first = False
-        elif ctx.settings.cooldown_s:
-            ctx.rest(ctx.settings.cooldown_s)
-        progress.set_total(total)
 
-        def work(image: Image) -> None:
-            process_image(ctx, recognizer, image, tally)
-            progress.step()
+    def announced() -> Iterator[tuple[int, list[Image]]]:
+        for number, (total, page) in enumerate(image_pages(ctx, image_filter, args.limit)):
+            if number == 0:
+                ctx.info(f"{title}: {total} image(s) to process")
+            yield total, page
 
-        run_batch(ctx, page, work)
+    def work(image: Image) -> None:
+        process_image(ctx, recognizer, image, tally)
+        progress.step()
+
+    run_pages(ctx, announced(), work, progress=progress)
     ctx.progress(1.0)
     ctx.info(f"{title} finished: {tally.summary() or 'nothing to do'}")
     return {"mode": args.mode, **tally.as_dict()}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -90,26 +90,46 @@ def _pages(
             return
 
 
-def run_batch(
+def run_pages(
     ctx: TaskContext,
-    items: list[T],
+    pages: Iterable[tuple[int, list[T]]],
     work: Callable[[T], None],
+    *,
+    progress: Progress | None = None,
 ) -> None:
-    """Run ``work`` on up to ``maxConcurrency`` items at once; a FatalError stops everything."""
-    workers = max(1, min(ctx.settings.max_concurrency, len(items)))
-    if workers == 1:
-        for item in items:
-            ctx.check_stop()
-            work(item)
-        return
-    with cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="item") as pool:
-        futures = [pool.submit(_guarded, ctx, work, item) for item in items]
-        try:
-            for future in cf.as_completed(futures):
+    """Run ``work`` on every item with up to ``maxConcurrency`` in flight, fetching the next page
+    while the last items of this one finish. With a cooldown, each page completes before the pause.
+
+    At most twice ``maxConcurrency`` items are queued, so memory stays flat however large the library.
+    A FatalError (or a stop) cancels what has not started and is re-raised.
+    """
+    workers = ctx.settings.max_concurrency
+    cooldown = ctx.settings.cooldown_s
+    in_flight: set[cf.Future[None]] = set()
+
+    def settle(until: int) -> None:
+        while len(in_flight) > until:
+            done, _ = cf.wait(in_flight, return_when=cf.FIRST_COMPLETED)
+            for future in done:
+                in_flight.discard(future)
                 future.result()
+
+    with cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="item") as pool:
+        try:
+            for number, (total, page) in enumerate(pages):
+                if number and cooldown:
+                    settle(0)
+                    ctx.rest(cooldown)
+                if progress is not None:
+                    progress.set_total(total)
+                for item in page:
+                    ctx.check_stop()
+                    settle(2 * workers - 1)
+                    in_flight.add(pool.submit(_guarded, ctx, work, item))
+            settle(0)
         except BaseException:
             ctx.stop.set()
-            for future in futures:
+            for future in in_flight:
                 future.cancel()
             raise
 

@@ -17,7 +17,7 @@ from ..faces.naming import person_alias, subject_name
 from ..settings import TaskArgs
 from ..stash.models import Performer
 from .context import Stopped, TaskContext
-from .runner import Progress, Tally, run_batch
+from .runner import Progress, Tally, run_pages
 
 
 def _tag(ctx: TaskContext, performer: Performer, *, failed: bool) -> None:
@@ -85,25 +85,22 @@ def synchronize_performers(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
         ctx.info(f"{len(without_image)} performer(s) have no profile image and are skipped")
     ctx.info(f"Synchronize performers: {len(todo)} performer(s) to sync")
     progress = Progress(ctx)
-    progress.set_total(len(todo))
     batch = ctx.settings.max_batch_size
-    for start in range(0, len(todo), batch):
-        if start and ctx.settings.cooldown_s:
-            ctx.rest(ctx.settings.cooldown_s)
+    pages = ((len(todo), todo[start:start + batch]) for start in range(0, len(todo), batch))
 
-        def work(performer: Performer) -> None:
-            try:
-                _sync_one(ctx, performer, tally)
-            except (FatalError, Stopped):
-                raise
-            except (ItemError, CompreFaceError) as exc:
-                _failed(ctx, performer, tally, str(exc))
-            except Exception as exc:
-                ctx.debug(traceback.format_exc())
-                _failed(ctx, performer, tally, f"unexpected {type(exc).__name__}: {exc}")
-            progress.step()
+    def work(performer: Performer) -> None:
+        try:
+            _sync_one(ctx, performer, tally)
+        except (FatalError, Stopped):
+            raise
+        except (ItemError, CompreFaceError) as exc:
+            _failed(ctx, performer, tally, str(exc))
+        except Exception as exc:
+            ctx.debug(traceback.format_exc())
+            _failed(ctx, performer, tally, f"unexpected {type(exc).__name__}: {exc}")
+        progress.step()
 
-        run_batch(ctx, todo[start : start + batch], work)
+    run_pages(ctx, pages, work, progress=progress)
     ctx.progress(1.0)
     ctx.info(f"Synchronize performers finished: {tally.summary() or 'nothing to do'}")
     return {"mode": args.mode, **tally.as_dict()}
