@@ -133,6 +133,8 @@ def parse_fraction(value: Any, name: str) -> float:
         raise ValueError(message)
     if number != number:  # NaN
         raise ValueError(message)
+    if number > 1 and not percent and not number.is_integer():
+        raise ValueError(message)  # 2.5: neither a fraction nor the whole-number percent the UI stores
     if percent or number > 1:
         number /= 100
     if not 0 <= number <= 1:

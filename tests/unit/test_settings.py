@@ -42,9 +42,10 @@ def test_every_bad_value_is_reported_with_its_name_and_range() -> None:
     assert info.value.setting == "maxBatchSize"  # the first problem, in settings order
 
 
-def test_out_of_range_percent_rejected() -> None:
+@pytest.mark.parametrize("value", [150, "2.5", -0.1, "nan", "high", True])
+def test_out_of_range_or_ambiguous_fractions_rejected(value: object) -> None:
     with pytest.raises(SettingError, match="minConfidenceScore"):
-        parse_settings({"minConfidenceScore": 150})
+        parse_settings({"minConfidenceScore": value})
 
 
 def test_api_key_must_be_a_uuid() -> None:

@@ -1,0 +1,63 @@
+"""The command line against the doubles: exit codes, settings overrides, JSON result."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from stash_compreface.testing.compreface import RECOGNITION_KEY, CompreFaceDouble
+from stash_compreface.testing.stash import StashDouble
+from stash_compreface.testing.synthetic import SyntheticFace, draw_image
+
+API_KEY = "stash-api-key-for-cli-tests"
+
+
+@pytest.fixture
+def doubles():
+    with CompreFaceDouble.running() as compreface, StashDouble.running(api_key=API_KEY) as stash:
+        stash.configure_plugin("compreface", {"comprefaceUrl": compreface.url, "recognitionApiKey": RECOGNITION_KEY})
+        yield stash, compreface
+
+
+def cli(*args: str, state_dir: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "stash_compreface", *args, "--state-dir", state_dir],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_run_a_task_with_an_api_key_and_overrides(doubles, tmp_path) -> None:
+    stash, _ = doubles
+    image = stash.add_image(draw_image(480, 360, [SyntheticFace(5, 100, 80, 150)]))
+    done = cli("run", "recognizeImagesHQ", "--stash-url", stash.url, "--api-key", API_KEY,
+               "--set", "minFacesForNewPerformer=1", "--arg", "limit=5", state_dir=str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["processed"] == 1 and result["created_performers"] == 1
+    assert stash.tag_names("image", image) == {"Compreface Scanned", "Compreface Matched"}
+    assert API_KEY not in done.stderr and RECOGNITION_KEY not in done.stderr
+
+
+def test_bad_setting_fails_with_its_name(doubles, tmp_path) -> None:
+    stash, _ = doubles
+    done = cli("run", "recognizeImagesHQ", "--stash-url", stash.url, "--api-key", API_KEY,
+               "--set", "minSimilarity=2.5", state_dir=str(tmp_path))
+    assert done.returncode == 1
+    assert "minSimilarity must be a fraction 0..1" in done.stderr
+
+
+def test_wrong_api_key_is_an_auth_error(doubles, tmp_path) -> None:
+    stash, _ = doubles
+    done = cli("run", "resetUnmatchedImages", "--stash-url", stash.url, "--api-key", "wrong",
+               state_dir=str(tmp_path))
+    assert done.returncode == 1 and "API key" in done.stderr
+
+
+def test_dry_run_flag(doubles, tmp_path) -> None:
+    stash, _ = doubles
+    stash.add_image(draw_image(480, 360, [SyntheticFace(5, 100, 80, 150)]))
+    done = cli("run", "recognizeImagesHQ", "--stash-url", stash.url, "--api-key", API_KEY, "--dry-run",
+               state_dir=str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert stash.mutation_count() == 0
