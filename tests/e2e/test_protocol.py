@@ -1,0 +1,88 @@
+"""What Stash sees of any run: one JSON object, prefixed log lines, secrets kept out, settings errors named."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from stash_compreface.testing.compreface import RECOGNITION_KEY, CompreFaceDouble
+from stash_compreface.testing.stash import StashDouble
+from stash_compreface.testing.stash_runner import run_plugin, task_for_mode
+from tests.e2e.library import enrol, photo
+from tests.e2e.world import COOKIE, World, assert_no_secrets
+
+pytestmark = pytest.mark.e2e
+
+STASH_API_KEY = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.stash-api-key"
+
+
+def test_stash_api_key_is_used_for_long_runs_and_never_logged(plugin_dir, tmp_path) -> None:
+    with CompreFaceDouble.running() as compreface, \
+            StashDouble.running(api_key=STASH_API_KEY, session_cookie=COOKIE) as stash:
+        world = World(stash=stash, compreface=compreface, plugin_dir=plugin_dir, state_dir=tmp_path)
+        world.configure()
+        enrol(world, "Alice", 1)
+        image = stash.add_image(photo(1))
+        stash.add_scene("Clip")  # its stream URL carries ?apikey=
+        run = world.run("recognizeImagesHQ")
+        assert run.error is None
+        assert stash.tag_names("image", image) == {"Compreface Scanned", "Compreface Matched"}
+        assert stash.auth_failures == 0 and stash.requests_without_cookie == 0
+        assert all(STASH_API_KEY not in m for _, m in run.logs) and STASH_API_KEY not in run.stdout
+
+
+def test_stdout_is_one_json_object_and_every_line_is_prefixed(world: World) -> None:
+    enrol(world, "Alice", 1)
+    world.stash.add_image(photo(1))
+    run = world.run("recognizeImagesHQ")
+    decoded = json.loads(run.stdout)
+    assert set(decoded) == {"output", "error"} and decoded["error"] is None
+    assert run.unprefixed == []
+    assert run.progress and run.progress[-1] == 1.0
+    assert all(0.0 <= p <= 1.0 for p in run.progress)
+
+
+def test_bad_settings_stop_the_run_naming_each_setting(world: World) -> None:
+    world.configure(minSimilarity="very", maxConcurrency=0)
+    run = world.run("recognizeImagesHQ")
+    assert run.error is not None
+    assert "minSimilarity must be a fraction 0..1" in run.error
+    assert "maxConcurrency must be a whole number in 1..32" in run.error
+    assert world.stash.mutation_count() == 0
+
+
+def test_unreachable_compreface_names_the_url_setting(world: World) -> None:
+    world.configure(comprefaceUrl="http://127.0.0.1:9")
+    world.stash.add_image(photo(1))
+    run = world.run("recognizeImagesHQ")
+    assert run.error is not None and "comprefaceUrl" in run.error
+    assert world.stash.mutation_count() == 0
+
+
+def test_missing_recognition_key_names_the_setting(world: World) -> None:
+    world.stash.configure_plugin("compreface", {"comprefaceUrl": world.compreface.url})
+    run = world.run("identifyImagesNew")
+    assert run.error is not None and "recognitionApiKey" in run.error
+
+
+def test_settings_saved_under_the_original_plugin_id_are_used(world: World) -> None:
+    world.stash.configure_plugin("compreface", {})
+    world.stash.configure_plugin("compreface-rpc", {"comprefaceUrl": world.compreface.url,
+                                                    "recognitionApiKey": RECOGNITION_KEY})
+    enrol(world, "Alice", 1)
+    image = world.stash.add_image(photo(1))
+    assert world.run("identifyImagesNew").error is None
+    assert "Compreface Matched" in world.stash.tag_names("image", image)
+
+
+def test_null_session_cookie_without_credentials(world: World, tmp_path) -> None:
+    with StashDouble.running() as open_stash:
+        open_stash.configure_plugin("compreface", {"comprefaceUrl": world.compreface.url,
+                                                   "recognitionApiKey": RECOGNITION_KEY})
+        image = open_stash.add_image(photo(3))
+        run = run_plugin(world.plugin_dir, task=task_for_mode(world.plugin_dir, "identifyImagesNew"),
+                         port=open_stash.port, cookie=None, env={"STASH_COMPREFACE_STATE_DIR": str(tmp_path)})
+        assert_no_secrets(run)
+        assert run.error is None
+        assert open_stash.tag_names("image", image) == {"Compreface Scanned"}
