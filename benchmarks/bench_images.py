@@ -24,14 +24,11 @@ import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from stash_compreface.compreface.client import CompreFaceClient  # noqa: E402
-from stash_compreface.stash.client import StashClient  # noqa: E402
-from stash_compreface.testing.compreface import RECOGNITION_KEY, CompreFaceDouble  # noqa: E402
-from stash_compreface.testing.stash import StashDouble  # noqa: E402
-from stash_compreface.testing.synthetic import SyntheticFace, draw_image, noise_image  # noqa: E402
+from stash_compreface.compreface.client import CompreFaceClient
+from stash_compreface.stash.client import StashClient
+from stash_compreface.testing.compreface import RECOGNITION_KEY, CompreFaceDouble
+from stash_compreface.testing.stash import StashDouble
+from stash_compreface.testing.synthetic import SyntheticFace, draw_image, noise_image
 
 COOKIE = "benchmark-session-cookie"
 PERSONS = 40

@@ -97,10 +97,8 @@ def task_context(
                           face_service_factory=lambda: compreface_for(settings))
         yield ctx
     finally:
-        if ctx is not None and ctx._faces is not None:
-            close = getattr(ctx._faces, "close", None)
-            if close:
-                close()
+        if ctx is not None:
+            ctx.close()
         if state is not None:
             state.close()
         stash.close()

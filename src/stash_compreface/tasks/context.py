@@ -72,6 +72,12 @@ class TaskContext:
         if self.stop.is_set():
             raise Stopped("stopped on request")
 
+    def close(self) -> None:
+        """Release the face service's connections, if one was opened; the caller owns the rest."""
+        close = getattr(self._faces, "close", None)
+        if close is not None:
+            close()
+
     def rest(self, seconds: float) -> None:
         """Cooldown between batches that a stop request interrupts at once."""
         if seconds > 0 and self.stop.wait(seconds):

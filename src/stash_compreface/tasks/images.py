@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .. import imaging
-from ..errors import CompreFaceError, ItemError, TooManyFaces
+from ..errors import CompreFaceError, MediaError, TooManyFaces
 from ..faces import matching, quality
 from ..faces.models import Face
 from ..faces.naming import subject_name
@@ -110,7 +110,7 @@ class ImageRecognizer:
 
     def load(self, image: Image) -> imaging.Prepared:
         if image.is_video:
-            raise ItemError("the file is a video clip, not a still image")
+            raise MediaError("the file is a video clip, not a still image")
         data = self.ctx.stash.download(image.url, what="image file")
         return imaging.prepare(data)
 
