@@ -132,12 +132,14 @@ def test_timeouts_are_retried_then_reported(compreface) -> None:
     client.close()
 
 
-def test_uploads_are_downscaled_under_the_server_limit(compreface, client) -> None:
-    huge = draw_image(2000, 1500, [SyntheticFace(8, 500, 400, 600)], fmt="PNG", background="noise")
-    assert len(huge) > 1024 * 1024
-    compreface.max_file = len(huge) // 4
+def test_uploads_are_downscaled_under_the_server_limit(compreface) -> None:
+    huge = draw_image(2000, 1500, [SyntheticFace(8, 500, 400, 600)], fmt="JPEG", quality=100,
+                      background="noise")
+    compreface.max_file_size = len(huge) // 3  # the client reads the limit from /api/v1/config
+    client = CompreFaceClient(compreface.url, recognition_key=RECOGNITION_KEY, detection_key=DETECTION_KEY)
     (face,) = client.detect(huge, min_probability=0.8)
     assert face.box.min_side > 100
+    client.close()
 
 
 def test_unreachable_service_names_the_url_setting() -> None:

@@ -37,21 +37,23 @@ def stash() -> Iterator[StashDouble]:
 
 @pytest.fixture
 def client(stash: StashDouble) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=stash.url, headers={"Accept": "application/json"},
-                      follow_redirects=False, timeout=5) as http:
+    with httpx.Client(
+        base_url=stash.url, headers={"Accept": "application/json"}, follow_redirects=False, timeout=5
+    ) as http:
         yield http
 
 
-def gql(client: httpx.Client, query: str, variables: dict[str, Any] | None = None,
-        operation: str | None = None) -> dict[str, Any]:
-    response = client.post("/graphql", json={"query": query, "variables": variables or {},
-                                              "operationName": operation})
+def gql(
+    client: httpx.Client, query: str, variables: dict[str, Any] | None = None, operation: str | None = None
+) -> dict[str, Any]:
+    response = client.post("/graphql", json={"query": query, "variables": variables or {}, "operationName": operation})
     assert response.status_code == 200, response.text
     return response.json()
 
 
-def find_images(client: httpx.Client, find: dict[str, Any] | None = None,
-                image_filter: dict[str, Any] | None = None) -> tuple[int, list[str]]:
+def find_images(
+    client: httpx.Client, find: dict[str, Any] | None = None, image_filter: dict[str, Any] | None = None
+) -> tuple[int, list[str]]:
     body = gql(client, doc("FindImages"), {"filter": find, "image_filter": image_filter}, "FindImages")
     assert "errors" not in body, body
     result = body["data"]["findImages"]
@@ -70,15 +72,15 @@ def test_paging_is_one_based_with_stash_per_page_rules(stash, client):
         stash.add_image(jpeg())
     assert find_images(client, None)[0] == 30
     assert len(find_images(client, None)[1]) == 25, "per_page null means 25, even with no filter"
-    assert find_images(client, {"per_page": 10, "page": 0, "sort": "id"}) == \
-        find_images(client, {"per_page": 10, "page": 1, "sort": "id"})
+    assert find_images(client, {"per_page": 10, "page": 0, "sort": "id"}) == find_images(
+        client, {"per_page": 10, "page": 1, "sort": "id"}
+    )
     assert find_images(client, {"per_page": 10, "page": -3, "sort": "id"})[1][0] == "1"
     assert find_images(client, {"per_page": 10, "page": 3, "sort": "id"})[1] == [str(i) for i in range(21, 31)]
     assert find_images(client, {"per_page": 10, "page": 4, "sort": "id"}) == (30, [])
     assert len(find_images(client, {"per_page": -1, "page": 3})[1]) == 30, "negative means all, page ignored"
     assert find_images(client, {"per_page": 0}) == (30, []), "0 gives an empty page with the true count"
-    assert find_images(client, {"per_page": 5, "sort": "id", "direction": "DESC"})[1] == [
-        "30", "29", "28", "27", "26"]
+    assert find_images(client, {"per_page": 5, "sort": "id", "direction": "DESC"})[1] == ["30", "29", "28", "27", "26"]
 
 
 def test_id_cursor_walks_every_image_once(stash, client):
@@ -87,17 +89,22 @@ def test_id_cursor_walks_every_image_once(stash, client):
         stash.add_image(jpeg(), tags=[done] if i % 4 == 0 else ())
     seen, last = [], 0
     while True:
-        count, ids = find_images(client, {"per_page": 20, "sort": "id"},
-                                 {"id": {"value": last, "modifier": "GREATER_THAN"},
-                                  "tags": {"value": [done], "modifier": "EXCLUDES"}})
+        count, ids = find_images(
+            client,
+            {"per_page": 20, "sort": "id"},
+            {"id": {"value": last, "modifier": "GREATER_THAN"}, "tags": {"value": [done], "modifier": "EXCLUDES"}},
+        )
         if not ids:
             break
         assert count == sum(1 for i in range(last + 1, 54) if (i - 1) % 4 != 0)
         seen += ids
         last = int(ids[-1])
     assert seen == [str(i) for i in range(1, 54) if (i - 1) % 4 != 0]
-    assert find_images(client, {"per_page": -1}, {"id": {"value": 5, "value2": 7, "modifier": "BETWEEN"}})[1] == \
-        ["5", "6", "7"]
+    assert find_images(client, {"per_page": -1}, {"id": {"value": 5, "value2": 7, "modifier": "BETWEEN"}})[1] == [
+        "5",
+        "6",
+        "7",
+    ]
     assert find_images(client, {"per_page": -1}, {"id": {"value": 5, "modifier": "LESS_THAN"}})[0] == 4
 
 
@@ -118,7 +125,8 @@ def test_ids_argument_keeps_order_and_rejects_unknown_or_duplicate_ids(stash, cl
     assert errors_of(gql(client, query, {"ids": ["1", "9"]})) == ["image with id 9 not found"]
     assert errors_of(gql(client, query, {"ids": ["2", "2"]})) == ["validating ids: duplicate id found: 2"]
     assert errors_of(gql(client, query, {"ids": ["abc"]})) == [
-        'converting ids: strconv.Atoi: parsing "abc": invalid syntax']
+        'converting ids: strconv.Atoi: parsing "abc": invalid syntax'
+    ]
 
 
 def test_single_lookup_of_unknown_id_is_null_and_non_numeric_is_an_error(stash, client):
@@ -149,8 +157,7 @@ def test_tag_filter_modifiers_follow_stash(stash, client, tagged):
     assert tag_filter(client, {"value": [a, b], "modifier": "INCLUDES"}) == ["1", "2", "3"]
     assert tag_filter(client, {"value": [a, b], "modifier": "INCLUDES_ALL"}) == ["2"]
     assert tag_filter(client, {"value": [a], "modifier": "EXCLUDES"}) == ["3", "4", "5"], "untagged kept"
-    assert tag_filter(client, {"value": [], "modifier": "INCLUDES_ALL", "excludes": [b], "depth": 0}) == \
-        ["1", "4", "5"]
+    assert tag_filter(client, {"value": [], "modifier": "INCLUDES_ALL", "excludes": [b], "depth": 0}) == ["1", "4", "5"]
     assert tag_filter(client, {"value": [a], "modifier": "INCLUDES", "excludes": [b]}) == ["1"]
     assert tag_filter(client, {"value": [a], "modifier": "EQUALS"}) == ["1"]
     assert tag_filter(client, {"modifier": "IS_NULL"}) == ["4"]
@@ -164,11 +171,9 @@ def test_tag_filter_errors_match_stash(stash, client, tagged):
     a = tagged[0]
     body = gql(client, doc("FindImages"), {"image_filter": {"tags": {"value": [a], "modifier": "NOT_EQUALS"}}})
     assert errors_of(body) == ["not equals modifier is not supported for hierarchical multi criterion input"]
-    body = gql(client, doc("FindImages"),
-               {"image_filter": {"tags": {"value": [a], "modifier": "EQUALS", "depth": 1}}})
+    body = gql(client, doc("FindImages"), {"image_filter": {"tags": {"value": [a], "modifier": "EQUALS", "depth": 1}}})
     assert errors_of(body) == ["depth is not supported for equals modifier in hierarchical multi criterion input"]
-    body = gql(client, doc("FindImages"),
-               {"image_filter": {"performers": {"value": ["1"], "modifier": "NOT_EQUALS"}}})
+    body = gql(client, doc("FindImages"), {"image_filter": {"performers": {"value": ["1"], "modifier": "NOT_EQUALS"}}})
     assert errors_of(body) == ["not equals modifier is not supported for multi criterion input"]
 
 
@@ -184,8 +189,10 @@ def test_unsupported_filter_keys_and_modifiers_fail_loudly(stash, client, tagged
 
 def test_sub_filters_combine_and_at_most_one_per_level(stash, client, tagged):
     a, _, c = tagged
-    either = {"tags": {"value": [a], "modifier": "INCLUDES_ALL"},
-              "OR": {"tags": {"value": [c], "modifier": "INCLUDES"}}}
+    either = {
+        "tags": {"value": [a], "modifier": "INCLUDES_ALL"},
+        "OR": {"tags": {"value": [c], "modifier": "INCLUDES"}},
+    }
     assert find_images(client, {"per_page": -1, "sort": "id"}, either)[1] == ["1", "2", "5"]
     negated = {"NOT": {"tags": {"modifier": "NOT_NULL"}}}
     assert find_images(client, {"per_page": -1}, negated)[1] == ["4"]
@@ -237,8 +244,12 @@ def test_bulk_update_add_remove_and_set(stash, client):
     one, two = stash.add_image(jpeg(), tags=[a]), stash.add_image(jpeg())
 
     def bulk(ids: list[Any], mode: str, tags: list[str]) -> dict[str, Any]:
-        return gql(client, doc("BulkImageUpdate"),
-                   {"input": {"ids": ids, "tag_ids": {"ids": tags, "mode": mode}}}, "BulkImageUpdate")
+        return gql(
+            client,
+            doc("BulkImageUpdate"),
+            {"input": {"ids": ids, "tag_ids": {"ids": tags, "mode": mode}}},
+            "BulkImageUpdate",
+        )
 
     assert bulk([one, int(two)], "ADD", [b, b])["data"]["bulkImageUpdate"] == [{"id": one}, {"id": two}]
     assert stash.tag_names("image", one) == {"a", "b"} and stash.tag_names("image", two) == {"b"}
@@ -280,11 +291,11 @@ def test_tag_create_trims_and_refuses_blank_or_duplicate_names(stash, client):
     body = gql(client, doc("TagCreate"), {"name": "  Faces: Seen  "}, "TagCreate")
     assert body["data"]["tagCreate"] == {"id": "1", "name": "Faces: Seen"}
     assert errors_of(gql(client, doc("TagCreate"), {"name": "faces: seen"})) == [
-        "tag with name 'faces: seen' already exists"]
+        "tag with name 'faces: seen' already exists"
+    ]
     assert errors_of(gql(client, doc("TagCreate"), {"name": "   "})) == ["tag name must not be blank"]
     stash.add_tag("Person", aliases=["Human"])
-    assert errors_of(gql(client, doc("TagCreate"), {"name": "human"})) == [
-        "name 'human' is used as alias for 'Person'"]
+    assert errors_of(gql(client, doc("TagCreate"), {"name": "human"})) == ["name 'human' is used as alias for 'Person'"]
     found = gql(client, doc("FindTagByName"), {"name": "FACES: SEEN"})["data"]["findTags"]["tags"]
     assert found == [{"id": "1", "name": "Faces: Seen"}]
     assert stash.tag_id("faces: seen") == "1"
@@ -302,7 +313,8 @@ def test_performer_create_and_alias_rules(stash, client):
     assert stash.performer_by_name("carol").image == jpeg()
     bulk = {"input": {"ids": ["2"], "alias_list": {"values": ["Caz", "Caz"], "mode": "ADD"}}}
     assert gql(client, doc("BulkPerformerUpdate"), bulk)["data"]["bulkPerformerUpdate"] == [
-        {"id": "2", "alias_list": ["Caz"]}]
+        {"id": "2", "alias_list": ["Caz"]}
+    ]
     bulk["input"]["alias_list"] = {"values": ["carol"], "mode": "ADD"}
     assert errors_of(gql(client, doc("BulkPerformerUpdate"), bulk)) == ["performer contains duplicate alias 'carol'"]
     assert stash.performers["2"].aliases == ["Caz"]
@@ -392,8 +404,9 @@ def test_parse_errors_and_transport_errors(stash, client):
     assert parse.status_code == 422
     assert parse.json()["errors"][0]["extensions"]["code"] == "GRAPHQL_PARSE_FAILED"
     assert parse.json()["errors"][0]["locations"]
-    plain = client.post("/graphql", content=b'{"query": "{ version { version } }"}',
-                        headers={"Content-Type": "text/plain"})
+    plain = client.post(
+        "/graphql", content=b'{"query": "{ version { version } }"}', headers={"Content-Type": "text/plain"}
+    )
     assert plain.status_code == 400 and plain.json()["errors"][0]["message"] == "transport not supported"
     garbled = client.post("/graphql", content=b"{not json", headers={"Content-Type": "application/json"})
     assert garbled.status_code == 400
@@ -420,13 +433,14 @@ def test_double_works_without_the_schema_file(monkeypatch, tmp_path):
     for cache in caches:
         cache.cache_clear()
     try:
-        with StashDouble.running() as stash, \
-                httpx.Client(base_url=stash.url, headers={"Accept": "application/json"}) as http:
+        with (
+            StashDouble.running() as stash,
+            httpx.Client(base_url=stash.url, headers={"Accept": "application/json"}) as http,
+        ):
             tag = stash.add_tag("a")
             stash.add_image(jpeg(), tags=[tag])
             stash.add_image(jpeg())
-            assert find_images(http, {"per_page": -1}, {"tags": {"value": [tag], "modifier": "EXCLUDES"}}) == \
-                (1, ["2"])
+            assert find_images(http, {"per_page": -1}, {"tags": {"value": [tag], "modifier": "EXCLUDES"}}) == (1, ["2"])
             gql(http, doc("BulkImageUpdate"), {"input": {"ids": [2], "tag_ids": {"ids": [tag], "mode": "ADD"}}})
             assert stash.tag_names("image", "2") == {"a"}
             image = gql(http, doc("FindImage"), {"id": 1})["data"]["findImage"]
@@ -447,11 +461,15 @@ def test_variable_values_are_checked_against_the_schema(stash, client):
 
 def test_plugin_configuration_reports_only_non_empty_included_settings():
     settings = {"faces": {"serviceUrl": "http://cf:8000", "dryRun": True}, "other": {}}
-    with StashDouble.running(plugin_settings=settings) as stash, \
-            httpx.Client(base_url=stash.url, headers={"Accept": "application/json"}) as http:
+    with (
+        StashDouble.running(plugin_settings=settings) as stash,
+        httpx.Client(base_url=stash.url, headers={"Accept": "application/json"}) as http,
+    ):
         body = gql(http, doc("PluginConfiguration"), {"include": ["faces", "other", "absent"]})
-        assert body["data"]["configuration"] == {"general": {"apiKey": ""}, "plugins": {
-            "faces": {"serviceUrl": "http://cf:8000", "dryRun": True}}}
+        assert body["data"]["configuration"] == {
+            "general": {"apiKey": ""},
+            "plugins": {"faces": {"serviceUrl": "http://cf:8000", "dryRun": True}},
+        }
         assert stash.operations[-1] == ("PluginConfiguration", {"include": ["faces", "other", "absent"]})
 
 
@@ -479,8 +497,10 @@ def test_auth_rules_when_credentials_are_configured():
             assert http.get("/scene/ab_sprite.jpg").status_code == 401, "paths with an extension get 401"
             assert http.get("/login").headers["content-type"].startswith("text/html")
             assert http.post("/graphql", json=query, headers={"Cookie": "session=stale"}).status_code == 401
-            assert http.post("/graphql", json=query, headers={"ApiKey": "wrong",
-                                                              "Cookie": "session=good"}).status_code == 401
+            assert (
+                http.post("/graphql", json=query, headers={"ApiKey": "wrong", "Cookie": "session=good"}).status_code
+                == 401
+            )
             ok = http.post("/graphql", json=query, headers={"Cookie": "session=good"})
             assert ok.status_code == 200 and "session=good" in ok.headers["set-cookie"]
             assert http.get("/image/1/image", params={"apikey": "secret"}).status_code == 200

@@ -1,539 +1,1164 @@
-"""A CompreFace double: a real HTTP server with CompreFace's routes, key checks, codes and limits.
+"""A CompreFace 1.2.0 REST API test double: a real HTTP server on 127.0.0.1 that speaks CompreFace's wire format.
 
-Behaviour follows compreface-api.md: ``{message, code}`` error bodies with the documented statuses,
-400/28 for "no face" (and for any undecodable upload), 400/31 for a second face in an example,
-extension whitelist, 5 MB file limit, 10 MiB body limit answered by "nginx" in HTML, case-insensitive
-subject lookups, ``prediction_count`` ranking *examples*, and similarity from the FaceNet coefficients.
-The face engine is pluggable; by default it is the synthetic engine, which reads faces drawn by
-``synthetic.draw_image`` so a test decides who is in a picture.
+Why: the plugin's CompreFace client, its error mapping and the tasks above it must be tested against the real
+protocol (multipart uploads, the ``x-api-key`` filter, error codes, paging, nginx HTML errors) without Docker or
+model weights. Faces are "seen" by a pluggable engine (default :class:`SyntheticEngine`), so what the double
+answers follows from the uploaded pixels. Section numbers (§) refer to /work/shared/spec/compreface-api.md.
+
+State is plain Python and inspectable: ``double.subjects`` maps each stored subject name to its list of
+:class:`Example` records, in insertion order. Hold ``double.lock`` when reading it while requests may run.
+
+Not emulated (deliberately): migrations (``/migrate`` only answers "Migration started"; no 405/32 window), the
+unique-key race between two concurrent first adds of one subject (400/0), the per-service request counters,
+``OPTIONS``/CORS, and core timeouts (use ``fail_next`` with ``stall_s``); an engine that raises anything but
+:class:`UndecodableImage` answers 500/41 as a crashing core would. ``detect_faces=false`` reuses the largest
+detected face's embedding, or a stranger's when there is none.
+
+The server base is imported from ``stash_compreface.testing.server`` and the engine relatively, so this module
+works unchanged from ``tests/doubles/`` or from ``stash_compreface/testing/``.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import email.parser
-import email.policy
+import hashlib
+import io
 import json
 import math
+import re
+import sys
+import threading
 import time
 import uuid
-from dataclasses import dataclass
-from typing import Any, Protocol
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, ClassVar, Protocol
 from urllib.parse import unquote
 
+import numpy as np
+from PIL import Image
+
 from .server import DoubleHandler, DoubleServer
-from .synthetic import DetectedFace, SyntheticEngine, UndecodableImage
+from .synthetic import SyntheticEngine, UndecodableImage
 
-RECOGNITION_KEY = "00000000-0000-0000-0000-000000000002"
-DETECTION_KEY = "00000000-0000-0000-0000-000000000003"
-VERIFICATION_KEY = "00000000-0000-0000-0000-000000000004"
-MAX_FILE = 5 * 1024 * 1024
-MAX_BODY = 10 * 1024 * 1024
-EXTENSIONS = {"tif", "tiff", "jpg", "jpeg", "png", "bmp", "ico", "gif", "webp"}
-C0, C1 = 1.1817961, 5.291995557  # FaceNet 20180402-114759
-DEFAULT_THRESHOLD = 0.85
-NGINX_413 = b"<html>\r\n<head><title>413 Request Entity Too Large</title></head>\r\n<body>\r\n</body>\r\n</html>"
+__all__ = [
+    "COEFFICIENTS",
+    "DETECTION_KEY",
+    "MAX_BODY_SIZE",
+    "MAX_FILE_SIZE",
+    "RECOGNITION_KEY",
+    "VERIFICATION_KEY",
+    "CompreFaceDouble",
+    "CompreFaceHandler",
+    "Example",
+    "FaceEngine",
+    "jackson",
+    "similarity",
+]
+
+RECOGNITION_KEY = "00000000-0000-4000-8000-00000000000a"
+DETECTION_KEY = "00000000-0000-4000-8000-00000000000b"
+VERIFICATION_KEY = "00000000-0000-4000-8000-00000000000c"
+
+MAX_FILE_SIZE = 5 * 1024 * 1024  # Spring max-file-size (§6.5)
+MAX_BODY_SIZE = 10 * 1024 * 1024  # nginx client_max_body_size (§6.5)
+COEFFICIENTS = (1.1817961, 5.291995557)  # default FaceNet build (§6.1)
+DEFAULT_DET_PROB_THRESHOLD = 0.85  # FaceNet build (§6.4)
+ALLOWED_EXTENSIONS = frozenset({"tif", "tiff", "jpg", "jpeg", "png", "bmp", "ico", "gif", "webp"})
+MAX_PAGE_SIZE = 2000
+CACHE_CONTROL = "public, max-age=31536000"
+
+KNOWN_PLUGINS = ("age", "gender", "landmarks", "pose", "calculator", "mask")
+PLUGIN_VERSIONS = {
+    "age": "agegender.AgeDetector",
+    "gender": "agegender.GenderDetector",
+    "pose": "facenet.PoseEstimator",
+    "detector": "facenet.FaceDetector",
+    "calculator": "facenet.Calculator",
+    "mask": "facemask.MaskDetector",
+}
+EXECUTION_MS = {"age": 28.0, "gender": 26.0, "pose": 2.0, "detector": 117.0, "calculator": 45.0, "mask": 36.0}
+
+NGINX_413 = (
+    b"<html>\r\n<head><title>413 Request Entity Too Large</title></head>\r\n<body>\r\n"
+    b"<center><h1>413 Request Entity Too Large</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+)
+
+_UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_BASE64_RE = re.compile(r"^[A-Za-z0-9+/=\-_\s]*$")  # commons-codec Base64.isBase64: URL-safe and whitespace pass
+_SUBJECT_FORBIDDEN = re.compile(r"[;/\\]")
+_EXEMPT_RE = re.compile(r"^/(swagger|webjars|v2|api/v1/migrate|api/v1/consistence/status|api/v1/static|api/v1/config)")
+_SERVICE_BY_PREFIX = (
+    ("/api/v1/recognition", "Recognition"),
+    ("/api/v1/detection", "Detection"),
+    ("/api/v1/verification", "Verification"),
+)
 
 
-class Engine(Protocol):
-    def detect(self, data: bytes) -> list[DetectedFace]: ...
+class FaceEngine(Protocol):
+    """Anything that turns image bytes into faces (largest first) can stand behind the double."""
+
+    def detect(self, data: bytes) -> Sequence[Any]: ...
 
 
 @dataclass
 class Example:
+    """One stored example ("face") of a subject: what CompreFace keeps in its database."""
+
     image_id: str
-    subject: str
+    subject: str  # the stored spelling, kept in step with renames and merges
     embedding: tuple[float, ...]
-    image: bytes
+    image: bytes  # the uploaded bytes, as GET /faces/{id}/img returns them
+    person: int | None = None  # the synthetic identity the engine decoded, for assertions
+    seq: int = 0  # global insertion order (GET /faces has no ORDER BY; we list in insertion order)
+
+    @property
+    def data(self) -> bytes:
+        return self.image
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, code: int | None, message: str = "", *, raw: bytes | None = None,
-                 content_type: str = "application/json") -> None:
+    """A CompreFace ``{"message", "code"}`` error with its HTTP status (§5.2)."""
+
+    def __init__(self, status: int, code: int, message: str) -> None:
         super().__init__(message)
-        self.status, self.code, self.message, self.raw, self.content_type = status, code, message, raw, content_type
+        self.status, self.code, self.message = status, code, message
 
 
-def similarity(a: tuple[float, ...], b: tuple[float, ...]) -> float:
-    cos = sum(x * y for x, y in zip(a, b, strict=True))
-    distance = math.sqrt(max(0.0, 2.0 - 2.0 * cos))
-    return round((math.tanh((C0 - distance) * C1) + 1) / 2, 5)
+class EmptyError(Exception):
+    """A Spring default error: the status and an empty body (§5.3)."""
+
+    def __init__(self, status: int = 400) -> None:
+        super().__init__(status)
+        self.status = status
 
 
-def jackson(payload: Any) -> bytes:
-    """Jackson's pretty printer style (``"key" : value``); clients must not care, but it is real."""
-    return json.dumps(payload, indent=2, separators=(",", " : ")).encode()
+def _no_face() -> ApiError:
+    return ApiError(400, 28, "No face is found in the given image")
+
+
+def _undefined() -> ApiError:
+    return ApiError(400, 0, "Something went wrong, please try again")
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Wire helpers
+
+
+def similarity(a: Sequence[float], b: Sequence[float], coefficients: tuple[float, float] = COEFFICIENTS) -> float:
+    """CompreFace's similarity (§6.1): tanh of the Euclidean distance of unit vectors, rounded HALF_UP to 5."""
+    va = np.asarray(a, dtype=np.float64)
+    vb = np.asarray(b, dtype=np.float64)
+    distance = float(np.linalg.norm(va / np.linalg.norm(va) - vb / np.linalg.norm(vb)))
+    return _round5((math.tanh((coefficients[0] - distance) * coefficients[1]) + 1) / 2)
+
+
+def _round5(value: float) -> float:
+    return float(Decimal(repr(float(value))).quantize(Decimal("0.00001"), rounding=ROUND_HALF_UP))
+
+
+def _java_double(value: float) -> str:
+    """``Double.toString``: plain between 1e-3 and 1e7, else ``d.dddE<n>`` (``9.42E-4``, ``1.0E7``)."""
+    if value == 0:
+        return "-0.0" if math.copysign(1.0, value) < 0 else "0.0"
+    text = repr(float(value))
+    if 1e-3 <= abs(value) < 1e7:
+        return text if "." in text else text + ".0"
+    sign, digits, exponent = Decimal(text).as_tuple()
+    assert isinstance(exponent, int)
+    chars = "".join(map(str, digits))
+    scientific = len(chars) + exponent - 1
+    chars = chars.rstrip("0") or "0"
+    return f"{'-' if sign else ''}{chars[0]}.{chars[1:] or '0'}E{scientific}"
+
+
+def jackson(value: Any, level: int = 0) -> str:
+    """Serialise like Jackson's ``DefaultPrettyPrinter`` (``"key" : value``, arrays inline) (§3)."""
+    if isinstance(value, dict):
+        if not value:
+            return "{ }"
+        pad = "  " * (level + 1)
+        inner = ",".join(
+            f"\n{pad}{json.dumps(k, ensure_ascii=False)} : {jackson(v, level + 1)}" for k, v in value.items()
+        )
+        return "{" + inner + "\n" + "  " * level + "}"
+    if isinstance(value, list | tuple):
+        if not value:
+            return "[ ]"
+        return "[ " + ", ".join(jackson(v, level) for v in value) + " ]"
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return _java_double(value)
+    return json.dumps(value, ensure_ascii=False)
+
+
+@dataclass
+class _Part:
+    name: str
+    filename: str | None
+    content: bytes
+
+
+def _header_params(value: str) -> dict[str, str]:
+    params: dict[str, str] = {}
+    for match in re.finditer(r';\s*([\w*.-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;]*)', ";" + value.split(";", 1)[-1]):
+        key, raw = match.group(1).lower(), match.group(2).strip()
+        if raw.startswith('"') and raw.endswith('"'):
+            raw = re.sub(r"\\(.)", r"\1", raw[1:-1])
+        params[key] = raw
+    if "filename*" in params:  # RFC 5987: charset''percent-encoded
+        charset, _, encoded = params["filename*"].partition("''")
+        params["filename"] = unquote(encoded, encoding=charset or "utf-8")
+    return params
+
+
+def _parse_multipart(body: bytes, content_type: str) -> list[_Part]:
+    """A strict-enough multipart/form-data parser (the stdlib one is gone from 3.13)."""
+    boundary = _header_params(content_type).get("boundary")
+    if not boundary:
+        raise ValueError("multipart without boundary")
+    delimiter = b"\r\n--" + boundary.encode("latin-1")
+    chunks = (b"\r\n" + body).split(delimiter)
+    if len(chunks) < 2 or not chunks[-1].startswith(b"--"):
+        raise ValueError("unterminated multipart body")
+    parts = []
+    for chunk in chunks[1:-1]:
+        head, sep, content = chunk.partition(b"\r\n\r\n")
+        if not sep:
+            raise ValueError("multipart part without headers")
+        headers: dict[str, str] = {}
+        for line in head.split(b"\r\n"):
+            if b":" in line:
+                key, _, val = line.decode("utf-8", "replace").partition(":")
+                headers[key.strip().lower()] = val.strip()
+        params = _header_params(headers.get("content-disposition", ""))
+        if "name" not in params:
+            raise ValueError("multipart part without a name")
+        parts.append(_Part(params["name"], params.get("filename"), content))
+    return parts
+
+
+@dataclass
+class _Request:
+    method: str
+    path: str
+    params: dict[str, list[str]]
+    media_type: str
+    body: bytes
+    parts: list[_Part] = field(default_factory=list)
+
+    def param(self, name: str) -> str | None:
+        values = self.params.get(name)
+        return values[0] if values else None
+
+    def file(self, name: str) -> _Part | None:
+        return next((p for p in self.parts if p.name == name and p.filename is not None), None)
+
+    @property
+    def is_json(self) -> bool:
+        return self.media_type == "application/json" or self.media_type.endswith("+json")
+
+    @property
+    def is_multipart(self) -> bool:
+        return self.media_type == "multipart/form-data"
+
+    def json(self) -> Any:
+        try:
+            return json.loads(self.body)
+        except ValueError as exc:
+            raise EmptyError(400) from exc
+
+
+@dataclass
+class _Raw:
+    """A non-JSON answer (image bytes, plain text)."""
+
+    status: int
+    body: bytes
+    content_type: str = "application/octet-stream"
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class _Upload:
+    """The image of a request, checked in Spring's order: the multipart part at once (34), the JSON field after
+    the query parameters are bound (5), extension or Base64 alphabet after method validation (21)."""
+
+    def __init__(self, req: _Request, part_name: str, json_field: str, java_field: str, *, strict: bool) -> None:
+        self.req, self.json_field, self.java_field, self.strict = req, json_field, java_field, strict
+        self.part: _Part | None = None
+        self.value: str | None = None
+        if not req.is_json:
+            self.part = req.file(part_name)
+            if self.part is None:
+                raise ApiError(400, 34, f"Required part {part_name} is missing")
+
+    def present(self) -> None:
+        if self.req.is_json:
+            body = self.req.json()
+            value = body.get(self.json_field) if isinstance(body, dict) else None
+            if not isinstance(value, str) or value == "":
+                raise ApiError(400, 5, f"Field {self.java_field} cannot be empty")
+            self.value = value
+
+    def data(self) -> bytes:
+        if self.part is not None:
+            filename = self.part.filename or ""
+            extension = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
+            if extension not in ALLOWED_EXTENSIONS:
+                raise ApiError(400, 21, f"File [{filename}] has an unavailable extension")
+            return self.part.content
+        if self.value is None:
+            self.present()
+        value = self.value or ""
+        if not _BASE64_RE.match(value):
+            raise ApiError(400, 21, "Provided value is not Base64")
+        if self.strict and re.search(r"[\s\-_]", value):
+            raise _undefined()  # add-example decodes with java.util.Base64.getDecoder(), which rejects these (§3)
+        cleaned = re.sub(r"\s", "", value).replace("-", "+").replace("_", "/").rstrip("=")
+        try:
+            return base64.b64decode(cleaned + "=" * (-len(cleaned) % 4), validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise (_undefined() if self.strict else _no_face()) from exc
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The server
 
 
 class CompreFaceDouble(DoubleServer):
-    def __init__(self, *, recognition_key: str = RECOGNITION_KEY, detection_key: str = DETECTION_KEY,
-                 verification_key: str = VERIFICATION_KEY, engine: Engine | None = None) -> None:
-        self.keys = {"recognition": recognition_key, "detection": detection_key, "verification": verification_key}
-        self.engine: Engine = engine or SyntheticEngine()
+    """CompreFace on 127.0.0.1: ``with CompreFaceDouble.running() as cf: client(cf.url, RECOGNITION_KEY)``.
+
+    Knobs: ``recognize_latency_s`` (extra sleep on recognize and detect, for benchmarks), ``latency_s`` and
+    ``fail_next`` from :class:`DoubleServer`, ``coefficients``, ``det_prob_threshold`` (core default),
+    ``save_images`` (``save_images_to_db``), ``emulate_cache_bug`` (§6.6: deleting a subject through a
+    case-variant name leaves its embeddings in the recognition cache).
+    """
+
+    def __init__(
+        self,
+        recognition_key: str = RECOGNITION_KEY,
+        detection_key: str = DETECTION_KEY,
+        verification_key: str = VERIFICATION_KEY,
+        engine: FaceEngine | None = None,
+    ) -> None:
+        super().__init__()
+        self.keys = {"Recognition": recognition_key, "Detection": detection_key, "Verification": verification_key}
+        self.engine: FaceEngine = engine if engine is not None else SyntheticEngine()
         self.subjects: dict[str, list[Example]] = {}
         self.recognize_latency_s = 0.0
-        self.max_file = MAX_FILE
-        super().__init__()
+        self.coefficients = COEFFICIENTS
+        self.det_prob_threshold = DEFAULT_DET_PROB_THRESHOLD
+        self.max_file_size = MAX_FILE_SIZE
+        self.max_body_size = MAX_BODY_SIZE
+        self.save_images = True
+        self.emulate_cache_bug = False
+        self.stale: list[tuple[str, Example]] = []  # (subject, example) left in the cache by the bug
+        self._seq = 0
+        self._seq_lock = threading.Lock()
+        default_handle_error = self._httpd.handle_error
 
-    # -- test-facing helpers ---------------------------------------------------------------------
+        def handle_error(request: Any, client_address: Any) -> None:
+            """A client that timed out on a stalled answer is expected, not worth a traceback on stderr."""
+            if not isinstance(sys.exc_info()[1], ConnectionError):
+                default_handle_error(request, client_address)
+
+        self._httpd.handle_error = handle_error  # type: ignore[method-assign]
+
+    @property
+    def recognition_key(self) -> str:
+        return self.keys["Recognition"]
+
+    # -- inspection and seeding, for tests ----------------------------------------------------------------------
 
     def subject_names(self) -> list[str]:
+        """Stored subject names, sorted (CompreFace itself promises no order)."""
         with self.lock:
             return sorted(self.subjects)
 
-    def example_count(self, subject: str) -> int:
+    def example_count(self, subject: str | None = None) -> int:
+        """Examples stored under ``subject`` (exact stored spelling), or in total when ``subject`` is None."""
         with self.lock:
-            return len(self.subjects.get(subject, []))
-
-    def add_subject_example(self, subject: str, image: bytes) -> str:
-        """Seed a subject directly (largest face of ``image``), as if enrolled long ago."""
-        face = self.engine.detect(image)[0]
-        with self.lock:
-            example = Example(str(uuid.uuid4()), subject, face.embedding, image)
-            self.subjects.setdefault(subject, []).append(example)
-            return example.image_id
-
-    # -- state operations (called with the lock held) --------------------------------------------
-
-    def stored_name(self, subject: str) -> str | None:
-        folded = subject.casefold()
-        return next((name for name in self.subjects if name.casefold() == folded), None)
+            if subject is None:
+                return sum(len(v) for v in self.subjects.values())
+            return len(self.subjects.get(subject, ()))
 
     def examples(self) -> list[Example]:
-        return [e for items in self.subjects.values() for e in items]
+        """Every stored example, in insertion order."""
+        with self.lock:
+            return sorted((e for items in self.subjects.values() for e in items), key=lambda e: e.seq)
 
     def find_example(self, image_id: str) -> Example | None:
-        return next((e for e in self.examples() if e.image_id == image_id), None)
+        with self.lock:
+            return next((e for items in self.subjects.values() for e in items if e.image_id == image_id), None)
 
-    def ranked(self, embedding: tuple[float, ...], count: int) -> list[dict[str, Any]]:
-        scored = sorted(((similarity(e.embedding, embedding), e.subject) for e in self.examples()),
-                        key=lambda item: -item[0])
-        return [{"subject": subject, "similarity": score} for score, subject in scored[:count]]
+    def stored_name(self, subject: str) -> str | None:
+        """The stored spelling of ``subject``, matched case-insensitively as CompreFace's DAO does (§6.6)."""
+        with self.lock:
+            return self._lookup(subject)
+
+    def add_example(self, subject: str, image: bytes) -> str:
+        """Store an example without HTTP, as POST /faces would: exactly one face above the threshold."""
+        faces = self._faces(image, None)
+        if len(faces) != 1:
+            raise ValueError(f"expected one face, found {len(faces)}")
+        with self.lock:
+            return self._store(subject, faces[0], image).image_id
+
+    def add_subject_example(self, subject: str, image: bytes) -> str:
+        """Seed a subject with the largest face of ``image``, as if enrolled long ago (no threshold)."""
+        faces = self._faces(image, 0.0)
+        if not faces:
+            raise ValueError("no face in the image")
+        with self.lock:
+            return self._store(subject, faces[0], image).image_id
+
+    def reset(self) -> None:
+        """Forget every subject, call, fault and knob setting: lets one server serve a whole test module."""
+        with self.lock:
+            self.subjects.clear()
+            self.stale.clear()
+            self.calls.clear()
+            self.faults.clear()
+            self.latency_s = self.recognize_latency_s = 0.0
+            self.coefficients = COEFFICIENTS
+            self.det_prob_threshold = DEFAULT_DET_PROB_THRESHOLD
+            self.max_file_size, self.max_body_size = MAX_FILE_SIZE, MAX_BODY_SIZE
+            self.save_images, self.emulate_cache_bug = True, False
+
+    # -- shared logic ---------------------------------------------------------------------------------------------
+
+    def _next_seq(self) -> int:
+        with self._seq_lock:
+            self._seq += 1
+            return self._seq
+
+    def _lookup(self, name: str) -> str | None:
+        """Like :meth:`stored_name`, for callers that hold the lock."""
+        folded = name.casefold()
+        return next((s for s in self.subjects if s.casefold() == folded), None)
+
+    def _store(self, subject: str, face: Any, data: bytes) -> Example:
+        stored = self._lookup(subject)
+        if stored is None:
+            stored = subject
+            self.subjects[stored] = []
+        vector = np.asarray(face.embedding, dtype=np.float64)
+        example = Example(
+            image_id=str(uuid.uuid4()),
+            subject=stored,
+            embedding=tuple(float(v) for v in vector / np.linalg.norm(vector)),
+            image=data,
+            person=getattr(face, "person", None),
+            seq=self._next_seq(),
+        )
+        self.subjects[stored].append(example)
+        return example
+
+    def _drop_subject(self, requested: str, stored: str) -> list[Example]:
+        examples = self.subjects.pop(stored)
+        if self.emulate_cache_bug and requested != stored:
+            self.stale.extend((stored, e) for e in examples)
+        return examples
+
+    def _faces(self, data: bytes, threshold: float | None, limit: int = 0) -> list[Any]:
+        """Run the engine as the core does: threshold (strict >), largest first, ``limit`` largest (§6.3-6.4)."""
+        if threshold is not None and not 0.0 <= threshold <= 1.0:
+            raise _no_face()
+        try:
+            found = list(self.engine.detect(data))
+        except (UndecodableImage, ValueError) as exc:
+            raise _no_face() from exc  # every core 400 reads as "no face" (§5.5)
+        except Exception as exc:  # a crashing engine is a crashing core: 500/41 (§5.5)
+            raise ApiError(
+                500,
+                41,
+                "Error during synchronization between servers: [500 INTERNAL SERVER ERROR] during [POST] to "
+                f"[http://compreface-core:3000/find_faces] [FacesFeignClient#findFaces]: [{exc}]",
+            ) from exc
+        cut = self.det_prob_threshold if threshold is None else threshold
+        faces = [f for f in found if float(f.probability) > cut]
+        faces.sort(key=lambda f: -(f.box[2] - f.box[0]) * (f.box[3] - f.box[1]))
+        return faces[:limit] if limit > 0 else faces
+
+    def ranked(self, embedding: Sequence[float], count: int) -> list[dict[str, Any]]:
+        """Similarity to every stored example, best first, first ``count`` (examples, not subjects: §6.2)."""
+        with self.lock:
+            pool = [(name, e) for name, examples in self.subjects.items() for e in examples]
+            pool.sort(key=lambda item: item[1].seq)
+            pool += self.stale
+        if not pool:
+            return []
+        query = np.asarray(embedding, dtype=np.float64)
+        stored = np.asarray([e.embedding for _, e in pool], dtype=np.float64)
+        if stored.shape[1] != query.shape[0]:
+            raise _undefined()  # ND4J dimension mismatch (§4.6)
+        scores = self._similarities(query, stored)
+        order = sorted(range(len(pool)), key=lambda i: -scores[i])  # stable: ties keep cache order
+        return [{"subject": pool[i][0], "similarity": scores[i]} for i in order[:count]]
+
+    def _similarities(self, query: np.ndarray, stored: np.ndarray) -> list[float]:
+        norms = np.linalg.norm(stored, axis=1, keepdims=True)
+        distances = np.linalg.norm(stored / np.where(norms == 0, 1, norms) - query / np.linalg.norm(query), axis=1)
+        c0, c1 = self.coefficients
+        return [_round5((math.tanh((c0 - d) * c1) + 1) / 2) for d in distances.tolist()]
 
 
 class CompreFaceHandler(DoubleHandler):
-    double: CompreFaceDouble  # type: ignore[assignment]
+    """Routes requests, applying CompreFace's checks in its order (§5.4)."""
+
+    double: ClassVar[CompreFaceDouble]  # type: ignore[assignment]
+
+    ROUTES: ClassVar[list[tuple[str, re.Pattern[str], str, str]]] = [
+        (m, re.compile(p), name, consumes)
+        for m, p, name, consumes in (
+            ("POST", r"^/api/v1/recognition/subjects$", "create_subject", "json"),
+            ("GET", r"^/api/v1/recognition/subjects$", "list_subjects", ""),
+            ("DELETE", r"^/api/v1/recognition/subjects$", "delete_all_subjects", ""),
+            ("PUT", r"^/api/v1/recognition/subjects/(?P<subject>[^/]*)$", "rename_subject", "json"),
+            ("DELETE", r"^/api/v1/recognition/subjects/(?P<subject>[^/]*)$", "delete_subject", ""),
+            ("POST", r"^/api/v1/recognition/faces$", "add_example", "faces"),
+            ("GET", r"^/api/v1/recognition/faces$", "list_examples", ""),
+            ("DELETE", r"^/api/v1/recognition/faces$", "delete_subject_examples", ""),
+            ("POST", r"^/api/v1/recognition/faces/delete$", "delete_examples", "json"),
+            ("DELETE", r"^/api/v1/recognition/faces/(?P<image_id>[^/]+)$", "delete_example", ""),
+            ("GET", r"^/api/v1/recognition/faces/(?P<image_id>[^/]+)/img$", "download", ""),
+            ("POST", r"^/api/v1/recognition/faces/(?P<image_id>[^/]+)/verify$", "verify_example", "image"),
+            ("POST", r"^/api/v1/recognition/recognize$", "recognize", "image"),
+            ("POST", r"^/api/v1/recognition/embeddings/recognize$", "recognize_embeddings", "json"),
+            ("POST", r"^/api/v1/recognition/embeddings/faces/(?P<image_id>[^/]+)/verify$", "verify_embeddings", "json"),
+            ("POST", r"^/api/v1/detection/detect$", "detect", "image"),
+            ("POST", r"^/api/v1/verification/verify$", "verify_images", "image"),
+            ("POST", r"^/api/v1/verification/embeddings/verify$", "verify_embedding_pairs", "json"),
+            ("GET", r"^/api/v1/static/(?P<key>[^/]+)/images/(?P<image_id>[^/]+)$", "static_image", ""),
+            ("GET", r"^/api/v1/config$", "config", ""),
+            ("GET", r"^/api/v1/consistence/status$", "consistence", ""),
+            ("POST", r"^/api/v1/migrate$", "migrate", ""),
+            ("GET", r"^/core/status$", "core_status", ""),
+            ("GET", r"^/core/healthcheck$", "core_healthcheck", ""),
+        )
+    ]
+
+    # -- plumbing -------------------------------------------------------------------------------------------------
 
     def handle_request(self, method: str) -> None:
-        try:
-            self._route(method)
-        except ApiError as exc:
-            if exc.raw is not None:
-                self.send(exc.status, exc.raw, exc.content_type)
-            elif exc.code is None:
-                self.send(exc.status, b"")
-            else:
-                self.send(exc.status, jackson({"message": exc.message, "code": exc.code}))
-
-    def reply(self, payload: Any, status: int = 200) -> None:
-        self.send(status, jackson(payload))
-
-    # -- routing ---------------------------------------------------------------------------------
-
-    def _route(self, method: str) -> None:
-        path = self.path_only.rstrip("/") or "/"
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_BODY:
+        body, too_large = self._read_limited_body()
+        if too_large:  # nginx answers before anything reaches the API (§5.4)
             self.close_connection = True
-            raise ApiError(413, None, raw=NGINX_413, content_type="text/html")
-        double = self.double
-        if path == "/api/v1/config" and method == "GET":
-            return self.reply({"clientMaxFileSize": double.max_file, "clientMaxBodySize": MAX_BODY})
-        if path == "/api/v1/consistence/status" and method == "GET":
-            return self.reply({"demoFaceCollectionIsInconsistent": False, "dbIsInconsistent": False,
-                               "saveImagesToDB": True, "status": "OK"})
-        if path.startswith("/api/v1/static/") and method == "GET":
-            image_id = path.rsplit("/", 1)[-1]
-            with double.lock:
-                example = double.find_example(image_id)
-            return self.send(200, example.image if example else b"", "application/octet-stream")
-        if path.startswith("/api/v1/recognition"):
-            self._check_key("recognition")
-            return self._recognition(method, path[len("/api/v1/recognition"):])
-        if path.startswith("/api/v1/detection"):
-            self._check_key("detection")
-            if path == "/api/v1/detection/detect" and method == "POST":
-                return self._detect()
-        elif path.startswith("/api/v1/verification"):
-            self._check_key("verification")
-            if path == "/api/v1/verification/verify" and method == "POST":
-                return self._verify_two()
-        elif path.startswith("/api/v1/"):
-            raise ApiError(500, None, raw=b'{"status":500,"error":"Internal Server Error"}')
-        raise ApiError(404, None, raw=json.dumps({"status": 404, "error": "Not Found", "path": path}).encode())
+            self.send(413, NGINX_413, "text/html", {"Connection": "close"})
+            return
+        path = self.path_only
+        if len(path) > 1 and path.endswith("/"):
+            path = path[:-1]  # Spring 5.3 trailing-slash match
+        try:
+            self._check_key(path)
+            req = self._build_request(method, path, body)
+            result = self._route(req)
+        except _SpringError as err:
+            stamp = datetime.now(UTC).isoformat(timespec="milliseconds")
+            self._send_api(err.status, {"timestamp": stamp, "status": err.status, "error": err.error, "path": path})
+            return
+        except ApiError as err:
+            self._send_api(err.status, {"message": err.message, "code": err.code})
+            return
+        except EmptyError as err:
+            self.send(err.status, b"", "application/json")
+            return
+        if isinstance(result, _Raw):
+            self.send(result.status, result.body, result.content_type, result.headers)
+        else:
+            status, payload = result
+            self._send_api(status, payload)
 
-    def _check_key(self, service: str) -> None:
+    def _send_api(self, status: int, payload: Any) -> None:
+        self.send(status, jackson(payload).encode("utf-8"), "application/json")
+
+    def _read_limited_body(self) -> tuple[bytes, bool]:
+        """Read the body (Content-Length or chunked); past ``max_body_size`` drain it and report it too large."""
+        limit = self.double.max_body_size
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            chunks, total = [], 0
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline().strip():
+                        pass
+                    break
+                data = self.rfile.read(size)
+                self.rfile.readline()
+                total += size
+                if total <= limit:
+                    chunks.append(data)
+            return (b"", True) if total > limit else (b"".join(chunks), False)
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > limit:
+            remaining = length
+            while remaining > 0:
+                got = self.rfile.read(min(remaining, 1 << 20))
+                if not got:
+                    break
+                remaining -= len(got)
+            return b"", True
+        return (self.rfile.read(length) if length else b""), False
+
+    def _check_key(self, path: str) -> None:
+        """The servlet filter (§2): header 20, UUID shape 26, service of the URL's type 10."""
+        if not path.startswith("/api/v1/") or _EXEMPT_RE.match(path):
+            return
+        service = next((name for prefix, name in _SERVICE_BY_PREFIX if path.startswith(prefix)), None)
         key = self.headers.get("x-api-key")
         if key is None:
-            self.read_body()
             raise ApiError(400, 20, "Missing header: x-api-key")
-        try:
-            if len(key) < 36:
-                raise ValueError
-            uuid.UUID(key)
-        except ValueError:
-            self.read_body()
-            raise ApiError(400, 26, "Service API key should be UUID") from None
-        if key != self.double.keys[service]:
-            self.read_body()
-            raise ApiError(404, 10, f"{service.capitalize()} service with API Key {key} not found")
+        if len(key) != 36 or not _UUID_RE.match(key):
+            raise ApiError(400, 26, "Service API key should be UUID")
+        if service is None:
+            raise _SpringError(500, "Internal Server Error", path)
+        if self.double.keys[service] != key:
+            raise ApiError(404, 10, f"{service} service with API Key {key} not found")
 
-    def _recognition(self, method: str, rest: str) -> None:
-        double = self.double
-        if rest == "/recognize" and method == "POST":
-            return self._recognize()
-        if rest == "/subjects":
-            if method == "GET":
-                with double.lock:
-                    return self.reply({"subjects": list(double.subjects)})
-            if method == "POST":
-                return self._create_subject()
-            if method == "DELETE":
-                with double.lock:
-                    count = len(double.subjects)
-                    double.subjects.clear()
-                return self.reply({"deleted": count})
-        if rest.startswith("/subjects/"):
-            name = unquote(rest[len("/subjects/"):])
-            if method == "PUT":
-                return self._rename_subject(name)
-            if method == "DELETE":
-                with double.lock:
-                    stored = double.stored_name(name)
-                    if stored is None:
-                        raise ApiError(404, 42, f"Subject {name} not found")
-                    del double.subjects[stored]
-                return self.reply({"subject": stored})
-        if rest == "/faces":
-            if method == "POST":
-                return self._add_example()
-            if method == "GET":
-                return self._list_examples()
-            if method == "DELETE":
-                return self._delete_subject_examples()
-        if rest == "/faces/delete" and method == "POST":
-            return self._delete_many()
-        if rest == "/embeddings/recognize" and method == "POST":
-            return self._recognize_embeddings()
-        if rest.startswith("/faces/"):
-            parts = rest.split("/")
-            image_id = parts[2]
-            if len(parts) == 3 and method == "DELETE":
-                with double.lock:
-                    example = double.find_example(image_id)
-                    if example is None:
-                        raise ApiError(404, 44, f"Image {image_id} not found")
-                    double.subjects[example.subject].remove(example)
-                return self.reply({"image_id": image_id, "subject": example.subject})
-            if len(parts) == 4 and parts[3] == "img" and method == "GET":
-                with double.lock:
-                    example = double.find_example(image_id)
-                return self.send(200, example.image if example else b"", "application/octet-stream")
-            if len(parts) == 4 and parts[3] == "verify" and method == "POST":
-                return self._verify_example(image_id)
-        raise ApiError(404, 0, f"Request method '{method}' not supported")
-
-    # -- request parsing -------------------------------------------------------------------------
-
-    def _int(self, name: str, default: int, minimum: int, message: str) -> int:
-        raw = self.q(name)
-        if raw is None or raw == "":
-            return default
-        try:
-            value = int(raw)
-        except ValueError:
-            raise ApiError(400, None) from None
-        if value < minimum:
-            raise ApiError(400, 26, message)
-        return value
-
-    def _threshold(self) -> float:
-        raw = self.q("det_prob_threshold")
-        if raw is None or raw == "":
-            return DEFAULT_THRESHOLD
-        try:
-            value = float(raw)
-        except ValueError:
-            raise ApiError(400, None) from None
-        if not 0 <= value <= 1:
-            raise ApiError(400, 28, "No face is found in the given image")
-        return value
-
-    def _image(self, part: str = "file") -> bytes:
-        """The uploaded image of a multipart part or a base64 JSON field, with CompreFace's checks."""
-        body = self.read_body()
-        content_type = self.headers.get("Content-Type", "")
-        if content_type.startswith("application/json"):
+    def _build_request(self, method: str, path: str, body: bytes) -> _Request:
+        content_type = self.headers.get("Content-Type") or ""
+        media_type = content_type.split(";", 1)[0].strip().lower()
+        req = _Request(method, path, {k: list(v) for k, v in self.query.items()}, media_type, body)
+        if req.is_multipart:  # Spring resolves multipart (and its size limits) before choosing a handler
             try:
-                payload = json.loads(body or b"null")
-            except ValueError:
-                raise ApiError(400, None) from None
-            value = payload.get(part) if isinstance(payload, dict) else None
-            if not value:
-                raise ApiError(400, 5, "Field content cannot be empty")
-            try:
-                return base64.b64decode(value, validate=True)
-            except (binascii.Error, ValueError):
-                raise ApiError(400, 21, "Provided value is not Base64") from None
-        if not content_type.startswith("multipart/form-data"):
-            raise ApiError(415, None)
-        parts = self._multipart(body, content_type)
-        if part not in parts:
-            raise ApiError(400, 34, f"Required part {part} is missing")
-        filename, data = parts[part]
-        extension = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
-        if extension not in EXTENSIONS:
-            raise ApiError(400, 21, f"File [{filename}] has an unavailable extension")
-        if len(data) > self.double.max_file:
-            raise ApiError(400, 0, "Something went wrong, please try again")
-        return data
+                req.parts = _parse_multipart(body, content_type)
+            except ValueError as exc:
+                raise _undefined() from exc
+            if any(len(p.content) > self.double.max_file_size for p in req.parts if p.filename is not None):
+                raise _undefined()
+            for part in req.parts:  # form fields fill @RequestParam too (§3)
+                if part.filename is None:
+                    req.params.setdefault(part.name, []).append(part.content.decode("utf-8", "replace"))
+        return req
 
-    def _images(self) -> tuple[bytes, bytes]:
-        body = self.read_body()
-        content_type = self.headers.get("Content-Type", "")
-        parts = self._multipart(body, content_type)
-        found = []
-        for name in ("source_image", "target_image"):
-            if name not in parts:
-                raise ApiError(400, 34, f"Required part {name} is missing")
-            found.append(parts[name][1])
-        return found[0], found[1]
+    def _route(self, req: _Request) -> Any:
+        matched = [(m, rx.match(req.path), name, consumes) for m, rx, name, consumes in self.ROUTES]
+        matched = [item for item in matched if item[1]]
+        if not matched:
+            raise _SpringError(404, "Not Found", req.path)
+        for method, match, name, consumes in matched:
+            if method != req.method:
+                continue
+            if consumes == "json" and not req.is_json:
+                raise EmptyError(415)
+            if consumes == "image" and not (req.is_json or req.is_multipart):
+                raise EmptyError(415)
+            if consumes == "faces" and not req.is_json and not req.is_multipart:
+                raise _undefined()  # no `consumes` on POST /faces: a non-multipart body fails parsing (§4.1)
+            assert match is not None
+            args = {k: unquote(v) for k, v in match.groupdict().items()}
+            return getattr(self, "_ep_" + name)(req, **args)
+        raise ApiError(404, 0, f"Request method '{req.method}' not supported")
+
+    # -- parameters -------------------------------------------------------------------------------------------------
 
     @staticmethod
-    def _multipart(body: bytes, content_type: str) -> dict[str, tuple[str, bytes]]:
-        message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
-            b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body)
-        parts: dict[str, tuple[str, bytes]] = {}
-        if not message.is_multipart():
-            raise ApiError(400, 0, "Something went wrong, please try again")
-        for item in message.iter_parts():
-            name = item.get_param("name", header="content-disposition")
-            filename = item.get_filename()
-            if name and filename is not None:  # a part without filename is a plain form field
-                parts[str(name)] = (filename, item.get_payload(decode=True) or b"")
-        return parts
-
-    def _faces(self, data: bytes, threshold: float) -> list[DetectedFace]:
-        if self.double.recognize_latency_s:
-            time.sleep(self.double.recognize_latency_s)
+    def _int(req: _Request, name: str, default: int) -> int:
+        raw = req.param(name)
+        if raw is None or raw.strip() == "":
+            return default
         try:
-            faces = self.double.engine.detect(data)
-        except UndecodableImage:
-            raise ApiError(400, 28, "No face is found in the given image") from None
-        faces = [f for f in faces if f.probability > threshold]
-        if not faces:
-            raise ApiError(400, 28, "No face is found in the given image")
-        return faces
+            return int(raw.strip())
+        except ValueError as exc:
+            raise EmptyError(400) from exc
 
-    def _face_json(self, face: DetectedFace, plugins: set[str], *, rounded: bool = True) -> dict[str, Any]:
-        x0, y0, x1, y1 = face.box
-        probability = round(face.probability, 5) if rounded else face.probability
-        item: dict[str, Any] = {"box": {"probability": probability, "x_max": x1, "y_max": y1, "x_min": x0,
-                                        "y_min": y0}}
+    @staticmethod
+    def _float(req: _Request, name: str) -> float | None:
+        raw = req.param(name)
+        if raw is None or raw.strip() == "":
+            return None
+        try:
+            value = float(raw.strip())
+        except ValueError as exc:
+            raise EmptyError(400) from exc
+        if not math.isfinite(value):
+            raise EmptyError(400)
+        return value
+
+    @staticmethod
+    def _bool(req: _Request, name: str, default: bool) -> bool:
+        raw = req.param(name)
+        if raw is None or raw.strip() == "":
+            return default
+        value = raw.strip().lower()
+        if value in ("true", "on", "yes", "1"):
+            return True
+        if value in ("false", "off", "no", "0"):
+            return False
+        raise EmptyError(400)
+
+    @staticmethod
+    def _uuid(value: str) -> str:
+        if not _UUID_RE.match(value):
+            raise EmptyError(400)
+        return value.lower()
+
+    def _image_params(self, req: _Request, upload: _Upload, *, prediction_count: bool = False) -> dict[str, Any]:
+        """Bind the common image-endpoint parameters (400 empty), then the JSON body (5), then validate (26)."""
+        params = {
+            "limit": self._int(req, "limit", 0),
+            "prediction_count": self._int(req, "prediction_count", 1) if prediction_count else 1,
+            "threshold": self._float(req, "det_prob_threshold"),
+            "face_plugins": req.param("face_plugins") or "",
+            "status": self._bool(req, "status", False),
+            "detect_faces": self._bool(req, "detect_faces", True),
+        }
+        upload.present()
+        problems = []
+        if params["limit"] < 0:
+            problems.append("Limit should be equal or greater than 0; ")
+        if params["prediction_count"] < 1:
+            problems.append("prediction_count should be equal or greater than 1; ")
+        if problems:
+            raise ApiError(400, 26, "".join(problems))
+        names = [n for n in re.split(r"[,\s]+", params["face_plugins"]) if n in KNOWN_PLUGINS]
+        params["plugins"] = list(dict.fromkeys(names))
+        params["with_embedding"] = "calculator" in params["face_plugins"]
+        return params
+
+    # -- face JSON ------------------------------------------------------------------------------------------------
+
+    def _face_json(
+        self, face: Any, params: dict[str, Any], *, rounded: bool, detector_only: bool = False
+    ) -> dict[str, Any]:
+        """One face object with the requested plugins, keys omitted rather than null (§4.10)."""
+        plugins = params["plugins"]
+        x_min, y_min, x_max, y_max = (int(v) for v in face.box)
+        out: dict[str, Any] = {}
         if "age" in plugins:
-            item["age"] = {"probability": 0.9, "high": face.age_high, "low": face.age_low}
+            out["age"] = {
+                "probability": 0.93,
+                "high": int(getattr(face, "age_high", 32)),
+                "low": int(getattr(face, "age_low", 25)),
+            }
         if "gender" in plugins:
-            item["gender"] = {"probability": 0.99, "value": face.gender}
-        if "pose" in plugins:
-            item["pose"] = {"pitch": face.pitch, "roll": face.roll, "yaw": face.yaw}
-        if "mask" in plugins:
-            item["mask"] = {"probability": 0.99, "value": "without_mask"}
-        if "landmarks" in plugins:
-            w, h = x1 - x0, y1 - y0
-            item["landmarks"] = [[x0 + w * 3 // 10, y0 + h * 4 // 10], [x0 + w * 7 // 10, y0 + h * 4 // 10],
-                                 [x0 + w // 2, y0 + h * 6 // 10], [x0 + w * 35 // 100, y0 + h * 8 // 10],
-                                 [x0 + w * 65 // 100, y0 + h * 8 // 10]]
-        if "calculator" in plugins:
-            item["embedding"] = list(face.embedding)
-        return item
+            out["gender"] = {"probability": 0.99, "value": str(getattr(face, "gender", "male"))}
+        if "pose" in plugins and not detector_only:
+            out["pose"] = {
+                "pitch": float(getattr(face, "pitch", 0.0)),
+                "roll": float(getattr(face, "roll", 0.0)),
+                "yaw": float(getattr(face, "yaw", 0.0)),
+            }
+        if params["with_embedding"]:
+            out["embedding"] = [float(v) for v in face.embedding]
+        probability = float(face.probability)
+        out["box"] = {
+            "probability": _round5(probability) if rounded else probability,
+            "x_max": x_max,
+            "y_max": y_max,
+            "x_min": x_min,
+            "y_min": y_min,
+        }
+        if params["status"]:
+            ran = ["detector", *[p for p in plugins if p in EXECUTION_MS]]
+            if params.get("calculator_always") or params["with_embedding"]:
+                ran.append("calculator")
+            out["execution_time"] = {p: EXECUTION_MS[p] for p in EXECUTION_MS if p in ran}
+        if "mask" in plugins and not detector_only:
+            out["mask"] = {"probability": 0.99, "value": "without_mask"}
+        if "landmarks" in plugins and detector_only:
+            out["landmarks"] = []  # FaceNet's detect_faces=false path has no keypoints (§4.4)
+        elif "landmarks" in plugins:
+            w, h = x_max - x_min, y_max - y_min
+            points = ((0.33, 0.4), (0.67, 0.4), (0.5, 0.6), (0.36, 0.78), (0.64, 0.78))
+            out["landmarks"] = [[x_min + round(px * w), y_min + round(py * h)] for px, py in points]
+        return out
 
-    def _plugins(self) -> set[str]:
-        raw = self.q("face_plugins") or ""
-        return {p for p in raw.replace(",", " ").split() if p}
+    @staticmethod
+    def _versions(params: dict[str, Any], *, calculator: bool) -> dict[str, str]:
+        ran = {"detector", *params["plugins"]}
+        if calculator or params["with_embedding"]:
+            ran.add("calculator")
+        return {k: v for k, v in PLUGIN_VERSIONS.items() if k in ran}
 
-    # -- endpoints -------------------------------------------------------------------------------
+    # -- subjects (§4.2) ------------------------------------------------------------------------------------------
 
-    def _recognize(self) -> None:
-        limit = self._int("limit", 0, 0, "Limit should be equal or greater than 0; ")
-        count = self._int("prediction_count", 1, 1, "prediction_count should be equal or greater than 1; ")
-        threshold = self._threshold()
-        plugins = self._plugins()
-        faces = self._faces(self._image(), threshold)
-        if limit:
-            faces = faces[:limit]
-        result = []
-        with self.double.lock:
-            for face in faces:
-                item = self._face_json(face, plugins)
-                item["subjects"] = self.double.ranked(face.embedding, count)
-                result.append(item)
-        payload: dict[str, Any] = {"result": result}
-        if self.q("status") == "true":
-            payload["plugins_versions"] = {"detector": "facenet.FaceDetector", "calculator": "facenet.Calculator"}
-        self.reply(payload)
-
-    def _detect(self) -> None:
-        limit = self._int("limit", 0, 0, "Limit should be equal or greater than 0; ")
-        threshold = self._threshold()
-        plugins = self._plugins()
-        faces = self._faces(self._image(), threshold)
-        if limit:
-            faces = faces[:limit]
-        self.reply({"result": [self._face_json(f, plugins, rounded=False) for f in faces]})
-
-    def _create_subject(self) -> None:
-        try:
-            payload = json.loads(self.read_body() or b"null")
-        except ValueError:
-            raise ApiError(400, None) from None
-        name = payload.get("subject") if isinstance(payload, dict) else None
-        name = name if isinstance(name, str) else ""
-        if not name.strip():
+    @staticmethod
+    def _validate_subject_body(req: _Request) -> str:
+        body = req.json()
+        name = body.get("subject") if isinstance(body, dict) else None
+        if name is not None and not isinstance(name, str):
+            raise EmptyError(400)
+        if name is None or not name.strip():
             raise ApiError(400, 26, "Subject name cannot be empty")
         if len(name) > 50:
             raise ApiError(400, 26, "Subject name size must be between 1 and 50")
-        if any(c in name for c in ";/\\"):
+        if _SUBJECT_FORBIDDEN.search(name):
             raise ApiError(400, 36, "The name cannot contain the following special characters: ';', '/', '\\'")
-        with self.double.lock:
-            if self.double.stored_name(name) is not None:
-                raise ApiError(400, 43, "Subject already exists")
-            self.double.subjects[name] = []
-        self.reply({"subject": name}, 201)
+        return name
 
-    def _rename_subject(self, old: str) -> None:
-        try:
-            payload = json.loads(self.read_body() or b"null")
-        except ValueError:
-            raise ApiError(400, None) from None
-        new = payload.get("subject") if isinstance(payload, dict) else ""
+    def _ep_create_subject(self, req: _Request) -> Any:
+        name = self._validate_subject_body(req)
         double = self.double
         with double.lock:
-            if not new or new == old:
-                return self.reply({"updated": False})
-            stored = double.stored_name(old)
-            if stored is None:
-                raise ApiError(404, 42, f"Subject {old} not found")
-            target = double.stored_name(new)
-            moved = double.subjects.pop(stored)
-            name = target if target is not None and target != stored else new
-            for example in moved:
-                example.subject = name
-            double.subjects.setdefault(name, []).extend(moved)
-        self.reply({"updated": True})
+            if double._lookup(name) is not None:
+                raise ApiError(400, 43, "Subject already exists")
+            double.subjects[name] = []
+        return 201, {"subject": name}
 
-    def _add_example(self) -> None:
-        subject = self.q("subject")
-        if subject is None:
-            self.read_body()
-            raise ApiError(400, 33, "Required parameter subject is missing")
+    def _ep_list_subjects(self, req: _Request) -> Any:
+        return 200, {"subjects": self.double.subject_names()}
+
+    def _ep_delete_all_subjects(self, req: _Request) -> Any:
+        double = self.double
+        with double.lock:
+            count = len(double.subjects)
+            double.subjects.clear()
+        return 200, {"deleted": count}
+
+    def _ep_rename_subject(self, req: _Request, subject: str) -> Any:
         if not subject.strip():
-            self.read_body()
             raise ApiError(400, 26, "Subject name is empty; ")
-        threshold = self._threshold()
-        data = self._image()
-        faces = self._faces(data, threshold)
+        body = req.json()
+        new = body.get("subject") if isinstance(body, dict) else None
+        if new is None or new == "" or new == subject:
+            return 200, {"updated": False}
+        new = self._validate_subject_body(req)
+        double = self.double
+        with double.lock:
+            old = double._lookup(subject)
+            if old is None:
+                raise ApiError(404, 42, f"Subject {subject} not found")
+            target = double._lookup(new)
+            if target is not None and target != old:  # merge into the other subject
+                moved = double.subjects.pop(old)
+                double.subjects[target].extend(moved)
+            else:  # plain rename or re-casing; keep the subject's place in the listing
+                target = new
+                moved = double.subjects[old]
+                items = [((new if k == old else k), v) for k, v in double.subjects.items()]
+                double.subjects.clear()  # in place: tests may hold a reference to the dict
+                double.subjects.update(items)
+            for example in moved:
+                example.subject = target
+        return 200, {"updated": True}
+
+    def _ep_delete_subject(self, req: _Request, subject: str) -> Any:
+        if not subject.strip():
+            raise ApiError(400, 26, "Subject name is empty; ")
+        double = self.double
+        with double.lock:
+            stored = double._lookup(subject)
+            if stored is None:
+                raise ApiError(404, 42, f"Subject {subject} not found")
+            double._drop_subject(subject, stored)
+        return 200, {"subject": stored}
+
+    # -- examples (§4.3) ------------------------------------------------------------------------------------------
+
+    def _ep_add_example(self, req: _Request) -> Any:
+        upload = _Upload(req, "file", "file", "content", strict=True)
+        subject = req.param("subject")
+        if subject is None:
+            raise ApiError(400, 33, "Required parameter subject is missing")
+        threshold = self._float(req, "det_prob_threshold")
+        upload.present()
+        if not subject.strip():
+            raise ApiError(400, 26, "Subject name is empty; ")
+        data = upload.data()
+        faces = self.double._faces(data, threshold, limit=2)
+        if not faces:
+            raise _no_face()
         if len(faces) > 1:
             raise ApiError(400, 31, "More than one face in the source image")
         if len(subject) > 255:
-            raise ApiError(400, 0, "Something went wrong, please try again")
+            raise _undefined()  # varchar(255)
         double = self.double
         with double.lock:
-            stored = double.stored_name(subject) or subject
-            example = Example(str(uuid.uuid4()), stored, faces[0].embedding, data)
-            double.subjects.setdefault(stored, []).append(example)
-        self.reply({"image_id": example.image_id, "subject": subject}, 201)
+            example = double._store(subject, faces[0], data)
+        return 201, {"image_id": example.image_id, "subject": subject}
 
-    def _list_examples(self) -> None:
-        page = max(0, int(self.q("page", "0") or 0)) if (self.q("page") or "0").lstrip("-").isdigit() else 0
-        raw_size = self.q("size", "20") or "20"
-        size = int(raw_size) if raw_size.isdigit() and int(raw_size) >= 1 else 20
-        size = min(size, 2000)
-        subject = self.q("subject")
-        with self.double.lock:
-            items = [e for e in self.double.examples() if subject is None or e.subject == subject]
-        chunk = items[page * size:(page + 1) * size]
-        self.reply({"faces": [{"image_id": e.image_id, "subject": e.subject} for e in chunk],
-                    "total_pages": math.ceil(len(items) / size), "total_elements": len(items),
-                    "page_number": page, "page_size": size})
+    def _ep_list_examples(self, req: _Request) -> Any:
+        def coerce(name: str, default: int) -> int:
+            try:
+                return int(req.param(name) or "")
+            except ValueError:
+                return default
 
-    def _delete_subject_examples(self) -> None:
-        subject = self.q("subject")
-        if not subject:
+        page = max(0, coerce("page", 0))
+        size = coerce("size", 20)
+        size = 20 if size < 1 else min(size, MAX_PAGE_SIZE)
+        subject = req.param("subject")
+        double = self.double
+        with double.lock:
+            rows = [
+                (e.seq, e.image_id, name)
+                for name, examples in double.subjects.items()
+                if subject is None or subject == "" or name == subject
+                for e in examples
+            ]
+        rows.sort()
+        chunk = rows[page * size : (page + 1) * size]
+        return 200, {
+            "faces": [{"image_id": image_id, "subject": name} for _, image_id, name in chunk],
+            "total_pages": math.ceil(len(rows) / size),
+            "total_elements": len(rows),
+            "page_number": page,
+            "page_size": size,
+        }
+
+    def _ep_delete_subject_examples(self, req: _Request) -> Any:
+        subject = req.param("subject")
+        if subject is None or not subject.strip():
             raise ApiError(400, 26, "Subject name is empty; ")
-        with self.double.lock:
-            stored = self.double.stored_name(subject)
-            removed = self.double.subjects.pop(stored, []) if stored else []
-        self.reply({"deleted": len(removed)})
+        double = self.double
+        with double.lock:
+            stored = double._lookup(subject)
+            if stored is None:
+                return 200, {"deleted": 0}
+            return 200, {"deleted": len(double._drop_subject(subject, stored))}
 
-    def _delete_many(self) -> None:
-        try:
-            ids = json.loads(self.read_body() or b"[]")
-        except ValueError:
-            raise ApiError(400, None) from None
+    def _remove_example(self, image_id: str) -> str | None:
+        double = self.double
+        for name, examples in double.subjects.items():
+            for index, example in enumerate(examples):
+                if example.image_id == image_id:
+                    del examples[index]  # the subject stays, even when empty (§4.3)
+                    return name
+        return None
+
+    def _ep_delete_example(self, req: _Request, image_id: str) -> Any:
+        image_id = self._uuid(image_id)
+        with self.double.lock:
+            subject = self._remove_example(image_id)
+        if subject is None:
+            raise ApiError(404, 44, f"Image {image_id} not found")
+        return 200, {"image_id": image_id, "subject": subject}
+
+    def _ep_delete_examples(self, req: _Request) -> Any:
+        ids = req.json()
+        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+            raise EmptyError(400)
+        ids = [self._uuid(i) for i in ids]
         deleted = []
         with self.double.lock:
             for image_id in ids:
-                example = self.double.find_example(str(image_id))
-                if example is not None:
-                    self.double.subjects[example.subject].remove(example)
-                    deleted.append({"image_id": example.image_id, "subject": example.subject})
-        self.reply(deleted)
+                subject = self._remove_example(image_id)
+                if subject is not None:
+                    deleted.append({"image_id": image_id, "subject": subject})
+        return 200, deleted
 
-    def _verify_example(self, image_id: str) -> None:
-        threshold = self._threshold()
-        faces = self._faces(self._image(), threshold)
-        with self.double.lock:
-            example = self.double.find_example(image_id)
-        if example is None:
-            raise ApiError(404, 44, "Image Id is incorrect")
-        plugins = self._plugins()
+    def _image_bytes(self, image_id: str) -> Any:
+        found = self.double.find_example(self._uuid(image_id))
+        data = found.image if found is not None and self.double.save_images else b""
+        return _Raw(200, data, headers={"Cache-Control": CACHE_CONTROL})
+
+    def _ep_download(self, req: _Request, image_id: str) -> Any:
+        return self._image_bytes(image_id)
+
+    def _ep_static_image(self, req: _Request, key: str, image_id: str) -> Any:
+        if key != self.double.recognition_key:
+            self._uuid(image_id)
+            return _Raw(200, b"", headers={"Cache-Control": CACHE_CONTROL})
+        return self._image_bytes(image_id)
+
+    # -- recognition (§4.4-4.6) -----------------------------------------------------------------------------------
+
+    def _ep_recognize(self, req: _Request) -> Any:
+        if self.double.recognize_latency_s:
+            time.sleep(self.double.recognize_latency_s)
+        upload = _Upload(req, "file", "file", "content", strict=False)
+        params = self._image_params(req, upload, prediction_count=True)
+        params["calculator_always"] = True
+        data = upload.data()
+        if params["detect_faces"]:
+            faces = self.double._faces(data, params["threshold"], params["limit"])
+            detector_only = False
+        else:
+            faces = [self._whole_image_face(data, params["threshold"])]
+            detector_only = True
+        if not faces:
+            raise _no_face()
         result = []
         for face in faces:
-            item = self._face_json(face, plugins)
-            item["subject"] = example.subject
-            item["similarity"] = similarity(face.embedding, example.embedding)
+            item = self._face_json(face, params, rounded=True, detector_only=detector_only)
+            item["subjects"] = self.double.ranked(face.embedding, params["prediction_count"])
+            if "landmarks" in item:  # keep the documented key order: ..., subjects, landmarks
+                item["landmarks"] = item.pop("landmarks")
             result.append(item)
-        self.reply({"result": result})
+        payload: dict[str, Any] = {"result": result}
+        if params["status"]:
+            payload["plugins_versions"] = self._versions(params, calculator=True)
+        return 200, payload
 
-    def _recognize_embeddings(self) -> None:
-        count = self._int("prediction_count", 1, 1, "prediction_count should be equal or greater than 1; ")
+    def _whole_image_face(self, data: bytes, threshold: float | None) -> Any:
+        """``detect_faces=false``: the image is one face, box ``[0, 0, height, width]`` (FaceNet quirk, §4.4)."""
+        faces = self.double._faces(data, 0.0 if threshold is None else threshold)
         try:
-            payload = json.loads(self.read_body() or b"null")
-        except ValueError:
-            raise ApiError(400, None) from None
-        embeddings = payload.get("embeddings") if isinstance(payload, dict) else None
-        if not embeddings:
-            raise ApiError(400, 5, "Field embeddings cannot be empty")
-        result = []
-        with self.double.lock:
-            for vector in embeddings:
-                norm = math.sqrt(sum(v * v for v in vector)) or 1.0
-                unit = tuple(v / norm for v in vector)
-                stored_dim = next((len(e.embedding) for e in self.double.examples()), len(unit))
-                if len(unit) != stored_dim:
-                    raise ApiError(400, 0, "Something went wrong, please try again")
-                result.append({"embedding": vector,
-                               "similarities": self.double.ranked(unit, count) if self.double.examples() else []})
-        self.reply({"result": result})
+            with Image.open(io.BytesIO(data)) as img:
+                width, height = img.size
+        except OSError as exc:
+            raise _no_face() from exc
+        if faces:
+            embedding = faces[0].embedding
+        else:  # nobody we know: a deterministic stranger
+            seed = int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "big")
+            vector = np.random.default_rng(seed).normal(size=128)
+            embedding = tuple(float(v) for v in vector / np.linalg.norm(vector))
+        return _WholeImage(box=(0, 0, height, width), probability=1.0, embedding=embedding)
 
-    def _verify_two(self) -> None:
-        limit = self._int("limit", 0, 0, "Limit should be equal or greater than 0; ")
-        threshold = self._threshold()
-        source, target = self._images()
-        plugins = self._plugins()
-        sources = self._faces(source, threshold)
-        if limit:
-            sources = sources[:limit]
-        if len(sources) > 1:
+    def _ep_recognize_embeddings(self, req: _Request) -> Any:
+        count = self._int(req, "prediction_count", 1)
+        embeddings = self._embeddings(req.json(), "embeddings")
+        if count < 1:
+            raise ApiError(400, 26, "prediction_count should be equal or greater than 1; ")
+        result = [{"embedding": e, "similarities": self.double.ranked(e, count)} for e in embeddings]
+        return 200, {"result": result}
+
+    @staticmethod
+    def _embeddings(body: Any, name: str) -> list[list[float]]:
+        value = body.get(name) if isinstance(body, dict) else None
+        if not value:
+            raise ApiError(400, 5, f"Field {name} cannot be empty")
+        if not isinstance(value, list) or not all(
+            isinstance(row, list) and row and all(isinstance(x, int | float) for x in row) for row in value
+        ):
+            raise EmptyError(400)
+        return value
+
+    def _example_or_44(self, image_id: str) -> Example:
+        found = self.double.find_example(image_id)
+        if found is None:
+            raise ApiError(404, 44, "Image Id is incorrect")
+        return found
+
+    def _ep_verify_embeddings(self, req: _Request, image_id: str) -> Any:
+        image_id = self._uuid(image_id)
+        embeddings = self._embeddings(req.json(), "embeddings")
+        example = self._example_or_44(image_id)
+        result = [{"embedding": e, "similarity": self._sim(e, example.embedding)} for e in embeddings]
+        result.sort(key=lambda item: -item["similarity"])
+        return 200, {"result": result}
+
+    def _sim(self, a: Sequence[float], b: Sequence[float]) -> float:
+        if len(a) != len(b):
+            raise _undefined()
+        return similarity(a, b, self.double.coefficients)
+
+    def _ep_verify_example(self, req: _Request, image_id: str) -> Any:
+        image_id = self._uuid(image_id)
+        upload = _Upload(req, "file", "file", "content", strict=False)
+        params = self._image_params(req, upload)
+        params["calculator_always"] = True
+        faces = self.double._faces(upload.data(), params["threshold"], params["limit"])
+        if not faces:
+            raise _no_face()
+        example = self._example_or_44(image_id)  # after the core call (§5.4)
+        result = []
+        for face in faces:
+            item = self._face_json(face, params, rounded=True)
+            item["subject"] = example.subject
+            item["similarity"] = self._sim(face.embedding, example.embedding)
+            result.append(item)
+        payload: dict[str, Any] = {"result": result}
+        if params["status"]:
+            payload["plugins_versions"] = self._versions(params, calculator=True)
+        return 200, payload
+
+    # -- detection and verification services (§4.7-4.8) ----------------------------------------------------------
+
+    def _ep_detect(self, req: _Request) -> Any:
+        if self.double.recognize_latency_s:
+            time.sleep(self.double.recognize_latency_s)
+        upload = _Upload(req, "file", "file", "content", strict=False)
+        params = self._image_params(req, upload)
+        faces = self.double._faces(upload.data(), params["threshold"], params["limit"])
+        if not faces:
+            raise _no_face()
+        payload: dict[str, Any] = {"result": [self._face_json(f, params, rounded=False) for f in faces]}
+        if params["status"]:
+            payload["plugins_versions"] = self._versions(params, calculator=False)
+        return 200, payload
+
+    def _ep_verify_images(self, req: _Request) -> Any:
+        source = _Upload(req, "source_image", "source_image", "sourceImageBase64", strict=False)
+        target = _Upload(req, "target_image", "target_image", "targetImageBase64", strict=False)
+        params = self._image_params(req, source)
+        params["calculator_always"] = True
+        target.present()
+        source_data, target_data = source.data(), target.data()
+        source_faces = self.double._faces(source_data, params["threshold"], params["limit"])
+        if not source_faces:
+            raise _no_face()
+        if len(source_faces) > 1:
             raise ApiError(400, 31, "More than one face in the source image")
-        targets = self._faces(target, threshold)
-        if limit:
-            targets = targets[:limit]
-        matches = [{**self._face_json(t, plugins), "similarity": similarity(sources[0].embedding, t.embedding)}
-                   for t in targets]
-        self.reply({"result": [{"source_image_face": self._face_json(sources[0], plugins),
-                                "face_matches": matches}]})
+        target_faces = self.double._faces(target_data, params["threshold"], params["limit"])
+        if not target_faces:
+            raise _no_face()
+        reference = source_faces[0]
+        matches = []
+        for face in target_faces:  # largest first, not by similarity (§4.8)
+            item = self._face_json(face, params, rounded=True)
+            item["similarity"] = self._sim(face.embedding, reference.embedding)
+            matches.append(item)
+        element: dict[str, Any] = {
+            "source_image_face": self._face_json(reference, params, rounded=True),
+            "face_matches": matches,
+        }
+        if params["status"]:
+            element["plugins_versions"] = self._versions(params, calculator=True)
+        return 200, {"result": [element]}
+
+    def _ep_verify_embedding_pairs(self, req: _Request) -> Any:
+        body = req.json()
+        source = body.get("source") if isinstance(body, dict) else None
+        if not source:
+            raise ApiError(400, 5, "Field source cannot be empty")
+        targets = self._embeddings(body, "targets")
+        if not isinstance(source, list) or not all(isinstance(x, int | float) for x in source):
+            raise EmptyError(400)
+        result = [{"embedding": t, "similarity": self._sim(t, source)} for t in targets]
+        result.sort(key=lambda item: -item["similarity"])
+        return 200, {"result": result}
+
+    # -- auxiliary (§4.9) -----------------------------------------------------------------------------------------
+
+    def _ep_config(self, req: _Request) -> Any:
+        return 200, {"clientMaxFileSize": self.double.max_file_size, "clientMaxBodySize": self.double.max_body_size}
+
+    def _ep_consistence(self, req: _Request) -> Any:
+        return 200, {
+            "demoFaceCollectionIsInconsistent": False,
+            "dbIsInconsistent": False,
+            "saveImagesToDB": self.double.save_images,
+            "status": "OK",
+        }
+
+    def _ep_migrate(self, req: _Request) -> Any:
+        return _Raw(200, b"Migration started", "text/plain;charset=UTF-8")
+
+    def _ep_core_status(self, req: _Request) -> Any:
+        return 200, {
+            "status": "OK",
+            "build_version": "double",
+            "calculator_version": "facenet.Calculator",
+            "similarity_coefficients": list(self.double.coefficients),
+            "available_plugins": {k: v for k, v in PLUGIN_VERSIONS.items() if k != "detector"},
+        }
+
+    def _ep_core_healthcheck(self, req: _Request) -> Any:
+        return 200, {"status": "OK"}
+
+
+@dataclass(frozen=True)
+class _WholeImage:
+    box: tuple[int, int, int, int]
+    probability: float
+    embedding: tuple[float, ...]
+
+
+class _SpringError(ApiError):
+    """Spring Boot's error JSON for unknown paths (404) and exceptions thrown in the filter (500) (§5.3)."""
+
+    def __init__(self, status: int, error: str, path: str) -> None:
+        super().__init__(status, 0, error)
+        self.error, self.path = error, path
 
 
 CompreFaceDouble.handler_class = CompreFaceHandler

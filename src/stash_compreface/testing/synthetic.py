@@ -8,7 +8,7 @@ JPEG q75, 4x downscaling, crops with or without padding, Gaussian blur, CMYK, PN
 Anatomy of one face (``u`` runs across its width, ``v`` down its height, both 0..1)::
 
     +---+------------------------+      frame: magenta band, 0.14 thick; it is what the engine looks for
-    | g |   magenta frame        |      g: top-left corner painted grey (tells upright from mirrored)
+    | d |   magenta frame        |      d: top-left corner painted dark (tells upright from mirrored)
     +---+------------------------+
     |   |  grey guard (0.03)  |  |
     |   |  +------+------+   |  |      6 cells in 3 rows x 2 columns, colours from
@@ -16,13 +16,23 @@ Anatomy of one face (``u`` runs across its width, ``v`` down its height, both 0.
     |   |  |  c2  |  c3  |   |  |      digit i = (person >> 2i) & 3; each cell carries a fine
     |   |  |  c4  |  c5  |   |  |      luminance texture so a Laplacian sharpness measure sees it
     |   |  +------+------+   |  |
-    +--------------[notch]-------+      grey notch in the bottom band at u = 0.2 + 0.6 * probability
+    +--------------[notch]-------+      dark notch (0.1 wide) in the bottom band at u = 0.2 + 0.6 * probability
 
-* identity: colours of the six cells, read at cell centres (robust to blur, JPEG chroma, palettes);
-* probability: the notch position. Geometry survives blur (a Gaussian is symmetric) where a brightness
-  level would not, so blurred faces keep their probability instead of sinking under the threshold;
-* yaw: the face is drawn ``size * cos(yaw)`` wide; the engine reports ``acos(width / height)``, always >= 0;
-* blur: a Gaussian of sigma ``blur * size`` over the face and its surroundings; the texture vanishes first.
+* identity: colours of the six cells, averaged over cell centres and matched to the nearest of four colours
+  that are 247 RGB units apart (robust to blur, JPEG chroma subsampling, GIF palettes, CMYK);
+* probability: the notch position, read as the midpoint of its two half-depth edges. Geometry survives blur
+  (a Gaussian is symmetric) where a brightness level would not, so a blurred face keeps its probability
+  instead of sinking under CompreFace's 0.85 threshold. Within 0.02 for sharp faces from ~40 px up, ~0.05
+  for faces blurred by 0.08 or shrunk to ~20 px;
+* yaw: the face is drawn ``size * cos(yaw)`` wide; the engine reports ``acos(width / height)``, always >= 0
+  (the sign is not encoded), from sub-pixel frame edges: within ~1 degree from 20 degrees up, a few degrees
+  near 0 where acos is steep and the drawn width is rounded to whole pixels. Pitch and roll are always 0;
+* blur: a Gaussian of sigma ``blur * size`` over the face and its surroundings; the texture (squares of
+  size/48 px, +-36 levels) vanishes first, so a Laplacian-variance sharpness measure on the box crop drops
+  from >250 to <50 between blur 0 and 0.08. The engine does not report blur: measure it, as the plugin does;
+* embedding: a 128-d unit vector, the person's Gold-code vector plus a small perturbation seeded by what was
+  measured (box, probability, cell means), so identical bytes give identical vectors and a different crop of
+  the same face does not. Same person: cosine >= 0.95 (>= 0.92 guaranteed); others: <= 0.3.
 
 The engine never applies EXIF (CompreFace does not either). It only accepts upright faces, and their mirror
 images (a mirrored face is still the same person): a face whose pixels are stored rotated by 90 or 180
@@ -30,9 +40,15 @@ degrees, which is what an EXIF orientation 3, 5, 6, 7 or 8 file holds, is not fo
 sideways faces (CompreFace issue #1170: "No face is found" on iOS photos). Orientation 2 (mirror) is found
 at mirrored coordinates with its identity intact; orientation 4 is upside down and not found.
 
-Limits, all deliberate: faces must not touch each other (their frames would merge), the background must not
-be magenta, grayscale loses every face, blur above ~0.12 of the face size loses the face, and faces under
-``min_face_px`` (14) pixels tall on the analysis copy (long side <= 640, as CompreFace) are missed.
+Detection works on a copy whose long side is at most 640 px (JPEGs are decoded at reduced DCT scale), looks
+for magenta rings and accepts one only if all of it checks out: four straight bands of frame thickness, the
+dark corner, the notch, six cells of palette colours. Random noise, clutter and plain colours never pass.
+
+Limits, all deliberate: faces must not touch or overlap (frames would merge; keep ~0.1 of a face apart),
+a face cut by the image border is not found, the background must not be magenta or saturated green around a
+blurred face, grayscale loses every face, blur above ~0.09 of the face size may lose it (0.12 usually does),
+and faces under ``min_face_px`` (14) pixels tall on the 640 px copy are missed, as MTCNN misses faces under
+20 px there.
 """
 
 from __future__ import annotations
