@@ -691,38 +691,27 @@ class StashDouble(DoubleServer):
                 raise ValueError(f"tag {name!r} already exists")
             return self._new("tag", TagRecord, name=name.strip(), aliases=list(aliases)).id
 
+    @staticmethod
+    def _refs(refs: Iterable[str], table: dict[str, Any], find: Callable[[str], str | None],
+              create: Callable[[str], str]) -> set[str]:
+        """Existing ids, or names (created when missing): tests read better with names."""
+        return {ref if ref in table else (find(ref) or create(ref)) for ref in map(str, refs)}
+
     def _tag_refs(self, refs: Iterable[str]) -> set[str]:
-        """Existing tag ids, or names (created when missing): tests read better with names."""
-        out = set()
-        for ref in refs:
-            ref = str(ref)
-            if ref in self.tags:
-                out.add(ref)
-            else:
-                out.add(self.tag_id(ref) or self.add_tag(ref))
-        return out
+        return self._refs(refs, self.tags, self.tag_id, self.add_tag)
 
     def _performer_refs(self, refs: Iterable[str]) -> set[str]:
-        out = set()
-        for ref in refs:
-            ref = str(ref)
-            if ref in self.performers:
-                out.add(ref)
-            else:
-                existing = self.performer_by_name(ref)
-                out.add(existing.id if existing else self.add_performer(ref))
-        return out
+        def find(name: str) -> str | None:
+            existing = self.performer_by_name(name)
+            return existing.id if existing else None
+
+        return self._refs(refs, self.performers, find, self.add_performer)
 
     def _gallery_refs(self, refs: Iterable[str]) -> set[str]:
-        out = set()
-        for ref in refs:
-            ref = str(ref)
-            if ref in self.galleries:
-                out.add(ref)
-            else:
-                found = next((g.id for g in self.galleries.values() if g.title == ref), None)
-                out.add(found or self.add_gallery(ref))
-        return out
+        def find(title: str) -> str | None:
+            return next((g.id for g in self.galleries.values() if g.title == title), None)
+
+        return self._refs(refs, self.galleries, find, self.add_gallery)
 
     def add_image(
         self,
