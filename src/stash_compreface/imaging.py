@@ -174,3 +174,30 @@ def sharpness(image: Image.Image, box: Box) -> float:
     face = face.resize((max(4, round(face.width * scale)), 96), Image.Resampling.BILINEAR)
     edges = face.filter(_LAPLACIAN)
     return float(ImageStat.Stat(edges).stddev[0])
+
+
+def decode_rgb(data: bytes, *, max_side: int = 8192) -> Image.Image:
+    """A whole picture (a sprite sheet) as upright RGB, shrunk only when absurdly large."""
+    return _shrink(_load(_open(data), max_side), max_side)
+
+
+def tile(cells: list[Image.Image], *, columns: int, cell_width: int, gap: int = 8) -> tuple[Image.Image, list[Box]]:
+    """Lay small frames out on one sheet, enlarged to ``cell_width``, so one request covers many.
+
+    Sprite cells are 160 px wide: enlarged, their faces reach sizes detectors find. Returns the sheet
+    and where each cell landed on it.
+    """
+    if not cells:
+        raise ValueError("no cells to tile")
+    scale = cell_width / max(1, cells[0].width)
+    cell_height = max(1, round(cells[0].height * scale))
+    rows = -(-len(cells) // columns)
+    sheet = Image.new("RGB", (columns * (cell_width + gap) + gap, rows * (cell_height + gap) + gap),
+                      (128, 128, 128))
+    boxes = []
+    for index, cell in enumerate(cells):
+        x = gap + (index % columns) * (cell_width + gap)
+        y = gap + (index // columns) * (cell_height + gap)
+        sheet.paste(cell.resize((cell_width, cell_height), Image.Resampling.LANCZOS), (x, y))
+        boxes.append(Box(x, y, x + cell_width, y + cell_height))
+    return sheet, boxes

@@ -7,7 +7,7 @@ Matched when a performer was linked. Tags and performers are written in one bulk
 from __future__ import annotations
 
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from ..errors import FatalError, ItemError
@@ -20,30 +20,46 @@ from .runner import Progress, Tally, image_pages, run_pages
 
 
 def unscanned_filter(ctx: TaskContext) -> dict[str, Any]:
-    """Images carrying neither Scanned nor Error. EXCLUDES keeps untagged images, as we need."""
+    """Items carrying neither Scanned nor Error. EXCLUDES keeps untagged items, as we need."""
     ids = [t for t in (ctx.tags.lookup(ctx.settings.scanned_tag), ctx.tags.lookup(ctx.settings.error_tag)) if t]
     return {"tags": {"value": ids, "modifier": "EXCLUDES"}} if ids else {}
 
 
-def write_outcome(ctx: TaskContext, image: Image, report: ImageReport | None, *, reason: str = "") -> bool:
-    """One bulk mutation with the image's final tags and new performers; returns whether it matched."""
+def write_item_outcome(
+    ctx: TaskContext,
+    *,
+    label: str,
+    item_id: str,
+    tag_ids: frozenset[str],
+    performer_ids: frozenset[str],
+    found: set[str],
+    failed: bool,
+    update: Callable[..., None],
+) -> None:
+    """One bulk ADD of the item's final tags and new performers (plus a REMOVE when Error or Scanned
+    must go); the user's own tags and performers are never touched."""
     s = ctx.settings
-    failed = report is None
-    performers = set() if report is None else report.performer_ids
     scanned, matched, error = (ctx.tags.lookup(s.scanned_tag), ctx.tags.lookup(s.matched_tag),
                                ctx.tags.lookup(s.error_tag))
-    change = outcome_tags(image.tag_ids, failed=failed, matched=bool(performers),
+    change = outcome_tags(tag_ids, failed=failed, matched=bool(found),
                           scanned_tag=scanned or "<scanned>", matched_tag=matched or "<matched>",
                           error_tag=error or "<error>")
-    new_performers = performers - image.performer_ids
+    new_performers = found - performer_ids
     if ctx.dry_run:
         if change or new_performers:
-            ctx.info(f"dry run: {image.label}: would add tags {sorted(change.add)}, remove "
+            ctx.info(f"dry run: {label}: would add tags {sorted(change.add)}, remove "
                      f"{sorted(change.remove)}, link performers {sorted(new_performers)}")
-        return bool(performers)
-    ctx.stash.update_images([image.id], add_tags=change.add, remove_tags=change.remove,
-                            add_performers=new_performers)
-    return bool(performers)
+        return
+    update([item_id], add_tags=change.add, remove_tags=change.remove, add_performers=new_performers)
+
+
+def write_outcome(ctx: TaskContext, image: Image, report: ImageReport | None) -> bool:
+    """The image's final state; returns whether a performer was linked."""
+    found = set() if report is None else report.performer_ids
+    write_item_outcome(ctx, label=image.label, item_id=image.id, tag_ids=image.tag_ids,
+                       performer_ids=image.performer_ids, found=found, failed=report is None,
+                       update=ctx.stash.update_images)
+    return bool(found)
 
 
 def describe_faces(report: ImageReport) -> str:

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+from stash_compreface.faces.grouping import Sighting, consistent_subjects
+from stash_compreface.faces.vtt import Cue, parse_vtt
+
+STASH_VTT = """WEBVTT
+
+00:00:00.000 --> 00:00:05.000
+abc_sprite.jpg#xywh=0,0,160,90
+
+00:00:05.000 --> 00:00:10.000
+abc_sprite.jpg#xywh=160,0,160,90
+
+1
+01:02:03.500 --> 01:02:08.5
+abc_sprite.jpg#xywh=320,90,160,90
+"""
+
+
+def test_parse_stash_sprite_vtt() -> None:
+    cues = parse_vtt(STASH_VTT)
+    assert cues[0] == Cue(0.0, 5.0, 0, 0, 160, 90)
+    assert cues[1] == Cue(5.0, 10.0, 160, 0, 160, 90)
+    assert cues[2] == Cue(3723.5, 3728.5, 320, 90, 160, 90)
+
+
+def test_minute_only_timestamps_and_garbage() -> None:
+    assert parse_vtt("WEBVTT\n\n00:05.000 --> 00:10.000\nx.jpg#xywh=1,2,3,4\n") == [Cue(5.0, 10.0, 1, 2, 3, 4)]
+    assert parse_vtt("") == []
+    assert parse_vtt("WEBVTT\n\nnonsense\nx.jpg#xywh=1,2,3,4\n") == []
+
+
+def test_one_stray_frame_links_nobody() -> None:
+    sightings = [Sighting(1, "A", 0.9), Sighting(2, "A", 0.85), Sighting(3, "A", 0.95), Sighting(7, "B", 0.99)]
+    evidence = consistent_subjects(sightings, frames_with_faces=10)
+    assert [e.subject for e in evidence] == ["A"]
+    assert evidence[0].frames == 3 and evidence[0].share == 0.3
+
+
+def test_a_subject_must_hold_a_share_of_the_face_frames() -> None:
+    sightings = [Sighting(i, "A", 0.9) for i in range(20)] + [Sighting(1, "B", 0.9), Sighting(2, "B", 0.9)]
+    assert [e.subject for e in consistent_subjects(sightings, frames_with_faces=40)] == ["A"]
+    assert [e.subject for e in consistent_subjects(sightings, frames_with_faces=10)] == ["A", "B"]
+
+
+def test_same_frame_twice_counts_once() -> None:
+    assert consistent_subjects([Sighting(1, "A", 0.9), Sighting(1, "A", 0.9)], frames_with_faces=1) == []
