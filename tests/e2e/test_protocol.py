@@ -86,3 +86,16 @@ def test_null_session_cookie_without_credentials(world: World, tmp_path) -> None
         assert_no_secrets(run)
         assert run.error is None
         assert open_stash.tag_names("image", image) == {"Compreface Scanned"}
+
+
+def test_a_bug_becomes_an_error_result_with_the_traceback_in_the_log() -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "stash_compreface", "plugin"], capture_output=True, text=True,
+                          input='{"server_connection": {"Port": 9}, "args": ["not", "a", "map"]}', timeout=60)
+    result = json.loads(done.stdout)
+    assert result["output"] is None and "AttributeError" in result["error"]
+    lines = [line for line in done.stderr.splitlines() if line]
+    assert lines and all(line.startswith("\x01") for line in lines)
+    assert any("Traceback" in line for line in lines)
