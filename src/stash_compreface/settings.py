@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -308,10 +308,3 @@ def parse_args(raw: Mapping[str, Any]) -> TaskArgs:
     if problems:
         raise SettingError("Invalid task arguments: " + "; ".join(problems), setting=_first_name(problems))
     return TaskArgs(**values)
-
-
-def describe(settings: Settings) -> dict[str, Any]:
-    """The effective settings without secrets, for a debug log line."""
-    hidden = {"recognition_api_key", "detection_api_key", "verification_api_key"}
-    return {f.name: ("<set>" if getattr(settings, f.name) else "") if f.name in hidden
-            else getattr(settings, f.name) for f in fields(settings)}

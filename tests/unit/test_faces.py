@@ -110,12 +110,6 @@ def test_outcome_tags() -> None:
     assert not matching.outcome_tags(frozenset({"S"}), failed=False, matched=False, **kw)
 
 
-def test_reset_leaves_matched_items_alone() -> None:
-    kw = {"scanned_tag": "S", "matched_tag": "M", "error_tag": "E"}
-    assert matching.reset_tags(frozenset({"S", "E", "X"}), **kw).remove == {"S", "E"}
-    assert not matching.reset_tags(frozenset({"S", "M"}), **kw)
-
-
 def test_box_helpers() -> None:
     box = Box(-5, 10, 110, 90)
     assert box.clamped(100, 100) == Box(0, 10, 100, 90)

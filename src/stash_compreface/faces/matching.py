@@ -53,10 +53,3 @@ def outcome_tags(current: frozenset[str], *, failed: bool, matched: bool, scanne
         want = {scanned_tag} | ({matched_tag} if matched else set())
         drop = {error_tag}
     return TagChange(add=frozenset(want - current), remove=frozenset(drop & current))
-
-
-def reset_tags(current: frozenset[str], *, scanned_tag: str, matched_tag: str, error_tag: str) -> TagChange:
-    """Unmatched items lose Scanned and Error so the next run tries them again."""
-    if matched_tag in current:
-        return TagChange()
-    return TagChange(remove=frozenset({scanned_tag, error_tag} & current))

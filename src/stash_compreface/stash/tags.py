@@ -32,9 +32,3 @@ class TagResolver:
                         raise exc
             self._ids[key] = tag_id
             return tag_id
-
-    def require(self, name: str) -> str:
-        tag_id = self.lookup(name)
-        if tag_id is None:
-            raise LookupError(name)
-        return tag_id

@@ -103,9 +103,3 @@ class StateStore:
             cursor = self._db.execute("INSERT OR IGNORE INTO learned(subject, image_id) VALUES (?, ?)",
                                       (subject, image_id))
         return cursor.rowcount == 1
-
-    def pending_promotions(self) -> list[str]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT subject FROM candidates WHERE performer_id IS NULL ORDER BY created_at").fetchall()
-        return [r[0] for r in rows]
