@@ -25,6 +25,9 @@ def test_identify_image_reports_every_face_for_a_ui(world: World) -> None:
     assert faces[0]["similarity"] >= 0.81 and faces[0]["subject"].startswith("Person 0 ")
     assert faces[1]["performer"] is None
     assert set(faces[0]["box"]) >= {"x_min", "y_min", "x_max", "y_max", "probability"}
+    legacy = run.output["result"][0]  # the original plugin's shape, read by its companion UI
+    assert legacy["performer"] == {"name": "Alice", "id": alice} and legacy["confidence"] > 81
+    assert legacy["image_id"] == image and "x_min" in legacy["bounding_box"]
     (line,) = [m for m in run.messages("info") if m.startswith("identifyImage=")]
     assert json.loads(line.split("=", 1)[1]) == run.output
     # associateExisting defaults to "true" in the manifest (a string, as Stash sends it): links and tags.

@@ -24,21 +24,20 @@ def _image(ctx: TaskContext, args: TaskArgs) -> Image:
     return image
 
 
+def _legacy_face(image_id: str, face: dict[str, Any]) -> dict[str, Any]:
+    """One entry of the original plugin's ``result`` list, which its companion UI reads."""
+    performer = face["performer"] or {}
+    legacy_performer = {"name": performer.get("name") or face["subject"]}
+    if performer.get("id"):
+        legacy_performer["id"] = performer["id"]
+    return {"image_id": image_id, "bounding_box": face["box"], "performer": legacy_performer,
+            "confidence": round((face["similarity"] or 0) * 100, 2)}
+
+
 def identify_output(report: ImageReport) -> dict[str, Any]:
     """Every face, so a UI can draw boxes; ``result`` keeps the original plugin's shape for its UI."""
     faces = [f.as_dict() for f in report.faces]
-    legacy = [
-        {
-            "image_id": report.image.id,
-            "bounding_box": f["box"],
-            "performer": {k: v for k, v in {"id": f["performer"] and f["performer"]["id"],
-                                            "name": (f["performer"] or {}).get("name") or f["subject"]}.items()
-                          if v is not None},
-            "confidence": round((f["similarity"] or 0) * 100, 2),
-        }
-        for f in faces
-        if f["status"] not in ("skipped", "not selected")
-    ]
+    legacy = [_legacy_face(report.image.id, f) for f in faces if f["status"] not in ("skipped", "not selected")]
     return {"imageId": report.image.id, "faces": faces, "result": legacy or None}
 
 
