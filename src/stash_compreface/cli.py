@@ -17,7 +17,7 @@ from .redact import redact
 from .runtime.reporter import ConsoleReporter
 from .runtime.session import task_context
 from .settings import SETTING_NAMES, parse_args
-from .tasks import MODES, PLANNED_MODES, run, task_for
+from .tasks import MODES, run, task_for
 from .tasks.context import Stopped
 
 
@@ -42,7 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     run_p = sub.add_parser("run", help="run a task mode against a Stash server")
-    run_p.add_argument("mode", choices=sorted([*MODES, *PLANNED_MODES]), metavar="mode",
+    run_p.add_argument("mode", choices=sorted(MODES), metavar="mode",
                        help="a task mode, e.g. recognizeImagesHQ (see `stash-compreface modes`)")
     run_p.add_argument("--stash-url", default=os.environ.get("STASH_URL", "http://localhost:9999"),
                        help="Stash base URL (env STASH_URL; default http://localhost:9999)")
@@ -113,8 +113,6 @@ def main(argv: list[str] | None = None) -> int:
     if ns.command == "modes":
         for mode in MODES:
             print(mode)
-        for mode in PLANNED_MODES:
-            print(f"{mode} (not available yet)")
         return 0
     if ns.command == "plugin":
         from .runtime.plugin import main as plugin_main

@@ -7,7 +7,8 @@ import io
 import pytest
 from PIL import Image
 
-from stash_compreface.testing.synthetic import SyntheticFace, render
+from stash_compreface.testing.synthetic import SyntheticFace, draw_image, render
+from stash_compreface.testing.vision import VisionDouble
 from tests.e2e.library import enrol
 from tests.e2e.world import World
 
@@ -80,6 +81,43 @@ def test_reset_unmatched_scenes(world: World) -> None:
     assert world.stash.tag_names("scene", broken) == set()
 
 
-def test_video_frame_modes_say_what_to_use_instead(world: World) -> None:
+def test_video_modes_need_the_vision_service(world: World) -> None:
+    world.stash.add_scene("Clip", path="/videos/clip.mp4")
     run = world.run("recognizeNewScenes")
-    assert run.error is not None and "recognizeNewSceneSprites" in run.error
+    assert run.error is not None and "visionServiceUrl" in run.error
+    assert world.stash.mutation_count() == 0
+
+
+def frames(persons: list[int | None]) -> list[tuple[float, bytes]]:
+    """One 640x360 frame every 2 s; None = nobody in view."""
+    return [(2.0 * i, draw_image(640, 360, [] if p is None else [SyntheticFace(p, 200 + 10 * i, 60, 150)], seed=i))
+            for i, p in enumerate(persons)]
+
+
+@pytest.mark.parametrize("legacy", [False, True], ids=["frames-route", "legacy-route"])
+def test_video_frames_through_the_vision_service(world: World, legacy: bool) -> None:
+    alice = enrol(world, "Alice", 1)
+    enrol(world, "Bob", 2)
+    with VisionDouble.running(legacy_frame_route=legacy) as vision:
+        world.configure(visionServiceUrl=vision.url, frameServerUrl=vision.url)
+        vision.add_video("/videos/a.mp4", frames([1, None, 1, 2, 1, 1, None]))  # Bob: one stray frame
+        clip = world.stash.add_scene("A", path="/videos/a.mp4")
+        unseen = world.stash.add_scene("B", path="/videos/not-mounted.mp4")
+        run = world.run("recognizeNewScenes")
+        assert run.error is None
+        assert set(world.stash.scenes[clip].performer_ids) == {alice}
+        assert world.stash.tag_names("scene", clip) == {SCANNED, MATCHED}
+        assert world.stash.tag_names("scene", unseen) == {ERROR}
+        assert any(f"scene {unseen}" in m and "same path" in m for m in run.messages("error"))
+
+
+def test_a_failed_vision_job_tags_the_scene_error(world: World) -> None:
+    with VisionDouble.running() as vision:
+        world.configure(visionServiceUrl=vision.url, frameServerUrl=vision.url)
+        vision.add_video("/videos/a.mp4", frames([1, 1]))
+        vision.fail_jobs = True
+        clip = world.stash.add_scene("A", path="/videos/a.mp4")
+        run = world.run("recognizeAllScenes")
+        assert run.error is None
+        assert world.stash.tag_names("scene", clip) == {ERROR}
+        assert any("decoder crashed" in m for m in run.messages("error"))

@@ -11,7 +11,12 @@ from .context import TaskContext
 from .identify import create_performer_from_image, identify_gallery, identify_image
 from .recognize_images import identify_all, identify_new, recognize_hq, recognize_lq
 from .reset import reset_unmatched_images, reset_unmatched_scenes
-from .scenes import recognize_all_scene_sprites, recognize_new_scene_sprites
+from .scenes import (
+    recognize_all_scene_sprites,
+    recognize_all_scenes,
+    recognize_new_scene_sprites,
+    recognize_new_scenes,
+)
 from .synchronize import synchronize_performers
 
 Task = Callable[[TaskContext, TaskArgs], Any]
@@ -29,20 +34,14 @@ MODES: dict[str, Task] = {
     "resetUnmatchedScenes": reset_unmatched_scenes,
     "recognizeNewSceneSprites": recognize_new_scene_sprites,
     "recognizeAllSceneSprites": recognize_all_scene_sprites,
+    "recognizeNewScenes": recognize_new_scenes,
+    "recognizeAllScenes": recognize_all_scenes,
 }
-
-# Modes the manifest lists that this release does not run yet; they fail with a clear message.
-PLANNED_MODES = ("recognizeNewScenes", "recognizeAllScenes")
-
 
 def task_for(mode: str) -> Task:
     """The task of a mode; checked before connecting anywhere, so a typo fails at once."""
     task = MODES.get(mode)
     if task is None:
-        if mode in PLANNED_MODES:
-            raise SettingError(f"{mode}: recognition from video frames is not available in this release yet; "
-                               "the sprite tasks (recognizeNewSceneSprites, recognizeAllSceneSprites) "
-                               "recognise scenes from Stash's sprite sheets", setting="mode")
         raise SettingError(f"unknown mode: {mode} (known: {', '.join(sorted(MODES))})", setting="mode")
     return task
 

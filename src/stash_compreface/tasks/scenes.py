@@ -1,9 +1,11 @@
-"""recognizeNewSceneSprites / recognizeAllSceneSprites: who is in a scene, from Stash's sprite sheet.
+"""Scene modes: who is in a scene, from Stash's sprite sheet or from video frames (Vision Service).
 
-Stash's sprite sheet holds up to 81 evenly spaced thumbnails of the scene, described by a VTT. The cells
-are enlarged and laid out nine to a sheet, so a scene costs nine recognitions. A performer is linked
-only when their subject matches in several frames (faces/grouping.py): one stray thumbnail is not
-evidence. Thumbnails are too small to start new subjects from, so scenes only link known people.
+Sprites: Stash's sheet holds up to 81 evenly spaced thumbnails, described by a VTT. The cells are
+enlarged and laid out nine to a sheet, so a scene costs nine recognitions.
+Video: the Vision Service samples the video and clusters the faces per person; one frame of each
+cluster is fetched back from its frame server and recognised through CompreFace.
+Either way a performer is linked only when their subject holds across several frames
+(faces/grouping.py): one stray frame is not evidence. Scenes only link known people.
 """
 
 from __future__ import annotations
@@ -12,13 +14,14 @@ import traceback
 from typing import Any
 
 from .. import imaging
-from ..errors import FatalError, ItemError, MediaError
+from ..errors import FatalError, ItemError, MediaError, SettingError
 from ..faces import quality
-from ..faces.grouping import Sighting, consistent_subjects
+from ..faces.grouping import MIN_FRAMES, Sighting, consistent_subjects
 from ..faces.matching import best_match
 from ..faces.vtt import parse_vtt
 from ..settings import TaskArgs
 from ..stash.models import Scene
+from ..vision.client import Detection, VisionClient, parse_clusters
 from .context import Stopped, TaskContext
 from .performers import PerformerDirectory
 from .recognize_images import unscanned_filter, write_item_outcome
@@ -26,6 +29,7 @@ from .runner import Progress, Tally, run_pages, scene_pages
 
 CELLS_PER_SIDE = 3
 CELL_WIDTH = 320
+DEFAULT_FRAME_SERVER = "http://vision-frame-server:5001"
 
 
 class SpriteRecognizer:
@@ -73,25 +77,77 @@ class SpriteRecognizer:
 
     def performers(self, scene: Scene) -> tuple[set[str], str]:
         sightings, frames_with_faces, frames = self.sightings(scene)
-        found: set[str] = set()
-        notes = []
-        for evidence in consistent_subjects(sightings, frames_with_faces):
-            performer = self.directory.for_subject(evidence.subject)
-            if performer is None:
-                notes.append(f"{evidence.subject} has no performer")
-                continue
-            found.add(performer)
-            notes.append(f"performer {performer} ({self.directory.name_of(performer)}) in {evidence.frames} "
-                         f"of {frames_with_faces} frames with faces")
-        summary = f"{frames} thumbnails, {frames_with_faces} with faces" + (f"; {'; '.join(notes)}" if notes else "")
-        return found, summary
+        return _link(self.directory, sightings, frames_with_faces, f"{frames} thumbnails")
 
 
-def _run(ctx: TaskContext, args: TaskArgs, *, only_new: bool, title: str) -> dict[str, Any]:
-    if ctx.settings.vision_service_url:
-        ctx.warning("visionServiceUrl is set, but this release reads sprites itself; the Vision Service is unused")
+class VideoRecognizer:
+    def __init__(self, ctx: TaskContext) -> None:
+        s = ctx.settings
+        if not s.vision_service_url:
+            raise SettingError("recognition from video frames goes through the Vision Service: set "
+                               "visionServiceUrl (and frameServerUrl), or run the sprite tasks, which need no "
+                               "other service", setting="visionServiceUrl")
+        self.ctx = ctx
+        self.vision = VisionClient(s.vision_service_url, s.frame_server_url or DEFAULT_FRAME_SERVER)
+        self.gate = quality.match_gate(s.min_face_size_px, s.min_confidence, s.min_processing_quality, relaxed=True)
+        self.directory = PerformerDirectory(ctx)
+        self.vision.health()
+
+    def close(self) -> None:
+        self.vision.close()
+
+    def performers(self, scene: Scene) -> tuple[set[str], str]:
+        if not scene.path:
+            raise MediaError("the scene has no video file")
+        ctx = self.ctx
+        job = self.vision.analyze(scene.path, scene.id, min_confidence=ctx.settings.min_confidence)
+        clusters, source = parse_clusters(self.vision.wait(job, ctx.stop))
+        timestamps = {d.timestamp_s for c in clusters for d in c.detections}
+        sightings: list[Sighting] = []
+        for cluster in clusters:
+            if len({d.timestamp_s for d in cluster.detections}) < MIN_FRAMES:
+                continue  # seen in one frame only: not worth a frame download, never enough evidence
+            subject = self._recognise(source or scene.path, cluster.representative)
+            if subject is not None:
+                sightings += [Sighting(round(d.timestamp_s * 1000), subject[0], subject[1])
+                              for d in cluster.detections]
+        return _link(self.directory, sightings, len(timestamps), f"{len(clusters)} face clusters")
+
+    def _recognise(self, video: str, detection: Detection) -> tuple[str, float] | None:
+        """The subject of one cluster, from its representative frame (boxes are in that frame's pixels)."""
+        frame = imaging.prepare(self.vision.extract_frame(video, detection.timestamp_s))
+        scale = frame.width / max(1, frame.original_size[0])
+        box = detection.box.scaled(scale).clamped(frame.width, frame.height)
+        if box.min_side < 2:
+            return None
+        crop = imaging.encode_jpeg(imaging.crop(frame.image, box))
+        faces = self.ctx.faces.recognize(crop, min_probability=self.gate.min_probability)
+        if not faces:
+            return None
+        face = max(faces, key=lambda f: f.box.area)
+        match = best_match(face, self.ctx.settings.min_similarity)
+        return (match.subject, match.similarity) if match is not None else None
+
+
+def _link(directory: PerformerDirectory, sightings: list[Sighting], frames_with_faces: int,
+          what: str) -> tuple[set[str], str]:
+    """Performers of the subjects with consistent evidence, and a line saying why."""
+    found: set[str] = set()
+    notes = []
+    for evidence in consistent_subjects(sightings, frames_with_faces):
+        performer = directory.for_subject(evidence.subject)
+        if performer is None:
+            notes.append(f"{evidence.subject} has no performer")
+            continue
+        found.add(performer)
+        notes.append(f"performer {performer} ({directory.name_of(performer)}) in {evidence.frames} "
+                     f"of {frames_with_faces} frames with faces")
+    return found, f"{what}, {frames_with_faces} frames with faces" + (f"; {'; '.join(notes)}" if notes else "")
+
+
+def _run(ctx: TaskContext, args: TaskArgs, *, only_new: bool, title: str, video: bool) -> dict[str, Any]:
     ctx.faces.check()
-    recognizer = SpriteRecognizer(ctx)
+    recognizer: SpriteRecognizer | VideoRecognizer = VideoRecognizer(ctx) if video else SpriteRecognizer(ctx)
     tally = Tally()
     progress = Progress(ctx)
 
@@ -119,15 +175,27 @@ def _run(ctx: TaskContext, args: TaskArgs, *, only_new: bool, title: str) -> dic
         progress.step()
 
     scene_filter = unscanned_filter(ctx) if only_new else {}
-    run_pages(ctx, scene_pages(ctx, scene_filter, args.limit), work, progress=progress)
+    try:
+        run_pages(ctx, scene_pages(ctx, scene_filter, args.limit), work, progress=progress)
+    finally:
+        if isinstance(recognizer, VideoRecognizer):
+            recognizer.close()
     ctx.progress(1.0)
     ctx.info(f"{title} finished: {tally.summary() or 'nothing to do'}")
     return {"mode": args.mode, **tally.as_dict()}
 
 
 def recognize_new_scene_sprites(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
-    return _run(ctx, args, only_new=True, title="Recognize new scene sprites")
+    return _run(ctx, args, only_new=True, title="Recognize new scene sprites", video=False)
 
 
 def recognize_all_scene_sprites(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
-    return _run(ctx, args, only_new=False, title="Recognize all scene sprites")
+    return _run(ctx, args, only_new=False, title="Recognize all scene sprites", video=False)
+
+
+def recognize_new_scenes(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
+    return _run(ctx, args, only_new=True, title="Recognize new scenes", video=True)
+
+
+def recognize_all_scenes(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
+    return _run(ctx, args, only_new=False, title="Recognize all scenes", video=True)

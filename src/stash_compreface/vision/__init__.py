@@ -1,0 +1,1 @@
+"""The Vision Service: video face detection and clustering, and single-frame extraction."""
