@@ -23,8 +23,8 @@ from ..settings import TaskArgs
 from ..stash.models import Scene
 from ..vision.client import Detection, VisionClient, parse_clusters
 from .context import Stopped, TaskContext
+from .outcome import unscanned_filter, write_item_outcome
 from .performers import PerformerDirectory
-from .recognize_images import unscanned_filter, write_item_outcome
 from .runner import Progress, Tally, run_pages, scene_pages
 
 CELLS_PER_SIDE = 3
