@@ -12,7 +12,10 @@ from .faces.models import Face
 
 
 class FaceService(Protocol):
-    max_upload_bytes: int
+    @property
+    def max_upload_bytes(self) -> int:
+        """The largest upload the service accepts."""
+        ...
 
     def check(self) -> None:
         """Fail fast, naming the setting to fix, when the service is unreachable or refuses the key."""

@@ -220,6 +220,7 @@ class ImageRecognizer:
             self._creations += 1
             self.tally.add(created_subjects=1)
         gender = matching.stash_gender(face.gender)
+        performer_id: str | None
         if self.policy.create == "immediate":
             performer_id = self.directory.promote(name, crop, gender)
             self.tally.add(created_performers=1)

@@ -45,10 +45,12 @@ def process_image(ctx: TaskContext, recognizer: ImageRecognizer, image: Image, t
     except (FatalError, Stopped):
         raise
     except ItemError as exc:
-        return _fail(ctx, image, tally, str(exc))
+        _fail(ctx, image, tally, str(exc))
+        return None
     except Exception as exc:  # a bug must cost one image, not the run
         ctx.debug(traceback.format_exc())
-        return _fail(ctx, image, tally, f"unexpected {type(exc).__name__}: {exc}")
+        _fail(ctx, image, tally, f"unexpected {type(exc).__name__}: {exc}")
+        return None
     matched = write_outcome(ctx, image, report)
     tally.add(processed=1, matched=int(matched), linked=len(report.performer_ids - image.performer_ids))
     ctx.debug(f"{image.label}: {describe_faces(report)}")
@@ -62,7 +64,6 @@ def _fail(ctx: TaskContext, image: Image, tally: Tally, reason: str) -> None:
     except ItemError as exc:
         ctx.log("error", f"{image.label}: could not tag it Error either: {exc}")
     tally.add(failed=1)
-    return None
 
 
 def run_images(ctx: TaskContext, args: TaskArgs, *, image_filter: dict[str, Any], policy: Policy,

@@ -23,13 +23,14 @@ from .runner import Progress, Tally, run_pages
 def _tag(ctx: TaskContext, performer: Performer, *, failed: bool) -> None:
     synced = ctx.tags.lookup(ctx.settings.synced_tag)
     error = ctx.tags.lookup(ctx.settings.error_tag)
-    add = {error if failed else synced} - performer.tag_ids - {None}
-    remove = ({error} if not failed else set()) & performer.tag_ids
+    wanted = error if failed else synced
+    add = [wanted] if wanted and wanted not in performer.tag_ids else []
+    remove = [error] if not failed and error and error in performer.tag_ids else []
     if ctx.dry_run:
-        if add or remove:
-            ctx.info(f"dry run: {performer.label}: would add tags {sorted(add)} and remove {sorted(remove)}")
+        if add or remove or wanted is None:
+            ctx.info(f"dry run: {performer.label}: would tag it {'Error' if failed else 'Synced'}")
         return
-    ctx.stash.update_performers([performer.id], add_tags=[t for t in add if t], remove_tags=remove)
+    ctx.stash.update_performers([performer.id], add_tags=add, remove_tags=remove)
 
 
 def _sync_one(ctx: TaskContext, performer: Performer, tally: Tally) -> None:
