@@ -18,6 +18,7 @@ from ..errors import FatalError, ItemError, MediaError, SettingError
 from ..faces import quality
 from ..faces.grouping import MIN_FRAMES, Sighting, consistent_subjects
 from ..faces.matching import best_match
+from ..faces.models import Box
 from ..faces.vtt import parse_vtt
 from ..settings import TaskArgs
 from ..stash.models import Scene
@@ -30,6 +31,12 @@ from .runner import Progress, Tally, run_pages, scene_pages
 CELLS_PER_SIDE = 3
 CELL_WIDTH = 320
 DEFAULT_FRAME_SERVER = "http://vision-frame-server:5001"
+
+
+def _cell_of(face: Box, cells: list[Box]) -> int | None:
+    """The cell holding the face's centre (a detection in the grey gap belongs to none)."""
+    cx, cy = (face.x_min + face.x_max) / 2, (face.y_min + face.y_max) / 2
+    return next((i for i, c in enumerate(cells) if c.x_min <= cx <= c.x_max and c.y_min <= cy <= c.y_max), None)
 
 
 class SpriteRecognizer:
@@ -61,11 +68,10 @@ class SpriteRecognizer:
                                         cell_width=CELL_WIDTH)
             faces = self.ctx.faces.recognize(imaging.encode_jpeg(tiled), min_probability=self.gate.min_probability)
             for face in faces:
-                frame = next((start + i for i, box in enumerate(boxes) if face.box.iou(box) > 0
-                              and box.x_min <= (face.box.x_min + face.box.x_max) / 2 <= box.x_max
-                              and box.y_min <= (face.box.y_min + face.box.y_max) / 2 <= box.y_max), None)
-                if frame is None:
+                cell = _cell_of(face.box, boxes)
+                if cell is None:
                     continue
+                frame = start + cell
                 ok, _ = quality.check(face, imaging.sharpness(tiled, face.box), self.gate)
                 if not ok:
                     continue
