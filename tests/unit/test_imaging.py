@@ -88,3 +88,10 @@ def test_crop_and_sharpness() -> None:
     assert crop.size == (130, 130)
     with pytest.raises(MediaError):
         imaging.crop(sharp, Box(300, 300, 400, 400))
+
+
+def test_decompression_bombs_are_refused_before_decoding() -> None:
+    bomb = encoded(Image.new("1", (20000, 20000)), "PNG")  # 400 MP in a few kilobytes
+    assert len(bomb) < 200_000
+    with pytest.raises(MediaError, match="400 MP"):
+        imaging.prepare(bomb)
