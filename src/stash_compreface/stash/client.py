@@ -278,11 +278,13 @@ class StashClient:
         ids: Iterable[str],
         add_tags: Iterable[str],
         remove_tags: Iterable[str],
-        add_performers: Iterable[str],
+        add_performers: Iterable[str] = (),
+        add_aliases: Iterable[str] = (),
     ) -> None:
         id_list = sorted(set(ids), key=int)
-        add, remove, performers = sorted(set(add_tags)), sorted(set(remove_tags)), sorted(set(add_performers))
-        if not id_list or not (add or remove or performers):
+        add, remove = sorted(set(add_tags)), sorted(set(remove_tags))
+        performers, aliases = sorted(set(add_performers)), list(dict.fromkeys(add_aliases))
+        if not id_list:
             return
         # One mutation carries one mode per relationship; a REMOVE together with an ADD of tags needs two.
         first: dict[str, Any] = {"ids": id_list}
@@ -290,6 +292,8 @@ class StashClient:
             first["tag_ids"] = {"ids": add, "mode": "ADD"}
         if performers:
             first["performer_ids"] = {"ids": performers, "mode": "ADD"}
+        if aliases:
+            first["alias_list"] = {"values": aliases, "mode": "ADD"}
         if len(first) > 1:
             self.execute(operation, {"input": first})
         if remove:
@@ -332,20 +336,7 @@ class StashClient:
         remove_tags: Iterable[str] = (),
         add_aliases: Iterable[str] = (),
     ) -> None:
-        id_list = sorted(set(ids), key=int)
-        add, remove, aliases = sorted(set(add_tags)), sorted(set(remove_tags)), list(dict.fromkeys(add_aliases))
-        if not id_list:
-            return
-        first: dict[str, Any] = {"ids": id_list}
-        if aliases:
-            first["alias_list"] = {"values": aliases, "mode": "ADD"}
-        if add:
-            first["tag_ids"] = {"ids": add, "mode": "ADD"}
-        if len(first) > 1:
-            self.execute("BulkPerformerUpdate", {"input": first})
-        if remove:
-            self.execute("BulkPerformerUpdate",
-                         {"input": {"ids": id_list, "tag_ids": {"ids": remove, "mode": "REMOVE"}}})
+        self._bulk("BulkPerformerUpdate", ids, add_tags, remove_tags, add_aliases=add_aliases)
 
     def find_gallery(self, gallery_id: str) -> Gallery | None:
         data = self.execute("FindGallery", {"id": gallery_id}).get("findGallery")
