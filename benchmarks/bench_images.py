@@ -26,9 +26,9 @@ from pathlib import Path
 
 from stash_compreface.compreface.client import CompreFaceClient
 from stash_compreface.stash.client import StashClient
-from stash_compreface.testing.compreface import RECOGNITION_KEY, CompreFaceDouble
-from stash_compreface.testing.stash import StashDouble
-from stash_compreface.testing.synthetic import SyntheticFace, draw_image, noise_image
+from testdoubles.compreface import RECOGNITION_KEY, CompreFaceDouble
+from testdoubles.stash import StashDouble
+from testdoubles.synthetic import SyntheticFace, draw_image, noise_image
 
 COOKIE = "benchmark-session-cookie"
 PERSONS = 40

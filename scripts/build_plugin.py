@@ -56,10 +56,8 @@ environment; that is for development only.
 
 
 def _ignore(directory: str, names: list[str]) -> set[str]:
-    """Bytecode, and the test doubles (``testing/``), which need test-only packages the plugin lacks."""
-    top = Path(directory).resolve() == PACKAGE_SRC.resolve()
-    return {n for n in names if n == "__pycache__" or n.endswith((".pyc", ".pyo", ".egg-info"))
-            or (top and n == "testing")}
+    """Bytecode and build leftovers; the package itself holds product code only."""
+    return {n for n in names if n == "__pycache__" or n.endswith((".pyc", ".pyo", ".egg-info"))}
 
 
 def assemble(dest: Path) -> Path:

@@ -28,11 +28,10 @@ def manifest() -> dict:
 
 
 def _package_files() -> set[str]:
-    """The package as the plugin runs it: the test doubles in ``testing/`` stay out of the zip."""
+    """The package as the plugin runs it (product code only: the doubles live in ``src/testdoubles``)."""
     src = ROOT / "src"
     return {p.relative_to(src).as_posix() for p in (src / "stash_compreface").rglob("*")
-            if p.is_file() and "__pycache__" not in p.parts and p.suffix not in (".pyc", ".pyo")
-            and "testing" not in p.relative_to(src / "stash_compreface").parts[:1]}
+            if p.is_file() and "__pycache__" not in p.parts and p.suffix not in (".pyc", ".pyo")}
 
 
 def test_zip_holds_the_plugin_folder_at_its_root(built: tuple[Path, Path]):

@@ -8,9 +8,9 @@ import sys
 
 import pytest
 
-from stash_compreface.testing.compreface import RECOGNITION_KEY, CompreFaceDouble
-from stash_compreface.testing.stash import StashDouble
-from stash_compreface.testing.synthetic import SyntheticFace, draw_image
+from testdoubles.compreface import RECOGNITION_KEY, CompreFaceDouble
+from testdoubles.stash import StashDouble
+from testdoubles.synthetic import SyntheticFace, draw_image
 
 API_KEY = "stash-api-key-for-cli-tests"
 

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from scripts.build_plugin import assemble
-from stash_compreface.testing.stash_runner import build_argv, default_args
+from testdoubles.stash_runner import build_argv, default_args
 
 ROOT = Path(__file__).resolve().parents[1]
 MANIFEST = ROOT / "plugin" / "compreface.yml"

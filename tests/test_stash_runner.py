@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from stash_compreface.testing.stash_runner import run_plugin
+from testdoubles.stash_runner import run_plugin
 
 MANIFEST = """\
 name: Fake

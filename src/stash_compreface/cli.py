@@ -12,13 +12,12 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from .errors import PluginError
+from .errors import PluginError, Stopped
 from .redact import redact
 from .runtime.reporter import ConsoleReporter
 from .runtime.session import task_context
 from .settings import SETTING_NAMES, parse_args
 from .tasks import MODES, run, task_for
-from .tasks.context import Stopped
 
 
 def _key_values(pairs: list[str], what: str) -> dict[str, Any]:
@@ -120,10 +119,10 @@ def main(argv: list[str] | None = None) -> int:
         return plugin_main()
     if ns.command == "demo":
         try:
-            from .testing.demo import run_demo
+            from testdoubles.demo import run_demo  # the repo's src/testdoubles: not in the wheel
         except ImportError as exc:
-            print(f"error: the demo needs the test extras: pip install 'stash-compreface[test]' ({exc})",
-                  file=sys.stderr)
+            print("error: the demo runs from a clone of the repository, installed with "
+                  f"pip install -e '.[test]' ({exc})", file=sys.stderr)
             return 1
         return run_demo(images=ns.images, verbose=ns.verbose)
     try:

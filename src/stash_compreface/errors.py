@@ -3,12 +3,15 @@
 Each class says what the caller does; ``service`` and ``setting`` say where::
 
     PluginError                   str() is already redacted and safe to log
+    ├── Stopped                   the run was asked to stop (Ctrl-C, stop request): not a failure
     ├── FatalError                stop the run now; the message names the setting to fix
     │   ├── SettingError          unparsable / out of range: name + accepted range
-    │   ├── ServiceUnavailable    connect refused, DNS, TLS
-    │   └── AuthError             401/403, CompreFace 404/10 or 400/20/26, a 302 to /login on media
+    │   │   └── FaceIndexOutOfRange   faceIndex names no face of the image
+    │   ├── ServiceUnavailable    unreachable (connect refused, DNS, TLS), or down mid-run (breaker)
+    │   └── AuthError             401/403, a CompreFace key error code, a 302 to /login on media
     └── ItemError                 this item only: tag Error, log id + reason, go on
-        ├── ServiceError          5xx, read timeout, non-JSON body (a proxy's HTML 502)
+        ├── ServiceError          5xx, timeout, broken answer: ``retryable`` says it is the service's fault
+        │   ├── ProtocolError     HTTP 200 whose body is not the protocol (HTML, empty, wrong shape)
         │   ├── GraphQLError      HTTP 200 with ``errors``
         │   └── CompreFaceError   .status, .code (SubjectNotFound 42, SubjectExists 43 ...)
         │       ├── SubjectNotFound
@@ -34,6 +37,13 @@ class PluginError(Exception):
         self.setting = setting
 
 
+class Stopped(PluginError):
+    """The run was asked to stop; Stash itself stops plugins with SIGKILL, the CLI with Ctrl-C."""
+
+    def __init__(self, message: str = "stopped on request") -> None:
+        super().__init__(message)
+
+
 class FatalError(PluginError):
     """Stop the whole run; retrying other items cannot succeed."""
 
@@ -42,8 +52,16 @@ class SettingError(FatalError):
     """A setting or task argument is unparsable or out of range."""
 
 
+class FaceIndexOutOfRange(SettingError):
+    """``faceIndex`` is past the faces found in the image."""
+
+    def __init__(self, message: str, *, faces: int) -> None:
+        super().__init__(message, setting="faceIndex")
+        self.faces = faces
+
+
 class ServiceUnavailable(FatalError):
-    """The service cannot be reached at all (connection refused, DNS, TLS)."""
+    """The service cannot be reached at all, or failed too often in a row to go on."""
 
 
 class AuthError(FatalError):
@@ -72,8 +90,16 @@ class ServiceError(ItemError):
 
     @property
     def retryable(self) -> bool:
-        """5xx, timeouts and gateway pages are worth another try; 4xx answers are not."""
+        """5xx, timeouts and gateway pages are the service's fault and worth another try; 4xx are not."""
         return self.status is None or self.status >= 500
+
+
+class ProtocolError(ServiceError):
+    """HTTP 200 whose body does not parse as the protocol: never read as "no faces"."""
+
+    @property
+    def retryable(self) -> bool:
+        return True
 
 
 class GraphQLError(ServiceError):

@@ -18,8 +18,8 @@ from stash_compreface.errors import (
     SubjectNotFound,
     TooManyFaces,
 )
-from stash_compreface.testing.compreface import DETECTION_KEY, RECOGNITION_KEY, CompreFaceDouble
-from stash_compreface.testing.synthetic import SyntheticFace, draw_image, noise_image
+from testdoubles.compreface import DETECTION_KEY, RECOGNITION_KEY, CompreFaceDouble
+from testdoubles.synthetic import SyntheticFace, draw_image, noise_image
 
 
 @pytest.fixture

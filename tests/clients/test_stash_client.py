@@ -9,7 +9,7 @@ import pytest
 from stash_compreface.errors import AuthError, GraphQLError, MediaError, ServiceUnavailable
 from stash_compreface.stash.client import StashClient
 from stash_compreface.stash.tags import TagResolver
-from stash_compreface.testing.stash import StashDouble
+from testdoubles.stash import StashDouble
 
 COOKIE = "MTcz-session-cookie-value"
 

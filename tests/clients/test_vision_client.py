@@ -8,9 +8,9 @@ import threading
 import pytest
 
 from stash_compreface.errors import ItemError, MediaError, ServiceUnavailable
-from stash_compreface.testing.synthetic import SyntheticFace, draw_image
-from stash_compreface.testing.vision import VisionDouble
 from stash_compreface.vision.client import VisionClient, parse_clusters
+from testdoubles.synthetic import SyntheticFace, draw_image
+from testdoubles.vision import VisionDouble
 
 FRAMES = [(2.0 * i, draw_image(640, 360, [SyntheticFace(4, 100, 60, 150)], seed=i)) for i in range(3)]
 

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from PIL import Image, ImageOps
 
-from stash_compreface.testing.compreface import (
+from testdoubles.compreface import (
     DETECTION_KEY,
     RECOGNITION_KEY,
     VERIFICATION_KEY,
@@ -22,7 +22,7 @@ from stash_compreface.testing.compreface import (
     jackson,
     similarity,
 )
-from stash_compreface.testing.synthetic import SyntheticFace, draw_image, encode, noise_image, person_embedding, render
+from testdoubles.synthetic import SyntheticFace, draw_image, encode, noise_image, person_embedding, render
 
 API = "/api/v1"
 

@@ -12,8 +12,8 @@ import httpx
 import pytest
 from PIL import Image
 
-from stash_compreface.testing import stash as stash_module
-from stash_compreface.testing.stash import SCHEMA_PATH, StashDouble, _prepare
+from testdoubles import stash as stash_module
+from testdoubles.stash import SCHEMA_PATH, StashDouble, _prepare
 
 DOCS = Path(__file__).resolve().parents[2] / "src" / "stash_compreface" / "stash" / "graphql"
 needs_schema = pytest.mark.skipif(not SCHEMA_PATH.is_file(), reason="shared Stash schema file is absent")

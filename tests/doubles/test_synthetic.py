@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFilter, ImageOps
 
-from stash_compreface.testing.synthetic import (
+from testdoubles.synthetic import (
     PERSONS,
     SyntheticEngine,
     SyntheticFace,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from scripts.build_plugin import assemble
-from stash_compreface.testing.stash_runner import PluginRun, run_plugin
+from testdoubles.stash_runner import PluginRun, run_plugin
 
 # Long enough for a slow index: the first run creates the venv and pip-installs requirements.txt.
 BOOTSTRAP_TIMEOUT_S = 900
@@ -59,8 +59,8 @@ def first_run(bootstrapped: Bootstrapped) -> PluginRun:
 @pytest.fixture
 def world(plugin_dir: Path, tmp_path: Path):
     """Fresh Stash and CompreFace doubles per test, the shared plugin folder, a private state dir."""
-    from stash_compreface.testing.compreface import CompreFaceDouble
-    from stash_compreface.testing.stash import StashDouble
+    from testdoubles.compreface import CompreFaceDouble
+    from testdoubles.stash import StashDouble
     from tests.e2e.world import COOKIE, World
 
     with CompreFaceDouble.running() as compreface, StashDouble.running(session_cookie=COOKIE) as stash:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from stash_compreface.testing.synthetic import SyntheticFace, draw_image
+from testdoubles.synthetic import SyntheticFace, draw_image
 from tests.e2e.world import World
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from scripts.build_plugin import assemble
-from stash_compreface.testing.stash_runner import LEVELS, PluginRun, run_plugin
+from testdoubles.stash_runner import LEVELS, PluginRun, run_plugin
 from tests.e2e.conftest import BOOTSTRAP_TIMEOUT_S, free_port
 
 pytestmark = pytest.mark.e2e

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from stash_compreface.testing.compreface import RECOGNITION_KEY, CompreFaceDouble
-from stash_compreface.testing.stash import StashDouble
-from stash_compreface.testing.stash_runner import run_plugin, task_for_mode
+from testdoubles.compreface import RECOGNITION_KEY, CompreFaceDouble
+from testdoubles.stash import StashDouble
+from testdoubles.stash_runner import run_plugin, task_for_mode
 from tests.e2e.library import enrol, photo
 from tests.e2e.world import COOKIE, World, assert_no_secrets
 

@@ -8,7 +8,7 @@ import random
 import pytest
 from PIL import Image
 
-from stash_compreface.testing.synthetic import SyntheticFace, noise_image, render
+from testdoubles.synthetic import SyntheticFace, noise_image, render
 from tests.e2e.library import enrol, image_updates, people_in, person_of_performer, photo
 from tests.e2e.world import World
 
@@ -178,8 +178,8 @@ def _outcome(world: World, images: list[str]) -> list[tuple[frozenset[str], froz
 
 
 def test_sigkill_at_random_points_then_rerun_matches_an_uninterrupted_run(world: World, tmp_path) -> None:
-    from stash_compreface.testing.compreface import CompreFaceDouble
-    from stash_compreface.testing.stash import StashDouble
+    from testdoubles.compreface import CompreFaceDouble
+    from testdoubles.stash import StashDouble
     from tests.e2e.world import COOKIE
 
     images = _library(world)

@@ -7,8 +7,8 @@ import io
 import pytest
 from PIL import Image
 
-from stash_compreface.testing.synthetic import SyntheticFace, draw_image, render
-from stash_compreface.testing.vision import VisionDouble
+from testdoubles.synthetic import SyntheticFace, draw_image, render
+from testdoubles.vision import VisionDouble
 from tests.e2e.library import enrol
 from tests.e2e.world import World
 

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from stash_compreface.testing.synthetic import SyntheticFace, draw_image, noise_image
+from testdoubles.synthetic import SyntheticFace, draw_image, noise_image
 from tests.e2e.world import World
 
 pytestmark = pytest.mark.e2e

@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stash_compreface.testing.compreface import DETECTION_KEY, RECOGNITION_KEY, CompreFaceDouble
-from stash_compreface.testing.stash import StashDouble
-from stash_compreface.testing.stash_runner import PluginRun, run_plugin, task_for_mode
+from testdoubles.compreface import DETECTION_KEY, RECOGNITION_KEY, CompreFaceDouble
+from testdoubles.stash import StashDouble
+from testdoubles.stash_runner import PluginRun, run_plugin, task_for_mode
 
 COOKIE = "MTczNjk1ODQwMHxEdi1CQkFFQ180SUFBUkFCRUFBQVpQLUNBQUVHYzNSeWFXNW5EQXdBQ25WelpYSmZhV1FHYzNSeWFXNW58"
 

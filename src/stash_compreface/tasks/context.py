@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ..errors import Stopped
 from ..faces.naming import SUFFIX_ALPHABET, SUFFIX_LENGTH
 from ..faceservice import FaceService
 from ..runtime.reporter import Reporter
@@ -18,10 +19,6 @@ from .state import StateStore
 
 def random_suffix() -> str:
     return "".join(secrets.choice(SUFFIX_ALPHABET) for _ in range(SUFFIX_LENGTH))
-
-
-class Stopped(Exception):
-    """The run was asked to stop (CLI Ctrl-C); Stash itself stops plugins with SIGKILL."""
 
 
 @dataclass

@@ -10,10 +10,10 @@ import traceback
 from collections.abc import Iterator
 from typing import Any
 
-from ..errors import FatalError, ItemError
+from ..errors import FatalError, ItemError, Stopped
 from ..settings import TaskArgs
 from ..stash.models import Image
-from .context import Stopped, TaskContext
+from .context import TaskContext
 from .images import ImageRecognizer, ImageReport, Policy, policy_for
 from .outcome import unscanned_filter, write_item_outcome
 from .runner import Progress, Tally, image_pages, run_pages

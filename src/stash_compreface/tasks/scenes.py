@@ -14,7 +14,7 @@ import traceback
 from typing import Any
 
 from .. import imaging
-from ..errors import FatalError, ItemError, MediaError, SettingError
+from ..errors import FatalError, ItemError, MediaError, SettingError, Stopped
 from ..faces import quality
 from ..faces.grouping import MIN_FRAMES, Sighting, consistent_subjects
 from ..faces.matching import best_match
@@ -23,7 +23,7 @@ from ..faces.vtt import parse_vtt
 from ..settings import TaskArgs
 from ..stash.models import Scene
 from ..vision.client import Detection, VisionClient, parse_clusters
-from .context import Stopped, TaskContext
+from .context import TaskContext
 from .outcome import unscanned_filter, write_item_outcome
 from .performers import PerformerDirectory
 from .runner import Progress, Tally, run_pages, scene_pages

@@ -11,12 +11,12 @@ import traceback
 from typing import Any
 
 from .. import imaging
-from ..errors import CompreFaceError, FatalError, ItemError, TooManyFaces
+from ..errors import CompreFaceError, FatalError, ItemError, Stopped, TooManyFaces
 from ..faces.matching import order_faces
 from ..faces.naming import person_alias, subject_name
 from ..settings import TaskArgs
 from ..stash.models import Performer
-from .context import Stopped, TaskContext
+from .context import TaskContext
 from .runner import Progress, Tally, run_pages
 
 

@@ -14,7 +14,7 @@ unique-key race between two concurrent first adds of one subject (400/0), the pe
 :class:`UndecodableImage` answers 500/41 as a crashing core would. ``detect_faces=false`` reuses the largest
 detected face's embedding, or a stranger's when there is none.
 
-The server base is imported from ``stash_compreface.testing.server`` and the engine relatively, so this module
+The server base is imported from ``testdoubles.server`` and the engine relatively, so this module
 works unchanged from ``tests/doubles/`` or from ``stash_compreface/testing/``.
 """
 
