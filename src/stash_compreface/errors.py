@@ -13,6 +13,7 @@ Each class says what the caller does; ``service`` and ``setting`` say where::
         ├── ServiceError          5xx, timeout, broken answer: ``retryable`` says it is the service's fault
         │   ├── ProtocolError     HTTP 200 whose body is not the protocol (HTML, empty, wrong shape)
         │   ├── GraphQLError      HTTP 200 with ``errors``
+        │   ├── WriteFailed       a Stash write failed for good: the item is left for the next run
         │   └── CompreFaceError   .status, .code (SubjectNotFound 42, SubjectExists 43 ...)
         │       ├── SubjectNotFound
         │       ├── SubjectExists
@@ -104,6 +105,15 @@ class ProtocolError(ServiceError):
 
 class GraphQLError(ServiceError):
     """Stash answered HTTP 200 with an ``errors`` list."""
+
+
+class WriteFailed(ServiceError):
+    """A Stash write still failed after retries. The item keeps no half-written outcome, so the next
+    run takes it up again; tagging it Error would be one more write to a Stash that refuses writes."""
+
+    @property
+    def retryable(self) -> bool:
+        return True
 
 
 class CompreFaceError(ServiceError):

@@ -8,7 +8,6 @@ import pytest
 
 from stash_compreface.errors import AuthError, GraphQLError, MediaError, ServiceUnavailable
 from stash_compreface.stash.client import StashClient
-from stash_compreface.stash.tags import TagResolver
 from testdoubles.stash import StashDouble
 
 COOKIE = "MTcz-session-cookie-value"
@@ -64,24 +63,6 @@ def test_graphql_errors_are_raised_typed(stash, client) -> None:
     stash.add_tag("Dup")
     with pytest.raises(GraphQLError, match="already exists"):
         client.create_tag("Dup")
-
-
-def test_tag_resolver_survives_a_concurrent_create(stash, client) -> None:
-    resolver = TagResolver(client)
-    original = client.find_tag
-    calls = {"n": 0}
-
-    def racing_find(name: str) -> str | None:
-        calls["n"] += 1
-        if calls["n"] == 1:  # someone creates it right after our first look
-            stash.add_tag(name)
-            return None
-        return original(name)
-
-    client.find_tag = racing_find  # type: ignore[method-assign]
-    tag_id = resolver.lookup("Compreface Scanned")
-    assert tag_id == stash.tag_id("Compreface Scanned")
-    assert resolver.lookup("compreface scanned") == tag_id  # cached, case-insensitive
 
 
 def test_tag_lookup_is_exact_despite_like_wildcards(stash, client) -> None:

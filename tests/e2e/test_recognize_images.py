@@ -141,29 +141,25 @@ def test_bad_and_unusual_files_end_tagged_and_the_run_completes(world: World) ->
     assert any(f"image {clip} " in m and "video" in m for m in run.messages("error"))
 
 
-def test_compreface_errors_are_retried_then_the_image_is_tagged_error(world: World) -> None:
+def test_compreface_failures_are_retried_and_never_blamed_on_the_image(world: World) -> None:
     enrol(world, "Alice", 1)
     flaky = world.stash.add_image(photo(1, seed=1))
     world.compreface.fail_next("/api/v1/recognition/recognize", 502, times=2)
     run = world.run("recognizeImagesHQ")
     assert run.error is None and tags(world, flaky) == {SCANNED, MATCHED}
 
+    # CompreFace keeps failing on this image: the image stays untagged (not Error), and the next run,
+    # once CompreFace is well again, takes it up.
     down = world.stash.add_image(photo(1, seed=2))
     world.compreface.fail_next("/api/v1/recognition/recognize", 500, html=False,
                                body={"message": "Error during synchronization between servers", "code": 41},
                                times=20)
     run = world.run("recognizeImagesHQ")
-    assert run.error is None
-    assert tags(world, down) == {ERROR}
-    assert any(f"image {down} " in m for m in run.messages("error"))
+    assert tags(world, down) == set()
+    assert any(f"image {down} " in m and "next run" in m for m in run.messages("warning"))
     world.compreface.faults.clear()
-
-    slow = world.stash.add_image(photo(1, seed=3))
-    world.compreface.fail_next("/api/v1/recognition/recognize", 200, stall_s=2.5, times=20)
-    run = world.run("recognizeImagesHQ", env={"STASH_COMPREFACE_TIMEOUT_S": "1"})
-    assert run.error is None
-    assert tags(world, slow) == {ERROR}
-    assert any("in time" in m for m in run.messages("error"))
+    run = world.run("recognizeImagesHQ")
+    assert run.error is None and tags(world, down) == {SCANNED, MATCHED}
 
 
 def _library(world: World) -> list[str]:

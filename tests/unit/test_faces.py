@@ -105,8 +105,8 @@ def test_outcome_tags() -> None:
     kw = {"scanned_tag": "S", "matched_tag": "M", "error_tag": "E"}
     change = matching.outcome_tags(frozenset({"X", "E"}), failed=False, matched=True, **kw)
     assert change.add == {"S", "M"} and change.remove == {"E"}
-    change = matching.outcome_tags(frozenset({"S"}), failed=True, matched=False, **kw)
-    assert change.add == {"E"} and change.remove == {"S"}
+    change = matching.outcome_tags(frozenset({"S", "M", "X"}), failed=True, matched=False, **kw)
+    assert change.add == {"E"} and change.remove == {"S", "M"}  # never Error together with Matched
     assert not matching.outcome_tags(frozenset({"S"}), failed=False, matched=False, **kw)
 
 

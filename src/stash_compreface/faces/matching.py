@@ -46,9 +46,10 @@ class TagChange:
 
 def outcome_tags(current: frozenset[str], *, failed: bool, matched: bool, scanned_tag: str,
                  matched_tag: str, error_tag: str) -> TagChange:
-    """Final tags of a processed item: Error alone on failure (never Scanned); else Scanned (+ Matched)."""
+    """Final tags of a processed item: Error alone on failure (never with Scanned or Matched, so a reset
+    retries it); else Scanned (+ Matched)."""
     if failed:
-        want, drop = {error_tag}, {scanned_tag}
+        want, drop = {error_tag}, {scanned_tag, matched_tag}
     else:
         want = {scanned_tag} | ({matched_tag} if matched else set())
         drop = {error_tag}

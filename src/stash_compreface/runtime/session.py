@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 
 from ..compreface.client import CompreFaceClient
-from ..errors import ServiceUnavailable
+from ..errors import ServiceUnavailable, SettingError
 from ..faceservice import FaceService
 from ..redact import register_secret
 from ..settings import (
@@ -25,6 +25,7 @@ from ..settings import (
 from ..stash.client import StashClient
 from ..tasks.context import TaskContext
 from ..tasks.state import StateStore
+from ..vision.client import VisionClient
 from .reporter import Reporter
 
 STATE_FILE = "state.sqlite3"
@@ -62,6 +63,18 @@ def compreface_for(settings: Settings) -> FaceService:
                             timeout_s=timeout_s)
 
 
+DEFAULT_FRAME_SERVER = "http://vision-frame-server:5001"
+
+
+def vision_for(settings: Settings) -> VisionClient:
+    """The Vision Service client; only the video-frame scene modes ask for it."""
+    if not settings.vision_service_url:
+        raise SettingError("recognition from video frames goes through the Vision Service: set "
+                           "visionServiceUrl (and frameServerUrl), or run the sprite tasks, which need no "
+                           "other service", setting="visionServiceUrl")
+    return VisionClient(settings.vision_service_url, settings.frame_server_url or DEFAULT_FRAME_SERVER)
+
+
 @contextlib.contextmanager
 def task_context(
     *,
@@ -94,7 +107,8 @@ def task_context(
         stash.resize_pool(max(4, settings.max_concurrency * 2))
         state = StateStore(state_dir / STATE_FILE if state_dir else None, dry_run=settings.dry_run)
         ctx = TaskContext(settings=settings, stash=stash, reporter=reporter, state=state,
-                          face_service_factory=lambda: compreface_for(settings))
+                          face_service_factory=lambda: compreface_for(settings),
+                          vision_factory=lambda: vision_for(settings))
         yield ctx
     finally:
         if ctx is not None:

@@ -91,6 +91,10 @@ class Gallery:
             performer_ids=_ids(data.get("performers")),
         )
 
+    @property
+    def label(self) -> str:
+        return f"gallery {self.id}" + (f" ({self.title})" if self.title else "")
+
 
 @dataclass(frozen=True)
 class Scene:

@@ -8,16 +8,19 @@ from typing import Any
 from ..errors import SettingError
 from ..settings import TaskArgs
 from .context import TaskContext
-from .identify import create_performer_from_image, identify_gallery, identify_image
-from .recognize_images import identify_all, identify_new, recognize_hq, recognize_lq
-from .reset import reset_unmatched_images, reset_unmatched_scenes
-from .scenes import (
+from .create_performer_from_image import create_performer_from_image
+from .identify_gallery import identify_gallery
+from .identify_image import identify_image
+from .identify_images import identify_all, identify_new
+from .recognize_images import recognize_hq, recognize_lq
+from .recognize_scenes import (
     recognize_all_scene_sprites,
     recognize_all_scenes,
     recognize_new_scene_sprites,
     recognize_new_scenes,
 )
-from .synchronize import synchronize_performers
+from .reset_unmatched import reset_unmatched_images, reset_unmatched_scenes
+from .synchronize_performers import synchronize_performers
 
 Task = Callable[[TaskContext, TaskArgs], Any]
 

@@ -1,4 +1,8 @@
-"""Everything a task needs, built once by the plugin runtime, the CLI or a test, and passed in."""
+"""Everything a task needs, built once by the session (plugin runtime, CLI or a test) and passed in.
+
+Tasks never build a client or read the environment: the clients arrive here, the face service and the
+Vision Service as factories so that tasks which never use them (resets) do not need their settings.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import secrets
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..errors import Stopped
 from ..faces.naming import SUFFIX_ALPHABET, SUFFIX_LENGTH
@@ -13,12 +18,17 @@ from ..faceservice import FaceService
 from ..runtime.reporter import Reporter
 from ..settings import Settings
 from ..stash.client import StashClient
-from ..stash.tags import TagResolver
+from ..vision.client import VisionClient
 from .state import StateStore
+from .writes import Writes, writes_for
 
 
 def random_suffix() -> str:
     return "".join(secrets.choice(SUFFIX_ALPHABET) for _ in range(SUFFIX_LENGTH))
+
+
+def _no_service() -> Any:
+    raise RuntimeError("this context has no such service")
 
 
 @dataclass
@@ -27,28 +37,42 @@ class TaskContext:
     stash: StashClient
     reporter: Reporter
     state: StateStore
-    face_service_factory: Callable[[], FaceService]
+    face_service_factory: Callable[[], FaceService] = _no_service
+    vision_factory: Callable[[], VisionClient] = _no_service
     stop: threading.Event = field(default_factory=threading.Event)
     suffix: Callable[[], str] = random_suffix
-    _faces: FaceService | None = None
-    _tags: TagResolver | None = None
+    _face_service: FaceService | None = None
+    _vision: VisionClient | None = None
+    _writes: Writes | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
-    def faces(self) -> FaceService:
+    def face_service(self) -> FaceService:
         """Built on first use, so tasks that never touch CompreFace (resets) do not need its key."""
-        if self._faces is None:
-            self._faces = self.face_service_factory()
-        return self._faces
+        with self._lock:
+            if self._face_service is None:
+                self._face_service = self.face_service_factory()
+            return self._face_service
 
     @property
-    def tags(self) -> TagResolver:
-        if self._tags is None:
-            self._tags = TagResolver(self.stash, create=not self.settings.dry_run)
-        return self._tags
+    def vision(self) -> VisionClient:
+        """The Vision Service client (a SettingError names visionServiceUrl when it is not set)."""
+        with self._lock:
+            if self._vision is None:
+                self._vision = self.vision_factory()
+            return self._vision
 
     @property
-    def dry_run(self) -> bool:
-        return self.settings.dry_run
+    def writes(self) -> Writes:
+        """Every write goes here; in a dry run it only logs."""
+        with self._lock:
+            if self._writes is None:
+                self._writes = writes_for(self.stash, self.settings, lambda: self.face_service, self.reporter.log)
+            return self._writes
+
+    def tag_id(self, name: str) -> str | None:
+        """An existing tag's id (None when missing), looked up once per run."""
+        return self.writes.tag_id(name)
 
     def log(self, level: str, message: str) -> None:
         self.reporter.log(level, message)
@@ -67,15 +91,16 @@ class TaskContext:
 
     def check_stop(self) -> None:
         if self.stop.is_set():
-            raise Stopped("stopped on request")
+            raise Stopped()
 
     def close(self) -> None:
-        """Release the face service's connections, if one was opened; the caller owns the rest."""
-        close = getattr(self._faces, "close", None)
-        if close is not None:
-            close()
+        """Release the services' connections, if they were opened; the caller owns the rest."""
+        for service in (self._face_service, self._vision):
+            close = getattr(service, "close", None)
+            if close is not None:
+                close()
 
     def rest(self, seconds: float) -> None:
         """Cooldown between batches that a stop request interrupts at once."""
         if seconds > 0 and self.stop.wait(seconds):
-            raise Stopped("stopped on request")
+            raise Stopped()

@@ -1,21 +1,33 @@
-"""Shared batch machinery: id-cursor paging, bounded concurrency, progress, cooldown, limits.
+"""The one item runner: every batch mode hands it its pages of items and its per-item work.
 
-Paging uses ``id > last`` with ``sort: id``, never page numbers, so items that leave the filter because
-this run tagged them cannot push others off the page (the original skipped half the library that way).
+It owns what every mode shares: bounded concurrency, cooldown between pages, progress, the tally, the
+closing summary line, and what a failure of one item means:
+
+- ``FatalError`` / ``Stopped``: the run stops (items not yet processed stay untagged);
+- a ``ServiceError`` that is the service's fault (``retryable``: 5xx, timeout, a broken answer, a Stash
+  write that failed for good): the item is left untagged for the next run, with a warning; a real
+  outage trips the client's breaker, which is fatal;
+- any other ``ItemError`` (bad media, a CompreFace refusal of this image): the mode's ``mark_failed``
+  tags it Error and the reason is logged with the item's label;
+- anything else is a bug: it costs this item (traceback in the debug log), not the run.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
 import threading
+import traceback
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from ..stash.models import Image, Scene
+from ..errors import FatalError, ItemError, ServiceError, Stopped
+from ..stash import queries
+from ..stash.queries import ItemKind, Selection
 from .context import TaskContext
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass
@@ -24,6 +36,7 @@ class Tally:
 
     processed: int = 0
     failed: int = 0
+    deferred: int = 0
     matched: int = 0
     skipped: int = 0
     created_subjects: int = 0
@@ -43,51 +56,6 @@ class Tally:
 
     def summary(self) -> str:
         return ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in self.as_dict().items() if v)
-
-
-def _cursor(item_filter: dict[str, Any], last_id: int) -> dict[str, Any]:
-    cursor = {"id": {"value": last_id, "modifier": "GREATER_THAN"}}
-    if not item_filter:
-        return cursor
-    if "id" in item_filter:
-        return {**cursor, "AND": item_filter}
-    return {**item_filter, **cursor}
-
-
-def image_pages(ctx: TaskContext, image_filter: dict[str, Any], limit: int) -> Iterator[tuple[int, list[Image]]]:
-    """Yield (total, page) over every image matching ``image_filter`` at the start of the run."""
-    yield from _pages(ctx, image_filter, limit, ctx.stash.find_images)
-
-
-def scene_pages(ctx: TaskContext, scene_filter: dict[str, Any], limit: int) -> Iterator[tuple[int, list[Scene]]]:
-    yield from _pages(ctx, scene_filter, limit, ctx.stash.find_scenes)
-
-
-def _pages(
-    ctx: TaskContext,
-    item_filter: dict[str, Any],
-    limit: int,
-    find: Callable[[dict[str, Any], dict[str, Any]], tuple[int, list[Any]]],
-) -> Iterator[tuple[int, list[Any]]]:
-    per_page = ctx.settings.max_batch_size
-    last_id = 0
-    total: int | None = None
-    seen = 0
-    while True:
-        ctx.check_stop()
-        size = per_page if not limit else min(per_page, limit - seen)
-        if size <= 0:
-            return
-        count, items = find({"per_page": size, "sort": "id", "direction": "ASC"}, _cursor(item_filter, last_id))
-        if total is None:
-            total = min(count, limit) if limit else count
-        if not items:
-            return
-        seen += len(items)
-        last_id = max(int(item.id) for item in items)
-        yield total, items
-        if len(items) < size:
-            return
 
 
 def run_pages(
@@ -134,10 +102,90 @@ def run_pages(
             raise
 
 
+def item_pages(ctx: TaskContext, kind: ItemKind, selection: Selection, limit: int) -> Iterator[tuple[int, list[Any]]]:
+    """Pages of ``maxBatchSize`` items by id cursor; a stop request is honoured before each query."""
+    return queries.pages(ctx.stash, kind, selection, per_page=ctx.settings.max_batch_size, limit=limit,
+                         before_each=ctx.check_stop)
+
+
+def unscanned(ctx: TaskContext) -> Selection:
+    """Items carrying neither Scanned nor Error: what the "new" modes visit."""
+    return queries.unscanned(ctx.tag_id(ctx.settings.scanned_tag), ctx.tag_id(ctx.settings.error_tag))
+
+
 def _guarded(ctx: TaskContext, work: Callable[[T], None], item: T) -> None:
     if ctx.stop.is_set():
         return
     work(item)
+
+
+def run_items(
+    ctx: TaskContext,
+    pages: Iterable[tuple[int, list[T]]],
+    work: Callable[[T], object],
+    *,
+    title: str,
+    noun: str,
+    label: Callable[[T], str],
+    mark_failed: Callable[[T], object],
+    tally: Tally,
+) -> Tally:
+    """Run ``work`` on every item of ``pages``; one item's failure is that item's alone (see module doc).
+
+    ``work`` counts its own successes in ``tally``; failures and deferrals are counted here.
+    """
+    progress = Progress(ctx)
+
+    def announced() -> Iterator[tuple[int, list[T]]]:
+        for number, (total, page) in enumerate(pages):
+            if number == 0:
+                ctx.info(f"{title}: {total} {noun}(s) to process")
+            yield total, page
+
+    def one(item: T) -> None:
+        try:
+            work(item)
+        except BaseException as exc:
+            _settle(ctx, item, exc, label, mark_failed, tally)
+        progress.step()
+
+    run_pages(ctx, announced(), one, progress=progress)
+    ctx.progress(1.0)
+    ctx.info(f"{title} finished: {tally.summary() or 'nothing to do'}")
+    return tally
+
+
+def run_one(ctx: TaskContext, item: T, work: Callable[[T], R], *, label: Callable[[T], str],
+            mark_failed: Callable[[T], object]) -> R:
+    """A single-item mode: the same failure handling as a batch, then the task itself fails."""
+    try:
+        return work(item)
+    except BaseException as exc:
+        _settle(ctx, item, exc, label, mark_failed, Tally())
+        message = str(exc) if isinstance(exc, ItemError) else f"unexpected {type(exc).__name__}: {exc}"
+        raise ItemError(f"{label(item)}: {message}") from exc
+
+
+def _settle(ctx: TaskContext, item: T, exc: BaseException, label: Callable[[T], str],
+            mark_failed: Callable[[T], object], tally: Tally) -> None:
+    """What one item's failure means (the module docstring's list); re-raises what stops the run."""
+    if isinstance(exc, FatalError | Stopped) or not isinstance(exc, Exception):
+        raise exc
+    if isinstance(exc, ServiceError) and exc.retryable:
+        ctx.warning(f"{label(item)}: {exc}; left untagged for the next run")
+        tally.add(deferred=1)
+        return
+    if isinstance(exc, ItemError):
+        reason = str(exc)
+    else:  # a bug must cost one item, not the run
+        ctx.debug(traceback.format_exc())
+        reason = f"unexpected {type(exc).__name__}: {exc}"
+    ctx.log("error", f"{label(item)} failed: {reason}")
+    tally.add(failed=1)
+    try:
+        mark_failed(item)
+    except ItemError as write_exc:
+        ctx.log("error", f"{label(item)}: could not tag it Error either: {write_exc}")
 
 
 class Progress:

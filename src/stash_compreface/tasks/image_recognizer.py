@@ -2,26 +2,42 @@
 
 The modes differ only in policy (which gate matches, whether unmatched faces become candidates or
 performers at once, whether matched faces are learned), so the policy is data and the flow is one.
-Stash is written by the caller, once per image, from the returned :class:`ImageReport`.
+The image's own outcome (tags, performers) is written once per image by :func:`recognize_and_record`.
 """
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Literal
 
 from .. import imaging
-from ..errors import CompreFaceError, MediaError, TooManyFaces
+from ..errors import CompreFaceError, FaceIndexOutOfRange, MediaError, TooManyFaces
 from ..faces import matching, quality
 from ..faces.models import Face
 from ..faces.naming import subject_name
+from ..settings import TaskArgs
 from ..stash.models import Image
+from ..stash.queries import ItemKind, Selection
 from .context import TaskContext
-from .performers import PerformerDirectory
-from .runner import Tally
+from .performers import PerformerDirectory, Promotion
+from .runner import Tally, item_pages, run_items
 
 Create = Literal["never", "candidate", "immediate"]
+
+
+class FaceStatus(StrEnum):
+    """What became of one face; the values are the ``status`` strings of identifyImage's output."""
+
+    SKIPPED = "skipped"  # below the matching gate
+    NOT_SELECTED = "not selected"  # createPerformerFromImage: another face was chosen
+    MATCHED = "matched"  # a subject with a performer
+    SUBJECT_WITHOUT_PERFORMER = "subject without performer"
+    CANDIDATE = "candidate"  # a known candidate, not yet seen often enough
+    NEW_CANDIDATE = "new candidate"  # a new subject from this face
+    PERFORMER_CREATED = "performer created"
+    UNMATCHED = "unmatched"
 
 
 @dataclass(frozen=True)
@@ -49,7 +65,7 @@ def policy_for(ctx: TaskContext, *, relaxed: bool, create: Create, learn: bool, 
 class FaceReport:
     index: int
     face: Face
-    status: str
+    status: FaceStatus
     reason: str = ""
     subject: str | None = None
     similarity: float | None = None
@@ -64,7 +80,7 @@ class FaceReport:
             "similarity": None if self.similarity is None else round(self.similarity, 5),
             "performer": None if self.performer_id is None else {"id": self.performer_id,
                                                                  "name": self.performer_name},
-            "status": self.status,
+            "status": str(self.status),
             "reason": self.reason,
         }
 
@@ -76,7 +92,7 @@ class ImageReport:
 
     @property
     def performer_ids(self) -> set[str]:
-        return {f.performer_id for f in self.faces if f.performer_id and not f.performer_id.startswith("dry-")}
+        return {f.performer_id for f in self.faces if f.performer_id}
 
 
 class _Work:
@@ -116,7 +132,7 @@ class ImageRecognizer:
 
     def detect(self, prepared: imaging.Prepared) -> list[Face]:
         gate = self.policy.match_gate
-        faces = self.ctx.faces.recognize(prepared.jpeg, min_probability=min(gate.min_probability, 0.99))
+        faces = self.ctx.face_service.recognize(prepared.jpeg, min_probability=min(gate.min_probability, 0.99))
         clamped = [Face(f.box.clamped(prepared.width, prepared.height), f.probability, f.matches, f.pose,
                         f.age, f.gender) for f in faces]
         return matching.order_faces(f for f in clamped if f.box.min_side >= 2)
@@ -128,10 +144,12 @@ class ImageRecognizer:
         work = _Work(image, prepared)
         report = ImageReport(image)
         if only_index is not None and not 0 <= only_index < len(faces):
-            raise IndexError(len(faces))
+            count = len(faces)
+            raise FaceIndexOutOfRange(f"faceIndex {only_index} is out of range: {image.label} has {count} face(s)"
+                                      + (f" (0..{count - 1})" if count else ""), faces=count)
         for index, face in enumerate(faces):
             if only_index is not None and index != only_index:
-                report.faces.append(FaceReport(index, face, "not selected"))
+                report.faces.append(FaceReport(index, face, FaceStatus.NOT_SELECTED))
                 continue
             report.faces.append(self._face(work, index, face, creations_seen))
         return report
@@ -140,7 +158,7 @@ class ImageRecognizer:
         sharp = imaging.sharpness(work.prepared.image, face.box)
         ok, why = quality.check(face, sharp, self.policy.match_gate)
         if not ok:
-            return FaceReport(index, face, "skipped", why)
+            return FaceReport(index, face, FaceStatus.SKIPPED, why)
         high_quality, hq_why = quality.check(face, sharp, self.policy.subject_gate)
         match = matching.best_match(face, self.ctx.settings.min_similarity)
         if match is not None:
@@ -151,48 +169,52 @@ class ImageRecognizer:
         best = face.best
         similarity = best.similarity if best else None
         if self.policy.create == "never":
-            return FaceReport(index, face, "unmatched", "no subject above minSimilarity", similarity=similarity)
+            return FaceReport(index, face, FaceStatus.UNMATCHED, "no subject above minSimilarity",
+                              similarity=similarity)
         if not high_quality:
-            return FaceReport(index, face, "unmatched", f"not used for a new subject: {hq_why}",
+            return FaceReport(index, face, FaceStatus.UNMATCHED, f"not used for a new subject: {hq_why}",
                               similarity=similarity)
         return self._new_subject(work, index, face, creations_seen)
 
     def _matched(self, work: _Work, index: int, face: Face, subject: str, similarity: float) -> FaceReport:
         directory = self.directory
         performer_id = directory.for_subject(subject)
-        status = "matched"
+        status = FaceStatus.MATCHED
         if performer_id is not None:
             directory.finish_pending(subject, performer_id)
         elif self.policy.create == "immediate":
-            performer_id = directory.promote(subject, work.crop(face), matching.stash_gender(face.gender))
-            status = "performer created"
-            self.tally.add(created_performers=1)
+            performer_id, status = self._counted(directory.promote(subject, work.crop(face),
+                                                                   matching.stash_gender(face.gender)),
+                                                 FaceStatus.SUBJECT_WITHOUT_PERFORMER)
         elif self.policy.track_sightings:
-            performer_id = directory.sighting(subject, work.image.id, work.crop(face),
-                                              matching.stash_gender(face.gender))
-            status = "candidate" if performer_id is None else "performer created"
-            if performer_id is not None:
-                self.tally.add(created_performers=1)
+            performer_id, status = self._counted(directory.sighting(
+                subject, work.image.id, work.crop(face), matching.stash_gender(face.gender)), FaceStatus.CANDIDATE)
         else:
-            status = "subject without performer"
+            status = FaceStatus.SUBJECT_WITHOUT_PERFORMER
         return FaceReport(index, face, status, subject=subject, similarity=similarity,
                           performer_id=performer_id, performer_name=directory.name_of(performer_id))
 
+    def _counted(self, promotion: Promotion, waiting: FaceStatus) -> tuple[str | None, FaceStatus]:
+        """The performer of a promotion and the face's status (``waiting`` while it has none yet); counts a
+        performer this call created."""
+        if promotion.created:
+            self.tally.add(created_performers=1)
+            return promotion.performer_id, FaceStatus.PERFORMER_CREATED
+        return promotion.performer_id, waiting if promotion.performer_id is None else FaceStatus.MATCHED
+
     def _learn(self, subject: str, image_id: str, crop: bytes) -> None:
         """Matched high-quality faces become extra examples, so recognition improves with use."""
-        if self.ctx.dry_run:
-            return
         with self._examples_lock:
             if subject not in self._examples:
-                self._examples[subject] = self.ctx.faces.count_examples(subject)
+                self._examples[subject] = self.ctx.face_service.count_examples(subject)
             if not matching.should_learn(self._examples[subject], high_quality=True):
                 return
             if not self.ctx.state.claim_example(subject, image_id):
                 return  # this image already taught this subject (a re-run, or identifyImagesAll)
             self._examples[subject] += 1
         try:
-            self.ctx.faces.add_example(subject, crop)
-            self.tally.add(learned=1)
+            if self.ctx.writes.add_example(subject, crop, why=f"the face in image {image_id}") is not None:
+                self.tally.add(learned=1)
         except CompreFaceError as exc:
             with self._examples_lock:
                 self._examples[subject] -= 1
@@ -204,38 +226,73 @@ class ImageRecognizer:
         with self._create_lock:
             if self._creations != creations_seen:
                 # Subjects were created since this image was recognised: maybe this very person.
-                again = matching.order_faces(ctx.faces.recognize(crop, min_probability=0.5))
+                again = matching.order_faces(ctx.face_service.recognize(crop, min_probability=0.5))
                 match = matching.best_match(again[0], ctx.settings.min_similarity) if again else None
                 if match is not None:
                     return self._matched(work, index, face, match.subject, match.similarity)
             name = subject_name(work.image.id, ctx.suffix())
-            if ctx.dry_run:
-                ctx.info(f"dry run: would create subject {name} from face {index} of {work.image.label}")
-                return FaceReport(index, face, "new subject (dry run)", subject=name)
             ctx.state.add_candidate(name)
             try:
-                self._enrol(name, work, face)
+                created = self._enrol(name, work, face, index)
             except CompreFaceError as exc:
-                return FaceReport(index, face, "unmatched", f"CompreFace would not take the face: {exc}")
-            self._creations += 1
-            self.tally.add(created_subjects=1)
+                return FaceReport(index, face, FaceStatus.UNMATCHED, f"CompreFace would not take the face: {exc}")
+            if created:
+                self._creations += 1
+                self.tally.add(created_subjects=1)
         gender = matching.stash_gender(face.gender)
-        performer_id: str | None
         if self.policy.create == "immediate":
-            performer_id = self.directory.promote(name, crop, gender)
-            self.tally.add(created_performers=1)
-            status = "performer created"
+            performer_id, status = self._counted(self.directory.promote(name, crop, gender),
+                                                 FaceStatus.NEW_CANDIDATE)
         else:
-            performer_id = self.directory.sighting(name, work.image.id, crop, gender)
-            status = "new candidate" if performer_id is None else "performer created"
-            if performer_id is not None:
-                self.tally.add(created_performers=1)
+            performer_id, status = self._counted(self.directory.sighting(name, work.image.id, crop, gender),
+                                                 FaceStatus.NEW_CANDIDATE)
         return FaceReport(index, face, status, subject=name, similarity=None, performer_id=performer_id,
                           performer_name=self.directory.name_of(performer_id))
 
-    def _enrol(self, name: str, work: _Work, face: Face) -> None:
-        """Add the face as the subject's first example; a neighbour in the margin means a tighter crop."""
+    def _enrol(self, name: str, work: _Work, face: Face, index: int) -> bool:
+        """Add the face as the subject's first example; a neighbour in the margin means a tighter crop.
+
+        False in a dry run, where nothing is added.
+        """
+        why = f"face {index} of {work.image.label} as its first example"
         try:
-            self.ctx.faces.add_example(name, work.crop(face))
+            return self.ctx.writes.add_example(name, work.crop(face), why=why) is not None
         except TooManyFaces:
-            self.ctx.faces.add_example(name, work.crop(face, pad=0.0))
+            return self.ctx.writes.add_example(name, work.crop(face, pad=0.0), why=why) is not None
+
+
+def describe_faces(report: ImageReport) -> str:
+    parts = []
+    for face in report.faces:
+        who = face.subject or "unknown"
+        if face.performer_id:
+            who = f"{face.performer_name or face.subject} (performer {face.performer_id})"
+        parts.append(f"#{face.index} {face.status}: {who}" + (f" [{face.reason}]" if face.reason else ""))
+    return "; ".join(parts) if parts else "no faces"
+
+
+def recognize_and_record(ctx: TaskContext, recognizer: ImageRecognizer, image: Image, *,
+                         only_index: int | None = None) -> ImageReport:
+    """Recognise the image, then write its outcome in one go; failures are the item runner's business."""
+    report = recognizer.analyse(image, only_index=only_index)
+    linked = ctx.writes.record_outcome(ItemKind.IMAGE, image, failed=False, performers=report.performer_ids)
+    recognizer.tally.add(processed=1, matched=int(bool(report.performer_ids)), linked=linked)
+    ctx.debug(f"{image.label}: {describe_faces(report)}")
+    return report
+
+
+def mark_image_failed(ctx: TaskContext, image: Image) -> None:
+    ctx.writes.record_outcome(ItemKind.IMAGE, image, failed=True)
+
+
+def run_images(ctx: TaskContext, args: TaskArgs, *, selection: Selection, policy: Policy,
+               title: str) -> dict[str, Any]:
+    """A batch image mode: every selected image recognised and recorded through the item runner."""
+    tally = Tally()
+    recognizer = ImageRecognizer(ctx, policy, tally)
+    pages = item_pages(ctx, ItemKind.IMAGE, selection, args.limit)
+    run_items(ctx, pages, lambda image: recognize_and_record(ctx, recognizer, image), title=title,
+              noun="image", label=lambda image: image.label, mark_failed=lambda image: mark_image_failed(ctx, image),
+              tally=tally)
+    return {"mode": args.mode, **tally.as_dict()}
+

@@ -1,36 +1,38 @@
-"""Scene modes: who is in a scene, from Stash's sprite sheet or from video frames (Vision Service).
+"""Who is in a scene, from Stash's sprite sheet or from video frames (Vision Service).
 
 Sprites: Stash's sheet holds up to 81 evenly spaced thumbnails, described by a VTT. The cells are
 enlarged and laid out nine to a sheet, so a scene costs nine recognitions.
 Video: the Vision Service samples the video and clusters the faces per person; one frame of each
-cluster is fetched back from its frame server and recognised through CompreFace.
+cluster is fetched back from its frame server and recognised through the face service.
 Either way a performer is linked only when their subject holds across several frames
 (faces/grouping.py): one stray frame is not evidence. Scenes only link known people.
 """
 
 from __future__ import annotations
 
-import traceback
-from typing import Any
+from typing import Protocol
 
 from .. import imaging
-from ..errors import FatalError, ItemError, MediaError, SettingError, Stopped
+from ..errors import MediaError
 from ..faces import quality
 from ..faces.grouping import MIN_FRAMES, Sighting, consistent_subjects
 from ..faces.matching import best_match
 from ..faces.models import Box
 from ..faces.vtt import parse_vtt
-from ..settings import TaskArgs
 from ..stash.models import Scene
-from ..vision.client import Detection, VisionClient, parse_clusters
+from ..vision.client import Detection, parse_clusters
 from .context import TaskContext
-from .outcome import unscanned_filter, write_item_outcome
 from .performers import PerformerDirectory
-from .runner import Progress, Tally, run_pages, scene_pages
+
+
+class SceneRecognizer(Protocol):
+    def performers(self, scene: Scene) -> tuple[set[str], str]:
+        """The performers with consistent evidence in the scene, and a line saying why."""
+        ...
+
 
 CELLS_PER_SIDE = 3
 CELL_WIDTH = 320
-DEFAULT_FRAME_SERVER = "http://vision-frame-server:5001"
 
 
 def _cell_of(face: Box, cells: list[Box]) -> int | None:
@@ -66,7 +68,8 @@ class SpriteRecognizer:
             self.ctx.check_stop()
             tiled, boxes = imaging.tile(cells[start:start + per_request], columns=CELLS_PER_SIDE,
                                         cell_width=CELL_WIDTH)
-            faces = self.ctx.faces.recognize(imaging.encode_jpeg(tiled), min_probability=self.gate.min_probability)
+            faces = self.ctx.face_service.recognize(imaging.encode_jpeg(tiled),
+                                                    min_probability=self.gate.min_probability)
             for face in faces:
                 cell = _cell_of(face.box, boxes)
                 if cell is None:
@@ -89,18 +92,11 @@ class SpriteRecognizer:
 class VideoRecognizer:
     def __init__(self, ctx: TaskContext) -> None:
         s = ctx.settings
-        if not s.vision_service_url:
-            raise SettingError("recognition from video frames goes through the Vision Service: set "
-                               "visionServiceUrl (and frameServerUrl), or run the sprite tasks, which need no "
-                               "other service", setting="visionServiceUrl")
         self.ctx = ctx
-        self.vision = VisionClient(s.vision_service_url, s.frame_server_url or DEFAULT_FRAME_SERVER)
+        self.vision = ctx.vision
         self.gate = quality.match_gate(s.min_face_size_px, s.min_confidence, s.min_processing_quality, relaxed=True)
         self.directory = PerformerDirectory(ctx)
         self.vision.health()
-
-    def close(self) -> None:
-        self.vision.close()
 
     def performers(self, scene: Scene) -> tuple[set[str], str]:
         if not scene.path:
@@ -127,7 +123,7 @@ class VideoRecognizer:
         if box.min_side < 2:
             return None
         crop = imaging.encode_jpeg(imaging.crop(frame.image, box))
-        faces = self.ctx.faces.recognize(crop, min_probability=self.gate.min_probability)
+        faces = self.ctx.face_service.recognize(crop, min_probability=self.gate.min_probability)
         if not faces:
             return None
         face = max(faces, key=lambda f: f.box.area)
@@ -149,59 +145,3 @@ def _link(directory: PerformerDirectory, sightings: list[Sighting], frames_with_
         notes.append(f"performer {performer} ({directory.name_of(performer)}) in {evidence.frames} "
                      f"of {frames_with_faces} frames with faces")
     return found, f"{what}, {frames_with_faces} frames with faces" + (f"; {'; '.join(notes)}" if notes else "")
-
-
-def _run(ctx: TaskContext, args: TaskArgs, *, only_new: bool, title: str, video: bool) -> dict[str, Any]:
-    ctx.faces.check()
-    recognizer: SpriteRecognizer | VideoRecognizer = VideoRecognizer(ctx) if video else SpriteRecognizer(ctx)
-    tally = Tally()
-    progress = Progress(ctx)
-
-    def work(scene: Scene) -> None:
-        try:
-            found, summary = recognizer.performers(scene)
-        except (FatalError, Stopped):
-            raise
-        except ItemError as exc:
-            failed, found, summary = str(exc), set(), ""
-        except Exception as exc:
-            ctx.debug(traceback.format_exc())
-            failed, found, summary = f"unexpected {type(exc).__name__}: {exc}", set(), ""
-        else:
-            failed = ""
-        if failed:
-            ctx.log("error", f"{scene.label} failed: {failed}")
-        else:
-            ctx.debug(f"{scene.label}: {summary}")
-        write_item_outcome(ctx, label=scene.label, item_id=scene.id, tag_ids=scene.tag_ids,
-                           performer_ids=scene.performer_ids, found=found, failed=bool(failed),
-                           update=ctx.stash.update_scenes)
-        tally.add(failed=int(bool(failed)), processed=int(not failed), matched=int(bool(found)),
-                  linked=len(found - scene.performer_ids))
-        progress.step()
-
-    scene_filter = unscanned_filter(ctx) if only_new else {}
-    try:
-        run_pages(ctx, scene_pages(ctx, scene_filter, args.limit), work, progress=progress)
-    finally:
-        if isinstance(recognizer, VideoRecognizer):
-            recognizer.close()
-    ctx.progress(1.0)
-    ctx.info(f"{title} finished: {tally.summary() or 'nothing to do'}")
-    return {"mode": args.mode, **tally.as_dict()}
-
-
-def recognize_new_scene_sprites(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
-    return _run(ctx, args, only_new=True, title="Recognize new scene sprites", video=False)
-
-
-def recognize_all_scene_sprites(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
-    return _run(ctx, args, only_new=False, title="Recognize all scene sprites", video=False)
-
-
-def recognize_new_scenes(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
-    return _run(ctx, args, only_new=True, title="Recognize new scenes", video=True)
-
-
-def recognize_all_scenes(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
-    return _run(ctx, args, only_new=False, title="Recognize all scenes", video=True)

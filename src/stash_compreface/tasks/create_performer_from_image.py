@@ -1,0 +1,44 @@
+"""createPerformerFromImage: the face the user chose becomes a subject and a performer, linked at once.
+
+Faces are indexed as identifyImage reports them. If the face already matches someone, that performer is
+linked instead of creating a duplicate, and the message says so.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import ItemError
+from ..faces import quality
+from ..settings import TaskArgs
+from .context import TaskContext
+from .identify_image import analyse_one, find_image, identify_output
+from .image_recognizer import FaceStatus, Policy
+
+
+def create_performer_from_image(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
+    image = find_image(ctx, args)
+    ctx.face_service.check()
+    s = ctx.settings
+    # The user picked this face: accept what the low-quality gate accepts, for matching and for creation.
+    relaxed = quality.match_gate(s.min_face_size_px, s.min_confidence, 0.0, relaxed=True)
+    policy = Policy(match_gate=relaxed, subject_gate=relaxed, create="immediate", learn=False,
+                    track_sightings=False)
+    report = analyse_one(ctx, image, policy, write=True, only_index=args.face_index)
+    chosen = report.faces[args.face_index]
+    if chosen.status is FaceStatus.MATCHED and chosen.performer_id:
+        similarity = f", similarity {chosen.similarity:.2f}" if chosen.similarity is not None else ""
+        message = (f"face {args.face_index} of {image.label} already matches performer {chosen.performer_id} "
+                   f"({chosen.performer_name or chosen.subject}{similarity}): linked it instead of creating a "
+                   "duplicate")
+    elif chosen.performer_id:
+        message = (f"created performer {chosen.performer_id} ({chosen.performer_name or chosen.subject}) from "
+                   f"face {args.face_index} of {image.label} and linked it")
+    elif ctx.writes.dry_run:
+        message = f"dry run: face {args.face_index} of {image.label} would become performer {chosen.subject}"
+    else:
+        raise ItemError(f"face {args.face_index} of {image.label} could not be used: "
+                        f"{chosen.reason or chosen.status}")
+    ctx.info(message)
+    ctx.progress(1.0)
+    return {"message": message, **identify_output(report)}

@@ -1,0 +1,82 @@
+"""synchronizePerformers: every performer with a real profile image becomes a face-service subject.
+
+Order of writes matters for crash safety: the ``Person …`` alias is saved on the performer *before*
+the subject is created, so a kill in between leaves an alias (reused next time), never an orphan
+subject; a subject that already has examples is only tagged, never enrolled twice. The performer is
+read again just before an alias is added, so two runs (or a run and the user) never give it two.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import imaging
+from ..errors import ItemError, TooManyFaces
+from ..faces.matching import order_faces
+from ..faces.naming import person_alias, subject_name
+from ..settings import TaskArgs
+from ..stash.models import Performer
+from ..stash.queries import performers_without_tag
+from .context import TaskContext
+from .performers import PerformerDirectory
+from .runner import Tally, run_items
+
+
+def _alias(ctx: TaskContext, directory: PerformerDirectory, performer: Performer) -> str:
+    """The performer's subject name: its ``Person …`` alias, added (once) when it has none."""
+    alias = person_alias(performer.name, performer.aliases)
+    if alias is None:
+        fresh = ctx.stash.find_performer(performer.id)  # another run may have added one since our snapshot
+        alias = person_alias(fresh.name, fresh.aliases) if fresh else None
+    if alias is None:
+        alias = subject_name(performer.id, ctx.suffix())
+        ctx.writes.add_alias(performer, alias)
+    holder = directory.for_subject(alias)  # AmbiguousSubject when another performer holds it too
+    if holder not in (None, performer.id):
+        raise ItemError(f"its subject {alias} belongs to performer {holder}: remove the alias from one of them")
+    return alias
+
+
+def _sync_one(ctx: TaskContext, directory: PerformerDirectory, performer: Performer, tally: Tally) -> None:
+    alias = _alias(ctx, directory, performer)
+    faces_service = ctx.face_service
+    if faces_service.count_examples(alias) > 0:
+        ctx.debug(f"{performer.label}: subject {alias} already has examples")
+        ctx.writes.tag_performer(performer, failed=False)
+        tally.add(skipped=1)
+        return
+    prepared = imaging.prepare(ctx.stash.download(performer.image_url, what="profile image"))
+    faces = order_faces(faces_service.detect(prepared.jpeg, min_probability=ctx.settings.min_confidence))
+    if not faces:
+        raise ItemError("no face found in the profile image")
+    box = faces[0].box.clamped(prepared.width, prepared.height)
+    why = f"the largest of {len(faces)} face(s) in the profile image of {performer.label}"
+    try:
+        added = ctx.writes.add_example(alias, imaging.encode_jpeg(imaging.crop(prepared.image, box)), why=why)
+    except TooManyFaces:
+        added = ctx.writes.add_example(alias, imaging.encode_jpeg(imaging.crop(prepared.image, box, pad=0.0)),
+                                       why=why)
+    ctx.writes.tag_performer(performer, failed=False)
+    tally.add(processed=1, created_subjects=int(added is not None))
+    if added is not None:
+        ctx.info(f"{performer.label}: synced as subject {alias}"
+                 + (f" (largest of {len(faces)} faces)" if len(faces) > 1 else ""))
+
+
+def synchronize_performers(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
+    ctx.face_service.check()
+    tally = Tally()
+    directory = PerformerDirectory(ctx)
+    performers = performers_without_tag(ctx.stash, ctx.tag_id(ctx.settings.synced_tag))
+    without_image = [p for p in performers if not p.has_image]
+    todo = [p for p in performers if p.has_image]
+    if args.limit:
+        todo = todo[: args.limit]
+    if without_image:
+        ctx.info(f"{len(without_image)} performer(s) have no profile image and are skipped")
+    batch = ctx.settings.max_batch_size
+    pages = ((len(todo), todo[start:start + batch]) for start in range(0, len(todo), batch))
+    run_items(ctx, pages, lambda performer: _sync_one(ctx, directory, performer, tally),
+              title="Synchronize performers", noun="performer", label=lambda performer: performer.label,
+              mark_failed=lambda performer: ctx.writes.tag_performer(performer, failed=True), tally=tally)
+    return {"mode": args.mode, **tally.as_dict()}

@@ -1,0 +1,250 @@
+"""Every change the plugin makes, to Stash or to the face service, goes through one writer.
+
+:class:`Writes` performs them; :class:`DryRunWrites` logs each one as "dry run: would …" and performs
+none, so a dry run is the same code path with another writer, not a branch in every task. Creations
+return ``None`` in a dry run: there are no fake ids to filter out later.
+
+Stash writes are bulk ``ADD``/``REMOVE`` only (whatever else the user set is never touched), and an
+item's removals are sent before its additions: if the second mutation fails, the item is left without
+Scanned/Error, so the next "new" run takes it up again (never Scanned without its links, never Error
+and Matched together). A Stash write that still fails after the client's retries raises
+:class:`~stash_compreface.errors.WriteFailed`, which the item runner treats as "left for the next run".
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from typing import Protocol
+
+from ..errors import GraphQLError, ServiceError, WriteFailed
+from ..faces.matching import outcome_tags
+from ..faceservice import FaceService
+from ..settings import Settings
+from ..stash.client import StashClient
+from ..stash.models import Performer
+from ..stash.queries import ItemKind
+
+Log = Callable[[str, str], None]
+
+
+def data_url(jpeg: bytes) -> str:
+    """Performer images go to Stash inline: a CompreFace static URL would carry the API key."""
+    return "data:image/jpeg;base64," + base64.b64encode(jpeg).decode("ascii")
+
+
+class Taggable(Protocol):
+    """What the writer needs of an image, scene or gallery: its id, name in logs, current links."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def label(self) -> str: ...
+
+    @property
+    def tag_ids(self) -> frozenset[str]: ...
+
+    @property
+    def performer_ids(self) -> frozenset[str]: ...
+
+
+@contextmanager
+def _stash_write(what: str) -> Iterator[None]:
+    """A Stash write that failed for good becomes WriteFailed; auth and outages stay fatal."""
+    try:
+        yield
+    except ServiceError as exc:
+        raise WriteFailed(f"could not {what}: {exc}", service="stash") from exc
+
+
+class Writes:
+    """Performs every write; tags are looked up once per run and created on first use."""
+
+    dry_run = False
+
+    def __init__(self, stash: StashClient, settings: Settings, face_service: Callable[[], FaceService],
+                 log: Log) -> None:
+        self._stash = stash
+        self._settings = settings
+        self._faces = face_service
+        self._log = log
+        self._tag_ids: dict[str, str | None] = {}
+        self._tag_lock = threading.Lock()
+
+    # -- tags ------------------------------------------------------------------------------------
+
+    def tag_id(self, name: str, *, create: bool = False) -> str | None:
+        """The id of tag ``name``; None when it does not exist and ``create`` is off (or in a dry run).
+
+        Remembered for the run, a missing tag included, so it is looked up once, not once per item.
+        """
+        key = name.strip().casefold()
+        with self._tag_lock:
+            if key in self._tag_ids and (self._tag_ids[key] is not None or not create):
+                return self._tag_ids[key]
+            tag_id = self._tag_ids.get(key) or self._stash.find_tag(name)
+            if tag_id is None and create:
+                tag_id = self._create_tag(name)
+            self._tag_ids[key] = tag_id
+            return tag_id
+
+    def _create_tag(self, name: str) -> str | None:
+        try:
+            with _stash_write(f"create tag {name!r}"):
+                return self._stash.create_tag(name)
+        except WriteFailed:
+            # Another run (or the user) created it between our find and create.
+            tag_id = self._stash.find_tag(name)
+            if tag_id is None:
+                raise
+            return tag_id
+
+    def _ensure_tags(self, names: Iterable[str]) -> list[str]:
+        return [t for t in (self.tag_id(n, create=True) for n in names) if t]
+
+    # -- items -----------------------------------------------------------------------------------
+
+    def record_outcome(self, kind: ItemKind, item: Taggable, *, failed: bool, performers: Iterable[str] = ()) -> int:
+        """The item's final tags and its newly found performers; returns how many performers were new.
+
+        Error alone on failure (never with Scanned); else Scanned, plus Matched when a performer was found.
+        """
+        s = self._settings
+        names = {"scanned": s.scanned_tag, "matched": s.matched_tag, "error": s.error_tag}
+        current = {key for key, name in names.items() if (tid := self.tag_id(name)) and tid in item.tag_ids}
+        found = set(performers)
+        change = outcome_tags(frozenset(current), failed=failed, matched=bool(found), scanned_tag="scanned",
+                              matched_tag="matched", error_tag="error")
+        new_performers = found - item.performer_ids
+        if change or new_performers:
+            self._update(kind, [item.id], label=item.label,
+                         add_tags=[names[k] for k in sorted(change.add)],
+                         remove_tags=[names[k] for k in sorted(change.remove)],
+                         add_performers=sorted(new_performers, key=int))
+        return len(new_performers)
+
+    def link_performer(self, image_ids: list[str], performer_id: str, subject: str) -> None:
+        """A promoted candidate's earlier sightings: performer and Matched on every image at once."""
+        self._update(ItemKind.IMAGE, image_ids, label=f"images {', '.join(image_ids)}",
+                     add_tags=[self._settings.matched_tag], add_performers=[performer_id])
+        self._log("info", f"linked performer {performer_id} ({subject}) to {len(image_ids)} image(s) where "
+                          "it was seen")
+
+    def clear_scan_tags(self, kind: ItemKind, ids: list[str]) -> None:
+        """Reset: Scanned and Error off, so the items are tried again."""
+        s = self._settings
+        self._update(kind, ids, label=f"{kind.value}s {', '.join(ids)}", remove_tags=[s.scanned_tag, s.error_tag])
+
+    def _update(self, kind: ItemKind, ids: list[str], *, label: str, add_tags: Iterable[str] = (),
+                remove_tags: Iterable[str] = (), add_performers: Iterable[str] = ()) -> None:
+        remove = [t for t in (self.tag_id(n) for n in remove_tags) if t]
+        update = {ItemKind.IMAGE: self._stash.update_images, ItemKind.SCENE: self._stash.update_scenes,
+                  ItemKind.GALLERY: self._stash.update_galleries}[kind]
+        with _stash_write(f"update {label}"):
+            if remove:
+                update(ids, remove_tags=remove)
+            add = self._ensure_tags(add_tags)
+            performers = list(add_performers)
+            if add or performers:
+                update(ids, add_tags=add, add_performers=performers)
+
+    # -- performers ------------------------------------------------------------------------------
+
+    def tag_performer(self, performer: Performer, *, failed: bool) -> None:
+        """Synced, or Error (and Synced's Error removed once it syncs)."""
+        s = self._settings
+        wanted = s.error_tag if failed else s.synced_tag
+        wanted_id = self.tag_id(wanted, create=True)
+        error_id = self.tag_id(s.error_tag)
+        add = [wanted_id] if wanted_id and wanted_id not in performer.tag_ids else []
+        remove = [error_id] if not failed and error_id and error_id in performer.tag_ids else []
+        if add or remove:
+            with _stash_write(f"tag {performer.label}"):
+                self._stash.update_performers([performer.id], add_tags=add, remove_tags=remove)
+
+    def add_alias(self, performer: Performer, alias: str) -> None:
+        with _stash_write(f"add alias {alias} to {performer.label}"):
+            self._stash.update_performers([performer.id], add_aliases=[alias])
+        self._log("debug", f"{performer.label}: added alias {alias}")
+
+    def create_performer(self, name: str, face_jpeg: bytes, gender: str | None) -> tuple[Performer, bool] | None:
+        """Create the performer, or find the one someone else created under that name meanwhile; the bool
+        says whether this call created it. None only in a dry run."""
+        try:
+            with _stash_write(f"create performer {name}"):
+                performer = self._stash.create_performer(name, image_url=data_url(face_jpeg), gender=gender)
+        except WriteFailed as exc:
+            if not isinstance(exc.__cause__, GraphQLError):
+                raise
+            # "already exists": created since our lookup (another run, or a lost answer); use theirs.
+            existing = self._stash.find_performers_named(name)
+            if not existing:
+                raise
+            return existing[0], False
+        self._log("info", f"created performer {performer.id} ({name})")
+        return performer, True
+
+    # -- face service ----------------------------------------------------------------------------
+
+    def add_example(self, subject: str, face_jpeg: bytes, *, why: str) -> str | None:
+        """Add a one-face image as an example of ``subject`` (created if missing); the example id."""
+        return self._faces().add_example(subject, face_jpeg)
+
+
+class DryRunWrites(Writes):
+    """Logs every write it is asked for and performs none."""
+
+    dry_run = True
+
+    def _would(self, message: str) -> None:
+        self._log("info", f"dry run: would {message}")
+
+    def tag_id(self, name: str, *, create: bool = False) -> str | None:
+        return super().tag_id(name, create=False)
+
+    def _update(self, kind: ItemKind, ids: list[str], *, label: str, add_tags: Iterable[str] = (),
+                remove_tags: Iterable[str] = (), add_performers: Iterable[str] = ()) -> None:
+        parts = []
+        if remove := list(remove_tags):
+            parts.append(f"remove tags {', '.join(remove)}")
+        if add := list(add_tags):
+            parts.append(f"add tags {', '.join(add)}")
+        if performers := list(add_performers):
+            parts.append(f"link performers {', '.join(performers)}")
+        if parts:
+            self._would(f"{'; '.join(parts)} on {label}")
+
+    def link_performer(self, image_ids: list[str], performer_id: str, subject: str) -> None:
+        self._update(ItemKind.IMAGE, image_ids, label=f"images {', '.join(image_ids)}",
+                     add_tags=[self._settings.matched_tag], add_performers=[performer_id])
+
+    def tag_performer(self, performer: Performer, *, failed: bool) -> None:
+        s = self._settings
+        wanted = s.error_tag if failed else s.synced_tag
+        wanted_id = self.tag_id(wanted)
+        if wanted_id is None or wanted_id not in performer.tag_ids:
+            self._would(f"tag {performer.label} {wanted}")
+
+    def add_alias(self, performer: Performer, alias: str) -> None:
+        self._would(f"add alias {alias} to {performer.label}")
+
+    def create_performer(self, name: str, face_jpeg: bytes, gender: str | None) -> tuple[Performer, bool] | None:
+        self._would(f"create performer {name}")
+        return None
+
+    def add_example(self, subject: str, face_jpeg: bytes, *, why: str) -> str | None:
+        self._would(f"add {why} to subject {subject}")
+        return None
+
+
+def writes_for(stash: StashClient, settings: Settings, face_service: Callable[[], FaceService],
+               log: Log) -> Writes:
+    """The writer the settings ask for."""
+    cls = DryRunWrites if settings.dry_run else Writes
+    return cls(stash, settings, face_service, log)
+
+
+__all__ = ["DryRunWrites", "Taggable", "Writes", "data_url", "writes_for"]
