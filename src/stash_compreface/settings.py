@@ -306,7 +306,7 @@ SETTINGS: tuple[SettingSpec, ...] = (
           "Items processed at the same time; their downloads, CompreFace calls and Stash writes overlap"),
     _spec("minFaceSize", "min_face_size_px", "NUMBER", 64, _spec_int(8, 4096), "Minimum Face Size (pixels)",
           "Smallest face width and height in pixels that may create a new person. Matching a known person "
-          "accepts half of it, the Low Quality and scene tasks a third"),
+          "accepts half of it; the Low Quality, scene and Create Performer from Image tasks a third"),
     _spec("minFacesForNewPerformer", "min_faces_for_new_performer", "NUMBER", 2, _spec_int(1, 100),
           "Sightings Before a New Performer",
           "How often an unknown person must be seen before a performer is created",
@@ -315,8 +315,8 @@ SETTINGS: tuple[SettingSpec, ...] = (
           "Similarity a face needs to match a known person, as a fraction",
           details="enter 0.81, or 81 for percent"),
     _spec("minConfidenceScore", "min_confidence", "STRING", 0.7, _FRACTION, "Minimum Detection Confidence",
-          "Detection confidence a face needs to be used. The Low Quality and scene tasks lower it by 0.2, "
-          "to no less than 0.5",
+          "Detection confidence a face needs to be used. The Low Quality, scene and Create Performer from "
+          "Image tasks lower it by 0.2, to no less than 0.5",
           details="enter 0.7, or 70 for percent"),
     _spec("minQualityScore", "min_quality", "STRING", 0.0, _FRACTION, "Minimum Quality (New Subjects)",
           "Overall face quality (size, pose, sharpness and detection confidence) needed to create a new person",
