@@ -61,3 +61,37 @@ def test_dry_run_flag(doubles, tmp_path) -> None:
                state_dir=str(tmp_path))
     assert done.returncode == 0, done.stderr
     assert stash.mutation_count() == 0
+
+
+def test_settings_lists_every_setting_with_default_range_and_meaning(capsys) -> None:
+    from stash_compreface.cli import main
+    from stash_compreface.settings import SETTINGS
+
+    assert main(["settings"]) == 0
+    out = capsys.readouterr().out
+    blocks = {block.split("\n", 1)[0]: " ".join(block.split()) for block in out.split("\n\n")[1:]}
+    assert list(blocks) == [spec.name for spec in SETTINGS]
+    batch = blocks["maxBatchSize"]
+    assert "default 20" in batch and "range 1-1000" in batch and "per batch" in batch
+    assert "default http://vision-frame-server:5001" in blocks["frameServerUrl"]
+    assert "default 30" in blocks["requestTimeout"] and "range 5-600" in blocks["requestTimeout"]
+
+
+def test_settings_manifest_block_is_what_the_manifest_declares(capsys) -> None:
+    from pathlib import Path
+
+    import yaml
+
+    from stash_compreface.cli import main
+
+    assert main(["settings", "--manifest"]) == 0
+    printed = yaml.safe_load(capsys.readouterr().out)["settings"]
+    manifest = Path(__file__).resolve().parents[1] / "plugin" / "compreface.yml"
+    assert printed == yaml.safe_load(manifest.read_text(encoding="utf-8"))["settings"]
+
+
+def test_a_misspelt_set_name_is_refused_before_connecting() -> None:
+    from stash_compreface.cli import main
+
+    with pytest.raises(SystemExit, match="unknown setting maxBatchSise"):
+        main(["run", "recognizeImagesHQ", "--stash-url", "http://127.0.0.1:9", "--set", "maxBatchSise=5"])

@@ -48,13 +48,14 @@ EXPECTED_TASKS: dict[str, dict[str, str]] = {
     "recognizeNewSceneSprites": {"limit": "0"},
     "recognizeAllSceneSprites": {"limit": "0"},
 }
-# PRODUCT.md §4 with the types the brief fixes.
+# PRODUCT.md §4 with the types the brief fixes (an oracle independent of the settings table).
 EXPECTED_SETTINGS = {
     **dict.fromkeys(("comprefaceUrl", "recognitionApiKey", "detectionApiKey", "verificationApiKey",
-                     "visionServiceUrl", "frameServerUrl", "stashHostUrl", "scannedTagName", "matchedTagName"),
+                     "visionServiceUrl", "frameServerUrl", "stashHostUrl", "scannedTagName", "matchedTagName",
+                     "stateDir"),
                     "STRING"),
     **dict.fromkeys(("cooldownSeconds", "maxBatchSize", "maxConcurrency", "minFaceSize",
-                     "minFacesForNewPerformer"), "NUMBER"),
+                     "minFacesForNewPerformer", "requestTimeout"), "NUMBER"),
     **dict.fromkeys(("minSimilarity", "minConfidenceScore", "minQualityScore", "minProcessingQualityScore"),
                     "STRING"),
     "dryRun": "BOOLEAN",
@@ -187,21 +188,52 @@ def test_every_product_setting_with_its_type(manifest: dict[str, Any]):
     assert {key: value["type"] for key, value in settings.items()} == EXPECTED_SETTINGS
 
 
-def test_settings_match_what_the_code_parses(manifest: dict[str, Any]):
-    from stash_compreface import settings
+def test_manifest_settings_are_the_table(manifest: dict[str, Any]):
+    from stash_compreface.settings import SETTING_BY_NAME, manifest_settings_yaml
 
-    assert set(manifest["settings"]) == set(settings.SETTING_NAMES)
+    paste = "\nplugin/compreface.yml should hold (stash-compreface settings --manifest):\n" + manifest_settings_yaml()
+    declared = manifest["settings"]
+    assert set(declared) == set(SETTING_BY_NAME), paste  # every table entry declared, and nothing else
+    for key, setting in declared.items():
+        spec = SETTING_BY_NAME[key]
+        assert setting["type"] == spec.type, f"{key}: type{paste}"
+        assert setting["displayName"] == spec.display_name, f"{key}: displayName{paste}"
+        assert setting["description"] == spec.description, f"{key}: description{paste}"
 
 
 def test_settings_describe_default_and_range(manifest: dict[str, Any]):
+    from stash_compreface.settings import SETTING_BY_NAME
+
     for key, setting in manifest["settings"].items():
+        spec = SETTING_BY_NAME[key]
         assert setting["displayName"], key
         description = setting["description"]
-        if key != "recognitionApiKey":
-            assert "default" in description, key
+        assert f"(default {spec.default_text}" in description, key
         if setting["type"] == "NUMBER" or key in FRACTIONS:
-            assert "range" in description, key
-    assert "0.81, or 81 for percent" in manifest["settings"]["minSimilarity"]["description"]
+            assert f"; range {spec.range}" in description, key
+        elif setting["type"] == "STRING":
+            assert f"; accepts {spec.range}" in description, key
+    descriptions = {key: setting["description"] for key, setting in manifest["settings"].items()}
+    assert "(default 20; range 1-1000)" in descriptions["maxBatchSize"]
+    assert "(default 30; range 5-600)" in descriptions["requestTimeout"]
+    assert "0.81, or 81 for percent" in descriptions["minSimilarity"]
+    # The two descriptions that used to be false: what an empty value really does.
+    assert "default empty = those two tasks stop with an error naming this setting" in descriptions[
+        "visionServiceUrl"]
+    assert "(default http://vision-frame-server:5001;" in descriptions["frameServerUrl"]
+
+
+def test_every_default_arg_is_a_quoted_string(text: str):
+    # CommunityScripts' validator types defaultArgs values as strings and rejects 0, false or null.
+    root = yaml.compose(text)
+    tasks = next(value for key, value in root.value if key.value == "tasks")
+    unquoted = []
+    for task in tasks.value:
+        task_map = {key.value: value for key, value in task.value}
+        for key, value in task_map["defaultArgs"].value:
+            if not (isinstance(value, yaml.ScalarNode) and value.style in ('"', "'")):
+                unquoted.append(f"{task_map['name'].value}: {key.value}")
+    assert unquoted == []
 
 
 def _display_texts(manifest: dict[str, Any]) -> list[tuple[str, str]]:

@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import sys
+import textwrap
 import threading
 from pathlib import Path
 from types import FrameType
@@ -16,7 +17,7 @@ from .errors import PluginError, Stopped
 from .redact import redact
 from .runtime.reporter import ConsoleReporter
 from .runtime.session import task_context
-from .settings import SETTING_NAMES, parse_args
+from .settings import SETTING_BY_NAME, manifest_settings_yaml, parse_args, settings_table
 from .tasks import MODES, run, task_for
 
 
@@ -28,6 +29,26 @@ def _key_values(pairs: list[str], what: str) -> dict[str, Any]:
             raise SystemExit(f"error: {what} must look like key=value, got {pair!r}")
         values[key.strip()] = value
     return values
+
+
+def _setting_overrides(pairs: list[str]) -> dict[str, Any]:
+    """``--set`` pairs; a misspelt name would otherwise be ignored silently, as Stash ignores unknown keys."""
+    overrides = _key_values(pairs, "--set")
+    unknown = sorted(set(overrides) - set(SETTING_BY_NAME))
+    if unknown:
+        raise SystemExit(f"error: unknown setting {', '.join(unknown)} (see `stash-compreface settings`)")
+    return overrides
+
+
+def print_settings(width: int = 100) -> None:
+    """The settings table for people: name, default, accepted range and what it does."""
+    print(textwrap.fill("Plugin settings: set them in Stash (Settings > Plugins > CompreFace Face Recognition), "
+                        "or for one run with `stash-compreface run MODE --set NAME=VALUE`. An empty value means "
+                        "the default.", width))
+    for name, default, accepted, meaning in settings_table():
+        print(f"\n{name}")
+        for label, text in (("meaning", meaning), ("default", default), ("range", accepted)):
+            print(textwrap.fill(text, width, initial_indent=f"  {label:<8} ", subsequent_indent=" " * 11))
 
 
 def default_state_dir(stash_url: str) -> Path:
@@ -50,14 +71,18 @@ def _parser() -> argparse.ArgumentParser:
     run_p.add_argument("--arg", action="append", default=[], metavar="KEY=VALUE",
                        help="task argument, e.g. --arg limit=100 --arg imageId=12")
     run_p.add_argument("--set", action="append", default=[], metavar="SETTING=VALUE",
-                       help=f"override a plugin setting saved in Stash ({', '.join(SETTING_NAMES)})")
+                       help="override a plugin setting saved in Stash for this run, e.g. --set maxBatchSize=50 "
+                       "(names, defaults and ranges: `stash-compreface settings`)")
     run_p.add_argument("--dry-run", action="store_true", help="log what would change, write nothing")
-    run_p.add_argument("--state-dir", type=Path, help="where candidate sightings are kept "
+    run_p.add_argument("--state-dir", type=Path, help="where candidate sightings are kept, the stateDir setting "
                        "(default ~/.local/share/stash-compreface/<stash host>)")
     run_p.add_argument("--insecure", action="store_true", help="do not verify Stash's TLS certificate")
     run_p.add_argument("-v", "--verbose", action="store_true", help="also show debug lines")
 
     sub.add_parser("modes", help="list the task modes")
+    settings_p = sub.add_parser("settings", help="list the plugin settings: name, default, range and meaning")
+    settings_p.add_argument("--manifest", action="store_true",
+                            help="print the settings block of plugin/compreface.yml instead (for maintainers)")
     demo_p = sub.add_parser("demo", help="run the plugin end to end against built-in Stash and CompreFace "
                             "test doubles with a generated sample library")
     demo_p.add_argument("--images", type=int, default=40, help="size of the sample library (default 40)")
@@ -68,9 +93,11 @@ def _parser() -> argparse.ArgumentParser:
 
 def _run(ns: argparse.Namespace) -> int:
     args_raw = {"mode": ns.mode, **_key_values(ns.arg, "--arg")}
-    overrides = _key_values(ns.set, "--set")
+    overrides = _setting_overrides(ns.set)
     if ns.dry_run:
         overrides["dryRun"] = True
+    if ns.state_dir:
+        overrides["stateDir"] = str(ns.state_dir.expanduser().absolute())
     reporter = ConsoleReporter(verbose=ns.verbose)
     stop_holder: list[threading.Event] = []
 
@@ -109,9 +136,17 @@ def _run(ns: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     ns = _parser().parse_args(argv)
-    if ns.command == "modes":
-        for mode in MODES:
-            print(mode)
+    if ns.command in ("modes", "settings"):
+        try:
+            if ns.command == "modes":
+                print("\n".join(MODES))
+            elif ns.manifest:
+                print(manifest_settings_yaml(), end="")
+            else:
+                print_settings()
+            sys.stdout.flush()
+        except BrokenPipeError:  # `stash-compreface settings | head`: the reader has all it wants
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     if ns.command == "plugin":
         from .runtime.plugin import main as plugin_main

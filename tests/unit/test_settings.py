@@ -1,9 +1,14 @@
 from __future__ import annotations
 
+import dataclasses
+import os
+
 import pytest
 
 from stash_compreface.errors import SettingError
 from stash_compreface.settings import (
+    SETTING_BY_NAME,
+    SETTINGS,
     Settings,
     normalize_url,
     parse_args,
@@ -111,3 +116,121 @@ def test_bad_task_args() -> None:
         parse_args({"mode": "identifyImage", "imageId": "abc"})
     with pytest.raises(SettingError, match="mode"):
         parse_args({})
+
+
+def test_settings_defaults_are_the_table() -> None:
+    defaults = {f.name: f.default for f in dataclasses.fields(Settings)}
+    assert defaults == {spec.attr: spec.default for spec in SETTINGS}
+    assert len({spec.name for spec in SETTINGS}) == len(SETTINGS) == len(defaults)
+
+
+def test_every_setting_parses_its_own_default_shape() -> None:
+    # Saving the documented default explicitly changes nothing (the UI stores numbers, strings, bools).
+    raw = {spec.name: spec.default for spec in SETTINGS if spec.default not in (None, "")}
+    assert parse_settings(raw) == Settings()
+
+
+def test_frame_server_has_a_documented_default() -> None:
+    assert parse_settings({}).frame_server_url == "http://vision-frame-server:5001"
+    assert parse_settings({"frameServerUrl": ""}).frame_server_url == "http://vision-frame-server:5001"
+    assert parse_settings({"frameServerUrl": "frames"}).frame_server_url == "http://frames:5001"
+
+
+def test_request_timeout_setting() -> None:
+    assert parse_settings({}).request_timeout_s == 30
+    assert parse_settings({"requestTimeout": 120}).request_timeout_s == 120
+    assert parse_settings({"requestTimeout": "7.5"}).request_timeout_s == 7.5
+    for bad in (4, 601, "soon", True, [30]):
+        with pytest.raises(SettingError, match=r"requestTimeout must be a number in 5\.\.600") as info:
+            parse_settings({"requestTimeout": bad})
+        assert info.value.setting == "requestTimeout"
+
+
+def test_state_dir_setting(tmp_path) -> None:
+    assert parse_settings({}).state_dir is None
+    assert parse_settings({"stateDir": f" {tmp_path}/ "}).state_dir == str(tmp_path)
+    assert parse_settings({"stateDir": "~/faces"}).state_dir == os.path.expanduser("~/faces")
+    with pytest.raises(SettingError, match=r"stateDir must be an absolute folder path .*, got 'data'") as info:
+        parse_settings({"stateDir": "data"})
+    assert info.value.setting == "stateDir"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("comprefaceUrl", 8000, "comprefaceUrl must be an http(s) URL such as http://host:8000, got the number 8000"),
+        ("stashHostUrl", ["http://stash:9999"], "stashHostUrl must be an http(s) URL such as http://host:9999, "
+                                                "got a list"),
+        ("recognitionApiKey", 12345, "recognitionApiKey must be the UUID key shown in CompreFace"),
+        ("scannedTagName", {"name": "x"}, "scannedTagName must be a tag name, got an object"),
+        ("stateDir", True, "stateDir must be an absolute folder path such as /config/compreface-state, "
+                                 "got true (true/false)"),
+        ("maxBatchSize", True, "maxBatchSize must be a whole number in 1..1000, got true (true/false)"),
+        ("maxConcurrency", [4], "maxConcurrency must be a whole number in 1..32, got a list"),
+        ("cooldownSeconds", {"s": 1}, "cooldownSeconds must be a number in 0..3600, got an object"),
+        ("minSimilarity", [0.8], "minSimilarity must be a fraction 0..1 (e.g. 0.81) or a percent 0..100 (e.g. 81), "
+                                 "got a list"),
+        ("dryRun", "maybe", "dryRun must be true or false, got 'maybe'"),
+        ("dryRun", {}, "dryRun must be true or false, got an object"),
+    ],
+)
+def test_wrong_json_type_is_one_clear_error(name: str, value: object, message: str) -> None:
+    with pytest.raises(SettingError) as info:
+        parse_settings({name: value})
+    assert str(info.value).startswith(f"Invalid plugin settings: {message}")  # one problem, said plainly
+    assert info.value.setting == name
+
+
+def test_wrong_types_are_reported_together_in_table_order() -> None:
+    with pytest.raises(SettingError) as info:
+        parse_settings({"dryRun": [], "comprefaceUrl": 8000, "maxBatchSize": {}, "unknownKey": object()})
+    message = str(info.value)
+    assert message.count(" must be ") == 3
+    assert message.index("comprefaceUrl") < message.index("maxBatchSize") < message.index("dryRun")
+    assert info.value.setting == "comprefaceUrl"
+
+
+def test_api_key_errors_never_echo_the_value() -> None:
+    with pytest.raises(SettingError) as info:
+        parse_settings({"detectionApiKey": "my-secret-key"})
+    assert "my-secret-key" not in str(info.value)
+
+
+def test_url_errors_hide_credentials() -> None:
+    with pytest.raises(SettingError) as info:
+        parse_settings({"visionServiceUrl": "ftp://bob:hunter2@vision"})
+    assert "hunter2" not in str(info.value) and "visionServiceUrl" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"mode": "recognizeImagesHQ", "limit": [1]}, "limit must be a whole number in >= 0, got a list"),
+        ({"mode": "identifyImage", "imageId": {"id": 1}}, "imageId must be a Stash id (a positive whole number), "
+                                                          "got an object"),
+        ({"mode": "identifyImage", "imageId": True}, "imageId must be a Stash id"),
+        ({"mode": "identifyImage", "createPerformer": [True]}, "createPerformer must be true or false, got a list"),
+        ({"mode": ["identifyImage"]}, "mode must be the name of a task mode, got a list"),
+    ],
+)
+def test_task_args_of_the_wrong_type(raw: dict[str, object], message: str) -> None:
+    with pytest.raises(SettingError, match="Invalid task arguments") as info:
+        parse_args(raw)
+    assert message in str(info.value)
+
+
+def test_task_args_problems_reported_together() -> None:
+    with pytest.raises(SettingError) as info:
+        parse_args({"mode": "createPerformerFromImage", "imageId": [], "faceIndex": "x"})
+    assert "imageId must be" in str(info.value) and "faceIndex must be" in str(info.value)
+    assert info.value.setting == "imageId"
+
+
+def test_task_args_that_are_not_an_object() -> None:
+    with pytest.raises(SettingError, match="must be an object of names and values, got a list"):
+        parse_args(["identifyImage"])  # type: ignore[arg-type]
+
+
+def test_table_lookup_by_name() -> None:
+    assert SETTING_BY_NAME["maxBatchSize"].attr == "max_batch_size"
+    assert SETTING_BY_NAME["maxBatchSize"].range == "1-1000"
