@@ -304,7 +304,10 @@ class StateStore:
         try:
             db = self._checked(path)
         except _Damaged as damage:
-            moved = _move_aside(path)
+            try:
+                moved = _move_aside(path)
+            except OSError as exc:
+                raise _cannot_open(path, f"{damage}, and it could not be moved aside: {exc}") from exc
             self._warn(f"The state file {path} could not be used ({damage}); it was moved to {moved} and a new "
                        f"one was started. Lost: {_LOST}.")
             try:
