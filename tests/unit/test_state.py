@@ -1,8 +1,48 @@
 from __future__ import annotations
 
+import os
+import sqlite3
+import stat
 from pathlib import Path
 
-from stash_compreface.tasks.state import StateStore
+import pytest
+
+from stash_compreface.errors import FatalError, SettingError
+from stash_compreface.tasks.state import (
+    SCHEMA_VERSION,
+    STATE_FILE,
+    NewerStateError,
+    StateLocation,
+    StateStore,
+    folder_is_writable,
+    locate_state,
+    open_state,
+    user_state_dir,
+)
+
+
+class Warnings(list[str]):
+    def __call__(self, message: str) -> None:
+        self.append(message)
+
+
+def user_version(path: Path) -> int:
+    db = sqlite3.connect(path)
+    try:
+        return int(db.execute("PRAGMA user_version").fetchone()[0])
+    finally:
+        db.close()
+
+
+def damaged_copies(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if ".damaged-" in p.name and not p.name.endswith(("-wal", "-shm")))
+
+
+def state_with_sightings(path: Path, count: int = 400) -> None:
+    store = StateStore(path)
+    for i in range(count):
+        store.record_sighting(f"Person {i} ABCDEFGH", str(i))
+    store.close()
 
 
 def test_sightings_survive_reopening_and_count_distinct_images(tmp_path: Path) -> None:
@@ -31,7 +71,267 @@ def test_dry_run_reads_the_file_but_never_writes_it(tmp_path: Path) -> None:
     real = StateStore(path)
     real.record_sighting("Person 1 A", "10")
     real.close()
+    before = path.read_bytes()
     dry = StateStore(path, dry_run=True)
     assert dry.record_sighting("Person 1 A", "11") == 2
     dry.close()
+    assert path.read_bytes() == before
     assert StateStore(path).sightings("Person 1 A") == ["10"]
+
+
+def test_dry_run_creates_no_state_file(tmp_path: Path) -> None:
+    path = tmp_path / "state.sqlite3"
+    dry = StateStore(path, dry_run=True)
+    dry.record_sighting("Person 1 A", "10")
+    dry.close()
+    assert not path.exists()
+
+
+# ------------------------------------------------------------------------------------------------ damage
+
+
+def _truncated(path: Path) -> None:
+    state_with_sightings(path)
+    os.truncate(path, path.stat().st_size // 2)
+
+
+def _junk(path: Path) -> None:
+    path.write_bytes(bytes(range(256)) * 20)
+
+
+def _zero_length(path: Path) -> None:
+    path.write_bytes(b"")
+
+
+def _text(path: Path) -> None:
+    path.write_text("this was overwritten by an editor\n")
+
+
+def _wrong_schema(path: Path) -> None:
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE candidates (name TEXT, seen INTEGER)")
+    db.execute("INSERT INTO candidates VALUES ('someone else', 3)")
+    db.commit()
+    db.close()
+
+
+@pytest.mark.parametrize("damage", [_truncated, _junk, _zero_length, _text, _wrong_schema],
+                         ids=["truncated", "junk", "zero-length", "text", "wrong-schema"])
+def test_a_damaged_state_file_is_moved_aside_with_one_warning_and_a_fresh_one_works(tmp_path: Path,
+                                                                                     damage) -> None:
+    path = tmp_path / STATE_FILE
+    damage(path)
+    original = path.read_bytes()
+    warnings = Warnings()
+
+    store = StateStore(path, warn=warnings)
+    assert store.record_sighting("Person 1 A", "10") == 1
+    assert store.claim_example("Person 1 A", "10")
+    store.close()
+
+    [moved] = damaged_copies(tmp_path)
+    assert moved.read_bytes() == original, "the damaged file is kept as it was, for recovery by hand"
+    assert len(warnings) == 1
+    assert str(moved) in warnings[0] and str(path) in warnings[0]
+    assert "candidate sightings" in warnings[0] and "learned-example claims" in warnings[0]
+    reopened = StateStore(path, warn=warnings)
+    assert reopened.sightings("Person 1 A") == ["10"]
+    assert len(warnings) == 1, "the new file is healthy: no second warning"
+    assert user_version(path) == SCHEMA_VERSION
+
+
+def test_a_damaged_file_in_a_dry_run_is_reported_but_left_alone(tmp_path: Path) -> None:
+    path = tmp_path / STATE_FILE
+    _junk(path)
+    original = path.read_bytes()
+    warnings = Warnings()
+    store = StateStore(path, dry_run=True, warn=warnings)
+    assert store.record_sighting("Person 1 A", "10") == 1
+    store.close()
+    assert path.read_bytes() == original
+    assert damaged_copies(tmp_path) == []
+    assert len(warnings) == 1 and "dry run" in warnings[0]
+
+
+def test_a_state_file_from_a_newer_plugin_is_refused_and_not_touched(tmp_path: Path) -> None:
+    path = tmp_path / STATE_FILE
+    state_with_sightings(path, count=3)
+    db = sqlite3.connect(path)
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 5}")
+    db.commit()
+    db.close()
+    original = path.read_bytes()
+    for dry_run in (False, True):
+        with pytest.raises(NewerStateError) as refused:
+            StateStore(path, dry_run=dry_run)
+        assert "newer" in str(refused.value) and str(path) in str(refused.value)
+        assert f"version {SCHEMA_VERSION + 5}" in str(refused.value)
+    assert isinstance(refused.value, FatalError)
+    assert path.read_bytes() == original
+    assert damaged_copies(tmp_path) == []
+
+
+def test_an_unversioned_file_from_the_first_release_is_migrated_with_its_data(tmp_path: Path) -> None:
+    path = tmp_path / STATE_FILE
+    db = sqlite3.connect(path)
+    db.executescript("""
+        CREATE TABLE candidates (subject TEXT PRIMARY KEY, created_at REAL NOT NULL, performer_id TEXT);
+        CREATE TABLE sightings (subject TEXT NOT NULL, image_id TEXT NOT NULL, PRIMARY KEY (subject, image_id));
+        CREATE TABLE learned (subject TEXT NOT NULL, image_id TEXT NOT NULL, PRIMARY KEY (subject, image_id));
+        INSERT INTO candidates VALUES ('Person 1 A', 0, NULL);
+        INSERT INTO sightings VALUES ('Person 1 A', '10');
+        INSERT INTO learned VALUES ('Person 1 A', '10');
+    """)
+    db.close()
+    warnings = Warnings()
+    store = StateStore(path, warn=warnings)
+    assert store.sightings("Person 1 A") == ["10"]
+    assert not store.claim_example("Person 1 A", "10")
+    store.mark_pending("Person 1 A", "7")
+    assert store.pending_promotions() == [("Person 1 A", "7", ["10"])]
+    store.close()
+    assert warnings == []
+    assert user_version(path) == SCHEMA_VERSION
+
+
+def test_a_state_file_that_cannot_be_opened_is_an_error_not_damage(tmp_path: Path) -> None:
+    path = tmp_path / STATE_FILE
+    path.mkdir()
+    with pytest.raises(FatalError) as failed:
+        StateStore(path)
+    assert str(path) in str(failed.value)
+    assert path.is_dir(), "a folder in the way is not ours to move"
+    assert damaged_copies(tmp_path) == []
+
+
+# ------------------------------------------------------------------------------------------------ pending
+
+
+def test_a_promotion_killed_before_its_links_is_found_by_the_next_run(tmp_path: Path) -> None:
+    path = tmp_path / STATE_FILE
+    store = StateStore(path)
+    store.record_sighting("Person 1 A", "10")
+    store.record_sighting("Person 1 A", "11")
+    store.record_sighting("Person 2 B", "12")
+    store.mark_pending("Person 1 A", "7")
+    store.close()  # the run dies here, before the links are written
+
+    store = StateStore(path)
+    assert store.pending_promotions() == [("Person 1 A", "7", ["10", "11"])]
+    store.mark_promoted("Person 1 A", "7")
+    assert store.pending_promotions() == []
+    assert store.promoted_performer("Person 1 A") == "7"
+    store.mark_pending("Person 2 B", "8")
+    store.clear_pending("Person 2 B")
+    assert store.pending_promotions() == []
+    assert store.promoted_performer("Person 2 B") is None
+
+
+# ------------------------------------------------------------------------------------------------ location
+
+
+def test_configured_folder_wins(tmp_path: Path) -> None:
+    warnings = Warnings()
+    location = locate_state(preferred=tmp_path / "plugin" / "data", configured=tmp_path / "mine",
+                            fallback=tmp_path / "user", warn=warnings)
+    assert location == StateLocation(tmp_path / "mine")
+    assert warnings == []
+
+
+def test_a_configured_folder_that_is_not_writable_names_the_setting(tmp_path: Path) -> None:
+    with pytest.raises(SettingError) as refused:
+        locate_state(preferred=tmp_path / "data", configured=tmp_path / "ro", fallback=tmp_path / "user",
+                     warn=Warnings(), writable=lambda folder: folder.name != "ro")
+    assert refused.value.setting == "stateDir" and str(tmp_path / "ro") in str(refused.value)
+
+
+def test_a_writable_plugin_folder_is_used_quietly(tmp_path: Path) -> None:
+    warnings = Warnings()
+    location = locate_state(preferred=tmp_path / "data", fallback=tmp_path / "user", warn=warnings)
+    assert location.file == tmp_path / "data" / STATE_FILE
+    assert warnings == []
+
+
+def test_a_read_only_plugin_folder_falls_back_and_carries_its_state_over(tmp_path: Path) -> None:
+    preferred, fallback = tmp_path / "plugin" / "data", tmp_path / "user"
+    old = StateStore(preferred / STATE_FILE)
+    old.record_sighting("Person 1 A", "10")
+    old.close()
+    before = (preferred / STATE_FILE).read_bytes()
+    warnings = Warnings()
+
+    location = locate_state(preferred=preferred, fallback=fallback, warn=warnings,
+                            writable=lambda folder: folder != preferred)
+    assert location.folder == fallback
+    assert len(warnings) == 1 and str(preferred) in warnings[0] and str(fallback) in warnings[0]
+    assert "stateDir" in warnings[0]
+
+    store = open_state(location, warn=warnings)
+    assert store.record_sighting("Person 1 A", "11") == 2
+    store.close()
+    assert (fallback / STATE_FILE).exists()
+    assert (preferred / STATE_FILE).read_bytes() == before
+
+    # Next run: the fallback has its own file now, and it is the one that counts.
+    again = locate_state(preferred=preferred, fallback=fallback, warn=warnings,
+                         writable=lambda folder: folder != preferred)
+    assert again.seed is None
+    assert open_state(again, warn=warnings).sightings("Person 1 A") == ["10", "11"]
+
+
+def test_a_dry_run_in_a_read_only_plugin_folder_reads_the_old_state_and_writes_nothing(tmp_path: Path) -> None:
+    preferred, fallback = tmp_path / "data", tmp_path / "user"
+    old = StateStore(preferred / STATE_FILE)
+    old.record_sighting("Person 1 A", "10")
+    old.close()
+    location = locate_state(preferred=preferred, fallback=fallback, warn=Warnings(),
+                            writable=lambda folder: folder != preferred)
+    store = open_state(location, warn=Warnings(), dry_run=True)
+    assert store.record_sighting("Person 1 A", "11") == 2
+    store.close()
+    assert not (fallback / STATE_FILE).exists()
+
+
+def test_nowhere_writable_is_one_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(FatalError) as failed:
+        locate_state(preferred=tmp_path / "data", fallback=tmp_path / "user", warn=Warnings(),
+                     writable=lambda folder: False)
+    assert "stateDir" in str(failed.value)
+    assert str(tmp_path / "data") in str(failed.value) and str(tmp_path / "user") in str(failed.value)
+
+
+def test_a_chmod_read_only_folder_is_seen_as_not_writable(tmp_path: Path) -> None:
+    folder = tmp_path / "data"
+    folder.mkdir()
+    folder.chmod(stat.S_IRUSR | stat.S_IXUSR)
+    try:
+        if os.access(folder, os.W_OK):
+            pytest.skip("running as root: permissions do not stop writes (the injected check covers this)")
+        assert not folder_is_writable(folder)
+        warnings = Warnings()
+        location = locate_state(preferred=folder, fallback=tmp_path / "user", warn=warnings)
+        assert location.folder == tmp_path / "user" and len(warnings) == 1
+    finally:
+        folder.chmod(stat.S_IRWXU)
+
+
+def test_folder_is_writable_creates_a_missing_folder(tmp_path: Path) -> None:
+    assert folder_is_writable(tmp_path / "a" / "b")
+    assert (tmp_path / "a" / "b").is_dir()
+    assert list((tmp_path / "a" / "b").iterdir()) == [], "the probe leaves nothing behind"
+
+
+def test_a_file_where_the_folder_should_be_is_not_writable(tmp_path: Path) -> None:
+    (tmp_path / "data").write_text("x")
+    assert not folder_is_writable(tmp_path / "data")
+
+
+def test_user_state_dir_per_platform(tmp_path: Path) -> None:
+    url = "http://127.0.0.1:9999"
+    assert user_state_dir(url, environ={"XDG_DATA_HOME": str(tmp_path)}, windows=False) == (
+        tmp_path / "stash-compreface" / "127_0_0_1_9999")
+    assert user_state_dir(url, environ={}, windows=False) == (
+        Path.home() / ".local" / "share" / "stash-compreface" / "127_0_0_1_9999")
+    assert user_state_dir(url, environ={"LOCALAPPDATA": str(tmp_path)}, windows=True) == (
+        tmp_path / "stash-compreface" / "127_0_0_1_9999")
+    assert user_state_dir("https://stash.lan", environ={}, windows=False).name == "stash_lan"

@@ -4,52 +4,385 @@ A stranger seen once must not become a performer, so sightings have to outlive a
 Stash has nowhere to keep them (no performer exists yet, images have no custom fields), so they live in
 a small SQLite file next to the plugin. Every write commits at once. A dry run works on an in-memory
 copy, so it reads past sightings but leaves the file untouched.
+
+The file is only a cache of work in progress, so it must never stop a run: a file SQLite cannot read
+(truncated, overwritten, someone else's schema) is moved aside with one warning and replaced by a fresh
+one. The one thing that is refused is a file written by a *newer* plugin: clobbering it would lose data
+that an upgrade would have kept. The layout carries ``PRAGMA user_version`` and is upgraded by ordered
+migrations.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
 import sqlite3
+import tempfile
 import threading
 import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS candidates (
-    subject TEXT PRIMARY KEY,
-    created_at REAL NOT NULL,
-    performer_id TEXT
-);
-CREATE TABLE IF NOT EXISTS sightings (
-    subject TEXT NOT NULL,
-    image_id TEXT NOT NULL,
-    PRIMARY KEY (subject, image_id)
-);
-CREATE TABLE IF NOT EXISTS learned (
-    subject TEXT NOT NULL,
-    image_id TEXT NOT NULL,
-    PRIMARY KEY (subject, image_id)
-);
-"""
+from ..errors import FatalError, SettingError
+
+STATE_FILE = "state.sqlite3"
+APP_DIR = "stash-compreface"
+
+Warn = Callable[[str], None]
+
+# Ordered migrations: entry N-1 brings a file from user_version N-1 to N. Never edit a released entry;
+# append a new one. Version 1 is the layout that shipped without a version (user_version 0), hence
+# IF NOT EXISTS: such files already hold these tables.
+_MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE IF NOT EXISTS candidates (
+            subject TEXT PRIMARY KEY,
+            created_at REAL NOT NULL,
+            performer_id TEXT
+        )""",
+        """CREATE TABLE IF NOT EXISTS sightings (
+            subject TEXT NOT NULL,
+            image_id TEXT NOT NULL,
+            PRIMARY KEY (subject, image_id)
+        )""",
+        """CREATE TABLE IF NOT EXISTS learned (
+            subject TEXT NOT NULL,
+            image_id TEXT NOT NULL,
+            PRIMARY KEY (subject, image_id)
+        )""",
+    ),
+    (
+        # A promotion whose image links may not have been written yet (the run can be killed in between).
+        """CREATE TABLE pending_promotions (
+            subject TEXT PRIMARY KEY,
+            performer_id TEXT NOT NULL,
+            created_at REAL NOT NULL
+        )""",
+    ),
+)
+SCHEMA_VERSION = len(_MIGRATIONS)
+
+# What a file at SCHEMA_VERSION must contain; anything less is not our file.
+_EXPECTED_COLUMNS: Mapping[str, frozenset[str]] = {
+    "candidates": frozenset({"subject", "created_at", "performer_id"}),
+    "sightings": frozenset({"subject", "image_id"}),
+    "learned": frozenset({"subject", "image_id"}),
+    "pending_promotions": frozenset({"subject", "performer_id", "created_at"}),
+}
+
+_LOST = ("candidate sightings (unnamed faces start counting towards minFacesForNewPerformer again), "
+         "learned-example claims (an image may be uploaded to CompreFace as an example once more) "
+         "and unfinished promotions")
+
+_log = logging.getLogger(__name__)
+
+
+class _Damaged(Exception):
+    """The file is not a readable state file of ours; the message says why."""
+
+
+class NewerStateError(FatalError):
+    """The state file was written by a newer plugin: refusing keeps its data for that version."""
+
+
+# ----------------------------------------------------------------------------------------------- where
+
+
+@dataclass(frozen=True)
+class StateLocation:
+    """Where the state lives (and the run lock with it).
+
+    ``seed`` is an older state file to start from when ``file`` does not exist yet: the preferred folder
+    became read-only, so its data is copied rather than forgotten.
+    """
+
+    folder: Path
+    seed: Path | None = None
+
+    @property
+    def file(self) -> Path:
+        return self.folder / STATE_FILE
+
+
+def instance_name(stash_url: str) -> str:
+    """A folder name for one Stash server: its host and port, e.g. ``127_0_0_1_9999``."""
+    safe = "".join(c if c.isalnum() else "_" for c in stash_url.split("://", 1)[-1]).strip("_")
+    return safe or "default"
+
+
+def user_state_dir(stash_url: str, *, environ: Mapping[str, str] | None = None, windows: bool | None = None) -> Path:
+    """The per-user folder used when the plugin folder is read-only.
+
+    ``%LOCALAPPDATA%\\stash-compreface\\<instance>`` on Windows, else
+    ``$XDG_DATA_HOME/stash-compreface/<instance>`` (default ``~/.local/share``).
+    """
+    env = os.environ if environ is None else environ
+    if windows is None:
+        windows = os.name == "nt"
+    if windows:
+        base = Path(env.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+    else:
+        base = Path(env.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / APP_DIR / instance_name(stash_url)
+
+
+def folder_is_writable(folder: Path) -> bool:
+    """Can a state file be created and written in ``folder``? Creates the folder if it can.
+
+    Probes with a real file: ``os.access`` says yes to root on a chmod'ed folder and cannot see every
+    read-only mount.
+    """
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".write-test-")
+        os.close(fd)
+        os.unlink(probe)
+        existing = folder / STATE_FILE
+        if existing.exists():
+            with existing.open("r+b"):
+                pass
+    except OSError:
+        return False
+    return True
+
+
+def locate_state(
+    *,
+    preferred: Path | None,
+    configured: Path | None = None,
+    fallback: Path,
+    warn: Warn,
+    writable: Callable[[Path], bool] = folder_is_writable,
+) -> StateLocation:
+    """Pick the state folder: ``configured`` (the stateDir setting) if set, else ``preferred`` (the plugin
+    folder's ``data/``) if writable, else the per-user ``fallback``, saying so in one warning.
+    """
+    if configured is not None:
+        if not writable(configured):
+            raise SettingError(f"stateDir {configured} is not a writable folder: choose a folder the Stash "
+                               "process can write to, or clear stateDir", setting="stateDir")
+        return StateLocation(configured)
+    if preferred is not None and writable(preferred):
+        return StateLocation(preferred)
+    if not writable(fallback):
+        where = f"Neither {preferred} nor {fallback} is" if preferred is not None else f"{fallback} is not"
+        raise FatalError(f"{where} a writable folder for the plugin's state: set stateDir to a folder the Stash "
+                         "process can write to", setting="stateDir")
+    seed = None
+    if preferred is not None:
+        old = preferred / STATE_FILE
+        seed = old if old.is_file() and not (fallback / STATE_FILE).exists() else None
+        copied = f"; starting from a copy of {old}" if seed else ""
+        warn(f"State folder {preferred} is not writable (read-only mount?): keeping the state in {fallback} "
+             f"instead{copied}. Set stateDir to choose the folder.")
+    return StateLocation(fallback, seed=seed)
+
+
+def open_state(location: StateLocation, *, warn: Warn, dry_run: bool = False) -> StateStore:
+    return StateStore(location.file, dry_run=dry_run, warn=warn, seed=location.seed)
+
+
+# ----------------------------------------------------------------------------------------------- opening
+
+
+def _connect(path: Path | str) -> sqlite3.Connection:
+    return sqlite3.connect(str(path), check_same_thread=False, timeout=30)
+
+
+def _prepare(db: sqlite3.Connection, where: str) -> None:
+    """Check, migrate and verify in one transaction: a file that fails is left as it was.
+
+    Raises :class:`_Damaged` for anything that is not a readable state file, ``NewerStateError`` for a
+    newer layout, and lets ``sqlite3.OperationalError`` (cannot open, locked, read-only, I/O) through:
+    those are the machine's problem, not the file's.
+    """
+    try:
+        check = [row[0] for row in db.execute("PRAGMA quick_check").fetchall()]
+        if check != ["ok"]:
+            raise _Damaged(f"integrity check failed: {'; '.join(map(str, check[:3]))}")
+        (version,) = db.execute("PRAGMA user_version").fetchone()
+        if version > SCHEMA_VERSION:
+            raise NewerStateError(
+                f"The state file {where} was written by a newer stash-compreface (state version {version}, this "
+                f"one knows up to {SCHEMA_VERSION}). Update the plugin, or move the file away to start afresh "
+                "(candidate sightings and learned-example claims would then be lost)."
+            )
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for number in range(version + 1, SCHEMA_VERSION + 1):
+                for statement in _MIGRATIONS[number - 1]:
+                    db.execute(statement)
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            _verify(db)
+        except BaseException:
+            db.rollback()
+            raise
+        db.commit()
+    except sqlite3.OperationalError as exc:
+        if "no such" in str(exc) or "already exists" in str(exc):
+            raise _Damaged(f"unexpected tables ({exc})") from exc
+        raise
+    except sqlite3.DatabaseError as exc:
+        raise _Damaged(str(exc)) from exc
+
+
+def _verify(db: sqlite3.Connection) -> None:
+    for table, columns in _EXPECTED_COLUMNS.items():
+        found = {row[1] for row in db.execute(f"PRAGMA table_info({table})").fetchall()}
+        if not columns <= found:
+            missing = ", ".join(sorted(columns - found))
+            raise _Damaged(f"not a stash-compreface state file (table {table} lacks {missing})")
+
+
+def _move_aside(path: Path) -> Path:
+    """Rename the file (and its -wal/-shm/-journal companions) to ``<name>.damaged-<UTC time>``."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    target = path.with_name(f"{path.name}.damaged-{stamp}")
+    n = 1
+    while target.exists():
+        n += 1
+        target = path.with_name(f"{path.name}.damaged-{stamp}-{n}")
+    os.replace(path, target)
+    for suffix in ("-wal", "-shm", "-journal"):
+        companion = path.with_name(path.name + suffix)
+        if companion.exists():
+            with contextlib.suppress(OSError):
+                os.replace(companion, target.with_name(target.name + suffix))
+    return target
+
+
+def _cannot_open(path: Path, reason: str) -> FatalError:
+    return FatalError(f"Cannot open the state file {path}: {reason}. Check that the Stash process may read and "
+                      "write it, or set stateDir to another folder", setting="stateDir")
+
+
+def _read_into_memory(path: Path) -> sqlite3.Connection:
+    """Copy a state file into memory without writing to it (dry runs, and seeds in read-only folders)."""
+    memory = _connect(":memory:")
+    last: sqlite3.Error | None = None
+    # A WAL file in a read-only folder cannot get its -shm; "immutable" reads it as it stands.
+    for uri in (f"{path.resolve().as_uri()}?mode=ro", f"{path.resolve().as_uri()}?immutable=1"):
+        try:
+            disk = sqlite3.connect(uri, uri=True, check_same_thread=False)
+        except sqlite3.Error as exc:
+            last = exc
+            continue
+        try:
+            disk.backup(memory)
+            return memory
+        except sqlite3.OperationalError as exc:
+            last = exc
+        finally:
+            disk.close()
+    assert last is not None
+    raise last
 
 
 class StateStore:
-    def __init__(self, path: Path | None, *, dry_run: bool = False) -> None:
+    def __init__(self, path: Path | None, *, dry_run: bool = False, warn: Warn | None = None,
+                 seed: Path | None = None) -> None:
+        """``path`` None keeps everything in memory; ``seed`` is a state file to start from when ``path``
+        does not exist yet (see :class:`StateLocation`)."""
         self._lock = threading.Lock()
+        self._warn = warn if warn is not None else _log.warning
+        self.path = path
         if path is None:
-            self._db = sqlite3.connect(":memory:", check_same_thread=False)
+            self._db = _connect(":memory:")
+            _prepare(self._db, "in memory")
+        elif dry_run:
+            self._db = self._open_dry(path, seed)
         else:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            disk = sqlite3.connect(str(path), check_same_thread=False, timeout=30)
-            if dry_run:
-                self._db = sqlite3.connect(":memory:", check_same_thread=False)
-                disk.executescript(_SCHEMA)
-                disk.backup(self._db)
-                disk.close()
-            else:
-                self._db = disk
-                self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(_SCHEMA)
-        self._db.commit()
+            self._db = self._open_disk(path, seed)
+
+    def _open_disk(self, path: Path, seed: Path | None) -> sqlite3.Connection:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if seed is not None and not path.exists():
+            self._copy_seed(seed, path)
+        try:
+            db = self._checked(path)
+        except _Damaged as damage:
+            try:
+                moved = _move_aside(path)
+            except OSError as exc:
+                raise _cannot_open(path, f"{damage}, and it could not be moved aside: {exc}") from exc
+            self._warn(f"The state file {path} could not be used ({damage}); it was moved to {moved} and a new "
+                       f"one was started. Lost: {_LOST}.")
+            try:
+                db = self._checked(path)
+            except _Damaged as again:
+                raise _cannot_open(path, str(again)) from again
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.OperationalError as exc:
+            db.close()
+            raise _cannot_open(path, str(exc)) from exc
+        return db
+
+    @staticmethod
+    def _checked(path: Path) -> sqlite3.Connection:
+        if path.is_file() and path.stat().st_size == 0:
+            raise _Damaged("the file is empty")
+        try:
+            db = _connect(path)
+        except sqlite3.Error as exc:
+            raise _cannot_open(path, str(exc)) from exc
+        try:
+            _prepare(db, str(path))
+        except sqlite3.OperationalError as exc:
+            db.close()
+            raise _cannot_open(path, str(exc)) from exc
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _copy_seed(self, seed: Path, path: Path) -> None:
+        """Carry the state of a folder that became read-only over; if that fails, start afresh."""
+        try:
+            memory = _read_into_memory(seed)
+            try:
+                _prepare(memory, str(seed))
+                disk = _connect(path)
+                try:
+                    memory.backup(disk)
+                finally:
+                    disk.close()
+            finally:
+                memory.close()
+        except NewerStateError:
+            raise
+        except (sqlite3.Error, _Damaged, OSError) as exc:
+            with contextlib.suppress(OSError):
+                path.unlink()
+            self._warn(f"Could not copy the state from {seed} ({exc}); starting a new state file in {path}. "
+                       f"Not carried over: {_LOST}.")
+
+    def _open_dry(self, path: Path, seed: Path | None) -> sqlite3.Connection:
+        source = path if path.exists() else seed
+        if source is None or not source.exists():
+            memory = _connect(":memory:")
+            _prepare(memory, "in memory")
+            return memory
+        try:
+            if source.is_file() and source.stat().st_size == 0:
+                raise _Damaged("the file is empty")
+            memory = _read_into_memory(source)
+            _prepare(memory, str(source))
+            return memory
+        except _Damaged as damage:
+            self._warn(f"The state file {source} could not be used ({damage}). A real run would move it aside "
+                       f"and start a new one, losing {_LOST}; this dry run starts from nothing and leaves it as is.")
+        except sqlite3.DatabaseError as damage:
+            if isinstance(damage, sqlite3.OperationalError) and "not a database" not in str(damage):
+                raise _cannot_open(source, str(damage)) from damage
+            self._warn(f"The state file {source} could not be used ({damage}). A real run would move it aside "
+                       f"and start a new one, losing {_LOST}; this dry run starts from nothing and leaves it as is.")
+        memory = _connect(":memory:")
+        _prepare(memory, "in memory")
+        return memory
 
     def close(self) -> None:
         with self._lock:
@@ -78,8 +411,11 @@ class StateStore:
 
     def sightings(self, subject: str) -> list[str]:
         with self._lock:
-            rows = self._db.execute("SELECT image_id FROM sightings WHERE subject = ? ORDER BY image_id",
-                                    (subject,)).fetchall()
+            return self._sightings(subject)
+
+    def _sightings(self, subject: str) -> list[str]:
+        rows = self._db.execute("SELECT image_id FROM sightings WHERE subject = ? ORDER BY image_id",
+                                (subject,)).fetchall()
         return [r[0] for r in rows]
 
     def promoted_performer(self, subject: str) -> str | None:
@@ -89,10 +425,30 @@ class StateStore:
         return row[0] if row else None
 
     def mark_promoted(self, subject: str, performer_id: str) -> None:
+        """The subject's images are linked to ``performer_id``: the promotion is complete (pending cleared)."""
         with self._lock, self._db:
             self._db.execute("INSERT OR IGNORE INTO candidates(subject, created_at) VALUES (?, ?)",
                              (subject, time.time()))
             self._db.execute("UPDATE candidates SET performer_id = ? WHERE subject = ?", (performer_id, subject))
+            self._db.execute("DELETE FROM pending_promotions WHERE subject = ?", (subject,))
+
+    def mark_pending(self, subject: str, performer_id: str) -> None:
+        """Call before linking a promoted subject's images: a run killed mid-link leaves this behind."""
+        with self._lock, self._db:
+            self._db.execute("INSERT OR REPLACE INTO pending_promotions(subject, performer_id, created_at) "
+                             "VALUES (?, ?, ?)", (subject, performer_id, time.time()))
+
+    def clear_pending(self, subject: str) -> None:
+        """Drop a pending promotion without marking it done (e.g. its performer no longer exists)."""
+        with self._lock, self._db:
+            self._db.execute("DELETE FROM pending_promotions WHERE subject = ?", (subject,))
+
+    def pending_promotions(self) -> list[tuple[str, str, list[str]]]:
+        """``(subject, performer_id, image_ids)`` of promotions a previous run did not finish, oldest first."""
+        with self._lock:
+            rows = self._db.execute("SELECT subject, performer_id FROM pending_promotions "
+                                    "ORDER BY created_at, subject").fetchall()
+            return [(subject, performer_id, self._sightings(subject)) for subject, performer_id in rows]
 
     def claim_example(self, subject: str, image_id: str) -> bool:
         """True the first time a face of ``image_id`` is taken as an example of ``subject``.
