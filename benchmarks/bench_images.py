@@ -81,7 +81,7 @@ def run_ours(stash: StashDouble, state_dir: Path) -> tuple[float, int, int]:
                               "PluginDir": str(state_dir)},
         "args": {"mode": "recognizeImagesHQ", "limit": "0"},
     })
-    env = {**os.environ, "STASH_COMPREFACE_STATE_DIR": str(state_dir)}
+    env = dict(os.environ)  # the state goes to <PluginDir>/data
     before = len(stash.operations)
     started = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "stash_compreface", "plugin"], stdin=subprocess.PIPE,

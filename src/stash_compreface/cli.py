@@ -19,6 +19,7 @@ from .runtime.reporter import ConsoleReporter
 from .runtime.session import task_context
 from .settings import SETTING_BY_NAME, manifest_settings_yaml, parse_args, settings_table
 from .tasks import MODES, run, task_for
+from .tasks.state import user_state_dir
 
 
 def _key_values(pairs: list[str], what: str) -> dict[str, Any]:
@@ -51,12 +52,6 @@ def print_settings(width: int = 100) -> None:
             print(textwrap.fill(text, width, initial_indent=f"  {label:<8} ", subsequent_indent=" " * 11))
 
 
-def default_state_dir(stash_url: str) -> Path:
-    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    safe = "".join(c if c.isalnum() else "_" for c in stash_url.split("://", 1)[-1]).strip("_")
-    return base / "stash-compreface" / safe
-
-
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stash-compreface", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -76,6 +71,8 @@ def _parser() -> argparse.ArgumentParser:
     run_p.add_argument("--dry-run", action="store_true", help="log what would change, write nothing")
     run_p.add_argument("--state-dir", type=Path, help="where candidate sightings are kept, the stateDir setting "
                        "(default ~/.local/share/stash-compreface/<stash host>)")
+    run_p.add_argument("--no-wait", action="store_true",
+                       help="end at once when another run holds this Stash library, instead of waiting for it")
     run_p.add_argument("--insecure", action="store_true", help="do not verify Stash's TLS certificate")
     run_p.add_argument("-v", "--verbose", action="store_true", help="also show debug lines")
 
@@ -99,24 +96,21 @@ def _run(ns: argparse.Namespace) -> int:
     if ns.state_dir:
         overrides["stateDir"] = str(ns.state_dir.expanduser().absolute())
     reporter = ConsoleReporter(verbose=ns.verbose)
-    stop_holder: list[threading.Event] = []
+    stop = threading.Event()
 
     def on_interrupt(signum: int, frame: FrameType | None) -> None:
-        if stop_holder:
-            reporter.log("warning", "stopping after the images in flight (Ctrl-C again to abort)")
-            stop_holder[0].set()
-            signal.signal(signal.SIGINT, signal.default_int_handler)
-        else:
-            raise KeyboardInterrupt
+        reporter.log("warning", "stopping after the images in flight (Ctrl-C again to abort)")
+        stop.set()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
     signal.signal(signal.SIGINT, on_interrupt)
     try:
         args = parse_args(args_raw)
         task_for(args.mode)
-        with task_context(stash_url=ns.stash_url.rstrip("/"), reporter=reporter,
-                          state_dir=ns.state_dir or default_state_dir(ns.stash_url), api_key=ns.api_key,
-                          overrides=overrides, verify_tls=not ns.insecure) as ctx:
-            stop_holder.append(ctx.stop)
+        stash_url = ns.stash_url.rstrip("/")
+        with task_context(stash_url=stash_url, reporter=reporter, state_dir=user_state_dir(stash_url),
+                          api_key=ns.api_key, overrides=overrides, verify_tls=not ns.insecure, stop=stop,
+                          wait_for_lock=not ns.no_wait) as ctx:
             output = run(args.mode, ctx, args)
     except Stopped:
         reporter.close()

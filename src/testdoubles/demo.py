@@ -67,9 +67,9 @@ def run_demo(*, images: int = 40, verbose: bool = False) -> int:
             tempfile.TemporaryDirectory() as state:
         labels = _library(stash, max(12, images))
         stash.configure_plugin("compreface", {"comprefaceUrl": compreface.url,
-                                              "recognitionApiKey": RECOGNITION_KEY})
+                                              "recognitionApiKey": RECOGNITION_KEY, "stateDir": state})
         print(f"Library: {len(stash.performers)} performers, {len(stash.images)} images\n")
-        env = {"STASH_COMPREFACE_NO_VENV": "1", "STASH_COMPREFACE_STATE_DIR": state}
+        env = {"STASH_COMPREFACE_NO_VENV": "1"}
 
         def run(mode: str, **args: str) -> PluginRun:
             print(f"$ plugin task {mode} {' '.join(f'{k}={v}' for k, v in args.items())}")

@@ -22,7 +22,8 @@ class World:
     runs: list[PluginRun] = field(default_factory=list)
 
     def configure(self, **settings: Any) -> None:
-        base = {"comprefaceUrl": self.compreface.url, "recognitionApiKey": RECOGNITION_KEY}
+        base = {"comprefaceUrl": self.compreface.url, "recognitionApiKey": RECOGNITION_KEY,
+                "stateDir": str(self.state_dir)}
         self.stash.configure_plugin("compreface", {**base, **settings})
 
     def run(self, mode: str, *, kill_at_progress: int | None = None, timeout: float = 300,
@@ -30,7 +31,7 @@ class World:
         """Start the task the way the Stash UI does (defaultArgs as strings), plus ``args`` as the API would."""
         run = run_plugin(self.plugin_dir, task=task_for_mode(self.plugin_dir, mode), args=args,
                          port=self.stash.port, cookie=COOKIE, kill_at_progress=kill_at_progress, timeout=timeout,
-                         env={"STASH_COMPREFACE_STATE_DIR": str(self.state_dir), **(env or {})})
+                         env=env)
         assert_no_secrets(run)
         self.runs.append(run)
         return run

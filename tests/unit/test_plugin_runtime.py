@@ -162,3 +162,19 @@ def test_bad_input_gives_one_error_line_and_exactly_one_json_object(monkeypatch,
     lines = err.splitlines()
     assert len(lines) == 1 and lines[0].startswith("\x01e\x02") and field in lines[0]
     assert "Traceback" not in err
+
+
+def test_a_bug_becomes_an_error_result_with_the_traceback_in_the_log(monkeypatch) -> None:
+    import stash_compreface.runtime.plugin as plugin
+
+    def broken(**_: object):
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(plugin, "task_context", broken)
+    out, err = _run_main(monkeypatch, json.dumps({"server_connection": {"Port": 9},
+                                                  "args": {"mode": "recognizeImagesHQ"}}).encode())
+    result = json.loads(out)
+    assert result["output"] is None and result["error"].startswith("KeyError")
+    lines = [line for line in err.splitlines() if line]
+    assert lines and all(line.startswith("\x01") for line in lines)
+    assert any("Traceback" in line for line in lines)

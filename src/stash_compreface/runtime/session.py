@@ -1,9 +1,13 @@
-"""Build a TaskContext from a Stash connection: the plugin runtime and the CLI share this."""
+"""Build a TaskContext from a Stash connection: the plugin runtime, the CLI and the tests share this.
+
+It is the one place where clients are built from settings, the state folder is chosen and opened, and
+the run lock is taken, so tasks never build a client, read the environment or touch a file path.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import os
+import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -24,11 +28,10 @@ from ..settings import (
 )
 from ..stash.client import StashClient
 from ..tasks.context import TaskContext
-from ..tasks.state import StateStore
+from ..tasks.state import StateStore, locate_state, open_state, user_state_dir
 from ..vision.client import VisionClient
 from .reporter import Reporter
-
-STATE_FILE = "state.sqlite3"
+from .runlock import RunLock
 
 
 def resolve_compreface_url(settings: Settings, *, timeout_s: float = 5.0) -> str:
@@ -55,15 +58,10 @@ def compreface_for(settings: Settings) -> FaceService:
     settings.require_recognition_key()
     url = resolve_compreface_url(settings)
     workers = max(4, settings.max_concurrency * 2)
-    # CompreFace gives up after 60 s itself; slow CPU-only boxes may want more (or tests, less).
-    timeout_s = float(os.environ.get("STASH_COMPREFACE_TIMEOUT_S") or 90)
     return CompreFaceClient(url, recognition_key=settings.recognition_api_key,
                             detection_key=settings.detection_api_key,
                             verification_key=settings.verification_api_key, max_connections=workers,
-                            timeout_s=timeout_s)
-
-
-DEFAULT_FRAME_SERVER = "http://vision-frame-server:5001"
+                            timeout_s=settings.request_timeout_s)
 
 
 def vision_for(settings: Settings) -> VisionClient:
@@ -72,7 +70,33 @@ def vision_for(settings: Settings) -> VisionClient:
         raise SettingError("recognition from video frames goes through the Vision Service: set "
                            "visionServiceUrl (and frameServerUrl), or run the sprite tasks, which need no "
                            "other service", setting="visionServiceUrl")
-    return VisionClient(settings.vision_service_url, settings.frame_server_url or DEFAULT_FRAME_SERVER)
+    return VisionClient(settings.vision_service_url, settings.frame_server_url, timeout_s=settings.request_timeout_s)
+
+
+@contextlib.contextmanager
+def _state(settings: Settings, *, stash_url: str, state_dir: Path | None, reporter: Reporter,
+           stop: threading.Event, wait_for_lock: bool) -> Iterator[StateStore]:
+    """Open the state where it can live, holding the library's run lock unless this is a dry run.
+
+    No folder at all (in-process tests) means a state in memory and no lock.
+    """
+    configured = Path(settings.state_dir) if settings.state_dir else None
+    if state_dir is None and configured is None:
+        store = StateStore(None)
+        try:
+            yield store
+        finally:
+            store.close()
+        return
+    location = locate_state(preferred=state_dir, configured=configured, fallback=user_state_dir(stash_url),
+                            warn=lambda m: reporter.log("warning", m))
+    with contextlib.ExitStack() as stack:
+        if not settings.dry_run:
+            stack.enter_context(RunLock(location.folder, stash_url, wait=wait_for_lock, stop=stop,
+                                        on_wait=lambda m: reporter.log("info", m)))
+        store = open_state(location, warn=lambda m: reporter.log("warning", m), dry_run=settings.dry_run)
+        stack.callback(store.close)
+        yield store
 
 
 @contextlib.contextmanager
@@ -85,12 +109,19 @@ def task_context(
     api_key: str | None = None,
     overrides: Mapping[str, Any] | None = None,
     verify_tls: bool = True,
+    stop: threading.Event | None = None,
+    wait_for_lock: bool = True,
 ) -> Iterator[TaskContext]:
-    """Read our settings from Stash, apply overrides, and open every client a task may need."""
+    """Read our settings from Stash, apply overrides, take the library's run lock, open the state, and
+    offer every client a task may need.
+
+    ``state_dir`` is the default state folder (the plugin folder's ``data/``; the ``stateDir`` setting
+    wins over it); ``wait_for_lock=False`` ends at once when another run holds the library.
+    """
     register_secret(session_cookie)
     register_secret(api_key)
+    stop = stop or threading.Event()
     stash = StashClient(stash_url, session_cookie=session_cookie, api_key=api_key, verify_tls=verify_tls)
-    state: StateStore | None = None
     ctx: TaskContext | None = None
     try:
         stash_key, plugins = stash.plugin_configuration([PLUGIN_ID, LEGACY_PLUGIN_ID])
@@ -105,14 +136,13 @@ def task_context(
         if settings.stash_host_url:
             stash.base_url = settings.stash_host_url
         stash.resize_pool(max(4, settings.max_concurrency * 2))
-        state = StateStore(state_dir / STATE_FILE if state_dir else None, dry_run=settings.dry_run)
-        ctx = TaskContext(settings=settings, stash=stash, reporter=reporter, state=state,
-                          face_service_factory=lambda: compreface_for(settings),
-                          vision_factory=lambda: vision_for(settings))
-        yield ctx
+        with _state(settings, stash_url=stash_url, state_dir=state_dir, reporter=reporter, stop=stop,
+                    wait_for_lock=wait_for_lock) as state:
+            ctx = TaskContext(settings=settings, stash=stash, reporter=reporter, state=state, stop=stop,
+                              face_service_factory=lambda: compreface_for(settings),
+                              vision_factory=lambda: vision_for(settings))
+            yield ctx
     finally:
         if ctx is not None:
             ctx.close()
-        if state is not None:
-            state.close()
         stash.close()

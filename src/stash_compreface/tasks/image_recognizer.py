@@ -290,6 +290,7 @@ def run_images(ctx: TaskContext, args: TaskArgs, *, selection: Selection, policy
     """A batch image mode: every selected image recognised and recorded through the item runner."""
     tally = Tally()
     recognizer = ImageRecognizer(ctx, policy, tally)
+    recognizer.directory.complete_pending()
     pages = item_pages(ctx, ItemKind.IMAGE, selection, args.limit)
     run_items(ctx, pages, lambda image: recognize_and_record(ctx, recognizer, image), title=title,
               noun="image", label=lambda image: image.label, mark_failed=lambda image: mark_image_failed(ctx, image),

@@ -117,10 +117,25 @@ class PerformerDirectory:
                 self._link_sightings(subject, performer_id)
 
     def _link_sightings(self, subject: str, performer_id: str) -> None:
+        """Link the candidate's earlier images; recorded as pending first, so that a failed or killed
+        write is completed by the next run (:meth:`complete_pending`)."""
         state = self._ctx.state
         if state.promoted_performer(subject) == performer_id:
             return
         images = state.sightings(subject)
         if images:
+            state.mark_pending(subject, performer_id)
             self._ctx.writes.link_performer(images, performer_id, subject)
         state.mark_promoted(subject, performer_id)
+
+    def complete_pending(self) -> None:
+        """Finish promotions an earlier run recorded but could not link (a failed write, a kill)."""
+        ctx = self._ctx
+        for subject, performer_id, images in ctx.state.pending_promotions():
+            if ctx.stash.find_performer(performer_id) is None:
+                ctx.warning(f"candidate {subject}: its performer {performer_id} no longer exists; not linked")
+                ctx.state.clear_pending(subject)
+                continue
+            if images:
+                ctx.writes.link_performer(images, performer_id, subject)
+            ctx.state.mark_promoted(subject, performer_id)
