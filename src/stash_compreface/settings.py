@@ -314,14 +314,14 @@ SETTINGS: tuple[SettingSpec, ...] = (
     _spec("minSimilarity", "min_similarity", "STRING", 0.81, _FRACTION, "Minimum Similarity",
           "Similarity a face needs to match a known person, as a fraction",
           details="enter 0.81, or 81 for percent"),
-    _spec("minConfidenceScore", "min_confidence", "STRING", 0.7, _FRACTION, "Minimum Detection Confidence",
+    _spec("minConfidenceScore", "min_confidence_score", "STRING", 0.7, _FRACTION, "Minimum Detection Confidence",
           "Detection confidence a face needs to be used. The Low Quality, scene and Create Performer from "
           "Image tasks lower it by 0.2, to no less than 0.5",
           details="enter 0.7, or 70 for percent"),
-    _spec("minQualityScore", "min_quality", "STRING", 0.0, _FRACTION, "Minimum Quality (New Subjects)",
+    _spec("minQualityScore", "min_quality_score", "STRING", 0.0, _FRACTION, "Minimum Quality (New Subjects)",
           "Overall face quality (size, pose, sharpness and detection confidence) needed to create a new person",
           default_note="size, sharpness and pose gates only", details="enter 0.5, or 50 for percent"),
-    _spec("minProcessingQualityScore", "min_processing_quality", "STRING", 0.0, _FRACTION,
+    _spec("minProcessingQualityScore", "min_processing_quality_score", "STRING", 0.0, _FRACTION,
           "Minimum Quality (Recognition)",
           "Overall face quality needed to try recognition at all",
           default_note="no extra gate", details="enter 0.2, or 20 for percent"),
@@ -360,9 +360,9 @@ class Settings:
     max_concurrency: int = _d("max_concurrency")
     min_similarity: float = _d("min_similarity")
     min_face_size_px: int = _d("min_face_size_px")
-    min_confidence: float = _d("min_confidence")
-    min_quality: float = _d("min_quality")
-    min_processing_quality: float = _d("min_processing_quality")
+    min_confidence_score: float = _d("min_confidence_score")
+    min_quality_score: float = _d("min_quality_score")
+    min_processing_quality_score: float = _d("min_processing_quality_score")
     scanned_tag: str = _d("scanned_tag")
     matched_tag: str = _d("matched_tag")
     dry_run: bool = _d("dry_run")

@@ -33,7 +33,7 @@ def test_fractions_accept_fraction_string_and_percent(value: object) -> None:
 
 def test_zero_is_a_real_value_not_a_default() -> None:
     s = parse_settings({"cooldownSeconds": 0, "minQualityScore": "0"})
-    assert s.cooldown_s == 0 and s.min_quality == 0
+    assert s.cooldown_s == 0 and s.min_quality_score == 0
 
 
 def test_every_bad_value_is_reported_with_its_name_and_range() -> None:

@@ -23,27 +23,27 @@ SIZE_FOR_FULL_SCORE = 250
 @dataclass(frozen=True)
 class Gate:
     name: str
-    min_size_px: int
-    min_probability: float
+    min_face_size_px: int
+    min_confidence_score: float
     min_sharpness: float
     max_yaw: float
     max_pitch: float
-    min_composite: float = 0.0
+    min_quality_score: float = 0.0
 
 
-def subject_gate(min_face_size_px: int, min_confidence: float, min_quality: float) -> Gate:
+def subject_gate(min_face_size_px: int, min_confidence_score: float, min_quality_score: float) -> Gate:
     """For creating subjects and adding examples."""
-    return Gate("high-quality", min_face_size_px, min_confidence, SHARP_FOR_SUBJECT, MAX_YAW_FOR_SUBJECT,
-                MAX_PITCH_FOR_SUBJECT, min_quality)
+    return Gate("high-quality", min_face_size_px, min_confidence_score, SHARP_FOR_SUBJECT, MAX_YAW_FOR_SUBJECT,
+                MAX_PITCH_FOR_SUBJECT, min_quality_score)
 
 
-def match_gate(min_face_size_px: int, min_confidence: float, min_quality: float, *, relaxed: bool) -> Gate:
+def match_gate(min_face_size_px: int, min_confidence_score: float, min_quality_score: float, *, relaxed: bool) -> Gate:
     """For matching: the HQ run matches what it could also learn from; LQ accepts smaller, blurrier faces."""
     if not relaxed:
-        return Gate("matching", max(24, min_face_size_px // 2), min_confidence, SHARP_FOR_MATCH,
-                    MAX_YAW_FOR_MATCH, 45.0, min_quality)
-    return Gate("low-quality", max(16, min_face_size_px // 3), max(0.5, min_confidence - 0.2),
-                SHARP_FOR_MATCH / 2, 75.0, 60.0, min_quality)
+        return Gate("matching", max(24, min_face_size_px // 2), min_confidence_score, SHARP_FOR_MATCH,
+                    MAX_YAW_FOR_MATCH, 45.0, min_quality_score)
+    return Gate("low-quality", max(16, min_face_size_px // 3), max(0.5, min_confidence_score - 0.2),
+                SHARP_FOR_MATCH / 2, 75.0, 60.0, min_quality_score)
 
 
 @dataclass(frozen=True)
@@ -73,10 +73,10 @@ def assess(face: Face, sharpness: float) -> Quality:
 def check(face: Face, sharpness: float, gate: Gate) -> tuple[bool, str]:
     """Whether ``face`` passes ``gate``; the reason names the first failing measure."""
     side = face.box.min_side
-    if side < gate.min_size_px:
-        return False, f"face {side}px < {gate.min_size_px}px ({gate.name} gate)"
-    if face.probability < gate.min_probability:
-        return False, f"detection {face.probability:.2f} < {gate.min_probability:.2f} ({gate.name} gate)"
+    if side < gate.min_face_size_px:
+        return False, f"face {side}px < {gate.min_face_size_px}px ({gate.name} gate)"
+    if face.probability < gate.min_confidence_score:
+        return False, f"detection {face.probability:.2f} < {gate.min_confidence_score:.2f} ({gate.name} gate)"
     if sharpness < gate.min_sharpness:
         return False, f"blurry: sharpness {sharpness:.1f} < {gate.min_sharpness:.1f} ({gate.name} gate)"
     if face.pose is not None:
@@ -84,8 +84,8 @@ def check(face: Face, sharpness: float, gate: Gate) -> tuple[bool, str]:
             return False, f"turned away: yaw {face.pose.yaw:.0f}° > {gate.max_yaw:.0f}° ({gate.name} gate)"
         if abs(face.pose.pitch) > gate.max_pitch:
             return False, f"tilted: pitch {face.pose.pitch:.0f}° > {gate.max_pitch:.0f}° ({gate.name} gate)"
-    if gate.min_composite > 0:
+    if gate.min_quality_score > 0:
         composite = assess(face, sharpness).composite
-        if composite < gate.min_composite:
-            return False, f"quality {composite:.2f} < {gate.min_composite:.2f} ({gate.name} gate)"
+        if composite < gate.min_quality_score:
+            return False, f"quality {composite:.2f} < {gate.min_quality_score:.2f} ({gate.name} gate)"
     return True, "ok"

@@ -21,7 +21,7 @@ def create_performer_from_image(ctx: TaskContext, args: TaskArgs) -> dict[str, A
     ctx.face_service.check()
     s = ctx.settings
     # The user picked this face: accept what the low-quality gate accepts, for matching and for creation.
-    relaxed = quality.match_gate(s.min_face_size_px, s.min_confidence, 0.0, relaxed=True)
+    relaxed = quality.match_gate(s.min_face_size_px, s.min_confidence_score, 0.0, relaxed=True)
     policy = Policy(match_gate=relaxed, subject_gate=relaxed, create="immediate", learn=False,
                     track_sightings=False)
     report = analyse_one(ctx, image, policy, write=True, only_index=args.face_index)

@@ -52,9 +52,9 @@ class Policy:
 def policy_for(ctx: TaskContext, *, relaxed: bool, create: Create, learn: bool, track_sightings: bool) -> Policy:
     s = ctx.settings
     return Policy(
-        match_gate=quality.match_gate(s.min_face_size_px, s.min_confidence, s.min_processing_quality,
+        match_gate=quality.match_gate(s.min_face_size_px, s.min_confidence_score, s.min_processing_quality_score,
                                       relaxed=relaxed),
-        subject_gate=quality.subject_gate(s.min_face_size_px, s.min_confidence, s.min_quality),
+        subject_gate=quality.subject_gate(s.min_face_size_px, s.min_confidence_score, s.min_quality_score),
         create=create,
         learn=learn,
         track_sightings=track_sightings,
@@ -132,7 +132,7 @@ class ImageRecognizer:
 
     def detect(self, prepared: imaging.Prepared) -> list[Face]:
         gate = self.policy.match_gate
-        faces = self.ctx.face_service.recognize(prepared.jpeg, min_probability=min(gate.min_probability, 0.99))
+        faces = self.ctx.face_service.recognize(prepared.jpeg, min_probability=min(gate.min_confidence_score, 0.99))
         clamped = [Face(f.box.clamped(prepared.width, prepared.height), f.probability, f.matches, f.pose,
                         f.age, f.gender) for f in faces]
         return matching.order_faces(f for f in clamped if f.box.min_side >= 2)

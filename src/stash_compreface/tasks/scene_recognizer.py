@@ -19,10 +19,17 @@ from ..faces.grouping import MIN_FRAMES, Sighting, consistent_subjects
 from ..faces.matching import best_match
 from ..faces.models import Box
 from ..faces.vtt import parse_vtt
+from ..settings import Settings
 from ..stash.models import Scene
 from ..vision.client import Detection, parse_clusters
 from .context import TaskContext
 from .performers import PerformerDirectory
+
+
+def scene_gate(s: Settings) -> quality.Gate:
+    """Scene frames are small: every scene mode matches with the low-quality gate."""
+    return quality.match_gate(s.min_face_size_px, s.min_confidence_score, s.min_processing_quality_score,
+                              relaxed=True)
 
 
 class SceneRecognizer(Protocol):
@@ -43,9 +50,8 @@ def _cell_of(face: Box, cells: list[Box]) -> int | None:
 
 class SpriteRecognizer:
     def __init__(self, ctx: TaskContext) -> None:
-        s = ctx.settings
         self.ctx = ctx
-        self.gate = quality.match_gate(s.min_face_size_px, s.min_confidence, s.min_processing_quality, relaxed=True)
+        self.gate = scene_gate(ctx.settings)
         self.directory = PerformerDirectory(ctx)
 
     def sightings(self, scene: Scene) -> tuple[list[Sighting], int, int]:
@@ -69,7 +75,7 @@ class SpriteRecognizer:
             tiled, boxes = imaging.tile(cells[start:start + per_request], columns=CELLS_PER_SIDE,
                                         cell_width=CELL_WIDTH)
             faces = self.ctx.face_service.recognize(imaging.encode_jpeg(tiled),
-                                                    min_probability=self.gate.min_probability)
+                                                    min_probability=self.gate.min_confidence_score)
             for face in faces:
                 cell = _cell_of(face.box, boxes)
                 if cell is None:
@@ -91,10 +97,9 @@ class SpriteRecognizer:
 
 class VideoRecognizer:
     def __init__(self, ctx: TaskContext) -> None:
-        s = ctx.settings
         self.ctx = ctx
         self.vision = ctx.vision
-        self.gate = quality.match_gate(s.min_face_size_px, s.min_confidence, s.min_processing_quality, relaxed=True)
+        self.gate = scene_gate(ctx.settings)
         self.directory = PerformerDirectory(ctx)
         self.vision.health()
 
@@ -102,7 +107,7 @@ class VideoRecognizer:
         if not scene.path:
             raise MediaError("the scene has no video file")
         ctx = self.ctx
-        job = self.vision.analyze(scene.path, scene.id, min_confidence=ctx.settings.min_confidence)
+        job = self.vision.analyze(scene.path, scene.id, min_confidence=ctx.settings.min_confidence_score)
         clusters, source = parse_clusters(self.vision.wait(job, ctx.stop))
         timestamps = {d.timestamp_s for c in clusters for d in c.detections}
         sightings: list[Sighting] = []
@@ -123,7 +128,7 @@ class VideoRecognizer:
         if box.min_side < 2:
             return None
         crop = imaging.encode_jpeg(imaging.crop(frame.image, box))
-        faces = self.ctx.face_service.recognize(crop, min_probability=self.gate.min_probability)
+        faces = self.ctx.face_service.recognize(crop, min_probability=self.gate.min_confidence_score)
         if not faces:
             return None
         face = max(faces, key=lambda f: f.box.area)

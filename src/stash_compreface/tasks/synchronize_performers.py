@@ -46,7 +46,7 @@ def _sync_one(ctx: TaskContext, directory: PerformerDirectory, performer: Perfor
         tally.add(skipped=1)
         return
     prepared = imaging.prepare(ctx.stash.download(performer.image_url, what="profile image"))
-    faces = order_faces(faces_service.detect(prepared.jpeg, min_probability=ctx.settings.min_confidence))
+    faces = order_faces(faces_service.detect(prepared.jpeg, min_probability=ctx.settings.min_confidence_score))
     if not faces:
         raise ItemError("no face found in the profile image")
     box = faces[0].box.clamped(prepared.width, prepared.height)
