@@ -69,7 +69,7 @@ def run_demo(*, images: int = 40, verbose: bool = False) -> int:
         stash.configure_plugin("compreface", {"comprefaceUrl": compreface.url,
                                               "recognitionApiKey": RECOGNITION_KEY})
         print(f"Library: {len(stash.performers)} performers, {len(stash.images)} images\n")
-        env = {"STASH_COMPREFACE_NO_VENV": "1", "STASH_COMPREFACE_STATE_DIR": state}
+        env: dict[str, str | None] = {"STASH_COMPREFACE_NO_VENV": "1", "STASH_COMPREFACE_STATE_DIR": state}
 
         def run(mode: str, **args: str) -> PluginRun:
             print(f"$ plugin task {mode} {' '.join(f'{k}={v}' for k, v in args.items())}")
