@@ -677,7 +677,7 @@ class CompreFaceHandler(DoubleHandler):
 
     def _image_params(self, req: _Request, upload: _Upload, *, prediction_count: bool = False) -> dict[str, Any]:
         """Bind the common image-endpoint parameters (400 empty), then the JSON body (5), then validate (26)."""
-        params = {
+        params: dict[str, Any] = {
             "limit": self._int(req, "limit", 0),
             "prediction_count": self._int(req, "prediction_count", 1) if prediction_count else 1,
             "threshold": self._float(req, "det_prob_threshold"),

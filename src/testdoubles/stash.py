@@ -141,7 +141,8 @@ def _coerce_variables(op: OperationDefinitionNode, raw: dict[str, Any]) -> tuple
             errors.append({"message": error.message, "path": path,
                            "extensions": {"code": "GRAPHQL_VALIDATION_FAILED"}})
         return {}, errors
-    return dict(getattr(result, "coerced", result)), []
+    coerced: Any = getattr(result, "coerced", result)
+    return dict(coerced), []
 
 
 _MISSING = object()
