@@ -93,4 +93,7 @@ def run_demo(*, images: int = 40, verbose: bool = False) -> int:
         for face in (result.output or {}).get("faces", []):
             who = face["performer"]["name"] if face["performer"] else "unknown"
             print(f"    face {face['index']}: {who} (similarity {face['similarity']}) box {face['box']}")
-        return 1 if failed else 0
+        gaps = stash.unsupported + compreface.unsupported
+        for gap in gaps:  # the doubles model what the plugin sends: anything else is a gap to close
+            print(f"  !! {gap}")
+        return 1 if failed or gaps else 0
