@@ -8,26 +8,25 @@ answers follows from the uploaded pixels. Section numbers (§) refer to /work/sh
 State is plain Python and inspectable: ``double.subjects`` maps each stored subject name to its list of
 :class:`Example` records, in insertion order. Hold ``double.lock`` when reading it while requests may run.
 
-Not emulated (deliberately): migrations (``/migrate`` only answers "Migration started"; no 405/32 window), the
-unique-key race between two concurrent first adds of one subject (400/0), the per-service request counters,
-``OPTIONS``/CORS, and core timeouts (use ``fail_next`` with ``stall_s``); an engine that raises anything but
-:class:`UndecodableImage` answers 500/41 as a crashing core would. ``detect_faces=false`` reuses the largest
-detected face's embedding, or a stranger's when there is none.
+The double serves the endpoints and parameters the plugin's client sends (recognize, detect, verify, subjects,
+examples, embeddings/recognize, config). Other real routes (delete-all, bulk deletes, image download, static
+images, embedding verification, consistence, migrate, core status) and the ``status``/``detect_faces``
+parameters answer 501 and are recorded in ``unsupported``. Not emulated either: the unique-key race between two
+concurrent first adds of one subject (400/0), the recognition cache staleness bug (§6.6), ``OPTIONS``/CORS. An
+engine that raises anything but :class:`UndecodableImage` answers 500/41 as a crashing core would.
 
-The server base is imported from ``testdoubles.server`` and the engine relatively, so this module
-works unchanged from ``tests/doubles/`` or from ``stash_compreface/testing/``.
+Faults (from :class:`~testdoubles.server.DoubleServer`): ``fail_next`` (nginx 502 pages, HTTP 200 with an empty,
+HTML or unexpected JSON body, stalls), ``hang`` (no answer, or a late one), ``go_down``/``come_back``/``down()``
+(connection refused, then back on the same port as a restarted container), all scoped by path prefix and method.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
-import io
 import json
 import math
 import re
-import sys
 import threading
 import time
 import uuid
@@ -39,7 +38,6 @@ from typing import Any, ClassVar, Protocol
 from urllib.parse import unquote
 
 import numpy as np
-from PIL import Image
 
 from .server import DoubleHandler, DoubleServer
 from .synthetic import SyntheticEngine, UndecodableImage
@@ -69,18 +67,8 @@ COEFFICIENTS = (1.1817961, 5.291995557)  # default FaceNet build (§6.1)
 DEFAULT_DET_PROB_THRESHOLD = 0.85  # FaceNet build (§6.4)
 ALLOWED_EXTENSIONS = frozenset({"tif", "tiff", "jpg", "jpeg", "png", "bmp", "ico", "gif", "webp"})
 MAX_PAGE_SIZE = 2000
-CACHE_CONTROL = "public, max-age=31536000"
 
 KNOWN_PLUGINS = ("age", "gender", "landmarks", "pose", "calculator", "mask")
-PLUGIN_VERSIONS = {
-    "age": "agegender.AgeDetector",
-    "gender": "agegender.GenderDetector",
-    "pose": "facenet.PoseEstimator",
-    "detector": "facenet.FaceDetector",
-    "calculator": "facenet.Calculator",
-    "mask": "facemask.MaskDetector",
-}
-EXECUTION_MS = {"age": 28.0, "gender": 26.0, "pose": 2.0, "detector": 117.0, "calculator": 45.0, "mask": 36.0}
 
 NGINX_413 = (
     b"<html>\r\n<head><title>413 Request Entity Too Large</title></head>\r\n<body>\r\n"
@@ -126,6 +114,13 @@ class ApiError(Exception):
     def __init__(self, status: int, code: int, message: str) -> None:
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
+
+
+class Unmodelled(Exception):
+    """Real CompreFace serves this, the double does not model it: answer 501 and record it in ``unsupported``."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"compreface double: {what} is not implemented")
 
 
 class EmptyError(Exception):
@@ -275,16 +270,6 @@ class _Request:
             raise EmptyError(400) from exc
 
 
-@dataclass
-class _Raw:
-    """A non-JSON answer (image bytes, plain text)."""
-
-    status: int
-    body: bytes
-    content_type: str = "application/octet-stream"
-    headers: dict[str, str] = field(default_factory=dict)
-
-
 class _Upload:
     """The image of a request, checked in Spring's order: the multipart part at once (34), the JSON field after
     the query parameters are bound (5), extension or Base64 alphabet after method validation (21)."""
@@ -335,9 +320,8 @@ class CompreFaceDouble(DoubleServer):
     """CompreFace on 127.0.0.1: ``with CompreFaceDouble.running() as cf: client(cf.url, RECOGNITION_KEY)``.
 
     Knobs: ``recognize_latency_s`` (extra sleep on recognize and detect, for benchmarks), ``latency_s`` and
-    ``fail_next`` from :class:`DoubleServer`, ``coefficients``, ``det_prob_threshold`` (core default),
-    ``save_images`` (``save_images_to_db``), ``emulate_cache_bug`` (§6.6: deleting a subject through a
-    case-variant name leaves its embeddings in the recognition cache).
+    the faults from :class:`DoubleServer`, ``coefficients``, ``det_prob_threshold`` (core default),
+    ``max_file_size``/``max_body_size``. ``unsupported`` lists requests the double does not model.
     """
 
     def __init__(
@@ -356,19 +340,9 @@ class CompreFaceDouble(DoubleServer):
         self.det_prob_threshold = DEFAULT_DET_PROB_THRESHOLD
         self.max_file_size = MAX_FILE_SIZE
         self.max_body_size = MAX_BODY_SIZE
-        self.save_images = True
-        self.emulate_cache_bug = False
-        self.stale: list[tuple[str, Example]] = []  # (subject, example) left in the cache by the bug
+        self.unsupported: list[str] = []
         self._seq = 0
         self._seq_lock = threading.Lock()
-        default_handle_error = self._httpd.handle_error
-
-        def handle_error(request: Any, client_address: Any) -> None:
-            """A client that timed out on a stalled answer is expected, not worth a traceback on stderr."""
-            if not isinstance(sys.exc_info()[1], ConnectionError):
-                default_handle_error(request, client_address)
-
-        self._httpd.handle_error = handle_error  # type: ignore[method-assign]
 
     @property
     def recognition_key(self) -> str:
@@ -422,14 +396,14 @@ class CompreFaceDouble(DoubleServer):
         """Forget every subject, call, fault and knob setting: lets one server serve a whole test module."""
         with self.lock:
             self.subjects.clear()
-            self.stale.clear()
+            self.unsupported.clear()
             self.calls.clear()
-            self.faults.clear()
+        self.clear_faults()
+        with self.lock:
             self.latency_s = self.recognize_latency_s = 0.0
             self.coefficients = COEFFICIENTS
             self.det_prob_threshold = DEFAULT_DET_PROB_THRESHOLD
             self.max_file_size, self.max_body_size = MAX_FILE_SIZE, MAX_BODY_SIZE
-            self.save_images, self.emulate_cache_bug = True, False
 
     # -- shared logic ---------------------------------------------------------------------------------------------
 
@@ -462,8 +436,6 @@ class CompreFaceDouble(DoubleServer):
 
     def _drop_subject(self, requested: str, stored: str) -> list[Example]:
         examples = self.subjects.pop(stored)
-        if self.emulate_cache_bug and requested != stored:
-            self.stale.extend((stored, e) for e in examples)
         return examples
 
     def _faces(self, data: bytes, threshold: float | None, limit: int = 0) -> list[Any]:
@@ -491,7 +463,6 @@ class CompreFaceDouble(DoubleServer):
         with self.lock:
             pool = [(name, e) for name, examples in self.subjects.items() for e in examples]
             pool.sort(key=lambda item: item[1].seq)
-            pool += self.stale
         if not pool:
             return []
         query = np.asarray(embedding, dtype=np.float64)
@@ -514,33 +485,34 @@ class CompreFaceHandler(DoubleHandler):
 
     double: ClassVar[CompreFaceDouble]  # type: ignore[assignment]
 
+    # Every route of CompreFace 1.2.0; "unmodelled" ones are real but never called by the plugin's client.
     ROUTES: ClassVar[list[tuple[str, re.Pattern[str], str, str]]] = [
         (m, re.compile(p), name, consumes)
         for m, p, name, consumes in (
             ("POST", r"^/api/v1/recognition/subjects$", "create_subject", "json"),
             ("GET", r"^/api/v1/recognition/subjects$", "list_subjects", ""),
-            ("DELETE", r"^/api/v1/recognition/subjects$", "delete_all_subjects", ""),
+            ("DELETE", r"^/api/v1/recognition/subjects$", "unmodelled", ""),
             ("PUT", r"^/api/v1/recognition/subjects/(?P<subject>[^/]*)$", "rename_subject", "json"),
             ("DELETE", r"^/api/v1/recognition/subjects/(?P<subject>[^/]*)$", "delete_subject", ""),
             ("POST", r"^/api/v1/recognition/faces$", "add_example", "faces"),
             ("GET", r"^/api/v1/recognition/faces$", "list_examples", ""),
-            ("DELETE", r"^/api/v1/recognition/faces$", "delete_subject_examples", ""),
-            ("POST", r"^/api/v1/recognition/faces/delete$", "delete_examples", "json"),
+            ("DELETE", r"^/api/v1/recognition/faces$", "unmodelled", ""),
+            ("POST", r"^/api/v1/recognition/faces/delete$", "unmodelled", ""),
             ("DELETE", r"^/api/v1/recognition/faces/(?P<image_id>[^/]+)$", "delete_example", ""),
-            ("GET", r"^/api/v1/recognition/faces/(?P<image_id>[^/]+)/img$", "download", ""),
+            ("GET", r"^/api/v1/recognition/faces/(?P<image_id>[^/]+)/img$", "unmodelled", ""),
             ("POST", r"^/api/v1/recognition/faces/(?P<image_id>[^/]+)/verify$", "verify_example", "image"),
             ("POST", r"^/api/v1/recognition/recognize$", "recognize", "image"),
             ("POST", r"^/api/v1/recognition/embeddings/recognize$", "recognize_embeddings", "json"),
-            ("POST", r"^/api/v1/recognition/embeddings/faces/(?P<image_id>[^/]+)/verify$", "verify_embeddings", "json"),
+            ("POST", r"^/api/v1/recognition/embeddings/faces/(?P<image_id>[^/]+)/verify$", "unmodelled", ""),
             ("POST", r"^/api/v1/detection/detect$", "detect", "image"),
             ("POST", r"^/api/v1/verification/verify$", "verify_images", "image"),
-            ("POST", r"^/api/v1/verification/embeddings/verify$", "verify_embedding_pairs", "json"),
-            ("GET", r"^/api/v1/static/(?P<key>[^/]+)/images/(?P<image_id>[^/]+)$", "static_image", ""),
+            ("POST", r"^/api/v1/verification/embeddings/verify$", "unmodelled", ""),
+            ("GET", r"^/api/v1/static/(?P<key>[^/]+)/images/(?P<image_id>[^/]+)$", "unmodelled", ""),
             ("GET", r"^/api/v1/config$", "config", ""),
-            ("GET", r"^/api/v1/consistence/status$", "consistence", ""),
-            ("POST", r"^/api/v1/migrate$", "migrate", ""),
-            ("GET", r"^/core/status$", "core_status", ""),
-            ("GET", r"^/core/healthcheck$", "core_healthcheck", ""),
+            ("GET", r"^/api/v1/consistence/status$", "unmodelled", ""),
+            ("POST", r"^/api/v1/migrate$", "unmodelled", ""),
+            ("GET", r"^/core/status$", "unmodelled", ""),
+            ("GET", r"^/core/healthcheck$", "unmodelled", ""),
         )
     ]
 
@@ -569,11 +541,13 @@ class CompreFaceHandler(DoubleHandler):
         except EmptyError as err:
             self.send(err.status, b"", "application/json")
             return
-        if isinstance(result, _Raw):
-            self.send(result.status, result.body, result.content_type, result.headers)
-        else:
-            status, payload = result
-            self._send_api(status, payload)
+        except Unmodelled as err:
+            with self.double.lock:
+                self.double.unsupported.append(str(err))
+            self._send_api(501, {"message": str(err), "code": -1})
+            return
+        status, payload = result
+        self._send_api(status, payload)
 
     def _send_api(self, status: int, payload: Any) -> None:
         self.send(status, jackson(payload).encode("utf-8"), "application/json")
@@ -652,6 +626,8 @@ class CompreFaceHandler(DoubleHandler):
             if consumes == "faces" and not req.is_json and not req.is_multipart:
                 raise _undefined()  # no `consumes` on POST /faces: a non-multipart body fails parsing (§4.1)
             assert match is not None
+            if name == "unmodelled":
+                raise Unmodelled(f"{req.method} {req.path}")
             args = {k: unquote(v) for k, v in match.groupdict().items()}
             return getattr(self, "_ep_" + name)(req, **args)
         raise ApiError(404, 0, f"Request method '{req.method}' not supported")
@@ -701,14 +677,15 @@ class CompreFaceHandler(DoubleHandler):
 
     def _image_params(self, req: _Request, upload: _Upload, *, prediction_count: bool = False) -> dict[str, Any]:
         """Bind the common image-endpoint parameters (400 empty), then the JSON body (5), then validate (26)."""
-        params = {
+        params: dict[str, Any] = {
             "limit": self._int(req, "limit", 0),
             "prediction_count": self._int(req, "prediction_count", 1) if prediction_count else 1,
             "threshold": self._float(req, "det_prob_threshold"),
             "face_plugins": req.param("face_plugins") or "",
-            "status": self._bool(req, "status", False),
-            "detect_faces": self._bool(req, "detect_faces", True),
         }
+        for name in ("status", "detect_faces"):
+            if req.param(name) is not None:
+                raise Unmodelled(f"the {name} parameter")
         upload.present()
         problems = []
         if params["limit"] < 0:
@@ -725,7 +702,7 @@ class CompreFaceHandler(DoubleHandler):
     # -- face JSON ------------------------------------------------------------------------------------------------
 
     def _face_json(
-        self, face: Any, params: dict[str, Any], *, rounded: bool, detector_only: bool = False
+        self, face: Any, params: dict[str, Any], *, rounded: bool
     ) -> dict[str, Any]:
         """One face object with the requested plugins, keys omitted rather than null (§4.10)."""
         plugins = params["plugins"]
@@ -739,7 +716,7 @@ class CompreFaceHandler(DoubleHandler):
             }
         if "gender" in plugins:
             out["gender"] = {"probability": 0.99, "value": str(getattr(face, "gender", "male"))}
-        if "pose" in plugins and not detector_only:
+        if "pose" in plugins:
             out["pose"] = {
                 "pitch": float(getattr(face, "pitch", 0.0)),
                 "roll": float(getattr(face, "roll", 0.0)),
@@ -755,29 +732,13 @@ class CompreFaceHandler(DoubleHandler):
             "x_min": x_min,
             "y_min": y_min,
         }
-        if params["status"]:
-            ran = ["detector", *[p for p in plugins if p in EXECUTION_MS]]
-            if params.get("calculator_always") or params["with_embedding"]:
-                ran.append("calculator")
-            out["execution_time"] = {p: EXECUTION_MS[p] for p in EXECUTION_MS if p in ran}
-        if "mask" in plugins and not detector_only:
+        if "mask" in plugins:
             out["mask"] = {"probability": 0.99, "value": "without_mask"}
-        if "landmarks" in plugins and detector_only:
-            out["landmarks"] = []  # FaceNet's detect_faces=false path has no keypoints (§4.4)
-        elif "landmarks" in plugins:
+        if "landmarks" in plugins:
             w, h = x_max - x_min, y_max - y_min
             points = ((0.33, 0.4), (0.67, 0.4), (0.5, 0.6), (0.36, 0.78), (0.64, 0.78))
             out["landmarks"] = [[x_min + round(px * w), y_min + round(py * h)] for px, py in points]
         return out
-
-    @staticmethod
-    def _versions(params: dict[str, Any], *, calculator: bool) -> dict[str, str]:
-        ran = {"detector", *params["plugins"]}
-        if calculator or params["with_embedding"]:
-            ran.add("calculator")
-        return {k: v for k, v in PLUGIN_VERSIONS.items() if k in ran}
-
-    # -- subjects (§4.2) ------------------------------------------------------------------------------------------
 
     @staticmethod
     def _validate_subject_body(req: _Request) -> str:
@@ -804,13 +765,6 @@ class CompreFaceHandler(DoubleHandler):
 
     def _ep_list_subjects(self, req: _Request) -> Any:
         return 200, {"subjects": self.double.subject_names()}
-
-    def _ep_delete_all_subjects(self, req: _Request) -> Any:
-        double = self.double
-        with double.lock:
-            count = len(double.subjects)
-            double.subjects.clear()
-        return 200, {"deleted": count}
 
     def _ep_rename_subject(self, req: _Request, subject: str) -> Any:
         if not subject.strip():
@@ -903,17 +857,6 @@ class CompreFaceHandler(DoubleHandler):
             "page_size": size,
         }
 
-    def _ep_delete_subject_examples(self, req: _Request) -> Any:
-        subject = req.param("subject")
-        if subject is None or not subject.strip():
-            raise ApiError(400, 26, "Subject name is empty; ")
-        double = self.double
-        with double.lock:
-            stored = double._lookup(subject)
-            if stored is None:
-                return 200, {"deleted": 0}
-            return 200, {"deleted": len(double._drop_subject(subject, stored))}
-
     def _remove_example(self, image_id: str) -> str | None:
         double = self.double
         for name, examples in double.subjects.items():
@@ -931,77 +874,23 @@ class CompreFaceHandler(DoubleHandler):
             raise ApiError(404, 44, f"Image {image_id} not found")
         return 200, {"image_id": image_id, "subject": subject}
 
-    def _ep_delete_examples(self, req: _Request) -> Any:
-        ids = req.json()
-        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
-            raise EmptyError(400)
-        ids = [self._uuid(i) for i in ids]
-        deleted = []
-        with self.double.lock:
-            for image_id in ids:
-                subject = self._remove_example(image_id)
-                if subject is not None:
-                    deleted.append({"image_id": image_id, "subject": subject})
-        return 200, deleted
-
-    def _image_bytes(self, image_id: str) -> Any:
-        found = self.double.find_example(self._uuid(image_id))
-        data = found.image if found is not None and self.double.save_images else b""
-        return _Raw(200, data, headers={"Cache-Control": CACHE_CONTROL})
-
-    def _ep_download(self, req: _Request, image_id: str) -> Any:
-        return self._image_bytes(image_id)
-
-    def _ep_static_image(self, req: _Request, key: str, image_id: str) -> Any:
-        if key != self.double.recognition_key:
-            self._uuid(image_id)
-            return _Raw(200, b"", headers={"Cache-Control": CACHE_CONTROL})
-        return self._image_bytes(image_id)
-
-    # -- recognition (§4.4-4.6) -----------------------------------------------------------------------------------
-
     def _ep_recognize(self, req: _Request) -> Any:
         if self.double.recognize_latency_s:
             time.sleep(self.double.recognize_latency_s)
         upload = _Upload(req, "file", "file", "content", strict=False)
         params = self._image_params(req, upload, prediction_count=True)
-        params["calculator_always"] = True
-        data = upload.data()
-        if params["detect_faces"]:
-            faces = self.double._faces(data, params["threshold"], params["limit"])
-            detector_only = False
-        else:
-            faces = [self._whole_image_face(data, params["threshold"])]
-            detector_only = True
+        faces = self.double._faces(upload.data(), params["threshold"], params["limit"])
         if not faces:
             raise _no_face()
         result = []
         for face in faces:
-            item = self._face_json(face, params, rounded=True, detector_only=detector_only)
+            item = self._face_json(face, params, rounded=True)
             item["subjects"] = self.double.ranked(face.embedding, params["prediction_count"])
             if "landmarks" in item:  # keep the documented key order: ..., subjects, landmarks
                 item["landmarks"] = item.pop("landmarks")
             result.append(item)
         payload: dict[str, Any] = {"result": result}
-        if params["status"]:
-            payload["plugins_versions"] = self._versions(params, calculator=True)
         return 200, payload
-
-    def _whole_image_face(self, data: bytes, threshold: float | None) -> Any:
-        """``detect_faces=false``: the image is one face, box ``[0, 0, height, width]`` (FaceNet quirk, §4.4)."""
-        faces = self.double._faces(data, 0.0 if threshold is None else threshold)
-        try:
-            with Image.open(io.BytesIO(data)) as img:
-                width, height = img.size
-        except OSError as exc:
-            raise _no_face() from exc
-        if faces:
-            embedding = faces[0].embedding
-        else:  # nobody we know: a deterministic stranger
-            seed = int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "big")
-            vector = np.random.default_rng(seed).normal(size=128)
-            embedding = tuple(float(v) for v in vector / np.linalg.norm(vector))
-        return _WholeImage(box=(0, 0, height, width), probability=1.0, embedding=embedding)
 
     def _ep_recognize_embeddings(self, req: _Request) -> Any:
         count = self._int(req, "prediction_count", 1)
@@ -1028,14 +917,6 @@ class CompreFaceHandler(DoubleHandler):
             raise ApiError(404, 44, "Image Id is incorrect")
         return found
 
-    def _ep_verify_embeddings(self, req: _Request, image_id: str) -> Any:
-        image_id = self._uuid(image_id)
-        embeddings = self._embeddings(req.json(), "embeddings")
-        example = self._example_or_44(image_id)
-        result = [{"embedding": e, "similarity": self._sim(e, example.embedding)} for e in embeddings]
-        result.sort(key=lambda item: -item["similarity"])
-        return 200, {"result": result}
-
     def _sim(self, a: Sequence[float], b: Sequence[float]) -> float:
         if len(a) != len(b):
             raise _undefined()
@@ -1045,7 +926,6 @@ class CompreFaceHandler(DoubleHandler):
         image_id = self._uuid(image_id)
         upload = _Upload(req, "file", "file", "content", strict=False)
         params = self._image_params(req, upload)
-        params["calculator_always"] = True
         faces = self.double._faces(upload.data(), params["threshold"], params["limit"])
         if not faces:
             raise _no_face()
@@ -1057,8 +937,6 @@ class CompreFaceHandler(DoubleHandler):
             item["similarity"] = self._sim(face.embedding, example.embedding)
             result.append(item)
         payload: dict[str, Any] = {"result": result}
-        if params["status"]:
-            payload["plugins_versions"] = self._versions(params, calculator=True)
         return 200, payload
 
     # -- detection and verification services (§4.7-4.8) ----------------------------------------------------------
@@ -1072,15 +950,12 @@ class CompreFaceHandler(DoubleHandler):
         if not faces:
             raise _no_face()
         payload: dict[str, Any] = {"result": [self._face_json(f, params, rounded=False) for f in faces]}
-        if params["status"]:
-            payload["plugins_versions"] = self._versions(params, calculator=False)
         return 200, payload
 
     def _ep_verify_images(self, req: _Request) -> Any:
         source = _Upload(req, "source_image", "source_image", "sourceImageBase64", strict=False)
         target = _Upload(req, "target_image", "target_image", "targetImageBase64", strict=False)
         params = self._image_params(req, source)
-        params["calculator_always"] = True
         target.present()
         source_data, target_data = source.data(), target.data()
         source_faces = self.double._faces(source_data, params["threshold"], params["limit"])
@@ -1101,56 +976,11 @@ class CompreFaceHandler(DoubleHandler):
             "source_image_face": self._face_json(reference, params, rounded=True),
             "face_matches": matches,
         }
-        if params["status"]:
-            element["plugins_versions"] = self._versions(params, calculator=True)
         return 200, {"result": [element]}
-
-    def _ep_verify_embedding_pairs(self, req: _Request) -> Any:
-        body = req.json()
-        source = body.get("source") if isinstance(body, dict) else None
-        if not source:
-            raise ApiError(400, 5, "Field source cannot be empty")
-        targets = self._embeddings(body, "targets")
-        if not isinstance(source, list) or not all(isinstance(x, int | float) for x in source):
-            raise EmptyError(400)
-        result = [{"embedding": t, "similarity": self._sim(t, source)} for t in targets]
-        result.sort(key=lambda item: -item["similarity"])
-        return 200, {"result": result}
-
-    # -- auxiliary (§4.9) -----------------------------------------------------------------------------------------
 
     def _ep_config(self, req: _Request) -> Any:
         return 200, {"clientMaxFileSize": self.double.max_file_size, "clientMaxBodySize": self.double.max_body_size}
 
-    def _ep_consistence(self, req: _Request) -> Any:
-        return 200, {
-            "demoFaceCollectionIsInconsistent": False,
-            "dbIsInconsistent": False,
-            "saveImagesToDB": self.double.save_images,
-            "status": "OK",
-        }
-
-    def _ep_migrate(self, req: _Request) -> Any:
-        return _Raw(200, b"Migration started", "text/plain;charset=UTF-8")
-
-    def _ep_core_status(self, req: _Request) -> Any:
-        return 200, {
-            "status": "OK",
-            "build_version": "double",
-            "calculator_version": "facenet.Calculator",
-            "similarity_coefficients": list(self.double.coefficients),
-            "available_plugins": {k: v for k, v in PLUGIN_VERSIONS.items() if k != "detector"},
-        }
-
-    def _ep_core_healthcheck(self, req: _Request) -> Any:
-        return 200, {"status": "OK"}
-
-
-@dataclass(frozen=True)
-class _WholeImage:
-    box: tuple[int, int, int, int]
-    probability: float
-    embedding: tuple[float, ...]
 
 
 class _SpringError(ApiError):

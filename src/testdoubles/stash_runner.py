@@ -345,12 +345,12 @@ def run_plugin(
     if errlog not in ERRLOG_LEVELS:
         errlog = "error"
 
-    child_env = dict(os.environ)
-    for key, value in (env or {}).items():
-        if value is None:
+    child_env: dict[str, str] = dict(os.environ)
+    for key, override in (env or {}).items():
+        if override is None:
             child_env.pop(key, None)
         else:
-            child_env[key] = value
+            child_env[key] = override
     if is_python:  # pkg/python/env.go AppendPythonPath: existing entries first
         extra = str(plugin_dir.parent)
         existing = child_env.get("PYTHONPATH")

@@ -4,6 +4,10 @@ results until done) and the frame server, "analysing" videos made of synthetic f
 A video is registered as a list of (timestamp, JPEG) frames; analysis runs the synthetic engine on
 every frame and clusters the detections by the person it decodes, as the real service clusters by
 embedding. Frames are served back by nearest timestamp.
+
+Faults: ``fail_next_jobs`` (jobs end "failed" with an error text), ``hang_next_jobs`` (jobs stay "processing"
+forever), ``fail_jobs = True`` (every job fails), plus :class:`DoubleServer`'s ``fail_next``/``hang``/
+``go_down`` for the HTTP layer.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections import defaultdict
-from typing import Any
+from typing import Any, ClassVar
 
 from .server import DoubleHandler, DoubleServer
 from .synthetic import SyntheticEngine
@@ -25,8 +29,20 @@ class VisionDouble(DoubleServer):
         self.not_found_polls = 1  # a fresh job is unknown until its worker starts
         self.processing_polls = 1
         self.legacy_frame_route = legacy_frame_route
-        self.fail_jobs = False
+        self.fail_jobs = False  # every job fails
+        self.job_error = "faces job failed: decoder crashed"
+        self._fates: list[tuple[str, str]] = []  # (fate, error) for the next submitted jobs
         super().__init__()
+
+    def fail_next_jobs(self, times: int = 1, *, error: str = "faces job failed: decoder crashed") -> None:
+        """The next ``times`` submitted jobs end "failed" with ``error`` (the service's ``error`` field)."""
+        with self.lock:
+            self._fates += [("failed", error)] * times
+
+    def hang_next_jobs(self, times: int = 1) -> None:
+        """The next ``times`` submitted jobs stay "processing" forever (a wedged worker); later ones complete."""
+        with self.lock:
+            self._fates += [("hang", "")] * times
 
     def add_video(self, path: str, frames: list[tuple[float, bytes]]) -> None:
         with self.lock:
@@ -59,7 +75,7 @@ class VisionDouble(DoubleServer):
 
 
 class VisionHandler(DoubleHandler):
-    double: VisionDouble  # type: ignore[assignment]
+    double: ClassVar[VisionDouble]  # type: ignore[misc]
 
     def detail(self, status: int, text: str) -> None:
         self.send_json(status, {"detail": text})
@@ -79,7 +95,10 @@ class VisionHandler(DoubleHandler):
                 if source not in double.videos:
                     return self.detail(404, f"Video not found: {source}")
                 job_id = str(uuid.uuid4())
-                double.jobs[job_id] = {"source": source, "source_id": str(source_id), "polls": 0}
+                fate, error = double._fates.pop(0) if double._fates else (
+                    ("failed", double.job_error) if double.fail_jobs else ("completed", ""))
+                double.jobs[job_id] = {"source": source, "source_id": str(source_id), "polls": 0, "fate": fate,
+                                       "error": error}
             return self.send_json(202, {"job_id": job_id, "status": "queued", "created_at": "2026-11-24T00:00:00.000Z",
                                         "services_enabled": {"scenes": True, "faces": True, "semantics": False,
                                                              "objects": False}, "processing_mode": "sequential"})
@@ -94,11 +113,11 @@ class VisionHandler(DoubleHandler):
                     if job["polls"] <= double.not_found_polls:
                         return self.detail(404, f"Job not found: {parts[2]}")
                     done = job["polls"] > double.not_found_polls + double.processing_polls
-                    state = ("failed" if double.fail_jobs else "completed") if done else "processing"
+                    state = job["fate"] if done and job["fate"] != "hang" else "processing"
                     job["state"] = state
-                    return self.send_json(200, {"job_id": parts[2], "status": state, "progress": 1.0 if done else 0.5,
-                                                "error": "faces job failed: decoder crashed" if state == "failed"
-                                                else None})
+                    return self.send_json(200, {"job_id": parts[2], "status": state,
+                                                "progress": 1.0 if state != "processing" else 0.5,
+                                                "error": job["error"] if state == "failed" else None})
                 if parts[3] == "results":
                     if job.get("state") != "completed":
                         return self.detail(409, f"Job not completed (status: {job.get('state', 'processing')})")

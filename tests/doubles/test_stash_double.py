@@ -113,20 +113,7 @@ def test_unknown_sort_is_an_error_and_root_data_is_null(stash, client):
     body = gql(client, doc("FindImages"), {"filter": {"sort": "bogus"}}, "FindImages")
     assert errors_of(body) == ["invalid sort: bogus"]
     assert body["data"] is None, "findImages is non-null, so the whole data goes null"
-    assert "errors" not in gql(client, doc("FindImages"), {"filter": {"sort": "random_42"}}, "FindImages")
-
-
-def test_ids_argument_keeps_order_and_rejects_unknown_or_duplicate_ids(stash, client):
-    for _ in range(3):
-        stash.add_image(jpeg())
-    query = "query($ids: [ID!]) { findImages(ids: $ids, filter: {per_page: 1}) { count images { id } } }"
-    result = gql(client, query, {"ids": ["3", 1]})["data"]["findImages"]
-    assert result == {"count": 2, "images": [{"id": "3"}, {"id": "1"}]}, "filter and paging are ignored"
-    assert errors_of(gql(client, query, {"ids": ["1", "9"]})) == ["image with id 9 not found"]
-    assert errors_of(gql(client, query, {"ids": ["2", "2"]})) == ["validating ids: duplicate id found: 2"]
-    assert errors_of(gql(client, query, {"ids": ["abc"]})) == [
-        'converting ids: strconv.Atoi: parsing "abc": invalid syntax'
-    ]
+    assert stash.unsupported == [], "a sort Stash itself refuses is not a gap in the double"
 
 
 def test_single_lookup_of_unknown_id_is_null_and_non_numeric_is_an_error(stash, client):
@@ -159,9 +146,6 @@ def test_tag_filter_modifiers_follow_stash(stash, client, tagged):
     assert tag_filter(client, {"value": [a], "modifier": "EXCLUDES"}) == ["3", "4", "5"], "untagged kept"
     assert tag_filter(client, {"value": [], "modifier": "INCLUDES_ALL", "excludes": [b], "depth": 0}) == ["1", "4", "5"]
     assert tag_filter(client, {"value": [a], "modifier": "INCLUDES", "excludes": [b]}) == ["1"]
-    assert tag_filter(client, {"value": [a], "modifier": "EQUALS"}) == ["1"]
-    assert tag_filter(client, {"modifier": "IS_NULL"}) == ["4"]
-    assert tag_filter(client, {"modifier": "NOT_NULL"}) == ["1", "2", "3", "5"]
     assert tag_filter(client, {"value": [], "modifier": "INCLUDES"}) == ["1", "2", "3", "4", "5"]
     assert tag_filter(client, {"value": ["999"], "modifier": "INCLUDES_ALL"}) == []
     assert tag_filter(client, {"value": [a], "modifier": "INCLUDES", "depth": -1}) == ["1", "2"]
@@ -171,60 +155,88 @@ def test_tag_filter_errors_match_stash(stash, client, tagged):
     a = tagged[0]
     body = gql(client, doc("FindImages"), {"image_filter": {"tags": {"value": [a], "modifier": "NOT_EQUALS"}}})
     assert errors_of(body) == ["not equals modifier is not supported for hierarchical multi criterion input"]
-    body = gql(client, doc("FindImages"), {"image_filter": {"tags": {"value": [a], "modifier": "EQUALS", "depth": 1}}})
-    assert errors_of(body) == ["depth is not supported for equals modifier in hierarchical multi criterion input"]
-    body = gql(client, doc("FindImages"), {"image_filter": {"performers": {"value": ["1"], "modifier": "NOT_EQUALS"}}})
+    body = gql(client, doc("FindImages"), {"image_filter": {"galleries": {"value": ["1"], "modifier": "NOT_EQUALS"}}})
     assert errors_of(body) == ["not equals modifier is not supported for multi criterion input"]
 
 
-def test_unsupported_filter_keys_and_modifiers_fail_loudly(stash, client, tagged):
-    body = gql(client, doc("FindImages"), {"image_filter": {"studios": {"value": ["1"], "modifier": "INCLUDES"}}})
-    assert body["data"] is None and "not implemented" in errors_of(body)[0]
-    body = gql(client, doc("FindImages"), {"image_filter": {"tags": {"value": ["1"], "modifier": "GREATER_THAN"}}})
-    assert "not implemented" in errors_of(body)[0]
-    body = gql(client, doc("FindImages"), {"image_filter": {"is_missing": "cover"}})
-    assert "not implemented" in errors_of(body)[0]
+UNMODELLED = [  # real Stash accepts each of these; the plugin sends none of them
+    (doc("FindImages"), {"image_filter": {"studios": {"value": ["1"], "modifier": "INCLUDES"}}}),
+    (doc("FindImages"), {"image_filter": {"tags": {"value": ["1"], "modifier": "EQUALS"}}}),
+    (doc("FindImages"), {"image_filter": {"is_missing": "cover"}}),
+    (doc("FindImages"), {"filter": {"sort": "title"}}),
+    (doc("FindImages"), {"filter": {"q": "beach"}}),
+    (doc("FindPerformers"), {"performer_filter": {"name": {"value": "x", "modifier": "MATCHES_REGEX"}}}),
+    (doc("BulkImageUpdate"), {"input": {"ids": ["1"], "tag_ids": {"ids": ["1"], "mode": "SET"}}}),
+    (doc("BulkImageUpdate"), {"input": {"ids": ["1"], "rating100": 80}}),
+    (doc("PerformerCreate"), {"input": {"name": "New", "image": "https://example.com/a.jpg"}}),
+    (doc("PerformerCreate"), {"input": {"name": "New", "alias_list": ["Newbie"]}}),
+    ("query { findImages(ids: [1]) { count } }", {}),
+    ("query { findImage(id: 1) { id created_at } }", {}),
+    ("query { findImage(id: 1) { id @include(if: true) } }", {}),
+    ("mutation { imageUpdate(input: {id: 1, title: \"t\"}) { id } }", {}),
+    ("query { version { version } }", {}),
+    ("query { ...F } fragment F on Query { findTags { count } }", {}),
+]
+
+
+@pytest.mark.parametrize("query,variables", UNMODELLED)
+def test_what_the_plugin_never_sends_fails_loudly(stash, client, tagged, query, variables):
+    stash.add_image(jpeg())
+    body = gql(client, query, variables)
+    assert len(errors_of(body)) == 1 and "stash double:" in errors_of(body)[0], body
+    assert "is not implemented" in errors_of(body)[0]
+    assert stash.unsupported == errors_of(body)
+    assert stash.tag_names("image", "1") == {"a"} and stash.performer_by_name("New") is None, "nothing written"
+
+
+def test_get_transport_and_unmodelled_media_routes_fail_loudly(stash, client):
+    stash.add_scene("s")
+    got = client.get("/graphql", params={"query": "{ findTags { count } }"})
+    assert got.status_code == 400 and "GET /graphql is not implemented" in got.json()["errors"][0]["message"]
+    assert client.get("/scene/1/stream").status_code == 501
+    assert client.get("/image/1/thumbnail").status_code == 501
     assert len(stash.unsupported) == 3
+    assert client.get("/scenes").headers["content-type"].startswith("text/html"), "any other path is the UI"
 
 
 def test_sub_filters_combine_and_at_most_one_per_level(stash, client, tagged):
-    a, _, c = tagged
+    a, b, c = tagged
     either = {
         "tags": {"value": [a], "modifier": "INCLUDES_ALL"},
         "OR": {"tags": {"value": [c], "modifier": "INCLUDES"}},
     }
     assert find_images(client, {"per_page": -1, "sort": "id"}, either)[1] == ["1", "2", "5"]
-    negated = {"NOT": {"tags": {"modifier": "NOT_NULL"}}}
-    assert find_images(client, {"per_page": -1}, negated)[1] == ["4"]
-    both = {"AND": {"title": {"value": "x", "modifier": "EQUALS"}}, "OR": {"id": {"value": 1, "modifier": "EQUALS"}}}
+    negated = {"NOT": {"tags": {"value": [a, b], "modifier": "INCLUDES"}}}
+    assert find_images(client, {"per_page": -1}, negated)[1] == ["4", "5"]
+    both = {"AND": {"tags": {"value": [a], "modifier": "INCLUDES"}}, "OR": {"id": {"value": 1, "modifier": "EQUALS"}}}
     body = gql(client, doc("FindImages"), {"image_filter": both})
     assert errors_of(body) == ["cannot have AND and OR in the same filter"]
 
 
 def test_string_criteria_use_like_semantics(stash, client):
-    stash.add_image(jpeg(), title="Beach Day")
-    stash.add_image(jpeg(), title="beach_night")
-    stash.add_image(jpeg(), title=None)
-    stash.add_image(jpeg(), title="   ")
+    for name in ("Beach Day", "beach_night", "Sea"):
+        stash.add_performer(name, aliases=["Person 7 ABC"] if name == "Sea" else ())
 
-    def titles(criterion: dict[str, Any]) -> list[str]:
-        return find_images(client, {"per_page": -1, "sort": "id"}, {"title": criterion})[1]
+    def names(criterion: dict[str, Any], key: str = "name") -> list[str]:
+        variables = {"filter": {"per_page": -1, "sort": "id"}, "performer_filter": {key: criterion}}
+        body = gql(client, doc("FindPerformers"), variables, "FindPerformers")
+        return [p["name"] for p in body["data"]["findPerformers"]["performers"]]
 
-    assert titles({"value": "beach day", "modifier": "EQUALS"}) == ["1"], "case-insensitive LIKE"
-    assert titles({"value": "beach%", "modifier": "EQUALS"}) == ["1", "2"], "% is a wildcard"
-    assert titles({"value": "beach_day", "modifier": "EQUALS"}) == ["1"], "_ matches one character"
-    assert titles({"value": "night day", "modifier": "INCLUDES"}) == ["1", "2"], "any word"
-    assert titles({"value": '"beach day"', "modifier": "INCLUDES"}) == ["1"], "quoted phrase"
-    assert titles({"value": "day", "modifier": "EXCLUDES"}) == ["2", "4"], "NULL never matches NOT LIKE"
-    assert titles({"value": "", "modifier": "IS_NULL"}) == ["3", "4"], "blank counts as null"
-    assert titles({"value": "^beach_", "modifier": "MATCHES_REGEX"}) == ["2"]
-    body = gql(client, doc("FindImages"), {"image_filter": {"title": {"value": "x", "modifier": "INCLUDES_ALL"}}})
+    assert names({"value": "beach day", "modifier": "EQUALS"}) == ["Beach Day"], "case-insensitive LIKE"
+    assert names({"value": "beach%", "modifier": "EQUALS"}) == ["Beach Day", "beach_night"], "% is a wildcard"
+    assert names({"value": "beach_day", "modifier": "EQUALS"}) == ["Beach Day"], "_ matches one character"
+    assert names({"value": "night day", "modifier": "INCLUDES"}) == ["Beach Day", "beach_night"], "any word"
+    assert names({"value": '"beach day"', "modifier": "INCLUDES"}) == ["Beach Day"], "quoted phrase"
+    assert names({"value": "person", "modifier": "INCLUDES"}, "aliases") == ["Sea"]
+    bad = {"name": {"value": "x", "modifier": "INCLUDES_ALL"}}
+    body = gql(client, doc("FindPerformers"), {"performer_filter": bad})
     assert errors_of(body) == ["Internal system error. Error <unsupported string filter modifier>"]
 
 
-def test_performer_filters_name_aliases_and_missing_image(stash, client):
-    stash.add_performer("Alice", aliases=["Ally"], image=jpeg())
+def test_performer_filters_name_aliases_and_default_order(stash, client):
     stash.add_performer("Bob")
+    stash.add_performer("Alice", aliases=["Ally"], image=jpeg())
+    stash.add_performer("Carol")
 
     def names(performer_filter: dict[str, Any]) -> list[str]:
         body = gql(client, doc("FindPerformers"), {"filter": {"per_page": -1}, "performer_filter": performer_filter})
@@ -232,14 +244,16 @@ def test_performer_filters_name_aliases_and_missing_image(stash, client):
 
     assert names({"aliases": {"value": "ally", "modifier": "EQUALS"}}) == ["Alice"]
     assert names({"name": {"value": "BOB", "modifier": "EQUALS"}}) == ["Bob"]
-    assert names({"is_missing": "image"}) == ["Bob"]
-    assert names({}) == ["Alice", "Bob"], "performers default to name order"
+    either = {"name": {"value": "bob", "modifier": "INCLUDES"},
+              "OR": {"aliases": {"value": "all", "modifier": "INCLUDES"}}}
+    assert names(either) == ["Alice", "Bob"]
+    assert names({}) == ["Alice", "Bob", "Carol"], "performers default to name order"
 
 
 # ---------------------------------------------------------------------------------- mutations
 
 
-def test_bulk_update_add_remove_and_set(stash, client):
+def test_bulk_update_adds_and_removes(stash, client):
     a, b = stash.add_tag("a"), stash.add_tag("b")
     one, two = stash.add_image(jpeg(), tags=[a]), stash.add_image(jpeg())
 
@@ -255,12 +269,7 @@ def test_bulk_update_add_remove_and_set(stash, client):
     assert stash.tag_names("image", one) == {"a", "b"} and stash.tag_names("image", two) == {"b"}
     bulk([one, two], "REMOVE", [a, "99"])
     assert stash.tag_names("image", one) == {"b"} and stash.tag_names("image", two) == {"b"}
-    bulk([one], "SET", [a])
-    assert stash.tag_names("image", one) == {"a"}
-    bulk([one], "SET", [])
-    assert stash.tag_names("image", one) == set()
-    assert stash.mutation_count("BulkImageUpdate") == 4 and stash.mutation_count("tagCreate") == 0
-    assert [h for h in stash.hooks if h[1] == two] == [("Image.Update.Post", two)] * 2
+    assert stash.mutation_count("BulkImageUpdate") == 2 and stash.mutation_count("tagCreate") == 0
 
 
 def test_bulk_update_is_one_transaction(stash, client):
@@ -273,18 +282,6 @@ def test_bulk_update_is_one_transaction(stash, client):
     assert stash.tag_names("image", one) == set(), "nothing was written"
     body = gql(client, doc("BulkImageUpdate"), {"input": {"ids": ["x"], "tag_ids": {"ids": [a], "mode": "ADD"}}})
     assert errors_of(body) == ['converting ids: strconv.Atoi: parsing "x": invalid syntax']
-
-
-def test_single_update_replaces_lists_and_only_touches_present_keys(stash, client):
-    a, b = stash.add_tag("a"), stash.add_tag("b")
-    image = stash.add_image(jpeg(), title="keep", tags=[a])
-    mutation = "mutation($input: ImageUpdateInput!) { imageUpdate(input: $input) { id title tags { name } } }"
-    body = gql(client, mutation, {"input": {"id": image, "tag_ids": [b]}})
-    assert body["data"]["imageUpdate"] == {"id": image, "title": "keep", "tags": [{"name": "b"}]}
-    body = gql(client, mutation, {"input": {"id": image, "title": None}})
-    assert body["data"]["imageUpdate"]["title"] is None and stash.tag_names("image", image) == {"b"}
-    body = gql(client, mutation, {"input": {"id": "12"}})
-    assert errors_of(body) == ["image with id 12 not found"] and body["data"] == {"imageUpdate": None}
 
 
 def test_tag_create_trims_and_refuses_blank_or_duplicate_names(stash, client):
@@ -305,8 +302,6 @@ def test_performer_create_and_alias_rules(stash, client):
     stash.add_performer("Alice")
     body = gql(client, doc("PerformerCreate"), {"input": {"name": "ALICE"}}, "PerformerCreate")
     assert errors_of(body) == ["performer with name 'ALICE' already exists"]
-    body = gql(client, doc("PerformerCreate"), {"input": {"name": "Bob", "alias_list": ["bob"]}})
-    assert errors_of(body) == ["performer contains duplicate alias 'bob'"]
     image = "data:image/jpeg;base64," + base64.b64encode(jpeg()).decode()
     body = gql(client, doc("PerformerCreate"), {"input": {"name": " Carol ", "image": image}})
     assert body["data"]["performerCreate"] == {"id": "2", "name": "Carol"}
@@ -343,8 +338,6 @@ def test_media_routes(stash, client):
     unreadable = stash.add_image(None, path="/gone/x.jpg")
     clip = stash.add_image(b"\x00\x00\x00\x18ftypmp42", video=True)
     assert client.get(f"/image/{image}/image").headers["content-type"] == "image/png"
-    thumb = client.get(f"/image/{image}/thumbnail")
-    assert thumb.headers["content-type"] == "image/jpeg" and max(Image.open(io.BytesIO(thumb.content)).size) == 640
     assert client.get(f"/image/{missing}/image").status_code == 404
     assert client.get(f"/image/{unreadable}/image").status_code == 500
     assert client.get(f"/image/{clip}/image").headers["content-type"] == "video/mp4"
@@ -358,7 +351,8 @@ def test_media_routes(stash, client):
     assert client.get(sprite).content == jpeg()
     assert client.get(vtt).headers["content-type"] == "text/vtt"
     assert client.get(httpx.URL(scenes[1]["paths"]["sprite"]).path).status_code == 404
-    assert client.get(f"/scene/{with_sprite}/stream").headers["content-type"] == "video/mp4"
+    assert scenes[0]["id"] == with_sprite
+    assert scenes[0]["files"] == [{"path": "/data/scenes/000001.mp4", "duration": 60.0}]
 
 
 def test_external_host_and_stream_api_key_appear_in_paths():
@@ -405,16 +399,12 @@ def test_parse_errors_and_transport_errors(stash, client):
     assert parse.json()["errors"][0]["extensions"]["code"] == "GRAPHQL_PARSE_FAILED"
     assert parse.json()["errors"][0]["locations"]
     plain = client.post(
-        "/graphql", content=b'{"query": "{ version { version } }"}', headers={"Content-Type": "text/plain"}
+        "/graphql", content=b'{"query": "{ findTags { count } }"}', headers={"Content-Type": "text/plain"}
     )
     assert plain.status_code == 400 and plain.json()["errors"][0]["message"] == "transport not supported"
     garbled = client.post("/graphql", content=b"{not json", headers={"Content-Type": "application/json"})
     assert garbled.status_code == 400
     assert garbled.json()["errors"][0]["message"].startswith("json request body could not be decoded")
-    got = client.get("/graphql", params={"query": "{ version { version } }"})
-    assert got.status_code == 200 and got.json()["data"]["version"]["version"].startswith("v0.30")
-    refused = client.get("/graphql", params={"query": 'mutation { tagCreate(input: {name: "x"}) { id } }'})
-    assert refused.status_code == 406 and stash.tags == {}
 
 
 @needs_schema
@@ -476,7 +466,9 @@ def test_plugin_configuration_reports_only_non_empty_included_settings():
 def test_operations_are_recorded_by_name(stash, client):
     gql(client, doc("FindTagByName"), {"name": "x"}, "FindTagByName")
     gql(client, doc("TagCreate"), {"name": "x"}, "TagCreate")
-    assert [name for name, _ in stash.operations] == ["FindTagByName", "TagCreate"]
+    gql(client, doc("FindTagByName"), {"name": "x"}, "FindTagByName")
+    assert [name for name, _ in stash.operations] == ["FindTagByName", "TagCreate", "FindTagByName"]
+    assert stash.operation_count("FindTagByName") == 2 and stash.operation_count() == 3
     assert stash.mutation_count() == 1 and stash.mutation_count("tag") == 1
 
 
@@ -487,7 +479,7 @@ def test_auth_rules_when_credentials_are_configured():
     with StashDouble.running(api_key="secret", session_cookie="good") as stash:
         stash.add_image(jpeg())
         with httpx.Client(base_url=stash.url, follow_redirects=False) as http:
-            query = {"query": "{ version { version } }"}
+            query = {"query": "{ findTags { count } }"}
             anonymous = http.post("/graphql", json=query)
             assert anonymous.status_code == 401 and anonymous.content == b""
             assert anonymous.headers["www-authenticate"] == "FormBased"
@@ -511,7 +503,7 @@ def test_auth_rules_when_credentials_are_configured():
 
 
 def test_wrong_api_key_is_refused_even_without_credentials(stash, client):
-    assert client.post("/graphql", json={"query": "{ version { hash } }"}).status_code == 200
-    refused = client.post("/graphql", json={"query": "{ version { hash } }"}, headers={"ApiKey": "guess"})
+    assert client.post("/graphql", json={"query": "{ findTags { count } }"}).status_code == 200
+    refused = client.post("/graphql", json={"query": "{ findTags { count } }"}, headers={"ApiKey": "guess"})
     assert refused.status_code == 401
     assert stash.requests_without_cookie == 2
