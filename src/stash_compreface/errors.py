@@ -25,7 +25,14 @@ Each class says what the caller does; ``service`` and ``setting`` say where::
 
 from __future__ import annotations
 
+import re
+
 from .redact import redact
+
+# SQLite contention inside Stash (another writer, a scan): the mutation was rolled back, so sending it
+# again is safe and usually succeeds a moment later.
+TRANSIENT_GRAPHQL = re.compile(r"database is locked|database is busy|database table is locked|SQLITE_BUSY|"
+                               r"SQLITE_LOCKED", re.IGNORECASE)
 
 
 class PluginError(Exception):
@@ -104,6 +111,11 @@ class ProtocolError(ServiceError):
 
 class GraphQLError(ServiceError):
     """Stash answered HTTP 200 with an ``errors`` list."""
+
+    @property
+    def retryable(self) -> bool:
+        """Only a locked/busy database is transient; other resolver errors repeat on every try."""
+        return TRANSIENT_GRAPHQL.search(str(self)) is not None
 
 
 class CompreFaceError(ServiceError):
