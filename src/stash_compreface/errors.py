@@ -12,7 +12,7 @@ Each class says what the caller does; ``service`` and ``setting`` say where::
     └── ItemError                 this item only: tag Error, log id + reason, go on
         ├── ServiceError          5xx, timeout, broken answer: ``retryable`` says it is the service's fault
         │   ├── ProtocolError     HTTP 200 whose body is not the protocol (HTML, empty, wrong shape)
-        │   ├── GraphQLError      HTTP 200 with ``errors``
+        │   ├── GraphQLError      HTTP 200 with ``errors`` (retryable only for a locked/busy database)
         │   └── CompreFaceError   .status, .code (SubjectNotFound 42, SubjectExists 43 ...)
         │       ├── SubjectNotFound
         │       ├── SubjectExists

@@ -76,11 +76,15 @@ class Service:
 
 def origin(url: str) -> str:
     """``scheme://host:port`` of a URL: enough to say where, without paths, queries or credentials."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    return f"{parts.scheme}://{host}" + (f":{parts.port}" if parts.port else "") if parts.scheme else url
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return url
+    if not parts.scheme or not parts.hostname:
+        return url
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    return f"{parts.scheme}://{host}" + (f":{port}" if port else "")
 
 
 def _what(url: str) -> str:
@@ -143,6 +147,7 @@ class Breaker:
         self._lock = threading.Lock()
         self._count = 0
         self._since: float | None = None
+        self._last_success: float | None = None
         self._last = ""
         self._open: tuple[str, Service] | None = None
 
@@ -159,7 +164,7 @@ class Breaker:
     def reset(self) -> None:
         """Close the breaker again (a new run, or a test)."""
         with self._lock:
-            self._count, self._since, self._last, self._open = 0, None, "", None
+            self._count, self._since, self._last_success, self._last, self._open = 0, None, None, "", None
 
     def _error(self, service: Service) -> ServiceUnavailable:
         """The open breaker's error, a fresh instance per raise (threads must not share tracebacks)."""
@@ -190,13 +195,16 @@ class Breaker:
     def success(self) -> None:
         with self._lock:
             if self._open is None:
-                self._count, self._since = 0, None
+                self._count, self._since, self._last_success = 0, None, self.clock()
 
     def failure(self, service: Service, started: float, exc: BaseException) -> ServiceUnavailable | None:
         """Count one failed attempt that began at ``started``; the breaker's error if it is now open."""
         with self._lock:
             if self._open is None:
                 self._count += 1
+                # The streak cannot have begun before the last answer, whenever this attempt started.
+                if self._last_success is not None:
+                    started = max(started, self._last_success)
                 self._since = started if self._since is None else min(self._since, started)
                 text = str(exc)
                 self._last = text if len(text) <= 300 else text[:300] + "..."

@@ -382,8 +382,10 @@ def test_window_counts_from_the_first_failed_attempt() -> None:
     breaker.success()
     assert breaker.budget() is None  # a success in between: the streak starts again
     clock.now = 40
-    breaker.failure(SVC, started=10.0, exc=ServiceError("timeout"))
-    clock.now = 55
+    breaker.failure(SVC, started=10.0, exc=ServiceError("timeout"))  # began before that success at 30
+    clock.now = 74
+    breaker.check(SVC)  # the streak began at the success, not at 10
+    clock.now = 75
     with pytest.raises(ServiceUnavailable, match=r"CompreFace failed on every request for 45 s"):
         breaker.check(SVC)
 
