@@ -12,7 +12,7 @@ Each class says what the caller does; ``service`` and ``setting`` say where::
     └── ItemError                 this item only: tag Error, log id + reason, go on
         ├── ServiceError          5xx, timeout, broken answer: ``retryable`` says it is the service's fault
         │   ├── ProtocolError     HTTP 200 whose body is not the protocol (HTML, empty, wrong shape)
-        │   ├── GraphQLError      HTTP 200 with ``errors``
+        │   ├── GraphQLError      HTTP 200 with ``errors`` (retryable only for a locked/busy database)
         │   ├── WriteFailed       a Stash write failed for good: the item is left for the next run
         │   └── CompreFaceError   .status, .code (SubjectNotFound 42, SubjectExists 43 ...)
         │       ├── SubjectNotFound
@@ -26,7 +26,14 @@ Each class says what the caller does; ``service`` and ``setting`` say where::
 
 from __future__ import annotations
 
+import re
+
 from .redact import redact
+
+# SQLite contention inside Stash (another writer, a scan): the mutation was rolled back, so sending it
+# again is safe and usually succeeds a moment later.
+TRANSIENT_GRAPHQL = re.compile(r"database is locked|database is busy|database table is locked|SQLITE_BUSY|"
+                               r"SQLITE_LOCKED", re.IGNORECASE)
 
 
 class PluginError(Exception):
@@ -105,6 +112,11 @@ class ProtocolError(ServiceError):
 
 class GraphQLError(ServiceError):
     """Stash answered HTTP 200 with an ``errors`` list."""
+
+    @property
+    def retryable(self) -> bool:
+        """Only a locked/busy database is transient; other resolver errors repeat on every try."""
+        return TRANSIENT_GRAPHQL.search(str(self)) is not None
 
 
 class WriteFailed(ServiceError):

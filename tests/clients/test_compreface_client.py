@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import socket
+import threading
 import uuid
 
+import httpx
 import pytest
 
 from stash_compreface.compreface.client import CompreFaceClient
@@ -12,12 +14,15 @@ from stash_compreface.errors import (
     AuthError,
     CompreFaceError,
     MediaError,
+    ProtocolError,
     ServiceError,
     ServiceUnavailable,
+    Stopped,
     SubjectExists,
     SubjectNotFound,
     TooManyFaces,
 )
+from stash_compreface.transport import Breaker
 from testdoubles.compreface import DETECTION_KEY, RECOGNITION_KEY, CompreFaceDouble
 from testdoubles.synthetic import SyntheticFace, draw_image, noise_image
 
@@ -122,13 +127,135 @@ def test_html_502_is_retried_then_recovers(compreface, client) -> None:
 
 
 def test_timeouts_are_retried_then_reported(compreface) -> None:
-    client = CompreFaceClient(compreface.url, recognition_key=RECOGNITION_KEY, backoff_s=0.01, timeout_s=0.3)
-    compreface.fail_next("/api/v1/recognition/recognize", 200, stall_s=1, times=4)
-    with pytest.raises(ServiceError, match="in time"):
+    client = CompreFaceClient(compreface.url, recognition_key=RECOGNITION_KEY, backoff_s=0.01, timeout_s=0.1)
+    compreface.fail_next("/api/v1/recognition/recognize", 200, stall_s=0.6, times=3)
+    with pytest.raises(ServiceError, match="in time") as info:
         client.recognize(face_of(1), min_probability=0.8)
-    assert compreface.calls["POST /api/v1/recognition/recognize"] == 4
+    assert isinstance(info.value.__cause__, httpx.TimeoutException)
+    assert compreface.calls["POST /api/v1/recognition/recognize"] == 3  # default: 3 attempts
+    compreface.fail_next("/api/v1/recognition/recognize", 200, stall_s=0.6, times=1)
+    assert client.recognize(face_of(1), min_probability=0.8) != []  # the second attempt gets through
+    client.close()
+
+
+RECOGNIZE = "/api/v1/recognition/recognize"
+
+
+@pytest.mark.parametrize(
+    ("body", "html", "problem"),
+    [
+        (None, True, "web page"),
+        (None, False, "empty body"),
+        ({"result": {"box": {}}}, False, "`result` list"),
+        ({"faces": []}, False, "`result` list"),
+        ({"result": [{"subjects": [{"subject": "A", "similarity": 0.99}]}]}, False, "without a box"),
+        ({"result": [{"box": {"x_min": "a", "y_min": 0, "x_max": 9, "y_max": 9}}]}, False, "x_min"),
+    ],
+    ids=["html", "empty", "result-not-list", "no-result", "face-without-box", "box-not-numbers"],
+)
+def test_a_200_that_is_not_the_protocol_is_never_no_faces(compreface, client, body, html, problem) -> None:
+    compreface.fail_next(RECOGNIZE, 200, html=html, body=body, times=3)
+    with pytest.raises(ProtocolError, match=problem) as info:
+        client.recognize(face_of(1), min_probability=0.8)
+    assert info.value.retryable and compreface.calls[f"POST {RECOGNIZE}"] == 3
+    compreface.fail_next(RECOGNIZE, 200, html=html, body=body, times=1)
+    assert client.recognize(face_of(1), min_probability=0.8) != []  # retried, then the real answer
+
+
+def test_a_url_answering_html_is_named_at_check(compreface) -> None:
+    """comprefaceUrl pointing at some web UI: one clear error, not a JSONDecodeError."""
+    client = CompreFaceClient(compreface.url, recognition_key=RECOGNITION_KEY, backoff_s=0.001)
+    compreface.fail_next("/api/v1/", 200, times=100)
+    with pytest.raises(ServiceUnavailable) as info:
+        client.check()
+    assert info.value.setting == "comprefaceUrl"
+    assert "web page (HTML)" in str(info.value) and "comprefaceUrl" in str(info.value)
+    with pytest.raises(ServiceUnavailable, match=r"CompreFace failed 5 times in a row .*web page.*comprefaceUrl"):
+        client.list_subjects()  # had the check been skipped: the breaker says the same after 5 attempts
     compreface.faults.clear()
-    assert client.recognize(face_of(1), min_probability=0.8) != []
+    client.breaker.reset()
+    client.check()
+    client.close()
+
+
+def test_upload_limit_from_an_html_config_is_a_protocol_error(compreface) -> None:
+    client = CompreFaceClient(compreface.url, recognition_key=RECOGNITION_KEY, backoff_s=0.001)
+    compreface.fail_next("/api/v1/config", 200, times=3)
+    with pytest.raises(ProtocolError, match="comprefaceUrl"):
+        client.recognize(face_of(1), min_probability=0.8)
+    assert client.recognize(face_of(1), min_probability=0.8) != []  # read again once it answers JSON
+    client.close()
+
+
+def test_an_outage_trips_the_breaker_naming_the_setting(compreface) -> None:
+    client = CompreFaceClient(compreface.url, recognition_key=RECOGNITION_KEY, backoff_s=0.001)
+    client.list_subjects()
+    compreface.fail_next(RECOGNIZE, 502, times=1000)
+    with pytest.raises(ServiceError):  # one item fails after its retries; the run could go on
+        client.recognize(face_of(1), min_probability=0.8)
+    with pytest.raises(ServiceUnavailable) as info:
+        client.recognize(face_of(2), min_probability=0.8)
+    assert str(info.value).startswith("CompreFace failed 5 times in a row")
+    assert str(info.value).endswith("check that it is running and comprefaceUrl")
+    assert info.value.setting == "comprefaceUrl"
+    attempts = client.calls
+    with pytest.raises(ServiceUnavailable):  # every later call, any route, fails at once
+        client.list_subjects()
+    assert client.calls == attempts
+    client.close()
+
+
+def test_a_success_between_failures_keeps_the_breaker_closed(compreface) -> None:
+    client = CompreFaceClient(compreface.url, recognition_key=RECOGNITION_KEY, backoff_s=0.001)
+    for _ in range(4):
+        compreface.fail_next(RECOGNIZE, 502, times=4)
+        with pytest.raises(ServiceError):
+            client.recognize(face_of(1), min_probability=0.8)
+        assert client.recognize(face_of(1), min_probability=0.8) != []
+    assert not client.breaker.tripped
+    client.close()
+
+
+def test_a_shared_breaker_stops_every_client_of_the_service(compreface) -> None:
+    breaker = Breaker()
+    first, second = (CompreFaceClient(compreface.url, recognition_key=RECOGNITION_KEY, backoff_s=0.001,
+                                      breaker=breaker) for _ in range(2))
+    assert first.max_upload_bytes == second.max_upload_bytes  # both have read /api/v1/config
+    compreface.fail_next(RECOGNIZE, 502, times=1000)
+    with pytest.raises(ServiceError):
+        first.recognize(face_of(1), min_probability=0.8)
+    with pytest.raises(ServiceUnavailable):
+        second.recognize(face_of(1), min_probability=0.8)
+    with pytest.raises(ServiceUnavailable):
+        first.list_subjects()
+    first.close()
+    second.close()
+
+
+def test_a_stop_interrupts_the_backoff(compreface) -> None:
+    stop = threading.Event()
+    client = CompreFaceClient(compreface.url, recognition_key=RECOGNITION_KEY, backoff_s=3600, stop=stop)
+    client.list_subjects()
+    compreface.fail_next(RECOGNIZE, 502, times=10)
+    threading.Timer(0.1, stop.set).start()
+    with pytest.raises(Stopped) as info:
+        client.recognize(face_of(1), min_probability=0.8)
+    assert isinstance(info.value.__cause__, ServiceError)
+    assert compreface.calls[f"POST {RECOGNIZE}"] == 1
+    client.close()
+
+
+def test_an_example_is_not_sent_twice_after_a_timeout(compreface) -> None:
+    client = CompreFaceClient(compreface.url, recognition_key=RECOGNITION_KEY, backoff_s=0.001, timeout_s=0.1)
+    client.list_subjects()
+    compreface.fail_next("/api/v1/recognition/faces", 200, stall_s=0.6)
+    with pytest.raises(ServiceError, match="in time"):
+        client.add_example("Person 9 GGGGGGGGGGGGGGGG", face_of(9))
+    assert compreface.calls["POST /api/v1/recognition/faces"] == 1  # it may have been stored
+    compreface.fail_next("/api/v1/recognition/faces", 500, html=False, body={"message": "core", "code": 41})
+    assert client.add_example("Person 9 GGGGGGGGGGGGGGGG", face_of(9))  # 41: the core refused, resent
+    assert compreface.calls["POST /api/v1/recognition/faces"] == 3
+    assert compreface.example_count("Person 9 GGGGGGGGGGGGGGGG") == 1
     client.close()
 
 

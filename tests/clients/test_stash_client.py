@@ -3,25 +3,67 @@
 from __future__ import annotations
 
 import socket
+import threading
+from collections import Counter
+from typing import Any
 
+import httpx
 import pytest
 
-from stash_compreface.errors import AuthError, GraphQLError, MediaError, ServiceUnavailable
+from stash_compreface.errors import (
+    AuthError,
+    GraphQLError,
+    MediaError,
+    ProtocolError,
+    ServiceError,
+    ServiceUnavailable,
+    Stopped,
+)
 from stash_compreface.stash.client import StashClient
-from testdoubles.stash import StashDouble
+from testdoubles.stash import StashDouble, StashHandler
 
 COOKIE = "MTcz-session-cookie-value"
+LOCKED = "error executing `INSERT INTO images_tags`: sql: database is locked"
+
+
+class ScriptedStash(StashDouble):
+    """The Stash double plus dropped connections (a reset, a crashing proxy): a test-local hook."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.drop = 0  # close the next connections without an answer
+
+    @property
+    def seen(self) -> Counter[str]:
+        return Counter(name for name, _ in self.operations)
+
+
+class DroppingHandler(StashHandler):
+    double: ScriptedStash  # type: ignore[assignment]
+
+    def handle_request(self, method: str) -> None:
+        with self.double.lock:
+            drop = self.double.drop > 0
+            self.double.drop -= drop
+        if drop:
+            self.read_body()
+            self.close_connection = True
+            return
+        super().handle_request(method)
+
+
+ScriptedStash.handler_class = DroppingHandler
 
 
 @pytest.fixture
 def stash():
-    with StashDouble.running(session_cookie=COOKIE, external_host="http://stash.example.invalid:443") as double:
+    with ScriptedStash.running(session_cookie=COOKIE, external_host="http://stash.example.invalid:443") as double:
         yield double
 
 
 @pytest.fixture
 def client(stash):
-    with StashClient(stash.url, session_cookie=COOKIE, retries=2) as c:
+    with StashClient(stash.url, session_cookie=COOKIE, retries=2, backoff_s=0.001, timeout_s=2) as c:
         yield c
 
 
@@ -99,6 +141,132 @@ def test_5xx_is_retried_then_succeeds(stash, client) -> None:
     stash.fail_next("/graphql", 502, times=2)
     count, _ = client.find_images({"per_page": 1}, {})
     assert count == 0
+    assert stash.calls["POST /graphql"] == 3
+
+
+def test_a_locked_database_is_retried_and_the_write_lands_once(stash, client) -> None:
+    user_tag, ours = stash.add_tag("Favourite"), stash.add_tag("Compreface Scanned")
+    image = stash.add_image(b"x", tags=[user_tag])
+    stash.fail_operation("BulkImageUpdate", LOCKED, times=2)
+    client.update_images([image], add_tags=[ours])
+    assert stash.seen["BulkImageUpdate"] == 3
+    assert stash.tag_names("image", image) == {"Favourite", "Compreface Scanned"}
+    assert not client.breaker.tripped and client.breaker.consecutive_failures == 0
+
+
+@pytest.mark.parametrize("message", ["database is busy", "SQLITE_BUSY: database is locked (5)"])
+def test_a_database_that_stays_locked_fails_the_item_only(stash, client, message: str) -> None:
+    stash.fail_operation("FindImages", message, times=3)
+    with pytest.raises(GraphQLError, match=r"busy|locked") as info:
+        client.find_images({"per_page": 1}, {})
+    assert info.value.retryable and stash.seen["FindImages"] == 3
+    assert not client.breaker.tripped  # Stash answered: it is up
+    assert client.find_images({"per_page": 1}, {})[0] == 0
+
+
+def test_other_graphql_errors_are_not_retried(stash, client) -> None:
+    stash.fail_operation("FindImages", "strconv.Atoi: parsing \"x\": invalid syntax", times=10)
+    with pytest.raises(GraphQLError, match="invalid syntax") as info:
+        client.find_images({"per_page": 1}, {})
+    assert not info.value.retryable and stash.seen["FindImages"] == 1
+
+
+def test_a_create_is_resent_when_refused_but_never_after_a_lost_answer(stash) -> None:
+    with StashClient(stash.url, session_cookie=COOKIE, backoff_s=0.001, timeout_s=0.1) as client:
+        stash.fail_operation("TagCreate", LOCKED, times=1)  # rolled back: safe to send again
+        tag_id = client.create_tag("First")
+        assert stash.seen["TagCreate"] == 2 and stash.tag_id("First") == tag_id
+        stash.fail_next("/graphql", 200, stall_s=0.6)  # no answer: it may have been created
+        with pytest.raises(ServiceError, match="TagCreate in time"):
+            client.create_tag("Second")
+        assert stash.calls["POST /graphql"] == 3
+        # The contract: the caller looks the tag up by name, then creates it if it is really missing.
+        assert client.find_tag("Second") == stash.tag_id("Second")
+
+
+def test_dropped_connections_and_timeouts_are_retried(stash) -> None:
+    with StashClient(stash.url, session_cookie=COOKIE, backoff_s=0.001, timeout_s=0.1) as client:
+        stash.drop = 2
+        assert client.find_images({"per_page": 1}, {})[0] == 0
+        assert stash.calls["POST /graphql"] == 3
+        stash.fail_next("/graphql", 200, stall_s=0.5, times=2)
+        assert client.find_images({"per_page": 1}, {})[0] == 0
+        assert stash.calls["POST /graphql"] == 6
+
+
+@pytest.mark.parametrize(("html", "body", "problem"), [
+    (True, None, "web page"),
+    (False, None, "empty body"),
+    (False, {"data": None}, "no `data`"),
+    (False, {"extensions": {}}, "no `data`"),
+], ids=["html", "empty", "null-data", "no-data"])
+def test_a_200_without_data_is_a_protocol_error(stash, client, html, body, problem) -> None:
+    stash.fail_next("/graphql", 200, html=html, body=body, times=3)
+    with pytest.raises(ProtocolError, match=problem) as info:
+        client.find_images({"per_page": 1}, {})
+    assert info.value.retryable and info.value.setting == "stashHostUrl"
+    stash.fail_next("/graphql", 200, html=html, body=body, times=1)
+    assert client.find_images({"per_page": 1}, {})[0] == 0
+
+
+def test_an_outage_trips_the_breaker_naming_the_setting(stash, client) -> None:
+    stash.fail_next("/graphql", 503, times=1000)
+    with pytest.raises(ServiceError):
+        client.find_images({"per_page": 1}, {})
+    with pytest.raises(ServiceUnavailable) as info:
+        client.find_images({"per_page": 1}, {})
+    assert str(info.value).startswith("Stash failed 5 times in a row")
+    assert info.value.setting == "stashHostUrl" and str(info.value).endswith("stashHostUrl")
+    image = stash.add_image(b"x")
+    with pytest.raises(ServiceUnavailable):  # media too: it is the same Stash
+        client.download(f"{stash.url}/image/{image}/image", what="image file")
+    assert stash.calls["POST /graphql"] == 5 and stash.calls[f"GET /image/{image}/image"] == 0
+
+
+def test_a_redirected_api_names_the_setting(stash, client) -> None:
+    stash.fail_next("/graphql", 301, html=True)
+    with pytest.raises(ServiceUnavailable, match="stashHostUrl"):
+        client.find_images({"per_page": 1}, {})
+
+
+def test_a_stop_interrupts_the_backoff(stash) -> None:
+    stop = threading.Event()
+    with StashClient(stash.url, session_cookie=COOKIE, backoff_s=3600, stop=stop) as client:
+        stash.fail_next("/graphql", 502, times=5)
+        threading.Timer(0.1, stop.set).start()
+        with pytest.raises(Stopped) as info:
+            client.find_images({"per_page": 1}, {})
+        assert isinstance(info.value.__cause__, ServiceError)
+        assert stash.calls["POST /graphql"] == 1
+
+
+def test_media_gateway_errors_resets_and_timeouts_are_retried(stash) -> None:
+    image = stash.add_image(b"\xff\xd8jpeg-bytes")
+    url = f"{stash.url}/image/{image}/image"
+    with StashClient(stash.url, session_cookie=COOKIE, backoff_s=0.001, timeout_s=0.1) as client:
+        stash.fail_next(f"/image/{image}/image", 502)
+        stash.fail_next(f"/image/{image}/image", 200, stall_s=0.5)
+        assert client.download(url, what="image file") == b"\xff\xd8jpeg-bytes"
+        stash.drop = 2
+        assert client.download(url, what="image file") == b"\xff\xd8jpeg-bytes"
+    assert stash.calls[f"GET /image/{image}/image"] == 6
+
+
+def test_an_unreadable_file_is_a_media_error_at_once(stash, client) -> None:
+    image = stash.add_image(b"x")
+    stash.images[image].data = None  # Stash answers 500 with the error text (routes_image.go)
+    with pytest.raises(MediaError, match=r"could not read the image file .*no such file"):
+        client.download(f"{stash.url}/image/{image}/image", what="image file")
+    assert stash.calls[f"GET /image/{image}/image"] == 1 and client.breaker.consecutive_failures == 0
+
+
+def test_a_media_timeout_names_the_file(stash) -> None:
+    image = stash.add_image(b"x")
+    with StashClient(stash.url, session_cookie=COOKIE, backoff_s=0.001, timeout_s=0.1) as client:
+        stash.fail_next(f"/image/{image}/image", 200, stall_s=0.6, times=3)
+        with pytest.raises(ServiceError, match="did not answer the image file in time") as info:
+            client.download(f"{stash.url}/image/{image}/image", what="image file")
+        assert isinstance(info.value.__cause__, httpx.TimeoutException)
 
 
 def test_unreachable_stash_names_the_setting() -> None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import socket
 import threading
 
+import httpx
 import pytest
 
-from stash_compreface.errors import ItemError, MediaError, ServiceUnavailable
+from stash_compreface.errors import ItemError, MediaError, ProtocolError, ServiceError, ServiceUnavailable, Stopped
 from stash_compreface.vision.client import VisionClient, parse_clusters
 from testdoubles.synthetic import SyntheticFace, draw_image
 from testdoubles.vision import VisionDouble
@@ -50,11 +51,69 @@ def test_unseen_video_and_failed_job(vision) -> None:
 
 def test_a_stop_interrupts_the_wait(vision) -> None:
     vision.processing_polls = 10_000
-    client = VisionClient(vision.url, vision.url, first_poll_s=5)
+    client = VisionClient(vision.url, vision.url, first_poll_s=3600)
     stop = threading.Event()
-    threading.Timer(0.2, stop.set).start()
-    with pytest.raises(ItemError, match="stopped"):
-        client.wait(client.analyze("/v/a.mp4", "1", min_confidence=0.7), stop)
+    job = client.analyze("/v/a.mp4", "1", min_confidence=0.7)
+    threading.Timer(0.1, stop.set).start()
+    with pytest.raises(Stopped):  # not an item failure: the scene is not tagged Error
+        client.wait(job, stop)
+    client.close()
+
+
+def test_a_stop_interrupts_a_retry_backoff(vision) -> None:
+    stop = threading.Event()
+    client = VisionClient(vision.url, vision.url, first_poll_s=0.01, backoff_s=3600, stop=stop)
+    job = client.analyze("/v/a.mp4", "1", min_confidence=0.7)
+    vision.fail_next(f"/vision/jobs/{job}/status", 502, times=5)
+    threading.Timer(0.1, stop.set).start()
+    with pytest.raises(Stopped) as info:
+        client.wait(job)  # the client's own stop event by default
+    assert isinstance(info.value.__cause__, ServiceError)
+    assert vision.calls[f"GET /vision/jobs/{job}/status"] == 1
+    client.close()
+
+
+def test_status_timeouts_are_retried_then_the_job_completes(vision) -> None:
+    client = VisionClient(vision.url, vision.url, first_poll_s=0.01, timeout_s=0.1, backoff_s=0.001)
+    job = client.analyze("/v/a.mp4", "1", min_confidence=0.7)
+    vision.fail_next(f"/vision/jobs/{job}/status", 200, stall_s=0.6, times=2)
+    clusters, _ = parse_clusters(client.wait(job, threading.Event()))
+    assert len(clusters) == 1
+    # 2 timed out + 2 "unknown" + 2 "processing" + 1 "completed"
+    assert vision.calls[f"GET /vision/jobs/{job}/status"] == 7
+    client.close()
+
+
+def test_an_html_status_page_is_a_protocol_error(vision) -> None:
+    client = VisionClient(vision.url, vision.url, first_poll_s=0.01, backoff_s=0.001)
+    job = client.analyze("/v/a.mp4", "1", min_confidence=0.7)
+    vision.fail_next(f"/vision/jobs/{job}/status", 200, times=3)
+    with pytest.raises(ProtocolError, match="visionServiceUrl"):
+        client.wait(job, threading.Event())
+    client.close()
+
+
+def test_an_outage_trips_the_breaker_naming_the_setting(vision) -> None:
+    client = VisionClient(vision.url, vision.url, first_poll_s=0.01, backoff_s=0.001)
+    job = client.analyze("/v/a.mp4", "1", min_confidence=0.7)
+    vision.fail_next("/vision/", 502, times=1000)
+    with pytest.raises(ServiceError):
+        client.wait(job, threading.Event())  # 3 failed polls: this scene fails
+    with pytest.raises(ServiceUnavailable) as info:
+        client.wait(job, threading.Event())  # 2 more: the service is down, the run stops
+    assert str(info.value).startswith("the Vision Service failed 5 times in a row")
+    assert info.value.setting == "visionServiceUrl"
+    with pytest.raises(ServiceUnavailable):
+        client.health()
+    client.close()
+
+
+def test_a_frame_server_timeout_is_retried(vision) -> None:
+    client = VisionClient(vision.url, vision.url, timeout_s=0.1, backoff_s=0.001)
+    route = "/extract-frame" if vision.legacy_frame_route else "/frames/extract-frame"
+    client.extract_frame("/v/a.mp4", 0.0)  # learns the route
+    vision.fail_next(route, 200, stall_s=0.6, times=1)
+    assert client.extract_frame("/v/a.mp4", 2.0) == FRAMES[1][1]
     client.close()
 
 
@@ -65,3 +124,14 @@ def test_unreachable_service_names_the_setting() -> None:
     with pytest.raises(ServiceUnavailable) as info:
         VisionClient(f"http://127.0.0.1:{port}").health()
     assert info.value.setting == "visionServiceUrl"
+
+
+def test_unreachable_frame_server_names_its_setting(vision) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    client = VisionClient(vision.url, f"http://127.0.0.1:{port}")
+    with pytest.raises(ServiceUnavailable) as info:
+        client.extract_frame("/v/a.mp4", 1.0)
+    assert info.value.setting == "frameServerUrl" and isinstance(info.value.__cause__, httpx.ConnectError)
+    client.close()

@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import io
 
-from stash_compreface.errors import AuthError
+import pytest
+
+from stash_compreface.errors import AuthError, ServiceUnavailable
 from stash_compreface.redact import redact, register_secret
 from stash_compreface.runtime.reporter import MAX_LINE_BYTES, StashReporter
 
@@ -13,6 +15,32 @@ def test_known_secrets_and_secret_shapes_are_redacted() -> None:
                   "data:image/jpeg;base64,AAAA/9j== img http://cf/api/v1/static/zzz/images/1")
     assert "11111111-2222" not in text and "abc.def" not in text and "AAAA" not in text and "zzz" not in text
     assert "x=1" in text
+
+
+@pytest.mark.parametrize(("text", "secret", "kept"), [
+    ("Cannot reach CompreFace at http://admin:hunter22@cf.lan:8000/api", "hunter22", "http://<redacted>@cf.lan:8000/api"),
+    ("proxy https://user@stash.example.com/graphql", "user@", "https://<redacted>@stash.example.com/graphql"),
+    ("GET /scene/1/stream?apikey=eyJhbGciOi.x&resolution=720", "eyJhbGciOi", "resolution=720"),
+    ("GET /x?api_key=s3cr3t-value&page=2", "s3cr3t-value", "page=2"),
+    ("GET /x?page=2&token=tok-123456", "tok-123456", "page=2"),
+    ("GET /x?key=abcd-efgh&monkey=banana", "abcd-efgh", "monkey=banana"),
+    ("login with password=Pa55word! failed", "Pa55word!", "login with password=<redacted> failed"),
+    ("GET /x?access_token=zz9zz9&x=1", "zz9zz9", "x=1"),
+])
+def test_url_credentials_and_secret_query_values_are_redacted(text: str, secret: str, kept: str) -> None:
+    out = redact(text)
+    assert secret not in out and kept in out
+
+
+def test_redaction_reaches_error_messages_built_from_urls() -> None:
+    error = ServiceUnavailable("Cannot reach Stash at http://me:pw1234@stash:9999/graphql?apikey=k-9z8y7x",
+                               setting="stashHostUrl")
+    assert "pw1234" not in str(error) and "k-9z8y7x" not in str(error)
+    assert "stash:9999" in str(error)
+
+
+def test_an_email_address_is_not_a_url_credential() -> None:
+    assert redact("performer contact: jane@example.com") == "performer contact: jane@example.com"
 
 
 def test_error_messages_are_redacted_at_construction() -> None:

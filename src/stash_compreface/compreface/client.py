@@ -1,14 +1,15 @@
 """CompreFace REST client: recognition, subjects, examples, detection, verification, embeddings.
 
-Errors are mapped once, in ``_raise_for``. CompreFace behind nginx answers 413/502/504 in HTML, and
-code 10's message repeats the API key, so no response text is forwarded without redaction and no
-error assumes a JSON body. 5xx answers and timeouts are retried with backoff.
+Transport failures are mapped, retried and counted by ``transport``; error answers are classified by
+the code table in ``codes`` (``_raise_for``). CompreFace behind nginx answers 413/502/504 in HTML, and
+code 10's message repeats the API key, so no error assumes a JSON body and no key-error text is
+forwarded. A 200 whose body is not the documented JSON (an HTML page, empty, ``result`` not a list, a
+face without a box) is a ``ProtocolError``, never "no faces".
 """
 
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -16,12 +17,25 @@ from urllib.parse import quote
 import httpx
 
 from .. import imaging
-from ..errors import AuthError, CompreFaceError, ServiceError, ServiceUnavailable
+from ..errors import AuthError, CompreFaceError, PluginError, ProtocolError, ServiceError, ServiceUnavailable
 from ..faces.models import Box, Face, Pose, SubjectMatch
 from ..redact import register_secret
-from .codes import CODES, NO_FACE_FOUND
+from ..transport import (
+    CONNECT_TIMEOUT_S,
+    DEFAULT_ATTEMPTS,
+    DEFAULT_BACKOFF_S,
+    DEFAULT_TIMEOUT_S,
+    Breaker,
+    Service,
+    Transport,
+    body_kind,
+    json_object,
+    protocol_error,
+)
+from .codes import NO_FACE_FOUND, error_class
 
 T = TypeVar("T")
+COMPREFACE = Service("CompreFace", "compreface", "comprefaceUrl")
 DEFAULT_MAX_FILE_BYTES = 5 * 1024 * 1024
 FACE_PLUGINS = "age,gender,pose,landmarks"
 _KEY_SETTING = {
@@ -35,8 +49,20 @@ class NoFace(Exception):
     """Internal signal for 400/28; callers turn it into ``[]`` or an item error."""
 
 
-def parse_face(item: dict[str, Any]) -> Face:
-    box = item.get("box") or {}
+def _number(data: dict[str, Any], key: str) -> float:
+    value = data.get(key)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ProtocolError(f"CompreFace answered a face whose box has no numeric {key}", service="compreface",
+                            setting=COMPREFACE.setting, status=200)
+    return float(value)
+
+
+def parse_face(item: Any) -> Face:
+    """One face of a ``result`` list; anything without a box is not the protocol."""
+    if not isinstance(item, dict) or not isinstance(item.get("box"), dict):
+        raise ProtocolError("CompreFace answered a face without a box", service="compreface",
+                            setting=COMPREFACE.setting, status=200)
+    box = item["box"]
     pose = item.get("pose")
     age = item.get("age")
     gender = item.get("gender")
@@ -44,13 +70,15 @@ def parse_face(item: dict[str, Any]) -> Face:
     matches: list[SubjectMatch] = []
     # prediction_count ranks examples, not subjects: keep the best entry of each subject.
     for entry in item.get("subjects") or item.get("similarities") or []:
+        if not isinstance(entry, dict):
+            continue
         name = str(entry.get("subject", ""))
         if name and name not in seen:
             seen.add(name)
             matches.append(SubjectMatch(name, float(entry.get("similarity", 0.0))))
     return Face(
-        box=Box(int(box.get("x_min", 0)), int(box.get("y_min", 0)), int(box.get("x_max", 0)),
-                int(box.get("y_max", 0))),
+        box=Box(int(_number(box, "x_min")), int(_number(box, "y_min")), int(_number(box, "x_max")),
+                int(_number(box, "y_max"))),
         probability=float(box.get("probability", 0.0)),
         matches=tuple(sorted(matches, key=lambda m: -m.similarity)),
         pose=Pose(float(pose.get("yaw", 0)), float(pose.get("pitch", 0)), float(pose.get("roll", 0)))
@@ -58,6 +86,13 @@ def parse_face(item: dict[str, Any]) -> Face:
         age=(int(age.get("low", 0)), int(age.get("high", 0))) if isinstance(age, dict) else None,
         gender=str(gender.get("value")) if isinstance(gender, dict) and gender.get("value") else None,
     )
+
+
+def _result(response: httpx.Response, what: str) -> list[Any]:
+    result = json_object(response, COMPREFACE, what).get("result")
+    if not isinstance(result, list):
+        raise protocol_error(COMPREFACE, what, "JSON without a `result` list")
+    return result
 
 
 class CompreFaceClient:
@@ -68,28 +103,36 @@ class CompreFaceClient:
         recognition_key: str,
         detection_key: str = "",
         verification_key: str = "",
-        timeout_s: float = 90.0,
-        retries: int = 3,
-        backoff_s: float = 0.5,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        retries: int = DEFAULT_ATTEMPTS - 1,
+        backoff_s: float = DEFAULT_BACKOFF_S,
         max_connections: int = 16,
+        connect_timeout_s: float = CONNECT_TIMEOUT_S,
+        breaker: Breaker | None = None,
+        stop: threading.Event | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._keys = {"recognition": recognition_key, "detection": detection_key,
                       "verification": verification_key}
         for key in self._keys.values():
             register_secret(key)
-        self._retries = retries
-        self._backoff_s = backoff_s
-        self._http = httpx.Client(
-            timeout=httpx.Timeout(timeout_s, connect=10.0),
-            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
-        )
+        self._transport = Transport(COMPREFACE, timeout_s=timeout_s, connect_timeout_s=connect_timeout_s,
+                                    attempts=retries + 1, backoff_s=backoff_s, breaker=breaker, stop=stop,
+                                    max_connections=max_connections)
         self._limit_lock = threading.Lock()
         self._max_file_bytes: int | None = None
-        self.calls = 0
+
+    @property
+    def calls(self) -> int:
+        """HTTP attempts made (retries included)."""
+        return self._transport.attempts_made
+
+    @property
+    def breaker(self) -> Breaker:
+        return self._transport.breaker
 
     def close(self) -> None:
-        self._http.close()
+        self._transport.close()
 
     # -- transport -------------------------------------------------------------------------------
 
@@ -102,90 +145,96 @@ class CompreFaceClient:
             return self._max_file_bytes
 
     def _read_limit(self) -> int:
-        try:
-            response = self._http.get(f"{self.base_url}/api/v1/config")
-            value = int(response.json().get("clientMaxFileSize") or 0)
-        except (httpx.HTTPError, ValueError, AttributeError):
-            value = 0
+        path = "/api/v1/config"
+
+        def attempt() -> int:
+            response = self._transport.request("GET", f"{self.base_url}{path}", what=path)
+            if response.status_code >= 500:
+                raise ServiceError(f"CompreFace answered {path} with HTTP {response.status_code}",
+                                   service="compreface", setting=COMPREFACE.setting,
+                                   status=response.status_code)
+            if response.status_code != 200:
+                return 0  # a CompreFace older than this route
+            value = json_object(response, COMPREFACE, path).get("clientMaxFileSize")
+            return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+        value = self._transport.call(attempt)
         return value if value > 0 else DEFAULT_MAX_FILE_BYTES
 
-    def check(self) -> None:
-        """Fail fast with a message naming the setting: unreachable URL or refused key."""
+    @classmethod
+    def answers(cls, base_url: str, *, timeout_s: float = 5.0) -> bool:
+        """Whether CompreFace answers its key-less config route at ``base_url`` (address discovery)."""
+        probe = cls(base_url, recognition_key="", timeout_s=timeout_s, connect_timeout_s=timeout_s, retries=0)
         try:
-            self._http.get(f"{self.base_url}/api/v1/config")
-        except httpx.HTTPError as exc:
-            raise self._unavailable(exc) from exc
-        self.list_subjects()
+            probe._read_limit()
+            return True
+        except PluginError:
+            return False
+        finally:
+            probe.close()
 
-    def _unavailable(self, exc: Exception) -> ServiceUnavailable:
-        return ServiceUnavailable(
-            f"Cannot reach CompreFace at {self.base_url} ({type(exc).__name__}). Check comprefaceUrl and "
-            "that CompreFace is running",
-            service="compreface",
-            setting="comprefaceUrl",
-        )
+    def check(self) -> None:
+        """Fail fast with a message naming the setting: unreachable or wrong URL, or a refused key."""
+        try:
+            _ = self.max_upload_bytes  # a URL that is not CompreFace fails here, before the key is sent
+            self.list_subjects()
+        except ServiceError as exc:
+            raise ServiceUnavailable(f"CompreFace at {self.base_url} is not usable: {exc}",
+                                     service="compreface", setting=COMPREFACE.setting) from exc
 
     def _request(self, service: str, method: str, path: str, *, parse: Callable[[httpx.Response], T],
-                 **kwargs: Any) -> T:
+                 idempotent: bool = True, **kwargs: Any) -> T:
         key = self._keys[service]
         if not key:
             raise AuthError(f"{_KEY_SETTING[service]} is not set, but this task needs the CompreFace "
                             f"{service} service", service="compreface", setting=_KEY_SETTING[service])
         headers = {"x-api-key": key, **kwargs.pop("headers", {})}
         url = f"{self.base_url}{path}"
-        last: Exception | None = None
-        for attempt in range(self._retries + 1):
-            if attempt:
-                time.sleep(self._backoff_s * 2 ** (attempt - 1))
-            self.calls += 1
-            try:
-                response = self._http.request(method, url, headers=headers, **kwargs)
-            except httpx.ConnectError as exc:
-                last = self._unavailable(exc)
-                continue
-            except httpx.TimeoutException as exc:
-                last = ServiceError(f"CompreFace did not answer {path} in time", service="compreface")
-                last.__cause__ = exc
-                continue
-            except httpx.HTTPError as exc:
-                last = ServiceError(f"CompreFace request {path} failed: {type(exc).__name__}",
-                                    service="compreface")
-                continue
-            if response.status_code < 400:
-                return parse(response)
-            try:
+        what = path.split("?")[0]
+
+        def attempt() -> T:
+            response = self._transport.request(method, url, what=what, headers=headers, **kwargs)
+            if response.status_code >= 400:
                 self._raise_for(response, service)
-            except ServiceError as exc:
-                if not exc.retryable:
-                    raise
-                last = exc
-        assert last is not None
-        raise last
+            if response.status_code >= 300:
+                raise protocol_error(COMPREFACE, what, f"a redirect (HTTP {response.status_code})",
+                                     status=response.status_code)
+            return parse(response)
+
+        return self._transport.call(attempt, idempotent=idempotent)
 
     def _raise_for(self, response: httpx.Response, service: str) -> None:
+        """Raise what the code table says for an error answer (NoFace for 400/28)."""
         status = response.status_code
         try:
             body = response.json()
         except ValueError:
             body = None
-        code = body.get("code") if isinstance(body, dict) else None
-        message = str(body.get("message", "")) if isinstance(body, dict) else ""
+        raw_code = body.get("code") if isinstance(body, dict) else None
+        code = raw_code if isinstance(raw_code, int) and not isinstance(raw_code, bool) else None
+        message = str(body.get("message") or "") if isinstance(body, dict) else ""
+        cls = error_class(status, code, message)
+        if cls is None:
+            raise NoFace()
         setting = _KEY_SETTING[service]
-        if status in (401, 403) or code in (10, 20) or (code == 26 and "api key" in message.lower()):
+        if issubclass(cls, AuthError):
+            # Code 10's message repeats the key: say which setting, never what the server said.
             raise AuthError(
                 f"CompreFace refused the {service} API key (HTTP {status}, code {code}): check {setting}",
                 service="compreface",
                 setting=setting,
             )
-        if code == NO_FACE_FOUND:
-            raise NoFace()
-        cls = CODES.get(code, (CompreFaceError, ""))[0] if code is not None else CompreFaceError
-        if cls is None or not issubclass(cls, CompreFaceError):
-            cls = CompreFaceError
-        detail = message if message else ("an HTML error page" if "html" in response.headers.get(
-            "content-type", "") else "no details")
-        raise cls(f"CompreFace answered HTTP {status}" + (f" code {code}" if code is not None else "")
-                  + f": {detail}", service="compreface", status=status, code=code)
+        if message:
+            detail = message
+        elif isinstance(body, dict):
+            detail = str(body.get("error") or "no details")
+        else:
+            detail = body_kind(response)
+        text = f"CompreFace answered HTTP {status}" + (f" code {code}" if code is not None else "") + f": {detail}"
+        if issubclass(cls, ServiceError):
+            raise cls(text, service="compreface", setting=COMPREFACE.setting if code is None else None,
+                      status=status, code=code)
+        raise cls(text, service="compreface")
 
     def _upload(self, image: bytes) -> dict[str, Any]:
         data = imaging.fit_for_upload(image, self.max_upload_bytes)
@@ -196,10 +245,10 @@ class CompreFaceClient:
     def recognize(self, image: bytes, *, min_probability: float, candidates: int = 5) -> list[Face]:
         params = {"prediction_count": str(max(1, candidates) * 3), "face_plugins": FACE_PLUGINS,
                   "det_prob_threshold": f"{min_probability:.3f}"}
+        path = "/api/v1/recognition/recognize"
         try:
-            return self._request("recognition", "POST", "/api/v1/recognition/recognize", params=params,
-                                 parse=lambda r: [parse_face(i) for i in r.json().get("result") or []],
-                                 **self._upload(image))
+            return self._request("recognition", "POST", path, params=params,
+                                 parse=lambda r: [parse_face(i) for i in _result(r, path)], **self._upload(image))
         except NoFace:
             return []
 
@@ -208,81 +257,114 @@ class CompreFaceClient:
         if not self._keys["detection"]:
             return self.recognize(image, min_probability=min_probability, candidates=1)
         params = {"face_plugins": FACE_PLUGINS, "det_prob_threshold": f"{min_probability:.3f}"}
+        path = "/api/v1/detection/detect"
         try:
-            return self._request("detection", "POST", "/api/v1/detection/detect", params=params,
-                                 parse=lambda r: [parse_face(i) for i in r.json().get("result") or []],
-                                 **self._upload(image))
+            return self._request("detection", "POST", path, params=params,
+                                 parse=lambda r: [parse_face(i) for i in _result(r, path)], **self._upload(image))
         except NoFace:
             return []
 
     def recognize_embeddings(self, embeddings: list[list[float]], *, candidates: int = 5) -> list[Face]:
+        path = "/api/v1/recognition/embeddings/recognize"
+
+        def parse(r: httpx.Response) -> list[Face]:
+            faces = []
+            for item in _result(r, path):
+                if not isinstance(item, dict):
+                    raise protocol_error(COMPREFACE, path, "a result that is not an object")
+                # Embeddings carry no box: the face is the embedding itself.
+                faces.append(parse_face({**item, "box": {"x_min": 0, "y_min": 0, "x_max": 0, "y_max": 0}}))
+            return faces
+
         try:
-            return self._request(
-                "recognition", "POST", "/api/v1/recognition/embeddings/recognize",
-                params={"prediction_count": str(max(1, candidates) * 3)},
-                json={"embeddings": embeddings},
-                parse=lambda r: [parse_face(i) for i in r.json().get("result") or []],
-            )
+            return self._request("recognition", "POST", path, params={"prediction_count": str(max(1, candidates) * 3)},
+                                 json={"embeddings": embeddings}, parse=parse)
         except NoFace:
             return []
 
     # -- subjects and examples -------------------------------------------------------------------
 
     def add_example(self, subject: str, image: bytes) -> str:
+        path = "/api/v1/recognition/faces"
+
+        def parse(r: httpx.Response) -> str:
+            image_id = json_object(r, COMPREFACE, path).get("image_id")
+            if not isinstance(image_id, str) or not image_id:
+                raise protocol_error(COMPREFACE, path, "no image_id for the new example")
+            return image_id
+
         try:
-            return self._request(
-                "recognition", "POST", "/api/v1/recognition/faces", params={"subject": subject},
-                parse=lambda r: str(r.json().get("image_id", "")), **self._upload(image),
-            )
+            # Not idempotent: sent again only when CompreFace said it failed, or a duplicate could appear.
+            return self._request("recognition", "POST", path, params={"subject": subject}, parse=parse,
+                                 idempotent=False, **self._upload(image))
         except NoFace:
             raise CompreFaceError("CompreFace found no face in the example image", service="compreface",
                                   status=400, code=NO_FACE_FOUND) from None
 
     def list_subjects(self) -> list[str]:
-        return self._request("recognition", "GET", "/api/v1/recognition/subjects",
-                             parse=lambda r: [str(s) for s in r.json().get("subjects") or []])
+        path = "/api/v1/recognition/subjects"
+
+        def parse(r: httpx.Response) -> list[str]:
+            subjects = json_object(r, COMPREFACE, path).get("subjects")
+            if not isinstance(subjects, list):
+                raise protocol_error(COMPREFACE, path, "JSON without a `subjects` list")
+            return [str(s) for s in subjects]
+
+        return self._request("recognition", "GET", path, parse=parse)
 
     def create_subject(self, subject: str) -> None:
         self._request("recognition", "POST", "/api/v1/recognition/subjects", json={"subject": subject},
-                      parse=lambda r: None)
+                      parse=lambda r: None, idempotent=False)
 
     def rename_subject(self, old: str, new: str) -> bool:
-        return self._request("recognition", "PUT", f"/api/v1/recognition/subjects/{quote(old, safe='')}",
-                             json={"subject": new}, parse=lambda r: bool(r.json().get("updated")))
+        path = f"/api/v1/recognition/subjects/{quote(old, safe='')}"
+        return self._request("recognition", "PUT", path, json={"subject": new}, idempotent=False,
+                             parse=lambda r: json_object(r, COMPREFACE, path).get("updated") is True)
 
     def delete_subject(self, subject: str) -> None:
         self._request("recognition", "DELETE", f"/api/v1/recognition/subjects/{quote(subject, safe='')}",
-                      parse=lambda r: None)
+                      parse=lambda r: None, idempotent=False)
 
     def list_examples(self, subject: str | None = None, *, page: int = 0, size: int = 100) -> dict[str, Any]:
         params = {"page": str(page), "size": str(size)}
         if subject is not None:
             params["subject"] = subject
-        return self._request("recognition", "GET", "/api/v1/recognition/faces", params=params,
-                             parse=lambda r: dict(r.json()))
+        path = "/api/v1/recognition/faces"
+
+        def parse(r: httpx.Response) -> dict[str, Any]:
+            body = json_object(r, COMPREFACE, path)
+            if not isinstance(body.get("faces"), list):
+                raise protocol_error(COMPREFACE, path, "JSON without a `faces` list")
+            return body
+
+        return self._request("recognition", "GET", path, params=params, parse=parse)
 
     def count_examples(self, subject: str) -> int:
-        return int(self.list_examples(subject, size=1).get("total_elements") or 0)
+        total = self.list_examples(subject, size=1).get("total_elements")
+        if isinstance(total, bool) or not isinstance(total, int):
+            raise protocol_error(COMPREFACE, "/api/v1/recognition/faces", "no `total_elements` count")
+        return total
 
     def delete_example(self, example_id: str) -> None:
         self._request("recognition", "DELETE", f"/api/v1/recognition/faces/{quote(example_id, safe='')}",
-                      parse=lambda r: None)
+                      parse=lambda r: None, idempotent=False)
 
     def verify_example(self, example_id: str, image: bytes) -> list[Face]:
         """Similarity of each face in ``image`` to one stored example."""
+        path = f"/api/v1/recognition/faces/{quote(example_id, safe='')}/verify"
 
         def parse(r: httpx.Response) -> list[Face]:
             faces = []
-            for item in r.json().get("result") or []:
+            for item in _result(r, path):
+                if not isinstance(item, dict):
+                    raise protocol_error(COMPREFACE, path, "a result that is not an object")
                 item = dict(item)
                 item["subjects"] = [{"subject": item.get("subject", ""), "similarity": item.get("similarity", 0)}]
                 faces.append(parse_face(item))
             return faces
 
         try:
-            return self._request("recognition", "POST",
-                                 f"/api/v1/recognition/faces/{quote(example_id, safe='')}/verify",
-                                 parse=parse, **self._upload(image))
+            return self._request("recognition", "POST", path, parse=parse, **self._upload(image))
         except NoFace:
             return []
 
@@ -293,14 +375,18 @@ class CompreFaceClient:
             "source_image": ("source.jpg", imaging.fit_for_upload(source, limit), "image/jpeg"),
             "target_image": ("target.jpg", imaging.fit_for_upload(target, limit), "image/jpeg"),
         }
+        path = "/api/v1/verification/verify"
 
         def parse(r: httpx.Response) -> list[float]:
-            result = (r.json().get("result") or [{}])[0]
-            return [float(m.get("similarity", 0.0)) for m in result.get("face_matches") or []]
+            result = _result(r, path)
+            if not result:
+                return []
+            matches = result[0].get("face_matches") if isinstance(result[0], dict) else None
+            if not isinstance(matches, list):
+                raise protocol_error(COMPREFACE, path, "JSON without `face_matches`")
+            return [float(m.get("similarity", 0.0)) for m in matches if isinstance(m, dict)]
 
         try:
-            return self._request("verification", "POST", "/api/v1/verification/verify", files=files,
-                                 parse=parse)
+            return self._request("verification", "POST", path, files=files, parse=parse)
         except NoFace:
             return []
-

@@ -12,8 +12,6 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from ..compreface.client import CompreFaceClient
 from ..errors import ServiceUnavailable, SettingError
 from ..faceservice import FaceService
@@ -38,11 +36,7 @@ def resolve_compreface_url(settings: Settings, *, timeout_s: float = 5.0) -> str
     """The configured URL, or the first auto candidate that answers CompreFace's key-less config route."""
     candidates = settings.compreface_candidates()
     for url in candidates:
-        try:
-            response = httpx.get(f"{url}/api/v1/config", timeout=timeout_s)
-        except httpx.HTTPError:
-            continue
-        if response.status_code < 500:
+        if CompreFaceClient.answers(url, timeout_s=timeout_s):
             return url
     tried = ", ".join(candidates)
     hint = "comprefaceUrl is set but" if settings.compreface_url else "comprefaceUrl is empty and"
@@ -54,23 +48,24 @@ def resolve_compreface_url(settings: Settings, *, timeout_s: float = 5.0) -> str
     )
 
 
-def compreface_for(settings: Settings) -> FaceService:
+def compreface_for(settings: Settings, stop: threading.Event) -> FaceService:
     settings.require_recognition_key()
     url = resolve_compreface_url(settings)
     workers = max(4, settings.max_concurrency * 2)
     return CompreFaceClient(url, recognition_key=settings.recognition_api_key,
                             detection_key=settings.detection_api_key,
                             verification_key=settings.verification_api_key, max_connections=workers,
-                            timeout_s=settings.request_timeout_s)
+                            timeout_s=settings.request_timeout_s, stop=stop)
 
 
-def vision_for(settings: Settings) -> VisionClient:
+def vision_for(settings: Settings, stop: threading.Event) -> VisionClient:
     """The Vision Service client; only the video-frame scene modes ask for it."""
     if not settings.vision_service_url:
         raise SettingError("recognition from video frames goes through the Vision Service: set "
                            "visionServiceUrl (and frameServerUrl), or run the sprite tasks, which need no "
                            "other service", setting="visionServiceUrl")
-    return VisionClient(settings.vision_service_url, settings.frame_server_url, timeout_s=settings.request_timeout_s)
+    return VisionClient(settings.vision_service_url, settings.frame_server_url, timeout_s=settings.request_timeout_s,
+                        stop=stop)
 
 
 @contextlib.contextmanager
@@ -121,7 +116,7 @@ def task_context(
     register_secret(session_cookie)
     register_secret(api_key)
     stop = stop or threading.Event()
-    stash = StashClient(stash_url, session_cookie=session_cookie, api_key=api_key, verify_tls=verify_tls)
+    stash = StashClient(stash_url, session_cookie=session_cookie, api_key=api_key, verify_tls=verify_tls, stop=stop)
     ctx: TaskContext | None = None
     try:
         stash_key, plugins = stash.plugin_configuration([PLUGIN_ID, LEGACY_PLUGIN_ID])
@@ -139,8 +134,8 @@ def task_context(
         with _state(settings, stash_url=stash_url, state_dir=state_dir, reporter=reporter, stop=stop,
                     wait_for_lock=wait_for_lock) as state:
             ctx = TaskContext(settings=settings, stash=stash, reporter=reporter, state=state, stop=stop,
-                              face_service_factory=lambda: compreface_for(settings),
-                              vision_factory=lambda: vision_for(settings))
+                              face_service_factory=lambda: compreface_for(settings, stop),
+                              vision_factory=lambda: vision_for(settings, stop))
             yield ctx
     finally:
         if ctx is not None:

@@ -1,15 +1,19 @@
 """A small typed client for Stash's GraphQL API and media routes.
 
-It only speaks the protocol: documents come from ``graphql/*.graphql``, errors are mapped once here
-(``_check``), and media URLs from ``paths`` are rebased onto our own base URL because Stash builds
-them from ``external_host``, which the plugin may not be able to reach.
+It only speaks the protocol: documents come from ``graphql/*.graphql``, answers are checked once here
+(``_check``, ``_download_once``), transport failures are mapped, retried and counted by ``transport``,
+and media URLs from ``paths`` are rebased onto our own base URL because Stash builds them from
+``external_host``, which the plugin may not be able to reach.
+
+Reads and bulk ADD/REMOVE writes are idempotent and retried (5xx, resets, timeouts, a locked or busy
+database); creates are retried only when Stash positively refused them (a locked database): after a
+lost answer the caller looks the object up by name instead of creating it twice.
 """
 
 from __future__ import annotations
 
 import re
 import threading
-import time
 from collections.abc import Iterable
 from functools import cache
 from importlib.resources import files
@@ -19,14 +23,28 @@ from urllib.parse import urlsplit
 import httpx
 
 from ..errors import AuthError, GraphQLError, MediaError, ServiceError, ServiceUnavailable
+from ..transport import (
+    CONNECT_TIMEOUT_S,
+    DEFAULT_ATTEMPTS,
+    DEFAULT_BACKOFF_S,
+    DEFAULT_TIMEOUT_S,
+    Breaker,
+    Service,
+    Transport,
+    body_kind,
+    origin,
+    protocol_error,
+)
 from .models import Gallery, Image, Performer, Scene
 
-# Operations that may be sent twice without changing the outcome (bulk ADD/REMOVE are idempotent);
-# creates are not retried: a lost answer is resolved by looking the object up by name instead.
-_NOT_RETRIED = frozenset({"TagCreate", "PerformerCreate"})
+# Creates are not idempotent: sent again only on a definite refusal (see transport.refused).
+_NOT_IDEMPOTENT = frozenset({"TagCreate", "PerformerCreate"})
 _MEDIA_ROUTE = re.compile(r"/(?:image|performer|scene|gallery|studio|tag|group|movie)/.*$")
 MAX_MEDIA_BYTES = 256 * 1024 * 1024
 SETTING = "stashHostUrl"
+STASH = Service("Stash", "stash", SETTING)
+# Gateways in front of Stash; Stash itself answers 500 only when it cannot read the file.
+_GATEWAY_STATUSES = frozenset({502, 503, 504})
 
 
 @cache
@@ -41,36 +59,38 @@ class StashClient:
         *,
         session_cookie: str | None = None,
         api_key: str | None = None,
-        timeout_s: float = 60.0,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
         verify_tls: bool = True,
         max_connections: int = 16,
-        retries: int = 2,
+        retries: int = DEFAULT_ATTEMPTS - 1,
+        backoff_s: float = DEFAULT_BACKOFF_S,
+        connect_timeout_s: float = CONNECT_TIMEOUT_S,
+        breaker: Breaker | None = None,
+        stop: threading.Event | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._cookie = session_cookie or None
         self.api_key = api_key or None
-        self._retries = retries
-        self._verify = verify_tls
         self._cookie_lock = threading.Lock()
-        self.round_trips = 0
-        self._http = httpx.Client(
-            timeout=httpx.Timeout(timeout_s, connect=10.0),
-            verify=verify_tls,
-            follow_redirects=False,
-            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
-        )
+        self._transport = Transport(STASH, timeout_s=timeout_s, connect_timeout_s=connect_timeout_s,
+                                    attempts=retries + 1, backoff_s=backoff_s, breaker=breaker, stop=stop,
+                                    max_connections=max_connections, verify=verify_tls, follow_redirects=False)
+
+    @property
+    def round_trips(self) -> int:
+        """HTTP attempts made (retries and downloads included)."""
+        return self._transport.attempts_made
+
+    @property
+    def breaker(self) -> Breaker:
+        return self._transport.breaker
 
     def close(self) -> None:
-        self._http.close()
+        self._transport.close()
 
     def resize_pool(self, max_connections: int) -> None:
         """Room for every worker thread once the settings (maxConcurrency) are known."""
-        old = self._http
-        self._http = httpx.Client(
-            timeout=old.timeout, verify=self._verify, follow_redirects=False,
-            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
-        )
-        old.close()
+        self._transport.resize(max_connections)
 
     def __enter__(self) -> StashClient:
         return self
@@ -101,31 +121,12 @@ class StashClient:
 
     def execute(self, operation: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
         body = {"operationName": operation, "query": document(operation), "variables": variables or {}}
-        attempts = 1 if operation in _NOT_RETRIED else 1 + self._retries
-        for attempt in range(attempts):
-            try:
-                return self._post(operation, body)
-            except ServiceError as exc:
-                if isinstance(exc, GraphQLError) or not exc.retryable or attempt == attempts - 1:
-                    raise
-                time.sleep(0.5 * 2**attempt)
-        raise AssertionError("unreachable")
+        return self._transport.call(lambda: self._post(operation, body),
+                                    idempotent=operation not in _NOT_IDEMPOTENT)
 
     def _post(self, operation: str, body: dict[str, Any]) -> dict[str, Any]:
-        self.round_trips += 1
-        try:
-            response = self._http.post(f"{self.base_url}/graphql", json=body, headers=self._headers())
-        except httpx.ConnectError as exc:
-            raise ServiceUnavailable(
-                f"Cannot connect to Stash at {self.base_url}: {exc}. Check that Stash is running and that "
-                f"the Stash URL ({SETTING} or --stash-url) is right",
-                service="stash",
-                setting=SETTING,
-            ) from exc
-        except httpx.TimeoutException as exc:
-            raise ServiceError(f"Stash did not answer {operation} in time", service="stash") from exc
-        except httpx.HTTPError as exc:
-            raise ServiceError(f"Stash request {operation} failed: {exc}", service="stash") from exc
+        response = self._transport.request("POST", f"{self.base_url}/graphql", what=operation, json=body,
+                                           headers=self._headers())
         self._remember_cookie(response)
         return self._check(operation, response)
 
@@ -138,6 +139,13 @@ class StashClient:
                 service="stash",
                 setting="apiKey",
             )
+        if 300 <= status < 400:
+            location = response.headers.get("location", "")
+            raise ServiceUnavailable(
+                f"Stash at {self.base_url} redirects its API to {origin(location) or 'elsewhere'} (HTTP {status}): "
+                f"set {SETTING} (or --stash-url) to the address Stash answers on directly, not a login proxy",
+                service="stash", setting=SETTING,
+            )
         try:
             payload = response.json()
         except ValueError:
@@ -146,10 +154,14 @@ class StashClient:
         if status >= 500 or (status != 200 and not errors):
             raise ServiceError(f"Stash answered {operation} with HTTP {status}", service="stash", status=status)
         if errors:
-            messages = "; ".join(str(e.get("message", e)) for e in errors if isinstance(e, dict))
+            messages = "; ".join(str(e.get("message", e)) if isinstance(e, dict) else str(e)
+                                 for e in (errors if isinstance(errors, list) else [errors]))
             raise GraphQLError(f"Stash rejected {operation}: {messages}", service="stash", status=status)
+        if payload is None:
+            raise protocol_error(STASH, operation, f"{body_kind(response)} instead of JSON: check that {SETTING} "
+                                 "points at Stash")
         if not isinstance(payload, dict) or not isinstance(payload.get("data"), dict):
-            raise ServiceError(f"Stash answered {operation} with no data", service="stash", status=status)
+            raise protocol_error(STASH, operation, "no `data`")
         return payload["data"]
 
     # -- media -----------------------------------------------------------------------------------
@@ -164,53 +176,46 @@ class StashClient:
     def download(self, url: str, *, what: str) -> bytes:
         """Fetch a media file; a redirect is Stash's login page, never an image."""
         target = self.rebase(url)
-        for attempt in range(1 + self._retries):
-            try:
-                return self._download_once(target, what)
-            except ServiceError as exc:
-                if not exc.retryable or attempt == self._retries:
-                    raise MediaError(f"{what}: {exc}", service="stash") from exc
-                time.sleep(0.5 * 2**attempt)
-        raise AssertionError("unreachable")
+        return self._transport.call(lambda: self._download_once(target, what))
 
     def _download_once(self, target: str, what: str) -> bytes:
-        try:
-            with self._http.stream("GET", target, headers=self._headers()) as response:
-                self._remember_cookie(response)
-                status = response.status_code
-                if 300 <= status < 400 or status in (401, 403):
-                    raise AuthError(
-                        f"Stash sent its login page instead of the {what} (HTTP {status}): the session "
-                        "expired or the API key is wrong",
-                        service="stash",
-                        setting="apiKey",
-                    )
-                if status == 404:
-                    raise MediaError(f"Stash has no file for the {what} (HTTP 404)", service="stash")
-                if status >= 500:
-                    raise ServiceError(f"Stash could not serve the {what} (HTTP {status})",
-                                       service="stash", status=status)
-                if status != 200:
-                    raise MediaError(f"Stash answered HTTP {status} for the {what}", service="stash")
-                declared = int(response.headers.get("Content-Length") or 0)
-                if declared > MAX_MEDIA_BYTES:
-                    raise MediaError(f"the {what} is {declared // 2**20} MiB, more than the "
-                                     f"{MAX_MEDIA_BYTES // 2**20} MiB this plugin reads")
-                chunks: list[bytes] = []
-                size = 0
-                for chunk in response.iter_bytes():
-                    size += len(chunk)
-                    if size > MAX_MEDIA_BYTES:
-                        raise MediaError(f"the {what} is larger than {MAX_MEDIA_BYTES // 2**20} MiB")
-                    chunks.append(chunk)
-                return b"".join(chunks)
-        except httpx.ConnectError as exc:
-            raise ServiceUnavailable(f"Cannot connect to Stash at {self.base_url} to fetch the {what}",
-                                     service="stash", setting=SETTING) from exc
-        except httpx.TimeoutException as exc:
-            raise ServiceError(f"Stash did not send the {what} in time", service="stash") from exc
-        except httpx.HTTPError as exc:
-            raise ServiceError(f"downloading the {what} failed: {exc}", service="stash") from exc
+        with self._transport.stream("GET", target, what=f"the {what}", headers=self._headers()) as response:
+            self._remember_cookie(response)
+            status = response.status_code
+            if 300 <= status < 400 or status in (401, 403):
+                raise AuthError(
+                    f"Stash sent its login page instead of the {what} (HTTP {status}): the session "
+                    "expired or the API key is wrong",
+                    service="stash",
+                    setting="apiKey",
+                )
+            if status == 404:
+                raise MediaError(f"Stash has no file for the {what} (HTTP 404)", service="stash")
+            if status in _GATEWAY_STATUSES or status > 500:
+                raise ServiceError(f"Stash could not serve the {what} (HTTP {status})",
+                                   service="stash", status=status)
+            if status == 500:
+                # Stash's media routes answer 500 with the error text when the file cannot be read.
+                reason = response.read()[:300].decode("utf-8", "replace").strip()
+                raise MediaError(f"Stash could not read the {what} (HTTP 500{': ' + reason if reason else ''})",
+                                 service="stash")
+            if status != 200:
+                raise MediaError(f"Stash answered HTTP {status} for the {what}", service="stash")
+            if "text/html" in response.headers.get("content-type", "").lower():
+                raise MediaError(f"Stash sent a web page instead of the {what}: the URL is not a media route",
+                                 service="stash")
+            declared = int(response.headers.get("Content-Length") or 0)
+            if declared > MAX_MEDIA_BYTES:
+                raise MediaError(f"the {what} is {declared // 2**20} MiB, more than the "
+                                 f"{MAX_MEDIA_BYTES // 2**20} MiB this plugin reads")
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > MAX_MEDIA_BYTES:
+                    raise MediaError(f"the {what} is larger than {MAX_MEDIA_BYTES // 2**20} MiB")
+                chunks.append(chunk)
+            return b"".join(chunks)
 
     # -- operations ------------------------------------------------------------------------------
 

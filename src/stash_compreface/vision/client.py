@@ -3,7 +3,8 @@
 The service groups the faces of a video into clusters; we only read clusters, timestamps and boxes, and
 fetch single frames back to recognise the faces through CompreFace. Quirks handled here (vision-api.md
 §0): a fresh job answers 404 until its worker starts, results answer 409 until completed, and the frame
-route moved from ``/extract-frame`` to ``/frames/extract-frame``.
+route moved from ``/extract-frame`` to ``/frames/extract-frame``. Transport failures are mapped, retried
+and counted by ``transport``, like the other clients'.
 """
 
 from __future__ import annotations
@@ -15,9 +16,22 @@ from typing import Any
 
 import httpx
 
-from ..errors import ItemError, MediaError, ServiceError, ServiceUnavailable
+from ..errors import ItemError, MediaError, ServiceError, ServiceUnavailable, Stopped
 from ..faces.models import Box
+from ..transport import (
+    CONNECT_TIMEOUT_S,
+    DEFAULT_ATTEMPTS,
+    DEFAULT_BACKOFF_S,
+    DEFAULT_TIMEOUT_S,
+    Breaker,
+    Service,
+    Transport,
+    json_object,
+    protocol_error,
+)
 
+VISION = Service("the Vision Service", "vision", "visionServiceUrl")
+FRAMES = Service("the frame server", "vision", "frameServerUrl")
 FRAME_ROUTES = ("/frames/extract-frame", "/extract-frame")
 JOB_TIMEOUT_S = 3600.0
 
@@ -73,31 +87,56 @@ def _detail(response: httpx.Response) -> str:
     return str(body.get("detail", "")) if isinstance(body, dict) else ""
 
 
+def _server_error(service: Service, what: str, response: httpx.Response) -> None:
+    """5xx is the service's fault: raise a retryable ServiceError (counted by the breaker)."""
+    if response.status_code >= 500:
+        raise ServiceError(f"{service.name} answered {what} with HTTP {response.status_code}", service=service.key,
+                           setting=service.setting, status=response.status_code)
+
+
 class VisionClient:
-    def __init__(self, base_url: str, frame_url: str | None = None, *, timeout_s: float = 120.0,
-                 first_poll_s: float = 0.5, max_poll_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        frame_url: str | None = None,
+        *,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        first_poll_s: float = 0.5,
+        max_poll_s: float = 5.0,
+        retries: int = DEFAULT_ATTEMPTS - 1,
+        backoff_s: float = DEFAULT_BACKOFF_S,
+        connect_timeout_s: float = CONNECT_TIMEOUT_S,
+        breaker: Breaker | None = None,
+        stop: threading.Event | None = None,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.frame_url = (frame_url or base_url).rstrip("/")
-        self._http = httpx.Client(timeout=httpx.Timeout(timeout_s, connect=10.0))
+        self._transport = Transport(VISION, timeout_s=timeout_s, connect_timeout_s=connect_timeout_s,
+                                    attempts=retries + 1, backoff_s=backoff_s, breaker=breaker, stop=stop)
         self._first_poll_s = first_poll_s
         self._max_poll_s = max_poll_s
         self._frame_route: str | None = None
 
-    def close(self) -> None:
-        self._http.close()
+    @property
+    def breaker(self) -> Breaker:
+        return self._transport.breaker
 
-    def _get(self, url: str, **kwargs: Any) -> httpx.Response:
-        try:
-            return self._http.get(url, **kwargs)
-        except httpx.ConnectError as exc:
-            raise ServiceUnavailable(f"Cannot reach the Vision Service at {url.split('?')[0]}: check "
-                                     "visionServiceUrl / frameServerUrl", service="vision",
-                                     setting="visionServiceUrl") from exc
-        except httpx.HTTPError as exc:
-            raise ServiceError(f"Vision Service request failed: {type(exc).__name__}", service="vision") from exc
+    def close(self) -> None:
+        self._transport.close()
+
+    def _get(self, url: str, what: str, *, service: Service = VISION, stop: threading.Event | None = None,
+             **kwargs: Any) -> httpx.Response:
+        """A GET retried on 5xx and transport failures; any other answer is the caller's to read."""
+
+        def attempt() -> httpx.Response:
+            response = self._transport.request("GET", url, service=service, what=what, **kwargs)
+            _server_error(service, what, response)
+            return response
+
+        return self._transport.call(attempt, service=service, stop=stop)
 
     def health(self) -> None:
-        response = self._get(f"{self.base_url}/vision/health")
+        response = self._get(f"{self.base_url}/vision/health", "/vision/health")
         if response.status_code != 200:
             raise ServiceUnavailable(f"the Vision Service health check answered HTTP {response.status_code}: "
                                      "check visionServiceUrl", service="vision", setting="visionServiceUrl")
@@ -114,41 +153,54 @@ class VisionClient:
                 "similarity_threshold": 0.6,
             }}},
         }
-        try:
-            response = self._http.post(f"{self.base_url}/vision/analyze", json=body)
-        except httpx.ConnectError as exc:
-            raise ServiceUnavailable("Cannot reach the Vision Service: check visionServiceUrl", service="vision",
-                                     setting="visionServiceUrl") from exc
-        except httpx.HTTPError as exc:
-            raise ServiceError(f"Vision Service request failed: {type(exc).__name__}", service="vision") from exc
-        if response.status_code == 404:
-            raise MediaError(f"the Vision Service cannot see the video file {source} (it must mount the media at "
-                             "the same path as Stash)")
-        if response.status_code != 202:
-            raise ServiceError(f"the Vision Service refused the job (HTTP {response.status_code})",
-                               service="vision", status=response.status_code)
-        return str(response.json()["job_id"])
+        what = "/vision/analyze"
 
-    def wait(self, job_id: str, stop: threading.Event, *, timeout_s: float = JOB_TIMEOUT_S) -> dict[str, Any]:
-        """Poll with growing pauses (a stop interrupts them) until the job completes, then fetch results."""
+        def attempt() -> str:
+            response = self._transport.request("POST", f"{self.base_url}{what}", what=what, json=body)
+            _server_error(VISION, what, response)
+            if response.status_code == 404 and _detail(response) == "Not Found":
+                raise ServiceUnavailable(f"{self.base_url} has no {what} route: check visionServiceUrl",
+                                         service="vision", setting="visionServiceUrl")
+            if response.status_code == 404:
+                raise MediaError(f"the Vision Service cannot see the video file {source} (it must mount the media "
+                                 "at the same path as Stash)")
+            if response.status_code != 202:
+                raise ServiceError(f"the Vision Service refused the job (HTTP {response.status_code})",
+                                   service="vision", status=response.status_code)
+            job_id = json_object(response, VISION, what).get("job_id")
+            if not isinstance(job_id, str | int) or isinstance(job_id, bool) or job_id == "":
+                raise protocol_error(VISION, what, "no job_id", status=response.status_code)
+            return str(job_id)
+
+        # Not idempotent: a job sent twice runs twice; resent only when the service refused it.
+        return self._transport.call(attempt, idempotent=False)
+
+    def wait(self, job_id: str, stop: threading.Event | None = None, *,
+             timeout_s: float = JOB_TIMEOUT_S) -> dict[str, Any]:
+        """Poll with growing pauses until the job completes, then fetch results. ``stop`` (by default the
+        client's) interrupts the pauses and retries with ``Stopped``."""
+        stop = stop if stop is not None else self._transport.stop
         deadline = time.monotonic() + timeout_s
         pause = self._first_poll_s
         unknown_since: float | None = None
+        status_what, results_what = f"/vision/jobs/{job_id}/status", f"/vision/jobs/{job_id}/results"
         while time.monotonic() < deadline:
-            response = self._get(f"{self.base_url}/vision/jobs/{job_id}/status")
+            if stop.is_set():
+                raise Stopped("stopped while waiting for the Vision Service")
+            response = self._get(f"{self.base_url}{status_what}", status_what, stop=stop)
             if response.status_code == 404:
                 # The worker has not written the job yet; give it a while before calling it lost.
                 unknown_since = unknown_since or time.monotonic()
                 if time.monotonic() - unknown_since > 60:
                     raise ServiceError(f"the Vision Service lost job {job_id}", service="vision", status=404)
             elif response.status_code == 200:
-                status = response.json()
+                status = json_object(response, VISION, status_what)
                 if status.get("status") == "failed":
                     raise ItemError(f"the Vision Service job failed: {status.get('error') or 'no reason given'}")
                 if status.get("status") == "completed":
-                    results = self._get(f"{self.base_url}/vision/jobs/{job_id}/results")
+                    results = self._get(f"{self.base_url}{results_what}", results_what, stop=stop)
                     if results.status_code == 200:
-                        return dict(results.json())
+                        return json_object(results, VISION, results_what)
                     if results.status_code != 409:
                         raise ServiceError(f"Vision Service results answered HTTP {results.status_code}",
                                            service="vision", status=results.status_code)
@@ -156,7 +208,7 @@ class VisionClient:
                 raise ServiceError(f"Vision Service status answered HTTP {response.status_code}",
                                    service="vision", status=response.status_code)
             if stop.wait(pause):
-                raise ItemError("stopped while waiting for the Vision Service")
+                raise Stopped("stopped while waiting for the Vision Service")
             pause = min(self._max_poll_s, pause * 1.5)
         raise ServiceError(f"the Vision Service job {job_id} did not finish in {timeout_s:.0f} s", service="vision")
 
@@ -166,7 +218,7 @@ class VisionClient:
                   "quality": "95"}
         routes = (self._frame_route,) if self._frame_route else FRAME_ROUTES
         for route in routes:
-            response = self._get(f"{self.frame_url}{route}", params=params)
+            response = self._get(f"{self.frame_url}{route}", route, service=FRAMES, params=params)
             if response.status_code == 200 and response.content:
                 self._frame_route = route
                 return response.content

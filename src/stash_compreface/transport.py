@@ -1,0 +1,365 @@
+"""The HTTP boundary shared by the Stash, CompreFace and Vision clients: one error mapping, one retry
+loop, one circuit breaker, so the three clients cannot drift apart.
+
+* :func:`map_errors` is the only place an httpx exception becomes ours (httpx does the same one layer
+  down in ``map_httpcore_exceptions``): a refused connection, DNS or TLS failure is
+  ``ServiceUnavailable`` naming the URL setting; a timeout is a retryable ``ServiceError`` "did not
+  answer in time"; any other transport failure (connection reset, broken body) a retryable
+  ``ServiceError``. The httpx exception stays chained as ``__cause__``.
+* :func:`retry` (``Transport.call``) is the only retry loop: it retries ``retryable`` ServiceErrors
+  (5xx, timeouts, resets, non-protocol 200 bodies, Stash's "database is locked") with exponential
+  backoff. A stop request interrupts the backoff with ``Stopped``; when attempts run out, the last
+  error is raised as it was. Operations that must not run twice (creates) are retried only when the
+  service positively refused them (a GraphQL or CompreFace error answer, 502/503 from a gateway),
+  never after a timeout or reset whose outcome is unknown.
+* :class:`Breaker` watches one service across every thread and client sharing it. Failed attempts
+  (connection errors, timeouts, 5xx, ``ProtocolError``) count; any real answer (2xx, 4xx) resets the
+  count. Once open it stays open for the run and every call raises ``ServiceUnavailable`` at once,
+  naming the service and the setting to check, so a dead service stops the run instead of tagging the
+  whole library Error.
+
+Defaults (the README quotes these):
+
+* timeouts: 30 s to read an answer (``requestTimeout``), 5 s to connect;
+* retries: 3 attempts per call, pausing 0.5 s then 1 s;
+* breaker: opens after 5 failed attempts in a row, or once attempts have failed without a success for
+  45 s, counted from the start of the first failed attempt. While such a streak is open, a new
+  attempt may only use what is left of those 45 s as its timeout.
+
+So a refused connection stops the run at once, an unroutable host within about 20 s (5 connect
+timeouts), and a hung service within 60 s with any number of workers: the first timeout, which opens
+the streak, ends at most 30 s after the hang; attempts started after it end within the 45 s window;
+attempts started before it end within 60 s.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import httpx
+
+from .errors import (
+    CompreFaceError,
+    GraphQLError,
+    ProtocolError,
+    ServiceError,
+    ServiceUnavailable,
+    Stopped,
+)
+
+T = TypeVar("T")
+
+DEFAULT_TIMEOUT_S = 30.0
+CONNECT_TIMEOUT_S = 5.0
+DEFAULT_ATTEMPTS = 3
+DEFAULT_BACKOFF_S = 0.5
+BREAKER_FAILURES = 5
+BREAKER_WINDOW_S = 45.0
+# A gateway that could not reach its upstream: the request never arrived, so even a create may go again.
+_GATEWAY_REFUSED = frozenset({502, 503})
+
+
+@dataclass(frozen=True)
+class Service:
+    """Who is talking: ``name`` for messages, ``key`` for ``PluginError.service``, ``setting`` to check."""
+
+    name: str
+    key: str
+    setting: str
+
+
+def origin(url: str) -> str:
+    """``scheme://host:port`` of a URL: enough to say where, without paths, queries or credentials."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return url
+    if not parts.scheme or not parts.hostname:
+        return url
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    return f"{parts.scheme}://{host}" + (f":{port}" if port else "")
+
+
+def _what(url: str) -> str:
+    return urlsplit(url).path or url
+
+
+@contextlib.contextmanager
+def map_errors(service: Service, url: str, what: str | None = None) -> Iterator[None]:
+    """Turn httpx exceptions raised in the block into the plugin's errors for ``service``."""
+    what = what or _what(url)
+    try:
+        yield
+    except httpx.ConnectError as exc:
+        raise ServiceUnavailable(
+            f"Cannot reach {service.name} at {origin(url)} ({str(exc) or type(exc).__name__}): check that it is "
+            f"running and that {service.setting} is right",
+            service=service.key, setting=service.setting,
+        ) from exc
+    except httpx.ConnectTimeout as exc:
+        raise ServiceError(f"{service.name} at {origin(url)} did not accept a connection in time",
+                           service=service.key, setting=service.setting) from exc
+    except httpx.TimeoutException as exc:
+        raise ServiceError(f"{service.name} did not answer {what} in time", service=service.key,
+                           setting=service.setting) from exc
+    except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
+        raise ServiceUnavailable(f"{service.setting} is not a usable http(s) URL ({url}): {exc}",
+                                 service=service.key, setting=service.setting) from exc
+    except httpx.HTTPError as exc:
+        raise ServiceError(f"{service.name} request {what} failed: {type(exc).__name__}: {exc}",
+                           service=service.key, setting=service.setting) from exc
+
+
+def is_outage(exc: BaseException) -> bool:
+    """A failure that says the service is down or broken, not that it refused this one request."""
+    if isinstance(exc, ServiceUnavailable | ProtocolError):
+        return True
+    if isinstance(exc, GraphQLError):
+        return False  # Stash answered in its protocol: it is up
+    return isinstance(exc, ServiceError) and (exc.status is None or exc.status >= 500)
+
+
+def refused(exc: ServiceError) -> bool:
+    """The service answered that it did not do the operation: safe to send again even if not idempotent."""
+    return isinstance(exc, GraphQLError | CompreFaceError) or exc.status in _GATEWAY_REFUSED
+
+
+class Breaker:
+    """Circuit breaker for one service, shared by every thread (and client) that calls it.
+
+    Opens after ``failures`` failed attempts in a row, or when attempts have kept failing for
+    ``window_s`` since the start of the first failed one; a successful answer resets the streak. Once
+    open it stays open (the run is over): :meth:`check` raises at once.
+    """
+
+    def __init__(self, *, failures: int = BREAKER_FAILURES, window_s: float = BREAKER_WINDOW_S,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.failures = failures
+        self.window_s = window_s
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._count = 0
+        self._since: float | None = None
+        self._last_success: float | None = None
+        self._last = ""
+        self._open: tuple[str, Service] | None = None
+
+    @property
+    def tripped(self) -> bool:
+        with self._lock:
+            return self._open is not None
+
+    @property
+    def consecutive_failures(self) -> int:
+        with self._lock:
+            return self._count
+
+    def reset(self) -> None:
+        """Close the breaker again (a new run, or a test)."""
+        with self._lock:
+            self._count, self._since, self._last_success, self._last, self._open = 0, None, None, "", None
+
+    def _error(self, service: Service) -> ServiceUnavailable:
+        """The open breaker's error, a fresh instance per raise (threads must not share tracebacks)."""
+        if self._open is None:
+            elapsed = self.clock() - self._since if self._since is not None else 0.0
+            spell = (f"on every request for {elapsed:.0f} s" if elapsed >= self.window_s
+                     else f"{self._count} times in a row")
+            message = (f"{service.name} failed {spell} (last: {self._last}): check that it is running and "
+                       f"{service.setting}")
+            self._open = (message, service)
+        message, opened_by = self._open
+        return ServiceUnavailable(message, service=opened_by.key, setting=opened_by.setting)
+
+    def check(self, service: Service) -> None:
+        """Raise the breaker's error if it is open, or if the failure streak has outlived the window."""
+        with self._lock:
+            expired = self._since is not None and self.clock() - self._since >= self.window_s
+            if self._open is not None or expired:
+                raise self._error(service)
+
+    def budget(self) -> float | None:
+        """Seconds left in the window while a failure streak is open (the most a new attempt may take)."""
+        with self._lock:
+            if self._since is None:
+                return None
+            return self._since + self.window_s - self.clock()
+
+    def success(self) -> None:
+        with self._lock:
+            if self._open is None:
+                self._count, self._since, self._last_success = 0, None, self.clock()
+
+    def failure(self, service: Service, started: float, exc: BaseException) -> ServiceUnavailable | None:
+        """Count one failed attempt that began at ``started``; the breaker's error if it is now open."""
+        with self._lock:
+            if self._open is None:
+                self._count += 1
+                # The streak cannot have begun before the last answer, whenever this attempt started.
+                if self._last_success is not None:
+                    started = max(started, self._last_success)
+                self._since = started if self._since is None else min(self._since, started)
+                text = str(exc)
+                self._last = text if len(text) <= 300 else text[:300] + "..."
+                if self._count < self.failures and self.clock() - self._since < self.window_s:
+                    return None
+            return self._error(service)
+
+
+def retry(
+    attempt: Callable[[], T],
+    *,
+    service: Service,
+    breaker: Breaker,
+    stop: threading.Event,
+    attempts: int = DEFAULT_ATTEMPTS,
+    backoff_s: float = DEFAULT_BACKOFF_S,
+    idempotent: bool = True,
+) -> T:
+    """Run ``attempt`` until it succeeds, retrying retryable ServiceErrors with exponential backoff.
+
+    Every attempt passes the breaker first and reports to it after. A stop during a backoff raises
+    ``Stopped`` (chained to the last failure); when attempts run out the last failure is raised.
+    """
+    for number in range(1, max(1, attempts) + 1):
+        breaker.check(service)
+        started = breaker.clock()
+        try:
+            result = attempt()
+        except Stopped:
+            raise
+        except Exception as exc:
+            if is_outage(exc):
+                opened = breaker.failure(service, started, exc)
+                if opened is not None:
+                    raise opened from exc
+            else:
+                breaker.success()  # the service answered (4xx, a refusal, a locked database): it is alive
+            if not isinstance(exc, ServiceError) or not exc.retryable or number >= attempts:
+                raise
+            if not idempotent and not refused(exc):
+                raise
+            if stop.wait(backoff_s * 2 ** (number - 1)):
+                raise Stopped() from exc
+            continue
+        breaker.success()
+        return result
+    raise AssertionError("unreachable")
+
+
+class Transport:
+    """One service's HTTP client plus the policy around it: timeouts, mapping, retries, breaker, stop."""
+
+    def __init__(
+        self,
+        service: Service,
+        *,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        connect_timeout_s: float = CONNECT_TIMEOUT_S,
+        attempts: int = DEFAULT_ATTEMPTS,
+        backoff_s: float = DEFAULT_BACKOFF_S,
+        breaker: Breaker | None = None,
+        stop: threading.Event | None = None,
+        max_connections: int = 16,
+        **client_options: Any,
+    ) -> None:
+        self.service = service
+        self.timeout_s = timeout_s
+        self.connect_timeout_s = min(connect_timeout_s, timeout_s)
+        self.attempts = attempts
+        self.backoff_s = backoff_s
+        self.breaker = breaker if breaker is not None else Breaker()
+        self.stop = stop if stop is not None else threading.Event()
+        self._options = client_options
+        self.attempts_made = 0
+        self.http = self._client(max_connections)
+
+    def _client(self, max_connections: int) -> httpx.Client:
+        return httpx.Client(
+            timeout=httpx.Timeout(self.timeout_s, connect=self.connect_timeout_s),
+            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+            **self._options,
+        )
+
+    def resize(self, max_connections: int) -> None:
+        """Room for every worker thread once ``maxConcurrency`` is known."""
+        old, self.http = self.http, self._client(max_connections)
+        old.close()
+
+    def close(self) -> None:
+        self.http.close()
+
+    def _timeout(self) -> httpx.Timeout:
+        budget = self.breaker.budget()
+        if budget is None:
+            return httpx.Timeout(self.timeout_s, connect=self.connect_timeout_s)
+        budget = max(0.05, budget)
+        return httpx.Timeout(min(self.timeout_s, budget), connect=min(self.connect_timeout_s, budget))
+
+    def request(self, method: str, url: str, *, service: Service | None = None, what: str | None = None,
+                **kwargs: Any) -> httpx.Response:
+        """One attempt, errors mapped; call it inside :meth:`call`."""
+        self.attempts_made += 1
+        with map_errors(service or self.service, url, what):
+            return self.http.request(method, url, timeout=self._timeout(), **kwargs)
+
+    @contextlib.contextmanager
+    def stream(self, method: str, url: str, *, service: Service | None = None, what: str | None = None,
+               **kwargs: Any) -> Iterator[httpx.Response]:
+        """One streamed attempt; errors while reading the body are mapped too."""
+        self.attempts_made += 1
+        with map_errors(service or self.service, url, what), \
+                self.http.stream(method, url, timeout=self._timeout(), **kwargs) as response:
+            yield response
+
+    def call(self, attempt: Callable[[], T], *, service: Service | None = None, idempotent: bool = True,
+             attempts: int | None = None, stop: threading.Event | None = None) -> T:
+        """:func:`retry` with this transport's breaker, stop event and policy."""
+        return retry(attempt, service=service or self.service, breaker=self.breaker,
+                     stop=stop if stop is not None else self.stop,
+                     attempts=self.attempts if attempts is None else attempts, backoff_s=self.backoff_s,
+                     idempotent=idempotent)
+
+
+def body_kind(response: httpx.Response) -> str:
+    """How a body that is not the protocol looks, for messages: a web page, empty, or some text."""
+    content_type = response.headers.get("content-type", "").lower()
+    text = response.content[:512].lstrip().lower()
+    if "html" in content_type or text.startswith((b"<!doctype html", b"<html")):
+        return "a web page (HTML)"
+    if not response.content.strip():
+        return "an empty body"
+    return f"a body that is not JSON ({content_type or 'no content type'})"
+
+
+def json_body(response: httpx.Response, service: Service, what: str) -> Any:
+    """The JSON of a successful answer, or ``ProtocolError`` naming the URL setting to check."""
+    try:
+        return response.json()
+    except ValueError:
+        raise ProtocolError(
+            f"{service.name} answered {what} with {body_kind(response)} instead of JSON: check that "
+            f"{service.setting} points at {service.name}",
+            service=service.key, setting=service.setting, status=response.status_code,
+        ) from None
+
+
+def json_object(response: httpx.Response, service: Service, what: str) -> dict[str, Any]:
+    body = json_body(response, service, what)
+    if not isinstance(body, dict):
+        raise ProtocolError(f"{service.name} answered {what} with JSON that is not an object",
+                            service=service.key, setting=service.setting, status=response.status_code)
+    return body
+
+
+def protocol_error(service: Service, what: str, problem: str, status: int | None = 200) -> ProtocolError:
+    """A 200 answer of the wrong shape: never read as "nothing found"."""
+    return ProtocolError(f"{service.name} answered {what} with {problem}", service=service.key,
+                         setting=service.setting, status=status)
