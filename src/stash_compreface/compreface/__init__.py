@@ -1,0 +1,1 @@
+"""CompreFace: REST client and its error-code table."""
