@@ -26,6 +26,7 @@ from pathlib import Path
 
 from stash_compreface.compreface.client import CompreFaceClient
 from stash_compreface.stash.client import StashClient
+from stash_compreface.stash.models import ItemKind
 from testdoubles.compreface import RECOGNITION_KEY, CompreFaceDouble
 from testdoubles.stash import StashDouble
 from testdoubles.synthetic import SyntheticFace, draw_image, noise_image
@@ -117,9 +118,9 @@ def run_baseline(stash: StashDouble, compreface: CompreFaceDouble, sample: int) 
     def add_tag(image_id: str, tag: str, remove: bool = False) -> None:
         client.find_image(image_id)  # B2/B3 re-read the image before every tag write
         if remove:
-            client.update_images([image_id], remove_tags=[tag])
+            client.update_items(ItemKind.IMAGE, [image_id], remove_tags=[tag])
         else:
-            client.update_images([image_id], add_tags=[tag])
+            client.update_items(ItemKind.IMAGE, [image_id], add_tags=[tag])
 
     before = len(stash.operations)
     started = time.perf_counter()
@@ -140,7 +141,7 @@ def run_baseline(stash: StashDouble, compreface: CompreFaceDouble, sample: int) 
                         client.find_performer(hits[0].id)
                         performers.append(hits[0].id)
             if performers:
-                client.update_images([image.id], add_performers=performers)
+                client.update_items(ItemKind.IMAGE, [image.id], add_performers=performers)
             add_tag(image.id, scanned)
             if performers:
                 add_tag(image.id, matched)

@@ -20,6 +20,7 @@ from stash_compreface.errors import (
     Stopped,
 )
 from stash_compreface.stash.client import StashClient
+from stash_compreface.stash.models import ItemKind
 from testdoubles.stash import StashDouble, StashHandler
 
 COOKIE = "MTcz-session-cookie-value"
@@ -87,7 +88,7 @@ def test_bulk_add_keeps_what_the_user_set(stash, client) -> None:
     image = stash.add_image(b"x", tags=[user_tag], performers=[alice])
     ours = client.create_tag("Compreface Scanned")
     bob = stash.add_performer("Bob")
-    client.update_images([image], add_tags=[ours], add_performers=[bob])
+    client.update_items(ItemKind.IMAGE, [image], add_tags=[ours], add_performers=[bob])
     assert stash.tag_names("image", image) == {"Favourite", "Compreface Scanned"}
     assert set(stash.images[image].performer_ids) == {alice, bob}
 
@@ -96,7 +97,7 @@ def test_remove_and_add_of_tags_become_two_mutations(stash, client) -> None:
     a, b = stash.add_tag("A"), stash.add_tag("B")
     image = stash.add_image(b"x", tags=[a])
     before = stash.mutation_count()
-    client.update_images([image], add_tags=[b], remove_tags=[a])
+    client.update_items(ItemKind.IMAGE, [image], add_tags=[b], remove_tags=[a])
     assert stash.mutation_count() - before == 2
     assert stash.tag_names("image", image) == {"B"}
 
@@ -148,7 +149,7 @@ def test_a_locked_database_is_retried_and_the_write_lands_once(stash, client) ->
     user_tag, ours = stash.add_tag("Favourite"), stash.add_tag("Compreface Scanned")
     image = stash.add_image(b"x", tags=[user_tag])
     stash.fail_operation("BulkImageUpdate", LOCKED, times=2)
-    client.update_images([image], add_tags=[ours])
+    client.update_items(ItemKind.IMAGE, [image], add_tags=[ours])
     assert stash.seen["BulkImageUpdate"] == 3
     assert stash.tag_names("image", image) == {"Favourite", "Compreface Scanned"}
     assert not client.breaker.tripped and client.breaker.consecutive_failures == 0

@@ -9,8 +9,9 @@ from __future__ import annotations
 import threading
 import time
 
-from stash_compreface.tasks.state import STATE_FILE, StateStore
 from tests.library import ERROR, MATCHED, SCANNED, enrol, person_of_performer, photo
+
+from stash_compreface.tasks.state import STATE_FILE, StateStore
 
 RECOGNIZE = "/api/v1/recognition/recognize"
 

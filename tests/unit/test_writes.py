@@ -7,8 +7,7 @@ import pytest
 from stash_compreface.runtime.reporter import MemoryReporter
 from stash_compreface.settings import Settings
 from stash_compreface.stash.client import StashClient
-from stash_compreface.stash.models import Image
-from stash_compreface.stash.queries import ItemKind
+from stash_compreface.stash.models import Image, ItemKind
 from stash_compreface.tasks.writes import writes_for
 from testdoubles.stash import StashDouble
 

@@ -35,7 +35,7 @@ from ..transport import (
     origin,
     protocol_error,
 )
-from .models import Gallery, Image, Performer, Scene
+from .models import Gallery, Image, ItemKind, Performer, Scene
 
 # Creates are not idempotent: sent again only on a definite refusal (see transport.refused).
 _NOT_IDEMPOTENT = frozenset({"TagCreate", "PerformerCreate"})
@@ -45,6 +45,9 @@ SETTING = "stashHostUrl"
 STASH = Service("Stash", "stash", SETTING)
 # Gateways in front of Stash; Stash itself answers 500 only when it cannot read the file.
 _GATEWAY_STATUSES = frozenset({502, 503, 504})
+
+_BULK_UPDATE = {ItemKind.IMAGE: "BulkImageUpdate", ItemKind.SCENE: "BulkSceneUpdate",
+                ItemKind.GALLERY: "BulkGalleryUpdate"}
 
 
 @cache
@@ -246,36 +249,17 @@ class StashClient:
         data = self.execute("FindImage", {"id": image_id}).get("findImage")
         return Image.from_graphql(data) if data else None
 
-    def update_images(
+    def update_items(
         self,
+        kind: ItemKind,
         ids: Iterable[str],
         *,
         add_tags: Iterable[str] = (),
         remove_tags: Iterable[str] = (),
         add_performers: Iterable[str] = (),
     ) -> None:
-        """Bulk ADD/REMOVE only: whatever else the user set on the images is never touched."""
-        self._bulk("BulkImageUpdate", ids, add_tags, remove_tags, add_performers)
-
-    def update_scenes(
-        self,
-        ids: Iterable[str],
-        *,
-        add_tags: Iterable[str] = (),
-        remove_tags: Iterable[str] = (),
-        add_performers: Iterable[str] = (),
-    ) -> None:
-        self._bulk("BulkSceneUpdate", ids, add_tags, remove_tags, add_performers)
-
-    def update_galleries(
-        self,
-        ids: Iterable[str],
-        *,
-        add_tags: Iterable[str] = (),
-        remove_tags: Iterable[str] = (),
-        add_performers: Iterable[str] = (),
-    ) -> None:
-        self._bulk("BulkGalleryUpdate", ids, add_tags, remove_tags, add_performers)
+        """Bulk ADD/REMOVE only: whatever else the user set on the items is never touched."""
+        self._bulk(_BULK_UPDATE[kind], ids, add_tags, remove_tags, add_performers)
 
     def _bulk(
         self,

@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
+
+
+class ItemKind(Enum):
+    """What a mode walks over and tags; the value is how log lines name it."""
+
+    IMAGE = "image"
+    SCENE = "scene"
+    GALLERY = "gallery"
 
 
 def _ids(items: Any) -> frozenset[str]:

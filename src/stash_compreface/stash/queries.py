@@ -10,19 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from enum import Enum
 from typing import Any
 
 from .client import StashClient
-from .models import Image, Performer, Scene
-
-
-class ItemKind(Enum):
-    """What a mode walks over; the value is how log lines name it."""
-
-    IMAGE = "image"
-    SCENE = "scene"
-    GALLERY = "gallery"
+from .models import ItemKind, Performer
 
 
 @dataclass(frozen=True)
@@ -105,16 +96,6 @@ def pages(
         yield total, items
         if len(items) < size:
             return
-
-
-def image_pages(stash: StashClient, selection: Selection, *, per_page: int,
-                limit: int = 0) -> Iterator[tuple[int, list[Image]]]:
-    yield from pages(stash, ItemKind.IMAGE, selection, per_page=per_page, limit=limit)
-
-
-def scene_pages(stash: StashClient, selection: Selection, *, per_page: int,
-                limit: int = 0) -> Iterator[tuple[int, list[Scene]]]:
-    yield from pages(stash, ItemKind.SCENE, selection, per_page=per_page, limit=limit)
 
 
 # Subjects are named "Person …": every performer that can own one has it as name or alias.

@@ -7,8 +7,8 @@ from typing import Any
 
 from ..errors import SettingError
 from ..settings import TaskArgs
-from ..stash.models import Image
-from ..stash.queries import ItemKind, Selection
+from ..stash.models import Image, ItemKind
+from ..stash.queries import Selection
 from .context import TaskContext
 from .image_recognizer import (
     ImageRecognizer,

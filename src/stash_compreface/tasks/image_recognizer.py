@@ -18,8 +18,8 @@ from ..faces import matching, quality
 from ..faces.models import Face
 from ..faces.naming import subject_name
 from ..settings import TaskArgs
-from ..stash.models import Image
-from ..stash.queries import ItemKind, Selection
+from ..stash.models import Image, ItemKind
+from ..stash.queries import Selection
 from .context import TaskContext
 from .performers import PerformerDirectory, Promotion
 from .runner import Tally, item_pages, run_items

@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..settings import TaskArgs
-from ..stash.models import Scene
-from ..stash.queries import ItemKind, Selection
+from ..stash.models import ItemKind, Scene
+from ..stash.queries import Selection
 from .context import TaskContext
 from .runner import Tally, item_pages, run_items, unscanned
 from .scene_recognizer import SceneRecognizer, SpriteRecognizer, VideoRecognizer

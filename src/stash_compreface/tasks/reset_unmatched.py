@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..settings import TaskArgs
-from ..stash.queries import ItemKind, Selection
+from ..stash.models import ItemKind
+from ..stash.queries import Selection
 from .context import TaskContext
 from .runner import Progress, item_pages
 

@@ -23,7 +23,8 @@ from typing import Any, TypeVar
 
 from ..errors import FatalError, ItemError, ServiceError, Stopped
 from ..stash import queries
-from ..stash.queries import ItemKind, Selection
+from ..stash.models import ItemKind
+from ..stash.queries import Selection
 from .context import TaskContext
 
 T = TypeVar("T")

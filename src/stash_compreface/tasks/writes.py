@@ -24,8 +24,7 @@ from ..faces.matching import outcome_tags
 from ..faceservice import FaceService
 from ..settings import Settings
 from ..stash.client import StashClient
-from ..stash.models import Performer
-from ..stash.queries import ItemKind
+from ..stash.models import ItemKind, Performer
 
 Log = Callable[[str, str], None]
 
@@ -141,15 +140,13 @@ class Writes:
     def _update(self, kind: ItemKind, ids: list[str], *, label: str, add_tags: Iterable[str] = (),
                 remove_tags: Iterable[str] = (), add_performers: Iterable[str] = ()) -> None:
         remove = [t for t in (self.tag_id(n) for n in remove_tags) if t]
-        update = {ItemKind.IMAGE: self._stash.update_images, ItemKind.SCENE: self._stash.update_scenes,
-                  ItemKind.GALLERY: self._stash.update_galleries}[kind]
         with _stash_write(f"update {label}"):
             if remove:
-                update(ids, remove_tags=remove)
+                self._stash.update_items(kind, ids, remove_tags=remove)
             add = self._ensure_tags(add_tags)
             performers = list(add_performers)
             if add or performers:
-                update(ids, add_tags=add, add_performers=performers)
+                self._stash.update_items(kind, ids, add_tags=add, add_performers=performers)
 
     # -- performers ------------------------------------------------------------------------------
 
