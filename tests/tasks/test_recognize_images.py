@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import random
 
+import pytest
 from PIL import Image
 
 from testdoubles.synthetic import SyntheticFace, noise_image, render
@@ -13,10 +14,13 @@ from tests.library import (
     MATCHED,
     SCANNED,
     created_performers,
+    duplicate_tag_names,
     enrol,
     image_tags,
     image_updates,
+    people_in,
     person_of_performer,
+    person_of_subject,
     photo,
 )
 from tests.tasks.conftest import TaskWorld
@@ -181,3 +185,40 @@ def test_identify_modes_match_existing_performers_only(world: TaskWorld) -> None
     assert world.stash.calls[f"GET /image/{known}/image"] == before
     assert world.run("identifyImagesAll", limit="1").error is None
     assert world.stash.calls[f"GET /image/{known}/image"] == before + 1
+
+
+PLAN = [(1,), (2,), (60,), (1, 61), (60,), (62,), (2, 60), (61,), (1,), (63,), (62, 1), (64,), (2,), (61,)]
+LINKED = {1, 2, 60, 61, 62}  # Alice and Bob are known; 60, 61 and 62 are seen twice or more, 63 and 64 once
+
+
+def _library(world: TaskWorld) -> list[str]:
+    enrol(world, "Alice", 1)
+    enrol(world, "Bob", 2)
+    world.configure(maxConcurrency=3, maxBatchSize=4)
+    return [world.stash.add_image(photo(*people, size=150 + 3 * i, seed=i)) for i, people in enumerate(PLAN)]
+
+
+def _check_outcome(world: TaskWorld, images: list[str]) -> None:
+    for image, people in zip(images, PLAN, strict=True):
+        linked = set(people) & LINKED
+        assert people_in(world, image) == linked, (image, people)
+        assert image_tags(world, image) == ({SCANNED, MATCHED} if linked else {SCANNED}), (image, people)
+    assert sorted(person_of_performer(world, p) for p in created_performers(world)) == [60, 61, 62]
+    people_of_subjects = sorted(person_of_subject(world, s) for s in world.compreface.subject_names())
+    assert people_of_subjects == [1, 2, 60, 61, 62, 63, 64]  # one subject each, candidates included
+    assert duplicate_tag_names(world) == []
+
+
+def test_a_library_of_known_people_and_strangers(world: TaskWorld) -> None:
+    images = _library(world)
+    assert world.run("recognizeImagesHQ").error is None
+    _check_outcome(world, images)
+
+
+@pytest.mark.parametrize("stops", [(2,), (6, 1, 4)])
+def test_stopped_runs_then_a_rerun_end_as_an_uninterrupted_run(world: TaskWorld, stops: tuple[int, ...]) -> None:
+    images = _library(world)
+    for stop_at in stops:
+        assert world.run("recognizeImagesHQ", stop_at_progress=stop_at).error in (None, "stopped on request")
+    assert world.run("recognizeImagesHQ").error is None
+    _check_outcome(world, images)
