@@ -28,14 +28,15 @@ from tests.tasks.conftest import TaskWorld
 
 def test_every_image_is_visited_exactly_once_while_the_filter_shrinks(world: TaskWorld) -> None:
     blank = noise_image(96, 72, seed=1)
-    ids = [world.stash.add_image(blank) for _ in range(1000)]
+    # Each scanned image leaves the "not scanned" filter, so offset paging would skip every other page.
+    ids = [world.stash.add_image(blank) for _ in range(250)]
     world.configure(maxBatchSize=20, maxConcurrency=4)
     run = world.run("recognizeImagesHQ")
     assert run.error is None, run.messages("error")[:5]
     downloads = [world.stash.calls[f"GET /image/{i}/image"] for i in ids]
-    assert downloads == [1] * 1000
+    assert downloads == [1] * 250
     assert all(image_tags(world, i) == {SCANNED} for i in ids)
-    assert world.compreface.calls["POST /api/v1/recognition/recognize"] == 1000
+    assert world.compreface.calls["POST /api/v1/recognition/recognize"] == 250
     assert run.progress[-1] == 1.0
 
 
