@@ -41,14 +41,14 @@ def ui_args(mode: str) -> dict[str, str]:
 class _Reporter(MemoryReporter):
     """Records everything; with ``stop_at`` it asks the run to stop at that progress report (the CLI's Ctrl-C)."""
 
-    def __init__(self, stop_at: int | None) -> None:
+    def __init__(self, stop: threading.Event, stop_at: int | None) -> None:
         super().__init__()
+        self.stop = stop
         self.stop_at = stop_at
-        self.stop: threading.Event | None = None
 
     def progress(self, fraction: float) -> None:
         super().progress(fraction)
-        if self.stop is not None and self.stop_at is not None and len(self.fractions) >= self.stop_at:
+        if self.stop_at is not None and len(self.fractions) >= self.stop_at:
             self.stop.set()
 
 
@@ -83,13 +83,13 @@ class TaskWorld:
         A PluginError becomes the run's error, as the plugin runtime reports it (a stop ends as "stopped
         on request"); anything else is a bug and fails the test with its traceback.
         """
-        reporter = _Reporter(stop_at_progress)
+        stop = threading.Event()
+        reporter = _Reporter(stop, stop_at_progress)
         output: Any = None
         error: str | None = None
         try:
             with task_context(stash_url=self.stash.url, reporter=reporter, state_dir=self.state_dir,
-                              session_cookie=COOKIE) as ctx:
-                reporter.stop = ctx.stop
+                              session_cookie=COOKIE, stop=stop) as ctx:
                 output = tasks.run(mode, ctx, parse_args({**ui_args(mode), **args}))
         except PluginError as exc:
             error = str(exc)
