@@ -35,6 +35,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from typing import TextIO
 
 PLUGIN_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -151,22 +152,33 @@ def _interpreter_id(python: str) -> str:
     return os.path.normcase(os.path.realpath(python))
 
 
+def venv_plan(python_exists: bool, marker: dict, req_sha: str, interpreter: str) -> str:
+    """What the venv needs: "ready", "update" (requirements.txt changed), "rebuild" (another Python) or
+    "create" (first run). Pure, so the decision is unit-tested without building venvs."""
+    same_interpreter = python_exists and marker.get("interpreter") == interpreter
+    if same_interpreter and marker.get("requirements_sha256") == req_sha:
+        return "ready"
+    if same_interpreter:
+        return "update"
+    return "rebuild" if marker else "create"
+
+
 def venv_ready(python: str, req_sha: str) -> bool:
-    marker = read_marker()
-    return (
-        os.path.isfile(python)
-        and marker.get("requirements_sha256") == req_sha
-        and marker.get("interpreter") == _interpreter_id(python)
-    )
+    return venv_plan(os.path.isfile(python), read_marker(), req_sha, _interpreter_id(python)) == "ready"
+
+
+def marker_data(req_sha: str, interpreter: str, version_info: tuple, now: float) -> dict:
+    """What the marker records: enough to notice an edited requirements.txt or a replaced Python."""
+    return {
+        "requirements_sha256": req_sha,
+        "interpreter": interpreter,
+        "python": ".".join(str(part) for part in version_info[:3]),
+        "installed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)),
+    }
 
 
 def write_marker(python: str, req_sha: str) -> None:
-    data = {
-        "requirements_sha256": req_sha,
-        "interpreter": _interpreter_id(python),
-        "python": ".".join(str(part) for part in sys.version_info[:3]),
-        "installed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }
+    data = marker_data(req_sha, _interpreter_id(python), tuple(sys.version_info), time.time())
     tmp = MARKER + ".tmp"
     with open(tmp, "w", encoding="utf-8") as handle:
         json.dump(data, handle)
@@ -175,6 +187,39 @@ def write_marker(python: str, req_sha: str) -> None:
 
 # ---------------------------------------------------------------------------------------------
 # Lock: serialises concurrent first runs (two tasks, a task and the CLI, two containers)
+
+
+def _pid_exists(pid: int) -> bool:
+    """Signal 0 probes a PID without touching it; a PID we may not signal (EPERM) is alive."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def lock_is_stale(owner: dict, lock_mtime: float | None, *, now: float, host: str, pid: int,
+                  probe: Callable[[int], bool] | None) -> bool:
+    """Whether a lock was left by a run that died: too old, or its owner PID gone on this host.
+
+    ``lock_mtime`` stands in for an owner file without a time (None: the lock vanished, let the next
+    mkdir decide). ``probe`` says whether a PID exists; None where it cannot be asked (Windows, where
+    os.kill terminates). A PID means something only on the same host: a shared volume may hold another
+    container's lock.
+    """
+    started = owner.get("time")
+    if not isinstance(started, (int, float)):
+        if lock_mtime is None:
+            return False
+        started = lock_mtime
+    if now - started > LOCK_STALE_S:
+        return True
+    owner_pid = owner.get("pid")
+    if probe is not None and isinstance(owner_pid, int) and owner.get("host") == host:
+        return owner_pid == pid or not probe(owner_pid)
+    return False
 
 
 class InstallLock:
@@ -225,27 +270,13 @@ class InstallLock:
             return {}
 
     def _stale(self, owner: dict) -> bool:
-        started = owner.get("time")
-        if not isinstance(started, int | float):
-            try:
-                started = os.stat(self.path).st_mtime
-            except OSError:
-                return False  # it vanished: the next mkdir decides
-        if time.time() - started > LOCK_STALE_S:
-            return True
-        pid = owner.get("pid")
-        # A PID means something only on the same host (a shared volume may hold another container's
-        # lock), and probing it with signal 0 only on POSIX (on Windows os.kill terminates).
-        if os.name == "posix" and isinstance(pid, int) and owner.get("host") == socket.gethostname():
-            if pid == os.getpid():
-                return True
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                return True
-            except OSError:
-                return False
-        return False
+        try:
+            mtime: float | None = os.stat(self.path).st_mtime
+        except OSError:
+            mtime = None
+        probe = _pid_exists if os.name == "posix" else None
+        return lock_is_stale(owner, mtime, now=time.time(), host=socket.gethostname(), pid=os.getpid(),
+                             probe=probe)
 
     def _break(self, owner: dict) -> None:
         # Rename first so that a waiter that judged the same lock stale cannot remove a fresh one.
@@ -331,16 +362,21 @@ def create_venv() -> str:
         out += out2
     for line in out[-15:]:
         log("e", "venv: " + line)
-    if "No module named venv" in joined:
+    raise BootstrapError(venv_failure(joined, code, base, VENV_DIR))  # judged on the first attempt
+
+
+def venv_failure(output: str, code: int, base: str, venv_dir: str) -> str:
+    """The sentence for a ``python -m venv`` that failed, from its output."""
+    if "No module named venv" in output:
         reason = f"this Python ({base}) has no venv module"
-    elif "Permission denied" in joined or "Read-only file system" in joined:
-        raise BootstrapError(
-            f"Could not create the plugin's Python environment in {VENV_DIR} (permission denied): make the "
+    elif "Permission denied" in output or "Read-only file system" in output:
+        return (
+            f"Could not create the plugin's Python environment in {venv_dir} (permission denied): make the "
             "plugin folder writable by the user running Stash, then run the task again."
         )
     else:
         reason = f"'python -m venv' failed with status {code}"
-    raise BootstrapError(
+    return (
         f"Could not create the plugin's Python environment because {reason}: install Python's venv "
         "support (Debian/Ubuntu: apt install python3-venv) or set Stash's Python executable path to a "
         "full Python 3.11+ install, then run the task again."
@@ -361,28 +397,20 @@ def _has_own_pip(python: str) -> bool:
     return code == 0
 
 
-def install_requirements(python: str, mode: str) -> None:
-    if mode == "venv" and not _has_own_pip(python):
-        mode = "venv-without-pip"
-    code, out = run_quiet(_pip_command(python, mode))
-    if code == 0:
-        installed = [line for line in out if line.startswith("Successfully installed")]
-        log("i", installed[-1] if installed else "Requirements already satisfied")
-        return
+def pip_failure(out: list[str], code: int, mode: str, python_version: str) -> tuple[list[tuple[str, str]], str]:
+    """Sort pip's output into Stash log lines and one sentence saying why the install failed.
+
+    A summary, not pip's raw output: context at debug, the network trouble and pip's errors above it.
+    """
     joined = "\n".join(out)
     errors = [line for line in out if line.startswith("ERROR:")]
     network = [line for line in out if not line.startswith("ERROR:") and any(h in line for h in _NETWORK_HINTS)]
     others = [line for line in out if not line.startswith("ERROR:") and line not in network]
-    # A summary, not pip's raw output: context at debug, the network trouble and pip's errors above it.
-    for line in others[-15:]:
-        log("d", "pip: " + line)
-    for line in network[-3:]:
-        log("w", "pip: " + line)
-    for line in errors[-10:]:
-        log("e", "pip: " + line)
-    version = ".".join(str(part) for part in sys.version_info[:2])
+    lines = [("d", "pip: " + line) for line in others[-15:]]
+    lines += [("w", "pip: " + line) for line in network[-3:]]
+    lines += [("e", "pip: " + line) for line in errors[-10:]]
     if any(hint in joined for hint in _NETWORK_HINTS):
-        raise BootstrapError(
+        return lines, (
             "Installing the plugin's Python packages failed because the package index could not be "
             "reached: check that this machine can reach the Python package index (or set PIP_INDEX_URL or "
             "HTTPS_PROXY for Stash), then run the task again."
@@ -390,20 +418,39 @@ def install_requirements(python: str, mode: str) -> None:
     missing = [line.split("No matching distribution found for", 1)[1].strip()
                for line in errors if "No matching distribution found for" in line]
     if missing:
-        raise BootstrapError(
+        return lines, (
             "Installing the plugin's Python packages failed because pip found no installable version of "
-            f"{', '.join(missing)} for Python {version} on this platform: check requirements.txt and the "
-            "pip lines in the Stash log, then run the task again."
+            f"{', '.join(missing)} for Python {python_version} on this platform: check requirements.txt and "
+            "the pip lines in the Stash log, then run the task again."
         )
     if mode == "venv-without-pip" and "No module named pip" in joined:
-        raise BootstrapError(
+        return lines, (
             "Installing the plugin's Python packages failed because neither the venv nor this Python has "
             "pip: install python3-venv or python3-pip for the Python Stash runs, then run the task again."
         )
-    raise BootstrapError(
+    return lines, (
         f"Installing the plugin's Python packages failed (pip exited with status {code}): see the pip "
         "lines in the Stash log, fix the cause and run the task again."
     )
+
+
+def pip_success(out: list[str]) -> str:
+    """The one line worth keeping from a successful install."""
+    installed = [line for line in out if line.startswith("Successfully installed")]
+    return installed[-1] if installed else "Requirements already satisfied"
+
+
+def install_requirements(python: str, mode: str) -> None:
+    if mode == "venv" and not _has_own_pip(python):
+        mode = "venv-without-pip"
+    code, out = run_quiet(_pip_command(python, mode))
+    if code == 0:
+        log("i", pip_success(out))
+        return
+    lines, message = pip_failure(out, code, mode, ".".join(str(part) for part in sys.version_info[:2]))
+    for level, line in lines:
+        log(level, line)
+    raise BootstrapError(message)
 
 
 def disable_yml_files(root: str) -> None:
@@ -426,16 +473,15 @@ def ensure_venv() -> str:
     if venv_ready(python, req_sha):
         return python
     with InstallLock(LOCK_DIR):
-        if venv_ready(python, req_sha):  # another run finished while we waited
+        plan = venv_plan(os.path.isfile(python), read_marker(), req_sha, _interpreter_id(python))
+        if plan == "ready":  # another run finished while we waited
             return python
         started = time.monotonic()
-        marker = read_marker()
-        reuse = os.path.isfile(python) and marker.get("interpreter") == _interpreter_id(python)
-        if reuse:
+        if plan == "update":
             log("i", f"requirements.txt changed: updating the plugin's Python packages in {VENV_DIR}")
             mode = "venv"
         else:
-            why = "the Python interpreter changed" if marker else "first run"
+            why = "the Python interpreter changed" if plan == "rebuild" else "first run"
             log("i", f"Setting up the plugin's Python environment in {VENV_DIR} ({why}; this takes a minute)")
             mode = create_venv()
         install_requirements(python, mode)
@@ -495,17 +541,25 @@ def run_plugin() -> int:
     return main()
 
 
+def python_too_old(version_info: tuple, executable: str) -> str | None:
+    """The error for a Python older than MIN_PYTHON, naming the setting that picks another one."""
+    if tuple(version_info[:2]) >= MIN_PYTHON:
+        return None
+    need = ".".join(str(part) for part in MIN_PYTHON)
+    have = ".".join(str(part) for part in version_info[:2])
+    return (f"This plugin needs Python {need} or newer but Stash runs Python {have} ({executable}): install a "
+            "newer Python and set it as Stash's Python executable path.")
+
+
 def main() -> int:
     if os.environ.get(NO_VENV_ENV, "").strip().lower() in ("1", "true", "yes", "on") or inside_venv():
         return run_plugin()
     if os.environ.get(REEXEC_ENV):
         return fail(f"Restarting in the plugin's Python environment did not work ({sys.prefix} is not "
                     f"that environment): delete the folder {VENV_DIR} and run the task again.")
-    if sys.version_info < MIN_PYTHON:
-        need = ".".join(str(part) for part in MIN_PYTHON)
-        have = ".".join(str(part) for part in sys.version_info[:2])
-        return fail(f"This plugin needs Python {need} or newer but Stash runs Python {have} "
-                    f"({sys.executable}): install a newer Python and set it as Stash's Python executable path.")
+    too_old = python_too_old(tuple(sys.version_info), sys.executable)
+    if too_old:
+        return fail(too_old)
     try:
         python = ensure_venv()
     except BootstrapError as exc:

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import os
 import socket
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from scripts.build_plugin import assemble
+from scripts.build_plugin import PLUGIN_SRC, assemble
 from testdoubles.stash_runner import PluginRun, run_plugin
 
-# Long enough for a slow index: the first run creates the venv and pip-installs requirements.txt.
+# Long enough for a slow machine: the first run creates the venv and pip-installs requirements.txt.
 BOOTSTRAP_TIMEOUT_S = 900
 
 
@@ -22,6 +27,35 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _download_wheels(requirements: Path, dest: Path) -> None:
+    """``pip download`` into a scratch folder renamed into place, so a half-done download is never used."""
+    scratch = dest.with_name(dest.name + f".partial-{os.getpid()}")
+    done = subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
+                           "--prefer-binary", "-r", str(requirements), "-d", str(scratch)],
+                          capture_output=True, text=True, timeout=BOOTSTRAP_TIMEOUT_S, check=False)
+    if done.returncode != 0:
+        pytest.fail(f"could not download the plugin's requirements for the local index:\n{done.stdout}{done.stderr}")
+    with contextlib.suppress(OSError):  # another session won the race: its copy is as good
+        scratch.rename(dest)
+
+
+@pytest.fixture(scope="session")
+def pip_env(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Environment that makes the plugin's own pip install from a local folder of wheels, never the network.
+
+    The wheels of plugin/requirements.txt (for this Python and platform) are downloaded once and kept in
+    the pytest cache, keyed by the file's content, so later sessions do not touch the package index at all.
+    """
+    requirements = PLUGIN_SRC / "requirements.txt"
+    key = hashlib.sha256(requirements.read_bytes() + sys.version.encode() + sys.platform.encode()).hexdigest()[:16]
+    cache = getattr(request.config, "cache", None)
+    root = cache.mkdir("plugin-wheels") if cache is not None else tmp_path_factory.mktemp("plugin-wheels")
+    wheels = Path(root) / key
+    if not wheels.is_dir():
+        _download_wheels(requirements, wheels)
+    return {"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(wheels), "PIP_CONFIG_FILE": os.devnull}
+
+
 @dataclass(frozen=True)
 class Bootstrapped:
     plugin_dir: Path
@@ -29,16 +63,17 @@ class Bootstrapped:
 
 
 @pytest.fixture(scope="session")
-def bootstrapped(tmp_path_factory: pytest.TempPathFactory) -> Bootstrapped:
+def bootstrapped(tmp_path_factory: pytest.TempPathFactory, pip_env: dict[str, str]) -> Bootstrapped:
     # Venv reuse: the plugin folder is assembled into <plugins>/community/compreface, the layout Stash's
     # package manager uses, and its first run creates <plugin>/venv and installs requirements.txt from
-    # the package index exactly as on a user's machine. Every e2e test of the session then runs against
-    # this one folder and its venv, so the install is paid once (pip's own cache speeds up later
-    # sessions). Tests must not change this folder: a test that needs a broken or fresh variant copies it
-    # without venv/ into its own tmp_path (and pays for its own install).
+    # a package index exactly as on a user's machine (the local index of pip_env). Every e2e test of the
+    # session then runs against this one folder and its venv, so the install is paid once. Tests must
+    # not change this folder: a test that needs a broken or fresh variant copies it without venv/ into
+    # its own tmp_path (and pays for its own install, from the same local index).
     plugins = tmp_path_factory.mktemp("stash-plugins") / "community"
     plugin_dir = assemble(plugins)
-    first = run_plugin(plugin_dir, args={"mode": "nope"}, port=free_port(), timeout=BOOTSTRAP_TIMEOUT_S)
+    first = run_plugin(plugin_dir, args={"mode": "nope"}, port=free_port(), timeout=BOOTSTRAP_TIMEOUT_S,
+                       env=dict(pip_env))
     if not any(m.startswith("Python environment ready") for m in first.messages("info")):
         pytest.fail(f"plugin bootstrap failed: {first.error}\n" + "\n".join(f"{lv}: {m}" for lv, m in first.logs))
     return Bootstrapped(plugin_dir, first)

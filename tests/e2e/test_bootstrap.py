@@ -1,4 +1,9 @@
-"""The entry script as Stash runs it: venv on first run, reuse later, one clear JSON error on failure."""
+"""The entry script as Stash runs it: venv on first run, reuse later, one clear JSON error on failure.
+
+Real installs only, each from the session's local wheel index (``pip_env``): the first run (the session
+fixture), a failed install and its recovery, and two concurrent first runs. The script's decisions (pip
+output, stale locks, marker, Python version) are unit-tested in tests/unit/test_bootstrap.py.
+"""
 
 from __future__ import annotations
 
@@ -83,7 +88,6 @@ def test_second_run_reuses_the_venv_without_reinstalling(plugin_dir: Path, first
     assert_one_json_object(run)
     assert run.error is not None and "nope" in run.error
     assert_clean_stderr(run)
-    assert run.duration_s < first_run.duration_s
 
 
 def test_installed_plugin_tree_has_no_other_yml(plugin_dir: Path):
@@ -91,13 +95,20 @@ def test_installed_plugin_tree_has_no_other_yml(plugin_dir: Path):
     assert sorted(p.relative_to(plugin_dir).as_posix() for p in plugin_dir.rglob("*.yml")) == ["compreface.yml"]
 
 
-def test_failed_install_gives_one_json_error_then_recovers(plugin_dir: Path, tmp_path: Path):
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_failed_install_then_two_concurrent_runs_recover_with_one_install(plugin_dir: Path, tmp_path: Path,
+                                                                         pip_env):
     copy = copy_without_venv(plugin_dir, tmp_path)
     requirements = copy / "requirements.txt"
     good = requirements.read_text(encoding="utf-8")
     requirements.write_text(good + "stash-compreface-no-such-package==0.0.1\n", encoding="utf-8")
 
-    failed = run_plugin(copy, args={"mode": "nope"}, port=free_port(), timeout=BOOTSTRAP_TIMEOUT_S)
+    failed = run_plugin(copy, args={"mode": "nope"}, port=free_port(), timeout=BOOTSTRAP_TIMEOUT_S, env=pip_env)
 
     assert failed.returncode == 1
     decoded = assert_one_json_object(failed)
@@ -110,41 +121,19 @@ def test_failed_install_gives_one_json_error_then_recovers(plugin_dir: Path, tmp
     assert not (copy / MARKER).exists()
     assert not (copy / "venv.lock").exists()
 
-    # Fixing requirements.txt is enough: the next run builds the venv afresh and reaches the runtime.
+    # Fixing requirements.txt is enough: the next run builds the venv afresh and reaches the runtime. Two
+    # runs start at once (two tasks, or a task and the CLI), and a lock is left by a run Stash killed.
     requirements.write_text(good, encoding="utf-8")
-    fixed = run_plugin(copy, args={"mode": "nope"}, port=free_port(), timeout=BOOTSTRAP_TIMEOUT_S)
-    assert any(m.startswith("Python environment ready") for m in fixed.messages("info"))
-    assert_one_json_object(fixed)
-    assert "install" not in (fixed.error or "").lower()
-    assert_clean_stderr(fixed)
-
-    # An edited requirements.txt (sha256 changed) is installed into the existing venv.
-    requirements.write_text(good + "# edited\n", encoding="utf-8")
-    python_before = venv_python(copy).lstat().st_mtime_ns
-    edited = run_plugin(copy, args={"mode": "nope"}, port=free_port(), timeout=BOOTSTRAP_TIMEOUT_S)
-    assert any(m.startswith("requirements.txt changed") for m in edited.messages("info"))
-    assert venv_python(copy).lstat().st_mtime_ns == python_before
-    assert_one_json_object(edited)
-    assert_clean_stderr(edited)
-
-
-def _dead_pid() -> int:
-    proc = subprocess.Popen([sys.executable, "-c", "pass"])
-    proc.wait()
-    return proc.pid
-
-
-def test_concurrent_first_runs_install_once_and_break_a_stale_lock(plugin_dir: Path, tmp_path: Path):
-    copy = copy_without_venv(plugin_dir, tmp_path)
     lock = copy / "venv.lock"
-    lock.mkdir()  # left behind by a first run that Stash killed
+    lock.mkdir()
     (lock / "owner.json").write_text(
         json.dumps({"pid": _dead_pid(), "host": socket.gethostname(), "time": time.time()}), encoding="utf-8"
     )
     runs: list[PluginRun] = []
 
     def one_run() -> None:
-        runs.append(run_plugin(copy, args={"mode": "nope"}, port=free_port(), timeout=BOOTSTRAP_TIMEOUT_S))
+        runs.append(run_plugin(copy, args={"mode": "nope"}, port=free_port(), timeout=BOOTSTRAP_TIMEOUT_S,
+                               env=pip_env))
 
     threads = [threading.Thread(target=one_run) for _ in range(2)]
     for thread in threads:
@@ -155,12 +144,14 @@ def test_concurrent_first_runs_install_once_and_break_a_stale_lock(plugin_dir: P
     assert len(runs) == 2
     setups = [r for r in runs if any(m.startswith("Setting up") for m in r.messages("info"))]
     assert len(setups) == 1
+    assert any(m.startswith("Python environment ready") for m in setups[0].messages("info"))
     assert any("interrupted run" in m for r in runs for m in r.messages("warning"))
     for run in runs:
         assert_one_json_object(run)
-        assert "nope" in (run.error or "")
+        assert "nope" in (run.error or "") and "install" not in (run.error or "").lower()
         assert_clean_stderr(run)
     assert not lock.exists()
+    assert (copy / MARKER).is_file()
 
 
 def test_no_venv_env_runs_in_the_current_interpreter(tmp_path: Path):

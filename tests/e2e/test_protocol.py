@@ -9,8 +9,8 @@ import pytest
 from testdoubles.compreface import RECOGNITION_KEY, CompreFaceDouble
 from testdoubles.stash import StashDouble
 from testdoubles.stash_runner import run_plugin, task_for_mode
-from tests.e2e.library import enrol, photo
 from tests.e2e.world import COOKIE, World, assert_no_secrets
+from tests.library import enrol, photo
 
 pytestmark = pytest.mark.e2e
 
@@ -50,30 +50,6 @@ def test_bad_settings_stop_the_run_naming_each_setting(world: World) -> None:
     assert "minSimilarity must be a fraction 0..1" in run.error
     assert "maxConcurrency must be a whole number in 1..32" in run.error
     assert world.stash.mutation_count() == 0
-
-
-def test_unreachable_compreface_names_the_url_setting(world: World) -> None:
-    world.configure(comprefaceUrl="http://127.0.0.1:9")
-    world.stash.add_image(photo(1))
-    run = world.run("recognizeImagesHQ")
-    assert run.error is not None and "comprefaceUrl" in run.error
-    assert world.stash.mutation_count() == 0
-
-
-def test_missing_recognition_key_names_the_setting(world: World) -> None:
-    world.stash.configure_plugin("compreface", {"comprefaceUrl": world.compreface.url})
-    run = world.run("identifyImagesNew")
-    assert run.error is not None and "recognitionApiKey" in run.error
-
-
-def test_settings_saved_under_the_original_plugin_id_are_used(world: World) -> None:
-    world.stash.configure_plugin("compreface", {})
-    world.stash.configure_plugin("compreface-rpc", {"comprefaceUrl": world.compreface.url,
-                                                    "recognitionApiKey": RECOGNITION_KEY})
-    enrol(world, "Alice", 1)
-    image = world.stash.add_image(photo(1))
-    assert world.run("identifyImagesNew").error is None
-    assert "Compreface Matched" in world.stash.tag_names("image", image)
 
 
 def test_null_session_cookie_without_credentials(world: World, tmp_path) -> None:

@@ -62,11 +62,22 @@ def test_stash_lines_are_prefixed_per_line_and_capped() -> None:
 
 
 class _Broken(io.StringIO):
+    """A pipe Stash closed (after an over-long line): every write fails."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.attempts = 0
+
     def write(self, s: str) -> int:
+        self.attempts += 1
         raise BrokenPipeError
 
 
 def test_broken_pipe_is_swallowed() -> None:
-    reporter = StashReporter(_Broken())
-    reporter.log("info", "hello")
+    """The task keeps running when Stash stops reading its log, and stops writing to the dead pipe."""
+    stream = _Broken()
+    reporter = StashReporter(stream)
+    reporter.log("info", "hello")  # would raise BrokenPipeError into the task if not swallowed
     reporter.progress(0.5)
+    reporter.log("error", "still running")
+    assert stream.attempts == 1

@@ -27,13 +27,17 @@ def pages(count: int, size: int) -> list[tuple[int, list[int]]]:
 def test_at_most_max_concurrency_items_run_at_once() -> None:
     ctx = context(max_concurrency=3)
     lock = threading.Lock()
+    # The first three items meet at a barrier: it breaks (failing the test) unless three run at once.
+    together = threading.Barrier(3, timeout=30)
     running, peak, done = [0], [0], []
 
     def work(item: int) -> None:
         with lock:
             running[0] += 1
             peak[0] = max(peak[0], running[0])
-        time.sleep(0.01)
+            first = len(done) + running[0] <= 3
+        if first:
+            together.wait()
         with lock:
             running[0] -= 1
             done.append(item)
@@ -42,13 +46,30 @@ def test_at_most_max_concurrency_items_run_at_once() -> None:
     assert sorted(done) == list(range(40)) and peak[0] == 3
 
 
+class _WatchedStop(threading.Event):
+    """The stop event, telling the test when the run starts waiting on it and whether the wait was cut short."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waiting = threading.Event()
+        self.interrupted: list[bool] = []
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.waiting.set()
+        woken = super().wait(timeout)
+        self.interrupted.append(woken)
+        return woken
+
+
 def test_cooldown_is_interrupted_by_a_stop() -> None:
-    ctx = context(cooldown_s=30.0)
-    threading.Timer(0.2, ctx.stop.set).start()
-    started = time.monotonic()
+    ctx = context(cooldown_s=60.0)
+    stop = ctx.stop = _WatchedStop()
+    threading.Thread(target=lambda: stop.waiting.wait() and stop.set(), daemon=True).start()
+    done: list[int] = []
     with pytest.raises(Stopped):
-        run_pages(ctx, pages(3, 2), lambda item: None)
-    assert time.monotonic() - started < 5
+        run_pages(ctx, pages(3, 2), done.append)
+    assert stop.interrupted == [True]  # woken by the stop, not by the end of the cooldown
+    assert sorted(done) == [0, 1]  # the first page only
 
 
 def test_a_fatal_error_stops_the_remaining_items() -> None:

@@ -1,20 +1,14 @@
-"""identifyImage, createPerformerFromImage, identifyGallery and resetUnmatchedImages through the runner."""
+"""identifyImage, createPerformerFromImage, identifyGallery and resetUnmatchedImages in-process."""
 
 from __future__ import annotations
 
 import json
 
-import pytest
-
-from tests.e2e.library import enrol, person_of_performer, photo
-from tests.e2e.world import World
-
-pytestmark = pytest.mark.e2e
-
-SCANNED, MATCHED, ERROR = "Compreface Scanned", "Compreface Matched", "Compreface Error"
+from tests.library import ERROR, MATCHED, SCANNED, enrol, person_of_performer, photo
+from tests.tasks.conftest import TaskWorld
 
 
-def test_identify_image_reports_every_face_for_a_ui(world: World) -> None:
+def test_identify_image_reports_every_face_for_a_ui(world: TaskWorld) -> None:
     alice = enrol(world, "Alice", 1)
     image = world.stash.add_image(photo(1, 90, size=180))
     run = world.run("identifyImage", imageId=image)
@@ -36,7 +30,7 @@ def test_identify_image_reports_every_face_for_a_ui(world: World) -> None:
     assert world.stash.performers.keys() == {alice}
 
 
-def test_identify_image_without_association_writes_nothing(world: World) -> None:
+def test_identify_image_without_association_writes_nothing(world: TaskWorld) -> None:
     enrol(world, "Alice", 1)
     image = world.stash.add_image(photo(1))
     run = world.run("identifyImage", imageId=image, associateExisting="false")
@@ -44,7 +38,7 @@ def test_identify_image_without_association_writes_nothing(world: World) -> None
     assert world.stash.mutation_count() == 0
 
 
-def test_identify_image_can_create_performers_for_unknown_faces(world: World) -> None:
+def test_identify_image_can_create_performers_for_unknown_faces(world: TaskWorld) -> None:
     image = world.stash.add_image(photo(33))
     run = world.run("identifyImage", imageId=image, createPerformer="true")
     assert run.error is None
@@ -53,14 +47,14 @@ def test_identify_image_can_create_performers_for_unknown_faces(world: World) ->
     assert set(world.stash.images[image].performer_ids) == {created["id"]}
 
 
-def test_identify_image_needs_an_existing_image(world: World) -> None:
+def test_identify_image_needs_an_existing_image(world: TaskWorld) -> None:
     run = world.run("identifyImage")
     assert run.error is not None and "imageId" in run.error
     run = world.run("identifyImage", imageId="999")
     assert run.error is not None and "999" in run.error
 
 
-def test_create_performer_from_the_chosen_face(world: World) -> None:
+def test_create_performer_from_the_chosen_face(world: TaskWorld) -> None:
     image = world.stash.add_image(photo(20, 21, size=180))
     run = world.run("createPerformerFromImage", imageId=image, faceIndex="1")
     assert run.error is None
@@ -76,7 +70,7 @@ def test_create_performer_from_the_chosen_face(world: World) -> None:
     assert out_of_range.error is not None and "faceIndex 5" in out_of_range.error and "2 face" in out_of_range.error
 
 
-def test_identify_gallery_tags_it_and_adds_performers(world: World) -> None:
+def test_identify_gallery_tags_it_and_adds_performers(world: TaskWorld) -> None:
     alice = enrol(world, "Alice", 1)
     bob = enrol(world, "Bob", 2)
     images = [world.stash.add_image(photo(1, seed=1)), world.stash.add_image(photo(2, seed=2)),
@@ -92,7 +86,7 @@ def test_identify_gallery_tags_it_and_adds_performers(world: World) -> None:
     assert world.stash.tag_names("image", outside) == set()
 
 
-def test_reset_unmatched_images(world: World) -> None:
+def test_reset_unmatched_images(world: TaskWorld) -> None:
     enrol(world, "Alice", 1)
     matched = world.stash.add_image(photo(1))
     unmatched = world.stash.add_image(photo(95, size=40))

@@ -1,0 +1,116 @@
+"""Every task mode in-process: a real TaskContext against fresh HTTP doubles, run through ``tasks.run``.
+
+This is the one place that builds a context for tests. It goes through the same public builder as the
+plugin runtime and the CLI (``runtime.session.task_context``), so settings are read from the Stash double
+as Stash stores them, and the task arguments start from the manifest's defaultArgs as the Stash UI sends
+them (strings). Tests then assert only what a user sees: tags, performers, aliases, subjects, log lines
+and the returned output.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stash_compreface import tasks
+from stash_compreface.errors import PluginError
+from stash_compreface.runtime.reporter import MemoryReporter
+from stash_compreface.runtime.session import task_context
+from stash_compreface.settings import parse_args
+from testdoubles.compreface import DETECTION_KEY, RECOGNITION_KEY, CompreFaceDouble
+from testdoubles.stash import StashDouble
+from testdoubles.stash_runner import default_args, find_manifest, task_for_mode
+
+PLUGIN_SRC = Path(__file__).resolve().parents[2] / "plugin"
+COOKIE = "MTczNjk1ODQwMHxEdi1CQkFFQ180SUFBUkFCRUFBQVpQLUNBQUVHYzNSeWFXNW5EQXdBQ25WelpYSmZhV1FHYzNSeWFXNW58"
+SECRETS = (COOKIE, RECOGNITION_KEY, DETECTION_KEY)
+
+
+def ui_args(mode: str) -> dict[str, str]:
+    """The task's defaultArgs as the Stash UI sends them (every value a string)."""
+    manifest = find_manifest(PLUGIN_SRC)
+    return default_args(manifest.read_text(encoding="utf-8"), task_for_mode(PLUGIN_SRC, mode))
+
+
+class _Reporter(MemoryReporter):
+    """Records everything; with ``stop_at`` it asks the run to stop at that progress report (the CLI's Ctrl-C)."""
+
+    def __init__(self, stop: threading.Event, stop_at: int | None) -> None:
+        super().__init__()
+        self.stop = stop
+        self.stop_at = stop_at
+
+    def progress(self, fraction: float) -> None:
+        super().progress(fraction)
+        if self.stop_at is not None and len(self.fractions) >= self.stop_at:
+            self.stop.set()
+
+
+@dataclass
+class TaskRun:
+    """What Stash would show of a run: the output or the error, and the log."""
+
+    output: Any
+    error: str | None
+    logs: list[tuple[str, str]]
+    progress: list[float]
+
+    def messages(self, level: str | None = None) -> list[str]:
+        return [message for lv, message in self.logs if level is None or lv == level]
+
+
+@dataclass
+class TaskWorld:
+    stash: StashDouble
+    compreface: CompreFaceDouble
+    state_dir: Path
+    runs: list[TaskRun] = field(default_factory=list)
+
+    def configure(self, **settings: Any) -> None:
+        """The plugin settings as saved in Stash (on top of a working CompreFace URL and key)."""
+        base = {"comprefaceUrl": self.compreface.url, "recognitionApiKey": RECOGNITION_KEY}
+        self.stash.configure_plugin("compreface", {**base, **settings})
+
+    def run(self, mode: str, *, stop_at_progress: int | None = None, **args: Any) -> TaskRun:
+        """Run ``mode`` as the UI would (defaultArgs), plus ``args`` as the API would send them.
+
+        A PluginError becomes the run's error, as the plugin runtime reports it (a stop ends as "stopped
+        on request"); anything else is a bug and fails the test with its traceback.
+        """
+        stop = threading.Event()
+        reporter = _Reporter(stop, stop_at_progress)
+        output: Any = None
+        error: str | None = None
+        try:
+            with task_context(stash_url=self.stash.url, reporter=reporter, state_dir=self.state_dir,
+                              session_cookie=COOKIE, stop=stop) as ctx:
+                output = tasks.run(mode, ctx, parse_args({**ui_args(mode), **args}))
+        except PluginError as exc:
+            error = str(exc)
+        run = TaskRun(output=output, error=error, logs=list(reporter.lines), progress=list(reporter.fractions))
+        assert_no_secrets(run)
+        self.runs.append(run)
+        return run
+
+
+def assert_no_secrets(run: TaskRun) -> None:
+    """No log line, and not the output or error, may carry the session cookie or an API key."""
+    texts = [*run.messages(), json.dumps(run.output, default=str), run.error or ""]
+    for secret in SECRETS:
+        leaked = [t for t in texts if secret in t]
+        assert not leaked, f"secret leaked into {len(leaked)} text(s): {leaked[0][:200]}"
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[TaskWorld]:
+    """Fresh Stash and CompreFace doubles, configured as a user would, and a private state dir."""
+    with CompreFaceDouble.running() as compreface, StashDouble.running(session_cookie=COOKIE) as stash:
+        w = TaskWorld(stash=stash, compreface=compreface, state_dir=tmp_path / "state")
+        w.configure()
+        yield w

@@ -1,0 +1,257 @@
+"""The bootstrap script's decisions, called directly: no venv is built and nothing is installed.
+
+plugin/compreface.py is a stdlib-only script that Stash runs, not a package module, so it is loaded from
+its path. Real installs are proven once each in tests/e2e/test_bootstrap.py.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[2] / "plugin" / "compreface.py"
+
+
+def _load() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("compreface_bootstrap", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+boot = _load()
+NOW = 1_750_000_000.0
+HOST = "stash-box"
+ME = 4242
+
+
+def stash_lines(text: str) -> list[tuple[str, str]]:
+    """Stash's reading of stderr: (level char, message) per line; a line without the prefix fails here."""
+    lines = []
+    for line in text.splitlines():
+        assert line.startswith("\x01") and line[2] == "\x02", f"unprefixed line: {line!r}"
+        lines.append((line[1], line[3:]))
+    return lines
+
+
+# ---------------------------------------------------------------------------------------------
+# Python version
+
+
+@pytest.mark.parametrize("version", [(3, 8, 10), (3, 10, 14)])
+def test_an_old_python_is_named_with_the_setting_to_change(version: tuple[int, int, int]) -> None:
+    message = boot.python_too_old(version, "/usr/bin/python3")
+    assert message is not None
+    assert "Python 3.11 or newer" in message and f"Python {version[0]}.{version[1]} " in message
+    assert "/usr/bin/python3" in message and "Python executable path" in message
+
+
+@pytest.mark.parametrize("version", [(3, 11, 0), (3, 13, 1), (4, 0, 0)])
+def test_supported_pythons_pass(version: tuple[int, int, int]) -> None:
+    assert boot.python_too_old(version, "python") is None
+
+
+# ---------------------------------------------------------------------------------------------
+# Requirements hash and marker: when a run reinstalls
+
+
+def test_the_marker_of_an_install_makes_the_next_run_reuse_the_venv() -> None:
+    marker = json.loads(json.dumps(boot.marker_data("abc", "/venv/bin/python", (3, 12, 4), NOW)))
+    assert marker["python"] == "3.12.4" and marker["installed_at"].endswith("Z")
+    assert boot.venv_plan(True, marker, "abc", "/venv/bin/python") == "ready"
+
+
+@pytest.mark.parametrize(
+    ("python_exists", "marker", "plan"),
+    [
+        (True, {"requirements_sha256": "old", "interpreter": "/py"}, "update"),  # requirements.txt edited
+        (True, {"requirements_sha256": "new", "interpreter": "/other"}, "rebuild"),  # Python replaced
+        (False, {"requirements_sha256": "new", "interpreter": "/py"}, "rebuild"),  # venv python deleted
+        (True, {}, "create"),  # a venv without marker: an install that never finished
+        (False, {}, "create"),  # first run
+    ],
+)
+def test_what_a_run_does_to_the_venv(python_exists: bool, marker: dict, plan: str) -> None:
+    assert boot.venv_plan(python_exists, marker, "new", "/py") == plan
+
+
+def test_requirements_hash_follows_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("httpx==0.28.1\n", encoding="utf-8")
+    monkeypatch.setattr(boot, "REQUIREMENTS", str(requirements))
+    first = boot.requirements_sha256()
+    assert len(first) == 64 and boot.requirements_sha256() == first
+    requirements.write_text("httpx==0.28.1\n# edited\n", encoding="utf-8")
+    assert boot.requirements_sha256() != first
+
+
+def test_a_missing_requirements_file_asks_for_a_reinstall(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(boot, "REQUIREMENTS", str(tmp_path / "requirements.txt"))
+    with pytest.raises(boot.BootstrapError, match=r"incomplete .*reinstall the plugin"):
+        boot.requirements_sha256()
+
+
+@pytest.mark.parametrize("content", ["", "{not json", "[1, 2]"])
+def test_an_unreadable_marker_means_install_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                  content: str) -> None:
+    marker = tmp_path / "marker.json"
+    marker.write_text(content, encoding="utf-8")
+    monkeypatch.setattr(boot, "MARKER", str(marker))
+    assert boot.read_marker() == {}
+    assert boot.venv_plan(True, boot.read_marker(), "sha", "/py") == "create"
+
+
+def test_a_written_marker_is_read_back_as_ready(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    python = tmp_path / "venv" / "bin" / "python"
+    python.parent.mkdir(parents=True)
+    python.write_text("", encoding="utf-8")
+    monkeypatch.setattr(boot, "MARKER", str(tmp_path / "venv" / "marker.json"))
+    assert not boot.venv_ready(str(python), "sha")
+    boot.write_marker(str(python), "sha")
+    assert boot.venv_ready(str(python), "sha")
+    assert not boot.venv_ready(str(python), "edited")
+
+
+# ---------------------------------------------------------------------------------------------
+# Stale install locks
+
+
+def alive(pid: int) -> bool:
+    return pid in (1, ME)
+
+
+@pytest.mark.parametrize(
+    ("owner", "stale"),
+    [
+        ({"pid": 1, "host": HOST, "time": NOW - 60}, False),  # another run is installing
+        ({"pid": 99999, "host": HOST, "time": NOW - 60}, True),  # its owner was killed
+        ({"pid": ME, "host": HOST, "time": NOW - 60}, True),  # our own PID: the owner died, the PID was reused
+        ({"pid": 99999, "host": "other-container", "time": NOW - 60}, False),  # another host's PID means nothing
+        ({"pid": 1, "host": HOST, "time": NOW - 31 * 60}, True),  # older than any install
+        ({"pid": 1, "host": "other-container", "time": NOW - 31 * 60}, True),
+        ({"pid": "1", "host": HOST, "time": NOW - 60}, False),  # an owner file we cannot read
+    ],
+)
+def test_stale_lock_detection(owner: dict, stale: bool) -> None:
+    assert boot.lock_is_stale(owner, NOW - 60, now=NOW, host=HOST, pid=ME, probe=alive) is stale
+
+
+def test_without_owner_file_the_lock_age_decides() -> None:
+    assert not boot.lock_is_stale({}, NOW - 60, now=NOW, host=HOST, pid=ME, probe=alive)
+    assert boot.lock_is_stale({}, NOW - 31 * 60, now=NOW, host=HOST, pid=ME, probe=alive)
+    assert not boot.lock_is_stale({}, None, now=NOW, host=HOST, pid=ME, probe=alive)  # it vanished meanwhile
+
+
+def test_where_pids_cannot_be_probed_only_age_counts() -> None:
+    dead = {"pid": 99999, "host": HOST, "time": NOW - 60}
+    assert not boot.lock_is_stale(dead, None, now=NOW, host=HOST, pid=ME, probe=None)
+    assert boot.lock_is_stale({**dead, "time": NOW - 31 * 60}, None, now=NOW, host=HOST, pid=ME, probe=None)
+
+
+def test_a_lock_left_by_a_dead_run_is_broken_and_released(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    lock = tmp_path / "venv.lock"
+    lock.mkdir()
+    (lock / "owner.json").write_text(json.dumps({"pid": ME, "host": "x", "time": NOW - 3600}), encoding="utf-8")
+    with boot.InstallLock(str(lock)):
+        owner = json.loads((lock / "owner.json").read_text(encoding="utf-8"))
+        assert owner["pid"] != ME
+    assert not lock.exists()
+    assert [lv for lv, m in stash_lines(capsys.readouterr().err) if "interrupted run" in m] == ["w"]
+
+
+# ---------------------------------------------------------------------------------------------
+# What pip said, in a sentence
+
+
+def test_an_unreachable_index_is_reported_as_such() -> None:
+    out = ["Collecting httpx==0.28.1",
+           "  WARNING: Retrying (Retry(total=1)) after connection broken by 'NewConnectionError(...)'",
+           "ERROR: Could not find a version that satisfies the requirement httpx==0.28.1 (from versions: none)",
+           "ERROR: No matching distribution found for httpx==0.28.1"]
+    lines, message = boot.pip_failure(out, 1, "venv", "3.12")
+    assert "package index could not be reached" in message and "PIP_INDEX_URL" in message
+    assert ("w", "pip: " + out[1]) in lines
+    assert [m for lv, m in lines if lv == "e"] == ["pip: " + out[2], "pip: " + out[3]]
+    assert ("d", "pip: Collecting httpx==0.28.1") in lines
+
+
+def test_a_missing_distribution_is_named_with_the_python_version() -> None:
+    out = ["ERROR: Could not find a version that satisfies the requirement nosuch==0.0.1 (from versions: none)",
+           "ERROR: No matching distribution found for nosuch==0.0.1"]
+    _, message = boot.pip_failure(out, 1, "venv", "3.13")
+    assert "no installable version of nosuch==0.0.1 for Python 3.13" in message and "\n" not in message
+
+
+def test_no_pip_anywhere_says_what_to_install() -> None:
+    _, message = boot.pip_failure(["/usr/bin/python3: No module named pip"], 1, "venv-without-pip", "3.12")
+    assert "python3-venv or python3-pip" in message
+
+
+def test_any_other_pip_failure_gives_its_status_and_keeps_the_last_errors() -> None:
+    out = [f"ERROR: problem {i}" for i in range(20)] + ["some context"]
+    lines, message = boot.pip_failure(out, 2, "venv", "3.12")
+    assert "pip exited with status 2" in message
+    assert [m for lv, m in lines if lv == "e"] == [f"pip: ERROR: problem {i}" for i in range(10, 20)]
+    assert ("d", "pip: some context") in lines
+
+
+def test_a_successful_install_logs_what_it_installed() -> None:
+    assert boot.pip_success(["Collecting x", "Successfully installed httpx-0.28.1 pillow-13.0.0"]) == \
+        "Successfully installed httpx-0.28.1 pillow-13.0.0"
+    assert boot.pip_success(["Requirement already satisfied: httpx"]) == "Requirements already satisfied"
+
+
+@pytest.mark.parametrize(
+    ("output", "expected"),
+    [
+        ("/usr/bin/python3: No module named venv", "has no venv module"),
+        ("Error: [Errno 13] Permission denied: '/plugins/compreface/venv'", "permission denied"),
+        ("OSError: [Errno 30] Read-only file system", "permission denied"),
+        ("something else", "failed with status 3"),
+    ],
+)
+def test_a_failed_venv_creation_says_why(output: str, expected: str) -> None:
+    message = boot.venv_failure(output, 3, "/usr/bin/python3", "/plugins/compreface/venv")
+    assert expected in message and "run the task again" in message
+
+
+# ---------------------------------------------------------------------------------------------
+# Talking to Stash and to child processes
+
+
+def test_every_log_line_is_prefixed_and_capped(capsys: pytest.CaptureFixture[str]) -> None:
+    boot.log("i", "first\n\n   \nsecond   ")
+    boot.log("e", "x" * 5000)
+    lines = stash_lines(capsys.readouterr().err)
+    assert lines[:2] == [("i", "first"), ("i", "second")]
+    assert lines[2][0] == "e" and lines[2][1].endswith("...(truncated)") and len(lines[2][1]) < 2100
+
+
+def test_a_failure_is_one_json_object_on_stdout(capsys: pytest.CaptureFixture[str]) -> None:
+    assert boot.fail("Could not install: ünïcode") == 1
+    assert json.loads(capsys.readouterr().out) == {"output": None, "error": "Could not install: ünïcode"}
+
+
+def test_children_do_not_inherit_stash_python_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYTHONPATH", "/stash/python")
+    monkeypatch.setenv("PYTHONHOME", "/stash")
+    monkeypatch.setenv(boot.REEXEC_ENV, "1")
+    monkeypatch.setenv("PIP_DEFAULT_TIMEOUT", "120")
+    env = boot._child_env()
+    assert not {"PYTHONPATH", "PYTHONHOME", boot.REEXEC_ENV} & set(env)
+    assert env["PIP_NO_INPUT"] == "1" and env["PIP_DEFAULT_TIMEOUT"] == "120"
+
+
+def test_yml_files_inside_the_venv_are_disabled(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "lib" / "pkg").mkdir(parents=True)
+    (tmp_path / "lib" / "pkg" / "config.yml").write_text("a: 1", encoding="utf-8")
+    (tmp_path / "lib" / "pkg" / "data.yaml").write_text("a: 1", encoding="utf-8")
+    boot.disable_yml_files(str(tmp_path))
+    assert sorted(p.name for p in tmp_path.rglob("*.*")) == ["config.yml.disabled", "data.yaml"]
+    assert any(lv == "w" and "config.yml" in m for lv, m in stash_lines(capsys.readouterr().err))
+
