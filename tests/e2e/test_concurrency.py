@@ -7,8 +7,8 @@ import threading
 import pytest
 
 from testdoubles.synthetic import SyntheticFace, draw_image
-from tests.e2e.library import enrol, person_of_performer, person_of_subject, photo
 from tests.e2e.world import World
+from tests.library import enrol, person_of_performer, person_of_subject, photo
 
 pytestmark = pytest.mark.e2e
 

@@ -9,9 +9,8 @@ from __future__ import annotations
 import threading
 import time
 
-from tests.library import ERROR, MATCHED, SCANNED, enrol, person_of_performer, photo
-
 from stash_compreface.tasks.state import STATE_FILE, StateStore
+from tests.library import ERROR, MATCHED, SCANNED, enrol, person_of_performer, photo
 
 RECOGNIZE = "/api/v1/recognition/recognize"
 

@@ -96,6 +96,7 @@ def run_pages(
                     settle(2 * workers - 1)
                     in_flight.add(pool.submit(_guarded, ctx, work, item))
             settle(0)
+            ctx.check_stop()  # items skipped by a late stop must not look like a finished run
         except BaseException:
             ctx.stop.set()
             for future in in_flight:
