@@ -106,7 +106,7 @@ def test_verification_service_needs_its_own_key(compreface) -> None:
     client.close()
 
 
-@pytest.mark.parametrize("key", [str(uuid.uuid4()), DETECTION_KEY])
+@pytest.mark.parametrize("key", ["5d0c5f1e-3b7a-4c9e-9f4e-2a6b8c1d7e90", DETECTION_KEY])
 def test_wrong_key_names_the_setting_and_hides_the_key(compreface, key: str) -> None:
     client = CompreFaceClient(compreface.url, recognition_key=key)
     with pytest.raises(AuthError) as info:

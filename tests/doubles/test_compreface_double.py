@@ -256,8 +256,8 @@ def test_delete_examples(cf: CompreFaceDouble, rec: httpx.Client) -> None:
         ("DELETE", "/recognition/subjects"),
         ("DELETE", "/recognition/faces?subject=Ann"),
         ("POST", "/recognition/faces/delete"),
-        ("GET", f"/recognition/faces/{uuid.uuid4()}/img"),
-        ("POST", f"/recognition/embeddings/faces/{uuid.uuid4()}/verify"),
+        ("GET", "/recognition/faces/0b7f3c52-8e1d-4a6f-9c2b-5d4e3f2a1b0c/img"),
+        ("POST", "/recognition/embeddings/faces/0b7f3c52-8e1d-4a6f-9c2b-5d4e3f2a1b0c/verify"),
         ("GET", "/consistence/status"),
     ],
 )
