@@ -12,8 +12,7 @@ from ..errors import ItemError
 from ..faces import quality
 from ..settings import TaskArgs
 from .context import TaskContext
-from .identify_image import analyse_one, find_image, identify_output
-from .image_recognizer import FaceStatus, Policy
+from .image_recognizer import FaceStatus, Policy, analyse_one, find_image, identify_output
 
 
 def create_performer_from_image(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
