@@ -30,9 +30,10 @@ MAX_PIXELS = 250_000_000
 Image.MAX_IMAGE_PIXELS = None
 DETECT_MAX_SIDE = 1920
 JPEG_QUALITY = 90
-# Decoded pixels in flight across all threads. Pillow holds 4 bytes per RGB(A) pixel and a conversion
-# briefly doubles that, so 64 MP keeps decoding under ~400 MB whatever arrives; four ordinary images
-# (drafted JPEGs, PNGs up to BAND_MIN_PIXELS) fit side by side and never wait on each other.
+# Decoded pixels in flight across all threads (Pillow holds 4 bytes a pixel in RGB). A whole decode peaks
+# at ~6 bytes a pixel (PNG, TIFF, GIF) to ~16 (WebP: libwebp's own buffer too), so this bounds decoding to
+# a few hundred MB; four ordinary images (drafted JPEGs, PNGs up to BAND_MIN_PIXELS) fit side by side and
+# never wait on each other. An image that cannot be decoded reduced and is bigger than this is refused.
 DECODE_BUDGET_PIXELS = 64_000_000
 # PNGs above this many pixels (and at least twice the wanted side) decode in bands of about BAND_PIXELS.
 BAND_MIN_PIXELS = 16_000_000
@@ -397,14 +398,24 @@ def _decode(image: ImageFile.ImageFile, data: bytes, max_side: int, budget: Pixe
         with budget.hold(plan.cost(width, height)):
             return _decode_png_bands(image, data, plan, max_side)
     cost = image.width * image.height
+    if image.format == "JPEG" and image.info.get("progressive"):
+        # libjpeg keeps every DCT coefficient of a progressive JPEG (~3 bytes a pixel) whatever the draft scale
+        cost += width * height * 3 // 4
     if cost > budget.capacity:
-        kind = (image.format == "PNG" and _why_whole(image, data)) or f"a {image.format or 'picture'} file"
-        raise MediaError(f"the image is {width}x{height} ({_mp(width * height)} MP), {kind} that cannot be "
-                         f"decoded at reduced size, and whole it is above the {_mp(budget.capacity)} MP "
-                         f"this plugin decodes at a time")
+        raise MediaError(f"the image is {width}x{height} ({_mp(width * height)} MP), {_whole_kind(image, data)} "
+                         f"that cannot be decoded at reduced size, and decoding it would hold more than the "
+                         f"{_mp(budget.capacity)} MP this plugin decodes at a time")
     with budget.hold(cost):
         rgb = _load(image)
         return _shrink(rgb, max_side) if shrink else rgb
+
+
+def _whole_kind(image: ImageFile.ImageFile, data: bytes) -> str:
+    if image.format == "PNG":
+        return _why_whole(image, data) or "a PNG"
+    if image.format == "JPEG":
+        return "a progressive JPEG" if image.info.get("progressive") else "a JPEG"
+    return f"a {image.format or 'picture'} file"
 
 
 def _mp(pixels: int) -> str:

@@ -233,7 +233,8 @@ def test_interlaced_png_is_decoded_whole_within_the_budget(small_bands: None) ->
     prepared = imaging.prepare(data, max_side=200, budget=budget)
     assert budget.peak == 600 * 450  # charged whole, not as bands
     assert ImageChops.difference(prepared.image, whole_decode(data, 200)).getbbox() is None
-    with pytest.raises(MediaError, match=r"600x450 \(0.27 MP\), an interlaced PNG that cannot be decoded at reduced"):
+    with pytest.raises(MediaError, match=r"600x450 \(0.27 MP\), an interlaced PNG that cannot be decoded at reduced "
+                                         r"size, and decoding it would hold more than the 0.2 MP"):
         imaging.prepare(data, max_side=200, budget=imaging.PixelBudget(200_000))
 
 
@@ -291,6 +292,18 @@ def _prepare_in_two_threads(data: bytes, budget: imaging.PixelBudget) -> None:
     threads[1].start()
     for thread in threads:
         thread.join(30)
+
+
+def test_a_progressive_jpeg_is_charged_for_its_full_size_coefficients() -> None:
+    """libjpeg holds a progressive JPEG's coefficients at full size however small the draft: charged, not hidden."""
+    picture = busy(2400, 1800)
+    plain, progressive = imaging.PixelBudget(10_000_000), imaging.PixelBudget(10_000_000)
+    imaging.prepare(encoded(picture, quality=80), max_side=600, budget=plain)
+    imaging.prepare(encoded(picture, quality=80, progressive=True), max_side=600, budget=progressive)
+    assert plain.peak == 1200 * 900  # drafted to half size
+    assert progressive.peak == 1200 * 900 + 2400 * 1800 * 3 // 4
+    with pytest.raises(MediaError, match=r"2400x1800 \(4.32 MP\), a progressive JPEG"):
+        imaging.prepare(encoded(picture, progressive=True), max_side=600, budget=imaging.PixelBudget(3_000_000))
 
 
 def test_the_budget_makes_huge_decodes_take_turns(monkeypatch: pytest.MonkeyPatch) -> None:
