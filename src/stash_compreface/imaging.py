@@ -261,7 +261,7 @@ def _why_whole(image: ImageFile.ImageFile, data: bytes) -> str | None:
     """Why this PNG cannot be decoded in bands, if it cannot."""
     if image.info.get("interlace"):
         return "an interlaced PNG"
-    if "bbox" in image.info or len(image.tile) != 1 or not isinstance(image.tile[0].args, str):
+    if "bbox" in image.info or len(image.tile) != 1 or not isinstance(image.tile[0][3], str):
         return "an animated PNG"
     if _png_unit(data) not in _STAND_INS:
         return "a 16-bit colour PNG"
@@ -281,7 +281,7 @@ def _band_plan(image: ImageFile.ImageFile, data: bytes, max_side: int) -> _BandP
             idat.append((start, length))
         elif idat:
             trailing.append((kind, start, length))  # after the image data: metadata Pillow reads at the end
-    exact = (image.mode, image.tile[0].args) in _EXACT_RAWMODES
+    exact = (image.mode, image.tile[0][3]) in _EXACT_RAWMODES
     return _BandPlan(factor=factor, rows=max(factor, BAND_PIXELS // width // factor * factor),
                      row_bytes=(width * data[24] * _CHANNELS[data[25]] + 7) // 8,
                      stand_in=None if exact else _STAND_INS[_png_unit(data)], idat=tuple(idat),
@@ -313,7 +313,7 @@ class _RowDecoder:
 def _png_bands(image: ImageFile.ImageFile, data: bytes, plan: _BandPlan) -> Iterator[tuple[Image.Image, int]]:
     """Each band in the mode a whole decode gives (palette, transparency kept), and how many context rows lead it."""
     width, height = image.size
-    rawmode = str(image.tile[0].args)
+    rawmode = str(image.tile[0][3])
     stand_in = plan.stand_in
     mode, decode_width = (image.mode, width) if stand_in is None else (stand_in, plan.row_bytes // len(stand_in))
     view = memoryview(data)
