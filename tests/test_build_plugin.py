@@ -119,3 +119,19 @@ def test_unquotable_manifest_text_is_refused():
     with pytest.raises(ValueError):
         build_plugin._check_plain("name", "[beta] Faces")
     build_plugin._check_plain("name", "CompreFace Face Recognition")
+
+
+def test_the_wheel_holds_the_product_only(tmp_path: Path):
+    """The test doubles and the demo (src/testdoubles) never reach a user's install."""
+    import subprocess
+    import sys
+
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w",
+                    str(tmp_path), str(ROOT)], check=True, capture_output=True, timeout=300)
+    (wheel,) = tmp_path.glob("stash_compreface-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        packages = {name.split("/", 1)[0] for name in archive.namelist() if not name.startswith("stash_compreface-")}
+        names = archive.namelist()
+    assert packages == {"stash_compreface"}
+    assert "stash_compreface/stash/graphql/FindImages.graphql" in names
+    assert not [n for n in names if "testdoubles" in n or "/testing/" in n]
