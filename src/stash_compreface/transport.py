@@ -172,8 +172,8 @@ class Breaker:
             elapsed = self.clock() - self._since if self._since is not None else 0.0
             spell = (f"on every request for {elapsed:.0f} s" if elapsed >= self.window_s
                      else f"{self._count} times in a row")
-            message = (f"{service.name} failed {spell} (last: {self._last}): check that it is running and "
-                       f"{service.setting}")
+            last = self._last.split(": check", 1)[0]  # the advice is given once, below
+            message = f"{service.name} failed {spell} (last: {last}): check that it is running and {service.setting}"
             self._open = (message, service)
         message, opened_by = self._open
         return ServiceUnavailable(message, service=opened_by.key, setting=opened_by.setting)

@@ -74,9 +74,16 @@ class SubjectMatch:
     similarity: float
 
 
+Point = tuple[float, float]
+
+
 @dataclass(frozen=True)
 class Face:
-    """One detected face in the coordinates of the image that was sent."""
+    """One detected face in the coordinates of the image that was sent.
+
+    ``landmarks``: five points when the engine gives them (left eye, right eye, nose tip, left and right
+    mouth corner, as seen in the image), else empty.
+    """
 
     box: Box
     probability: float
@@ -84,6 +91,7 @@ class Face:
     pose: Pose | None = None
     age: tuple[int, int] | None = None
     gender: str | None = None
+    landmarks: tuple[Point, ...] = ()
 
     @property
     def best(self) -> SubjectMatch | None:

@@ -7,6 +7,7 @@ The image's own outcome (tags, performers) is written once per image by :func:`r
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -133,8 +134,7 @@ class ImageRecognizer:
     def detect(self, prepared: imaging.Prepared) -> list[Face]:
         gate = self.policy.match_gate
         faces = self.ctx.face_service.recognize(prepared.jpeg, min_probability=min(gate.min_confidence_score, 0.99))
-        clamped = [Face(f.box.clamped(prepared.width, prepared.height), f.probability, f.matches, f.pose,
-                        f.age, f.gender) for f in faces]
+        clamped = [dataclasses.replace(f, box=f.box.clamped(prepared.width, prepared.height)) for f in faces]
         return matching.order_faces(f for f in clamped if f.box.min_side >= 2)
 
     def analyse(self, image: Image, *, only_index: int | None = None) -> ImageReport:
