@@ -123,11 +123,16 @@ def test_unquotable_manifest_text_is_refused():
 
 def test_the_wheel_holds_the_product_only(tmp_path: Path):
     """The test doubles and the demo (src/testdoubles) never reach a user's install."""
+    import shutil
     import subprocess
     import sys
 
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w",
-                    str(tmp_path), str(ROOT)], check=True, capture_output=True, timeout=300)
+    source = tmp_path / "source"  # a clean copy: no build/ left over from an earlier build
+    shutil.copytree(ROOT / "src", source / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copyfile(ROOT / name, source / name)
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(source)],
+                   check=True, capture_output=True, timeout=300)
     (wheel,) = tmp_path.glob("stash_compreface-*.whl")
     with zipfile.ZipFile(wheel) as archive:
         packages = {name.split("/", 1)[0] for name in archive.namelist() if not name.startswith("stash_compreface-")}
