@@ -47,9 +47,12 @@ EXPECTED_TASKS: dict[str, dict[str, str]] = {
     "recognizeAllScenes": {"limit": "0"},
     "recognizeNewSceneSprites": {"limit": "0"},
     "recognizeAllSceneSprites": {"limit": "0"},
+    "importFromCompreFace": {"limit": "0"},
+    "exportToCompreFace": {"limit": "0"},
 }
 # PRODUCT.md §4 with the types the brief fixes (an oracle independent of the settings table).
 EXPECTED_SETTINGS = {
+    "faceEngine": "STRING",
     **dict.fromkeys(("comprefaceUrl", "recognitionApiKey", "detectionApiKey", "verificationApiKey",
                      "visionServiceUrl", "frameServerUrl", "stashHostUrl", "scannedTagName", "matchedTagName",
                      "stateDir"),
@@ -162,11 +165,11 @@ def test_exec_gives_stash_the_python_command(manifest: dict[str, Any]):
     assert argv == ["/usr/bin/py", "/plugins/community/compreface/compreface.py"]
 
 
-def test_fourteen_modes_each_once_with_their_default_args(manifest: dict[str, Any], text: str):
+def test_every_mode_once_with_its_default_args(manifest: dict[str, Any], text: str):
     tasks = manifest["tasks"]
     modes = [str(task["defaultArgs"]["mode"]) for task in tasks]
     assert sorted(modes) == sorted(EXPECTED_TASKS)
-    assert len(modes) == len(set(modes)) == 14
+    assert len(modes) == len(set(modes)) == 16  # the original's 14, plus moving subjects between engines
     names = [task["name"] for task in tasks]
     assert len(names) == len(set(names))  # runPluginTask matches the name
     for task in tasks:

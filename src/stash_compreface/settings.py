@@ -247,6 +247,17 @@ def _spec_url(port: int | None) -> tuple[str, _Parser]:
     return text, lambda v, n: normalize_url(v, n, port)
 
 
+FACE_ENGINES = ("auto", "compreface", "builtin")
+
+
+def _face_engine(value: Any, name: str) -> str:
+    expectation = " or ".join(FACE_ENGINES)
+    text = _require_text(value, name, expectation).strip().lower()
+    if text not in FACE_ENGINES:
+        raise ValueError(f"{name} must be {expectation}, got {_shown(value)}")
+    return text
+
+
 _KEY = ("a UUID", _api_key)
 _TAG = ("any non-empty tag name", _tag_name)
 _FRACTION = ("0-1", parse_fraction)
@@ -259,14 +270,19 @@ def _spec(name: str, attr: str, type_: ManifestType, default: Any, kind: tuple[s
 
 
 SETTINGS: tuple[SettingSpec, ...] = (
+    _spec("faceEngine", "face_engine", "STRING", "auto", (" or ".join(FACE_ENGINES), _face_engine), "Face Engine",
+          "Who finds and recognises faces. compreface is your CompreFace server; builtin is a face model that "
+          "runs inside the plugin with no server; auto uses CompreFace when it answers at comprefaceUrl (or at "
+          "http://compreface:8000 or http://localhost:8000) with a valid recognitionApiKey, else builtin, and "
+          "the log says which"),
     _spec("comprefaceUrl", "compreface_url", "STRING", None, _spec_url(8000), "CompreFace URL",
           "Base URL of CompreFace such as http://compreface:8000. Scheme, host name, port and path are kept, "
           "so https and reverse proxies work",
           default_note="try http://compreface:8000, then http://localhost:8000"),
     _spec("recognitionApiKey", "recognition_api_key", "STRING", "", _KEY, "Recognition API Key",
-          "API key of your CompreFace recognition service, as shown in the CompreFace UI. Every task that "
-          "looks at faces needs it",
-          default_note="those tasks stop and name this setting"),
+          "API key of your CompreFace recognition service, as shown in the CompreFace UI. Needed when CompreFace "
+          "is the face engine",
+          default_note="faceEngine compreface stops and names this setting, auto uses the built-in engine"),
     _spec("detectionApiKey", "detection_api_key", "STRING", "", _KEY, "Detection API Key",
           "API key of a CompreFace detection service, used by Synchronize Performers to find the face in "
           "profile images",
@@ -346,6 +362,7 @@ def _d(attr: str) -> Any:
 class Settings:
     """Parsed settings. Defaults come from SETTINGS; tests check that both name the same attributes."""
 
+    face_engine: str = _d("face_engine")
     compreface_url: str | None = _d("compreface_url")
     recognition_api_key: str = _d("recognition_api_key")
     detection_api_key: str = _d("detection_api_key")

@@ -499,7 +499,7 @@ class CompreFaceHandler(DoubleHandler):
             ("DELETE", r"^/api/v1/recognition/faces$", "unmodelled", ""),
             ("POST", r"^/api/v1/recognition/faces/delete$", "unmodelled", ""),
             ("DELETE", r"^/api/v1/recognition/faces/(?P<image_id>[^/]+)$", "delete_example", ""),
-            ("GET", r"^/api/v1/recognition/faces/(?P<image_id>[^/]+)/img$", "unmodelled", ""),
+            ("GET", r"^/api/v1/recognition/faces/(?P<image_id>[^/]+)/img$", "example_image", ""),
             ("POST", r"^/api/v1/recognition/faces/(?P<image_id>[^/]+)/verify$", "verify_example", "image"),
             ("POST", r"^/api/v1/recognition/recognize$", "recognize", "image"),
             ("POST", r"^/api/v1/recognition/embeddings/recognize$", "recognize_embeddings", "json"),
@@ -547,6 +547,9 @@ class CompreFaceHandler(DoubleHandler):
             self._send_api(501, {"message": str(err), "code": -1})
             return
         status, payload = result
+        if isinstance(payload, bytes):  # an example's image (§ route 12)
+            self.send(status, payload, "application/octet-stream")
+            return
         self._send_api(status, payload)
 
     def _send_api(self, status: int, payload: Any) -> None:
@@ -865,6 +868,14 @@ class CompreFaceHandler(DoubleHandler):
                     del examples[index]  # the subject stays, even when empty (§4.3)
                     return name
         return None
+
+    def _ep_example_image(self, req: _Request, image_id: str) -> Any:
+        image_id = self._uuid(image_id)
+        with self.double.lock:
+            found = [e.image for examples in self.double.subjects.values() for e in examples if e.image_id == image_id]
+        if not found:
+            raise ApiError(404, 44, f"Image {image_id} not found")
+        return 200, found[0]
 
     def _ep_delete_example(self, req: _Request, image_id: str) -> Any:
         image_id = self._uuid(image_id)

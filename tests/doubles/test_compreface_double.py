@@ -250,13 +250,22 @@ def test_delete_examples(cf: CompreFaceDouble, rec: httpx.Client) -> None:
     assert cf.example_count() == 0 and cf.find_example(b1) is None
 
 
+def test_an_example_image_is_served_as_uploaded(cf: CompreFaceDouble, rec: httpx.Client) -> None:
+    photo = portrait(ALICE)
+    image_id = add(rec, "Ann", photo).json()["image_id"]
+    served = rec.get(f"/recognition/faces/{image_id}/img")
+    assert served.status_code == 200 and served.content == photo
+    assert served.headers["content-type"] == "application/octet-stream"
+    missing = rec.get("/recognition/faces/0b7f3c52-8e1d-4a6f-9c2b-5d4e3f2a1b0c/img")
+    assert error(missing)[:2] == (404, 44)
+
+
 @pytest.mark.parametrize(
     "method,path",
     [
         ("DELETE", "/recognition/subjects"),
         ("DELETE", "/recognition/faces?subject=Ann"),
         ("POST", "/recognition/faces/delete"),
-        ("GET", "/recognition/faces/0b7f3c52-8e1d-4a6f-9c2b-5d4e3f2a1b0c/img"),
         ("POST", "/recognition/embeddings/faces/0b7f3c52-8e1d-4a6f-9c2b-5d4e3f2a1b0c/verify"),
         ("GET", "/consistence/status"),
     ],

@@ -22,7 +22,7 @@ class World:
     runs: list[PluginRun] = field(default_factory=list)
 
     def configure(self, **settings: Any) -> None:
-        base = {"comprefaceUrl": self.compreface.url, "recognitionApiKey": RECOGNITION_KEY,
+        base = {"faceEngine": "compreface", "comprefaceUrl": self.compreface.url, "recognitionApiKey": RECOGNITION_KEY,
                 "stateDir": str(self.state_dir)}
         self.stash.configure_plugin("compreface", {**base, **settings})
 

@@ -74,7 +74,7 @@ class TaskWorld:
 
     def configure(self, **settings: Any) -> None:
         """The plugin settings as saved in Stash (on top of a working CompreFace URL and key)."""
-        base = {"comprefaceUrl": self.compreface.url, "recognitionApiKey": RECOGNITION_KEY}
+        base = {"faceEngine": "compreface", "comprefaceUrl": self.compreface.url, "recognitionApiKey": RECOGNITION_KEY}
         self.stash.configure_plugin("compreface", {**base, **settings})
 
     def run(self, mode: str, *, stop_at_progress: int | None = None, **args: Any) -> TaskRun:

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from ..compreface.client import CompreFaceClient
-from ..errors import ServiceUnavailable, SettingError
+from ..errors import PluginError, ServiceUnavailable, SettingError
 from ..faceservice import FaceService
 from ..redact import register_secret
 from ..settings import (
@@ -56,6 +56,43 @@ def compreface_for(settings: Settings, stop: threading.Event) -> FaceService:
                             detection_key=settings.detection_api_key,
                             verification_key=settings.verification_api_key, max_connections=workers,
                             timeout_s=settings.request_timeout_s, stop=stop)
+
+
+def builtin_for(store_dir: Path | None, stop: threading.Event, log: Callable[[str, str], None]) -> FaceService:
+    """The built-in engine; its subject store lives beside the state (in memory when there is none)."""
+    from ..engine.service import BuiltinFaceService  # numpy and the model runtime load only when used
+
+    return BuiltinFaceService(store_dir, stop=stop, warn=lambda message: log("warning", message))
+
+
+def engine_for(name: str, settings: Settings, stop: threading.Event, store_dir: Path | None,
+               log: Callable[[str, str], None]) -> FaceService:
+    return compreface_for(settings, stop) if name == "compreface" else builtin_for(store_dir, stop, log)
+
+
+def choose_engine(settings: Settings, log: Callable[[str, str], None]) -> str:
+    """faceEngine: compreface or builtin as set; auto = CompreFace when it answers with a valid key."""
+    if settings.face_engine != "auto":
+        return settings.face_engine
+    if not settings.recognition_api_key:
+        log("info", "Face engine: built-in (faceEngine auto, and no recognitionApiKey for CompreFace)")
+        return "builtin"
+    for url in settings.compreface_candidates():
+        probe = CompreFaceClient(url, recognition_key=settings.recognition_api_key, timeout_s=5.0,
+                                 connect_timeout_s=5.0, retries=0)
+        try:
+            probe.check()
+        except PluginError as exc:
+            log("debug", f"faceEngine auto: CompreFace at {url} is not usable: {exc}")
+            continue
+        finally:
+            probe.close()
+        log("info", f"Face engine: CompreFace at {url} (faceEngine auto)")
+        return "compreface"
+    log("warning", f"Face engine: built-in (faceEngine auto), because no CompreFace answered with "
+                   f"recognitionApiKey at {', '.join(settings.compreface_candidates())}. Set faceEngine to "
+                   "compreface to stop instead when CompreFace is down")
+    return "builtin"
 
 
 def vision_for(settings: Settings, stop: threading.Event) -> VisionClient:
@@ -133,9 +170,12 @@ def task_context(
         stash.resize_pool(max(4, settings.max_concurrency * 2))
         with _state(settings, stash_url=stash_url, state_dir=state_dir, reporter=reporter, stop=stop,
                     wait_for_lock=wait_for_lock) as state:
+            store_dir = state.path.parent if state.path is not None else None
             ctx = TaskContext(settings=settings, stash=stash, reporter=reporter, state=state, stop=stop,
-                              face_service_factory=lambda: compreface_for(settings, stop),
+                              engine_factory=lambda name: engine_for(name, settings, stop, store_dir, reporter.log),
                               vision_factory=lambda: vision_for(settings, stop))
+            context = ctx
+            ctx.face_service_factory = lambda: context.engine(choose_engine(settings, reporter.log))
             yield ctx
     finally:
         if ctx is not None:

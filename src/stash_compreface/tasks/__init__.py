@@ -9,9 +9,11 @@ from ..errors import SettingError
 from ..settings import TaskArgs
 from .context import TaskContext
 from .create_performer_from_image import create_performer_from_image
+from .export_to_compreface import export_to_compreface
 from .identify_gallery import identify_gallery
 from .identify_image import identify_image
 from .identify_images import identify_all, identify_new
+from .import_from_compreface import import_from_compreface
 from .recognize_images import recognize_hq, recognize_lq
 from .recognize_scenes import (
     recognize_all_scene_sprites,
@@ -39,6 +41,8 @@ MODES: dict[str, Task] = {
     "recognizeAllSceneSprites": recognize_all_scene_sprites,
     "recognizeNewScenes": recognize_new_scenes,
     "recognizeAllScenes": recognize_all_scenes,
+    "importFromCompreFace": import_from_compreface,
+    "exportToCompreFace": export_to_compreface,
 }
 
 def task_for(mode: str) -> Task:

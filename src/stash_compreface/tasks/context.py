@@ -27,7 +27,7 @@ def random_suffix() -> str:
     return "".join(secrets.choice(SUFFIX_ALPHABET) for _ in range(SUFFIX_LENGTH))
 
 
-def _no_service() -> Any:
+def _no_service(*_: object) -> Any:
     raise RuntimeError("this context has no such service")
 
 
@@ -38,13 +38,15 @@ class TaskContext:
     reporter: Reporter
     state: StateStore
     face_service_factory: Callable[[], FaceService] = _no_service
+    engine_factory: Callable[[str], FaceService] = _no_service
     vision_factory: Callable[[], VisionClient] = _no_service
     stop: threading.Event = field(default_factory=threading.Event)
     suffix: Callable[[], str] = random_suffix
     _face_service: FaceService | None = None
     _vision: VisionClient | None = None
     _writes: Writes | None = None
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _engines: dict[str, FaceService] = field(default_factory=dict)
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)  # face_service uses engine()
 
     @property
     def face_service(self) -> FaceService:
@@ -53,6 +55,13 @@ class TaskContext:
             if self._face_service is None:
                 self._face_service = self.face_service_factory()
             return self._face_service
+
+    def engine(self, name: str) -> FaceService:
+        """A named face engine ("compreface" or "builtin"), whatever faceEngine says: for moving subjects."""
+        with self._lock:
+            if name not in self._engines:
+                self._engines[name] = self.engine_factory(name)
+            return self._engines[name]
 
     @property
     def vision(self) -> VisionClient:
@@ -95,7 +104,8 @@ class TaskContext:
 
     def close(self) -> None:
         """Release the services' connections, if they were opened; the caller owns the rest."""
-        for service in (self._face_service, self._vision):
+        services = {id(s): s for s in (self._face_service, self._vision, *self._engines.values()) if s is not None}
+        for service in services.values():
             close = getattr(service, "close", None)
             if close is not None:
                 close()

@@ -62,6 +62,15 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
             created_at REAL NOT NULL
         )""",
     ),
+    (
+        # Examples copied between CompreFace and the built-in engine, so a rerun copies each once.
+        """CREATE TABLE transfers (
+            direction TEXT NOT NULL,
+            source_id TEXT NOT NULL,
+            target_id TEXT NOT NULL,
+            PRIMARY KEY (direction, source_id)
+        )""",
+    ),
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -71,6 +80,7 @@ _EXPECTED_COLUMNS: Mapping[str, frozenset[str]] = {
     "sightings": frozenset({"subject", "image_id"}),
     "learned": frozenset({"subject", "image_id"}),
     "pending_promotions": frozenset({"subject", "performer_id", "created_at"}),
+    "transfers": frozenset({"direction", "source_id", "target_id"}),
 }
 
 _LOST = ("candidate sightings (unnamed faces start counting towards minFacesForNewPerformer again), "
@@ -449,6 +459,19 @@ class StateStore:
             rows = self._db.execute("SELECT subject, performer_id FROM pending_promotions "
                                     "ORDER BY created_at, subject").fetchall()
             return [(subject, performer_id, self._sightings(subject)) for subject, performer_id in rows]
+
+    def transferred(self, direction: str, source_id: str) -> bool:
+        """Whether this example was already copied in ``direction`` (import or export)."""
+        with self._lock:
+            row = self._db.execute("SELECT 1 FROM transfers WHERE direction = ? AND source_id = ?",
+                                   (direction, source_id)).fetchone()
+        return row is not None
+
+    def record_transfer(self, direction: str, source_id: str, target_id: str) -> None:
+        """Recorded after the copy: a kill in between copies that one example again, never loses it."""
+        with self._lock, self._db:
+            self._db.execute("INSERT OR REPLACE INTO transfers(direction, source_id, target_id) VALUES (?, ?, ?)",
+                             (direction, source_id, target_id))
 
     def claim_example(self, subject: str, image_id: str) -> bool:
         """True the first time a face of ``image_id`` is taken as an example of ``subject``.

@@ -186,9 +186,10 @@ class Writes:
 
     # -- face service ----------------------------------------------------------------------------
 
-    def add_example(self, subject: str, face_jpeg: bytes, *, why: str) -> str | None:
-        """Add a one-face image as an example of ``subject`` (created if missing); the example id."""
-        return self._faces().add_example(subject, face_jpeg)
+    def add_example(self, subject: str, face_jpeg: bytes, *, why: str, into: FaceService | None = None) -> str | None:
+        """Add a one-face image as an example of ``subject`` (created if missing) to the task's face service,
+        or ``into`` another one; the example id."""
+        return (into or self._faces()).add_example(subject, face_jpeg)
 
 
 class DryRunWrites(Writes):
@@ -232,7 +233,7 @@ class DryRunWrites(Writes):
         self._would(f"create performer {name}")
         return None
 
-    def add_example(self, subject: str, face_jpeg: bytes, *, why: str) -> str | None:
+    def add_example(self, subject: str, face_jpeg: bytes, *, why: str, into: FaceService | None = None) -> str | None:
         self._would(f"add {why} to subject {subject}")
         return None
 
