@@ -120,10 +120,11 @@ class BuiltinFaceService:
 
     # -- subjects and examples -------------------------------------------------------------------------
 
-    def add_example(self, subject: str, image: bytes, *, source: str = "") -> str:
+    def add_example(self, subject: str, image: bytes, *, source: str = "", quality: float | None = None) -> str:
         """Store the one face of ``image`` as an example of ``subject`` (created if missing); its id.
 
-        ``source`` is free text saying where the face came from (e.g. ``image 12``).
+        ``source`` is free text saying where the face came from (e.g. ``image 12``); ``quality`` is the
+        caller's quality score of the face (default: the detection score).
         """
         if not subject.strip():
             raise CompreFaceError("a subject needs a name", service=SERVICE, status=400)
@@ -141,7 +142,8 @@ class BuiltinFaceService:
         crop = imaging.crop(picture, detection.box, pad=CROP_PAD)
         crop.thumbnail((CROP_SIDE, CROP_SIDE), Image.Resampling.LANCZOS)
         return self.store.add_example(subject, self.model.model_id, vector, source=source,
-                                      box=detection.box.scaled(scale), quality=detection.score,
+                                      box=detection.box.scaled(scale),
+                                      quality=detection.score if quality is None else quality,
                                       crop=imaging.encode_jpeg(crop, CROP_QUALITY))
 
     def list_subjects(self) -> list[str]:
