@@ -85,7 +85,35 @@ def _parser() -> argparse.ArgumentParser:
     demo_p.add_argument("--images", type=int, default=40, help="size of the sample library (default 40)")
     demo_p.add_argument("-v", "--verbose", action="store_true", help="show every plugin log line")
     sub.add_parser("plugin", help="act as the Stash plugin process (stdin JSON, stderr log protocol)")
+    quality_p = sub.add_parser("quality-service", help="serve face quality measures over HTTP (/quality/assess, "
+                               "/quality/detect, /quality/preprocess, /health) with the built-in face engine")
+    quality_p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; "
+                           "0.0.0.0 for every interface)")
+    quality_p.add_argument("--port", type=int, default=6001, help="port to listen on (default 6001)")
+    quality_p.add_argument("--backend", default="auto", help="face engine backend: auto, opencv, ncnn or dlib "
+                           "(default auto)")
     return parser
+
+
+def _quality_service(ns: argparse.Namespace) -> int:
+    """Load the detector first, so a missing engine is one readable line, not a server that fails per request."""
+    if not 0 <= ns.port <= 65535:
+        print(f"error: --port must be within 0..65535, got {ns.port}", file=sys.stderr)
+        return 2
+    try:
+        from .engine.backend import load_backend
+        from .quality.service import serve
+    except ImportError as exc:
+        print(f"error: the quality service needs starlette, uvicorn and python-multipart in the plugin's "
+              f"environment ({exc})", file=sys.stderr)
+        return 1
+    try:
+        model = load_backend(ns.backend)
+    except PluginError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    serve(ns.host, ns.port, model)
+    return 0
 
 
 def _run(ns: argparse.Namespace) -> int:
@@ -146,6 +174,8 @@ def main(argv: list[str] | None = None) -> int:
         from .runtime.plugin import main as plugin_main
 
         return plugin_main()
+    if ns.command == "quality-service":
+        return _quality_service(ns)
     if ns.command == "demo":
         try:
             from testdoubles.demo import run_demo  # the repo's src/testdoubles: not in the wheel
