@@ -6,9 +6,18 @@ store can implement the same methods, so tasks never import a concrete client.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol
 
 from .faces.models import Face
+
+
+@dataclass(frozen=True)
+class ExampleRef:
+    """One stored example of a subject (CompreFace's ``image_id``, or the built-in store's example id)."""
+
+    id: str
+    subject: str
 
 
 class FaceService(Protocol):
@@ -40,3 +49,11 @@ class FaceService(Protocol):
     def delete_subject(self, subject: str) -> None: ...
 
     def delete_example(self, example_id: str) -> None: ...
+
+    def list_examples(self, subject: str) -> list[ExampleRef]:
+        """Every example of ``subject`` (``[]`` for an unknown subject), to move examples between engines."""
+        ...
+
+    def example_image(self, example_id: str) -> bytes:
+        """The stored image of one example (CompreFace: the uploaded file; built-in: its face crop)."""
+        ...

@@ -19,6 +19,7 @@ import httpx
 from .. import imaging
 from ..errors import AuthError, CompreFaceError, PluginError, ProtocolError, ServiceError, ServiceUnavailable
 from ..faces.models import Box, Face, Pose, SubjectMatch
+from ..faceservice import ExampleRef
 from ..redact import register_secret
 from ..transport import (
     CONNECT_TIMEOUT_S,
@@ -37,6 +38,7 @@ from .codes import NO_FACE_FOUND, error_class
 T = TypeVar("T")
 COMPREFACE = Service("CompreFace", "compreface", "comprefaceUrl")
 DEFAULT_MAX_FILE_BYTES = 5 * 1024 * 1024
+EXAMPLES_PAGE_SIZE = 100
 FACE_PLUGINS = "age,gender,pose,landmarks"
 _KEY_SETTING = {
     "recognition": "recognitionApiKey",
@@ -325,7 +327,8 @@ class CompreFaceClient:
         self._request("recognition", "DELETE", f"/api/v1/recognition/subjects/{quote(subject, safe='')}",
                       parse=lambda r: None, idempotent=False)
 
-    def list_examples(self, subject: str | None = None, *, page: int = 0, size: int = 100) -> dict[str, Any]:
+    def examples_page(self, subject: str | None = None, *, page: int = 0, size: int = 100) -> dict[str, Any]:
+        """One page of ``GET /faces`` as CompreFace answers it (``faces``, ``total_elements``, ``total_pages``)."""
         params = {"page": str(page), "size": str(size)}
         if subject is not None:
             params["subject"] = subject
@@ -340,10 +343,37 @@ class CompreFaceClient:
         return self._request("recognition", "GET", path, params=params, parse=parse)
 
     def count_examples(self, subject: str) -> int:
-        total = self.list_examples(subject, size=1).get("total_elements")
+        total = self.examples_page(subject, size=1).get("total_elements")
         if isinstance(total, bool) or not isinstance(total, int):
             raise protocol_error(COMPREFACE, "/api/v1/recognition/faces", "no `total_elements` count")
         return total
+
+    def list_examples(self, subject: str) -> list[ExampleRef]:
+        """Every example of ``subject``, page by page (CompreFace's filter is an exact subject match)."""
+        examples: list[ExampleRef] = []
+        page = 0
+        while True:
+            body = self.examples_page(subject, page=page, size=EXAMPLES_PAGE_SIZE)
+            faces = body["faces"]
+            for face in faces:
+                if not isinstance(face, dict) or not isinstance(face.get("image_id"), str):
+                    raise protocol_error(COMPREFACE, "/api/v1/recognition/faces", "a face without an image_id")
+                examples.append(ExampleRef(face["image_id"], str(face.get("subject", subject))))
+            total_pages = body.get("total_pages")
+            page += 1
+            if not faces or not isinstance(total_pages, int) or page >= total_pages:
+                return examples
+
+    def example_image(self, example_id: str) -> bytes:
+        """The image CompreFace stored for an example (``GET /faces/{image_id}/img``)."""
+        path = f"/api/v1/recognition/faces/{quote(example_id, safe='')}/img"
+
+        def parse(r: httpx.Response) -> bytes:
+            if not r.content or r.headers.get("content-type", "").startswith(("text/", "application/json")):
+                raise protocol_error(COMPREFACE, "/api/v1/recognition/faces/{image_id}/img", "no image")
+            return r.content
+
+        return self._request("recognition", "GET", path, parse=parse)
 
     def delete_example(self, example_id: str) -> None:
         self._request("recognition", "DELETE", f"/api/v1/recognition/faces/{quote(example_id, safe='')}",

@@ -1,0 +1,213 @@
+"""The built-in face engine as a ``FaceService``: the tasks cannot tell it from CompreFace.
+
+Images are decoded by ``imaging`` (EXIF orientation, the process-wide pixel budget), faces are found and
+embedded by a ``FaceModel`` backend, and subjects live in the ``SubjectStore`` (``faces.sqlite3`` in the
+state folder). Nothing leaves the machine.
+
+Where CompreFace's behaviour is part of the contract, it is kept:
+
+* boxes are in the pixels of the image that was sent; ``recognize`` gives each face its best subjects,
+  one entry per subject, best first, and ``[]`` when there is no face;
+* the similarity is on CompreFace's scale (``faces.calibration``: SFace cosine 0.50 -> 0.81, the default
+  ``minSimilarity``), so every threshold setting means the same with either engine;
+* ``add_example`` wants exactly one face: more than one raises ``TooManyFaces`` (the tasks then retry with
+  a tighter crop), none raises ``CompreFaceError`` with CompreFace's "no face found" code 28, which the
+  tasks already treat as "this face cannot become an example" (the item goes on);
+* a missing subject or example raises ``SubjectNotFound`` / ``ExampleNotFound``.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from PIL import Image
+
+from .. import imaging
+from ..compreface.codes import NO_FACE_FOUND
+from ..errors import CompreFaceError, MediaError, PluginError, ServiceError, Stopped, TooManyFaces
+from ..faces.calibration import calibrated_similarity
+from ..faces.models import Face, SubjectMatch
+from ..faceservice import ExampleRef
+from .store import FACES_FILE, SERVICE, SubjectStore, Warn
+
+if TYPE_CHECKING:
+    from .backend import Detection, FaceModel
+
+# Decoded at most this size (the tasks send at most imaging.DETECT_MAX_SIDE, so their boxes need no
+# scaling); detection works on smaller copies anyway, embeddings gain nothing from more pixels.
+DECODE_MAX_SIDE = 2560
+MAX_UPLOAD_BYTES = 512 * 1024 * 1024  # nothing is uploaded: only the decode budget limits an image
+EXAMPLE_MIN_SCORE = 0.7  # a face counts towards "exactly one face" from this detection score on
+CROP_PAD = 0.25  # margin kept around a stored example's face, so it can be detected again (export)
+CROP_SIDE = 160  # longest side of a stored example's crop (the face itself then spans ~110 px)
+CROP_QUALITY = 90
+
+
+class BuiltinFaceService:
+    """Face detection, recognition and the subject store on this machine.
+
+    ``state_dir`` None keeps the store in memory (tests); ``backend`` None loads ``backend_name`` on first
+    use (``engine.backend.load_backend``); ``stop`` makes calls raise ``Stopped`` once set.
+    """
+
+    def __init__(self, state_dir: Path | None, *, backend: FaceModel | None = None, backend_name: str = "auto",
+                 stop: threading.Event | None = None, warn: Warn | None = None) -> None:
+        self.path = state_dir / FACES_FILE if state_dir is not None else None
+        self._backend = backend
+        self._backend_name = backend_name
+        self._stop = stop
+        self._warn = warn
+        self._store: SubjectStore | None = None
+        self._lock = threading.Lock()
+
+    # -- lifecycle -------------------------------------------------------------------------------------
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return MAX_UPLOAD_BYTES
+
+    @property
+    def model(self) -> FaceModel:
+        with self._lock:
+            if self._backend is None:
+                from .backend import load_backend
+
+                self._backend = load_backend(self._backend_name)
+            return self._backend
+
+    @property
+    def store(self) -> SubjectStore:
+        with self._lock:
+            if self._store is None:
+                self._store = SubjectStore(self.path, warn=self._warn)
+            return self._store
+
+    def check(self) -> None:
+        """Load the models and open the store now, so a missing package or an unusable file stops the run
+        before the first item (a ``SettingError`` naming ``faceEngine``, or the store's ``FatalError``)."""
+        _ = self.model
+        _ = self.store
+
+    def close(self) -> None:
+        with self._lock:
+            if self._store is not None:
+                self._store.close()
+                self._store = None
+
+    # -- faces -----------------------------------------------------------------------------------------
+
+    def detect(self, image: bytes, *, min_probability: float) -> list[Face]:
+        """Faces without recognition, largest first; ``[]`` when there is none."""
+        picture, rgb, scale = self._decode(image)
+        del picture
+        return [self._face(d, scale) for d in self._detect(rgb, min_probability)]
+
+    def recognize(self, image: bytes, *, min_probability: float, candidates: int = 5) -> list[Face]:
+        """Every face, largest first, each with its ``candidates`` best subjects (best example each)."""
+        _, rgb, scale = self._decode(image)
+        detections = self._detect(rgb, min_probability)
+        if not detections:
+            return []
+        model = self.model
+        vectors = np.vstack([self._embed(rgb, d) for d in detections])
+        hits = self.store.search_many(vectors, model.model_id, limit=max(1, candidates))
+        return [self._face(d, scale, tuple(SubjectMatch(h.subject, calibrated_similarity(h.cosine)) for h in found))
+                for d, found in zip(detections, hits, strict=True)]
+
+    # -- subjects and examples -------------------------------------------------------------------------
+
+    def add_example(self, subject: str, image: bytes, *, source: str = "") -> str:
+        """Store the one face of ``image`` as an example of ``subject`` (created if missing); its id.
+
+        ``source`` is free text saying where the face came from (e.g. ``image 12``).
+        """
+        if not subject.strip():
+            raise CompreFaceError("a subject needs a name", service=SERVICE, status=400)
+        picture, rgb, scale = self._decode(image)
+        found = self._detect(rgb, 0.0)
+        strong = [d for d in found if d.score >= EXAMPLE_MIN_SCORE]
+        if len(strong) > 1:
+            raise TooManyFaces(f"the example image holds {len(strong)} faces; an example needs exactly one",
+                               service=SERVICE, status=400, code=31)
+        if not strong:
+            raise CompreFaceError("the built-in face engine found no face in the example image", service=SERVICE,
+                                  status=400, code=NO_FACE_FOUND)
+        detection = strong[0]
+        vector = self._embed(rgb, detection)
+        crop = imaging.crop(picture, detection.box, pad=CROP_PAD)
+        crop.thumbnail((CROP_SIDE, CROP_SIDE), Image.Resampling.LANCZOS)
+        return self.store.add_example(subject, self.model.model_id, vector, source=source,
+                                      box=detection.box.scaled(scale), quality=detection.score,
+                                      crop=imaging.encode_jpeg(crop, CROP_QUALITY))
+
+    def list_subjects(self) -> list[str]:
+        return self.store.subjects()
+
+    def count_examples(self, subject: str) -> int:
+        """Examples the current model can compare (another model's vectors are never used)."""
+        return self.store.count_examples(subject, self.model.model_id)
+
+    def delete_subject(self, subject: str) -> None:
+        self.store.delete_subject(subject)
+
+    def delete_example(self, example_id: str) -> None:
+        self.store.delete_example(example_id)
+
+    def list_examples(self, subject: str) -> list[ExampleRef]:
+        return [ExampleRef(e.id, e.subject) for e in self.store.examples(subject)]
+
+    def example_image(self, example_id: str) -> bytes:
+        """The example's face crop (JPEG, ~160 px, the face with a margin), as stored when it was added."""
+        crop = self.store.crop(example_id)
+        if crop is None:
+            raise MediaError(f"the example {example_id} has no stored image")
+        return crop
+
+    # -- internals -------------------------------------------------------------------------------------
+
+    def _decode(self, data: bytes) -> tuple[Image.Image, np.ndarray, float]:
+        """Upright RGB (as PIL and numpy) and the factor from its pixels to those of the image sent."""
+        self._check_stop()
+        picture = imaging.decode_rgb(data, max_side=DECODE_MAX_SIDE)
+        scale = 1.0
+        if max(picture.size) >= DECODE_MAX_SIDE:
+            # Shrunk: boxes must come back in the sender's pixels. A quarter turn keeps the longest side.
+            with Image.open(io.BytesIO(data)) as original:
+                scale = max(original.size) / max(picture.size)
+        return picture, np.asarray(picture, dtype=np.uint8), scale
+
+    def _detect(self, rgb: np.ndarray, min_probability: float) -> list[Detection]:
+        self._check_stop()
+        try:
+            found = self.model.detect(rgb)
+        except PluginError:
+            raise
+        except Exception as exc:  # an engine failure on this image: the item fails, the run goes on
+            raise ServiceError(f"the built-in face engine could not process the image: {exc}", service=SERVICE,
+                               status=422) from exc
+        return sorted((d for d in found if d.score >= min_probability),
+                      key=lambda d: (-d.box.area, d.box.y_min, d.box.x_min))
+
+    def _embed(self, rgb: np.ndarray, detection: Detection) -> np.ndarray:
+        self._check_stop()
+        try:
+            return self.model.embed(rgb, detection)
+        except PluginError:
+            raise
+        except Exception as exc:
+            raise ServiceError(f"the built-in face engine could not read a face: {exc}", service=SERVICE,
+                               status=422) from exc
+
+    def _check_stop(self) -> None:
+        if self._stop is not None and self._stop.is_set():
+            raise Stopped()
+
+    @staticmethod
+    def _face(detection: Detection, scale: float, matches: tuple[SubjectMatch, ...] = ()) -> Face:
+        landmarks = tuple((x * scale, y * scale) for x, y in detection.landmarks)
+        return Face(box=detection.box.scaled(scale) if scale != 1.0 else detection.box,
+                    probability=detection.score, matches=matches, landmarks=landmarks)
