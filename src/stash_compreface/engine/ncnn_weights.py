@@ -241,7 +241,7 @@ def _fold_batchnorm(weight: np.ndarray, bias: np.ndarray, after: list[Node], kno
         return weight, bias
     bn = after[0]
     gamma, beta, mean, var = (known[bn.inputs[i]].astype(np.float32) for i in (1, 2, 3, 4))
-    eps = np.float32(bn.attributes.get("epsilon", 1e-5))
+    eps = np.float32(float(bn.attributes.get("epsilon", 1e-5)))  # type: ignore[arg-type]
     factor = gamma / np.sqrt(var + eps)
     fused.add(id(bn))
     return weight * factor.reshape((-1,) + (1,) * (weight.ndim - 1)), (bias - mean) * factor + beta
