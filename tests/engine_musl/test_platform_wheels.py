@@ -1,0 +1,62 @@
+"""Every pin of the bootstrap's chosen files has a wheel on each platform that gets that file.
+
+The musl stack cannot run here (glibc), so this resolves it as pip on Alpine would: ``pip install
+--dry-run --only-binary :all: --platform ...`` with the bootstrap's ``--no-deps``, reading only the index's
+metadata (about a second per platform). The package index must be reachable: a network failure skips,
+a missing wheel fails.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PLUGIN = Path(__file__).resolve().parents[2] / "plugin"
+NETWORK_HINTS = ("NewConnectionError", "Temporary failure in name resolution", "Network is unreachable",
+                 "Could not fetch URL", "ConnectTimeoutError", "Read timed out")
+# (engine file, platform tags, wheel tag every compiled wheel must carry)
+TARGETS = [
+    ("musl", ["musllinux_1_2_x86_64"], "musllinux_1_2_x86_64"),
+    ("musl", ["musllinux_1_2_aarch64"], "musllinux_1_2_aarch64"),
+    ("musl", ["macosx_13_0_x86_64", "macosx_11_0_x86_64", "macosx_10_13_x86_64", "macosx_10_9_x86_64"], "x86_64"),
+    ("glibc", ["manylinux_2_28_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64"], "x86_64"),
+    ("glibc", ["manylinux_2_28_aarch64", "manylinux_2_17_aarch64", "manylinux2014_aarch64"], "aarch64"),
+    ("glibc", ["win_amd64"], "win_amd64"),
+    ("glibc", ["macosx_14_0_arm64", "macosx_11_0_arm64"], "arm64"),
+]
+
+
+def pins(*files: str) -> set[str]:
+    names = set()
+    for name in files:
+        for line in (PLUGIN / name).read_text(encoding="utf-8").splitlines():
+            if line.strip() and not line.startswith("#"):
+                names.add(line.split("==")[0].strip().lower().replace("_", "-"))
+    return names
+
+
+@pytest.mark.parametrize("python", ["3.11", "3.12", "3.13"])
+@pytest.mark.parametrize(("flavour", "platforms", "tag"), TARGETS, ids=[f"{t[0]}-{t[2]}" for t in TARGETS])
+def test_the_chosen_requirements_resolve_to_wheels(tmp_path, flavour, platforms, tag, python):
+    report = tmp_path / "report.json"
+    argv = [sys.executable, "-m", "pip", "install", "--dry-run", "--quiet", "--disable-pip-version-check",
+            "--ignore-installed", "--no-deps", "--only-binary", ":all:", "--implementation", "cp",
+            "--python-version", python, "--target", str(tmp_path / "target"), "--report", str(report),
+            "-r", str(PLUGIN / "requirements.txt"), "-r", str(PLUGIN / f"requirements-{flavour}.txt")]
+    for platform_tag in platforms:
+        argv += ["--platform", platform_tag]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=300, check=False)
+    output = done.stdout + done.stderr
+    if done.returncode != 0 and any(hint in output for hint in NETWORK_HINTS) and "No matching" not in output:
+        pytest.skip(f"the package index is unreachable: {output.strip()[-300:]}")
+    assert done.returncode == 0, output[-2000:]
+    wheels = [item["download_info"]["url"].rsplit("/", 1)[-1] for item in json.loads(report.read_text())["install"]]
+    got = {wheel.split("-")[0].lower().replace("_", "-") for wheel in wheels}
+    assert got == pins("requirements.txt", f"requirements-{flavour}.txt")
+    compiled = [wheel for wheel in wheels if not wheel.endswith("-none-any.whl")]
+    assert compiled and all(tag in wheel for wheel in compiled), compiled
+    assert all(f"cp{python.replace('.', '')}" in wheel or "abi3" in wheel for wheel in compiled), compiled
