@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib.util
 import os
+import platform
 import socket
 import subprocess
 import sys
@@ -27,11 +29,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _download_wheels(requirements: Path, dest: Path) -> None:
+def _download_wheels(requirements: list[Path], dest: Path) -> None:
     """``pip download`` into a scratch folder renamed into place, so a half-done download is never used."""
     scratch = dest.with_name(dest.name + f".partial-{os.getpid()}")
+    files = [arg for path in requirements for arg in ("-r", str(path))]
     done = subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
-                           "--prefer-binary", "-r", str(requirements), "-d", str(scratch)],
+                           "--no-deps", "--prefer-binary", *files, "-d", str(scratch)],
                           capture_output=True, text=True, timeout=BOOTSTRAP_TIMEOUT_S, check=False)
     if done.returncode != 0:
         pytest.fail(f"could not download the plugin's requirements for the local index:\n{done.stdout}{done.stderr}")
@@ -39,15 +42,26 @@ def _download_wheels(requirements: Path, dest: Path) -> None:
         scratch.rename(dest)
 
 
+def _engine_flavour() -> str:
+    """The bootstrap's own choice of engine requirements for this machine."""
+    spec = importlib.util.spec_from_file_location("plugin_bootstrap", PLUGIN_SRC / "compreface.py")
+    assert spec is not None and spec.loader is not None
+    bootstrap = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bootstrap)
+    return str(bootstrap.libc_flavour(platform.system(), platform.machine(), platform.libc_ver()))
+
+
 @pytest.fixture(scope="session")
 def pip_env(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """Environment that makes the plugin's own pip install from a local folder of wheels, never the network.
 
-    The wheels of plugin/requirements.txt (for this Python and platform) are downloaded once and kept in
-    the pytest cache, keyed by the file's content, so later sessions do not touch the package index at all.
+    The wheels of the requirements files the bootstrap picks for this platform (plugin/requirements.txt and
+    the face engine's) are downloaded once and kept in the pytest cache, keyed by their content, so later
+    sessions do not touch the package index at all.
     """
-    requirements = PLUGIN_SRC / "requirements.txt"
-    key = hashlib.sha256(requirements.read_bytes() + sys.version.encode() + sys.platform.encode()).hexdigest()[:16]
+    requirements = [PLUGIN_SRC / "requirements.txt", PLUGIN_SRC / f"requirements-{_engine_flavour()}.txt"]
+    content = b"".join(path.read_bytes() for path in requirements)
+    key = hashlib.sha256(content + sys.version.encode() + sys.platform.encode()).hexdigest()[:16]
     cache = getattr(request.config, "cache", None)
     root = cache.mkdir("plugin-wheels") if cache is not None else tmp_path_factory.mktemp("plugin-wheels")
     wheels = Path(root) / key
