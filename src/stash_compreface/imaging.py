@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from PIL import Image, ImageFile, ImageFilter, ImageOps, ImageStat, PngImagePlugin, UnidentifiedImageError
+from PIL import Image, ImageFile, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from .errors import MediaError
 from .faces.models import Box
@@ -470,23 +470,6 @@ def crop(image: Image.Image, box: Box, *, pad: float = 0.15) -> Image.Image:
     if area.width < 2 or area.height < 2:
         raise MediaError("the face box lies outside the image")
     return image.crop((area.x_min, area.y_min, area.x_max, area.y_max))
-
-
-_LAPLACIAN = ImageFilter.Kernel((3, 3), [0, 1, 0, 1, -4, 1, 0, 1, 0], scale=1, offset=128)
-
-
-def sharpness(image: Image.Image, box: Box) -> float:
-    """Laplacian standard deviation of the face, resized to a fixed 96 px so faces of any size compare.
-
-    A sharp face scores well above 10, a visibly blurred one below 5.
-    """
-    face = image.crop((box.x_min, box.y_min, box.x_max, box.y_max)).convert("L")
-    if face.width < 4 or face.height < 4:
-        return 0.0
-    scale = 96 / max(face.height, 1)
-    face = face.resize((max(4, round(face.width * scale)), 96), Image.Resampling.BILINEAR)
-    edges = face.filter(_LAPLACIAN)
-    return float(ImageStat.Stat(edges).stddev[0])
 
 
 def decode_rgb(data: bytes, *, max_side: int = 8192, budget: PixelBudget | None = None) -> Image.Image:

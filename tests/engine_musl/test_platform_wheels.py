@@ -39,8 +39,13 @@ def pins(*files: str) -> set[str]:
     return names
 
 
-@pytest.mark.parametrize("python", ["3.11", "3.12", "3.13"])
-@pytest.mark.parametrize(("flavour", "platforms", "tag"), TARGETS, ids=[f"{t[0]}-{t[2]}" for t in TARGETS])
+# Every target on the oldest supported Python, and the musl (Stash's Docker image) targets on the newest too;
+# the full matrix (3.11-3.13 everywhere) was checked when the pins were chosen (the issue #8 note).
+CASES = [(*target, "3.11") for target in TARGETS] + [(*target, "3.13") for target in TARGETS[:2]]
+
+
+@pytest.mark.parametrize(("flavour", "platforms", "tag", "python"), CASES,
+                         ids=[f"{c[0]}-{c[2]}-{c[3]}" for c in CASES])
 def test_the_chosen_requirements_resolve_to_wheels(tmp_path, flavour, platforms, tag, python):
     report = tmp_path / "report.json"
     argv = [sys.executable, "-m", "pip", "install", "--dry-run", "--quiet", "--disable-pip-version-check",

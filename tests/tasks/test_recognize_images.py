@@ -59,7 +59,7 @@ def test_matched_high_quality_faces_teach_their_subject_up_to_a_cap(world: TaskW
     subject = next(iter(world.compreface.subject_names()))
     for i in range(14):
         world.stash.add_image(photo(1, size=130 + 5 * i, seed=i))
-    world.stash.add_image(photo(1, size=130, blur=0.1, seed=99))  # blurry: matched, never learned
+    world.stash.add_image(photo(1, size=130, blur=0.012, seed=99))  # soft (sharpness ~8): matched, never learned
     run = world.run("recognizeImagesHQ")
     assert run.error is None
     assert world.compreface.example_count(subject) == 10

@@ -73,16 +73,20 @@ def test_gender_mapping() -> None:
     assert matching.stash_gender("unknown") is None
 
 
+def sharp(value: float, *, score: float = 1.0, pose: Pose | None = None) -> quality.Measured:
+    return quality.Measured(sharpness=value, pose=pose, score=score)
+
+
 def test_quality_gates_name_the_failing_measure() -> None:
     hq = quality.subject_gate(64, 0.7, 0.0)
-    assert quality.check(face(size=100), 30.0, hq) == (True, "ok")
-    ok, why = quality.check(face(size=40), 30.0, hq)
+    assert quality.check(face(size=100), sharp(30.0), hq) == (True, "ok")
+    ok, why = quality.check(face(size=40), sharp(30.0), hq)
     assert not ok and "40px < 64px" in why
-    ok, why = quality.check(face(prob=0.6), 30.0, hq)
+    ok, why = quality.check(face(prob=0.6), sharp(30.0), hq)
     assert not ok and "detection 0.60 < 0.70" in why
-    ok, why = quality.check(face(), 3.0, hq)
+    ok, why = quality.check(face(), sharp(3.0), hq)
     assert not ok and "blurry" in why
-    ok, why = quality.check(face(yaw=50), 30.0, hq)
+    ok, why = quality.check(face(yaw=50), sharp(30.0), hq)
     assert not ok and "yaw 50" in why
 
 
@@ -90,15 +94,22 @@ def test_low_quality_gate_accepts_what_high_quality_refuses() -> None:
     hq = quality.subject_gate(64, 0.7, 0.0)
     lq = quality.match_gate(64, 0.7, 0.0, relaxed=True)
     small_blurry_turned = face(size=30, yaw=50)
-    assert not quality.check(small_blurry_turned, 4.0, hq)[0]
-    assert quality.check(small_blurry_turned, 4.0, lq)[0]
+    assert not quality.check(small_blurry_turned, sharp(4.0), hq)[0]
+    assert quality.check(small_blurry_turned, sharp(4.0), lq)[0]
 
 
 def test_composite_quality_gate() -> None:
     gate = quality.subject_gate(64, 0.7, 0.9)
-    ok, why = quality.check(face(size=70), 30.0, gate)
-    assert not ok and "quality" in why
-    assert quality.check(face(size=300, yaw=0), 40.0, gate)[0]
+    ok, why = quality.check(face(size=70), sharp(30.0, score=0.6), gate)
+    assert not ok and "quality 0.60 < 0.90" in why
+    assert quality.check(face(size=70), sharp(30.0, score=0.95), gate)[0]
+    assert quality.check(face(size=300, yaw=0), sharp(40.0), gate)[0]
+
+
+def test_a_pose_estimated_from_landmarks_counts_when_the_engine_gives_none() -> None:
+    hq = quality.subject_gate(64, 0.7, 0.0)
+    ok, why = quality.check(face(size=100), sharp(30.0, pose=Pose(45.0, 0.0, 0.0)), hq)
+    assert not ok and "yaw 45" in why
 
 
 def test_outcome_tags() -> None:

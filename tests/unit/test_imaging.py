@@ -7,7 +7,7 @@ import zlib
 from collections.abc import Callable
 
 import pytest
-from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageStat
+from PIL import Image, ImageChops, ImageDraw, ImageStat
 
 from stash_compreface import imaging
 from stash_compreface.errors import MediaError
@@ -83,11 +83,9 @@ def test_upload_fits_under_the_server_limit() -> None:
     assert imaging.fit_for_upload(small, 5_000_000) is small
 
 
-def test_crop_and_sharpness() -> None:
+def test_crop() -> None:
     sharp = Image.effect_noise((200, 200), 90).convert("RGB")
-    blurry = sharp.filter(ImageFilter.GaussianBlur(6))
     box = Box(50, 50, 150, 150)
-    assert imaging.sharpness(sharp, box) > 3 * imaging.sharpness(blurry, box)
     crop = imaging.crop(sharp, box, pad=0.15)
     assert crop.size == (130, 130)
     with pytest.raises(MediaError):

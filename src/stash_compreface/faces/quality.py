@@ -9,15 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .models import Face
+from .models import Face, Pose
 
-# Sharpness is the Laplacian standard deviation of the face at 96 px (imaging.sharpness).
+# Sharpness is the Laplacian standard deviation of the aligned 112 px crop (quality.assess_face): sharp
+# portraits measure 28-44, a 2 px blur 14-21, a 4 px blur 6-9.
 SHARP_FOR_SUBJECT = 12.0
 SHARP_FOR_MATCH = 5.0
 MAX_YAW_FOR_SUBJECT = 30.0
 MAX_PITCH_FOR_SUBJECT = 25.0
 MAX_YAW_FOR_MATCH = 60.0
-SIZE_FOR_FULL_SCORE = 250
 
 
 @dataclass(frozen=True)
@@ -47,31 +47,20 @@ def match_gate(min_face_size_px: int, min_confidence_score: float, min_quality_s
 
 
 @dataclass(frozen=True)
-class Quality:
-    size: float
-    pose: float
+class Measured:
+    """What the quality library measured of one face (``quality.assess_face``): on its aligned crop."""
+
     sharpness: float
-    detection: float
-
-    @property
-    def composite(self) -> float:
-        """Weighted like the Vision Service's score: size, pose, sharpness, then detection certainty."""
-        return round(0.35 * self.size + 0.30 * self.pose + 0.25 * self.sharpness + 0.10 * self.detection, 4)
+    pose: Pose | None
+    score: float
 
 
-def assess(face: Face, sharpness: float) -> Quality:
-    size = min(1.0, face.box.min_side / SIZE_FOR_FULL_SCORE)
-    if face.pose is None:
-        pose = 1.0
-    else:
-        pose = max(0.0, 1.0 - abs(face.pose.yaw) / 90.0) * max(0.0, 1.0 - abs(face.pose.pitch) / 90.0)
-    sharp = min(1.0, sharpness / (2 * SHARP_FOR_SUBJECT))
-    return Quality(size=round(size, 4), pose=round(pose, 4), sharpness=round(sharp, 4),
-                   detection=round(face.probability, 4))
+def check(face: Face, measured: Measured, gate: Gate) -> tuple[bool, str]:
+    """Whether ``face`` passes ``gate``; the reason names the first failing measure.
 
-
-def check(face: Face, sharpness: float, gate: Gate) -> tuple[bool, str]:
-    """Whether ``face`` passes ``gate``; the reason names the first failing measure."""
+    The pose is the engine's when it gave one, else the one estimated from the landmarks.
+    """
+    sharpness = measured.sharpness
     side = face.box.min_side
     if side < gate.min_face_size_px:
         return False, f"face {side}px < {gate.min_face_size_px}px ({gate.name} gate)"
@@ -79,13 +68,12 @@ def check(face: Face, sharpness: float, gate: Gate) -> tuple[bool, str]:
         return False, f"detection {face.probability:.2f} < {gate.min_confidence_score:.2f} ({gate.name} gate)"
     if sharpness < gate.min_sharpness:
         return False, f"blurry: sharpness {sharpness:.1f} < {gate.min_sharpness:.1f} ({gate.name} gate)"
-    if face.pose is not None:
-        if abs(face.pose.yaw) > gate.max_yaw:
-            return False, f"turned away: yaw {face.pose.yaw:.0f}° > {gate.max_yaw:.0f}° ({gate.name} gate)"
-        if abs(face.pose.pitch) > gate.max_pitch:
-            return False, f"tilted: pitch {face.pose.pitch:.0f}° > {gate.max_pitch:.0f}° ({gate.name} gate)"
-    if gate.min_quality_score > 0:
-        composite = assess(face, sharpness).composite
-        if composite < gate.min_quality_score:
-            return False, f"quality {composite:.2f} < {gate.min_quality_score:.2f} ({gate.name} gate)"
+    pose = face.pose or measured.pose
+    if pose is not None:
+        if abs(pose.yaw) > gate.max_yaw:
+            return False, f"turned away: yaw {pose.yaw:.0f}° > {gate.max_yaw:.0f}° ({gate.name} gate)"
+        if abs(pose.pitch) > gate.max_pitch:
+            return False, f"tilted: pitch {pose.pitch:.0f}° > {gate.max_pitch:.0f}° ({gate.name} gate)"
+    if gate.min_quality_score > 0 and measured.score < gate.min_quality_score:
+        return False, f"quality {measured.score:.2f} < {gate.min_quality_score:.2f} ({gate.name} gate)"
     return True, "ok"

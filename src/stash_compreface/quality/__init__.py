@@ -5,6 +5,6 @@ and is imported only by the ``quality-service`` command.
 """
 
 from .align import FaceOutsideImage, aligned_crop
-from .assess import FaceQuality, assess_face
+from .assess import FaceQuality, assess_face, measure_for_gates
 
-__all__ = ["FaceOutsideImage", "FaceQuality", "aligned_crop", "assess_face"]
+__all__ = ["FaceOutsideImage", "FaceQuality", "aligned_crop", "assess_face", "measure_for_gates"]

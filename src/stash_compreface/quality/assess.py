@@ -14,6 +14,7 @@ from PIL import Image, ImageFilter, ImageStat
 from ..faces.alignment import TEMPLATE_SIDE, alignment
 from ..faces.models import Box, Face, Point, Pose
 from ..faces.pose import estimate_pose
+from ..faces.quality import Measured
 from ..faces.scoring import composite_score
 from .align import face_points, warp
 
@@ -88,3 +89,9 @@ def assess_face(image: Image.Image, face: Face) -> FaceQuality:
                             brightness=brightness, pose=pose)
     return FaceQuality(box=face.box, probability=face.probability, landmarks=points, landmarks_estimated=estimated,
                        pose=pose, sharpness=sharpness, brightness=brightness, score=score)
+
+
+def measure_for_gates(image: Image.Image, face: Face) -> Measured:
+    """What the HQ/LQ gates check (faces.quality.check), for a face of either engine."""
+    measured = assess_face(image, face)
+    return Measured(sharpness=measured.sharpness, pose=measured.pose, score=measured.score)

@@ -18,6 +18,7 @@ from ..errors import CompreFaceError, FaceIndexOutOfRange, MediaError, SettingEr
 from ..faces import matching, quality
 from ..faces.models import Face
 from ..faces.naming import subject_name
+from ..quality import measure_for_gates
 from ..settings import TaskArgs
 from ..stash.models import Image, ItemKind
 from ..stash.queries import Selection
@@ -155,11 +156,11 @@ class ImageRecognizer:
         return report
 
     def _face(self, work: _Work, index: int, face: Face, creations_seen: int) -> FaceReport:
-        sharp = imaging.sharpness(work.prepared.image, face.box)
-        ok, why = quality.check(face, sharp, self.policy.match_gate)
+        measured = measure_for_gates(work.prepared.image, face)
+        ok, why = quality.check(face, measured, self.policy.match_gate)
         if not ok:
             return FaceReport(index, face, FaceStatus.SKIPPED, why)
-        high_quality, hq_why = quality.check(face, sharp, self.policy.subject_gate)
+        high_quality, hq_why = quality.check(face, measured, self.policy.subject_gate)
         match = matching.best_match(face, self.ctx.settings.min_similarity)
         if match is not None:
             report = self._matched(work, index, face, match.subject, match.similarity)

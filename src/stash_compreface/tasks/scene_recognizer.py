@@ -19,6 +19,7 @@ from ..faces.grouping import MIN_FRAMES, Sighting, consistent_subjects
 from ..faces.matching import best_match
 from ..faces.models import Box
 from ..faces.vtt import parse_vtt
+from ..quality import measure_for_gates
 from ..settings import Settings
 from ..stash.models import Scene
 from ..vision.client import Detection, parse_clusters
@@ -81,7 +82,7 @@ class SpriteRecognizer:
                 if cell is None:
                     continue
                 frame = start + cell
-                ok, _ = quality.check(face, imaging.sharpness(tiled, face.box), self.gate)
+                ok, _ = quality.check(face, measure_for_gates(tiled, face), self.gate)
                 if not ok:
                     continue
                 with_faces.add(frame)
