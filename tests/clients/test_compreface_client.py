@@ -54,6 +54,9 @@ def test_enrol_then_recognise_the_same_person_elsewhere(compreface, client) -> N
     assert [m.subject for m in face.matches] == ["Person 1 AAAAAAAAAAAAAAAA", "Person 2 BBBBBBBBBBBBBBBB"]
     assert face.matches[1].similarity < 0.5
     assert face.pose is not None and face.gender in ("male", "female")
+    assert len(face.landmarks) == 5  # eyes, nose, mouth corners, for the quality library
+    left_eye, right_eye = face.landmarks[:2]
+    assert face.box.x_min <= left_eye[0] < right_eye[0] <= face.box.x_max
 
 
 def test_no_face_is_an_empty_result_not_an_error(client) -> None:

@@ -7,23 +7,17 @@ double must receive no request at all.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from stash_compreface import tasks
 from stash_compreface.engine.service import BuiltinFaceService
-from stash_compreface.errors import PluginError
-from stash_compreface.runtime.session import task_context
-from stash_compreface.settings import parse_args
 from testdoubles.compreface import CompreFaceDouble
 from testdoubles.stash import StashDouble
 from tests.engine.test_service import side_by_side
 from tests.library import SYNCED
-from tests.tasks.conftest import COOKIE, TaskRun, TaskWorld, _Reporter, assert_no_secrets, ui_args
+from tests.tasks.conftest import COOKIE, TaskWorld
 
 PROFILES = {"Obama": "obama_1", "Macron": "macron_2014", "Ardern": "ardern_2018", "Sunak": "sunak"}
 
@@ -34,24 +28,6 @@ def world(tmp_path: Path) -> Iterator[TaskWorld]:
     with CompreFaceDouble.running() as compreface, StashDouble.running(session_cookie=COOKIE) as stash:
         stash.configure_plugin("compreface", {})
         yield TaskWorld(stash=stash, compreface=compreface, state_dir=tmp_path / "state")
-
-
-def run(world: TaskWorld, service: BuiltinFaceService, mode: str, **args: Any) -> TaskRun:
-    """``TaskWorld.run`` with the built-in engine as the context's face service."""
-    stop = threading.Event()
-    reporter = _Reporter(stop, None)
-    output: Any = None
-    error: str | None = None
-    try:
-        with task_context(stash_url=world.stash.url, reporter=reporter, state_dir=world.state_dir,
-                          session_cookie=COOKIE, stop=stop) as ctx:
-            ctx.face_service_factory = lambda: service
-            output = tasks.run(mode, ctx, parse_args({**ui_args(mode), **args}))
-    except PluginError as exc:
-        error = str(exc)
-    result = TaskRun(output=output, error=error, logs=list(reporter.lines), progress=list(reporter.fractions))
-    assert_no_secrets(result)
-    return result
 
 
 def test_real_photos_are_linked_to_their_performers_without_compreface(world, photos, model, tmp_path):
@@ -67,17 +43,18 @@ def test_real_photos_are_linked_to_their_performers_without_compreface(world, ph
     pair = side_by_side((photos["macron_2025"], 700), (photos["ardern_2022"], 700))
     expected[stash.add_image(pair, path="/photos/macron_and_ardern.jpg")] = {performers["Macron"],
                                                                           performers["Ardern"]}
-    service = BuiltinFaceService(tmp_path / "engine", backend=model)
+    synced = world.run("synchronizePerformers")  # no settings at all: faceEngine auto picks the built-in engine
+    assert synced.error is None, synced.logs
+    assert any("Face engine: built-in" in m for m in synced.messages("info"))
+    assert all(SYNCED in stash.tag_names("performer", p) for p in performers.values()), synced.logs
+    service = BuiltinFaceService(world.state_dir, backend=model)
     try:
-        synced = run(world, service, "synchronizePerformers")
-        assert synced.error is None, synced.logs
-        assert all(SYNCED in stash.tag_names("performer", p) for p in performers.values()), synced.logs
-        assert len(service.list_subjects()) == len(performers)
-
-        identified = run(world, service, "identifyImagesNew")
-        assert identified.error is None, identified.logs
+        assert len(service.list_subjects()) == len(performers)  # the store the plugin wrote, beside its state
     finally:
         service.close()
+
+    identified = world.run("identifyImagesNew")
+    assert identified.error is None, identified.logs
 
     linked = {image: set(stash.images[image].performer_ids) for image in expected}
     true_links = sum(len(linked[i] & expected[i]) for i in expected)

@@ -87,7 +87,22 @@ def parse_face(item: Any) -> Face:
         if isinstance(pose, dict) else None,
         age=(int(age.get("low", 0)), int(age.get("high", 0))) if isinstance(age, dict) else None,
         gender=str(gender.get("value")) if isinstance(gender, dict) and gender.get("value") else None,
+        landmarks=_landmarks(item.get("landmarks")),
     )
+
+
+def _landmarks(value: Any) -> tuple[tuple[float, float], ...]:
+    """The landmarks plugin's five [x, y] points (eyes, nose, mouth corners); anything else is ignored,
+    so the quality library falls back to the box."""
+    if not isinstance(value, list) or len(value) != 5:
+        return ()
+    points = []
+    for point in value:
+        if not (isinstance(point, list | tuple) and len(point) == 2
+                and all(isinstance(v, int | float) and not isinstance(v, bool) for v in point)):
+            return ()
+        points.append((float(point[0]), float(point[1])))
+    return tuple(points)
 
 
 def _result(response: httpx.Response, what: str) -> list[Any]:
