@@ -1,0 +1,99 @@
+"""importFromCompreFace and exportToCompreFace on real photos: each example copied once, and the people are
+recognised by the other engine afterwards (the CompreFace double runs on the built-in engine's model)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from stash_compreface.engine.service import BuiltinFaceService
+from testdoubles.compreface import CompreFaceDouble
+from testdoubles.photos import Photos
+from testdoubles.stash import StashDouble
+from tests.library import MATCHED
+from tests.tasks.conftest import COOKIE, TaskWorld
+
+PEOPLE = {"Obama": ("obama_1", "obama_2"), "Macron": ("macron_2014", "macron_2025"),
+          "Ardern": ("ardern_2018", "ardern_2022")}
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[TaskWorld]:
+    with CompreFaceDouble.running(engine="builtin") as compreface, \
+            StashDouble.running(session_cookie=COOKIE) as stash:
+        yield TaskWorld(stash=stash, compreface=compreface, state_dir=tmp_path / "state")
+
+
+def _use(world: TaskWorld, engine: str) -> None:
+    world.configure(faceEngine=engine)
+
+
+def _subject(name: str) -> str:
+    return f"Person 0 {name.upper():A<16.16}"
+
+
+def _store_counts(world: TaskWorld) -> dict[str, int]:
+    service = BuiltinFaceService(world.state_dir)
+    try:
+        return {subject: service.count_examples(subject) for subject in service.list_subjects()}
+    finally:
+        service.close()
+
+
+def test_import_copies_each_example_once_and_the_built_in_engine_recognises_them(world, photos: Photos) -> None:
+    for name, (profile, _) in PEOPLE.items():
+        world.compreface.add_subject_example(_subject(name), photos[profile])
+    world.compreface.add_subject_example(_subject("Obama"), photos["obama_3"])
+    _use(world, "builtin")
+
+    first = world.run("importFromCompreFace")
+    assert first.error is None, first.logs
+    assert first.output["examples_copied"] == 4
+    assert _store_counts(world) == {_subject("Obama"): 2, _subject("Macron"): 1, _subject("Ardern"): 1}
+    again = world.run("importFromCompreFace")
+    assert again.error is None and again.output["examples_copied"] == 0  # a rerun copies nothing twice
+    assert _store_counts(world) == {_subject("Obama"): 2, _subject("Macron"): 1, _subject("Ardern"): 1}
+
+    performers = {name: world.stash.add_performer(name, aliases=[_subject(name)]) for name in PEOPLE}
+    images = {name: world.stash.add_image(photos[other]) for name, (_, other) in PEOPLE.items()}
+    calls = sum(world.compreface.calls.values())
+    identified = world.run("identifyImagesNew")
+    assert identified.error is None, identified.logs
+    for name, image in images.items():
+        assert world.stash.images[image].performer_ids == {performers[name]}, name
+        assert MATCHED in world.stash.tag_names("image", image)
+    assert sum(world.compreface.calls.values()) == calls  # the built-in engine did it alone
+
+
+def test_export_copies_the_built_in_store_into_compreface(world, photos: Photos) -> None:
+    _use(world, "builtin")
+    performers = {name: world.stash.add_performer(name, image=photos[profile])
+                  for name, (profile, _) in PEOPLE.items()}
+    synced = world.run("synchronizePerformers")
+    assert synced.error is None, synced.logs
+    subjects = set(_store_counts(world))
+    assert len(subjects) == len(PEOPLE)
+
+    exported = world.run("exportToCompreFace")
+    assert exported.error is None, exported.logs
+    assert exported.output["examples_copied"] == len(PEOPLE)
+    assert set(world.compreface.subject_names()) == subjects
+    assert world.run("exportToCompreFace").output["examples_copied"] == 0
+
+    _use(world, "compreface")
+    images = {name: world.stash.add_image(photos[other]) for name, (_, other) in PEOPLE.items()}
+    identified = world.run("identifyImagesNew")
+    assert identified.error is None, identified.logs
+    for name, image in images.items():
+        assert world.stash.images[image].performer_ids == {performers[name]}, name
+
+
+def test_dry_run_copies_nothing(world, photos: Photos) -> None:
+    world.compreface.add_subject_example(_subject("Obama"), photos["obama_1"])
+    world.configure(faceEngine="builtin", dryRun=True)
+    run = world.run("importFromCompreFace")
+    assert run.error is None and run.output["examples_copied"] == 0
+    assert any("dry run: would add example" in m for m in run.messages("info"))
+    assert _store_counts(world) == {}
