@@ -16,6 +16,7 @@ import hashlib
 import importlib
 import importlib.util
 import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -182,3 +183,82 @@ def invert_affine(matrix: np.ndarray) -> np.ndarray:
 
     full = np.vstack([matrix, [0.0, 0.0, 1.0]])
     return np.linalg.inv(full)[:2]
+
+
+# -- detection in passes, shared by the backends ------------------------------------------------------
+
+LARGE_FACE_SIDE = 640  # longest side of the copy on which big faces are found
+SMALL_FACE_SIDE = 1280  # longest side of the copy on which small faces are found
+RETRY_MIN_SIDE = 480  # second pass: a small image is enlarged to at least this
+RETRY_PAD = 0.25  # second pass: margin added on every side, as a fraction of the longest side
+MERGE_IOU = 0.4  # the same face found on two copies
+MERGE_INSIDE = 0.6  # ... or one box mostly inside the other
+MAX_SMALL_PASS_FACE = 320  # px in the SMALL_FACE_SIDE copy; bigger ones belong to the LARGE_FACE_SIDE copy
+
+
+def check_rgb(rgb: np.ndarray) -> None:
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != "uint8":
+        raise ValueError(f"expected an HxWx3 uint8 RGB array, got shape {rgb.shape} of {rgb.dtype}")
+
+
+def detect_in_passes(rgb: np.ndarray, detect_scaled: Callable[[float, int], list[Detection]]) -> list[Detection]:
+    """YuNet's strategy whatever runs it: it finds faces of ~10-300 px, so detect on a 640 px copy (big
+    faces) and a 1280 px copy (small ones), merge; where both find nothing, a padded, enlarged copy (a face
+    that fills the frame). ``detect_scaled(factor, pad)`` detects on the image scaled by ``factor`` with
+    ``pad`` px of margin and answers in the image's own pixels. Largest face first, boxes clamped."""
+    check_rgb(rgb)
+    height, width = rgb.shape[:2]
+    longest = max(height, width)
+    large_side, small_side = min(longest, LARGE_FACE_SIDE), min(longest, SMALL_FACE_SIDE)
+    found = detect_scaled(large_side / longest, 0)
+    if small_side > large_side:
+        # Faces this big in the larger copy are outside YuNet's range (parts of a face, found as faces);
+        # the smaller copy has already seen them at a size it handles.
+        small = detect_scaled(small_side / longest, 0)
+        found = _merge(found, [d for d in small
+                               if max(d.box.width, d.box.height) * small_side / longest <= MAX_SMALL_PASS_FACE])
+    if not found:
+        side = min(max(longest, RETRY_MIN_SIDE), LARGE_FACE_SIDE)
+        found = detect_scaled(side / longest, round(side * RETRY_PAD))
+    return [_clamped(d, width, height) for d in sorted(found, key=lambda d: -d.box.area)]
+
+
+def yunet_detection(row: Sequence[float], factor: float, pad: int) -> Detection:
+    """One row of YuNet's output (x, y, w, h, five landmark x/y pairs, score) on a copy scaled by ``factor``
+    with ``pad`` px of margin, in the original image's pixels."""
+
+    def back(px: float, py: float) -> Point:
+        return ((float(px) - pad) / factor, (float(py) - pad) / factor)
+
+    x, y, w, h = (float(v) for v in row[:4])
+    left, top = back(x, y)
+    right, bottom = back(x + w, y + h)
+    points = tuple(back(row[4 + 2 * i], row[5 + 2 * i]) for i in range(5))
+    return Detection(box=Box(round(left), round(top), round(right), round(bottom)), score=float(row[14]),
+                     landmarks=points)
+
+
+def _merge(kept: list[Detection], new: list[Detection]) -> list[Detection]:
+    """Add faces of another copy; where both copies found the same face keep the more confident one."""
+    result = list(kept)
+    for detection in new:
+        overlap = [i for i, k in enumerate(result) if _same_face(k.box, detection.box)]
+        if not overlap:
+            result.append(detection)
+        elif all(detection.score > result[i].score for i in overlap):
+            for i in reversed(overlap):
+                del result[i]
+            result.append(detection)
+    return result
+
+
+def _same_face(a: Box, b: Box) -> bool:
+    ix = max(0, min(a.x_max, b.x_max) - max(a.x_min, b.x_min))
+    iy = max(0, min(a.y_max, b.y_max) - max(a.y_min, b.y_min))
+    smaller = min(a.area, b.area)
+    return a.iou(b) > MERGE_IOU or (smaller > 0 and ix * iy / smaller > MERGE_INSIDE)
+
+
+def _clamped(detection: Detection, width: int, height: int) -> Detection:
+    return Detection(box=detection.box.clamped(width, height), score=min(1.0, max(0.0, detection.score)),
+                     landmarks=detection.landmarks)

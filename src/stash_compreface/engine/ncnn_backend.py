@@ -27,22 +27,26 @@ import numpy as np
 from PIL import Image
 
 from ..errors import SettingError
-from ..faces.models import Box, Point
+from ..faces.models import Point
 from . import ncnn_params
-from .backend import SFACE_FILE, SFACE_SHA256, YUNET_FILE, YUNET_SHA256, Detection, align_matrix, packaged_model
+from .backend import (
+    SFACE_FILE,
+    SFACE_SHA256,
+    YUNET_FILE,
+    YUNET_SHA256,
+    Detection,
+    align_matrix,
+    check_rgb,
+    detect_in_passes,
+    packaged_model,
+    yunet_detection,
+)
 from .ncnn_weights import ncnn_weights
 
 MODEL_ID = "sface-2021dec-int8bq"  # the OpenCV backend's: same network, same vectors
-LARGE_FACE_SIDE = 640
-SMALL_FACE_SIDE = 1280
-RETRY_MIN_SIDE = 480
-RETRY_PAD = 0.25
 SCORE_FLOOR = 0.5
 NMS_THRESHOLD = 0.3
 TOP_K = 5000
-MERGE_IOU = 0.4
-MERGE_INSIDE = 0.6
-MAX_SMALL_PASS_FACE = 320
 ALIGNED_SIDE = 112
 STRIDES = (8, 16, 32)
 
@@ -91,19 +95,7 @@ class NcnnFaceModel:
     # -- detection ------------------------------------------------------------------------------------
 
     def detect(self, rgb: np.ndarray) -> list[Detection]:
-        _check_rgb(rgb)
-        height, width = rgb.shape[:2]
-        longest = max(height, width)
-        large_side, small_side = min(longest, LARGE_FACE_SIDE), min(longest, SMALL_FACE_SIDE)
-        found = self._detect_scaled(rgb, large_side / longest, pad=0)
-        if small_side > large_side:
-            small = self._detect_scaled(rgb, small_side / longest, pad=0)
-            found = _merge(found, [d for d in small if max(d.box.width, d.box.height) * small_side / longest
-                                   <= MAX_SMALL_PASS_FACE])
-        if not found:
-            side = min(max(longest, RETRY_MIN_SIDE), LARGE_FACE_SIDE)
-            found = self._detect_scaled(rgb, side / longest, pad=round(side * RETRY_PAD))
-        return [_clamped(d, width, height) for d in sorted(found, key=lambda d: -d.box.area)]
+        return detect_in_passes(rgb, lambda factor, pad: self._detect_scaled(rgb, factor, pad=pad))
 
     def _detect_scaled(self, rgb: np.ndarray, factor: float, *, pad: int) -> list[Detection]:
         image = _resized(rgb, factor)
@@ -124,24 +116,12 @@ class NcnnFaceModel:
                     raise RuntimeError(f"ncnn could not compute YuNet blob {blob}")
                 heads.append(np.array(out, dtype=np.float32, copy=True))
         rows = _decode(heads, padded_w, padded_h)
-        detections = []
-        for row in rows:
-            x, y, w, h = (float(v) for v in row[:4])
-
-            def back(px: float, py: float) -> Point:
-                return ((px - pad) / factor, (py - pad) / factor)
-
-            left, top = back(x, y)
-            right, bottom = back(x + w, y + h)
-            points = tuple(back(float(row[4 + 2 * i]), float(row[5 + 2 * i])) for i in range(5))
-            detections.append(Detection(box=Box(round(left), round(top), round(right), round(bottom)),
-                                        score=float(row[14]), landmarks=points))
-        return detections
+        return [yunet_detection(row, factor, pad) for row in rows]
 
     # -- embedding ------------------------------------------------------------------------------------
 
     def embed(self, rgb: np.ndarray, detection: Detection) -> np.ndarray:
-        _check_rgb(rgb)
+        check_rgb(rgb)
         aligned = align(rgb, detection.landmarks)
         chw = aligned.astype(np.float32).transpose(2, 0, 1)  # RGB: the graph subtracts 127.5 and scales
         with self._embed_lock:
@@ -248,36 +228,6 @@ def _warp(image: np.ndarray, matrix: np.ndarray, side: int) -> np.ndarray:
     top = src[ya, xa] * (1 - fx) + src[ya, xb] * fx
     bottom = src[yb, xa] * (1 - fx) + src[yb, xb] * fx
     return np.clip(np.rint(top * (1 - fy) + bottom * fy), 0, 255).astype(np.uint8)
-
-
-def _check_rgb(rgb: np.ndarray) -> None:
-    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
-        raise ValueError(f"expected an HxWx3 uint8 RGB array, got shape {rgb.shape} of {rgb.dtype}")
-
-
-def _merge(kept: list[Detection], new: list[Detection]) -> list[Detection]:
-    result = list(kept)
-    for detection in new:
-        overlap = [i for i, k in enumerate(result) if _same_face(k.box, detection.box)]
-        if not overlap:
-            result.append(detection)
-        elif all(detection.score > result[i].score for i in overlap):
-            for i in reversed(overlap):
-                del result[i]
-            result.append(detection)
-    return result
-
-
-def _same_face(a: Box, b: Box) -> bool:
-    ix = max(0, min(a.x_max, b.x_max) - max(a.x_min, b.x_min))
-    iy = max(0, min(a.y_max, b.y_max) - max(a.y_min, b.y_min))
-    smaller = min(a.area, b.area)
-    return a.iou(b) > MERGE_IOU or (smaller > 0 and ix * iy / smaller > MERGE_INSIDE)
-
-
-def _clamped(detection: Detection, width: int, height: int) -> Detection:
-    return Detection(box=detection.box.clamped(width, height), score=min(1.0, max(0.0, detection.score)),
-                     landmarks=detection.landmarks)
 
 
 def load() -> NcnnFaceModel:

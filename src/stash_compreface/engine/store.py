@@ -17,7 +17,6 @@ crop, so the examples can be shown, exported to CompreFace or re-embedded by a f
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
 import uuid
@@ -29,7 +28,7 @@ import numpy as np
 
 from ..errors import ExampleNotFound, SubjectNotFound
 from ..faces.models import Box
-from ..tasks.state import NewerStateError, _cannot_open, _connect, _Damaged, _move_aside
+from ..sqlite_file import Schema, in_memory, open_file
 
 FACES_FILE = "faces.sqlite3"
 SERVICE = "builtin"
@@ -55,7 +54,6 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX examples_model ON examples(model_id)",
     ),
 )
-SCHEMA_VERSION = len(_MIGRATIONS)
 _EXPECTED_COLUMNS = {
     "subjects": frozenset({"name", "created_at"}),
     "examples": frozenset({"id", "subject", "model_id", "embedding", "source", "box_x_min", "box_y_min",
@@ -65,6 +63,8 @@ _LOST = ("the built-in engine's subjects and examples (run synchronizePerformers
          "again; faces learned from images are relearned as they are recognised)")
 
 Warn = Callable[[str], None]
+SCHEMA = Schema(what="face store", migrations=_MIGRATIONS, expected_columns=_EXPECTED_COLUMNS, lost=_LOST)
+SCHEMA_VERSION = SCHEMA.version
 
 
 @dataclass(frozen=True)
@@ -99,42 +99,6 @@ class _Matrix:
     vectors: np.ndarray  # (rows, dim) float32, unit rows
 
 
-def _prepare(db: sqlite3.Connection, where: str) -> None:
-    """Check, migrate and verify in one transaction (as ``tasks.state._prepare`` does for the state file)."""
-    try:
-        check = [row[0] for row in db.execute("PRAGMA quick_check").fetchall()]
-        if check != ["ok"]:
-            raise _Damaged(f"integrity check failed: {'; '.join(map(str, check[:3]))}")
-        (version,) = db.execute("PRAGMA user_version").fetchone()
-        if version > SCHEMA_VERSION:
-            raise NewerStateError(
-                f"The face store {where} was written by a newer stash-compreface (version {version}, this one "
-                f"knows up to {SCHEMA_VERSION}). Update the plugin, or move the file away to start afresh "
-                f"(losing {_LOST})."
-            )
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            for number in range(version + 1, SCHEMA_VERSION + 1):
-                for statement in _MIGRATIONS[number - 1]:
-                    db.execute(statement)
-            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            for table, columns in _EXPECTED_COLUMNS.items():
-                found = {row[1] for row in db.execute(f"PRAGMA table_info({table})").fetchall()}
-                if not columns <= found:
-                    raise _Damaged(f"not a stash-compreface face store (table {table} lacks "
-                                   f"{', '.join(sorted(columns - found))})")
-        except BaseException:
-            db.rollback()
-            raise
-        db.commit()
-    except sqlite3.OperationalError as exc:
-        if "no such" in str(exc) or "already exists" in str(exc):
-            raise _Damaged(f"unexpected tables ({exc})") from exc
-        raise
-    except sqlite3.DatabaseError as exc:
-        raise _Damaged(str(exc)) from exc
-
-
 class SubjectStore:
     """Subjects and example vectors; ``path`` None keeps them in memory (tests, benchmarks)."""
 
@@ -143,52 +107,8 @@ class SubjectStore:
         self._warn = warn if warn is not None else (lambda message: None)
         self._lock = threading.Lock()
         self._matrices: dict[str, _Matrix] = {}
-        if path is None:
-            self._db = _connect(":memory:")
-            _prepare(self._db, "in memory")
-        else:
-            self._db = self._open(path)
+        self._db = in_memory(SCHEMA) if path is None else open_file(path, SCHEMA, self._warn)
         self._db.execute("PRAGMA foreign_keys = ON")
-
-    def _open(self, path: Path) -> sqlite3.Connection:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            db = self._checked(path)
-        except _Damaged as damage:
-            try:
-                moved = _move_aside(path)
-            except OSError as exc:
-                raise _cannot_open(path, f"{damage}, and it could not be moved aside: {exc}") from exc
-            self._warn(f"The face store {path} could not be used ({damage}); it was moved to {moved} and a new one "
-                       f"was started. Lost unless recovered from the moved file: {_LOST}.")
-            try:
-                db = self._checked(path)
-            except _Damaged as again:
-                raise _cannot_open(path, str(again)) from again
-        try:
-            db.execute("PRAGMA journal_mode=WAL")
-        except sqlite3.OperationalError as exc:
-            db.close()
-            raise _cannot_open(path, str(exc)) from exc
-        return db
-
-    @staticmethod
-    def _checked(path: Path) -> sqlite3.Connection:
-        if path.is_file() and path.stat().st_size == 0:
-            raise _Damaged("the file is empty")
-        try:
-            db = _connect(path)
-        except sqlite3.Error as exc:
-            raise _cannot_open(path, str(exc)) from exc
-        try:
-            _prepare(db, str(path))
-        except sqlite3.OperationalError as exc:
-            db.close()
-            raise _cannot_open(path, str(exc)) from exc
-        except BaseException:
-            db.close()
-            raise
-        return db
 
     def close(self) -> None:
         with self._lock:

@@ -23,10 +23,19 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 from ..errors import FatalError, SettingError
+from ..sqlite_file import (
+    Damaged,
+    NewerFileError,
+    Schema,
+    cannot_open,
+    connect,
+    in_memory,
+    open_file,
+    prepare,
+)
 
 STATE_FILE = "state.sqlite3"
 APP_DIR = "stash-compreface"
@@ -72,9 +81,8 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
     ),
 )
-SCHEMA_VERSION = len(_MIGRATIONS)
 
-# What a file at SCHEMA_VERSION must contain; anything less is not our file.
+# What a current file must contain; anything less is not our file.
 _EXPECTED_COLUMNS: Mapping[str, frozenset[str]] = {
     "candidates": frozenset({"subject", "created_at", "performer_id"}),
     "sightings": frozenset({"subject", "image_id"}),
@@ -89,13 +97,9 @@ _LOST = ("candidate sightings (unnamed faces start counting towards minFacesForN
 
 _log = logging.getLogger(__name__)
 
-
-class _Damaged(Exception):
-    """The file is not a readable state file of ours; the message says why."""
-
-
-class NewerStateError(FatalError):
-    """The state file was written by a newer plugin: refusing keeps its data for that version."""
+SCHEMA = Schema(what="state file", migrations=_MIGRATIONS, expected_columns=_EXPECTED_COLUMNS, lost=_LOST)
+NewerStateError = NewerFileError  # the name callers and tests know
+SCHEMA_VERSION = SCHEMA.version
 
 
 # ----------------------------------------------------------------------------------------------- where
@@ -198,80 +202,9 @@ def open_state(location: StateLocation, *, warn: Warn, dry_run: bool = False) ->
 # ----------------------------------------------------------------------------------------------- opening
 
 
-def _connect(path: Path | str) -> sqlite3.Connection:
-    return sqlite3.connect(str(path), check_same_thread=False, timeout=30)
-
-
-def _prepare(db: sqlite3.Connection, where: str) -> None:
-    """Check, migrate and verify in one transaction: a file that fails is left as it was.
-
-    Raises :class:`_Damaged` for anything that is not a readable state file, ``NewerStateError`` for a
-    newer layout, and lets ``sqlite3.OperationalError`` (cannot open, locked, read-only, I/O) through:
-    those are the machine's problem, not the file's.
-    """
-    try:
-        check = [row[0] for row in db.execute("PRAGMA quick_check").fetchall()]
-        if check != ["ok"]:
-            raise _Damaged(f"integrity check failed: {'; '.join(map(str, check[:3]))}")
-        (version,) = db.execute("PRAGMA user_version").fetchone()
-        if version > SCHEMA_VERSION:
-            raise NewerStateError(
-                f"The state file {where} was written by a newer stash-compreface (state version {version}, this "
-                f"one knows up to {SCHEMA_VERSION}). Update the plugin, or move the file away to start afresh "
-                "(candidate sightings and learned-example claims would then be lost)."
-            )
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            for number in range(version + 1, SCHEMA_VERSION + 1):
-                for statement in _MIGRATIONS[number - 1]:
-                    db.execute(statement)
-            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            _verify(db)
-        except BaseException:
-            db.rollback()
-            raise
-        db.commit()
-    except sqlite3.OperationalError as exc:
-        if "no such" in str(exc) or "already exists" in str(exc):
-            raise _Damaged(f"unexpected tables ({exc})") from exc
-        raise
-    except sqlite3.DatabaseError as exc:
-        raise _Damaged(str(exc)) from exc
-
-
-def _verify(db: sqlite3.Connection) -> None:
-    for table, columns in _EXPECTED_COLUMNS.items():
-        found = {row[1] for row in db.execute(f"PRAGMA table_info({table})").fetchall()}
-        if not columns <= found:
-            missing = ", ".join(sorted(columns - found))
-            raise _Damaged(f"not a stash-compreface state file (table {table} lacks {missing})")
-
-
-def _move_aside(path: Path) -> Path:
-    """Rename the file (and its -wal/-shm/-journal companions) to ``<name>.damaged-<UTC time>``."""
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    target = path.with_name(f"{path.name}.damaged-{stamp}")
-    n = 1
-    while target.exists():
-        n += 1
-        target = path.with_name(f"{path.name}.damaged-{stamp}-{n}")
-    os.replace(path, target)
-    for suffix in ("-wal", "-shm", "-journal"):
-        companion = path.with_name(path.name + suffix)
-        if companion.exists():
-            with contextlib.suppress(OSError):
-                os.replace(companion, target.with_name(target.name + suffix))
-    return target
-
-
-def _cannot_open(path: Path, reason: str) -> FatalError:
-    return FatalError(f"Cannot open the state file {path}: {reason}. Check that the Stash process may read and "
-                      "write it, or set stateDir to another folder", setting="stateDir")
-
-
 def _read_into_memory(path: Path) -> sqlite3.Connection:
     """Copy a state file into memory without writing to it (dry runs, and seeds in read-only folders)."""
-    memory = _connect(":memory:")
+    memory = connect(":memory:")
     last: sqlite3.Error | None = None
     # A WAL file in a read-only folder cannot get its -shm; "immutable" reads it as it stands.
     for uri in (f"{path.resolve().as_uri()}?mode=ro", f"{path.resolve().as_uri()}?immutable=1"):
@@ -300,8 +233,7 @@ class StateStore:
         self._warn = warn if warn is not None else _log.warning
         self.path = path
         if path is None:
-            self._db = _connect(":memory:")
-            _prepare(self._db, "in memory")
+            self._db = in_memory(SCHEMA)
         elif dry_run:
             self._db = self._open_dry(path, seed)
         else:
@@ -311,51 +243,15 @@ class StateStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         if seed is not None and not path.exists():
             self._copy_seed(seed, path)
-        try:
-            db = self._checked(path)
-        except _Damaged as damage:
-            try:
-                moved = _move_aside(path)
-            except OSError as exc:
-                raise _cannot_open(path, f"{damage}, and it could not be moved aside: {exc}") from exc
-            self._warn(f"The state file {path} could not be used ({damage}); it was moved to {moved} and a new "
-                       f"one was started. Lost: {_LOST}.")
-            try:
-                db = self._checked(path)
-            except _Damaged as again:
-                raise _cannot_open(path, str(again)) from again
-        try:
-            db.execute("PRAGMA journal_mode=WAL")
-        except sqlite3.OperationalError as exc:
-            db.close()
-            raise _cannot_open(path, str(exc)) from exc
-        return db
-
-    @staticmethod
-    def _checked(path: Path) -> sqlite3.Connection:
-        if path.is_file() and path.stat().st_size == 0:
-            raise _Damaged("the file is empty")
-        try:
-            db = _connect(path)
-        except sqlite3.Error as exc:
-            raise _cannot_open(path, str(exc)) from exc
-        try:
-            _prepare(db, str(path))
-        except sqlite3.OperationalError as exc:
-            db.close()
-            raise _cannot_open(path, str(exc)) from exc
-        except BaseException:
-            db.close()
-            raise
-        return db
+        return open_file(path, SCHEMA, self._warn)
 
     def _copy_seed(self, seed: Path, path: Path) -> None:
         """Carry the state of a folder that became read-only over; if that fails, start afresh."""
         try:
             memory = _read_into_memory(seed)
             try:
-                _prepare(memory, str(seed))
-                disk = _connect(path)
+                prepare(memory, SCHEMA, str(seed))
+                disk = connect(path)
                 try:
                     memory.backup(disk)
                 finally:
@@ -364,7 +260,7 @@ class StateStore:
                 memory.close()
         except NewerStateError:
             raise
-        except (sqlite3.Error, _Damaged, OSError) as exc:
+        except (sqlite3.Error, Damaged, OSError) as exc:
             with contextlib.suppress(OSError):
                 path.unlink()
             self._warn(f"Could not copy the state from {seed} ({exc}); starting a new state file in {path}. "
@@ -373,26 +269,22 @@ class StateStore:
     def _open_dry(self, path: Path, seed: Path | None) -> sqlite3.Connection:
         source = path if path.exists() else seed
         if source is None or not source.exists():
-            memory = _connect(":memory:")
-            _prepare(memory, "in memory")
-            return memory
+            return in_memory(SCHEMA)
         try:
             if source.is_file() and source.stat().st_size == 0:
-                raise _Damaged("the file is empty")
+                raise Damaged("the file is empty")
             memory = _read_into_memory(source)
-            _prepare(memory, str(source))
+            prepare(memory, SCHEMA, str(source))
             return memory
-        except _Damaged as damage:
+        except Damaged as damage:
             self._warn(f"The state file {source} could not be used ({damage}). A real run would move it aside "
                        f"and start a new one, losing {_LOST}; this dry run starts from nothing and leaves it as is.")
         except sqlite3.DatabaseError as damage:
             if isinstance(damage, sqlite3.OperationalError) and "not a database" not in str(damage):
-                raise _cannot_open(source, str(damage)) from damage
+                raise cannot_open(SCHEMA, source, str(damage)) from damage
             self._warn(f"The state file {source} could not be used ({damage}). A real run would move it aside "
                        f"and start a new one, losing {_LOST}; this dry run starts from nothing and leaves it as is.")
-        memory = _connect(":memory:")
-        _prepare(memory, "in memory")
-        return memory
+        return in_memory(SCHEMA)
 
     def close(self) -> None:
         with self._lock:
