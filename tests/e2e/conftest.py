@@ -116,11 +116,3 @@ def world(plugin_dir: Path, tmp_path: Path):
         w = World(stash=stash, compreface=compreface, plugin_dir=plugin_dir, state_dir=tmp_path / "state")
         w.configure()
         yield w
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under xdist every e2e test runs on one worker: the plugin folder and its venv are built once."""
-    here = Path(__file__).parent
-    for item in items:
-        if here in Path(item.path).parents:
-            item.add_marker(pytest.mark.xdist_group("e2e"))

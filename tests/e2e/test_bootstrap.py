@@ -23,7 +23,7 @@ from scripts.build_plugin import assemble
 from testdoubles.stash_runner import LEVELS, PluginRun, run_plugin
 from tests.e2e.conftest import BOOTSTRAP_TIMEOUT_S, free_port
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]  # one worker, one plugin venv
 
 MARKER = Path("venv") / "stash-compreface-installed.json"
 BOOTSTRAP_WORDS = ("Setting up the plugin's Python environment", "Python environment ready",

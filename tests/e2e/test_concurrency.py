@@ -10,7 +10,7 @@ from testdoubles.synthetic import SyntheticFace, draw_image
 from tests.e2e.world import World
 from tests.library import enrol, person_of_performer, person_of_subject, photo
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]  # one worker, one plugin venv
 
 # persons 60, 61, 62 are strangers seen in two images or more; 63 and 64 are seen once
 PLAN = [(1,), (2,), (60,), (1, 61), (60,), (62,), (2, 60), (61,), (1,), (63,), (62, 1), (64,), (2,), (61,)]

@@ -12,7 +12,7 @@ from testdoubles.stash_runner import run_plugin, task_for_mode
 from tests.e2e.world import COOKIE, World, assert_no_secrets
 from tests.library import enrol, photo
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]  # one worker, one plugin venv
 
 STASH_API_KEY = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.stash-api-key"
 

@@ -20,7 +20,7 @@ from tests.e2e.world import COOKIE, World
 from tests.engine.test_service import side_by_side
 from tests.library import SYNCED, subject_of
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]  # one worker, one plugin venv
 
 PROFILES = {"Obama": "obama_1", "Macron": "macron_2014", "Ardern": "ardern_2018", "Sunak": "sunak"}
 

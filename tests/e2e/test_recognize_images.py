@@ -21,7 +21,7 @@ from tests.library import (
     photo,
 )
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]  # one worker, one plugin venv
 
 
 def tags(world: World, image_id: str) -> set[str]:

@@ -13,7 +13,7 @@ from testdoubles.vision import VisionDouble
 from tests.e2e.world import World
 from tests.library import ERROR, MATCHED, SCANNED, enrol, frames, photo, sprite
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]  # one worker, one plugin venv
 
 
 def test_single_image_family(world: World) -> None:

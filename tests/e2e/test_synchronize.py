@@ -10,7 +10,7 @@ import pytest
 from tests.e2e.world import World
 from tests.library import SYNCED, duplicate_tag_names, person_aliases, portrait, subject_of
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]  # one worker, one plugin venv
 
 
 def test_sigkill_mid_run_then_rerun_leaves_no_duplicates(world: World) -> None:
