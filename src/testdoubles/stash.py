@@ -391,6 +391,7 @@ class SceneRecord(Record):
     oshash: str = ""
     sprite: bytes | None = None
     vtt: str | None = None
+    video: bytes | None = None  # the file served at /scene/{id}/stream (unmodelled: 501 when None)
     tag_ids: set[str] = field(default_factory=set)
     performer_ids: set[str] = field(default_factory=set)
 
@@ -558,6 +559,9 @@ class StashDouble(DoubleServer):
         self.operation_faults: list[OperationFault] = []
         self.auth_failures = 0
         self.requests_without_cookie = 0
+        # /scene/{id}/stream traffic: the Range header of each request and the body bytes sent in all.
+        self.stream_ranges: list[str | None] = []
+        self.stream_bytes_sent = 0
 
         # The root fields of the plugin's documents, and nothing else.
         self._query_fields: dict[str, Callable[[dict[str, Any], _Exec], Any]] = {
@@ -672,10 +676,13 @@ class StashDouble(DoubleServer):
         tags: Iterable[str] = (),
         performers: Iterable[str] = (),
         duration: float = 60.0,
+        video: bytes | None = None,
     ) -> str:
-        """A scene; its sprite sheet and VTT are served at ``paths.sprite``/``paths.vtt`` (404 when None)."""
+        """A scene; its sprite sheet and VTT are served at ``paths.sprite``/``paths.vtt`` (404 when None),
+        its ``video`` bytes at ``paths.stream`` with HTTP Range as Go's ``http.ServeFile`` does."""
         with self.lock:
             record = self._new("scene", SceneRecord, title=title, duration=duration, sprite=sprite, vtt=vtt,
+                               video=video,
                                tag_ids=self._tag_refs(tags), performer_ids=self._performer_refs(performers))
             record.path = path or f"/data/scenes/{record.num:06d}.mp4"
             record.oshash = hashlib.sha1(f"oshash:{record.id}:{record.path}".encode()).hexdigest()[:16]
@@ -1318,8 +1325,53 @@ class StashDouble(DoubleServer):
         if method != "GET":
             handler.send(405, b"", "text/plain; charset=utf-8", headers)
             return
+        if match := re.fullmatch(r"/scene/(\d+)/stream", path):
+            with self.lock:
+                scene = self.scenes.get(match.group(1))
+                video = scene.video if scene is not None else None
+            if scene is not None and video is not None:
+                self._serve_stream(handler, video, scene.path, headers)
+                return
         status, body, content_type = self._media(path)
         handler.send(status, body, content_type, headers)
+
+    def _serve_stream(self, handler: DoubleHandler, data: bytes, path: str, headers: dict[str, str]) -> None:
+        """Go's ``http.ServeFile`` for one file: ``Accept-Ranges``, a single range as 206 with
+        ``Content-Range``, 416 for a malformed or unsatisfiable range (multipart ranges are unmodelled)."""
+        range_header = handler.headers.get("Range")
+        size = len(data)
+        content_type = {".mp4": "video/mp4", ".m4v": "video/mp4", ".mkv": "video/x-matroska",
+                        ".webm": "video/webm"}.get(Path(path).suffix.lower(), "application/octet-stream")
+        headers = {**headers, "Accept-Ranges": "bytes"}
+        with self.lock:
+            self.stream_ranges.append(range_header)
+        if not range_header:
+            status, body = 200, data
+        else:
+            spans, error = _parse_range(range_header, size)
+            if error is not None:
+                if error == "invalid range: failed to overlap":
+                    headers["Content-Range"] = f"bytes */{size}"
+                handler.send(416, f"{error}\n".encode(), "text/plain; charset=utf-8", headers)
+                return
+            if len(spans) > 1:
+                message = str(Unsupported(f"multipart Range {range_header}"))
+                with self.lock:
+                    self.unsupported.append(message)
+                handler.send(501, message.encode(), "text/plain; charset=utf-8", headers)
+                return
+            if not spans:  # Go: every range was ignored (their sum exceeded the file): the whole file
+                status, body = 200, data
+            else:
+                start, length = spans[0]
+                status, body = 206, data[start : start + length]
+                headers["Content-Range"] = f"bytes {start}-{start + length - 1}/{size}"
+        with self.lock:
+            self.stream_bytes_sent += len(body)
+        try:
+            handler.send(status, body, content_type, headers)
+        except (BrokenPipeError, ConnectionResetError):
+            handler.close_connection = True  # the client read what it wanted and hung up, as ffmpeg does
 
     def _media(self, path: str) -> tuple[int, bytes, str]:
         """The media routes the plugin fetches: image files, performer images, scene sprites and VTTs."""
@@ -1400,6 +1452,46 @@ def _validate_aliases(name: str, aliases: list[str]) -> None:
         if alias.lower() in seen:
             raise StashError(f"performer contains duplicate alias '{alias}'")
         seen.add(alias.lower())
+
+
+def _parse_range(header: str, size: int) -> tuple[list[tuple[int, int]], str | None]:
+    """Go's ``net/http.parseRange`` plus ``serveContent``'s checks: (start, length) spans, or an error text."""
+    if not header.startswith("bytes="):
+        return [], "invalid range"
+    spans: list[tuple[int, int]] = []
+    no_overlap = False
+    for part in header[len("bytes="):].split(","):
+        part = part.strip(" \t")
+        if not part:
+            continue
+        first, sep, last = part.partition("-")
+        first, last = first.strip(" \t"), last.strip(" \t")
+        if not sep:
+            return [], "invalid range"
+        if not first:
+            if not last or last.startswith("-") or not last.isdigit():
+                return [], "invalid range"
+            suffix = min(int(last), size)
+            spans.append((size - suffix, suffix))
+            continue
+        if not first.isdigit():
+            return [], "invalid range"
+        start = int(first)
+        if start >= size:
+            no_overlap = True  # Go skips a range that starts past the end
+            continue
+        if not last:
+            spans.append((start, size - start))
+            continue
+        if not last.isdigit() or int(last) < start:
+            return [], "invalid range"
+        end = min(int(last), size - 1)
+        spans.append((start, end - start + 1))
+    if no_overlap and not spans:
+        return [], "invalid range: failed to overlap"
+    if sum(length for _, length in spans) > size:
+        return [], None
+    return spans, None
 
 
 def _session_cookie(header: str | None) -> str | None:
