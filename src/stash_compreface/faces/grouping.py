@@ -73,7 +73,10 @@ def group_faces(faces: Sequence[tuple[int, tuple[float, ...] | None]], *,
     groups: list[list[int]] = []
     sums: list[list[float] | None] = []
     for frame in sorted(by_frame):
-        units = {i: _unit(faces[i][1]) if faces[i][1] else None for i in by_frame[frame]}
+        units: dict[int, list[float] | None] = {}
+        for i in by_frame[frame]:
+            vector = faces[i][1]
+            units[i] = _unit(vector) if vector else None
         pairs = []
         for i, u in units.items():
             if u is None:

@@ -18,7 +18,6 @@ from ..stash.models import Performer
 from ..stash.queries import person_performers
 from .context import TaskContext
 
-
 SCENE_PREFIX = "scene:"
 
 
