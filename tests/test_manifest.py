@@ -58,7 +58,7 @@ EXPECTED_SETTINGS = {
                      "stateDir"),
                     "STRING"),
     **dict.fromkeys(("cooldownSeconds", "maxBatchSize", "maxConcurrency", "minFaceSize",
-                     "minFacesForNewPerformer", "requestTimeout"), "NUMBER"),
+                     "minFacesForNewPerformer", "requestTimeout", "frameInterval"), "NUMBER"),
     **dict.fromkeys(("minSimilarity", "minConfidenceScore", "minQualityScore", "minProcessingQualityScore"),
                     "STRING"),
     "dryRun": "BOOLEAN",
@@ -221,8 +221,8 @@ def test_settings_describe_default_and_range(manifest: dict[str, Any]):
     assert "(default 30; range 5-600)" in descriptions["requestTimeout"]
     assert "0.81, or 81 for percent" in descriptions["minSimilarity"]
     # The two descriptions that used to be false: what an empty value really does.
-    assert "default empty = those two tasks stop with an error naming this setting" in descriptions[
-        "visionServiceUrl"]
+    assert "default empty = frames are sampled locally" in descriptions["visionServiceUrl"]
+    assert "(default 10; range 1-600)" in descriptions["frameInterval"]
     assert "(default http://vision-frame-server:5001;" in descriptions["frameServerUrl"]
 
 

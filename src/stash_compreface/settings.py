@@ -291,11 +291,15 @@ SETTINGS: tuple[SettingSpec, ...] = (
           "API key of a CompreFace verification service. Kept from the original plugin; no task uses it yet",
           default_note="not used"),
     _spec("visionServiceUrl", "vision_service_url", "STRING", None, _spec_url(5010), "Vision Service URL",
-          "URL of the stash-auto-vision service such as http://vision-api:5010. Recognize New Scenes and "
-          "Recognize All Scenes send it the video path (it must see the files at the same paths as Stash) and "
-          "it finds and groups the faces in sampled frames",
-          default_note="those two tasks stop with an error naming this setting; the sprite tasks need no "
-          "extra service"),
+          "URL of the stash-auto-vision service such as http://vision-api:5010, for users who run it. Recognize "
+          "New Scenes and Recognize All Scenes then send it the video path (it must see the files at the same "
+          "paths as Stash) and it finds and groups the faces in sampled frames",
+          default_note="frames are sampled locally, from the scene's file or Stash's stream, every "
+          "frameInterval seconds"),
+    _spec("frameInterval", "frame_interval_s", "NUMBER", 10.0, _spec_float(1, 600),
+          "Frame Interval (seconds)",
+          "Seconds between the video frames sampled locally by Recognize New Scenes and Recognize All Scenes; "
+          "keyframes are used where they are at least this close"),
     _spec("frameServerUrl", "frame_server_url", "STRING", DEFAULT_FRAME_SERVER_URL, _spec_url(5001),
           "Vision Frame Server URL",
           "URL of the Vision Service's frame server, from which the video scene tasks fetch one frame per face "
@@ -369,6 +373,7 @@ class Settings:
     verification_api_key: str = _d("verification_api_key")
     vision_service_url: str | None = _d("vision_service_url")
     frame_server_url: str = _d("frame_server_url")
+    frame_interval_s: float = _d("frame_interval_s")
     stash_host_url: str | None = _d("stash_host_url")
     state_dir: str | None = _d("state_dir")
     request_timeout_s: float = _d("request_timeout_s")

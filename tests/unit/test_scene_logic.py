@@ -45,3 +45,20 @@ def test_a_subject_must_hold_a_share_of_the_face_frames() -> None:
 
 def test_same_frame_twice_counts_once() -> None:
     assert consistent_subjects([Sighting(1, "A", 0.9), Sighting(1, "A", 0.9)], frames_with_faces=1) == []
+
+
+def test_group_faces_by_embedding_never_twice_in_a_frame() -> None:
+    from stash_compreface.faces.grouping import group_faces
+
+    a, a2, b = (1.0, 0.0, 0.0), (0.9, 0.1, 0.0), (0.0, 1.0, 0.0)
+    faces = [(0, a), (0, a2), (1, a), (1, b), (2, b), (3, None), (3, a2)]
+    # frame 0 holds two a-like faces: they are two people, never one group
+    assert group_faces(faces) == [[0, 2], [1, 6], [3, 4], [5]]
+
+
+def test_group_faces_threshold_separates_people() -> None:
+    from stash_compreface.faces.grouping import group_faces
+
+    x, y = (1.0, 0.2), (0.2, 1.0)  # cosine 0.38
+    assert group_faces([(0, x), (1, y)], threshold=0.5) == [[0], [1]]
+    assert group_faces([(0, x), (1, y)], threshold=0.3) == [[0, 1]]

@@ -40,6 +40,7 @@ COMPREFACE = Service("CompreFace", "compreface", "comprefaceUrl")
 DEFAULT_MAX_FILE_BYTES = 5 * 1024 * 1024
 EXAMPLES_PAGE_SIZE = 100
 FACE_PLUGINS = "age,gender,pose,landmarks"
+EMBEDDING_PLUGIN = "calculator"  # the face's embedding: only where faces are grouped (scenes), it is big
 _KEY_SETTING = {
     "recognition": "recognitionApiKey",
     "detection": "detectionApiKey",
@@ -88,7 +89,17 @@ def parse_face(item: Any) -> Face:
         age=(int(age.get("low", 0)), int(age.get("high", 0))) if isinstance(age, dict) else None,
         gender=str(gender.get("value")) if isinstance(gender, dict) and gender.get("value") else None,
         landmarks=_landmarks(item.get("landmarks")),
+        embedding=_embedding(item.get("embedding")),
     )
+
+
+def _embedding(value: Any) -> tuple[float, ...] | None:
+    """The calculator plugin's vector; anything else is treated as absent (the face is then not grouped)."""
+    if not isinstance(value, list) or not value:
+        return None
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in value):
+        return None
+    return tuple(float(v) for v in value)
 
 
 def _landmarks(value: Any) -> tuple[tuple[float, float], ...]:
@@ -259,8 +270,11 @@ class CompreFaceClient:
 
     # -- recognition -----------------------------------------------------------------------------
 
-    def recognize(self, image: bytes, *, min_probability: float, candidates: int = 5) -> list[Face]:
-        params = {"prediction_count": str(max(1, candidates) * 3), "face_plugins": FACE_PLUGINS,
+    def recognize(self, image: bytes, *, min_probability: float, candidates: int = 5,
+                  embeddings: bool = False) -> list[Face]:
+        """``embeddings`` asks for the calculator plugin, so each face carries its vector (for grouping)."""
+        plugins = f"{FACE_PLUGINS},{EMBEDDING_PLUGIN}" if embeddings else FACE_PLUGINS
+        params = {"prediction_count": str(max(1, candidates) * 3), "face_plugins": plugins,
                   "det_prob_threshold": f"{min_probability:.3f}"}
         path = "/api/v1/recognition/recognize"
         try:

@@ -106,8 +106,10 @@ class BuiltinFaceService:
         del picture
         return [self._face(d, scale) for d in self._detect(rgb, min_probability)]
 
-    def recognize(self, image: bytes, *, min_probability: float, candidates: int = 5) -> list[Face]:
-        """Every face, largest first, each with its ``candidates`` best subjects (best example each)."""
+    def recognize(self, image: bytes, *, min_probability: float, candidates: int = 5,
+                  embeddings: bool = True) -> list[Face]:
+        """Every face, largest first, each with its ``candidates`` best subjects (best example each) and its
+        embedding (computed anyway, so ``embeddings`` changes nothing here)."""
         _, rgb, scale = self._decode(image)
         detections = self._detect(rgb, min_probability)
         if not detections:
@@ -115,8 +117,9 @@ class BuiltinFaceService:
         model = self.model
         vectors = np.vstack([self._embed(rgb, d) for d in detections])
         hits = self.store.search_many(vectors, model.model_id, limit=max(1, candidates))
-        return [self._face(d, scale, tuple(SubjectMatch(h.subject, calibrated_similarity(h.cosine)) for h in found))
-                for d, found in zip(detections, hits, strict=True)]
+        return [self._face(d, scale, tuple(SubjectMatch(h.subject, calibrated_similarity(h.cosine)) for h in found),
+                           tuple(float(v) for v in vector))
+                for d, found, vector in zip(detections, hits, vectors, strict=True)]
 
     # -- subjects and examples -------------------------------------------------------------------------
 
@@ -209,7 +212,8 @@ class BuiltinFaceService:
             raise Stopped()
 
     @staticmethod
-    def _face(detection: Detection, scale: float, matches: tuple[SubjectMatch, ...] = ()) -> Face:
+    def _face(detection: Detection, scale: float, matches: tuple[SubjectMatch, ...] = (),
+              embedding: tuple[float, ...] | None = None) -> Face:
         landmarks = tuple((x * scale, y * scale) for x, y in detection.landmarks)
         return Face(box=detection.box.scaled(scale) if scale != 1.0 else detection.box,
-                    probability=detection.score, matches=matches, landmarks=landmarks)
+                    probability=detection.score, matches=matches, landmarks=landmarks, embedding=embedding)

@@ -82,7 +82,9 @@ class Face:
     """One detected face in the coordinates of the image that was sent.
 
     ``landmarks``: five points when the engine gives them (left eye, right eye, nose tip, left and right
-    mouth corner, as seen in the image), else empty.
+    mouth corner, as seen in the image), else empty. ``embedding``: the face's identity vector when the
+    engine gave it (the built-in engine always, CompreFace when asked for its ``calculator`` plugin), so the
+    faces of one person can be grouped across the frames of a scene.
     """
 
     box: Box
@@ -92,6 +94,7 @@ class Face:
     age: tuple[int, int] | None = None
     gender: str | None = None
     landmarks: tuple[Point, ...] = ()
+    embedding: tuple[float, ...] | None = None
 
     @property
     def best(self) -> SubjectMatch | None:

@@ -18,6 +18,21 @@ from ..stash.models import Performer
 from ..stash.queries import person_performers
 from .context import TaskContext
 
+SCENE_PREFIX = "scene:"
+
+
+def scene_item(scene_id: str) -> str:
+    """How a scene is recorded among a candidate's sightings (keyed by image id): images and scenes then
+    count together towards ``minFacesForNewPerformer``."""
+    return f"{SCENE_PREFIX}{scene_id}"
+
+
+def split_items(items: list[str]) -> tuple[list[str], list[str]]:
+    """Sighting items as (image ids, scene ids)."""
+    images = [i for i in items if not i.startswith(SCENE_PREFIX)]
+    scenes = [i[len(SCENE_PREFIX):] for i in items if i.startswith(SCENE_PREFIX)]
+    return images, scenes
+
 
 class AmbiguousSubject(ItemError):
     """Two performers hold the same ``Person …`` name or alias: linking either would be a guess."""
@@ -79,17 +94,18 @@ class PerformerDirectory:
             return self._one_holder(subject)
 
     def sighting(self, subject: str, image_id: str, face_jpeg: bytes, gender: str | None) -> Promotion:
-        """Record that a performer-less subject was seen in ``image_id``; promote it once seen enough."""
+        """Record that a performer-less subject was seen in ``image_id`` (a scene: :func:`scene_item`);
+        promote it once seen enough."""
         ctx = self._ctx
         count = ctx.state.record_sighting(subject, image_id)
         if not should_promote(count, ctx.settings.min_faces_for_new_performer):
-            ctx.debug(f"candidate {subject}: seen in {count} image(s), performer after "
+            ctx.debug(f"candidate {subject}: seen in {count} image(s) or scene(s), performer after "
                       f"{ctx.settings.min_faces_for_new_performer}")
             return Promotion(None, created=False)
         return self.promote(subject, face_jpeg, gender)
 
     def promote(self, subject: str, face_jpeg: bytes, gender: str | None) -> Promotion:
-        """Create (or find) the subject's performer and link every image the candidate was seen in.
+        """Create (or find) the subject's performer and link every image and scene the candidate was seen in.
 
         The performer id is None only in a dry run, where nothing is created.
         """
@@ -122,10 +138,11 @@ class PerformerDirectory:
         state = self._ctx.state
         if state.promoted_performer(subject) == performer_id:
             return
-        images = state.sightings(subject)
-        if images:
+        items = state.sightings(subject)
+        if items:
             state.mark_pending(subject, performer_id)
-            self._ctx.writes.link_performer(images, performer_id, subject)
+            images, scenes = split_items(items)
+            self._ctx.writes.link_performer(images, performer_id, subject, scene_ids=scenes)
         state.mark_promoted(subject, performer_id)
 
     def complete_pending(self) -> None:
@@ -137,5 +154,6 @@ class PerformerDirectory:
                 ctx.state.clear_pending(subject)
                 continue
             if images:
-                ctx.writes.link_performer(images, performer_id, subject)
+                image_ids, scene_ids = split_items(images)
+                ctx.writes.link_performer(image_ids, performer_id, subject, scene_ids=scene_ids)
             ctx.state.mark_promoted(subject, performer_id)

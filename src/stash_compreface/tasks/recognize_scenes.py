@@ -1,7 +1,8 @@
 """recognize{New,All}SceneSprites and recognize{New,All}Scenes: link the known performers of scenes.
 
 New = scenes carrying neither Scanned nor Error; All = every scene. The sprite modes read Stash's
-sprite sheets; the video modes go through the Vision Service (``visionServiceUrl``).
+sprite sheets; the video modes sample frames locally, or go through the Vision Service when
+``visionServiceUrl`` is set.
 """
 
 from __future__ import annotations
@@ -13,12 +14,28 @@ from ..stash.models import ItemKind, Scene
 from ..stash.queries import Selection
 from .context import TaskContext
 from .runner import Tally, item_pages, run_items, unscanned
-from .scene_recognizer import SceneRecognizer, SpriteRecognizer, VideoRecognizer
+from .scene_recognizer import (
+    FrameRecognizer,
+    FrameSource,
+    SceneRecognizer,
+    SpriteRecognizer,
+    VideoRecognizer,
+    frame_source_for,
+)
+
+
+def _video_recognizer(ctx: TaskContext, tally: Tally, frames: FrameSource | None) -> SceneRecognizer:
+    """The Vision Service when configured, else frames sampled here (``frames``, else the context's)."""
+    if ctx.settings.vision_service_url:
+        return VideoRecognizer(ctx)
+    recognizer = FrameRecognizer(ctx, frames or frame_source_for(ctx), tally)
+    recognizer.directory.complete_pending()
+    return recognizer
 
 
 def _run(ctx: TaskContext, args: TaskArgs, recognizer: SceneRecognizer, *, only_new: bool,
-         title: str) -> dict[str, Any]:
-    tally = Tally()
+         title: str, tally: Tally | None = None) -> dict[str, Any]:
+    tally = tally or Tally()
 
     def work(scene: Scene) -> None:
         found, summary = recognizer.performers(scene)
@@ -43,11 +60,15 @@ def recognize_all_scene_sprites(ctx: TaskContext, args: TaskArgs) -> dict[str, A
     return _run(ctx, args, SpriteRecognizer(ctx), only_new=False, title="Recognize all scene sprites")
 
 
-def recognize_new_scenes(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
+def recognize_new_scenes(ctx: TaskContext, args: TaskArgs, *, frames: FrameSource | None = None) -> dict[str, Any]:
     ctx.face_service.check()
-    return _run(ctx, args, VideoRecognizer(ctx), only_new=True, title="Recognize new scenes")
+    tally = Tally()
+    return _run(ctx, args, _video_recognizer(ctx, tally, frames), only_new=True, title="Recognize new scenes",
+                tally=tally)
 
 
-def recognize_all_scenes(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
+def recognize_all_scenes(ctx: TaskContext, args: TaskArgs, *, frames: FrameSource | None = None) -> dict[str, Any]:
     ctx.face_service.check()
-    return _run(ctx, args, VideoRecognizer(ctx), only_new=False, title="Recognize all scenes")
+    tally = Tally()
+    return _run(ctx, args, _video_recognizer(ctx, tally, frames), only_new=False, title="Recognize all scenes",
+                tally=tally)

@@ -1,30 +1,44 @@
-"""Who is in a scene, from Stash's sprite sheet or from video frames (Vision Service).
+"""Who is in a scene: from Stash's sprite sheet, from frames sampled locally, or from the Vision Service.
 
 Sprites: Stash's sheet holds up to 81 evenly spaced thumbnails, described by a VTT. The cells are
 enlarged and laid out nine to a sheet, so a scene costs nine recognitions.
-Video: the Vision Service samples the video and clusters the faces per person; one frame of each
-cluster is fetched back from its frame server and recognised through the face service.
-Either way a performer is linked only when their subject holds across several frames
-(faces/grouping.py): one stray frame is not evidence. Scenes only link known people.
+Local frames (no ``visionServiceUrl``): frames sampled from the video every ``frameInterval`` seconds
+(``video.sample_frames``), recognised one by one as they come; only the faces are kept, so memory stays
+bounded however long the scene.
+Vision Service: it samples the video and clusters the faces per person; one frame of each cluster is
+fetched back from its frame server and recognised through the face service.
+Sprites and local frames group the faces by person across frames (their embeddings, faces/grouping.py):
+a group's best faces name it, and its frames are the evidence. Either way a performer is linked only
+when their subject holds across several frames: one stray frame is not evidence. Local frames also find
+new people: a group seen in enough frames whose best face is good enough becomes a candidate, counted
+with images towards ``minFacesForNewPerformer``.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+import inspect
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from typing import Any, Protocol, cast
+
+from PIL import Image
 
 from .. import imaging
-from ..errors import MediaError
-from ..faces import quality
-from ..faces.grouping import MIN_FRAMES, Sighting, consistent_subjects
-from ..faces.matching import best_match
-from ..faces.models import Box
+from ..errors import CompreFaceError, MediaError, SettingError, TooManyFaces
+from ..faces import matching, quality
+from ..faces.grouping import MIN_FRAMES, Sighting, consistent_subjects, group_faces
+from ..faces.models import Box, Face
+from ..faces.naming import subject_name
 from ..faces.vtt import parse_vtt
 from ..quality import measure_for_gates
 from ..settings import Settings
 from ..stash.models import Scene
 from ..vision.client import Detection, parse_clusters
 from .context import TaskContext
-from .performers import PerformerDirectory
+from .performers import PerformerDirectory, scene_item
+from .runner import Tally
 
 
 def scene_gate(s: Settings) -> quality.Gate:
@@ -39,6 +53,213 @@ class SceneRecognizer(Protocol):
         ...
 
 
+class Frame(Protocol):
+    """What ``video.sample_frames`` yields (the shared contract): upright RGB at most DETECT_MAX_SIDE px."""
+
+    @property
+    def timestamp_s(self) -> float: ...
+
+    @property
+    def image(self) -> Image.Image: ...
+
+
+# The scene's frames, sampled every ``interval_s`` seconds; raises MediaError for an unreadable video and
+# Stopped at once when ``stop`` is set.
+FrameSource = Callable[[Scene, float, threading.Event], Iterable[Frame]]
+
+# Set by the runtime wiring (the video package) when no TaskContext ``frames`` is given.
+default_frame_source: FrameSource | None = None
+
+BEST_FACES = 3  # a group is named by its best faces (quality score), not by its worst
+CANDIDATE_MIN_FRAMES = 3  # an unknown person becomes a candidate only when seen in this many frames
+
+
+def frame_source_for(ctx: TaskContext) -> FrameSource:
+    """The frame sampler: the context's ``frames`` when it has one, else the module default."""
+    source = getattr(ctx, "frames", None) or default_frame_source
+    if source is None:
+        raise SettingError("local frame sampling is not available in this installation: set visionServiceUrl "
+                           "to a stash-auto-vision service, or use the sprite tasks", setting="visionServiceUrl")
+    return cast(FrameSource, source)
+
+
+def recognize_with_embeddings(service: Any, jpeg: bytes, *, min_probability: float) -> list[Face]:
+    """Faces with their embeddings where the service can give them (grouping needs them)."""
+    recognize = service.recognize
+    if "embeddings" in inspect.signature(recognize).parameters:
+        return cast(list[Face], recognize(jpeg, min_probability=min_probability, embeddings=True))
+    return cast(list[Face], recognize(jpeg, min_probability=min_probability))
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One usable face in one frame; ``crop`` (JPEG, the face with a margin) only where candidates are made."""
+
+    frame: int
+    face: Face
+    measured: quality.Measured
+    crop: bytes | None = None
+
+
+@dataclass(frozen=True)
+class Group:
+    """The faces of one person across the frames of a scene, best first."""
+
+    observations: tuple[Observation, ...]
+
+    @property
+    def frames(self) -> frozenset[int]:
+        return frozenset(o.frame for o in self.observations)
+
+    @property
+    def best(self) -> Observation:
+        return self.observations[0]
+
+
+def group_observations(observations: list[Observation]) -> list[Group]:
+    """Observations grouped by person (embedding), each group's faces best first (quality score)."""
+    groups = group_faces([(o.frame, o.face.embedding) for o in observations])
+    return [Group(tuple(sorted((observations[i] for i in g),
+                               key=lambda o: (-o.measured.score, -o.face.box.area, o.frame))))
+            for g in groups]
+
+
+def group_subject(group: Group, min_similarity: float) -> tuple[str, float] | None:
+    """The subject most of the group's best faces match (ties: the higher similarity), or None."""
+    votes: Counter[str] = Counter()
+    best: dict[str, float] = {}
+    for observation in group.observations[:BEST_FACES]:
+        match = matching.best_match(observation.face, min_similarity)
+        if match is not None:
+            votes[match.subject] += 1
+            best[match.subject] = max(best.get(match.subject, 0.0), match.similarity)
+    if not votes:
+        return None
+    subject = max(votes, key=lambda name: (votes[name], best[name], name))
+    return subject, best[subject]
+
+
+@dataclass
+class Decision:
+    """What the groups of a scene say: performers found, and the notes for the log line."""
+
+    performers: set[str]
+    notes: list[str]
+
+
+class GroupingRecognizer:
+    """Shared by the sprite and local-frame modes: observations in, performers (and candidates) out."""
+
+    create_candidates = False
+
+    def __init__(self, ctx: TaskContext, tally: Tally | None = None,
+                 directory: PerformerDirectory | None = None) -> None:
+        self.ctx = ctx
+        self.tally = tally or Tally()
+        self.gate = scene_gate(ctx.settings)
+        s = ctx.settings
+        self.subject_gate = quality.subject_gate(s.min_face_size_px, s.min_confidence_score, s.min_quality_score)
+        self.directory = directory or PerformerDirectory(ctx)
+        self._create_lock = threading.Lock()
+
+    def observe(self, image: Image.Image, faces: Iterable[Face], frame_of: Callable[[Face], int | None]
+                ) -> list[Observation]:
+        """The faces of one picture that pass the scene gate, as observations of their frames."""
+        out = []
+        for face in faces:
+            frame = frame_of(face)
+            if frame is None or face.box.min_side < 2:
+                continue
+            measured = measure_for_gates(image, face)
+            ok, _ = quality.check(face, measured, self.gate)
+            if not ok:
+                continue
+            crop = imaging.encode_jpeg(imaging.crop(image, face.box)) if self.create_candidates else None
+            out.append(Observation(frame, face, measured, crop))
+        return out
+
+    def decide(self, scene: Scene, observations: list[Observation], what: str) -> tuple[set[str], str]:
+        """Group, name each group by its best faces, link subjects with consistent evidence."""
+        groups = group_observations(observations)
+        frames_with_faces = len({o.frame for o in observations})
+        sightings: list[Sighting] = []
+        named: dict[str, list[Group]] = {}
+        unknown: list[Group] = []
+        for group in groups:
+            found = group_subject(group, self.ctx.settings.min_similarity)
+            if found is None:
+                unknown.append(group)
+                continue
+            subject, similarity = found
+            named.setdefault(subject, []).append(group)
+            sightings += [Sighting(frame, subject, similarity) for frame in group.frames]
+        performers: set[str] = set()
+        notes = []
+        for evidence in consistent_subjects(sightings, frames_with_faces):
+            performer = self.directory.for_subject(evidence.subject)
+            if performer is not None:
+                self.directory.finish_pending(evidence.subject, performer)
+            elif self.create_candidates:
+                best = max((g.best for g in named[evidence.subject]), key=lambda o: o.measured.score)
+                performer = self._sighting(evidence.subject, scene, best)
+            if performer is None:
+                notes.append(f"{evidence.subject} has no performer")
+                continue
+            performers.add(performer)
+            notes.append(f"performer {performer} ({self.directory.name_of(performer)}) in {evidence.frames} "
+                         f"of {frames_with_faces} frames with faces")
+        if self.create_candidates:
+            for group in unknown:
+                performer, note = self._unknown(scene, group)
+                if note:
+                    notes.append(note)
+                if performer is not None:
+                    performers.add(performer)
+        summary = f"{what}, {frames_with_faces} frames with faces, {len(groups)} face groups"
+        return performers, summary + (f"; {'; '.join(notes)}" if notes else "")
+
+    def _sighting(self, subject: str, scene: Scene, best: Observation) -> str | None:
+        """A performer-less subject seen consistently in the scene: one more sighting (maybe a promotion)."""
+        assert best.crop is not None
+        promotion = self.directory.sighting(subject, scene_item(scene.id), best.crop,
+                                            matching.stash_gender(best.face.gender))
+        if promotion.created:
+            self.tally.add(created_performers=1)
+        return promotion.performer_id
+
+    def _unknown(self, scene: Scene, group: Group) -> tuple[str | None, str]:
+        """An unknown person: a candidate once seen in enough frames with a good enough best face."""
+        if len(group.frames) < CANDIDATE_MIN_FRAMES:
+            return None, ""
+        best = group.best
+        ok, why = quality.check(best.face, best.measured, self.subject_gate)
+        if not ok or best.crop is None:
+            return None, f"an unknown person in {len(group.frames)} frames, not a candidate: {why}"
+        ctx = self.ctx
+        with self._create_lock:
+            # Another scene of this run (or an image) may have made this person a subject meanwhile.
+            again = matching.order_faces(ctx.face_service.recognize(best.crop, min_probability=0.5))
+            match = matching.best_match(again[0], ctx.settings.min_similarity) if again else None
+            if match is not None:
+                subject = match.subject
+            else:
+                subject = subject_name(scene.id, ctx.suffix())
+                ctx.state.add_candidate(subject)
+                try:
+                    if ctx.writes.add_example(subject, best.crop, why=f"a face of {scene.label} as its first "
+                                              "example") is not None:
+                        self.tally.add(created_subjects=1)
+                except (TooManyFaces, CompreFaceError) as exc:
+                    return None, f"an unknown person in {len(group.frames)} frames: the face service would not " \
+                                 f"take the face: {exc}"
+        performer = self.directory.for_subject(subject)
+        if performer is None:
+            performer = self._sighting(subject, scene, best)
+        note = f"{subject} in {len(group.frames)} frames" + (f": performer {performer}" if performer else
+                                                              ": candidate")
+        return performer, note
+
+
 CELLS_PER_SIDE = 3
 CELL_WIDTH = 320
 
@@ -49,14 +270,11 @@ def _cell_of(face: Box, cells: list[Box]) -> int | None:
     return next((i for i, c in enumerate(cells) if c.x_min <= cx <= c.x_max and c.y_min <= cy <= c.y_max), None)
 
 
-class SpriteRecognizer:
-    def __init__(self, ctx: TaskContext) -> None:
-        self.ctx = ctx
-        self.gate = scene_gate(ctx.settings)
-        self.directory = PerformerDirectory(ctx)
+class SpriteRecognizer(GroupingRecognizer):
+    """Sprite thumbnails are small and enlarged: they match known people, never make new ones."""
 
-    def sightings(self, scene: Scene) -> tuple[list[Sighting], int, int]:
-        """Matches per frame, the number of frames with a usable face, and the number of frames."""
+    def observations(self, scene: Scene) -> tuple[list[Observation], int]:
+        """Usable faces per thumbnail, and the number of thumbnails."""
         if not scene.vtt_url or not scene.sprite_url:
             raise MediaError("Stash lists no sprite for this scene")
         try:
@@ -69,31 +287,55 @@ class SpriteRecognizer:
             raise MediaError("the sprite VTT lists no thumbnail inside the sprite image")
         cells = [sheet.crop((c.x, c.y, c.x + c.width, c.y + c.height)) for c in cues]
         per_request = CELLS_PER_SIDE * CELLS_PER_SIDE
-        sightings: list[Sighting] = []
-        with_faces: set[int] = set()
+        observations: list[Observation] = []
         for start in range(0, len(cells), per_request):
             self.ctx.check_stop()
             tiled, boxes = imaging.tile(cells[start:start + per_request], columns=CELLS_PER_SIDE,
                                         cell_width=CELL_WIDTH)
-            faces = self.ctx.face_service.recognize(imaging.encode_jpeg(tiled),
-                                                    min_probability=self.gate.min_confidence_score)
-            for face in faces:
+            faces = recognize_with_embeddings(self.ctx.face_service, imaging.encode_jpeg(tiled),
+                                              min_probability=self.gate.min_confidence_score)
+
+            def frame_of(face: Face, start: int = start, boxes: list[Box] = boxes) -> int | None:
                 cell = _cell_of(face.box, boxes)
-                if cell is None:
-                    continue
-                frame = start + cell
-                ok, _ = quality.check(face, measure_for_gates(tiled, face), self.gate)
-                if not ok:
-                    continue
-                with_faces.add(frame)
-                match = best_match(face, self.ctx.settings.min_similarity)
-                if match is not None:
-                    sightings.append(Sighting(frame, match.subject, match.similarity))
-        return sightings, len(with_faces), len(cells)
+                return None if cell is None else start + cell
+
+            observations += self.observe(tiled, faces, frame_of)
+        return observations, len(cells)
 
     def performers(self, scene: Scene) -> tuple[set[str], str]:
-        sightings, frames_with_faces, frames = self.sightings(scene)
-        return _link(self.directory, sightings, frames_with_faces, f"{frames} thumbnails")
+        observations, frames = self.observations(scene)
+        return self.decide(scene, observations, f"{frames} thumbnails")
+
+
+def _constant(frame: int) -> Callable[[Face], int | None]:
+    """Every face of a sampled frame belongs to that frame."""
+    return lambda _face: frame
+
+
+class FrameRecognizer(GroupingRecognizer):
+    """Frames sampled locally from the video (no Vision Service): matches known people, finds new ones."""
+
+    create_candidates = True
+
+    def __init__(self, ctx: TaskContext, frames: FrameSource, tally: Tally | None = None,
+                 directory: PerformerDirectory | None = None) -> None:
+        super().__init__(ctx, tally, directory)
+        self.frames = frames
+
+    def performers(self, scene: Scene) -> tuple[set[str], str]:
+        ctx = self.ctx
+        observations: list[Observation] = []
+        count = 0
+        for index, frame in enumerate(self.frames(scene, ctx.settings.frame_interval_s, ctx.stop)):
+            ctx.check_stop()
+            count += 1
+            image = frame.image
+            faces = recognize_with_embeddings(ctx.face_service, imaging.encode_jpeg(image),
+                                              min_probability=self.gate.min_confidence_score)
+            faces = [replace(f, box=f.box.clamped(image.width, image.height)) for f in faces]
+            observations += self.observe(image, faces, _constant(index))
+        ctx.check_stop()
+        return self.decide(scene, observations, f"{count} frames")
 
 
 class VideoRecognizer:
@@ -133,7 +375,7 @@ class VideoRecognizer:
         if not faces:
             return None
         face = max(faces, key=lambda f: f.box.area)
-        match = best_match(face, self.ctx.settings.min_similarity)
+        match = matching.best_match(face, self.ctx.settings.min_similarity)
         return (match.subject, match.similarity) if match is not None else None
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import base64
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Protocol
 
@@ -125,12 +125,17 @@ class Writes:
                          add_performers=sorted(new_performers, key=int))
         return len(new_performers)
 
-    def link_performer(self, image_ids: list[str], performer_id: str, subject: str) -> None:
-        """A promoted candidate's earlier sightings: performer and Matched on every image at once."""
-        self._update(ItemKind.IMAGE, image_ids, label=f"images {', '.join(image_ids)}",
-                     add_tags=[self._settings.matched_tag], add_performers=[performer_id])
-        self._log("info", f"linked performer {performer_id} ({subject}) to {len(image_ids)} image(s) where "
-                          "it was seen")
+    def link_performer(self, image_ids: list[str], performer_id: str, subject: str, *,
+                       scene_ids: Sequence[str] = ()) -> None:
+        """A promoted candidate's earlier sightings: performer and Matched on every image, then every scene,
+        at once (bulk ADD: the items' own performers stay)."""
+        for kind, ids in ((ItemKind.IMAGE, list(image_ids)), (ItemKind.SCENE, list(scene_ids))):
+            if ids:
+                self._update(kind, ids, label=f"{kind.value}s {', '.join(ids)}",
+                             add_tags=[self._settings.matched_tag], add_performers=[performer_id])
+        if not self.dry_run:
+            self._log("info", f"linked performer {performer_id} ({subject}) to {len(image_ids)} image(s) and "
+                              f"{len(scene_ids)} scene(s) where it was seen")
 
     def clear_scan_tags(self, kind: ItemKind, ids: list[str]) -> None:
         """Reset: Scanned and Error off, so the items are tried again."""
@@ -214,10 +219,6 @@ class DryRunWrites(Writes):
             parts.append(f"link performers {', '.join(performers)}")
         if parts:
             self._would(f"{'; '.join(parts)} on {label}")
-
-    def link_performer(self, image_ids: list[str], performer_id: str, subject: str) -> None:
-        self._update(ItemKind.IMAGE, image_ids, label=f"images {', '.join(image_ids)}",
-                     add_tags=[self._settings.matched_tag], add_performers=[performer_id])
 
     def tag_performer(self, performer: Performer, *, failed: bool) -> None:
         s = self._settings
