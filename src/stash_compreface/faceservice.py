@@ -30,8 +30,10 @@ class FaceService(Protocol):
         """Fail fast, naming the setting to fix, when the service is unreachable or refuses the key."""
         ...
 
-    def recognize(self, image: bytes, *, min_probability: float, candidates: int = 5) -> list[Face]:
-        """Every face in the image, largest first, each with its best subjects (one entry per subject)."""
+    def recognize(self, image: bytes, *, min_probability: float, candidates: int = 5,
+                  embeddings: bool = False) -> list[Face]:
+        """Every face in the image, largest first, each with its best subjects (one entry per subject);
+        ``embeddings`` asks for each face's vector too (grouping faces across the frames of a scene)."""
         ...
 
     def detect(self, image: bytes, *, min_probability: float) -> list[Face]:

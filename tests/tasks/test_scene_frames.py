@@ -1,30 +1,24 @@
-"""recognizeNewScenes / recognizeAllScenes without a Vision Service: frames sampled locally.
+"""recognizeNewScenes / recognizeAllScenes without a Vision Service: frames sampled from the video itself.
 
-The frame source is a fake (the shared contract's ``sample_frames`` shape): synthetic faces drawn on
-frames, which the CompreFace double recognises (and embeds, through its calculator plugin).
+Each scene is a real H.264 file, written here with PyAV: one picture per 5-second sample with synthetic
+faces drawn at known times, which the CompreFace double recognises (and embeds, through its calculator
+plugin). The file is not at the scene's path on this machine, so the plugin reads it from the Stash
+double's stream route, with HTTP Range, as it would in a Docker container that does not mount the media.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from stash_compreface.errors import MediaError
-from stash_compreface.stash.models import Scene
-from stash_compreface.tasks import scene_recognizer
 from testdoubles.synthetic import SyntheticFace, render
 from tests.library import ERROR, MATCHED, SCANNED, created_performers, enrol
 from tests.tasks.conftest import TaskWorld
+from tests.video.videos import write_h264
 
-
-@dataclass(frozen=True)
-class Frame:
-    timestamp_s: float
-    image: Image.Image
+SAMPLE_S = 5
 
 
 def frame(persons: list[int], seed: int) -> Image.Image:
@@ -33,65 +27,54 @@ def frame(persons: list[int], seed: int) -> Image.Image:
     return render(640, 360, faces, seed=seed)
 
 
-class FakeVideos:
-    """Videos by path: the persons in view in each sampled frame; a path of None's frames raises."""
+class Videos:
+    """Scenes whose video shows, in each 5-second sample, the persons listed for it."""
 
-    def __init__(self) -> None:
-        self.videos: dict[str, list[list[int]]] = {}
-        self.stop_after: int | None = None
-        self.frames_given = 0
-        self.intervals: list[float] = []
+    def __init__(self, world: TaskWorld, folder: Path) -> None:
+        self.world = world
+        self.folder = folder
 
-    def __call__(self, scene: Scene, interval_s: float, stop: threading.Event) -> Iterator[Frame]:
-        self.intervals.append(interval_s)
-        if scene.path not in self.videos:
-            raise MediaError(f"the video {scene.path} cannot be read: moov atom not found")
-        for i, persons in enumerate(self.videos[scene.path]):
-            if self.stop_after is not None and i == self.stop_after:
-                stop.set()  # the user presses Stop while frames are still coming
-            self.frames_given += 1
-            yield Frame(i * interval_s, frame(persons, seed=i))
+    def scene(self, title: str, samples: list[list[int]], **scene: object) -> str:
+        pictures = [frame(persons, seed=i) for i, persons in enumerate(samples)]
+        path = write_h264(self.folder / f"{title}.mp4", seconds=len(samples) * SAMPLE_S, fps=1, gop_s=SAMPLE_S,
+                          size=(640, 360), picture=lambda t: pictures[min(int(t // SAMPLE_S), len(pictures) - 1)])
+        return self.world.stash.add_scene(title, path=f"/media/not-mounted-here/{title}.mp4", video=path.read_bytes(),
+                                          duration=float(len(samples) * SAMPLE_S), **scene)  # type: ignore[arg-type]
 
 
 @pytest.fixture
-def videos(monkeypatch: pytest.MonkeyPatch) -> FakeVideos:
-    fake = FakeVideos()
-    monkeypatch.setattr(scene_recognizer, "default_frame_source", fake)
-    return fake
+def videos(world: TaskWorld, tmp_path: Path) -> Videos:
+    world.configure(frameInterval=SAMPLE_S)
+    return Videos(world, tmp_path)
 
 
 def test_known_performer_in_many_frames_linked_stray_not_user_performers_kept(world: TaskWorld,
-                                                                               videos: FakeVideos) -> None:
+                                                                               videos: Videos) -> None:
     alice = enrol(world, "Alice", 1)
     enrol(world, "Bob", 2)
     user = world.stash.add_performer("Carol")
-    world.configure(frameInterval=5)
-    # Alice in 6 of 8 frames (half a minute at 5 s), Bob in a single frame, a stranger in a single frame.
-    videos.videos["/videos/a.mp4"] = [[1], [1], [], [1, 2], [1], [], [1, 33], [1]]
-    clip = world.stash.add_scene("A", path="/videos/a.mp4", performers=[user])
+    # Alice in 6 of 8 samples (half a minute at 5 s), Bob in a single one, a stranger in a single one.
+    clip = videos.scene("A", [[1], [1], [], [1, 2], [1], [], [1, 33], [1]], performers=[user])
     run = world.run("recognizeNewScenes")
-    assert run.error is None
-    assert set(world.stash.scenes[clip].performer_ids) == {user, alice}
+    assert run.error is None, run.logs
+    assert set(world.stash.scenes[clip].performer_ids) == {user, alice}  # the user's own performer kept
     assert world.stash.tag_names("scene", clip) == {SCANNED, MATCHED}
-    assert videos.intervals == [5.0]
     # the stranger seen once is nobody's candidate: no subject, no performer
     assert len(world.compreface.subjects) == 2  # Alice and Bob only
     assert created_performers(world) == []
     assert run.output["matched"] == 1
+    assert world.stash.stream_bytes_sent > 0  # read from Stash's stream: the path is not mounted here
 
 
 def test_unknown_person_in_enough_frames_of_two_scenes_becomes_a_performer_linked_to_both(
-        world: TaskWorld, videos: FakeVideos) -> None:
+        world: TaskWorld, videos: Videos) -> None:
     enrol(world, "Alice", 1)
-    videos.videos["/videos/a.mp4"] = [[7], [7], [7, 1], [7]]
-    videos.videos["/videos/b.mp4"] = [[], [7], [7], [7]]
-    videos.videos["/videos/c.mp4"] = [[8], [], []]  # one frame: not a candidate
-    a = world.stash.add_scene("A", path="/videos/a.mp4")
-    b = world.stash.add_scene("B", path="/videos/b.mp4")
-    c = world.stash.add_scene("C", path="/videos/c.mp4")
-    world.configure(maxConcurrency=1)
+    a = videos.scene("A", [[7], [7], [7, 1], [7]])
+    b = videos.scene("B", [[], [7], [7], [7]])
+    c = videos.scene("C", [[8], [], []])  # one frame: not a candidate
+    world.configure(frameInterval=SAMPLE_S, maxConcurrency=1)
     run = world.run("recognizeNewScenes")
-    assert run.error is None
+    assert run.error is None, run.logs
     created = created_performers(world)
     assert len(created) == 1
     assert created[0] in world.stash.scenes[a].performer_ids
@@ -104,41 +87,21 @@ def test_unknown_person_in_enough_frames_of_two_scenes_becomes_a_performer_linke
     assert len(world.compreface.subjects) == 2
 
 
-def test_unknown_person_in_one_scene_waits_for_a_second_sighting(world: TaskWorld, videos: FakeVideos) -> None:
-    videos.videos["/videos/a.mp4"] = [[7], [7], [7], [7]]
-    a = world.stash.add_scene("A", path="/videos/a.mp4")
+def test_unknown_person_in_one_scene_waits_for_a_second_sighting(world: TaskWorld, videos: Videos) -> None:
+    a = videos.scene("A", [[7], [7], [7], [7]])
     assert world.run("recognizeNewScenes").error is None
     assert created_performers(world) == []
     assert world.stash.tag_names("scene", a) == {SCANNED}
     assert len(world.compreface.subjects) == 1  # the candidate, with its first example
 
 
-def test_unreadable_video_is_an_item_error_naming_the_scene(world: TaskWorld, videos: FakeVideos) -> None:
+def test_unreadable_video_is_an_item_error_naming_the_scene(world: TaskWorld, videos: Videos) -> None:
     alice = enrol(world, "Alice", 1)
-    videos.videos["/videos/a.mp4"] = [[1], [1], [1]]
-    broken = world.stash.add_scene("Broken", path="/videos/broken.mp4")
-    good = world.stash.add_scene("Good", path="/videos/a.mp4")
+    broken = world.stash.add_scene("Broken", path="/media/not-mounted-here/broken.mp4",
+                                   video=b"\x00\x00\x00\x18ftypmp42" + b"not really a video" * 50)
+    good = videos.scene("Good", [[1], [1], [1]])
     run = world.run("recognizeAllScenes")
     assert run.error is None
     assert world.stash.tag_names("scene", broken) == {ERROR}
-    assert any(f"scene {broken}" in m and "moov atom" in m for m in run.messages("error"))
+    assert any(f"scene {broken}" in m for m in run.messages("error"))
     assert set(world.stash.scenes[good].performer_ids) == {alice}
-
-
-def test_a_stop_interrupts_the_frames(world: TaskWorld, videos: FakeVideos) -> None:
-    enrol(world, "Alice", 1)
-    videos.videos["/videos/a.mp4"] = [[1]] * 50
-    videos.stop_after = 3
-    clip = world.stash.add_scene("A", path="/videos/a.mp4")
-    run = world.run("recognizeNewScenes")
-    assert run.error == "stopped on request"
-    assert videos.frames_given <= 4
-    assert world.stash.tag_names("scene", clip) == set()
-    assert not world.stash.scenes[clip].performer_ids
-
-
-def test_without_a_frame_source_or_vision_service_the_setting_is_named(world: TaskWorld) -> None:
-    world.stash.add_scene("Clip", path="/videos/clip.mp4")
-    run = world.run("recognizeNewScenes")
-    assert run.error is not None and "visionServiceUrl" in run.error
-    assert world.stash.mutation_count() == 0

@@ -55,13 +55,6 @@ def test_reset_unmatched_scenes(world: TaskWorld) -> None:
     assert world.stash.tag_names("scene", broken) == set()
 
 
-def test_video_modes_need_the_vision_service(world: TaskWorld) -> None:
-    world.stash.add_scene("Clip", path="/videos/clip.mp4")
-    run = world.run("recognizeNewScenes")
-    assert run.error is not None and "visionServiceUrl" in run.error
-    assert world.stash.mutation_count() == 0
-
-
 @pytest.mark.parametrize("legacy", [False, True], ids=["frames-route", "legacy-route"])
 def test_video_frames_through_the_vision_service(world: TaskWorld, legacy: bool) -> None:
     alice = enrol(world, "Alice", 1)

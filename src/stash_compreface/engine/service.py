@@ -107,7 +107,7 @@ class BuiltinFaceService:
         return [self._face(d, scale) for d in self._detect(rgb, min_probability)]
 
     def recognize(self, image: bytes, *, min_probability: float, candidates: int = 5,
-                  embeddings: bool = True) -> list[Face]:
+                  embeddings: bool = False) -> list[Face]:
         """Every face, largest first, each with its ``candidates`` best subjects (best example each) and its
         embedding (computed anyway, so ``embeddings`` changes nothing here)."""
         _, rgb, scale = self._decode(image)

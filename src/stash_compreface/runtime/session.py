@@ -7,6 +7,7 @@ the run lock is taken, so tasks never build a client, read the environment or to
 from __future__ import annotations
 
 import contextlib
+import shutil
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -25,8 +26,10 @@ from ..settings import (
     pick_plugin_settings,
 )
 from ..stash.client import StashClient
+from ..stash.models import Scene
 from ..tasks.context import TaskContext
 from ..tasks.state import StateStore, locate_state, open_state, user_state_dir
+from ..video import Frame, VideoSource, sample_frames
 from ..vision.client import VisionClient
 from .reporter import Reporter
 from .runlock import RunLock
@@ -93,6 +96,19 @@ def choose_engine(settings: Settings, log: Callable[[str, str], None]) -> str:
                    f"recognitionApiKey at {', '.join(settings.compreface_candidates())}. Set faceEngine to "
                    "compreface to stop instead when CompreFace is down")
     return "builtin"
+
+
+def frames_for(stash: StashClient) -> Callable[[Scene, float, threading.Event], Iterator[Frame]]:
+    """Scene frames sampled here: from the file when this machine can read the scene's path, else from
+    Stash's stream with our session cookie or API key (ffmpeg on PATH is the fallback where PyAV is missing)."""
+
+    def frames(scene: Scene, interval_s: float, stop: threading.Event) -> Iterator[Frame]:
+        source = VideoSource(path=scene.path or None,
+                             stream_url=stash.rebase(scene.stream_url) if scene.stream_url else None,
+                             headers=stash.auth_headers(), duration_s=scene.duration_s)
+        return sample_frames(source, interval_s=interval_s, stop=stop, ffmpeg_path=shutil.which("ffmpeg"))
+
+    return frames
 
 
 def vision_for(settings: Settings, stop: threading.Event) -> VisionClient:
@@ -173,7 +189,7 @@ def task_context(
             store_dir = state.path.parent if state.path is not None else None
             ctx = TaskContext(settings=settings, stash=stash, reporter=reporter, state=state, stop=stop,
                               engine_factory=lambda name: engine_for(name, settings, stop, store_dir, reporter.log),
-                              vision_factory=lambda: vision_for(settings, stop))
+                              vision_factory=lambda: vision_for(settings, stop), frames=frames_for(stash))
             context = ctx
             ctx.face_service_factory = lambda: context.engine(choose_engine(settings, reporter.log))
             yield ctx

@@ -112,6 +112,10 @@ class StashClient:
             headers["ApiKey"] = self.api_key
         return headers
 
+    def auth_headers(self) -> dict[str, str]:
+        """The session cookie or API key, for a media reader that opens Stash's URLs itself (video)."""
+        return {k: v for k, v in self._headers().items() if k != "Accept"}
+
     def _remember_cookie(self, response: httpx.Response) -> None:
         """Stash re-issues the session cookie on each request; keep the fresh one for runs over an hour."""
         fresh = response.cookies.get("session")

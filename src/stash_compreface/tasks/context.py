@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import secrets
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +18,8 @@ from ..faceservice import FaceService
 from ..runtime.reporter import Reporter
 from ..settings import Settings
 from ..stash.client import StashClient
+from ..stash.models import Scene
+from ..video import Frame
 from ..vision.client import VisionClient
 from .state import StateStore
 from .writes import Writes, writes_for
@@ -40,6 +42,8 @@ class TaskContext:
     face_service_factory: Callable[[], FaceService] = _no_service
     engine_factory: Callable[[str], FaceService] = _no_service
     vision_factory: Callable[[], VisionClient] = _no_service
+    # Frames of a scene's video, sampled here: (scene, seconds between samples, stop) -> frames as they come.
+    frames: Callable[[Scene, float, threading.Event], Iterable[Frame]] = _no_service
     stop: threading.Event = field(default_factory=threading.Event)
     suffix: Callable[[], str] = random_suffix
     _face_service: FaceService | None = None

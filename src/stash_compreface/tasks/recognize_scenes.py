@@ -16,19 +16,17 @@ from .context import TaskContext
 from .runner import Tally, item_pages, run_items, unscanned
 from .scene_recognizer import (
     FrameRecognizer,
-    FrameSource,
     SceneRecognizer,
     SpriteRecognizer,
     VideoRecognizer,
-    frame_source_for,
 )
 
 
-def _video_recognizer(ctx: TaskContext, tally: Tally, frames: FrameSource | None) -> SceneRecognizer:
-    """The Vision Service when configured, else frames sampled here (``frames``, else the context's)."""
+def _video_recognizer(ctx: TaskContext, tally: Tally) -> SceneRecognizer:
+    """The Vision Service when configured, else frames sampled here from the video."""
     if ctx.settings.vision_service_url:
         return VideoRecognizer(ctx)
-    recognizer = FrameRecognizer(ctx, frames or frame_source_for(ctx), tally)
+    recognizer = FrameRecognizer(ctx, ctx.frames, tally)
     recognizer.directory.complete_pending()
     return recognizer
 
@@ -60,15 +58,15 @@ def recognize_all_scene_sprites(ctx: TaskContext, args: TaskArgs) -> dict[str, A
     return _run(ctx, args, SpriteRecognizer(ctx), only_new=False, title="Recognize all scene sprites")
 
 
-def recognize_new_scenes(ctx: TaskContext, args: TaskArgs, *, frames: FrameSource | None = None) -> dict[str, Any]:
+def recognize_new_scenes(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
     ctx.face_service.check()
     tally = Tally()
-    return _run(ctx, args, _video_recognizer(ctx, tally, frames), only_new=True, title="Recognize new scenes",
+    return _run(ctx, args, _video_recognizer(ctx, tally), only_new=True, title="Recognize new scenes",
                 tally=tally)
 
 
-def recognize_all_scenes(ctx: TaskContext, args: TaskArgs, *, frames: FrameSource | None = None) -> dict[str, Any]:
+def recognize_all_scenes(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
     ctx.face_service.check()
     tally = Tally()
-    return _run(ctx, args, _video_recognizer(ctx, tally, frames), only_new=False, title="Recognize all scenes",
+    return _run(ctx, args, _video_recognizer(ctx, tally), only_new=False, title="Recognize all scenes",
                 tally=tally)

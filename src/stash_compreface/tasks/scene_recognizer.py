@@ -16,17 +16,16 @@ with images towards ``minFacesForNewPerformer``.
 
 from __future__ import annotations
 
-import inspect
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from typing import Any, Protocol, cast
+from typing import Protocol
 
 from PIL import Image
 
 from .. import imaging
-from ..errors import CompreFaceError, MediaError, SettingError, TooManyFaces
+from ..errors import CompreFaceError, MediaError, TooManyFaces
 from ..faces import matching, quality
 from ..faces.grouping import MIN_FRAMES, Sighting, consistent_subjects, group_faces
 from ..faces.models import Box, Face
@@ -67,28 +66,8 @@ class Frame(Protocol):
 # Stopped at once when ``stop`` is set.
 FrameSource = Callable[[Scene, float, threading.Event], Iterable[Frame]]
 
-# Set by the runtime wiring (the video package) when no TaskContext ``frames`` is given.
-default_frame_source: FrameSource | None = None
-
 BEST_FACES = 3  # a group is named by its best faces (quality score), not by its worst
 CANDIDATE_MIN_FRAMES = 3  # an unknown person becomes a candidate only when seen in this many frames
-
-
-def frame_source_for(ctx: TaskContext) -> FrameSource:
-    """The frame sampler: the context's ``frames`` when it has one, else the module default."""
-    source = getattr(ctx, "frames", None) or default_frame_source
-    if source is None:
-        raise SettingError("local frame sampling is not available in this installation: set visionServiceUrl "
-                           "to a stash-auto-vision service, or use the sprite tasks", setting="visionServiceUrl")
-    return cast(FrameSource, source)
-
-
-def recognize_with_embeddings(service: Any, jpeg: bytes, *, min_probability: float) -> list[Face]:
-    """Faces with their embeddings where the service can give them (grouping needs them)."""
-    recognize = service.recognize
-    if "embeddings" in inspect.signature(recognize).parameters:
-        return cast(list[Face], recognize(jpeg, min_probability=min_probability, embeddings=True))
-    return cast(list[Face], recognize(jpeg, min_probability=min_probability))
 
 
 @dataclass(frozen=True)
@@ -292,8 +271,8 @@ class SpriteRecognizer(GroupingRecognizer):
             self.ctx.check_stop()
             tiled, boxes = imaging.tile(cells[start:start + per_request], columns=CELLS_PER_SIDE,
                                         cell_width=CELL_WIDTH)
-            faces = recognize_with_embeddings(self.ctx.face_service, imaging.encode_jpeg(tiled),
-                                              min_probability=self.gate.min_confidence_score)
+            faces = self.ctx.face_service.recognize(imaging.encode_jpeg(tiled), embeddings=True,
+                                                    min_probability=self.gate.min_confidence_score)
 
             def frame_of(face: Face, start: int = start, boxes: list[Box] = boxes) -> int | None:
                 cell = _cell_of(face.box, boxes)
@@ -330,8 +309,8 @@ class FrameRecognizer(GroupingRecognizer):
             ctx.check_stop()
             count += 1
             image = frame.image
-            faces = recognize_with_embeddings(ctx.face_service, imaging.encode_jpeg(image),
-                                              min_probability=self.gate.min_confidence_score)
+            faces = ctx.face_service.recognize(imaging.encode_jpeg(image), embeddings=True,
+                                               min_probability=self.gate.min_confidence_score)
             faces = [replace(f, box=f.box.clamped(image.width, image.height)) for f in faces]
             observations += self.observe(image, faces, _constant(index))
         ctx.check_stop()
