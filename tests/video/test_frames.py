@@ -4,6 +4,7 @@ corrupt files, a three-hour file, a stop, duplicates, and the ffmpeg fallback.""
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import re
 import shutil
 import sys
@@ -225,15 +226,24 @@ def test_ffmpeg_fallback_samples_keyframes(scene_file, no_pyav):
 
 
 @pytest.mark.skipif(FFMPEG is None, reason="no ffmpeg on PATH")
-def test_ffmpeg_fallback_over_the_stream_and_stop(stash, scene_file, no_pyav):
+def test_ffmpeg_fallback_over_the_stream_and_stop(scene_file, no_pyav):
+    with StashDouble.running() as open_stash:  # a Stash without credentials: nothing secret on the command line
+        source = dataclasses.replace(stream_source(open_stash, scene_file.read_bytes(), 40.0), headers={})
+        stop = threading.Event()
+        frames_iter = sample_frames(source, interval_s=10, stop=stop, ffmpeg_path=FFMPEG)
+        assert people(next(frames_iter)) == set()
+        assert people(next(frames_iter)) == {FACE.person}
+        stop.set()
+        with pytest.raises(Stopped):
+            next(frames_iter)
+
+
+@pytest.mark.skipif(FFMPEG is None, reason="no ffmpeg on PATH")
+def test_ffmpeg_fallback_never_puts_the_session_key_on_its_command_line(stash, scene_file, no_pyav):
     source = stream_source(stash, scene_file.read_bytes(), 40.0)
-    stop = threading.Event()
-    frames_iter = sample_frames(source, interval_s=10, stop=stop, ffmpeg_path=FFMPEG)
-    assert people(next(frames_iter)) == set()
-    assert people(next(frames_iter)) == {FACE.person}
-    stop.set()
-    with pytest.raises(Stopped):
-        next(frames_iter)
+    with pytest.raises(MediaError, match="PyAV") as refused:
+        run(source, 10, ffmpeg_path=FFMPEG)
+    assert API_KEY not in str(refused.value)
 
 
 @pytest.mark.skipif(FFMPEG is None, reason="no ffmpeg on PATH")

@@ -277,7 +277,10 @@ def _ffmpeg_frames(
         cmd += ["-i", source.path]  # type: ignore[list-item]
     else:
         if source.headers:
-            cmd += ["-headers", _header_block(source.headers)]
+            # ffmpeg takes headers only on its command line, which every user of the machine can read.
+            raise MediaError(f"{source.name} is not readable here and reading Stash's stream without PyAV would "
+                             "show the session key to other users of this machine: install PyAV (the av "
+                             "package) or make the video file readable at its path")
         cmd += ["-multiple_requests", "1", "-rw_timeout", str(int(READ_TIMEOUT_S * 1e6)),
                 "-i", source.stream_url]  # type: ignore[list-item]
     cmd += ["-an", "-sn", "-vf", vf, "-fps_mode", "vfr", "-f", "image2pipe", "-c:v", "ppm", "pipe:1"]
