@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -31,6 +31,7 @@ from ..faces.grouping import MIN_FRAMES, Sighting, consistent_subjects, group_fa
 from ..faces.models import Box, Face
 from ..faces.naming import subject_name
 from ..faces.vtt import parse_vtt
+from ..faceservice import FaceService
 from ..quality import measure_for_gates
 from ..settings import Settings
 from ..stash.models import Scene
@@ -103,12 +104,12 @@ def group_observations(observations: list[Observation]) -> list[Group]:
             for g in groups]
 
 
-def group_subject(group: Group, min_similarity: float) -> tuple[str, float] | None:
-    """The subject most of the group's best faces match (ties: the higher similarity), or None."""
+def group_subject(faces: Sequence[Face], min_similarity: float) -> tuple[str, float] | None:
+    """The subject most of a group's recognised best faces match (ties: the higher similarity), or None."""
     votes: Counter[str] = Counter()
     best: dict[str, float] = {}
-    for observation in group.observations[:BEST_FACES]:
-        match = matching.best_match(observation.face, min_similarity)
+    for face in faces:
+        match = matching.best_match(face, min_similarity)
         if match is not None:
             votes[match.subject] += 1
             best[match.subject] = max(best.get(match.subject, 0.0), match.similarity)
@@ -116,6 +117,31 @@ def group_subject(group: Group, min_similarity: float) -> tuple[str, float] | No
         return None
     subject = max(votes, key=lambda name: (votes[name], best[name], name))
     return subject, best[subject]
+
+
+def recognise_groups(service: FaceService, groups: Sequence[Group], min_probability: float) -> list[list[Face]]:
+    """The recognised best faces of each group: every vector in one ``recognize_embeddings`` call (one
+    request per scene, however many frames), a face without a vector through its crop. A face that
+    already has subjects (CompreFace without a detection key detects through recognition) is used as is."""
+    chosen = [g.observations[:BEST_FACES] for g in groups]
+    vectors = [list(o.face.embedding) for obs in chosen for o in obs if o.face.embedding and not o.face.matches]
+    answers = iter(service.recognize_embeddings(vectors) if vectors else [])
+    out: list[list[Face]] = []
+    for observations in chosen:
+        faces = []
+        for o in observations:
+            if o.face.matches:
+                faces.append(o.face)
+            elif o.face.embedding:
+                answer = next(answers, None)  # no subject at all: CompreFace may answer no result
+                if answer is not None:
+                    faces.append(answer)
+            elif o.crop is not None:
+                found = service.recognize(o.crop, min_probability=min_probability)
+                if found:
+                    faces.append(max(found, key=lambda f: f.box.area))
+        out.append(faces)
+    return out
 
 
 @dataclass
@@ -153,7 +179,9 @@ class GroupingRecognizer:
             ok, _ = quality.check(face, measured, self.gate)
             if not ok:
                 continue
-            crop = imaging.encode_jpeg(imaging.crop(image, face.box)) if self.create_candidates else None
+            # The crop makes candidates, and recognises a face that came without a vector.
+            keep = self.create_candidates or not face.embedding
+            crop = imaging.encode_jpeg(imaging.crop(image, face.box)) if keep else None
             out.append(Observation(frame, face, measured, crop))
         return out
 
@@ -164,8 +192,9 @@ class GroupingRecognizer:
         sightings: list[Sighting] = []
         named: dict[str, list[Group]] = {}
         unknown: list[Group] = []
-        for group in groups:
-            found = group_subject(group, self.ctx.settings.min_similarity)
+        recognised = recognise_groups(self.ctx.face_service, groups, self.gate.min_confidence_score)
+        for group, faces in zip(groups, recognised, strict=True):
+            found = group_subject(faces, self.ctx.settings.min_similarity)
             if found is None:
                 unknown.append(group)
                 continue
@@ -271,8 +300,8 @@ class SpriteRecognizer(GroupingRecognizer):
             self.ctx.check_stop()
             tiled, boxes = imaging.tile(cells[start:start + per_request], columns=CELLS_PER_SIDE,
                                         cell_width=CELL_WIDTH)
-            faces = self.ctx.face_service.recognize(imaging.encode_jpeg(tiled), embeddings=True,
-                                                    min_probability=self.gate.min_confidence_score)
+            faces = self.ctx.face_service.detect(imaging.encode_jpeg(tiled), embeddings=True,
+                                                 min_probability=self.gate.min_confidence_score)
 
             def frame_of(face: Face, start: int = start, boxes: list[Box] = boxes) -> int | None:
                 cell = _cell_of(face.box, boxes)
@@ -309,8 +338,8 @@ class FrameRecognizer(GroupingRecognizer):
             ctx.check_stop()
             count += 1
             image = frame.image
-            faces = ctx.face_service.recognize(imaging.encode_jpeg(image), embeddings=True,
-                                               min_probability=self.gate.min_confidence_score)
+            faces = ctx.face_service.detect(imaging.encode_jpeg(image), embeddings=True,
+                                            min_probability=self.gate.min_confidence_score)
             faces = [replace(f, box=f.box.clamped(image.width, image.height)) for f in faces]
             observations += self.observe(image, faces, _constant(index))
         ctx.check_stop()
