@@ -35,7 +35,7 @@ from ..faceservice import FaceService
 from ..quality import measure_for_gates
 from ..settings import Settings
 from ..stash.models import Scene
-from ..vision.client import Detection, parse_clusters
+from ..vision.client import Detection, Enhancement, parse_faces
 from .context import TaskContext
 from .performers import PerformerDirectory, scene_item
 from .runner import Tally
@@ -352,14 +352,18 @@ class VideoRecognizer:
         self.vision = ctx.vision
         self.gate = scene_gate(ctx.settings)
         self.directory = PerformerDirectory(ctx)
+        self._enhancement: Enhancement | None = None
         self.vision.health()
 
     def performers(self, scene: Scene) -> tuple[set[str], str]:
         if not scene.path:
             raise MediaError("the scene has no video file")
         ctx = self.ctx
-        job = self.vision.analyze(scene.path, scene.id, min_confidence=ctx.settings.min_confidence_score)
-        clusters, source = parse_clusters(self.vision.wait(job, ctx.stop))
+        s = ctx.settings
+        job = self.vision.analyze(scene.path, scene.id, min_confidence=s.min_confidence_score,
+                                  min_quality=s.min_processing_quality_score, enhancement=Enhancement())
+        result = parse_faces(self.vision.wait(job, ctx.stop))
+        clusters, source, self._enhancement = result.clusters, result.source, result.enhancement
         timestamps = {d.timestamp_s for c in clusters for d in c.detections}
         sightings: list[Sighting] = []
         for cluster in clusters:
@@ -373,7 +377,8 @@ class VideoRecognizer:
 
     def _recognise(self, video: str, detection: Detection) -> tuple[str, float] | None:
         """The subject of one cluster, from its representative frame (boxes are in that frame's pixels)."""
-        frame = imaging.prepare(self.vision.extract_frame(video, detection.timestamp_s))
+        enhancement = self._enhancement if detection.enhanced else None  # its box is in the restored frame
+        frame = imaging.prepare(self.vision.extract_frame(video, detection.timestamp_s, enhancement=enhancement))
         scale = frame.width / max(1, frame.original_size[0])
         box = detection.box.scaled(scale).clamped(frame.width, frame.height)
         if box.min_side < 2:
