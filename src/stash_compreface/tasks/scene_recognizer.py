@@ -3,8 +3,9 @@
 Sprites: Stash's sheet holds up to 81 evenly spaced thumbnails, described by a VTT. The cells are
 enlarged and laid out nine to a sheet, so a scene costs nine recognitions.
 Local frames (no ``visionServiceUrl``): frames sampled from the video every ``frameInterval`` seconds
-(``video.sample_frames``), recognised one by one as they come; only the faces are kept, so memory stays
-bounded however long the scene.
+(``video.sample_frames``), faces detected with their vectors as frames come; only the faces are kept,
+so memory stays bounded however long the scene. Groups are recognised once per scene: the best faces'
+vectors in one ``recognize_embeddings`` call.
 Vision Service: it samples the video and clusters the faces per person; one frame of each cluster is
 fetched back from its frame server and recognised through the face service.
 Sprites and local frames group the faces by person across frames (their embeddings, faces/grouping.py):
