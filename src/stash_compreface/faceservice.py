@@ -36,8 +36,14 @@ class FaceService(Protocol):
         ``embeddings`` asks for each face's vector too (grouping faces across the frames of a scene)."""
         ...
 
-    def detect(self, image: bytes, *, min_probability: float) -> list[Face]:
-        """Faces without recognition; ``[]`` when there is none."""
+    def detect(self, image: bytes, *, min_probability: float, embeddings: bool = False) -> list[Face]:
+        """Faces without recognition; ``[]`` when there is none. ``embeddings`` asks for each face's vector,
+        so the faces of a scene can be grouped first and only each group's best faces recognised."""
+        ...
+
+    def recognize_embeddings(self, embeddings: list[list[float]], *, candidates: int = 5) -> list[Face]:
+        """The best subjects of each vector (as returned by ``detect(..., embeddings=True)``), in order:
+        recognition without sending the picture again. The faces carry no box."""
         ...
 
     def add_example(self, subject: str, image: bytes) -> str:

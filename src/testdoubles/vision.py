@@ -12,10 +12,14 @@ forever), ``fail_jobs = True`` (every job fails), plus :class:`DoubleServer`'s `
 
 from __future__ import annotations
 
+import io
 import json
 import uuid
 from collections import defaultdict
 from typing import Any, ClassVar
+from urllib.parse import parse_qs, urlsplit
+
+from PIL import Image
 
 from .server import DoubleHandler, DoubleServer
 from .synthetic import SyntheticEngine
@@ -32,6 +36,8 @@ class VisionDouble(DoubleServer):
         self.fail_jobs = False  # every job fails
         self.job_error = "faces job failed: decoder crashed"
         self._fates: list[tuple[str, str]] = []  # (fate, error) for the next submitted jobs
+        self.analyze_bodies: list[dict[str, Any]] = []  # every POST /vision/analyze body, as sent
+        self.frame_queries: list[dict[str, str]] = []  # every extract-frame query, as sent
         super().__init__()
 
     def fail_next_jobs(self, times: int = 1, *, error: str = "faces job failed: decoder crashed") -> None:
@@ -48,7 +54,15 @@ class VisionDouble(DoubleServer):
         with self.lock:
             self.videos[path] = sorted(frames, key=lambda f: f[0])
 
-    def analyse(self, path: str, source_id: str) -> dict[str, Any]:
+    def analyse(self, path: str, source_id: str, parameters: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Sprite mode (``use_sprites`` and both URLs, §5): the registered frames stand for the tiles, at cue
+        midpoints, and enhancement is skipped; otherwise an enabled ``enhancement`` marks each cluster's
+        representative ``enhanced``, its box in the 2x frame that ``enhance=1`` serves (§6.3)."""
+        parameters = parameters or {}
+        sprites = bool(parameters.get("use_sprites") and parameters.get("sprite_vtt_url")
+                       and parameters.get("sprite_image_url"))
+        enhancement = parameters.get("enhancement") if isinstance(parameters.get("enhancement"), dict) else None
+        enhanced = bool(enhancement and enhancement.get("enabled")) and not sprites
         clusters: dict[int, list[dict[str, Any]]] = defaultdict(list)
         for index, (timestamp, data) in enumerate(self.videos[path]):
             for face in self.engine.detect(data):
@@ -63,6 +77,8 @@ class VisionDouble(DoubleServer):
         faces = []
         for n, detections in enumerate(clusters.values()):
             best = max(detections, key=lambda d: (d["bbox"]["x_max"] - d["bbox"]["x_min"]))
+            if enhanced:
+                best = {**best, "enhanced": True, "bbox": {k: 2 * v for k, v in best["bbox"].items()}}
             faces.append({"face_id": f"face_{n}", "embedding": [0.0] * 512,
                           "demographics": {"age": 30, "gender": "F", "emotion": "neutral"},
                           "detections": detections, "representative_detection": best})
@@ -70,8 +86,23 @@ class VisionDouble(DoubleServer):
                 "metadata": {"source": path, "source_type": "video", "total_frames": len(self.videos[path]),
                              "frames_processed": len(self.videos[path]), "unique_faces": len(faces),
                              "total_detections": sum(len(f["detections"]) for f in faces),
-                             "processing_time_seconds": 0.1, "method": "opencv_cpu", "model": "buffalo_l",
-                             "frame_enhancement": None}}
+                             "processing_time_seconds": 0.1,
+                             "method": "sprites" if sprites else "opencv_cpu", "model": "buffalo_l",
+                             "frame_enhancement": enhancement if enhancement and enhancement.get("enabled")
+                             else None}}
+
+
+def _invalid_enhancement(value: Any) -> str:
+    """faces-service's validation of ``enhancement`` (``faces/models.py:22-33``), as a 422 detail."""
+    if value is None:
+        return ""
+    if not isinstance(value, dict):
+        return "enhancement: Input should be a valid dictionary"
+    for key in ("quality_trigger", "fidelity_weight"):
+        number = value.get(key, 0.5)
+        if isinstance(number, bool) or not isinstance(number, int | float) or not 0 <= number <= 1:
+            return f"enhancement.{key}: Input should be between 0 and 1"
+    return ""
 
 
 class VisionHandler(DoubleHandler):
@@ -88,7 +119,11 @@ class VisionHandler(DoubleHandler):
                                         "services": {}})
         if path == "/vision/analyze" and method == "POST":
             body = json.loads(self.read_body() or b"{}")
+            with double.lock:
+                double.analyze_bodies.append(body)
             source, source_id = body.get("source"), body.get("source_id")
+            faces = (body.get("modules") or {}).get("faces") or {}
+            parameters = faces.get("parameters") or {}
             if not source or source_id is None:
                 return self.detail(422, "source and source_id are required")
             with double.lock:
@@ -97,8 +132,11 @@ class VisionHandler(DoubleHandler):
                 job_id = str(uuid.uuid4())
                 fate, error = double._fates.pop(0) if double._fates else (
                     ("failed", double.job_error) if double.fail_jobs else ("completed", ""))
+                problem = _invalid_enhancement(parameters.get("enhancement"))
+                if problem:  # faces-service answers 422, which vision-api turns into a failed job (§2.1)
+                    fate, error = "failed", f"faces job submission failed: {problem}"
                 double.jobs[job_id] = {"source": source, "source_id": str(source_id), "polls": 0, "fate": fate,
-                                       "error": error}
+                                       "error": error, "parameters": parameters}
             return self.send_json(202, {"job_id": job_id, "status": "queued", "created_at": "2026-11-24T00:00:00.000Z",
                                         "services_enabled": {"scenes": True, "faces": True, "semantics": False,
                                                              "objects": False}, "processing_mode": "sequential"})
@@ -121,7 +159,7 @@ class VisionHandler(DoubleHandler):
                 if parts[3] == "results":
                     if job.get("state") != "completed":
                         return self.detail(409, f"Job not completed (status: {job.get('state', 'processing')})")
-                    results = double.analyse(job["source"], job["source_id"])
+                    results = double.analyse(job["source"], job["source_id"], job["parameters"])
                     return self.send_json(200, {"job_id": parts[2], "source_id": job["source_id"],
                                                 "status": "completed", "scenes": None, "faces": results,
                                                 "semantics": None, "objects": None, "metadata": {}})
@@ -129,9 +167,15 @@ class VisionHandler(DoubleHandler):
             video, timestamp = self.q("video_path"), float(self.q("timestamp") or 0)
             with double.lock:
                 frames = double.videos.get(video or "")
+                double.frame_queries.append({k: v[0] for k, v in parse_qs(urlsplit(self.path).query).items()})
             if not frames:
                 return self.detail(404, f"Video not found: {video}")
             _, data = min(frames, key=lambda f: abs(f[0] - timestamp))
+            if self.q("enhance") == "1":  # restored and pasted back at 2x, as CodeFormer/GFPGAN do
+                with Image.open(io.BytesIO(data)) as image:
+                    out = io.BytesIO()
+                    image.convert("RGB").resize((image.width * 2, image.height * 2)).save(out, "JPEG", quality=95)
+                data = out.getvalue()
             return self.send(200, data, "image/jpeg", {"X-Timestamp": str(timestamp)})
         return self.detail(404, "Not Found")
 

@@ -281,3 +281,25 @@ def test_unreachable_service_names_the_url_setting() -> None:
         client.check()
     assert info.value.setting == "comprefaceUrl"
     client.close()
+
+
+def test_detect_with_embeddings_then_recognise_the_vectors(compreface, client) -> None:
+    """Scenes group faces by their vectors before recognising: detection (calculator plugin) gives them,
+    and the embeddings route names them without uploading the picture again."""
+    client.add_example("Person 3 CCCCCCCCCCCCCCCC", face_of(3))
+    (plain,) = client.detect(face_of(3, size=120, seed=4), min_probability=0.8)
+    assert plain.embedding is None and plain.matches == ()
+    (face,) = client.detect(face_of(3, size=120, seed=4), min_probability=0.8, embeddings=True)
+    assert face.embedding is not None and face.matches == ()
+    assert compreface.calls["POST /api/v1/detection/detect"] == 2
+    assert compreface.calls["POST /api/v1/recognition/recognize"] == 0
+    (hit,) = client.recognize_embeddings([list(face.embedding)])
+    assert hit.best is not None and hit.best.subject == "Person 3 CCCCCCCCCCCCCCCC"
+
+
+def test_detect_with_embeddings_without_a_detection_key_goes_through_recognition(compreface) -> None:
+    client = CompreFaceClient(compreface.url, recognition_key=RECOGNITION_KEY, backoff_s=0.01, timeout_s=2)
+    (face,) = client.detect(face_of(4), min_probability=0.8, embeddings=True)
+    assert face.embedding is not None
+    assert compreface.calls["POST /api/v1/recognition/recognize"] == 1
+    client.close()

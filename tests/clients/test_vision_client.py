@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from stash_compreface.errors import ItemError, MediaError, ProtocolError, ServiceError, ServiceUnavailable, Stopped
-from stash_compreface.vision.client import VisionClient, parse_clusters
+from stash_compreface.vision.client import Enhancement, Sprites, VisionClient, parse_clusters, parse_faces
 from testdoubles.synthetic import SyntheticFace, draw_image
 from testdoubles.vision import VisionDouble
 
@@ -134,4 +134,47 @@ def test_unreachable_frame_server_names_its_setting(vision) -> None:
     with pytest.raises(ServiceUnavailable) as info:
         client.extract_frame("/v/a.mp4", 1.0)
     assert info.value.setting == "frameServerUrl" and isinstance(info.value.__cause__, httpx.ConnectError)
+    client.close()
+
+
+def test_sprite_mode_sends_the_documented_fields_and_skips_scene_detection(vision) -> None:
+    client = VisionClient(vision.url, vision.url, first_poll_s=0.01)
+    sprites = Sprites("http://stash:9999/scene/abc_thumbs.vtt", "http://stash:9999/scene/abc_sprite.jpg")
+    job = client.analyze("/v/a.mp4", "7", min_confidence=0.7, min_quality=0.3, sprites=sprites,
+                         enhancement=Enhancement())
+    result = parse_faces(client.wait(job, threading.Event()))
+    body = vision.analyze_bodies[-1]
+    assert body["modules"]["scenes"]["enabled"] is False  # else the service scans the whole video first
+    parameters = body["modules"]["faces"]["parameters"]
+    assert parameters["use_sprites"] is True
+    assert parameters["sprite_vtt_url"] == sprites.vtt_url and parameters["sprite_image_url"] == sprites.image_url
+    assert parameters["face_min_quality"] == 0.3 and parameters["face_min_confidence"] == 0.7
+    assert result.sprites and "enhancement" not in parameters  # never applied to sprite tiles (§5)
+    assert not any(d.enhanced for c in result.clusters for d in (*c.detections, c.representative))
+    client.close()
+
+
+def test_enhancement_parameters_are_sent_and_enhanced_frames_fetched_alike(vision) -> None:
+    client = VisionClient(vision.url, vision.url, first_poll_s=0.01)
+    job = client.analyze("/v/a.mp4", "7", min_confidence=0.7, enhancement=Enhancement(fidelity_weight=0.4))
+    result = parse_faces(client.wait(job, threading.Event()))
+    parameters = vision.analyze_bodies[-1]["modules"]["faces"]["parameters"]
+    assert parameters["enhancement"] == {"enabled": True, "quality_trigger": 0.5, "model": "codeformer",
+                                         "fidelity_weight": 0.4}
+    assert "face_min_quality" not in parameters and parameters["use_sprites"] is False
+    assert result.enhancement == Enhancement(fidelity_weight=0.4) and not result.sprites
+    (cluster,) = result.clusters
+    assert cluster.representative.enhanced
+    frame = client.extract_frame("/v/a.mp4", cluster.representative.timestamp_s, enhancement=result.enhancement)
+    query = vision.frame_queries[-1]
+    assert (query["enhance"], query["model"], query["fidelity_weight"]) == ("1", "codeformer", "0.4")
+    assert frame != FRAMES[0][1] and frame[:2] == b"\xff\xd8"  # the 2x restored frame the box refers to
+    client.close()
+
+
+def test_an_invalid_enhancement_fails_the_job_readably(vision) -> None:
+    client = VisionClient(vision.url, vision.url, first_poll_s=0.01)
+    job = client.analyze("/v/a.mp4", "7", min_confidence=0.7, enhancement=Enhancement(fidelity_weight=1.5))
+    with pytest.raises(ItemError, match="fidelity_weight"):
+        client.wait(job, threading.Event())
     client.close()

@@ -172,3 +172,18 @@ def test_the_store_lives_in_the_state_folder(tmp_path, model, photos):
         assert face.best is not None and face.best.subject == "Sunak" and face.best.similarity > 0.95
     finally:
         again.close()
+
+
+def test_detect_with_embeddings_then_recognise_the_vectors(service, photos):
+    """Scenes group faces by vector, then name only each group's best: the same answer as ``recognize``."""
+    service.add_example("Obama", photos["obama_1"])
+    service.add_example("Ardern", photos["ardern_2018"])
+    group = side_by_side((photos["ardern_2022"], 500), (photos["obama_2"], 900))
+    assert all(f.embedding is None for f in service.detect(group, min_probability=0.7))
+    detected = service.detect(group, min_probability=0.7, embeddings=True)
+    assert len(detected) == 2 and all(f.embedding and not f.matches for f in detected)
+    named = service.recognize_embeddings([list(f.embedding or ()) for f in detected], candidates=2)
+    recognised = service.recognize(group, min_probability=0.7, candidates=2)
+    assert [f.best.subject if f.best else None for f in named] == ["Obama", "Ardern"]  # largest first
+    assert [[m.subject for m in f.matches] for f in named] == [[m.subject for m in f.matches] for f in recognised]
+    assert service.recognize_embeddings([]) == []

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from testdoubles.compreface import DETECTION_KEY
 from testdoubles.synthetic import SyntheticFace, render
 from tests.library import ERROR, MATCHED, SCANNED, created_performers, enrol
 from tests.tasks.conftest import TaskWorld
@@ -105,3 +106,20 @@ def test_unreadable_video_is_an_item_error_naming_the_scene(world: TaskWorld, vi
     assert world.stash.tag_names("scene", broken) == {ERROR}
     assert any(f"scene {broken}" in m for m in run.messages("error"))
     assert set(world.stash.scenes[good].performer_ids) == {alice}
+
+
+def test_a_30_sample_scene_is_detected_per_frame_but_recognised_once(world: TaskWorld, videos: Videos) -> None:
+    """Group first, then recognise each group's best faces. Before (recognise every face of every frame):
+    30 recognitions for 30 samples. Now: 30 detections and one embeddings recognition for the scene."""
+    alice = enrol(world, "Alice", 1)
+    enrol(world, "Bob", 2)
+    clip = videos.scene("Long", [[1, 2] if i % 10 == 0 else [1] for i in range(30)])
+    world.configure(frameInterval=SAMPLE_S, detectionApiKey=DETECTION_KEY)
+    world.compreface.calls.clear()
+    run = world.run("recognizeNewScenes")
+    assert run.error is None, run.logs
+    assert set(world.stash.scenes[clip].performer_ids) == {alice}  # Bob in 3 of 30 frames: too few
+    calls = world.compreface.calls
+    assert calls["POST /api/v1/detection/detect"] == 30
+    assert calls["POST /api/v1/recognition/recognize"] == 0
+    assert calls["POST /api/v1/recognition/embeddings/recognize"] == 1

@@ -70,6 +70,10 @@ def test_video_frames_through_the_vision_service(world: TaskWorld, legacy: bool)
         assert world.stash.tag_names("scene", clip) == {SCANNED, MATCHED}
         assert world.stash.tag_names("scene", unseen) == {ERROR}
         assert any(f"scene {unseen}" in m and "same path" in m for m in run.messages("error"))
+        # enhancement as documented (§6.3); the enhanced representative's frame is fetched restored alike
+        faces = vision.analyze_bodies[0]["modules"]["faces"]["parameters"]
+        assert faces["enhancement"]["enabled"] is True and faces["use_sprites"] is False
+        assert vision.frame_queries and all(q.get("enhance") == "1" for q in vision.frame_queries)
 
 
 def test_a_failed_vision_job_tags_the_scene_error(world: TaskWorld) -> None:

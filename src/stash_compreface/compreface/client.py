@@ -283,11 +283,13 @@ class CompreFaceClient:
         except NoFace:
             return []
 
-    def detect(self, image: bytes, *, min_probability: float) -> list[Face]:
-        """Detection service when its key is set, else the recognition service (which detects too)."""
+    def detect(self, image: bytes, *, min_probability: float, embeddings: bool = False) -> list[Face]:
+        """Detection service when its key is set, else the recognition service (which detects too);
+        ``embeddings`` adds the calculator plugin, as for ``recognize``."""
         if not self._keys["detection"]:
-            return self.recognize(image, min_probability=min_probability, candidates=1)
-        params = {"face_plugins": FACE_PLUGINS, "det_prob_threshold": f"{min_probability:.3f}"}
+            return self.recognize(image, min_probability=min_probability, candidates=1, embeddings=embeddings)
+        plugins = f"{FACE_PLUGINS},{EMBEDDING_PLUGIN}" if embeddings else FACE_PLUGINS
+        params = {"face_plugins": plugins, "det_prob_threshold": f"{min_probability:.3f}"}
         path = "/api/v1/detection/detect"
         try:
             return self._request("detection", "POST", path, params=params,

@@ -30,7 +30,7 @@ from .. import imaging
 from ..compreface.codes import NO_FACE_FOUND
 from ..errors import CompreFaceError, MediaError, PluginError, ServiceError, Stopped, TooManyFaces
 from ..faces.calibration import calibrated_similarity
-from ..faces.models import Face, SubjectMatch
+from ..faces.models import Box, Face, SubjectMatch
 from ..faceservice import ExampleRef
 from .store import FACES_FILE, SERVICE, SubjectStore, Warn
 
@@ -100,11 +100,26 @@ class BuiltinFaceService:
 
     # -- faces -----------------------------------------------------------------------------------------
 
-    def detect(self, image: bytes, *, min_probability: float) -> list[Face]:
-        """Faces without recognition, largest first; ``[]`` when there is none."""
+    def detect(self, image: bytes, *, min_probability: float, embeddings: bool = False) -> list[Face]:
+        """Faces without recognition, largest first; ``[]`` when there is none. ``embeddings`` embeds each
+        face (the costly part), for grouping the faces of a scene before recognising the best ones."""
         picture, rgb, scale = self._decode(image)
         del picture
-        return [self._face(d, scale) for d in self._detect(rgb, min_probability)]
+        detections = self._detect(rgb, min_probability)
+        if not embeddings:
+            return [self._face(d, scale) for d in detections]
+        return [self._face(d, scale, embedding=tuple(float(v) for v in self._embed(rgb, d))) for d in detections]
+
+    def recognize_embeddings(self, embeddings: list[list[float]], *, candidates: int = 5) -> list[Face]:
+        """Each vector's best subjects, in order, as ``recognize`` would give them (no box: zero)."""
+        if not embeddings:
+            return []
+        vectors = np.asarray(embeddings, dtype=np.float32)
+        hits = self.store.search_many(vectors, self.model.model_id, limit=max(1, candidates))
+        empty = Box(0, 0, 0, 0)
+        return [Face(box=empty, probability=1.0, embedding=tuple(float(v) for v in vector),
+                     matches=tuple(SubjectMatch(h.subject, calibrated_similarity(h.cosine)) for h in found))
+                for vector, found in zip(embeddings, hits, strict=True)]
 
     def recognize(self, image: bytes, *, min_probability: float, candidates: int = 5,
                   embeddings: bool = False) -> list[Face]:

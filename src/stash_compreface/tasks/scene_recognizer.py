@@ -3,8 +3,9 @@
 Sprites: Stash's sheet holds up to 81 evenly spaced thumbnails, described by a VTT. The cells are
 enlarged and laid out nine to a sheet, so a scene costs nine recognitions.
 Local frames (no ``visionServiceUrl``): frames sampled from the video every ``frameInterval`` seconds
-(``video.sample_frames``), recognised one by one as they come; only the faces are kept, so memory stays
-bounded however long the scene.
+(``video.sample_frames``), faces detected with their vectors as frames come; only the faces are kept,
+so memory stays bounded however long the scene. Groups are recognised once per scene: the best faces'
+vectors in one ``recognize_embeddings`` call.
 Vision Service: it samples the video and clusters the faces per person; one frame of each cluster is
 fetched back from its frame server and recognised through the face service.
 Sprites and local frames group the faces by person across frames (their embeddings, faces/grouping.py):
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -31,10 +32,11 @@ from ..faces.grouping import MIN_FRAMES, Sighting, consistent_subjects, group_fa
 from ..faces.models import Box, Face
 from ..faces.naming import subject_name
 from ..faces.vtt import parse_vtt
+from ..faceservice import FaceService
 from ..quality import measure_for_gates
 from ..settings import Settings
 from ..stash.models import Scene
-from ..vision.client import Detection, parse_clusters
+from ..vision.client import Detection, Enhancement, parse_faces
 from .context import TaskContext
 from .performers import PerformerDirectory, scene_item
 from .runner import Tally
@@ -103,12 +105,12 @@ def group_observations(observations: list[Observation]) -> list[Group]:
             for g in groups]
 
 
-def group_subject(group: Group, min_similarity: float) -> tuple[str, float] | None:
-    """The subject most of the group's best faces match (ties: the higher similarity), or None."""
+def group_subject(faces: Sequence[Face], min_similarity: float) -> tuple[str, float] | None:
+    """The subject most of a group's recognised best faces match (ties: the higher similarity), or None."""
     votes: Counter[str] = Counter()
     best: dict[str, float] = {}
-    for observation in group.observations[:BEST_FACES]:
-        match = matching.best_match(observation.face, min_similarity)
+    for face in faces:
+        match = matching.best_match(face, min_similarity)
         if match is not None:
             votes[match.subject] += 1
             best[match.subject] = max(best.get(match.subject, 0.0), match.similarity)
@@ -116,6 +118,31 @@ def group_subject(group: Group, min_similarity: float) -> tuple[str, float] | No
         return None
     subject = max(votes, key=lambda name: (votes[name], best[name], name))
     return subject, best[subject]
+
+
+def recognise_groups(service: FaceService, groups: Sequence[Group], min_probability: float) -> list[list[Face]]:
+    """The recognised best faces of each group: every vector in one ``recognize_embeddings`` call (one
+    request per scene, however many frames), a face without a vector through its crop. A face that
+    already has subjects (CompreFace without a detection key detects through recognition) is used as is."""
+    chosen = [g.observations[:BEST_FACES] for g in groups]
+    vectors = [list(o.face.embedding) for obs in chosen for o in obs if o.face.embedding and not o.face.matches]
+    answers = iter(service.recognize_embeddings(vectors) if vectors else [])
+    out: list[list[Face]] = []
+    for observations in chosen:
+        faces = []
+        for o in observations:
+            if o.face.matches:
+                faces.append(o.face)
+            elif o.face.embedding:
+                answer = next(answers, None)  # no subject at all: CompreFace may answer no result
+                if answer is not None:
+                    faces.append(answer)
+            elif o.crop is not None:
+                found = service.recognize(o.crop, min_probability=min_probability)
+                if found:
+                    faces.append(max(found, key=lambda f: f.box.area))
+        out.append(faces)
+    return out
 
 
 @dataclass
@@ -153,7 +180,9 @@ class GroupingRecognizer:
             ok, _ = quality.check(face, measured, self.gate)
             if not ok:
                 continue
-            crop = imaging.encode_jpeg(imaging.crop(image, face.box)) if self.create_candidates else None
+            # The crop makes candidates, and recognises a face that came without a vector.
+            keep = self.create_candidates or not face.embedding
+            crop = imaging.encode_jpeg(imaging.crop(image, face.box)) if keep else None
             out.append(Observation(frame, face, measured, crop))
         return out
 
@@ -164,8 +193,9 @@ class GroupingRecognizer:
         sightings: list[Sighting] = []
         named: dict[str, list[Group]] = {}
         unknown: list[Group] = []
-        for group in groups:
-            found = group_subject(group, self.ctx.settings.min_similarity)
+        recognised = recognise_groups(self.ctx.face_service, groups, self.gate.min_confidence_score)
+        for group, faces in zip(groups, recognised, strict=True):
+            found = group_subject(faces, self.ctx.settings.min_similarity)
             if found is None:
                 unknown.append(group)
                 continue
@@ -271,8 +301,8 @@ class SpriteRecognizer(GroupingRecognizer):
             self.ctx.check_stop()
             tiled, boxes = imaging.tile(cells[start:start + per_request], columns=CELLS_PER_SIDE,
                                         cell_width=CELL_WIDTH)
-            faces = self.ctx.face_service.recognize(imaging.encode_jpeg(tiled), embeddings=True,
-                                                    min_probability=self.gate.min_confidence_score)
+            faces = self.ctx.face_service.detect(imaging.encode_jpeg(tiled), embeddings=True,
+                                                 min_probability=self.gate.min_confidence_score)
 
             def frame_of(face: Face, start: int = start, boxes: list[Box] = boxes) -> int | None:
                 cell = _cell_of(face.box, boxes)
@@ -309,8 +339,8 @@ class FrameRecognizer(GroupingRecognizer):
             ctx.check_stop()
             count += 1
             image = frame.image
-            faces = ctx.face_service.recognize(imaging.encode_jpeg(image), embeddings=True,
-                                               min_probability=self.gate.min_confidence_score)
+            faces = ctx.face_service.detect(imaging.encode_jpeg(image), embeddings=True,
+                                            min_probability=self.gate.min_confidence_score)
             faces = [replace(f, box=f.box.clamped(image.width, image.height)) for f in faces]
             observations += self.observe(image, faces, _constant(index))
         ctx.check_stop()
@@ -323,14 +353,18 @@ class VideoRecognizer:
         self.vision = ctx.vision
         self.gate = scene_gate(ctx.settings)
         self.directory = PerformerDirectory(ctx)
+        self._enhancement: Enhancement | None = None
         self.vision.health()
 
     def performers(self, scene: Scene) -> tuple[set[str], str]:
         if not scene.path:
             raise MediaError("the scene has no video file")
         ctx = self.ctx
-        job = self.vision.analyze(scene.path, scene.id, min_confidence=ctx.settings.min_confidence_score)
-        clusters, source = parse_clusters(self.vision.wait(job, ctx.stop))
+        s = ctx.settings
+        job = self.vision.analyze(scene.path, scene.id, min_confidence=s.min_confidence_score,
+                                  min_quality=s.min_processing_quality_score, enhancement=Enhancement())
+        result = parse_faces(self.vision.wait(job, ctx.stop))
+        clusters, source, self._enhancement = result.clusters, result.source, result.enhancement
         timestamps = {d.timestamp_s for c in clusters for d in c.detections}
         sightings: list[Sighting] = []
         for cluster in clusters:
@@ -344,7 +378,8 @@ class VideoRecognizer:
 
     def _recognise(self, video: str, detection: Detection) -> tuple[str, float] | None:
         """The subject of one cluster, from its representative frame (boxes are in that frame's pixels)."""
-        frame = imaging.prepare(self.vision.extract_frame(video, detection.timestamp_s))
+        enhancement = self._enhancement if detection.enhanced else None  # its box is in the restored frame
+        frame = imaging.prepare(self.vision.extract_frame(video, detection.timestamp_s, enhancement=enhancement))
         scale = frame.width / max(1, frame.original_size[0])
         box = detection.box.scaled(scale).clamped(frame.width, frame.height)
         if box.min_side < 2:

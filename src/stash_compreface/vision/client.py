@@ -37,10 +37,39 @@ JOB_TIMEOUT_S = 3600.0
 
 
 @dataclass(frozen=True)
+class Enhancement:
+    """Face enhancement of each cluster's representative frame (vision-api.md §6.3): the service re-detects
+    the face on a restored, 2x frame when its quality is under ``quality_trigger``. Defaults: the reference
+    plugin's (CodeFormer, fidelity 0.25, trigger 0.5); the service skips it in sprite mode."""
+
+    enabled: bool = True
+    quality_trigger: float = 0.5
+    model: str = "codeformer"
+    fidelity_weight: float = 0.25
+
+    def as_json(self) -> dict[str, Any]:
+        return {"enabled": self.enabled, "quality_trigger": self.quality_trigger, "model": self.model,
+                "fidelity_weight": self.fidelity_weight}
+
+
+@dataclass(frozen=True)
+class Sprites:
+    """Stash's sprite sheet and VTT: the service then analyses the thumbnails instead of the video (§5).
+    It downloads both URLs itself, without credentials."""
+
+    vtt_url: str
+    image_url: str
+
+
+@dataclass(frozen=True)
 class Detection:
+    """A face in one frame; ``box`` is in the pixels of what the service analysed: the frame, the sprite
+    tile, or the enhanced (2x) frame when ``enhanced``."""
+
     timestamp_s: float
     box: Box
     confidence: float
+    enhanced: bool = False
 
 
 @dataclass(frozen=True)
@@ -59,7 +88,31 @@ def _detection(data: dict[str, Any]) -> Detection:
         box=Box(int(box.get("x_min", 0)), int(box.get("y_min", 0)), int(box.get("x_max", 0)),
                 int(box.get("y_max", 0))),
         confidence=float(data.get("confidence") or 0.0),
+        enhanced=data.get("enhanced") is True,
     )
+
+
+@dataclass(frozen=True)
+class FacesResult:
+    """What a completed job says about faces."""
+
+    clusters: list[FaceCluster]
+    source: str | None
+    sprites: bool  # boxes are in sprite-tile pixels
+    enhancement: Enhancement | None  # as the job ran it: frames of enhanced detections are fetched likewise
+
+
+def parse_faces(results: dict[str, Any]) -> FacesResult:
+    clusters, source = parse_clusters(results)
+    metadata = (results.get("faces") or {}).get("metadata") or {}
+    echo = metadata.get("frame_enhancement")
+    enhancement = None
+    if isinstance(echo, dict) and echo.get("enabled"):
+        default = Enhancement()
+        enhancement = Enhancement(True, float(echo.get("quality_trigger", default.quality_trigger)),
+                                  str(echo.get("model", default.model)),
+                                  float(echo.get("fidelity_weight", default.fidelity_weight)))
+    return FacesResult(clusters, source, metadata.get("method") == "sprites", enhancement)
 
 
 def parse_clusters(results: dict[str, Any]) -> tuple[list[FaceCluster], str | None]:
@@ -141,17 +194,32 @@ class VisionClient:
             raise ServiceUnavailable(f"the Vision Service health check answered HTTP {response.status_code}: "
                                      "check visionServiceUrl", service="vision", setting="visionServiceUrl")
 
-    def analyze(self, source: str, source_id: str, *, min_confidence: float) -> str:
+    def analyze(self, source: str, source_id: str, *, min_confidence: float, min_quality: float = 0.0,
+                sampling_interval_s: float = 2.0, sprites: Sprites | None = None,
+                enhancement: Enhancement | None = None) -> str:
+        """Submit a faces job; its id. Scene detection is switched off (on by default in the service, it
+        would run over the whole video first, and switch sampling to three frames per shot); the key names
+        are the ones the orchestrator reads (§2.1), not the reference plugin's ignored ones."""
+        parameters: dict[str, Any] = {
+            "face_min_confidence": min_confidence,
+            "face_sampling_interval": min(10.0, max(0.1, sampling_interval_s)),
+            "enable_deduplication": True,
+            "similarity_threshold": 0.6,
+            "use_sprites": sprites is not None,
+        }
+        if min_quality > 0:
+            parameters["face_min_quality"] = min_quality
+        if sprites is not None:
+            parameters["sprite_vtt_url"] = sprites.vtt_url
+            parameters["sprite_image_url"] = sprites.image_url
+        if enhancement is not None and sprites is None:  # the service never enhances sprite tiles (§5)
+            parameters["enhancement"] = enhancement.as_json()
         body = {
             "source": source,
             "source_id": source_id,
             "processing_mode": "sequential",
-            "modules": {"faces": {"enabled": True, "parameters": {
-                "face_min_confidence": min_confidence,
-                "face_sampling_interval": 2.0,
-                "enable_deduplication": True,
-                "similarity_threshold": 0.6,
-            }}},
+            "modules": {"scenes": {"enabled": False, "parameters": {}},
+                        "faces": {"enabled": True, "parameters": parameters}},
         }
         what = "/vision/analyze"
 
@@ -212,10 +280,14 @@ class VisionClient:
             pause = min(self._max_poll_s, pause * 1.5)
         raise ServiceError(f"the Vision Service job {job_id} did not finish in {timeout_s:.0f} s", service="vision")
 
-    def extract_frame(self, video_path: str, timestamp_s: float) -> bytes:
-        """One frame as JPEG; the newer route first, the older one if this server predates it."""
-        params = {"video_path": video_path, "timestamp": f"{max(0.0, timestamp_s):.2f}", "output_format": "jpeg",
+    def extract_frame(self, video_path: str, timestamp_s: float, *, enhancement: Enhancement | None = None) -> bytes:
+        """One frame as JPEG; the newer route first, the older one if this server predates it. With
+        ``enhancement`` (the job's, for an ``enhanced`` detection) the frame is restored the same way, so the
+        detection's box lands on the face. The timestamp is sent unrounded (§8)."""
+        params = {"video_path": video_path, "timestamp": repr(max(0.0, timestamp_s)), "output_format": "jpeg",
                   "quality": "95"}
+        if enhancement is not None and enhancement.enabled:
+            params |= {"enhance": "1", "model": enhancement.model, "fidelity_weight": str(enhancement.fidelity_weight)}
         routes = (self._frame_route,) if self._frame_route else FRAME_ROUTES
         for route in routes:
             response = self._get(f"{self.frame_url}{route}", route, service=FRAMES, params=params)
