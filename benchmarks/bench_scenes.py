@@ -258,7 +258,7 @@ def main() -> None:
     seeks = sum(s["seeks"] for s in b["scenes"])
     print(f"  stream: Stash sent {sent / 1e6:.1f} MB in {requests} requests for {total_bytes / 1e6:.1f} MB of files "
           f"({sent / total_bytes:.0%}; request_size 1 MiB): {sent / 1e6 / max(1, seeks):.2f} MB per seek, while "
-          f"{ns.interval:g} s of these files is {total_bytes / 1e6 / hours / 360 * ns.interval:.2f} MB (of a "
+          f"{ns.interval:g} s of these files is {total_bytes / 1e6 / hours / 3600 * ns.interval:.2f} MB (of a "
           f"4-8 Mbit/s video, {ns.interval * 0.5:g}-{ns.interval:g} MB)")
 
     print("\nDecoded vs sampled (ExtractionStats, summed over the scenes):")
