@@ -447,6 +447,14 @@ class StateStore:
         entries = [JournalEntry(r, q, k, t, json.loads(d)) for r, q, k, t, d in rows]
         return [e for e in entries if e.detail.get("item") == item and e.target.casefold() in wanted]
 
+    def linked_by_other_runs(self, target: str, run_id: int) -> set[str]:
+        """Performers that runs other than ``run_id`` (and not undone) linked to ``target`` (``image:<id>``)."""
+        with self._lock:
+            rows = self._db.execute("SELECT detail FROM run_writes w JOIN runs r ON r.id = w.run_id "
+                                    "WHERE w.kind = 'link' AND w.target = ? AND w.run_id != ? AND r.undone_at IS NULL",
+                                    (target, run_id)).fetchall()
+        return {p for (detail,) in rows for p in json.loads(detail).get("performers", [])}
+
     def mark_undone(self, run_id: int) -> None:
         with self._lock, self._db:
             self._db.execute("UPDATE runs SET undone_at = COALESCE(undone_at, ?) WHERE id = ?", (time.time(), run_id))

@@ -80,11 +80,10 @@ def undo_run(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
             kind = ItemKind(detail["kind"])
             performers = [p for p in detail.get("performers", []) if p not in deletable]
             tags = list(detail.get("tags", []))
-            if detail.get("maybe_tags"):
-                item = ctx.stash.find_image(detail["item"]) if kind is ItemKind.IMAGE else None
-                left = set(item.performer_ids) - set(detail.get("performers", [])) if item else set()
-                if item is not None and not left:
-                    tags += detail["maybe_tags"]
+            if detail.get("maybe_tags") and not ctx.state.linked_by_other_runs(entry.target, entry.run_id):
+                # Matched came with a promotion's link; no other run linked a performer here, so it was ours
+                # (performers the user added by hand never set Matched).
+                tags += detail["maybe_tags"]
             ctx.stash.remove_from_items(kind, [detail["item"]], tags=tags, performers=performers)
             counts["unlinked"] += len(detail.get("performers", []))
             counts["untagged"] += len(tags)
