@@ -480,6 +480,9 @@ class TaskArgs:
     limit: int = 0
     image_id: str = ""
     gallery_id: str = ""
+    scene_id: str = ""
+    performer_id: str = ""
+    run_id: int = 0
     face_index: int = 0
     create_performer: bool = False
     associate_existing: bool = True
@@ -503,6 +506,9 @@ _ARGS: dict[str, tuple[str, _Parser]] = {
     "limit": ("limit", lambda v, n: parse_int(v if v != "" else 0, n, 0, None)),
     "imageId": ("image_id", _id_arg),
     "galleryId": ("gallery_id", _id_arg),
+    "sceneId": ("scene_id", _id_arg),
+    "performerId": ("performer_id", _id_arg),
+    "runId": ("run_id", lambda v, n: int(_id_arg(v, n) or 0)),
     "faceIndex": ("face_index", lambda v, n: parse_int(v if v != "" else 0, n, 0, 1000)),
     "createPerformer": ("create_performer", parse_bool),
     "associateExisting": ("associate_existing", parse_bool),

@@ -577,6 +577,7 @@ class StashDouble(DoubleServer):
         self._mutation_fields: dict[str, Callable[[dict[str, Any], _Exec], Any]] = {
             "tagCreate": self._m_tag_create,
             "performerCreate": self._m_performer_create,
+            "performerDestroy": self._m_performer_destroy,
             "bulkPerformerUpdate": self._bulk_updater("performer"),
             "bulkImageUpdate": self._bulk_updater("image"),
             "bulkGalleryUpdate": self._bulk_updater("gallery"),
@@ -588,7 +589,7 @@ class StashDouble(DoubleServer):
 
     def _new(self, kind: str, cls: type, **kwargs: Any) -> Any:
         seq = self._seq[kind]
-        num = len(seq) + 1
+        num = max((r.num for r in seq), default=0) + 1  # SQLite's rowid: max + 1, a deleted last id is reused
         record = cls(id=str(num), num=num, updated_at=time.time(), **kwargs)
         seq.append(record)
         self._stores[kind][record.id] = record
@@ -1231,6 +1232,20 @@ class StashDouble(DoubleServer):
                 raise StashError(f"performer with name '{name}' already exists")
         record = self._new("performer", PerformerRecord, name=name, image=image or None, gender=inp.get("gender"))
         return self._performer_view(record, ex)
+
+    def _m_performer_destroy(self, args: dict[str, Any], ex: _Exec) -> Any:
+        """The performer goes, and with it every item's link to it (Stash's join rows cascade)."""
+        inp = args.get("input") or {}
+        self._refuse_other_keys("performerDestroy", inp, {"id"})
+        performer_id = str(_parse_id(inp.get("id")))
+        record = self._stores["performer"].pop(performer_id, None)
+        if record is None:
+            raise StashError(f"performer with id {performer_id} not found")
+        self._seq["performer"].remove(record)
+        for kind in ("image", "scene", "gallery"):
+            for item in self._seq[kind]:
+                item.performer_ids.discard(performer_id)
+        return True
 
     @staticmethod
     def _process_image(value: str) -> bytes:

@@ -338,3 +338,31 @@ class StashClient:
     def find_scenes(self, filter: dict[str, Any], scene_filter: dict[str, Any]) -> tuple[int, list[Scene]]:
         data = self.execute("FindScenes", {"filter": filter, "scene_filter": scene_filter})["findScenes"]
         return int(data.get("count") or 0), [Scene.from_graphql(s) for s in data.get("scenes") or []]
+
+    # -- reverting the plugin's own writes (undoRun, rejectMatch) ----------------------------------
+
+    def remove_from_items(self, kind: ItemKind, ids: Iterable[str], *, tags: Iterable[str] = (),
+                          performers: Iterable[str] = ()) -> None:
+        """Bulk REMOVE of exactly these tags and performers: the items' other links stay."""
+        id_list = sorted(set(ids), key=int)
+        inp: dict[str, Any] = {"ids": id_list}
+        if tag_ids := sorted(set(tags)):
+            inp["tag_ids"] = {"ids": tag_ids, "mode": "REMOVE"}
+        if performer_ids := sorted(set(performers)):
+            inp["performer_ids"] = {"ids": performer_ids, "mode": "REMOVE"}
+        if id_list and len(inp) > 1:
+            self.execute(_BULK_UPDATE[kind], {"input": inp})
+
+    def remove_from_performers(self, ids: Iterable[str], *, tags: Iterable[str] = (),
+                               aliases: Iterable[str] = ()) -> None:
+        """Bulk REMOVE of these tags and aliases from the performers."""
+        inp: dict[str, Any] = {"ids": sorted(set(ids), key=int)}
+        if tag_ids := sorted(set(tags)):
+            inp["tag_ids"] = {"ids": tag_ids, "mode": "REMOVE"}
+        if alias_values := list(dict.fromkeys(aliases)):
+            inp["alias_list"] = {"values": alias_values, "mode": "REMOVE"}
+        if inp["ids"] and len(inp) > 1:
+            self.execute("BulkPerformerUpdate", {"input": inp})
+
+    def destroy_performer(self, performer_id: str) -> None:
+        self.execute("PerformerDestroy", {"input": {"id": performer_id}})

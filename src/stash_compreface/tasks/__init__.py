@@ -21,8 +21,10 @@ from .recognize_scenes import (
     recognize_new_scene_sprites,
     recognize_new_scenes,
 )
+from .reject_match import reject_match
 from .reset_unmatched import reset_unmatched_images, reset_unmatched_scenes
 from .synchronize_performers import synchronize_performers
+from .undo_run import undo_run
 
 Task = Callable[[TaskContext, TaskArgs], Any]
 
@@ -43,7 +45,12 @@ MODES: dict[str, Task] = {
     "recognizeAllScenes": recognize_all_scenes,
     "importFromCompreFace": import_from_compreface,
     "exportToCompreFace": export_to_compreface,
+    "rejectMatch": reject_match,
+    "undoRun": undo_run,
 }
+
+# Modes that revert or correct journalled writes: they are not runs to be undone themselves.
+UNJOURNALLED = frozenset({"rejectMatch", "undoRun"})
 
 def task_for(mode: str) -> Task:
     """The task of a mode; checked before connecting anywhere, so a typo fails at once."""
@@ -54,4 +61,11 @@ def task_for(mode: str) -> Task:
 
 
 def run(mode: str, ctx: TaskContext, args: TaskArgs) -> Any:
-    return task_for(mode)(ctx, args)
+    """Run the mode; a run that writes gets a journal, and its id is the output's ``runId`` (for undoRun)."""
+    task = task_for(mode)
+    if mode not in UNJOURNALLED:
+        ctx.writes.start_run(mode)
+    output = task(ctx, args)
+    if isinstance(output, dict) and mode not in UNJOURNALLED:
+        output = {**output, "runId": ctx.run_id}
+    return output

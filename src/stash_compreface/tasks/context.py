@@ -80,8 +80,14 @@ class TaskContext:
         """Every write goes here; in a dry run it only logs."""
         with self._lock:
             if self._writes is None:
-                self._writes = writes_for(self.stash, self.settings, lambda: self.face_service, self.reporter.log)
+                self._writes = writes_for(self.stash, self.settings, lambda: self.face_service, self.reporter.log,
+                                          self.state)
             return self._writes
+
+    @property
+    def run_id(self) -> int | None:
+        """This run's journal id (kept by the writer); None before :meth:`Writes.start_run` and in a dry run."""
+        return self.writes.run_id
 
     def tag_id(self, name: str) -> str | None:
         """An existing tag's id (None when missing), looked up once per run."""

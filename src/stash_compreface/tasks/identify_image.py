@@ -22,7 +22,7 @@ def identify_image(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
     policy = policy_for(ctx, relaxed=False, create="immediate" if args.create_performer else "never",
                         learn=args.associate_existing, track_sightings=False)
     report = analyse_one(ctx, image, policy, write=args.associate_existing)
-    output = identify_output(report)
+    output = {**identify_output(report), "runId": ctx.run_id}  # the log line is the output, runId included
     ctx.info("identifyImage=" + json.dumps(output, separators=(",", ":")))
     ctx.info(f"{image.label}: {describe_faces(report)}")
     ctx.progress(1.0)

@@ -162,6 +162,9 @@ class ImageRecognizer:
             return FaceReport(index, face, FaceStatus.SKIPPED, why)
         high_quality, hq_why = quality.check(face, measured, self.policy.subject_gate)
         match = matching.best_match(face, self.ctx.settings.min_similarity)
+        if match is not None and self.ctx.state.refused(work.image.id, subject=match.subject):
+            return FaceReport(index, face, FaceStatus.UNMATCHED, f"{match.subject} was rejected for this image",
+                              similarity=match.similarity)
         if match is not None:
             report = self._matched(work, index, face, match.subject, match.similarity)
             if self.policy.learn and high_quality:
@@ -181,6 +184,9 @@ class ImageRecognizer:
         directory = self.directory
         performer_id = directory.for_subject(subject)
         status = FaceStatus.MATCHED
+        if performer_id is not None and self.ctx.state.refused(work.image.id, performer_id=performer_id):
+            return FaceReport(index, face, FaceStatus.UNMATCHED, f"performer {performer_id} was rejected for "
+                              "this image", subject=subject, similarity=similarity)
         if performer_id is not None:
             directory.finish_pending(subject, performer_id)
         elif self.policy.create == "immediate":
@@ -214,7 +220,8 @@ class ImageRecognizer:
                 return  # this image already taught this subject (a re-run, or identifyImagesAll)
             self._examples[subject] += 1
         try:
-            if self.ctx.writes.add_example(subject, crop, why=f"the face in image {image_id}") is not None:
+            if self.ctx.writes.add_example(subject, crop, why=f"the face in image {image_id}",
+                                           item=image_id) is not None:
                 self.tally.add(learned=1)
         except CompreFaceError as exc:
             with self._examples_lock:
@@ -256,10 +263,12 @@ class ImageRecognizer:
         False in a dry run, where nothing is added.
         """
         why = f"face {index} of {work.image.label} as its first example"
+        writes, item = self.ctx.writes, work.image.id
         try:
-            return self.ctx.writes.add_example(name, work.crop(face), why=why) is not None
+            return writes.add_example(name, work.crop(face), why=why, item=item, new_subject=True) is not None
         except TooManyFaces:
-            return self.ctx.writes.add_example(name, work.crop(face, pad=0.0), why=why) is not None
+            return writes.add_example(name, work.crop(face, pad=0.0), why=why, item=item,
+                                      new_subject=True) is not None
 
 
 def describe_faces(report: ImageReport) -> str:

@@ -206,6 +206,9 @@ class GroupingRecognizer:
         notes = []
         for evidence in consistent_subjects(sightings, frames_with_faces):
             performer = self.directory.for_subject(evidence.subject)
+            if self.ctx.state.refused(scene_item(scene.id), performer_id=performer, subject=evidence.subject):
+                notes.append(f"{evidence.subject} was rejected for this scene")
+                continue
             if performer is not None:
                 self.directory.finish_pending(evidence.subject, performer)
             elif self.create_candidates:
@@ -222,7 +225,7 @@ class GroupingRecognizer:
                 performer, note = self._unknown(scene, group)
                 if note:
                     notes.append(note)
-                if performer is not None:
+                if performer is not None and not self.ctx.state.refused(scene_item(scene.id), performer_id=performer):
                     performers.add(performer)
         summary = f"{what}, {frames_with_faces} frames with faces, {len(groups)} face groups"
         return performers, summary + (f"; {'; '.join(notes)}" if notes else "")
@@ -256,7 +259,7 @@ class GroupingRecognizer:
                 ctx.state.add_candidate(subject)
                 try:
                     if ctx.writes.add_example(subject, best.crop, why=f"a face of {scene.label} as its first "
-                                              "example") is not None:
+                                              "example", item=scene_item(scene.id), new_subject=True) is not None:
                         self.tally.add(created_subjects=1)
                 except (TooManyFaces, CompreFaceError) as exc:
                     return None, f"an unknown person in {len(group.frames)} frames: the face service would not " \

@@ -15,15 +15,17 @@ migrations.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import sqlite3
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..errors import FatalError, SettingError
 from ..sqlite_file import (
@@ -80,6 +82,31 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (direction, source_id)
         )""",
     ),
+    (
+        # The journal: every write a run performed, so undoRun can revert exactly that run's additions;
+        # and the user's refusals ("not this person"), so no later run links that face to that item again.
+        """CREATE TABLE runs (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            mode TEXT NOT NULL,
+            started_at REAL NOT NULL,
+            undone_at REAL
+        )""",
+        """CREATE TABLE run_writes (
+            run_id INTEGER NOT NULL,
+            seq INTEGER NOT NULL,
+            kind TEXT NOT NULL,
+            target TEXT NOT NULL,
+            detail TEXT NOT NULL,
+            PRIMARY KEY (run_id, seq)
+        )""",
+        """CREATE TABLE refusals (
+            item TEXT NOT NULL,
+            performer_id TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            PRIMARY KEY (item, performer_id, subject)
+        )""",
+    ),
 )
 
 # What a current file must contain; anything less is not our file.
@@ -89,6 +116,9 @@ _EXPECTED_COLUMNS: Mapping[str, frozenset[str]] = {
     "learned": frozenset({"subject", "image_id"}),
     "pending_promotions": frozenset({"subject", "performer_id", "created_at"}),
     "transfers": frozenset({"direction", "source_id", "target_id"}),
+    "runs": frozenset({"id", "mode", "started_at", "undone_at"}),
+    "run_writes": frozenset({"run_id", "seq", "kind", "target", "detail"}),
+    "refusals": frozenset({"item", "performer_id", "subject", "created_at"}),
 }
 
 _LOST = ("candidate sightings (unnamed faces start counting towards minFacesForNewPerformer again), "
@@ -374,3 +404,85 @@ class StateStore:
             cursor = self._db.execute("INSERT OR IGNORE INTO learned(subject, image_id) VALUES (?, ?)",
                                       (subject, image_id))
         return cursor.rowcount == 1
+
+    def unclaim_example(self, subject: str, image_id: str) -> None:
+        """The example taken from ``image_id`` was deleted (undo, rejection): it may be learned again."""
+        with self._lock, self._db:
+            self._db.execute("DELETE FROM learned WHERE subject = ? AND image_id = ?", (subject, image_id))
+
+    # -- the journal -------------------------------------------------------------------------------
+
+    def start_run(self, mode: str) -> int:
+        """A new run id; every write of the run is recorded under it."""
+        with self._lock, self._db:
+            cursor = self._db.execute("INSERT INTO runs(mode, started_at) VALUES (?, ?)", (mode, time.time()))
+        return int(cursor.lastrowid or 0)
+
+    def run_mode(self, run_id: int) -> str | None:
+        with self._lock:
+            row = self._db.execute("SELECT mode FROM runs WHERE id = ?", (run_id,)).fetchone()
+        return row[0] if row else None
+
+    def record_write(self, run_id: int, kind: str, target: str, detail: Mapping[str, Any]) -> None:
+        """Recorded after the write succeeded: the journal never claims what Stash does not hold."""
+        with self._lock, self._db:
+            (seq,) = self._db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM run_writes WHERE run_id = ?",
+                                      (run_id,)).fetchone()
+            self._db.execute("INSERT INTO run_writes(run_id, seq, kind, target, detail) VALUES (?, ?, ?, ?, ?)",
+                             (run_id, seq, kind, target, json.dumps(dict(detail), sort_keys=True)))
+
+    def run_writes(self, run_id: int) -> list[JournalEntry]:
+        """The run's writes in the order they were made."""
+        with self._lock:
+            rows = self._db.execute("SELECT seq, kind, target, detail FROM run_writes WHERE run_id = ? ORDER BY seq",
+                                    (run_id,)).fetchall()
+        return [JournalEntry(run_id, seq, kind, target, json.loads(detail)) for seq, kind, target, detail in rows]
+
+    def examples_from(self, item: str, subjects: Iterable[str]) -> list[JournalEntry]:
+        """Every journalled example taken from ``item`` for one of ``subjects``, any run."""
+        wanted = {s.casefold() for s in subjects}
+        with self._lock:
+            rows = self._db.execute("SELECT run_id, seq, kind, target, detail FROM run_writes WHERE kind = 'example' "
+                                    "ORDER BY run_id, seq").fetchall()
+        entries = [JournalEntry(r, q, k, t, json.loads(d)) for r, q, k, t, d in rows]
+        return [e for e in entries if e.detail.get("item") == item and e.target.casefold() in wanted]
+
+    def linked_by_other_runs(self, target: str, run_id: int) -> set[str]:
+        """Performers that runs other than ``run_id`` (and not undone) linked to ``target`` (``image:<id>``)."""
+        with self._lock:
+            rows = self._db.execute("SELECT detail FROM run_writes w JOIN runs r ON r.id = w.run_id "
+                                    "WHERE w.kind = 'link' AND w.target = ? AND w.run_id != ? AND r.undone_at IS NULL",
+                                    (target, run_id)).fetchall()
+        return {p for (detail,) in rows for p in json.loads(detail).get("performers", [])}
+
+    def mark_undone(self, run_id: int) -> None:
+        with self._lock, self._db:
+            self._db.execute("UPDATE runs SET undone_at = COALESCE(undone_at, ?) WHERE id = ?", (time.time(), run_id))
+
+    # -- refusals --------------------------------------------------------------------------------
+
+    def refuse(self, item: str, performer_id: str, subjects: Iterable[str]) -> None:
+        """The user said this performer is not in ``item`` (an image id, or :func:`scene_item`)."""
+        with self._lock, self._db:
+            for subject in {*subjects, ""}:
+                self._db.execute("INSERT OR IGNORE INTO refusals(item, performer_id, subject, created_at) "
+                                 "VALUES (?, ?, ?, ?)", (item, performer_id, subject.casefold(), time.time()))
+
+    def refused(self, item: str, *, performer_id: str | None = None, subject: str | None = None) -> bool:
+        """Whether linking ``performer_id`` (or the performer of ``subject``) to ``item`` was refused."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT 1 FROM refusals WHERE item = ? AND (performer_id = ? OR (subject != '' AND subject = ?))",
+                (item, performer_id or "", (subject or "").casefold())).fetchone()
+        return row is not None
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    """One write of a run: ``kind`` (link, performer, alias, example), its target and what it added."""
+
+    run_id: int
+    seq: int
+    kind: str
+    target: str
+    detail: dict[str, Any]

@@ -25,6 +25,7 @@ from ..faceservice import FaceService
 from ..settings import Settings
 from ..stash.client import StashClient
 from ..stash.models import ItemKind, Performer
+from .state import StateStore
 
 Log = Callable[[str, str], None]
 
@@ -65,13 +66,39 @@ class Writes:
     dry_run = False
 
     def __init__(self, stash: StashClient, settings: Settings, face_service: Callable[[], FaceService],
-                 log: Log) -> None:
+                 log: Log, state: StateStore | None = None) -> None:
         self._stash = stash
         self._settings = settings
         self._faces = face_service
         self._log = log
+        self._state = state
         self._tag_ids: dict[str, str | None] = {}
         self._tag_lock = threading.Lock()
+        self.run_id: int | None = None
+        self._created: set[str] = set()
+
+    # -- the journal -----------------------------------------------------------------------------
+
+    def start_run(self, mode: str) -> int | None:
+        """Open this run's journal (once); its id is the task output's ``runId``. None without a state
+        store, and in a dry run, which writes nothing, its journal included."""
+        if self.run_id is None and self._state is not None and not self.dry_run:
+            self.run_id = self._state.start_run(mode)
+        return self.run_id
+
+    def _journal(self, entry_kind: str, target: str, **detail: object) -> None:
+        if self.run_id is not None and self._state is not None:
+            self._state.record_write(self.run_id, entry_kind, target, detail)
+
+    def _snapshot(self, performer_id: str) -> None:
+        """A performer this run created, as it is after the run's own writes: undoRun deletes it only while
+        it still looks like this (Stash's image_path carries updated_at, so any edit changes it)."""
+        if self.run_id is None or performer_id not in self._created:
+            return
+        performer = self._stash.find_performer(performer_id)
+        if performer is not None:
+            self._journal("performer_state", performer_id, name=performer.name, aliases=list(performer.aliases),
+                          image_path=performer.image_url, tags=sorted(performer.tag_ids))
 
     # -- tags ------------------------------------------------------------------------------------
 
@@ -125,6 +152,16 @@ class Writes:
                          add_performers=sorted(new_performers, key=int))
         return len(new_performers)
 
+    def _journal_links(self, kind: ItemKind, ids: list[str], tags: list[str], performers: list[str], *,
+                       tags_certain: bool) -> None:
+        """``tags_certain`` False: the items were not read, so a tag may have been there before (undo then
+        removes it only from items left without any performer)."""
+        if not (tags or performers):
+            return
+        for item_id in ids:
+            self._journal("link", f"{kind.value}:{item_id}", kind=kind.value, item=item_id, performers=performers,
+                          **({"tags": tags} if tags_certain else {"maybe_tags": tags}))
+
     def link_performer(self, image_ids: list[str], performer_id: str, subject: str, *,
                        scene_ids: Sequence[str] = ()) -> None:
         """A promoted candidate's earlier sightings: performer and Matched on every image, then every scene,
@@ -132,7 +169,8 @@ class Writes:
         for kind, ids in ((ItemKind.IMAGE, list(image_ids)), (ItemKind.SCENE, list(scene_ids))):
             if ids:
                 self._update(kind, ids, label=f"{kind.value}s {', '.join(ids)}",
-                             add_tags=[self._settings.matched_tag], add_performers=[performer_id])
+                             add_tags=[self._settings.matched_tag], add_performers=[performer_id],
+                             tags_certain=False)
         if not self.dry_run:
             self._log("info", f"linked performer {performer_id} ({subject}) to {len(image_ids)} image(s) and "
                               f"{len(scene_ids)} scene(s) where it was seen")
@@ -143,7 +181,8 @@ class Writes:
         self._update(kind, ids, label=f"{kind.value}s {', '.join(ids)}", remove_tags=[s.scanned_tag, s.error_tag])
 
     def _update(self, kind: ItemKind, ids: list[str], *, label: str, add_tags: Iterable[str] = (),
-                remove_tags: Iterable[str] = (), add_performers: Iterable[str] = ()) -> None:
+                remove_tags: Iterable[str] = (), add_performers: Iterable[str] = (),
+                tags_certain: bool = True) -> None:
         remove = [t for t in (self.tag_id(n) for n in remove_tags) if t]
         with _stash_write(f"update {label}"):
             if remove:
@@ -152,6 +191,7 @@ class Writes:
             performers = list(add_performers)
             if add or performers:
                 self._stash.update_items(kind, ids, add_tags=add, add_performers=performers)
+                self._journal_links(kind, ids, add, performers, tags_certain=tags_certain)
 
     # -- performers ------------------------------------------------------------------------------
 
@@ -166,10 +206,16 @@ class Writes:
         if add or remove:
             with _stash_write(f"tag {performer.label}"):
                 self._stash.update_performers([performer.id], add_tags=add, remove_tags=remove)
+            if add:
+                self._journal("performer_tags", performer.id, tags=add)
+            self._snapshot(performer.id)
 
     def add_alias(self, performer: Performer, alias: str) -> None:
         with _stash_write(f"add alias {alias} to {performer.label}"):
             self._stash.update_performers([performer.id], add_aliases=[alias])
+        if alias.casefold() not in {a.casefold() for a in performer.aliases}:
+            self._journal("alias", performer.id, alias=alias)
+        self._snapshot(performer.id)
         self._log("debug", f"{performer.label}: added alias {alias}")
 
     def create_performer(self, name: str, face_jpeg: bytes, gender: str | None) -> tuple[Performer, bool] | None:
@@ -187,14 +233,27 @@ class Writes:
                 raise
             return existing[0], False
         self._log("info", f"created performer {performer.id} ({name})")
+        if self.run_id is not None:
+            self._created.add(performer.id)
+            self._journal("performer", performer.id, name=name)
+            self._snapshot(performer.id)
         return performer, True
 
     # -- face service ----------------------------------------------------------------------------
 
-    def add_example(self, subject: str, face_jpeg: bytes, *, why: str, into: FaceService | None = None) -> str | None:
+    def add_example(self, subject: str, face_jpeg: bytes, *, why: str, into: FaceService | None = None,
+                    item: str | None = None, new_subject: bool = False) -> str | None:
         """Add a one-face image as an example of ``subject`` (created if missing) to the task's face service,
-        or ``into`` another one; the example id."""
-        return (into or self._faces()).add_example(subject, face_jpeg)
+        or ``into`` another one; the example id.
+
+        ``item`` is where the face came from (an image id, or ``scene:<id>``), so rejectMatch can find the
+        example; ``new_subject`` says this example creates the subject, so undoRun deletes it once empty.
+        Copies ``into`` another engine are not journalled: undoRun reverts the task's own face service.
+        """
+        example_id = (into or self._faces()).add_example(subject, face_jpeg)
+        if into is None:
+            self._journal("example", subject, example_id=example_id, item=item, new_subject=new_subject)
+        return example_id
 
 
 class DryRunWrites(Writes):
@@ -209,7 +268,8 @@ class DryRunWrites(Writes):
         return super().tag_id(name, create=False)
 
     def _update(self, kind: ItemKind, ids: list[str], *, label: str, add_tags: Iterable[str] = (),
-                remove_tags: Iterable[str] = (), add_performers: Iterable[str] = ()) -> None:
+                remove_tags: Iterable[str] = (), add_performers: Iterable[str] = (),
+                tags_certain: bool = True) -> None:
         parts = []
         if remove := list(remove_tags):
             parts.append(f"remove tags {', '.join(remove)}")
@@ -234,16 +294,17 @@ class DryRunWrites(Writes):
         self._would(f"create performer {name}")
         return None
 
-    def add_example(self, subject: str, face_jpeg: bytes, *, why: str, into: FaceService | None = None) -> str | None:
+    def add_example(self, subject: str, face_jpeg: bytes, *, why: str, into: FaceService | None = None,
+                    item: str | None = None, new_subject: bool = False) -> str | None:
         self._would(f"add {why} to subject {subject}")
         return None
 
 
 def writes_for(stash: StashClient, settings: Settings, face_service: Callable[[], FaceService],
-               log: Log) -> Writes:
-    """The writer the settings ask for."""
+               log: Log, state: StateStore | None = None) -> Writes:
+    """The writer the settings ask for; with ``state``, a real run journals its writes there."""
     cls = DryRunWrites if settings.dry_run else Writes
-    return cls(stash, settings, face_service, log)
+    return cls(stash, settings, face_service, log, state)
 
 
 __all__ = ["DryRunWrites", "Taggable", "Writes", "data_url", "writes_for"]

@@ -1,0 +1,50 @@
+"""rejectMatch: "this performer is not in this image/scene", said once and remembered.
+
+The performer is removed from the item (bulk REMOVE: the item's other performers stay), the examples
+learned from that item for the performer's subjects are deleted (the journal knows their ids), and the
+refusal is stored so the recognisers never link that performer or subject to that item again.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import CompreFaceError, SettingError
+from ..settings import TaskArgs
+from ..stash.models import ItemKind
+from .context import TaskContext
+from .performers import scene_item
+
+
+def reject_match(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
+    if bool(args.image_id) == bool(args.scene_id):
+        raise SettingError("rejectMatch needs imageId or sceneId (one of them): the item the performer is not in",
+                           setting="imageId")
+    if not args.performer_id:
+        raise SettingError("rejectMatch needs performerId: the performer who is not in the item",
+                           setting="performerId")
+    if args.image_id:
+        kind, item_id, item_key = ItemKind.IMAGE, args.image_id, args.image_id
+        if ctx.stash.find_image(item_id) is None:
+            raise SettingError(f"image {item_id} does not exist in Stash", setting="imageId")
+    else:
+        kind, item_id, item_key = ItemKind.SCENE, args.scene_id, scene_item(args.scene_id)
+    performer = ctx.stash.find_performer(args.performer_id)
+    subjects = [performer.name, *performer.aliases] if performer is not None else []
+    label = f"{kind.value} {item_id}"
+    if ctx.settings.dry_run:
+        ctx.info(f"dry run: would remove performer {args.performer_id} from {label}, delete the examples "
+                 "learned from it and remember the refusal")
+        return {"mode": args.mode, "dryRun": True}
+    ctx.stash.remove_from_items(kind, [item_id], performers=[args.performer_id])
+    deleted = 0
+    for entry in ctx.state.examples_from(item_key, subjects):
+        try:
+            ctx.face_service.delete_example(str(entry.detail["example_id"]))
+            deleted += 1
+        except CompreFaceError as exc:
+            ctx.debug(f"example {entry.detail['example_id']} of {entry.target}: {exc}")
+    ctx.state.refuse(item_key, args.performer_id, subjects)
+    ctx.info(f"performer {args.performer_id} removed from {label}; {deleted} example(s) learned from it deleted; "
+             "it will not be linked to it again")
+    return {"mode": args.mode, "item": label, "performerId": args.performer_id, "examplesDeleted": deleted}

@@ -1,0 +1,110 @@
+"""undoRun: revert what one run added, as recorded in its journal, and nothing the user did.
+
+Links and tags are removed with bulk REMOVE of exactly the ids the run added; examples the run added
+are deleted from the face service, and subjects it created that end up empty with them; performers it
+created are deleted only while they look as the run left them (name, aliases, tags, and image_path, whose
+``?t=`` is Stash's updated_at): a performer the user edited since is kept. Running it again does nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import CompreFaceError, SettingError
+from ..settings import TaskArgs
+from ..stash.models import ItemKind
+from .context import TaskContext
+from .state import JournalEntry
+
+
+def _latest_states(entries: list[JournalEntry]) -> dict[str, dict[str, Any]]:
+    states: dict[str, dict[str, Any]] = {}
+    for entry in entries:
+        if entry.kind == "performer_state":
+            states[entry.target] = entry.detail
+    return states
+
+
+def _deletable(ctx: TaskContext, entries: list[JournalEntry]) -> tuple[set[str], list[str]]:
+    """Performers the run created that are unchanged since (deleted), and notes on those kept."""
+    states = _latest_states(entries)
+    deletable: set[str] = set()
+    kept: list[str] = []
+    for entry in entries:
+        if entry.kind != "performer":
+            continue
+        performer = ctx.stash.find_performer(entry.target)
+        if performer is None:
+            continue
+        seen = states.get(entry.target)
+        now = {"name": performer.name, "aliases": list(performer.aliases), "image_path": performer.image_url,
+               "tags": sorted(performer.tag_ids)}
+        if seen is not None and all(seen.get(key) == value for key, value in now.items()):
+            deletable.add(entry.target)
+        else:
+            kept.append(f"performer {performer.id} ({performer.name}) was edited since the run: kept")
+    return deletable, kept
+
+
+def undo_run(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
+    if not args.run_id:
+        raise SettingError("undoRun needs runId: the runId of the run to revert (in that run's output)",
+                           setting="runId")
+    mode = ctx.state.run_mode(args.run_id)
+    if mode is None:
+        raise SettingError(f"run {args.run_id} is not in the state file: nothing recorded to undo", setting="runId")
+    entries = ctx.state.run_writes(args.run_id)
+    counts = {"unlinked": 0, "untagged": 0, "examplesDeleted": 0, "subjectsDeleted": 0, "performersDeleted": 0,
+              "aliasesRemoved": 0}
+    if ctx.settings.dry_run:
+        ctx.info(f"dry run: would revert {len(entries)} write(s) of run {args.run_id} ({mode})")
+        return {"mode": args.mode, "runId": args.run_id, "dryRun": True, **counts}
+    deletable, notes = _deletable(ctx, entries)
+    faces = None
+    emptied: set[str] = set()
+    for entry in reversed(entries):
+        ctx.check_stop()
+        detail = entry.detail
+        if entry.kind == "example" and detail.get("example_id"):
+            faces = faces or ctx.face_service
+            try:
+                faces.delete_example(str(detail["example_id"]))
+                counts["examplesDeleted"] += 1
+            except CompreFaceError as exc:
+                ctx.debug(f"example {detail['example_id']} of {entry.target}: {exc}")
+            if detail.get("item"):
+                ctx.state.unclaim_example(entry.target, str(detail["item"]))
+            if detail.get("new_subject"):
+                emptied.add(entry.target)
+        elif entry.kind == "link":
+            kind = ItemKind(detail["kind"])
+            performers = [p for p in detail.get("performers", []) if p not in deletable]
+            tags = list(detail.get("tags", []))
+            if detail.get("maybe_tags") and not ctx.state.linked_by_other_runs(entry.target, entry.run_id):
+                # Matched came with a promotion's link; no other run linked a performer here, so it was ours
+                # (performers the user added by hand never set Matched).
+                tags += detail["maybe_tags"]
+            ctx.stash.remove_from_items(kind, [detail["item"]], tags=tags, performers=performers)
+            counts["unlinked"] += len(detail.get("performers", []))
+            counts["untagged"] += len(tags)
+        elif entry.kind == "alias" and entry.target not in deletable:
+            ctx.stash.remove_from_performers([entry.target], aliases=[detail["alias"]])
+            counts["aliasesRemoved"] += 1
+        elif entry.kind == "performer_tags" and entry.target not in deletable:
+            ctx.stash.remove_from_performers([entry.target], tags=detail.get("tags", []))
+        elif entry.kind == "performer" and entry.target in deletable:
+            ctx.stash.destroy_performer(entry.target)
+            counts["performersDeleted"] += 1
+    for subject in sorted(emptied):
+        faces = faces or ctx.face_service
+        try:
+            if faces.count_examples(subject) == 0:
+                faces.delete_subject(subject)
+                counts["subjectsDeleted"] += 1
+        except CompreFaceError as exc:
+            ctx.debug(f"subject {subject}: {exc}")
+    ctx.state.mark_undone(args.run_id)
+    for note in notes:
+        ctx.info(note)
+    ctx.info(f"undid run {args.run_id} ({mode}): " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    return {"mode": args.mode, "runId": args.run_id, **counts}

@@ -1,0 +1,111 @@
+"""rejectMatch and undoRun in-process: what the user sees in Stash and in the face service afterwards."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from tests.library import MATCHED, SCANNED, created_performers, enrol, image_tags, photo
+from tests.tasks.conftest import TaskWorld
+
+
+def library(world: TaskWorld) -> dict[str, Any]:
+    """Everything a user could notice: each image's tags and performers, the performers, the subjects."""
+    s, c = world.stash, world.compreface
+    return {
+        "images": {i: (image_tags(world, i), set(r.performer_ids)) for i, r in s.images.items()},
+        "performers": {p: (r.name, tuple(r.aliases)) for p, r in s.performers.items()},
+        "subjects": {name: c.example_count(name) for name in c.subject_names()},
+    }
+
+
+def test_a_rejected_match_is_removed_forgotten_and_not_linked_again(world: TaskWorld) -> None:
+    alice = enrol(world, "Alice", 1)
+    subject = next(iter(world.compreface.subject_names()))
+    wrong = world.stash.add_image(photo(1, size=180, seed=1))
+    right = world.stash.add_image(photo(1, size=170, seed=2))
+    assert world.run("recognizeImagesHQ").error is None
+    assert alice in world.stash.images[wrong].performer_ids
+    learned = world.compreface.example_count(subject)
+    assert learned == 3  # the enrolment photo and one from each image
+
+    run = world.run("rejectMatch", imageId=wrong, performerId=alice)
+    assert run.error is None, run.error
+    assert alice not in world.stash.images[wrong].performer_ids
+    assert world.compreface.example_count(subject) == learned - 1  # the example taught by that image is gone
+
+    assert world.run("identifyImagesAll").error is None
+    assert world.run("recognizeImagesHQ").error is None
+    assert alice not in world.stash.images[wrong].performer_ids  # not linked again
+    assert alice in world.stash.images[right].performer_ids  # the run did match Alice elsewhere
+    assert world.compreface.example_count(subject) == learned - 1  # and did not learn the face again
+
+    again = world.run("rejectMatch", imageId=wrong, performerId=alice)
+    assert again.error is None and again.output["examplesDeleted"] == 0
+
+
+def test_reject_match_names_the_missing_argument(world: TaskWorld) -> None:
+    run = world.run("rejectMatch", imageId="3")
+    assert run.error is not None and "performerId" in run.error
+
+
+def test_undo_run_restores_the_library_and_keeps_the_users_edits(world: TaskWorld) -> None:
+    alice = enrol(world, "Alice", 1)
+    known = world.stash.add_image(photo(1, size=180, seed=1))
+    strangers = [world.stash.add_image(photo(42, size=140 + 8 * i, seed=i)) for i in range(5)]
+    before = library(world)
+
+    run = world.run("recognizeImagesHQ")
+    assert run.error is None
+    run_id = run.output["runId"]
+    assert isinstance(run_id, int)
+    (created,) = created_performers(world)
+    assert all(created in world.stash.images[i].performer_ids for i in strangers)
+    assert image_tags(world, known) == {SCANNED, MATCHED}
+    assert len(world.compreface.subject_names()) == 2
+
+    # The user's own edits between the run and the undo.
+    holiday = world.stash.add_tag("Holiday")
+    bob = world.stash.add_performer("Bob")
+    with world.stash.lock:
+        world.stash.images[known].tag_ids.add(holiday)
+        world.stash.images[strangers[0]].performer_ids.add(bob)
+
+    undo = world.run("undoRun", runId=str(run_id))
+    assert undo.error is None, undo.error
+    after = library(world)
+    assert after["subjects"] == before["subjects"]  # the new subject and the learned example are gone
+    assert created not in world.stash.performers
+    assert set(after["performers"]) == {alice, bob}
+    assert after["images"][known] == ({"Holiday"}, set())
+    assert after["images"][strangers[0]] == (set(), {bob})
+    assert all(after["images"][i] == (set(), set()) for i in strangers[1:])
+
+    twice = world.run("undoRun", runId=str(run_id))
+    assert twice.error is None
+    assert library(world) == after
+
+
+def test_undo_keeps_a_created_performer_the_user_has_edited(world: TaskWorld) -> None:
+    images = [world.stash.add_image(photo(42, size=140 + 8 * i, seed=i)) for i in range(5)]
+    run = world.run("recognizeImagesHQ")
+    (created,) = created_performers(world)
+    world.stash.execute(f'mutation {{ bulkPerformerUpdate(input: {{ids: ["{created}"], alias_list: '
+                        '{values: ["Jane"], mode: ADD}}) { id } }')
+    assert world.run("undoRun", runId=run.output["runId"]).error is None
+    assert created in world.stash.performers  # the user named it: kept
+    assert all(created not in world.stash.images[i].performer_ids for i in images)  # the run's links are gone
+
+
+def test_a_dry_run_journals_nothing(world: TaskWorld) -> None:
+    enrol(world, "Alice", 1)
+    world.stash.add_image(photo(1, size=180, seed=1))
+    world.configure(dryRun=True)
+    run = world.run("recognizeImagesHQ")
+    assert run.error is None and run.output["runId"] is None
+    world.configure()
+    real = world.run("recognizeImagesHQ")
+    files = list(world.state_dir.rglob("state.sqlite3"))
+    assert files
+    with sqlite3.connect(files[0]) as db:
+        assert db.execute("SELECT id FROM runs").fetchall() == [(real.output["runId"],)]
