@@ -49,6 +49,7 @@ EXPECTED_TASKS: dict[str, dict[str, str]] = {
     "recognizeAllSceneSprites": {"limit": "0"},
     "importFromCompreFace": {"limit": "0"},
     "exportToCompreFace": {"limit": "0"},
+    "recognizeQueued": {"limit": "0"},
 }
 # PRODUCT.md §4 with the types the brief fixes (an oracle independent of the settings table).
 EXPECTED_SETTINGS = {
@@ -62,6 +63,7 @@ EXPECTED_SETTINGS = {
     **dict.fromkeys(("minSimilarity", "minConfidenceScore", "minQualityScore", "minProcessingQualityScore"),
                     "STRING"),
     "dryRun": "BOOLEAN",
+    "autoRecognize": "BOOLEAN",
 }
 FRACTIONS = ("minSimilarity", "minConfidenceScore", "minQualityScore", "minProcessingQualityScore")
 _YAML_INDICATORS = tuple("-?:,[]{}#&*!|>'\"%@`")

@@ -15,6 +15,7 @@ from .identify_image import identify_image
 from .identify_images import identify_all, identify_new
 from .import_from_compreface import import_from_compreface
 from .recognize_images import recognize_hq, recognize_lq
+from .recognize_queued import recognize_queued
 from .recognize_scenes import (
     recognize_all_scene_sprites,
     recognize_all_scenes,
@@ -43,6 +44,7 @@ MODES: dict[str, Task] = {
     "recognizeAllScenes": recognize_all_scenes,
     "importFromCompreFace": import_from_compreface,
     "exportToCompreFace": export_to_compreface,
+    "recognizeQueued": recognize_queued,
 }
 
 def task_for(mode: str) -> Task:
