@@ -171,7 +171,7 @@ def test_every_mode_once_with_its_default_args(manifest: dict[str, Any], text: s
     tasks = manifest["tasks"]
     modes = [str(task["defaultArgs"]["mode"]) for task in tasks]
     assert sorted(modes) == sorted(EXPECTED_TASKS)
-    assert len(modes) == len(set(modes)) == 16  # the original's 14, plus moving subjects between engines
+    assert len(modes) == len(set(modes)) == 17  # the original's 14, moving subjects between engines, the hook queue
     names = [task["name"] for task in tasks]
     assert len(names) == len(set(names))  # runPluginTask matches the name
     for task in tasks:
