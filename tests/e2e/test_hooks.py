@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from testdoubles.stash_runner import run_plugin
+from testdoubles.stash_runner import PluginRun, run_plugin
 from tests.e2e.world import COOKIE, World
 from tests.library import MATCHED, SCANNED, enrol, photo
 
@@ -15,7 +15,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]  # one worker, on
 SCAN_WORKERS = 4  # Stash's default parallel scan tasks
 
 
-def hook(world: World, image_id: str):  # noqa: ANN201
+def hook(world: World, image_id: str) -> PluginRun:
     """What Stash sends a hook: the hook's defaultArgs plus hookContext (an int id, input null)."""
     return run_plugin(world.plugin_dir, args={"mode": "hook", "hookContext": {
         "type": "Image.Create.Post", "id": int(image_id), "input": None}},
