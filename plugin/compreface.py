@@ -23,6 +23,15 @@ Everything the bootstrap says goes to stderr as Stash log lines (``\\x01i\\x02..
 prefixed); stdout stays empty except for one ``{"output": null, "error": ...}`` object when the
 bootstrap fails, with exit status 1.
 
+Hooks (``Image.Create.Post``, ``Scene.Create.Post``) are answered here, before any venv work and with the
+standard library only: Stash runs one process per new item inside its scan workers and waits for each.
+The hook reads the plugin's settings from Stash (one GraphQL query); when ``autoRecognize`` is on it appends
+``image:<id>``/``scene:<id>`` to ``<state folder>/hook-queue/queue.txt`` under an OS file lock, and the
+first hook that finds no pending task writes ``task-pending.json`` (under the same lock) and starts the
+"Recognize Queued Items" task with ``runPluginTask``. The task (stash_compreface.tasks.recognize_queued)
+drains the queue and removes the marker in one locked step. The state folder is the ``stateDir`` setting,
+else ``<pluginDir>/data``.
+
 ``STASH_COMPREFACE_NO_VENV=1`` skips the venv and runs in the current interpreter. It is meant for
 development only (the interpreter must already have the requirements installed).
 """
@@ -536,6 +545,267 @@ def ensure_venv() -> str:
 
 
 # ---------------------------------------------------------------------------------------------
+# Hooks: queue the new item, start at most one queued task (stdlib only, no venv, must return fast)
+
+PLUGIN_ID = "compreface"  # the manifest's file name is the plugin id
+QUEUED_TASK = "Recognize Queued Items"  # must match the task name in compreface.yml
+HOOK_KINDS = {"Image.Create.Post": "image", "Scene.Create.Post": "scene"}
+QUEUE_DIR_NAME = "hook-queue"
+QUEUE_FILE = "queue.txt"
+QUEUE_LOCK_FILE = "queue.lock"
+PENDING_FILE = "task-pending.json"
+# A pending marker older than this is taken to belong to a task Stash lost (restart, cancelled queue):
+# the next hook starts a new one. A second task for one queue is harmless (it finds the queue empty).
+PENDING_STALE_S = 6 * 60 * 60
+HOOK_HTTP_TIMEOUT_S = 10.0
+_SETTINGS_QUERY = "query HookSettings($include: [ID!]) { configuration { plugins(include: $include) } }"
+_RUN_TASK_MUTATION = ("mutation RunQueuedTask($plugin_id: ID!, $task_name: String) "
+                      "{ runPluginTask(plugin_id: $plugin_id, task_name: $task_name) }")
+
+
+class HookError(Exception):
+    """A hook that could not queue or start its task; logged as a warning, never fails the scan."""
+
+
+def hook_item(payload: object) -> tuple[str, str] | None:
+    """``("image", "12")`` for a hook this plugin handles, ``("", "")`` for any other hook, None for a task.
+
+    ``args.hookContext`` marks a hook invocation (Stash adds it to the hook's defaultArgs); its ``id`` is a
+    JSON int.
+    """
+    if not isinstance(payload, dict):
+        return None
+    args = payload.get("args")
+    context = args.get("hookContext") if isinstance(args, dict) else None
+    if not isinstance(context, dict):
+        return None
+    kind = HOOK_KINDS.get(str(context.get("type")))
+    item_id = context.get("id")
+    if kind is None or isinstance(item_id, bool) or not isinstance(item_id, (int, str)) or not str(item_id).isdigit():
+        return ("", "")
+    return (kind, str(int(item_id)))
+
+
+@contextlib.contextmanager
+def queue_lock(folder: str):  # noqa: ANN201 - a generator context manager
+    """An exclusive OS lock on ``<folder>/queue.lock`` (flock; msvcrt on Windows), held while it is open.
+
+    The task in the venv takes the same lock (stash_compreface.tasks.recognize_queued) to drain the queue.
+    """
+    os.makedirs(folder, exist_ok=True)
+    fd = os.open(os.path.join(folder, QUEUE_LOCK_FILE), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        if os.name == "nt":
+            import msvcrt
+
+            while True:
+                try:
+                    msvcrt.locking(fd, msvcrt.LK_LOCK, 1)
+                    break
+                except OSError:
+                    continue
+        else:
+            import fcntl
+
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def _pending_since(folder: str) -> float | None:
+    try:
+        with open(os.path.join(folder, PENDING_FILE), encoding="utf-8") as handle:
+            data = json.load(handle)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        return 0.0  # unreadable: treat as very old
+    started = data.get("time") if isinstance(data, dict) else None
+    return float(started) if isinstance(started, (int, float)) else 0.0
+
+
+def enqueue(folder: str, entry: str, *, now: float) -> bool:
+    """Append ``entry`` to the queue; True when this call claimed the pending marker (it must start the task).
+
+    Both happen under the queue lock, so of many hooks running at once exactly one claims the marker, and
+    a task draining the queue (which removes the marker in the same locked step) never loses an entry.
+    """
+    with queue_lock(folder):
+        with open(os.path.join(folder, QUEUE_FILE), "a", encoding="utf-8") as handle:
+            handle.write(entry + "\n")
+        since = _pending_since(folder)
+        if since is not None and now - since < PENDING_STALE_S:
+            return False
+        tmp = os.path.join(folder, f"{PENDING_FILE}.{os.getpid()}.tmp")
+        with open(tmp, "w", encoding="utf-8") as handle:
+            json.dump({"time": now, "pid": os.getpid()}, handle)
+        os.replace(tmp, os.path.join(folder, PENDING_FILE))
+        return True
+
+
+def release_pending(folder: str) -> None:
+    """Forget the marker after a failed start, so the next hook tries again."""
+    with queue_lock(folder), contextlib.suppress(FileNotFoundError):
+        os.remove(os.path.join(folder, PENDING_FILE))
+
+
+def stash_graphql_url(connection: dict) -> str:
+    """Stash's /graphql from server_connection; the bind address 0.0.0.0 (or ::, empty) means loopback."""
+    host = str(connection.get("Host") or "")
+    if host in ("", "0.0.0.0", "::", "[::]"):
+        host = "127.0.0.1"
+    elif ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    scheme = "https" if str(connection.get("Scheme") or "http").lower() == "https" else "http"
+    return f"{scheme}://{host}:{int(connection.get('Port') or 9999)}/graphql"
+
+
+def stash_graphql(connection: dict, query: str, variables: dict) -> dict:
+    """One GraphQL request with the session cookie; errors name the operation, never the cookie."""
+    import ssl
+    import urllib.error
+    import urllib.request
+
+    headers = {"Content-Type": "application/json", "Accept": "application/json"}
+    cookie = connection.get("SessionCookie")
+    if isinstance(cookie, dict) and cookie.get("Value"):
+        headers["Cookie"] = f"{cookie.get('Name') or 'session'}={cookie['Value']}"
+    body = json.dumps({"query": query, "variables": variables}).encode("utf-8")
+    request = urllib.request.Request(stash_graphql_url(connection), data=body, headers=headers, method="POST")
+    # Stash serves https only with a certificate of its own, usually self-signed, on its own address.
+    context = ssl._create_unverified_context() if request.full_url.startswith("https") else None
+    try:
+        with urllib.request.urlopen(request, timeout=HOOK_HTTP_TIMEOUT_S, context=context) as response:
+            payload = json.loads(response.read().decode("utf-8"))
+    except urllib.error.HTTPError as exc:
+        raise HookError(f"Stash answered HTTP {exc.code}") from None
+    except (OSError, ValueError) as exc:
+        raise HookError(f"Stash did not answer ({type(exc).__name__})") from None
+    if not isinstance(payload, dict):
+        raise HookError("Stash sent an unreadable answer")
+    if payload.get("errors"):
+        first = payload["errors"][0]
+        message = first.get("message") if isinstance(first, dict) else first
+        raise HookError(f"Stash refused the request: {str(message)[:300]}")
+    data = payload.get("data")
+    return data if isinstance(data, dict) else {}
+
+
+def _truthy(value: object) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "1", "yes", "on")
+    return value is True
+
+
+def hook_settings(connection: dict) -> dict:
+    """The plugin's saved settings, as Stash stores them (absent keys: not set)."""
+    data = stash_graphql(connection, _SETTINGS_QUERY, {"include": [PLUGIN_ID]})
+    plugins = (data.get("configuration") or {}).get("plugins") or {}
+    settings = plugins.get(PLUGIN_ID) if isinstance(plugins, dict) else None
+    return settings if isinstance(settings, dict) else {}
+
+
+def queue_folder(connection: dict, settings: dict) -> str:
+    """``<stateDir>/hook-queue``, else ``<pluginDir>/data/hook-queue``: where the queued task looks."""
+    state = settings.get("stateDir")
+    if isinstance(state, str) and state.strip() and os.path.isabs(state.strip()):
+        root = state.strip()
+    else:
+        plugin_dir = connection.get("PluginDir")
+        root = os.path.join(plugin_dir if isinstance(plugin_dir, str) and plugin_dir else PLUGIN_DIR, "data")
+    return os.path.join(root, QUEUE_DIR_NAME)
+
+
+def handle_hook(payload: dict, item: tuple[str, str]) -> dict:
+    """Queue one new item and start the queued task when none is pending; the output Stash logs at debug."""
+    kind, item_id = item
+    hook_type = payload["args"]["hookContext"].get("type")
+    if not kind:
+        return {"hook": hook_type, "queued": None, "note": "not a hook this plugin handles"}
+    connection = payload.get("server_connection")
+    connection = connection if isinstance(connection, dict) else {}
+    settings = hook_settings(connection)
+    if not _truthy(settings.get("autoRecognize")):
+        return {"hook": hook_type, "queued": None, "note": "autoRecognize is off"}
+    folder = queue_folder(connection, settings)
+    entry = f"{kind}:{item_id}"
+    try:
+        start = enqueue(folder, entry, now=time.time())
+    except OSError as exc:
+        raise HookError(f"cannot write the queue in {folder} ({exc.strerror or exc})") from None
+    started = False
+    if start:
+        try:
+            stash_graphql(connection, _RUN_TASK_MUTATION, {"plugin_id": PLUGIN_ID, "task_name": QUEUED_TASK})
+            started = True
+        except HookError:
+            with contextlib.suppress(OSError):
+                release_pending(folder)
+            raise
+    return {"hook": hook_type, "queued": entry, "taskStarted": started}
+
+
+def run_hook(payload: dict, item: tuple[str, str]) -> int:
+    """Answer a hook: one JSON result on stdout, exit 0 whatever happens (a hook must not fail the scan)."""
+    try:
+        output = handle_hook(payload, item)
+    except HookError as exc:
+        log("w", f"CompreFace hook: {exc}; the item was not queued for recognition")
+        output = {"queued": None, "note": str(exc)}
+    except Exception as exc:  # never a traceback into the scan's log
+        log("w", f"CompreFace hook failed unexpectedly ({type(exc).__name__}); the item was not queued")
+        output = {"queued": None, "note": type(exc).__name__}
+    _write(sys.stdout, json.dumps({"output": output, "error": None}))
+    return 0
+
+
+def read_stdin_bytes() -> bytes:
+    buffer = getattr(sys.stdin, "buffer", None)
+    try:
+        return buffer.read() if buffer is not None else sys.stdin.read().encode("utf-8")
+    except (OSError, ValueError):
+        return b""
+
+
+def replay_stdin(data: bytes) -> None:
+    """Give the input back to whoever reads stdin next: this process (sys.stdin) and, after exec, fd 0.
+
+    Small inputs go through a pipe (nothing touches the disk: the input holds the session cookie);
+    larger ones through an anonymous temporary file.
+    """
+    import io
+    import tempfile
+
+    sys.stdin = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8")
+    with contextlib.suppress(OSError):
+        if len(data) <= 8192 and hasattr(os, "pipe") and os.name != "nt":
+            read_end, write_end = os.pipe()
+            os.write(write_end, data)
+            os.close(write_end)
+        else:
+            with tempfile.TemporaryFile() as handle:
+                handle.write(data)
+                handle.flush()
+                handle.seek(0)
+                read_end = os.dup(handle.fileno())
+        os.dup2(read_end, 0)
+        os.close(read_end)
+
+
+def hook_or_none(data: bytes) -> int | None:
+    """Run the hook when ``data`` is a hook invocation (the exit status), else None."""
+    try:
+        payload = json.loads(data.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        return None
+    item = hook_item(payload)
+    if item is None:
+        return None
+    return run_hook(payload, item)
+
+
+# ---------------------------------------------------------------------------------------------
 # Running
 
 
@@ -547,7 +817,7 @@ def reexec(python: str) -> int:
     sys.stderr.flush()
     if os.name == "nt":
         # Windows has no exec: run the venv interpreter as a child sharing our stdin/stdout/stderr.
-        return subprocess.call(argv, env=env)
+        return subprocess.call(argv, env=env, stdin=0)  # fd 0: the input replay_stdin put back
     try:
         os.execve(python, argv, env)
     except OSError as exc:
@@ -590,6 +860,13 @@ def python_too_old(version_info: tuple, executable: str) -> str | None:
 
 
 def main() -> int:
+    if not os.environ.get(REEXEC_ENV):
+        # Hooks are answered before anything else; any other input is handed on unchanged.
+        data = read_stdin_bytes()
+        status = hook_or_none(data)
+        if status is not None:
+            return status
+        replay_stdin(data)
     if os.environ.get(NO_VENV_ENV, "").strip().lower() in ("1", "true", "yes", "on") or inside_venv():
         return run_plugin()
     if os.environ.get(REEXEC_ENV):

@@ -51,6 +51,7 @@ EXPECTED_TASKS: dict[str, dict[str, str]] = {
     "exportToCompreFace": {"limit": "0"},
     "rejectMatch": {"imageId": "", "sceneId": "", "performerId": ""},
     "undoRun": {"runId": ""},
+    "recognizeQueued": {"limit": "0"},
 }
 # PRODUCT.md §4 with the types the brief fixes (an oracle independent of the settings table).
 EXPECTED_SETTINGS = {
@@ -64,6 +65,7 @@ EXPECTED_SETTINGS = {
     **dict.fromkeys(("minSimilarity", "minConfidenceScore", "minQualityScore", "minProcessingQualityScore"),
                     "STRING"),
     "dryRun": "BOOLEAN",
+    "autoRecognize": "BOOLEAN",
 }
 FRACTIONS = ("minSimilarity", "minConfidenceScore", "minQualityScore", "minProcessingQualityScore")
 _YAML_INDICATORS = tuple("-?:,[]{}#&*!|>'\"%@`")

@@ -351,6 +351,9 @@ SETTINGS: tuple[SettingSpec, ...] = (
           "Tag added to items where a performer was linked"),
     _spec("dryRun", "dry_run", "BOOLEAN", False, _BOOL, "Dry Run",
           "Log what would be written to Stash and CompreFace, and write nothing"),
+    _spec("autoRecognize", "auto_recognize", "BOOLEAN", False, _BOOL, "Recognize New Items Automatically",
+          "Queue every image and scene a scan adds and recognise them in one Recognize Queued Items task "
+          "after the scan (high-quality image recognition, video scene recognition)"),
 )
 SETTING_BY_NAME: dict[str, SettingSpec] = {spec.name: spec for spec in SETTINGS}
 SETTING_NAMES = tuple(SETTING_BY_NAME)
@@ -388,6 +391,7 @@ class Settings:
     scanned_tag: str = _d("scanned_tag")
     matched_tag: str = _d("matched_tag")
     dry_run: bool = _d("dry_run")
+    auto_recognize: bool = _d("auto_recognize")
     min_faces_for_new_performer: int = _d("min_faces_for_new_performer")
 
     @property

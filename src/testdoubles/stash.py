@@ -555,6 +555,8 @@ class StashDouble(DoubleServer):
 
         self.operations: list[tuple[str, dict[str, Any]]] = []
         self.mutations: list[MutationCall] = []
+        # runPluginTask requests (plugin_id, task_name, args_map), in order; the job id is the 1-based index.
+        self.plugin_tasks: list[dict[str, Any]] = []
         self.unsupported: list[str] = []
         self.operation_faults: list[OperationFault] = []
         self.auth_failures = 0
@@ -582,6 +584,7 @@ class StashDouble(DoubleServer):
             "bulkImageUpdate": self._bulk_updater("image"),
             "bulkGalleryUpdate": self._bulk_updater("gallery"),
             "bulkSceneUpdate": self._bulk_updater("scene"),
+            "runPluginTask": self._m_run_plugin_task,
         }
         self._non_null_roots = {"configuration", "findTags", "findImages", "findPerformers", "findScenes"}
 
@@ -985,6 +988,15 @@ class StashDouble(DoubleServer):
         return views[kind](record, ex)
 
     # ------------------------------------------------------------------------------ queries
+
+    def _m_run_plugin_task(self, args: dict[str, Any], ex: _Exec) -> str:
+        """Queues nothing: records the request (``plugin_tasks``) and returns a job id, as Stash does."""
+        plugin_id = str(args.get("plugin_id") or "")
+        if plugin_id not in self.plugin_settings:  # the double knows the plugins configured in it
+            raise StashError(f"plugin {plugin_id} not found")
+        self.plugin_tasks.append({"plugin_id": plugin_id, "task_name": args.get("task_name"),
+                                  "args_map": args.get("args_map")})
+        return str(len(self.plugin_tasks))
 
     def _q_configuration(self, args: dict[str, Any], ex: _Exec) -> dict[str, Any]:
         def plugins(a: dict[str, Any]) -> dict[str, Any]:

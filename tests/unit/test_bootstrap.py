@@ -334,3 +334,64 @@ def test_yml_files_inside_the_venv_are_disabled(tmp_path: Path, capsys: pytest.C
     assert sorted(p.name for p in tmp_path.rglob("*.*")) == ["config.yml.disabled", "data.yaml"]
     assert any(lv == "w" and "config.yml" in m for lv, m in stash_lines(capsys.readouterr().err))
 
+
+
+# -- hooks: the stdlib queue ------------------------------------------------------------------------
+
+
+def test_hook_item_reads_only_the_create_hooks_of_images_and_scenes() -> None:
+    def payload(context: object) -> dict:
+        return {"server_connection": {}, "args": {"mode": "hook", "hookContext": context}}
+
+    assert boot.hook_item(payload({"type": "Image.Create.Post", "id": 12})) == ("image", "12")
+    assert boot.hook_item(payload({"type": "Scene.Create.Post", "id": 7})) == ("scene", "7")
+    assert boot.hook_item(payload({"type": "Image.Update.Post", "id": 12})) == ("", "")
+    assert boot.hook_item(payload({"type": "Image.Create.Post"})) == ("", "")
+    assert boot.hook_item({"server_connection": {}, "args": {"mode": "recognizeImagesHQ"}}) is None
+
+
+def test_many_hooks_queue_every_item_and_claim_the_pending_marker_once(tmp_path: Path) -> None:
+    folder = str(tmp_path / "hook-queue")
+    claims = [boot.enqueue(folder, f"image:{n}", now=NOW + n) for n in range(1, 51)]
+    assert claims.count(True) == 1 and claims[0] is True
+    lines = (tmp_path / "hook-queue" / "queue.txt").read_text(encoding="utf-8").splitlines()
+    assert lines == [f"image:{n}" for n in range(1, 51)]
+
+
+def test_a_stale_or_released_marker_lets_the_next_hook_start_a_task(tmp_path: Path) -> None:
+    folder = str(tmp_path / "q")
+    assert boot.enqueue(folder, "image:1", now=NOW)
+    assert not boot.enqueue(folder, "image:2", now=NOW + 60)
+    assert boot.enqueue(folder, "image:3", now=NOW + boot.PENDING_STALE_S + 1)
+    boot.release_pending(folder)
+    assert boot.enqueue(folder, "scene:4", now=NOW + boot.PENDING_STALE_S + 2)
+
+
+def test_the_task_takes_the_queue_and_the_marker_together(tmp_path: Path) -> None:
+    from stash_compreface.tasks.recognize_queued import read_entries, take_queue
+
+    folder = tmp_path / "q"
+    for entry in ("image:3", "scene:9", "image:3", "image:4", "junk"):
+        boot.enqueue(str(folder), entry, now=NOW)
+    taken = take_queue(folder)
+    assert read_entries(taken) == ([3, 4], [9])
+    # Queued after the take: a new task is started, and the next take sees only the new item (plus the
+    # files of a run that never finished, here the first take's file).
+    assert boot.enqueue(str(folder), "image:5", now=NOW)
+    for path in taken:
+        path.unlink()
+    assert read_entries(take_queue(folder)) == ([5], [])
+
+
+def test_a_non_hook_input_is_handed_on_unchanged(monkeypatch: pytest.MonkeyPatch) -> None:
+    data = json.dumps({"server_connection": {}, "args": {"mode": "nope"}}).encode()
+    assert boot.hook_or_none(data) is None
+    monkeypatch.setattr(boot.os, "dup2", lambda *a: None)
+    monkeypatch.setattr(boot.sys, "stdin", None)
+    boot.replay_stdin(data)
+    assert boot.sys.stdin.buffer.read() == data
+
+
+def test_the_hook_finds_stash_on_loopback_for_its_bind_address() -> None:
+    assert boot.stash_graphql_url({"Scheme": "http", "Host": "0.0.0.0", "Port": 9999}) == "http://127.0.0.1:9999/graphql"
+    assert boot.stash_graphql_url({"Scheme": "https", "Host": "::1", "Port": 1}) == "https://[::1]:1/graphql"

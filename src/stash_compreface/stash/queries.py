@@ -8,7 +8,7 @@ original plugin skipped half the library that way).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,13 +22,15 @@ class Selection:
 
     ``without_tags``: items carrying none of these (Stash's EXCLUDES keeps untagged items, as needed for
     "not yet scanned"); ``with_any_tags``: items carrying at least one, minus those with ``but_not_tags``;
-    ``gallery``: images of one gallery.
+    ``gallery``: images of one gallery; ``ids``: only these item ids (empty = no id constraint), queried
+    as runs of consecutive ids (a scan adds items with consecutive ids, so a queue is a few runs).
     """
 
     without_tags: tuple[str, ...] = ()
     with_any_tags: tuple[str, ...] = ()
     but_not_tags: tuple[str, ...] = ()
     gallery: str | None = None
+    ids: tuple[int, ...] = ()
 
     def as_filter(self) -> dict[str, Any]:
         result: dict[str, Any] = {}
@@ -41,6 +43,17 @@ class Selection:
         if self.gallery:
             result["galleries"] = {"value": [self.gallery], "modifier": "INCLUDES"}
         return result
+
+
+def id_runs(ids: Iterable[int]) -> list[tuple[int, int]]:
+    """Sorted distinct ids as inclusive ``(first, last)`` runs of consecutive ids."""
+    runs: list[tuple[int, int]] = []
+    for value in sorted(set(ids)):
+        if runs and value == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], value)
+        else:
+            runs.append((value, value))
+    return runs
 
 
 def unscanned(scanned_tag: str | None, error_tag: str | None) -> Selection:
@@ -78,6 +91,37 @@ def pages(
     else:
         raise ValueError(f"cannot page over {kind.value}s")
     item_filter = selection.as_filter()
+    if not selection.ids:
+        yield from _span_pages(find, item_filter, per_page=per_page, limit=limit, before_each=before_each)
+        return
+    runs = id_runs(selection.ids)
+    # The total is known run by run: counted runs plus the size of the runs still to query (an upper bound).
+    counted = 0
+    seen = 0
+    for index, (first, last) in enumerate(runs):
+        ahead = sum(b - a + 1 for a, b in runs[index + 1:])
+        span_filter = {**item_filter, "id": {"value": first, "value2": last, "modifier": "BETWEEN"}}
+        run_total: int | None = None
+        for count, items in _span_pages(find, span_filter, per_page=per_page,
+                                        limit=limit - seen if limit else 0, before_each=before_each):
+            run_total = count
+            seen += len(items)
+            total = counted + count + ahead
+            yield (min(total, limit) if limit else total), items
+        counted += run_total or 0
+        if limit and seen >= limit:
+            return
+
+
+def _span_pages(
+    find: Callable[[dict[str, Any], dict[str, Any]], tuple[int, list[Any]]],
+    item_filter: dict[str, Any],
+    *,
+    per_page: int,
+    limit: int,
+    before_each: Callable[[], None],
+) -> Iterator[tuple[int, list[Any]]]:
+    """Pages over one filter by ascending id cursor; the count is the filter's at the first query."""
     last_id = 0
     total: int | None = None
     seen = 0

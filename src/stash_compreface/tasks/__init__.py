@@ -15,6 +15,7 @@ from .identify_image import identify_image
 from .identify_images import identify_all, identify_new
 from .import_from_compreface import import_from_compreface
 from .recognize_images import recognize_hq, recognize_lq
+from .recognize_queued import recognize_queued
 from .recognize_scenes import (
     recognize_all_scene_sprites,
     recognize_all_scenes,
@@ -47,6 +48,7 @@ MODES: dict[str, Task] = {
     "exportToCompreFace": export_to_compreface,
     "rejectMatch": reject_match,
     "undoRun": undo_run,
+    "recognizeQueued": recognize_queued,
 }
 
 # Modes that revert or correct journalled writes: they are not runs to be undone themselves.

@@ -1,0 +1,149 @@
+"""recognizeQueued ("Recognize Queued Items"): what the scan hooks queued, recognised in one task.
+
+The hooks (plugin/compreface.py, standard library, before the venv) append ``image:<id>``/``scene:<id>``
+lines to ``<state folder>/hook-queue/queue.txt`` under an OS lock and start this task once per queue
+(``task-pending.json``). This task takes the queue and removes the marker in one locked step, so an item
+queued while it runs starts the next task instead of being lost or half-seen. The taken queue is renamed
+to ``taken-*.txt`` and deleted only once processed: a killed run leaves it for the next one.
+
+Images get the High Quality recognition, scenes the video recognition, each limited to the queued ids
+that are still unscanned (an item a manual run handled meanwhile is not done twice). When autoRecognize
+is off (the user turned it off after the hooks queued), the queue is dropped and nothing is recognised.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from ..settings import TaskArgs
+from ..stash.models import ItemKind, Scene
+from .context import TaskContext
+from .image_recognizer import policy_for, run_images
+from .recognize_scenes import _video_recognizer
+from .runner import Tally, item_pages, run_items, unscanned
+
+# The names the bootstrap uses (plugin/compreface.py: QUEUE_DIR_NAME, QUEUE_FILE, ...): keep them equal.
+QUEUE_DIR_NAME = "hook-queue"
+QUEUE_FILE = "queue.txt"
+QUEUE_LOCK_FILE = "queue.lock"
+PENDING_FILE = "task-pending.json"
+TAKEN_PREFIX = "taken-"
+
+
+@contextlib.contextmanager
+def queue_lock(folder: Path) -> Iterator[None]:
+    """The bootstrap's lock: an exclusive flock (msvcrt on Windows) on ``queue.lock``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder / QUEUE_LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        if os.name == "nt":
+            import msvcrt
+
+            while True:
+                try:
+                    msvcrt.locking(fd, msvcrt.LK_LOCK, 1)  # type: ignore[attr-defined]
+                    break
+                except OSError:
+                    continue
+        else:
+            import fcntl
+
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def take_queue(folder: Path) -> list[Path]:
+    """Move the queue aside and clear the pending marker in one locked step; every taken file, oldest first.
+
+    Taken files of an earlier run that was killed are included, so nothing queued is ever dropped.
+    """
+    with queue_lock(folder):
+        queue = folder / QUEUE_FILE
+        if queue.exists():
+            queue.rename(folder / f"{TAKEN_PREFIX}{time.time_ns()}-{os.getpid()}.txt")
+        with contextlib.suppress(FileNotFoundError):
+            (folder / PENDING_FILE).unlink()
+    return sorted(folder.glob(f"{TAKEN_PREFIX}*.txt"))
+
+
+def read_entries(files: list[Path]) -> tuple[list[int], list[int]]:
+    """Distinct image and scene ids from ``image:<id>``/``scene:<id>`` lines; other lines are skipped."""
+    images: dict[int, None] = {}
+    scenes: dict[int, None] = {}
+    for path in files:
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            kind, _, raw = line.strip().partition(":")
+            if not raw.isdigit():
+                continue
+            if kind == "image":
+                images[int(raw)] = None
+            elif kind == "scene":
+                scenes[int(raw)] = None
+    return list(images), list(scenes)
+
+
+def queue_folder(ctx: TaskContext) -> Path:
+    """``<state folder>/hook-queue``: the folder the hooks write (stateDir, else the plugin's data/)."""
+    if ctx.state.path is None:
+        raise RuntimeError("the queued task needs a state folder")
+    return ctx.state.path.parent / QUEUE_DIR_NAME
+
+
+def _forget(files: list[Path]) -> None:
+    for path in files:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
+
+def recognize_queued(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
+    folder = queue_folder(ctx)
+    files = take_queue(folder)
+    image_ids, scene_ids = read_entries(files)
+    result: dict[str, Any] = {"mode": args.mode, "queuedImages": len(image_ids), "queuedScenes": len(scene_ids)}
+    if not ctx.settings.auto_recognize:
+        if image_ids or scene_ids:
+            ctx.info(f"autoRecognize is off: dropped {len(image_ids)} queued image(s) and {len(scene_ids)} "
+                     "queued scene(s) without recognising them")
+        _forget(files)
+        return {**result, "dropped": True}
+    if not image_ids and not scene_ids:
+        ctx.info("Recognize queued items: the queue is empty")
+        _forget(files)
+        return result
+    ctx.face_service.check()
+    new = unscanned(ctx)
+    if image_ids:
+        policy = policy_for(ctx, relaxed=False, create="candidate", learn=True, track_sightings=True)
+        result["images"] = run_images(ctx, args, selection=replace(new, ids=tuple(image_ids)), policy=policy,
+                                      title="Recognize queued images")
+    if scene_ids:
+        result["scenes"] = _recognize_scenes(ctx, args, replace(new, ids=tuple(scene_ids)))
+    if not ctx.stop.is_set():
+        _forget(files)
+    return result
+
+
+def _recognize_scenes(ctx: TaskContext, args: TaskArgs, selection: Any) -> dict[str, Any]:
+    """Recognize New Scenes' work (video frames or the Vision Service) on the queued scenes only."""
+    tally = Tally()
+    recognizer = _video_recognizer(ctx, tally)
+
+    def work(scene: Scene) -> None:
+        found, summary = recognizer.performers(scene)
+        ctx.debug(f"{scene.label}: {summary}")
+        linked = ctx.writes.record_outcome(ItemKind.SCENE, scene, failed=False, performers=found)
+        tally.add(processed=1, matched=int(bool(found)), linked=linked)
+
+    pages = item_pages(ctx, ItemKind.SCENE, selection, args.limit)
+    run_items(ctx, pages, work, title="Recognize queued scenes", noun="scene", label=lambda scene: scene.label,
+              mark_failed=lambda scene: ctx.writes.record_outcome(ItemKind.SCENE, scene, failed=True),
+              tally=tally)
+    return tally.as_dict()

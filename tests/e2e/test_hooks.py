@@ -1,0 +1,55 @@
+"""Hooks as Stash runs them: one process per new item, several at once, then the one queued task."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from testdoubles.stash_runner import PluginRun, run_plugin
+from tests.e2e.world import COOKIE, World
+from tests.library import MATCHED, SCANNED, enrol, photo
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]  # one worker, one plugin venv
+
+SCAN_WORKERS = 4  # Stash's default parallel scan tasks
+
+
+def hook(world: World, image_id: str) -> PluginRun:
+    """What Stash sends a hook: the hook's defaultArgs plus hookContext (an int id, input null)."""
+    return run_plugin(world.plugin_dir, args={"mode": "hook", "hookContext": {
+        "type": "Image.Create.Post", "id": int(image_id), "input": None}},
+        port=world.stash.port, cookie=COOKIE, timeout=120)
+
+
+def test_a_scan_of_200_images_starts_one_queued_task_that_recognises_them(world: World) -> None:
+    world.configure(autoRecognize=True)
+    enrol(world, "Alice", 1)
+    images = [world.stash.add_image(photo(1, seed=n)) for n in range(200)]
+    with ThreadPoolExecutor(SCAN_WORKERS) as pool:
+        runs = list(pool.map(lambda image_id: hook(world, image_id), images))
+
+    assert all(run.error is None for run in runs)
+    assert world.stash.plugin_tasks == [{"plugin_id": "compreface", "task_name": "Recognize Queued Items",
+                                         "args_map": None}]
+    queued = (world.state_dir / "hook-queue" / "queue.txt").read_text(encoding="utf-8").split()
+    assert sorted(queued) == sorted(f"image:{i}" for i in images)
+    # No hook recognised anything: nothing was tagged during the "scan".
+    assert all(world.stash.tag_names("image", i) == set() for i in images)
+
+    task = world.run("recognizeQueued")
+    assert task.error is None
+    assert all(world.stash.tag_names("image", i) == {SCANNED, MATCHED} for i in images)
+
+    # The queue is empty and the marker gone: the next new image starts a new task.
+    late = world.stash.add_image(photo(1, seed=999))
+    assert hook(world, late).error is None
+    assert len(world.stash.plugin_tasks) == 2
+
+
+def test_hooks_queue_nothing_while_auto_recognize_is_off(world: World) -> None:
+    image = world.stash.add_image(photo(1, seed=1))
+    run = hook(world, image)
+    assert run.error is None
+    assert world.stash.plugin_tasks == []
+    assert not (world.state_dir / "hook-queue" / "queue.txt").exists()
