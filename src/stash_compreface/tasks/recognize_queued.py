@@ -22,11 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from ..settings import TaskArgs
-from ..stash.models import ItemKind, Scene
 from .context import TaskContext
 from .image_recognizer import policy_for, run_images
-from .recognize_scenes import _video_recognizer
-from .runner import Tally, item_pages, run_items, unscanned
+from .runner import Tally, unscanned
+from .scene_recognizer import run_scenes, video_recognizer
 
 # The names the bootstrap uses (plugin/compreface.py: QUEUE_DIR_NAME, QUEUE_FILE, ...): keep them equal.
 QUEUE_DIR_NAME = "hook-queue"
@@ -125,25 +124,9 @@ def recognize_queued(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
         result["images"] = run_images(ctx, args, selection=replace(new, ids=tuple(image_ids)), policy=policy,
                                       title="Recognize queued images")
     if scene_ids:
-        result["scenes"] = _recognize_scenes(ctx, args, replace(new, ids=tuple(scene_ids)))
+        tally = Tally()
+        result["scenes"] = run_scenes(ctx, args, video_recognizer(ctx, tally), tally=tally,
+                                      selection=replace(new, ids=tuple(scene_ids)), title="Recognize queued scenes")
     if not ctx.stop.is_set():
         _forget(files)
     return result
-
-
-def _recognize_scenes(ctx: TaskContext, args: TaskArgs, selection: Any) -> dict[str, Any]:
-    """Recognize New Scenes' work (video frames or the Vision Service) on the queued scenes only."""
-    tally = Tally()
-    recognizer = _video_recognizer(ctx, tally)
-
-    def work(scene: Scene) -> None:
-        found, summary = recognizer.performers(scene)
-        ctx.debug(f"{scene.label}: {summary}")
-        linked = ctx.writes.record_outcome(ItemKind.SCENE, scene, failed=False, performers=found)
-        tally.add(processed=1, matched=int(bool(found)), linked=linked)
-
-    pages = item_pages(ctx, ItemKind.SCENE, selection, args.limit)
-    run_items(ctx, pages, work, title="Recognize queued scenes", noun="scene", label=lambda scene: scene.label,
-              mark_failed=lambda scene: ctx.writes.record_outcome(ItemKind.SCENE, scene, failed=True),
-              tally=tally)
-    return tally.as_dict()

@@ -21,7 +21,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import Any, Protocol
 
 from PIL import Image
 
@@ -34,12 +34,13 @@ from ..faces.naming import subject_name
 from ..faces.vtt import parse_vtt
 from ..faceservice import FaceService
 from ..quality import measure_for_gates
-from ..settings import Settings
-from ..stash.models import Scene
+from ..settings import Settings, TaskArgs
+from ..stash.models import ItemKind, Scene
+from ..stash.queries import Selection
 from ..vision.client import Detection, Enhancement, parse_faces
 from .context import TaskContext
 from .performers import PerformerDirectory, scene_item
-from .runner import Tally
+from .runner import Tally, item_pages, run_items
 
 
 def scene_gate(s: Settings) -> quality.Gate:
@@ -410,3 +411,29 @@ def _link(directory: PerformerDirectory, sightings: list[Sighting], frames_with_
         notes.append(f"performer {performer} ({directory.name_of(performer)}) in {evidence.frames} "
                      f"of {frames_with_faces} frames with faces")
     return found, f"{what}, {frames_with_faces} frames with faces" + (f"; {'; '.join(notes)}" if notes else "")
+
+
+def video_recognizer(ctx: TaskContext, tally: Tally) -> SceneRecognizer:
+    """The Vision Service when configured, else frames sampled here from the video."""
+    if ctx.settings.vision_service_url:
+        return VideoRecognizer(ctx)
+    recognizer = FrameRecognizer(ctx, ctx.frames, tally)
+    recognizer.directory.complete_pending()
+    return recognizer
+
+
+def run_scenes(ctx: TaskContext, args: TaskArgs, recognizer: SceneRecognizer, *, selection: Selection, title: str,
+               tally: Tally | None = None) -> dict[str, Any]:
+    """A batch scene mode: every selected scene recognised and recorded through the item runner."""
+    tally = tally or Tally()
+
+    def work(scene: Scene) -> None:
+        found, summary = recognizer.performers(scene)
+        ctx.debug(f"{scene.label}: {summary}")
+        linked = ctx.writes.record_outcome(ItemKind.SCENE, scene, failed=False, performers=found)
+        tally.add(processed=1, matched=int(bool(found)), linked=linked)
+
+    run_items(ctx, item_pages(ctx, ItemKind.SCENE, selection, args.limit), work, title=title, noun="scene",
+              label=lambda scene: scene.label,
+              mark_failed=lambda scene: ctx.writes.record_outcome(ItemKind.SCENE, scene, failed=True), tally=tally)
+    return {"mode": args.mode, **tally.as_dict()}
