@@ -49,12 +49,15 @@ EXPECTED_TASKS: dict[str, dict[str, str]] = {
     "recognizeAllSceneSprites": {"limit": "0"},
     "importFromCompreFace": {"limit": "0"},
     "exportToCompreFace": {"limit": "0"},
+    "nameCandidate": {"subject": "", "name": ""},
+    "mergeIntoPerformer": {"subject": "", "performerId": ""},
+    "rejectCandidate": {"subject": ""},
 }
 # PRODUCT.md §4 with the types the brief fixes (an oracle independent of the settings table).
 EXPECTED_SETTINGS = {
     "faceEngine": "STRING",
     **dict.fromkeys(("comprefaceUrl", "recognitionApiKey", "detectionApiKey", "verificationApiKey",
-                     "visionServiceUrl", "frameServerUrl", "stashHostUrl", "scannedTagName", "matchedTagName",
+                     "visionServiceUrl", "frameServerUrl", "stashHostUrl", "scannedTagName", "matchedTagName", "unidentifiedTagName",
                      "stateDir"),
                     "STRING"),
     **dict.fromkeys(("cooldownSeconds", "maxBatchSize", "maxConcurrency", "minFaceSize",
@@ -169,7 +172,7 @@ def test_every_mode_once_with_its_default_args(manifest: dict[str, Any], text: s
     tasks = manifest["tasks"]
     modes = [str(task["defaultArgs"]["mode"]) for task in tasks]
     assert sorted(modes) == sorted(EXPECTED_TASKS)
-    assert len(modes) == len(set(modes)) == 16  # the original's 14, plus moving subjects between engines
+    assert len(modes) == len(set(modes)) == len(EXPECTED_TASKS)  # each mode once
     names = [task["name"] for task in tasks]
     assert len(names) == len(set(names))  # runPluginTask matches the name
     for task in tasks:

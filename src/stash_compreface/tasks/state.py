@@ -80,6 +80,16 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (direction, source_id)
         )""",
     ),
+    # 4: run journal
+    (
+        # 5: subjects that must never become a performer again: rejected by the user, or their performer was
+        # deleted in Stash.
+        """CREATE TABLE retired (
+            subject TEXT PRIMARY KEY,
+            reason TEXT NOT NULL,
+            retired_at REAL NOT NULL
+        )""",
+    ),
 )
 
 # What a current file must contain; anything less is not our file.
@@ -89,6 +99,7 @@ _EXPECTED_COLUMNS: Mapping[str, frozenset[str]] = {
     "learned": frozenset({"subject", "image_id"}),
     "pending_promotions": frozenset({"subject", "performer_id", "created_at"}),
     "transfers": frozenset({"direction", "source_id", "target_id"}),
+    "retired": frozenset({"subject", "reason", "retired_at"}),
 }
 
 _LOST = ("candidate sightings (unnamed faces start counting towards minFacesForNewPerformer again), "
@@ -374,3 +385,29 @@ class StateStore:
             cursor = self._db.execute("INSERT OR IGNORE INTO learned(subject, image_id) VALUES (?, ?)",
                                       (subject, image_id))
         return cursor.rowcount == 1
+
+    # -- retired subjects --------------------------------------------------------------------------
+
+    def retire(self, subject: str, reason: str) -> None:
+        """Never make a performer of ``subject`` again (its sightings and pending links go with it)."""
+        with self._lock, self._db:
+            self._db.execute("INSERT OR REPLACE INTO retired(subject, reason, retired_at) VALUES (?, ?, ?)",
+                             (subject, reason, time.time()))
+            self._db.execute("UPDATE candidates SET performer_id = NULL WHERE subject = ?", (subject,))
+            self._db.execute("DELETE FROM pending_promotions WHERE subject = ?", (subject,))
+
+    def retired_reason(self, subject: str) -> str | None:
+        """Why ``subject`` was retired, or None when it was not."""
+        with self._lock:
+            row = self._db.execute("SELECT reason FROM retired WHERE subject = ?", (subject,)).fetchone()
+        return row[0] if row else None
+
+    def unretire(self, subject: str) -> None:
+        """The user named or merged the subject after all: it may have a performer again."""
+        with self._lock, self._db:
+            self._db.execute("DELETE FROM retired WHERE subject = ?", (subject,))
+
+    def clear_promotion(self, subject: str) -> None:
+        """The subject's performer no longer holds it (the alias was removed): it is a candidate again."""
+        with self._lock, self._db:
+            self._db.execute("UPDATE candidates SET performer_id = NULL WHERE subject = ?", (subject,))
