@@ -57,8 +57,8 @@ EXPECTED_TASKS: dict[str, dict[str, str]] = {
 EXPECTED_SETTINGS = {
     "faceEngine": "STRING",
     **dict.fromkeys(("comprefaceUrl", "recognitionApiKey", "detectionApiKey", "verificationApiKey",
-                     "visionServiceUrl", "frameServerUrl", "stashHostUrl", "scannedTagName", "matchedTagName", "unidentifiedTagName",
-                     "stateDir"),
+                     "visionServiceUrl", "frameServerUrl", "stashHostUrl", "scannedTagName", "matchedTagName",
+                     "unidentifiedTagName", "stateDir"),
                     "STRING"),
     **dict.fromkeys(("cooldownSeconds", "maxBatchSize", "maxConcurrency", "minFaceSize",
                      "minFacesForNewPerformer", "requestTimeout", "frameInterval"), "NUMBER"),
