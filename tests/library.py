@@ -16,6 +16,7 @@ from testdoubles.stash import StashDouble
 from testdoubles.synthetic import SyntheticFace, draw_image, render
 
 SCANNED, MATCHED, ERROR, SYNCED = "Compreface Scanned", "Compreface Matched", "Compreface Error", "Compreface Synced"
+UNIDENTIFIED = "Compreface Unidentified"  # a good face that matched nobody: for the user to review
 
 
 class Doubles(Protocol):

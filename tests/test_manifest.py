@@ -52,13 +52,16 @@ EXPECTED_TASKS: dict[str, dict[str, str]] = {
     "rejectMatch": {"imageId": "", "sceneId": "", "performerId": ""},
     "undoRun": {"runId": ""},
     "recognizeQueued": {"limit": "0"},
+    "nameCandidate": {"subject": "", "name": ""},
+    "mergeIntoPerformer": {"subject": "", "performerId": ""},
+    "rejectCandidate": {"subject": ""},
 }
 # PRODUCT.md §4 with the types the brief fixes (an oracle independent of the settings table).
 EXPECTED_SETTINGS = {
     "faceEngine": "STRING",
     **dict.fromkeys(("comprefaceUrl", "recognitionApiKey", "detectionApiKey", "verificationApiKey",
                      "visionServiceUrl", "frameServerUrl", "stashHostUrl", "scannedTagName", "matchedTagName",
-                     "stateDir"),
+                     "unidentifiedTagName", "stateDir"),
                     "STRING"),
     **dict.fromkeys(("cooldownSeconds", "maxBatchSize", "maxConcurrency", "minFaceSize",
                      "minFacesForNewPerformer", "requestTimeout", "frameInterval"), "NUMBER"),

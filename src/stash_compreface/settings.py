@@ -30,6 +30,7 @@ ERROR_TAG = "Compreface Error"
 SYNCED_TAG = "Compreface Synced"
 DEFAULT_SCANNED_TAG = "Compreface Scanned"
 DEFAULT_MATCHED_TAG = "Compreface Matched"
+DEFAULT_UNIDENTIFIED_TAG = "Compreface Unidentified"
 DEFAULT_FRAME_SERVER_URL = "http://vision-frame-server:5001"
 COMPREFACE_AUTO_URLS = ("http://compreface:8000", "http://localhost:8000")
 
@@ -349,6 +350,10 @@ SETTINGS: tuple[SettingSpec, ...] = (
           "Tag added to every scanned image, gallery or scene"),
     _spec("matchedTagName", "matched_tag", "STRING", DEFAULT_MATCHED_TAG, _TAG, "Matched Tag Name",
           "Tag added to items where a performer was linked"),
+    _spec("unidentifiedTagName", "unidentified_tag", "STRING", DEFAULT_UNIDENTIFIED_TAG, _TAG,
+          "Unidentified Tag Name",
+          "Tag added to images where a clear face matched no performer, so they can be filtered for review; "
+          "removed once a performer is linked to the image"),
     _spec("dryRun", "dry_run", "BOOLEAN", False, _BOOL, "Dry Run",
           "Log what would be written to Stash and CompreFace, and write nothing"),
     _spec("autoRecognize", "auto_recognize", "BOOLEAN", False, _BOOL, "Recognize New Items Automatically",
@@ -390,6 +395,7 @@ class Settings:
     min_processing_quality_score: float = _d("min_processing_quality_score")
     scanned_tag: str = _d("scanned_tag")
     matched_tag: str = _d("matched_tag")
+    unidentified_tag: str = _d("unidentified_tag")
     dry_run: bool = _d("dry_run")
     auto_recognize: bool = _d("auto_recognize")
     min_faces_for_new_performer: int = _d("min_faces_for_new_performer")
@@ -490,6 +496,8 @@ class TaskArgs:
     face_index: int = 0
     create_performer: bool = False
     associate_existing: bool = True
+    subject: str = ""  # a face-service subject (``Person …``), for the review modes
+    name: str = ""  # a performer name typed by the user (nameCandidate)
 
 
 def _id_arg(value: Any, name: str) -> str:
@@ -506,6 +514,14 @@ def _id_arg(value: Any, name: str) -> str:
     return str(int(text))
 
 
+def _text_arg(value: Any, name: str) -> str:
+    """A free-text argument (a subject or a performer name), trimmed; empty means not given."""
+    text = _require_text(value, name, "text")
+    if "\x00" in text or len(text) > 500:
+        raise ValueError(f"{name} must be a line of text of at most 500 characters")
+    return " ".join(text.split())
+
+
 _ARGS: dict[str, tuple[str, _Parser]] = {
     "limit": ("limit", lambda v, n: parse_int(v if v != "" else 0, n, 0, None)),
     "imageId": ("image_id", _id_arg),
@@ -516,6 +532,8 @@ _ARGS: dict[str, tuple[str, _Parser]] = {
     "faceIndex": ("face_index", lambda v, n: parse_int(v if v != "" else 0, n, 0, 1000)),
     "createPerformer": ("create_performer", parse_bool),
     "associateExisting": ("associate_existing", parse_bool),
+    "subject": ("subject", _text_arg),
+    "name": ("name", _text_arg),
 }
 
 

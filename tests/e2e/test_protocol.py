@@ -61,7 +61,7 @@ def test_null_session_cookie_without_credentials(world: World, tmp_path) -> None
                          port=open_stash.port, cookie=None)
         assert_no_secrets(run)
         assert run.error is None
-        assert open_stash.tag_names("image", image) == {"Compreface Scanned"}
+        assert open_stash.tag_names("image", image) == {"Compreface Scanned", "Compreface Unidentified"}
 
 
 def test_input_of_the_wrong_shape_is_one_clear_error() -> None:

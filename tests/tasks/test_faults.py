@@ -10,7 +10,7 @@ import threading
 import time
 
 from stash_compreface.tasks.state import STATE_FILE, StateStore
-from tests.library import ERROR, MATCHED, SCANNED, enrol, person_of_performer, photo
+from tests.library import ERROR, MATCHED, SCANNED, UNIDENTIFIED, enrol, person_of_performer, photo
 
 RECOGNIZE = "/api/v1/recognition/recognize"
 
@@ -100,7 +100,7 @@ def test_a_failed_performer_create_is_repaired_by_a_plain_rerun(world) -> None:
 
     run = world.run("recognizeImagesHQ")
     assert run.error is None
-    assert _tags(world, first) == {SCANNED}  # a candidate, seen once
+    assert _tags(world, first) == {SCANNED, UNIDENTIFIED}  # a candidate, seen once
     assert _tags(world, second) == set()  # its promotion failed: left for the next run, not Error
     assert _new_performers(world) == []
 
@@ -156,7 +156,7 @@ def test_a_damaged_state_file_is_moved_aside_and_the_run_goes_on(world) -> None:
     (world.state_dir / STATE_FILE).write_bytes(b"this is not a database" * 100)
     image = world.stash.add_image(photo(1))
     run = world.run("recognizeImagesHQ")
-    assert run.error is None and _tags(world, image) == {SCANNED}
+    assert run.error is None and _tags(world, image) == {SCANNED, UNIDENTIFIED}
     assert any("damaged" in m for m in run.messages("warning"))
     assert list(world.state_dir.glob(f"{STATE_FILE}.damaged-*"))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.library import ERROR, MATCHED, SCANNED, enrol, person_of_performer, photo
+from tests.library import ERROR, MATCHED, SCANNED, UNIDENTIFIED, enrol, person_of_performer, photo
 from tests.tasks.conftest import TaskWorld
 
 
@@ -82,7 +82,7 @@ def test_identify_gallery_tags_it_and_adds_performers(world: TaskWorld) -> None:
     assert run.error is None
     assert set(world.stash.galleries[gallery].performer_ids) == {user, alice, bob}
     assert world.stash.tag_names("gallery", gallery) == {SCANNED, MATCHED}
-    assert world.stash.tag_names("image", images[2]) == {SCANNED}
+    assert world.stash.tag_names("image", images[2]) == {SCANNED, UNIDENTIFIED}
     assert world.stash.tag_names("image", outside) == set()
 
 

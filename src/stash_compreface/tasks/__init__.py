@@ -14,6 +14,8 @@ from .identify_gallery import identify_gallery
 from .identify_image import identify_image
 from .identify_images import identify_all, identify_new
 from .import_from_compreface import import_from_compreface
+from .merge_into_performer import merge_into_performer
+from .name_candidate import name_candidate
 from .recognize_images import recognize_hq, recognize_lq
 from .recognize_queued import recognize_queued
 from .recognize_scenes import (
@@ -22,6 +24,7 @@ from .recognize_scenes import (
     recognize_new_scene_sprites,
     recognize_new_scenes,
 )
+from .reject_candidate import reject_candidate
 from .reject_match import reject_match
 from .reset_unmatched import reset_unmatched_images, reset_unmatched_scenes
 from .synchronize_performers import synchronize_performers
@@ -49,6 +52,9 @@ MODES: dict[str, Task] = {
     "rejectMatch": reject_match,
     "undoRun": undo_run,
     "recognizeQueued": recognize_queued,
+    "nameCandidate": name_candidate,
+    "mergeIntoPerformer": merge_into_performer,
+    "rejectCandidate": reject_candidate,
 }
 
 # Modes that revert or correct journalled writes: they are not runs to be undone themselves.

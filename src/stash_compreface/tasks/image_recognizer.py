@@ -96,6 +96,12 @@ class ImageReport:
     def performer_ids(self) -> set[str]:
         return {f.performer_id for f in self.faces if f.performer_id}
 
+    @property
+    def unidentified(self) -> bool:
+        """A face passed the matching gate and no performer came of it (the Unidentified tag)."""
+        return any(f.performer_id is None and f.status not in (FaceStatus.SKIPPED, FaceStatus.NOT_SELECTED)
+                   for f in self.faces)
+
 
 class _Work:
     """Per-image scratch: the decoded picture and lazily encoded face crops."""
@@ -285,7 +291,8 @@ def recognize_and_record(ctx: TaskContext, recognizer: ImageRecognizer, image: I
                          only_index: int | None = None) -> ImageReport:
     """Recognise the image, then write its outcome in one go; failures are the item runner's business."""
     report = recognizer.analyse(image, only_index=only_index)
-    linked = ctx.writes.record_outcome(ItemKind.IMAGE, image, failed=False, performers=report.performer_ids)
+    linked = ctx.writes.record_outcome(ItemKind.IMAGE, image, failed=False, performers=report.performer_ids,
+                                       unidentified=report.unidentified)
     recognizer.tally.add(processed=1, matched=int(bool(report.performer_ids)), linked=linked)
     ctx.debug(f"{image.label}: {describe_faces(report)}")
     return report

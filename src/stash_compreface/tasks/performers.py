@@ -5,6 +5,12 @@ once per run (one query), so matching a face costs no GraphQL round trip; misses
 lookup. A subject held by two performers is ambiguous: it is reported, never guessed. Creation is
 serialised and always looks Stash up first, so a run killed between "create performer" and "link
 images" is completed by the next run instead of creating a second performer.
+
+The directory follows the user: a subject whose performer was deleted in Stash is retired (never made a
+performer again, or the user's deletion would be undone by every run), and a subject whose performer still
+exists but no longer holds it (its alias removed, or the auto-created performer renamed) is unlinked and
+left for review instead of becoming a second performer. Retired subjects can still be named or merged
+by hand (``nameCandidate``, ``mergeIntoPerformer``), except rejected ones.
 """
 
 from __future__ import annotations
@@ -19,6 +25,10 @@ from ..stash.queries import person_performers
 from .context import TaskContext
 
 SCENE_PREFIX = "scene:"
+# Why a subject is retired (state.retired.reason).
+RETIRED_REJECTED = "rejected"  # rejectCandidate: its subject was deleted from the face service
+RETIRED_DELETED = "performer deleted"
+RETIRED_UNLINKED = "unlinked"
 
 
 def scene_item(scene_id: str) -> str:
@@ -97,6 +107,8 @@ class PerformerDirectory:
         """Record that a performer-less subject was seen in ``image_id`` (a scene: :func:`scene_item`);
         promote it once seen enough."""
         ctx = self._ctx
+        if ctx.state.retired_reason(subject) is not None:
+            return Promotion(None, created=False)
         count = ctx.state.record_sighting(subject, image_id)
         if not should_promote(count, ctx.settings.min_faces_for_new_performer):
             ctx.debug(f"candidate {subject}: seen in {count} image(s) or scene(s), performer after "
@@ -114,7 +126,7 @@ class PerformerDirectory:
             performer_id = self.for_subject(subject)
             created = False
             if performer_id is None:
-                if subject in self._planned:
+                if subject in self._planned or not self._may_create(subject):
                     return Promotion(None, created=False)
                 result = ctx.writes.create_performer(subject, face_jpeg, gender)
                 if result is None:
@@ -126,11 +138,40 @@ class PerformerDirectory:
             self._link_sightings(subject, performer_id)
             return Promotion(performer_id, created=created)
 
+    def _may_create(self, subject: str) -> bool:
+        """Whether a performer may be made of ``subject``, which no performer holds now: not when it is
+        retired, and not when it had one (deleted: retired; kept but unlinked: left for the user)."""
+        ctx = self._ctx
+        if ctx.state.retired_reason(subject) is not None:
+            return False
+        promoted = ctx.state.promoted_performer(subject)
+        if promoted is None:
+            return True
+        if ctx.stash.find_performer(promoted) is None:
+            ctx.state.retire(subject, RETIRED_DELETED)
+            ctx.info(f"subject {subject}: its performer {promoted} was deleted in Stash, so no performer is "
+                     "created from it again (name it or merge it into a performer to undo)")
+        else:
+            ctx.state.retire(subject, RETIRED_UNLINKED)
+            ctx.info(f"subject {subject}: performer {promoted} no longer holds it as name or alias, so it is "
+                     "no longer linked; if you renamed that performer, add the subject back as an alias")
+        return False
+
     def finish_pending(self, subject: str, performer_id: str) -> None:
         """A subject with a performer but unlinked sightings: a previous run died mid-promotion."""
         if self._ctx.state.is_candidate(subject):
             with self._lock:
                 self._link_sightings(subject, performer_id)
+
+    def link_sightings(self, subject: str, performer_id: str) -> None:
+        """Link every image and scene the candidate was seen in to ``performer_id`` (name or merge)."""
+        with self._lock:
+            self._link_sightings(subject, performer_id)
+
+    def adopt(self, performer: Performer) -> None:
+        """A performer that now holds a subject (created or given an alias by a review mode)."""
+        with self._lock:
+            self._remember(performer)
 
     def _link_sightings(self, subject: str, performer_id: str) -> None:
         """Link the candidate's earlier images; recorded as pending first, so that a failed or killed
@@ -152,6 +193,7 @@ class PerformerDirectory:
             if ctx.stash.find_performer(performer_id) is None:
                 ctx.warning(f"candidate {subject}: its performer {performer_id} no longer exists; not linked")
                 ctx.state.clear_pending(subject)
+                ctx.state.retire(subject, RETIRED_DELETED)
                 continue
             if images:
                 image_ids, scene_ids = split_items(images)

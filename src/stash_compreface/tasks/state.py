@@ -107,6 +107,15 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (item, performer_id, subject)
         )""",
     ),
+    (
+        # 5: subjects that must never become a performer again: rejected by the user, or their performer was
+        # deleted in Stash.
+        """CREATE TABLE retired (
+            subject TEXT PRIMARY KEY,
+            reason TEXT NOT NULL,
+            retired_at REAL NOT NULL
+        )""",
+    ),
 )
 
 # What a current file must contain; anything less is not our file.
@@ -119,6 +128,7 @@ _EXPECTED_COLUMNS: Mapping[str, frozenset[str]] = {
     "runs": frozenset({"id", "mode", "started_at", "undone_at"}),
     "run_writes": frozenset({"run_id", "seq", "kind", "target", "detail"}),
     "refusals": frozenset({"item", "performer_id", "subject", "created_at"}),
+    "retired": frozenset({"subject", "reason", "retired_at"}),
 }
 
 _LOST = ("candidate sightings (unnamed faces start counting towards minFacesForNewPerformer again), "
@@ -475,6 +485,33 @@ class StateStore:
                 "SELECT 1 FROM refusals WHERE item = ? AND (performer_id = ? OR (subject != '' AND subject = ?))",
                 (item, performer_id or "", (subject or "").casefold())).fetchone()
         return row is not None
+
+
+    # -- retired subjects --------------------------------------------------------------------------
+
+    def retire(self, subject: str, reason: str) -> None:
+        """Never make a performer of ``subject`` again (its sightings and pending links go with it)."""
+        with self._lock, self._db:
+            self._db.execute("INSERT OR REPLACE INTO retired(subject, reason, retired_at) VALUES (?, ?, ?)",
+                             (subject, reason, time.time()))
+            self._db.execute("UPDATE candidates SET performer_id = NULL WHERE subject = ?", (subject,))
+            self._db.execute("DELETE FROM pending_promotions WHERE subject = ?", (subject,))
+
+    def retired_reason(self, subject: str) -> str | None:
+        """Why ``subject`` was retired, or None when it was not."""
+        with self._lock:
+            row = self._db.execute("SELECT reason FROM retired WHERE subject = ?", (subject,)).fetchone()
+        return row[0] if row else None
+
+    def unretire(self, subject: str) -> None:
+        """The user named or merged the subject after all: it may have a performer again."""
+        with self._lock, self._db:
+            self._db.execute("DELETE FROM retired WHERE subject = ?", (subject,))
+
+    def clear_promotion(self, subject: str) -> None:
+        """The subject's performer no longer holds it (the alias was removed): it is a candidate again."""
+        with self._lock, self._db:
+            self._db.execute("UPDATE candidates SET performer_id = NULL WHERE subject = ?", (subject,))
 
 
 @dataclass(frozen=True)

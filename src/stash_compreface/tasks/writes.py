@@ -133,10 +133,14 @@ class Writes:
 
     # -- items -----------------------------------------------------------------------------------
 
-    def record_outcome(self, kind: ItemKind, item: Taggable, *, failed: bool, performers: Iterable[str] = ()) -> int:
+    def record_outcome(self, kind: ItemKind, item: Taggable, *, failed: bool, performers: Iterable[str] = (),
+                       unidentified: bool | None = None) -> int:
         """The item's final tags and its newly found performers; returns how many performers were new.
 
         Error alone on failure (never with Scanned); else Scanned, plus Matched when a performer was found.
+        ``unidentified``: a face passed the matching gate but no performer was found for the item, which
+        sets the Unidentified tag; a found performer removes it; None (the caller does not judge faces)
+        leaves it as it is.
         """
         s = self._settings
         names = {"scanned": s.scanned_tag, "matched": s.matched_tag, "error": s.error_tag}
@@ -144,11 +148,18 @@ class Writes:
         found = set(performers)
         change = outcome_tags(frozenset(current), failed=failed, matched=bool(found), scanned_tag="scanned",
                               matched_tag="matched", error_tag="error")
+        add_tags = [names[k] for k in sorted(change.add)]
+        remove_tags = [names[k] for k in sorted(change.remove)]
+        if not failed and (found or unidentified is not None):
+            has_tag = (tid := self.tag_id(s.unidentified_tag)) is not None and tid in item.tag_ids
+            wanted = bool(unidentified) and not found
+            if wanted and not has_tag:
+                add_tags.append(s.unidentified_tag)
+            elif has_tag and not wanted:
+                remove_tags.append(s.unidentified_tag)
         new_performers = found - item.performer_ids
-        if change or new_performers:
-            self._update(kind, [item.id], label=item.label,
-                         add_tags=[names[k] for k in sorted(change.add)],
-                         remove_tags=[names[k] for k in sorted(change.remove)],
+        if add_tags or remove_tags or new_performers:
+            self._update(kind, [item.id], label=item.label, add_tags=add_tags, remove_tags=remove_tags,
                          add_performers=sorted(new_performers, key=int))
         return len(new_performers)
 
@@ -170,15 +181,16 @@ class Writes:
             if ids:
                 self._update(kind, ids, label=f"{kind.value}s {', '.join(ids)}",
                              add_tags=[self._settings.matched_tag], add_performers=[performer_id],
-                             tags_certain=False)
+                             remove_tags=[self._settings.unidentified_tag], tags_certain=False)
         if not self.dry_run:
             self._log("info", f"linked performer {performer_id} ({subject}) to {len(image_ids)} image(s) and "
                               f"{len(scene_ids)} scene(s) where it was seen")
 
     def clear_scan_tags(self, kind: ItemKind, ids: list[str]) -> None:
-        """Reset: Scanned and Error off, so the items are tried again."""
+        """Reset: Scanned, Error and Unidentified off, so the items are tried again."""
         s = self._settings
-        self._update(kind, ids, label=f"{kind.value}s {', '.join(ids)}", remove_tags=[s.scanned_tag, s.error_tag])
+        self._update(kind, ids, label=f"{kind.value}s {', '.join(ids)}",
+                     remove_tags=[s.scanned_tag, s.error_tag, s.unidentified_tag])
 
     def _update(self, kind: ItemKind, ids: list[str], *, label: str, add_tags: Iterable[str] = (),
                 remove_tags: Iterable[str] = (), add_performers: Iterable[str] = (),

@@ -1,0 +1,33 @@
+"""mergeIntoPerformer: a candidate turns out to be a performer the user already has.
+
+Its subject becomes one more ``Person …`` alias of that performer (a performer may hold several, and each
+leads to it), and every image and scene the candidate was seen in is linked. Idempotent.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import SettingError
+from ..settings import TaskArgs
+from .context import TaskContext
+from .name_candidate import give_subject, link_output, require_subject
+from .performers import PerformerDirectory
+
+
+def merge_into_performer(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
+    subject = require_subject(ctx, args)
+    if not args.performer_id:
+        raise SettingError("mergeIntoPerformer needs performerId: the id of the performer the candidate is",
+                           setting="performerId")
+    performer = ctx.stash.find_performer(args.performer_id)
+    if performer is None:
+        raise SettingError(f"performer {args.performer_id} does not exist in Stash", setting="performerId")
+    directory = PerformerDirectory(ctx)
+    holder = directory.for_subject(subject)
+    if holder is not None and holder != performer.id:
+        raise SettingError(f"subject {subject} already belongs to performer {holder} "
+                           f"({directory.name_of(holder) or '?'}): remove it from that performer's aliases first",
+                           setting="subject")
+    performer = give_subject(ctx, directory, subject, performer)
+    return link_output(ctx, args, subject, performer, created=False)

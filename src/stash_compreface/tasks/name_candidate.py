@@ -1,0 +1,107 @@
+"""nameCandidate: a recurring unknown face becomes a performer with the name the user typed.
+
+The subject stays the performer's ``Person …`` alias, so the link survives any later rename, and every
+image and scene the candidate was seen in is linked at once. Running it again changes nothing: the
+subject already leads to a performer of that name. A performer of that exact name that already exists
+is given the subject instead of a second performer being created (which also completes a run killed
+between "create" and "add alias").
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import CompreFaceError, ItemError, SettingError
+from ..faces.naming import is_subject_name
+from ..settings import TaskArgs
+from ..stash.models import Performer
+from .context import TaskContext
+from .performers import RETIRED_REJECTED, PerformerDirectory, split_items
+
+
+def require_subject(ctx: TaskContext, args: TaskArgs, *, allow_rejected: bool = False) -> str:
+    """The ``subject`` argument, checked to be a subject the plugin knows (a candidate or a face-service
+    subject); a rejected one only when ``allow_rejected`` (rerunning rejectCandidate)."""
+    subject = args.subject
+    if not subject:
+        raise SettingError(f"{args.mode} needs subject: the candidate's name, like 'Person 12 ABCDEFGHIJKLMNOP'",
+                           setting="subject")
+    reason = ctx.state.retired_reason(subject)
+    if reason == RETIRED_REJECTED:
+        if allow_rejected:
+            return subject
+        raise SettingError(f"subject {subject} was rejected (rejectCandidate) and deleted from the face service: "
+                           "it cannot become a performer", setting="subject")
+    if reason is None and not ctx.state.is_candidate(subject) and subject not in ctx.face_service.list_subjects():
+        raise SettingError(f"subject {subject} is neither a candidate nor a subject of the face service",
+                           setting="subject")
+    return subject
+
+
+def link_output(ctx: TaskContext, args: TaskArgs, subject: str, performer: Performer, *,
+                created: bool) -> dict[str, Any]:
+    images, scenes = split_items(ctx.state.sightings(subject))
+    return {"mode": args.mode, "subject": subject, "performer": {"id": performer.id, "name": performer.name},
+            "created": created, "linkedImages": len(images), "linkedScenes": len(scenes),
+            "dryRun": ctx.writes.dry_run}
+
+
+def give_subject(ctx: TaskContext, directory: PerformerDirectory, subject: str, performer: Performer) -> Performer:
+    """Make ``subject`` an alias of ``performer`` (unless it already is), lift any retirement, and link the
+    candidate's sightings to it."""
+    if subject.casefold() not in {a.casefold() for a in (performer.name, *performer.aliases)}:
+        ctx.writes.add_alias(performer, subject)
+        performer = Performer(performer.id, performer.name, (*performer.aliases, subject), performer.image_url,
+                              performer.tag_ids)
+    if ctx.writes.dry_run:
+        return performer
+    directory.adopt(performer)
+    ctx.state.unretire(subject)
+    directory.link_sightings(subject, performer.id)
+    return performer
+
+
+def _profile_image(ctx: TaskContext, subject: str) -> bytes:
+    """The subject's first example face, as the new performer's image."""
+    try:
+        examples = ctx.face_service.list_examples(subject)
+        if examples:
+            return ctx.face_service.example_image(examples[0].id)
+    except CompreFaceError as exc:
+        raise ItemError(f"could not read an example face of subject {subject}: {exc}") from exc
+    raise ItemError(f"subject {subject} has no example face in the face service: nothing to make a performer of")
+
+
+def name_candidate(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
+    subject = require_subject(ctx, args)
+    name = args.name
+    if not name:
+        raise SettingError("nameCandidate needs name: the performer name to give the candidate", setting="name")
+    if is_subject_name(name):
+        raise SettingError(f"name {name!r} has the form of a subject (Person …): type the person's name",
+                           setting="name")
+    directory = PerformerDirectory(ctx)
+    holder = directory.for_subject(subject)
+    if holder is not None:
+        current = ctx.stash.find_performer(holder)
+        if current is None or current.name.casefold() != name.casefold():
+            shown = current.name if current else "?"
+            raise SettingError(f"subject {subject} already belongs to performer {holder} ({shown}): rename that "
+                               "performer in Stash instead (keep the subject as its alias)", setting="subject")
+        return link_output(ctx, args, subject, give_subject(ctx, directory, subject, current), created=False)
+    same_name = [p for p in ctx.stash.find_performers_named(name) if p.name.casefold() == name.casefold()]
+    if len(same_name) > 1:
+        ids = ", ".join(p.id for p in same_name)
+        raise SettingError(f"several performers are named {name} ({ids}): use mergeIntoPerformer with the "
+                           "performerId of the right one", setting="name")
+    created = False
+    if same_name:
+        performer = same_name[0]
+        ctx.info(f"performer {performer.id} ({performer.name}) already exists: subject {subject} joins it")
+    else:
+        result = ctx.writes.create_performer(name, _profile_image(ctx, subject), None)
+        if result is None:  # dry run
+            return {"mode": args.mode, "subject": subject, "performer": None, "created": False, "dryRun": True}
+        performer, created = result
+    performer = give_subject(ctx, directory, subject, performer)
+    return link_output(ctx, args, subject, performer, created=created)

@@ -1,0 +1,152 @@
+"""The review modes (nameCandidate, mergeIntoPerformer, rejectCandidate), a lifecycle that follows the user's
+edits in Stash, and the Unidentified tag, in-process against the doubles."""
+
+from __future__ import annotations
+
+from tests.library import MATCHED, SCANNED, created_performers, enrol, image_tags, photo
+from tests.tasks.conftest import TaskWorld
+
+UNIDENTIFIED = "Compreface Unidentified"
+
+
+def _candidate(world: TaskWorld, person: int = 42, seen: int = 2) -> tuple[str, list[str]]:
+    """An unknown person seen ``seen`` times, one short of becoming a performer: its subject and images."""
+    world.configure(minFacesForNewPerformer=seen + 1)
+    known = set(world.compreface.subject_names())
+    images = [world.stash.add_image(photo(person, size=140 + 8 * i, seed=i)) for i in range(seen)]
+    run = world.run("recognizeImagesHQ")
+    assert run.error is None, run.messages("error")
+    (subject,) = set(world.compreface.subject_names()) - known
+    assert created_performers(world) == []
+    return subject, images
+
+
+def _delete_performer(world: TaskWorld, performer_id: str) -> None:
+    """What the user's "Delete performer" does: the performer and its links go."""
+    with world.stash.lock:
+        record = world.stash.performers.pop(performer_id)
+        world.stash._seq["performer"].remove(record)  # the double has no delete; queries read this list
+        for image in world.stash.images.values():
+            image.performer_ids.discard(performer_id)
+
+
+def test_naming_a_candidate_makes_one_performer_with_its_subject_as_alias_and_links_its_images(
+        world: TaskWorld) -> None:
+    subject, images = _candidate(world)
+    assert all(image_tags(world, i) == {SCANNED, UNIDENTIFIED} for i in images)
+    run = world.run("nameCandidate", subject=subject, name="Carol Smith")
+    assert run.error is None, run.error
+    carol = world.stash.performer_by_name("Carol Smith")
+    assert carol is not None and carol.aliases == [subject] and carol.image
+    assert all(set(world.stash.images[i].performer_ids) == {carol.id} for i in images)
+    assert all(image_tags(world, i) == {SCANNED, MATCHED} for i in images)
+    assert run.output["created"] is True and run.output["linkedImages"] == 2
+
+    again = world.run("nameCandidate", subject=subject, name="Carol Smith")
+    assert again.error is None and again.output["created"] is False
+    assert len(world.stash.performers) == 1 and world.stash.performers[carol.id].aliases == [subject]
+
+    # The next sighting links Carol, not a new "Person …" performer.
+    later = world.stash.add_image(photo(42, size=170, seed=50))
+    assert world.run("recognizeImagesHQ").error is None
+    assert set(world.stash.images[later].performer_ids) == {carol.id}
+    assert created_performers(world) == []
+
+
+def test_naming_refuses_unknown_subjects_and_missing_names_with_one_readable_error(world: TaskWorld) -> None:
+    subject, _ = _candidate(world)
+    assert "subject Person 9 NOBODY" in (world.run("nameCandidate", subject="Person 9 NOBODY", name="X").error or "")
+    assert "needs name" in (world.run("nameCandidate", subject=subject).error or "")
+    assert "needs subject" in (world.run("rejectCandidate").error or "")
+    assert world.stash.performers == {}
+
+
+def test_a_candidate_merged_into_a_performer_becomes_one_more_alias_and_both_subjects_lead_to_it(
+        world: TaskWorld) -> None:
+    alice = enrol(world, "Alice", 1)
+    first_alias = world.stash.performers[alice].aliases[0]
+    subject, images = _candidate(world, person=42)
+    run = world.run("mergeIntoPerformer", subject=subject, performerId=alice)
+    assert run.error is None, run.error
+    assert world.stash.performers[alice].aliases == [first_alias, subject]
+    assert all(alice in world.stash.images[i].performer_ids for i in images)
+    assert world.run("mergeIntoPerformer", subject=subject, performerId=alice).error is None
+    assert world.stash.performers[alice].aliases == [first_alias, subject]
+
+    of_alice = world.stash.add_image(photo(1, size=160, seed=60))
+    of_42 = world.stash.add_image(photo(42, size=160, seed=61))
+    assert world.run("recognizeImagesHQ").error is None
+    assert set(world.stash.images[of_alice].performer_ids) == {alice}
+    assert set(world.stash.images[of_42].performer_ids) == {alice}
+    assert len(world.stash.performers) == 1
+
+    missing = world.run("mergeIntoPerformer", subject=subject, performerId="999")
+    assert missing.error is not None and "performer 999 does not exist" in missing.error
+
+
+def test_a_rejected_candidate_is_deleted_and_never_becomes_a_performer(world: TaskWorld) -> None:
+    subject, _ = _candidate(world)
+    run = world.run("rejectCandidate", subject=subject)
+    assert run.error is None and run.output["deletedSubject"] is True
+    assert subject not in world.compreface.subject_names()
+    again = world.run("rejectCandidate", subject=subject)
+    assert again.error is None and again.output["deletedSubject"] is False
+    refused = world.run("nameCandidate", subject=subject, name="Dave")
+    assert refused.error is not None and "rejected" in refused.error
+    assert world.stash.performers == {}
+
+
+def test_a_deleted_performer_stays_deleted_after_a_rerun(world: TaskWorld) -> None:
+    world.configure(minFacesForNewPerformer=2)
+    for i in range(2):
+        world.stash.add_image(photo(42, size=140 + 8 * i, seed=i))
+    assert world.run("recognizeImagesHQ").error is None
+    (performer,) = created_performers(world)
+    _delete_performer(world, performer)
+
+    later = [world.stash.add_image(photo(42, size=160 + 8 * i, seed=20 + i)) for i in range(3)]
+    run = world.run("recognizeImagesHQ")
+    assert run.error is None
+    assert world.stash.performers == {}
+    assert any("was deleted in Stash" in m for m in run.messages()), run.messages()
+    assert all(image_tags(world, i) == {SCANNED, UNIDENTIFIED} for i in later)
+    assert world.run("recognizeImagesHQ").error is None and world.stash.performers == {}
+
+
+def test_a_renamed_performer_keeps_its_link_through_its_alias(world: TaskWorld) -> None:
+    alice = enrol(world, "Alice", 1)
+    with world.stash.lock:
+        world.stash.performers[alice].name = "Alice Renamed"
+    image = world.stash.add_image(photo(1, size=160))
+    assert world.run("recognizeImagesHQ").error is None
+    assert set(world.stash.images[image].performer_ids) == {alice}
+
+
+def test_removing_the_alias_unlinks_the_subject_without_a_new_performer(world: TaskWorld) -> None:
+    subject, _ = _candidate(world)
+    assert world.run("nameCandidate", subject=subject, name="Carol").error is None
+    carol = world.stash.performer_by_name("Carol")
+    assert carol is not None
+    with world.stash.lock:
+        carol.aliases = []
+    later = [world.stash.add_image(photo(42, size=160 + 8 * i, seed=30 + i)) for i in range(3)]
+    run = world.run("recognizeImagesHQ")
+    assert run.error is None
+    assert all(world.stash.images[i].performer_ids == set() for i in later)
+    assert list(world.stash.performers) == [carol.id]
+    assert any("no longer holds it" in m for m in run.messages())
+
+
+def test_the_unidentified_tag_is_removed_once_the_image_is_matched(world: TaskWorld) -> None:
+    stranger = world.stash.add_image(photo(7, size=150))
+    nobody = world.stash.add_image(photo(8, size=150, blur=0.05, probability=0.3))  # no usable face
+    world.configure(minFacesForNewPerformer=2)
+    assert world.run("recognizeImagesHQ").error is None
+    assert image_tags(world, stranger) == {SCANNED, UNIDENTIFIED}
+    assert UNIDENTIFIED not in image_tags(world, nobody)
+
+    # Seen a second time: the person becomes a performer and the first image is linked and untagged.
+    world.stash.add_image(photo(7, size=160, seed=3))
+    assert world.run("recognizeImagesHQ").error is None
+    assert image_tags(world, stranger) == {SCANNED, MATCHED}
+    assert world.stash.images[stranger].performer_ids
