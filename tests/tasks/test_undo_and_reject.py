@@ -109,3 +109,23 @@ def test_a_dry_run_journals_nothing(world: TaskWorld) -> None:
     assert files
     with sqlite3.connect(files[0]) as db:
         assert db.execute("SELECT id FROM runs").fetchall() == [(real.output["runId"],)]
+
+
+def test_dry_run_corrections_only_say_what_they_would_do(world: TaskWorld) -> None:
+    alice = enrol(world, "Alice", 1)
+    image = world.stash.add_image(photo(1, size=180, seed=1))
+    run = world.run("recognizeImagesHQ")
+    assert run.error is None and alice in world.stash.images[image].performer_ids
+    before = library(world)
+    world.configure(dryRun=True)
+    rejected = world.run("rejectMatch", imageId=image, performerId=alice)
+    undone = world.run("undoRun", runId=str(run.output["runId"]))
+    assert rejected.error is None and undone.error is None
+    assert library(world) == before  # nothing written, in Stash or in CompreFace
+    said = rejected.messages("info") + undone.messages("info")
+    assert any("dry run: would remove" in m and alice in m for m in said)
+    assert any("dry run: would delete example" in m for m in said)
+    world.configure()
+    assert alice in world.stash.images[image].performer_ids
+    assert world.run("identifyImagesAll").error is None  # the dry run remembered no refusal
+    assert alice in world.stash.images[image].performer_ids

@@ -22,15 +22,13 @@ def reject_candidate(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
     if holder is not None:
         raise SettingError(f"subject {subject} already belongs to performer {holder}: delete that performer or "
                            "remove the subject from its aliases in Stash before rejecting it", setting="subject")
-    if ctx.writes.dry_run:
-        ctx.info(f"dry run: would retire subject {subject} and delete it from the face service")
-        return {"mode": args.mode, "subject": subject, "rejected": False, "dryRun": True}
     ctx.state.retire(subject, RETIRED_REJECTED)
     deleted = subject in ctx.face_service.list_subjects()
     if deleted:
         try:
-            ctx.face_service.delete_subject(subject)
+            ctx.writes.delete_subject(subject)
         except SubjectNotFound:
             deleted = False
         ctx.info(f"rejected candidate {subject}: deleted from the face service; it never becomes a performer")
-    return {"mode": args.mode, "subject": subject, "rejected": True, "deletedSubject": deleted, "dryRun": False}
+    return {"mode": args.mode, "subject": subject, "rejected": True, "deletedSubject": deleted,
+            "dryRun": ctx.writes.dry_run}

@@ -32,15 +32,11 @@ def reject_match(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
     performer = ctx.stash.find_performer(args.performer_id)
     subjects = [performer.name, *performer.aliases] if performer is not None else []
     label = f"{kind.value} {item_id}"
-    if ctx.settings.dry_run:
-        ctx.info(f"dry run: would remove performer {args.performer_id} from {label}, delete the examples "
-                 "learned from it and remember the refusal")
-        return {"mode": args.mode, "dryRun": True}
-    ctx.stash.remove_from_items(kind, [item_id], performers=[args.performer_id])
+    ctx.writes.remove_from_items(kind, [item_id], performers=[args.performer_id])
     deleted = 0
     for entry in ctx.state.examples_from(item_key, subjects):
         try:
-            ctx.face_service.delete_example(str(entry.detail["example_id"]))
+            ctx.writes.delete_example(str(entry.detail["example_id"]), subject=entry.target)
             deleted += 1
         except CompreFaceError as exc:
             ctx.debug(f"example {entry.detail['example_id']} of {entry.target}: {exc}")

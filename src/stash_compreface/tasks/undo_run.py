@@ -56,9 +56,6 @@ def undo_run(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
     entries = ctx.state.run_writes(args.run_id)
     counts = {"unlinked": 0, "untagged": 0, "examplesDeleted": 0, "subjectsDeleted": 0, "performersDeleted": 0,
               "aliasesRemoved": 0}
-    if ctx.settings.dry_run:
-        ctx.info(f"dry run: would revert {len(entries)} write(s) of run {args.run_id} ({mode})")
-        return {"mode": args.mode, "runId": args.run_id, "dryRun": True, **counts}
     deletable, notes = _deletable(ctx, entries)
     faces = None
     emptied: set[str] = set()
@@ -66,9 +63,8 @@ def undo_run(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
         ctx.check_stop()
         detail = entry.detail
         if entry.kind == "example" and detail.get("example_id"):
-            faces = faces or ctx.face_service
             try:
-                faces.delete_example(str(detail["example_id"]))
+                ctx.writes.delete_example(str(detail["example_id"]), subject=entry.target)
                 counts["examplesDeleted"] += 1
             except CompreFaceError as exc:
                 ctx.debug(f"example {detail['example_id']} of {entry.target}: {exc}")
@@ -84,22 +80,22 @@ def undo_run(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
                 # Matched came with a promotion's link; no other run linked a performer here, so it was ours
                 # (performers the user added by hand never set Matched).
                 tags += detail["maybe_tags"]
-            ctx.stash.remove_from_items(kind, [detail["item"]], tags=tags, performers=performers)
+            ctx.writes.remove_from_items(kind, [detail["item"]], tags=tags, performers=performers)
             counts["unlinked"] += len(detail.get("performers", []))
             counts["untagged"] += len(tags)
         elif entry.kind == "alias" and entry.target not in deletable:
-            ctx.stash.remove_from_performers([entry.target], aliases=[detail["alias"]])
+            ctx.writes.remove_from_performers([entry.target], aliases=[detail["alias"]])
             counts["aliasesRemoved"] += 1
         elif entry.kind == "performer_tags" and entry.target not in deletable:
-            ctx.stash.remove_from_performers([entry.target], tags=detail.get("tags", []))
+            ctx.writes.remove_from_performers([entry.target], tags=detail.get("tags", []))
         elif entry.kind == "performer" and entry.target in deletable:
-            ctx.stash.destroy_performer(entry.target)
+            ctx.writes.destroy_performer(entry.target)
             counts["performersDeleted"] += 1
     for subject in sorted(emptied):
         faces = faces or ctx.face_service
         try:
             if faces.count_examples(subject) == 0:
-                faces.delete_subject(subject)
+                ctx.writes.delete_subject(subject)
                 counts["subjectsDeleted"] += 1
         except CompreFaceError as exc:
             ctx.debug(f"subject {subject}: {exc}")

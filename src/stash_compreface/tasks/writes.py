@@ -268,6 +268,30 @@ class Writes:
         return example_id
 
 
+    # -- corrections (rejectMatch, undoRun, rejectCandidate) -------------------------------------
+
+    def remove_from_items(self, kind: ItemKind, ids: list[str], *, tags: Iterable[str] = (),
+                          performers: Iterable[str] = ()) -> None:
+        """Bulk REMOVE of exactly these tags and performers; nothing else on the items changes."""
+        with _stash_write(f"update {kind.value}s {', '.join(ids)}"):
+            self._stash.remove_from_items(kind, ids, tags=tags, performers=performers)
+
+    def remove_from_performers(self, ids: list[str], *, tags: Iterable[str] = (), aliases: Iterable[str] = ()) -> None:
+        with _stash_write(f"update performers {', '.join(ids)}"):
+            self._stash.remove_from_performers(ids, tags=tags, aliases=aliases)
+
+    def destroy_performer(self, performer_id: str) -> None:
+        with _stash_write(f"delete performer {performer_id}"):
+            self._stash.destroy_performer(performer_id)
+        self._log("info", f"deleted performer {performer_id}")
+
+    def delete_example(self, example_id: str, *, subject: str) -> None:
+        self._faces().delete_example(example_id)
+
+    def delete_subject(self, subject: str) -> None:
+        self._faces().delete_subject(subject)
+
+
 class DryRunWrites(Writes):
     """Logs every write it is asked for and performs none."""
 
@@ -305,6 +329,24 @@ class DryRunWrites(Writes):
     def create_performer(self, name: str, face_jpeg: bytes, gender: str | None) -> tuple[Performer, bool] | None:
         self._would(f"create performer {name}")
         return None
+
+    def remove_from_items(self, kind: ItemKind, ids: list[str], *, tags: Iterable[str] = (),
+                          performers: Iterable[str] = ()) -> None:
+        self._would(f"remove tags {', '.join(tags) or '-'} and performers {', '.join(performers) or '-'} from "
+                    f"{kind.value}s {', '.join(ids)}")
+
+    def remove_from_performers(self, ids: list[str], *, tags: Iterable[str] = (), aliases: Iterable[str] = ()) -> None:
+        self._would(f"remove tags {', '.join(tags) or '-'} and aliases {', '.join(aliases) or '-'} from performers "
+                    f"{', '.join(ids)}")
+
+    def destroy_performer(self, performer_id: str) -> None:
+        self._would(f"delete performer {performer_id}")
+
+    def delete_example(self, example_id: str, *, subject: str) -> None:
+        self._would(f"delete example {example_id} of subject {subject}")
+
+    def delete_subject(self, subject: str) -> None:
+        self._would(f"delete subject {subject}")
 
     def add_example(self, subject: str, face_jpeg: bytes, *, why: str, into: FaceService | None = None,
                     item: str | None = None, new_subject: bool = False) -> str | None:
