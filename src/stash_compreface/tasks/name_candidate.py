@@ -53,8 +53,6 @@ def give_subject(ctx: TaskContext, directory: PerformerDirectory, subject: str, 
         ctx.writes.add_alias(performer, subject)
         performer = Performer(performer.id, performer.name, (*performer.aliases, subject), performer.image_url,
                               performer.tag_ids)
-    if ctx.writes.dry_run:
-        return performer
     directory.adopt(performer)
     ctx.state.unretire(subject)
     directory.link_sightings(subject, performer.id)
