@@ -32,6 +32,8 @@ PLUGIN_ID = "compreface"
 # requirements-glibc/-musl.txt: the face engine's pins, one of which compreface.py installs per platform.
 PLUGIN_FILES = ("compreface.yml", "compreface.py", "requirements.txt", "requirements-glibc.txt",
                 "requirements-musl.txt")
+# The manifest's ui: javascript/css files, loaded by Stash's web UI (relative to the plugin folder).
+UI_FILES = ("ui/compreface.js", "ui/compreface.css")
 # Fixed time stamp and mode for every zip entry, so the same sources give the same sha256.
 ZIP_DATE_TIME = (1980, 1, 1, 0, 0, 0)
 ZIP_FILE_MODE = 0o100644
@@ -68,7 +70,8 @@ def assemble(dest: Path) -> Path:
     """Create ``<dest>/compreface/`` as a user installs it; an existing venv there is kept."""
     target = Path(dest) / PLUGIN_ID
     target.mkdir(parents=True, exist_ok=True)
-    for name in PLUGIN_FILES:
+    for name in (*PLUGIN_FILES, *UI_FILES):
+        (target / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(PLUGIN_SRC / name, target / name)
     (target / "README.md").write_text(README, encoding="utf-8")
     package_dir = target / "stash_compreface"

@@ -1,0 +1,178 @@
+"""The plugin's UI in headless Chromium, against a page shaped like Stash's image page.
+
+A small HTTP server plays Stash's web server: it serves the plugin's ui files where Stash serves them
+(``/plugin/compreface/javascript`` and ``/css``), an image page with a ``window.PluginApi`` stand-in
+(shaped on Stash's pluginApi.tsx: ``Event`` dispatching ``stash:location``, ``register``, ``patch``), the
+image file, and ``/graphql``: ``runPluginOperation`` runs the real plugin mode in-process (``tasks.run``
+against the Stash and CompreFace doubles, as tests/tasks do), every other document goes to the Stash
+double. Skipped, with the reason, when Chromium is not installed
+(``apt-get install -y --no-install-recommends chromium``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from testdoubles.compreface import CompreFaceDouble
+from testdoubles.stash import StashDouble
+from tests.tasks.conftest import COOKIE, TaskWorld
+from tests.ui.cdp import CHROMIUM, Browser
+
+UI_DIR = Path(__file__).resolve().parents[2] / "plugin" / "ui"
+
+PLUGIN_API_STANDIN = """
+// Shaped on Stash's ui/v2.5/src/pluginApi.tsx; only what a plain-DOM plugin may touch.
+window.PluginApi = {
+  React: undefined, ReactDOM: undefined, GQL: {}, libraries: {}, components: {}, hooks: {},
+  utils: { StashService: {}, loadComponents: async () => {} },
+  register: { route(path, component) {}, component(name, component) {} },
+  patch: { before() {}, instead() {}, after() {} },
+  Event: new EventTarget(),
+};
+"""
+
+# Stash renders the image page after the plugin's script has run, then dispatches stash:location (App.tsx).
+# The layout follows Image.tsx and Images/styles.scss: details column (.image-tabs with .image-toolbar)
+# beside a padded, position: relative .image-container whose img is object-fit: contain.
+PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>Image {image_id}</title>
+<style>
+  body {{ margin: 0; font-family: sans-serif; background: #202b33; color: #f5f8fa; }}
+  .image-page {{ display: flex; padding: 16px; gap: 16px; }}
+  .image-tabs {{ width: 360px; }}
+  .image-container {{ position: relative; display: flex; width: 500px; height: 500px; padding: 0 15px;
+                      background: #10161a; }}
+  .image-container img {{ width: 100%; height: 100%; object-fit: contain; }}
+  .btn {{ padding: 4px 10px; }}
+</style>
+<link rel="stylesheet" href="/plugin/compreface/css">
+<script>{standin}</script>
+<script src="/plugin/compreface/javascript"></script>
+</head><body><div id="root"></div>
+<script>
+  setTimeout(() => {{
+    document.getElementById("root").innerHTML =
+      '<div class="image-page"><div class="image-tabs"><h3>Image {image_id}</h3>' +
+      '<div class="image-toolbar"><button class="btn">Organized</button></div><p>Details…</p></div>' +
+      '<div class="image-container">' +
+      '<img class="m-sm-auto no-gutter image-image" alt="" src="/image/{image_id}/image"></div></div>';
+    PluginApi.Event.dispatchEvent(new CustomEvent("stash:location",
+      {{ detail: {{ data: {{ location: window.location }} }} }}));
+  }}, 50);
+</script>
+</body></html>
+"""
+
+
+@dataclass
+class StashWeb:
+    """The stand-in web server; ``operations`` lists every (mode, args, output, error) the UI ran."""
+
+    world: TaskWorld
+    url: str = ""
+    operations: list[tuple[str, dict[str, Any], Any, str | None]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def graphql(self, body: dict[str, Any]) -> dict[str, Any]:
+        query = body.get("query") or ""
+        variables = body.get("variables") or {}
+        if "runPluginOperation" in query:
+            assert 'plugin_id: "compreface"' in query, query
+            args = {k: v for k, v in (variables.get("args") or {}).items() if k != "mode"}
+            mode = variables["args"]["mode"]
+            with self.lock:
+                run = self.world.run(mode, **args)
+            self.operations.append((mode, args, run.output, run.error))
+            if run.error is not None:
+                return {"errors": [{"message": run.error, "path": ["runPluginOperation"]}],
+                        "data": {"runPluginOperation": None}}
+            return {"data": {"runPluginOperation": run.output}}
+        if re.search(r"\bperformerUpdate\(", query):
+            # Stash's performerUpdate, name only (the Stash double models just the plugin's own documents).
+            inp = variables["input"]
+            assert set(inp) == {"id", "name"}, inp
+            with self.world.stash.lock:
+                self.world.stash.performers[inp["id"]].name = inp["name"]
+            return {"data": {"performerUpdate": {"id": inp["id"], "name": inp["name"]}}}
+        request = urllib.request.Request(f"{self.world.stash.url}/graphql", data=json.dumps(body).encode(),
+                                         headers={"Content-Type": "application/json", "Cookie": f"session={COOKIE}"})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            answer: dict[str, Any] = json.load(response)
+            return answer
+
+
+def _handler(web: StashWeb) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        def _send(self, status: int, body: bytes, content_type: str) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self) -> None:
+            path = self.path.split("?")[0]
+            if match := re.fullmatch(r"/images/(\d+)", path):
+                page = PAGE.format(image_id=match.group(1), standin=PLUGIN_API_STANDIN)
+                self._send(200, page.encode(), "text/html; charset=utf-8")
+            elif path == "/plugin/compreface/javascript":
+                self._send(200, (UI_DIR / "compreface.js").read_bytes(), "text/javascript; charset=utf-8")
+            elif path == "/plugin/compreface/css":
+                self._send(200, (UI_DIR / "compreface.css").read_bytes(), "text/css; charset=utf-8")
+            elif match := re.fullmatch(r"/image/(\d+)/image", path):
+                image = web.world.stash.images[match.group(1)]
+                assert image.data is not None
+                self._send(200, image.data, image.content_type)
+            else:
+                self._send(404, b"not found", "text/plain")
+
+        def do_POST(self) -> None:
+            if self.path != "/graphql":
+                self._send(404, b"not found", "text/plain")
+                return
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            self._send(200, json.dumps(web.graphql(body)).encode(), "application/json")
+
+    return Handler
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[TaskWorld]:
+    with CompreFaceDouble.running() as compreface, StashDouble.running(session_cookie=COOKIE) as stash:
+        w = TaskWorld(stash=stash, compreface=compreface, state_dir=tmp_path / "state")
+        w.configure()
+        yield w
+
+
+@pytest.fixture
+def web(world: TaskWorld) -> Iterator[StashWeb]:
+    web = StashWeb(world)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(web))
+    web.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield web
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[Browser]:
+    if CHROMIUM is None:
+        pytest.skip("chromium is not installed (apt-get install -y --no-install-recommends chromium)")
+    b = Browser(tmp_path / "profile", tmp_path / "chromium.log")
+    yield b
+    b.close()

@@ -1,0 +1,127 @@
+"""The image page's "Faces" button in headless Chromium: boxes where the faces are, and each action
+changes the library the way the user meant (checked in the Stash double, not in the page)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tests.library import enrol, photo
+from tests.tasks.conftest import TaskWorld
+from tests.ui.cdp import Browser
+from tests.ui.conftest import StashWeb
+
+WIDTH, HEIGHT = 800, 600  # the photo; shown in a 500 x 500 box with object-fit: contain (scale 0.625)
+
+
+def open_faces(browser: Browser, web: StashWeb, image_id: str, count: int) -> dict[str, Any]:
+    browser.goto(f"{web.url}/images/{image_id}")
+    browser.wait_for("document.querySelector('.cf-faces-button') && document.querySelector('img').complete")
+    browser.click(".cf-faces-button")
+    browser.wait_for(f"document.querySelectorAll('.cf-box').length === {count}")
+    mode, args, output, error = web.operations[-1]
+    assert (mode, args, error) == ("identifyImage", {"imageId": image_id, "associateExisting": "false"}, None)
+    return dict(output)
+
+
+def drawn_boxes(browser: Browser) -> list[dict[str, Any]]:
+    return list(browser.eval("""[...document.querySelectorAll('.cf-box')].map(b => {
+        const r = b.getBoundingClientRect();
+        return {index: +b.dataset.index, left: r.left, top: r.top, width: r.width, height: r.height,
+                label: b.textContent};
+    })"""))
+
+
+def status(browser: Browser) -> str:
+    return str(browser.eval("document.querySelector('.cf-status').textContent"))
+
+
+def wait_idle(browser: Browser) -> str:
+    browser.wait_for("!document.querySelector('.cf-panel').classList.contains('cf-busy')")
+    return status(browser)
+
+
+def test_boxes_confirm_not_this_person_and_create(world: TaskWorld, web: StashWeb, browser: Browser,
+                                                  tmp_path: Path) -> None:
+    alice = enrol(world, "Alice", 1)
+    image_id = world.stash.add_image(photo(1, 2, size=200, width=WIDTH, height=HEIGHT, seed=3))
+
+    output = open_faces(browser, web, image_id, count=2)
+    faces = {f["index"]: f for f in output["faces"]}
+    assert faces[0]["performer"] == {"id": alice, "name": "Alice"}
+    assert faces[1]["performer"] is None
+    assert world.stash.images[image_id].performer_ids == set()  # looking links nothing
+
+    # Every box sits on its face in the displayed picture: scaled to it, bars of object-fit included.
+    img = browser.eval("(() => { const r = document.querySelector('img').getBoundingClientRect();"
+                       " return {left: r.left, top: r.top, width: r.width, height: r.height}; })()")
+    scale = min(img["width"] / WIDTH, img["height"] / HEIGHT)
+    assert abs(scale - 0.625) < 1e-6
+    left0 = img["left"] + (img["width"] - WIDTH * scale) / 2
+    top0 = img["top"] + (img["height"] - HEIGHT * scale) / 2
+    for box in drawn_boxes(browser):
+        b = faces[box["index"]]["box"]
+        expected = {"left": left0 + b["x_min"] * scale, "top": top0 + b["y_min"] * scale,
+                    "width": (b["x_max"] - b["x_min"]) * scale, "height": (b["y_max"] - b["y_min"]) * scale}
+        assert all(abs(box[k] - v) <= 1.5 for k, v in expected.items()), (box, expected)
+    labels = {box["index"]: box["label"] for box in drawn_boxes(browser)}
+    assert labels[0].startswith("1. Alice ") and labels[0].endswith("%")
+    assert labels[0] == f"1. Alice {round(faces[0]['similarity'] * 100)}%"
+    assert labels[1] == "2. unknown"  # no percentage of a stranger's likeness to someone else
+    browser.screenshot(tmp_path / "1-faces.png")
+
+    browser.click('.cf-face[data-index="0"] .cf-confirm')
+    assert "already matches performer" in wait_idle(browser)
+    assert world.stash.images[image_id].performer_ids == {alice}
+    browser.screenshot(tmp_path / "2-confirmed.png")
+
+    browser.click('.cf-face[data-index="0"] .cf-reject')
+    assert "will not be linked to it again" in wait_idle(browser)
+    assert world.stash.images[image_id].performer_ids == set()
+    assert browser.eval("document.querySelector('.cf-face[data-index=\"0\"]').textContent").endswith("not Alice")
+    assert drawn_boxes(browser)[0]["label"] == "1. unknown"
+
+    browser.type('.cf-face[data-index="1"] .cf-name', "Bob")
+    browser.click('.cf-face[data-index="1"] .cf-create')
+    assert wait_idle(browser) == "Bob linked to face 2"
+    (bob,) = [p for p in world.stash.performers.values() if p.name == "Bob"]
+    assert world.stash.images[image_id].performer_ids == {bob.id}
+    assert any(a.startswith("Person ") for a in bob.aliases)  # the subject stays its alias: the link holds
+    assert drawn_boxes(browser)[1]["label"] == "2. Bob"
+    assert browser.eval("document.querySelectorAll('.cf-confirm').length") == 0  # linked rows offer no Confirm
+    browser.screenshot(tmp_path / "3-created.png")
+    assert browser.errors() == []
+
+
+def test_create_names_a_recurring_candidate(world: TaskWorld, web: StashWeb, browser: Browser,
+                                            tmp_path: Path) -> None:
+    world.configure(minFacesForNewPerformer=3)
+    seen = [world.stash.add_image(photo(42, size=180 + 10 * i, width=WIDTH, height=HEIGHT, seed=i))
+            for i in range(2)]
+    assert world.run("recognizeImagesHQ").error is None
+    assert not world.stash.performers  # seen twice: a candidate, no performer yet
+
+    output = open_faces(browser, web, seen[0], count=1)
+    (face,) = output["faces"]
+    assert face["subject"] and face["performer"] is None
+    browser.type('.cf-face[data-index="0"] .cf-name', "Carol")
+    browser.click('.cf-face[data-index="0"] .cf-create')
+    assert wait_idle(browser).startswith("Carol created from Person ")
+    assert web.operations[-1][:2] == ("nameCandidate", {"subject": face["subject"], "name": "Carol"})
+    (carol,) = world.stash.performers.values()
+    assert carol.name == "Carol" and face["subject"] in carol.aliases
+    assert all(world.stash.images[i].performer_ids == {carol.id} for i in seen)  # linked where it was seen
+    browser.screenshot(tmp_path / "4-candidate-named.png")
+    assert browser.errors() == []
+
+
+def test_a_plugin_error_is_shown_in_one_line(world: TaskWorld, web: StashWeb, browser: Browser) -> None:
+    image_id = world.stash.add_image(photo(7, width=WIDTH, height=HEIGHT))
+    world.configure(recognitionApiKey="00000000-0000-0000-0000-000000000000")
+    browser.goto(f"{web.url}/images/{image_id}")
+    browser.wait_for("!!document.querySelector('.cf-faces-button')")
+    browser.click(".cf-faces-button")
+    message = wait_idle(browser)
+    assert message.startswith("Finding faces failed: ")
+    assert web.operations[-1][3] is not None and web.operations[-1][3] in message
+    assert browser.eval("document.querySelectorAll('.cf-box').length") == 0
