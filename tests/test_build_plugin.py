@@ -45,7 +45,7 @@ def test_zip_holds_the_plugin_folder_at_its_root(built: tuple[Path, Path]):
         infos = archive.infolist()
     assert names == sorted(names)
     assert {*PLUGIN_FILES, "README.md"} <= set(names)
-    assert set(names) - {*PLUGIN_FILES, "README.md"} == _package_files()
+    assert set(names) - {*PLUGIN_FILES, *build_plugin.UI_FILES, "README.md"} == _package_files()
     assert any(n.startswith("stash_compreface/stash/graphql/") and n.endswith(".graphql") for n in names)
     assert "stash_compreface/runtime/plugin.py" in names
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc") or n.startswith(("venv/", "/"))]

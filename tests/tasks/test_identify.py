@@ -19,6 +19,7 @@ def test_identify_image_reports_every_face_for_a_ui(world: TaskWorld) -> None:
     assert faces[0]["similarity"] >= 0.81 and faces[0]["subject"].startswith("Person 0 ")
     assert faces[1]["performer"] is None
     assert set(faces[0]["box"]) >= {"x_min", "y_min", "x_max", "y_max", "probability"}
+    assert run.output["frame"] == {"width": 640, "height": 480}  # the picture the boxes refer to
     legacy = run.output["result"][0]  # the original plugin's shape, read by its companion UI
     assert legacy["performer"] == {"name": "Alice", "id": alice} and legacy["confidence"] > 81
     assert legacy["image_id"] == image and "x_min" in legacy["bounding_box"]
@@ -28,6 +29,18 @@ def test_identify_image_reports_every_face_for_a_ui(world: TaskWorld) -> None:
     assert alice in world.stash.images[image].performer_ids
     assert world.stash.tag_names("image", image) == {SCANNED, MATCHED}
     assert world.stash.performers.keys() == {alice}
+
+
+def test_boxes_of_a_large_photo_refer_to_the_frame_the_output_names(world: TaskWorld) -> None:
+    enrol(world, "Alice", 1)
+    image = world.stash.add_image(photo(1, size=600, width=3840, height=2160))
+    run = world.run("identifyImage", imageId=image, associateExisting="false")
+    assert run.error is None
+    frame = run.output["frame"]
+    assert frame == {"width": 1920, "height": 1080}  # analysed downscaled: a UI scales boxes by its own width
+    (face,) = run.output["faces"]
+    assert 0 <= face["box"]["x_min"] < face["box"]["x_max"] <= frame["width"]
+    assert 0.4 < (face["box"]["x_max"] - face["box"]["x_min"]) / 300 < 1.6  # the 600 px face, at half size
 
 
 def test_identify_image_without_association_writes_nothing(world: TaskWorld) -> None:

@@ -91,6 +91,7 @@ class FaceReport:
 class ImageReport:
     image: Image
     faces: list[FaceReport] = field(default_factory=list)
+    frame: tuple[int, int] | None = None  # width, height of the picture the boxes refer to (downscaled copy)
 
     @property
     def performer_ids(self) -> set[str]:
@@ -149,7 +150,7 @@ class ImageRecognizer:
         creations_seen = self._creations
         faces = self.detect(prepared)
         work = _Work(image, prepared)
-        report = ImageReport(image)
+        report = ImageReport(image, frame=(prepared.width, prepared.height))
         if only_index is not None and not 0 <= only_index < len(faces):
             count = len(faces)
             raise FaceIndexOutOfRange(f"faceIndex {only_index} is out of range: {image.label} has {count} face(s)"
@@ -358,4 +359,7 @@ def identify_output(report: ImageReport) -> dict[str, Any]:
     shown = [f for f, r in zip(faces, report.faces, strict=True)
              if r.status not in (FaceStatus.SKIPPED, FaceStatus.NOT_SELECTED)]
     legacy = [_legacy_face(report.image.id, f) for f in shown]
-    return {"imageId": report.image.id, "faces": faces, "result": legacy or None}
+    output: dict[str, Any] = {"imageId": report.image.id, "faces": faces, "result": legacy or None}
+    if report.frame is not None:  # boxes are in this picture's pixels: a UI scales them to what it shows
+        output["frame"] = {"width": report.frame[0], "height": report.frame[1]}
+    return output
