@@ -55,6 +55,7 @@ EXPECTED_TASKS: dict[str, dict[str, str]] = {
     "nameCandidate": {"subject": "", "name": ""},
     "mergeIntoPerformer": {"subject": "", "performerId": ""},
     "rejectCandidate": {"subject": ""},
+    "reviewData": {},
 }
 # PRODUCT.md §4 with the types the brief fixes (an oracle independent of the settings table).
 EXPECTED_SETTINGS = {

@@ -4,7 +4,8 @@
 // does runs server-side through `runPluginOperation` (synchronous, returns the mode's output), so the
 // CompreFace API key never reaches the browser. On /images/<id> a "Faces" button asks identifyImage for
 // every face (without linking anything), draws the boxes over the displayed image and lists each face
-// with Confirm, Create and "Not this person".
+// with Confirm, Create and "Not this person". At /plugin/compreface/review (PluginApi.register.route) a
+// review page lists candidates to name, merge or reject, and recent runs to undo.
 (function () {
   "use strict";
 
@@ -267,6 +268,132 @@
     }
   }
 
+  // ---------------------------------------------------------------- the review page
+
+  const REVIEW_PATH = "/plugin/compreface/review";
+
+  function when(seconds) {
+    return new Date(seconds * 1000).toLocaleString();
+  }
+
+  /** Candidates to name, merge or reject, and recent runs to undo; everything reloads after each action. */
+  class ReviewView {
+    constructor(root) {
+      this.root = root;
+      this.status = el("p", { class: "cf-status", role: "status" });
+      this.candidates = el("ul", { class: "cf-candidates" });
+      this.runs = el("ul", { class: "cf-runs" });
+      this.panel = el("div", { class: "cf-review" },
+                      el("h2", { text: "Faces to review" }), this.status,
+                      el("h3", { text: "Candidates" }), this.candidates,
+                      el("h3", { text: "Recent runs" }), this.runs);
+      root.replaceChildren(this.panel);
+      this.load();
+    }
+
+    say(text, isError) {
+      this.status.textContent = text;
+      this.status.classList.toggle("cf-error", Boolean(isError));
+    }
+
+    async act(what, work) {
+      this.say(`${what}…`);
+      this.panel.classList.add("cf-busy");
+      try {
+        const message = await work();
+        await this.refresh();
+        this.say(typeof message === "function" ? message() : message);
+      } catch (e) {
+        this.say(`${what} failed: ${e.message}`, true);
+      } finally {
+        this.panel.classList.remove("cf-busy");
+      }
+    }
+
+    load() {
+      return this.act("Loading", async () => () => {
+        const n = this.data.candidates.length;
+        return `${n} candidate${n === 1 ? "" : "s"}`;
+      });
+    }
+
+    async refresh() {
+      this.data = await runMode("reviewData", {});
+      this.candidates.replaceChildren(...this.data.candidates.map((c) => this.candidateRow(c)));
+      if (!this.data.candidates.length) this.candidates.append(el("li", { text: "No candidates" }));
+      this.runs.replaceChildren(...this.data.runs.map((r) => this.runRow(r)));
+    }
+
+    candidateRow(c) {
+      const name = el("input", { class: "form-control cf-name", type: "text", placeholder: "Name",
+                                 "aria-label": `Name for ${c.subject}` });
+      const performer = el("input", { class: "form-control cf-performer-id", type: "text",
+                                      placeholder: "Performer id", "aria-label": `Performer for ${c.subject}` });
+      const crop = c.crop ? el("img", { class: "cf-crop", alt: c.subject, src: `data:image/jpeg;base64,${c.crop}` })
+                          : el("span", { class: "cf-crop cf-no-crop", text: "?" });
+      const seen = `seen in ${c.seen} item${c.seen === 1 ? "" : "s"}: ${c.items.join(", ")}`;
+      return el("li", { class: "cf-candidate", "data-subject": c.subject }, crop,
+        el("div", { class: "cf-candidate-info" }, el("strong", { text: c.subject }),
+           el("span", { class: "cf-seen", text: seen })),
+        name,
+        el("button", { class: "btn btn-success cf-name-button", type: "button", text: "Name",
+                       onclick: () => this.name(c.subject, name.value.trim()) }),
+        performer,
+        el("button", { class: "btn btn-secondary cf-merge", type: "button", text: "Merge",
+                       onclick: () => this.merge(c.subject, performer.value.trim()) }),
+        el("button", { class: "btn btn-danger cf-reject-candidate", type: "button", text: "Reject",
+                       onclick: () => this.reject(c.subject) }));
+    }
+
+    runRow(r) {
+      const text = `#${r.runId} ${r.mode}, ${when(r.started_at)}, ${r.writes} write${r.writes === 1 ? "" : "s"}`;
+      return el("li", { class: "cf-run", "data-run": String(r.runId) }, el("span", { text }),
+        r.undone ? el("span", { class: "cf-undone", text: "undone" })
+                 : el("button", { class: "btn btn-warning cf-undo", type: "button", text: "Undo",
+                                  onclick: () => this.undo(r.runId) }));
+    }
+
+    name(subject, name) {
+      if (!name) return this.say("Type a name first", true);
+      return this.act(`Naming ${subject}`, async () => {
+        const out = await runMode("nameCandidate", { subject, name });
+        return `${out.performer.name} created from ${subject}: ${out.linkedImages} images, ${out.linkedScenes} scenes linked`;
+      });
+    }
+
+    merge(subject, performerId) {
+      if (!performerId) return this.say("Type a performer id first", true);
+      return this.act(`Merging ${subject}`, async () => {
+        const out = await runMode("mergeIntoPerformer", { subject, performerId });
+        return `${subject} merged into ${out.performer.name}`;
+      });
+    }
+
+    reject(subject) {
+      return this.act(`Rejecting ${subject}`, async () => {
+        await runMode("rejectCandidate", { subject });
+        return `${subject} rejected: it never becomes a performer`;
+      });
+    }
+
+    undo(runId) {
+      return this.act(`Undoing run ${runId}`, async () => {
+        await runMode("undoRun", { runId: String(runId) });
+        return `Run ${runId} undone`;
+      });
+    }
+  }
+
+  /** Stash's routes take a React component: it renders one <div> and fills it with plain DOM. */
+  function ReviewPage() {
+    const React = window.PluginApi.React;
+    const ref = React.useRef(null);
+    React.useEffect(() => {
+      if (ref.current) new ReviewView(ref.current);
+    }, []);
+    return React.createElement("div", { ref, className: "cf-review-root" });
+  }
+
   // ---------------------------------------------------------------- mounting on navigation
 
   let view = null;
@@ -290,6 +417,7 @@
   }
 
   const api = window.PluginApi;
+  if (api && api.React && api.register && api.register.route) api.register.route(REVIEW_PATH, ReviewPage);
   if (api && api.Event && api.Event.addEventListener) {
     api.Event.addEventListener("stash:location", (e) => mount(e.detail.data.location.pathname));
   }

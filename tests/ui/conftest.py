@@ -35,7 +35,11 @@ PLUGIN_API_STANDIN = """
 window.PluginApi = {
   React: undefined, ReactDOM: undefined, GQL: {}, libraries: {}, components: {}, hooks: {},
   utils: { StashService: {}, loadComponents: async () => {} },
-  register: { route(path, component) {}, component(name, component) {} },
+  register: {
+    routes: {},
+    route(path, component) { this.routes[path] = component; },  // Stash's <Route path element={component}>
+    component(name, component) {},
+  },
   patch: { before() {}, instead() {}, after() {} },
   Event: new EventTarget(),
 };
@@ -66,6 +70,45 @@ PAGE = """<!doctype html>
       '<div class="image-toolbar"><button class="btn">Organized</button></div><p>Details…</p></div>' +
       '<div class="image-container">' +
       '<img class="m-sm-auto no-gutter image-image" alt="" src="/image/{image_id}/image"></div></div>';
+    PluginApi.Event.dispatchEvent(new CustomEvent("stash:location",
+      {{ detail: {{ data: {{ location: window.location }} }} }}));
+  }}, 50);
+</script>
+</body></html>
+"""
+
+
+# Stash's React, reduced to what a route component that renders one element needs: the page "renders" the
+# registered route like Stash's router would, after the plugin's script ran.
+MINI_REACT = """
+window.PluginApi.React = (() => {
+  const effects = [];
+  return {
+    useRef: (value) => ({ current: value }),
+    useEffect: (fn) => { effects.push(fn); },
+    createElement(tag, props) {
+      const node = document.createElement(tag);
+      if (props.className) node.className = props.className;
+      if (props.ref) props.ref.current = node;
+      return node;
+    },
+    _flush() { effects.splice(0).forEach((fn) => fn()); },
+  };
+})();
+"""
+
+REVIEW_PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>Compreface review</title>
+<style>body {{ margin: 0; font-family: sans-serif; background: #202b33; color: #f5f8fa; }}</style>
+<link rel="stylesheet" href="/plugin/compreface/css">
+<script>{standin}{react}</script>
+<script src="/plugin/compreface/javascript"></script>
+</head><body><div id="root"></div>
+<script>
+  setTimeout(() => {{
+    const component = PluginApi.register.routes["/plugin/compreface/review"];
+    document.getElementById("root").append(component ? component() : "no route registered");
+    PluginApi.React._flush();
     PluginApi.Event.dispatchEvent(new CustomEvent("stash:location",
       {{ detail: {{ data: {{ location: window.location }} }} }}));
   }}, 50);
@@ -127,6 +170,9 @@ def _handler(web: StashWeb) -> type[BaseHTTPRequestHandler]:
             path = self.path.split("?")[0]
             if match := re.fullmatch(r"/images/(\d+)", path):
                 page = PAGE.format(image_id=match.group(1), standin=PLUGIN_API_STANDIN)
+                self._send(200, page.encode(), "text/html; charset=utf-8")
+            elif path == "/plugin/compreface/review":
+                page = REVIEW_PAGE.format(standin=PLUGIN_API_STANDIN, react=MINI_REACT)
                 self._send(200, page.encode(), "text/html; charset=utf-8")
             elif path == "/plugin/compreface/javascript":
                 self._send(200, (UI_DIR / "compreface.js").read_bytes(), "text/javascript; charset=utf-8")

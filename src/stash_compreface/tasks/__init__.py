@@ -27,6 +27,7 @@ from .recognize_scenes import (
 from .reject_candidate import reject_candidate
 from .reject_match import reject_match
 from .reset_unmatched import reset_unmatched_images, reset_unmatched_scenes
+from .review_data import review_data
 from .synchronize_performers import synchronize_performers
 from .undo_run import undo_run
 
@@ -55,10 +56,12 @@ MODES: dict[str, Task] = {
     "nameCandidate": name_candidate,
     "mergeIntoPerformer": merge_into_performer,
     "rejectCandidate": reject_candidate,
+    "reviewData": review_data,
 }
 
-# Modes that revert or correct journalled writes: they are not runs to be undone themselves.
-UNJOURNALLED = frozenset({"rejectMatch", "undoRun"})
+# Modes that revert or correct journalled writes, or only read (reviewData): not runs to be undone.
+UNJOURNALLED = frozenset({"rejectMatch", "undoRun", "reviewData"})
+
 
 def task_for(mode: str) -> Task:
     """The task of a mode; checked before connecting anywhere, so a typo fails at once."""

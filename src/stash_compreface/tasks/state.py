@@ -513,6 +513,39 @@ class StateStore:
         with self._lock, self._db:
             self._db.execute("UPDATE candidates SET performer_id = NULL WHERE subject = ?", (subject,))
 
+    # -- the review page (read only) ---------------------------------------------------------------
+
+    def open_candidates(self) -> list[tuple[str, int, list[str]]]:
+        """``(subject, sightings, first item ids)`` of subjects with no performer that are not retired, the
+        most seen first: what the review page offers to name, merge or reject."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT c.subject, COUNT(s.image_id) AS n FROM candidates c "
+                "LEFT JOIN sightings s ON s.subject = c.subject "
+                "WHERE c.performer_id IS NULL AND c.subject NOT IN (SELECT subject FROM retired) "
+                "GROUP BY c.subject ORDER BY n DESC, c.created_at, c.subject").fetchall()
+            return [(subject, int(n), self._sightings(subject)) for subject, n in rows]
+
+    def recent_runs(self, limit: int = 20) -> list[RunSummary]:
+        """The newest ``limit`` journalled runs, newest first, with how many writes each made."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT r.id, r.mode, r.started_at, r.undone_at, "
+                "(SELECT COUNT(*) FROM run_writes w WHERE w.run_id = r.id) FROM runs r "
+                "ORDER BY r.id DESC LIMIT ?", (limit,)).fetchall()
+        return [RunSummary(int(i), m, float(s), u is not None, int(n)) for i, m, s, u, n in rows]
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """One journalled run as the review page lists it."""
+
+    run_id: int
+    mode: str
+    started_at: float
+    undone: bool
+    writes: int
+
 
 @dataclass(frozen=True)
 class JournalEntry:

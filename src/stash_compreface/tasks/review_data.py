@@ -1,0 +1,57 @@
+"""reviewData: what the review page shows, read in one call: open candidates with a face crop, and the
+recent runs that can be undone.
+
+It writes nothing, not even a journal run (tasks.run leaves it out), so opening the page never adds a run
+to the list it shows.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from PIL import Image
+
+from ..errors import CompreFaceError, MediaError
+from ..imaging import decode_rgb, encode_jpeg
+from ..settings import TaskArgs
+from .context import TaskContext
+from .performers import SCENE_PREFIX
+
+CROP_SIDE = 96  # pixels: a list thumbnail, kept small because it travels inside the JSON answer
+ITEMS_SHOWN = 5
+RUNS_SHOWN = 20
+
+
+def _item_ref(item: str) -> str:
+    """A sighting as the page links it: ``image:<id>`` or ``scene:<id>``."""
+    return f"scene:{item[len(SCENE_PREFIX):]}" if item.startswith(SCENE_PREFIX) else f"image:{item}"
+
+
+def _crop(ctx: TaskContext, subject: str) -> str | None:
+    """The subject's first example face as a small base64 JPEG; None when the face service has none (or
+    cannot be read: the page still lists the candidate, with its name and sightings)."""
+    try:
+        examples = ctx.face_service.list_examples(subject)
+        if not examples:
+            return None
+        image = decode_rgb(ctx.face_service.example_image(examples[0].id), max_side=1024)
+    except (CompreFaceError, MediaError) as exc:
+        ctx.warning(f"no face crop for candidate {subject}: {exc}")
+        return None
+    image.thumbnail((CROP_SIDE, CROP_SIDE), Image.Resampling.LANCZOS)
+    return base64.b64encode(encode_jpeg(image, quality=80)).decode("ascii")
+
+
+def review_data(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
+    candidates = [
+        {"subject": subject, "seen": seen, "items": [_item_ref(i) for i in items[:ITEMS_SHOWN]],
+         "crop": _crop(ctx, subject)}
+        for subject, seen, items in ctx.state.open_candidates()
+    ]
+    runs = [
+        {"runId": run.run_id, "mode": run.mode, "started_at": run.started_at, "undone": run.undone,
+         "writes": run.writes}
+        for run in ctx.state.recent_runs(RUNS_SHOWN)
+    ]
+    return {"mode": args.mode, "candidates": candidates, "runs": runs}

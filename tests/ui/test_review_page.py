@@ -1,0 +1,78 @@
+"""The review page (PluginApi.register.route) in headless Chromium: candidates are named and rejected, a
+run is undone, and each click changes the library the way the user meant (checked in the doubles)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tests.library import photo
+from tests.tasks.conftest import TaskWorld
+from tests.ui.cdp import Browser
+from tests.ui.conftest import StashWeb
+
+WIDTH, HEIGHT = 800, 600
+
+
+def wait_idle(browser: Browser) -> str:
+    browser.wait_for("document.querySelector('.cf-review') && "
+                     "!document.querySelector('.cf-review').classList.contains('cf-busy')")
+    return str(browser.eval("document.querySelector('.cf-review .cf-status').textContent"))
+
+
+def review_data(web: StashWeb) -> dict[str, Any]:
+    _mode, _args, output, error = next(op for op in reversed(web.operations) if op[0] == "reviewData")
+    assert error is None, error
+    return dict(output)
+
+
+def row(subject: str) -> str:
+    return f'.cf-candidate[data-subject="{subject}"]'
+
+
+def test_name_reject_and_undo_from_the_review_page(world: TaskWorld, web: StashWeb, browser: Browser,
+                                                   tmp_path: Path) -> None:
+    world.configure(minFacesForNewPerformer=3)
+    twice = [world.stash.add_image(photo(42, size=180 + 10 * i, width=WIDTH, height=HEIGHT, seed=i))
+             for i in range(2)]
+    once = world.stash.add_image(photo(43, size=190, width=WIDTH, height=HEIGHT, seed=7))
+    assert world.run("recognizeImagesHQ").error is None
+    assert not world.stash.performers  # seen at most twice: candidates, no performer yet
+    runs_before = world.run("reviewData").output["runs"]
+
+    browser.goto(f"{web.url}/plugin/compreface/review")
+    assert wait_idle(browser) == "2 candidates"
+    data = review_data(web)
+    assert data["runs"] == runs_before  # opening the page journals nothing
+    by_seen = {c["seen"]: c for c in data["candidates"]}
+    carol, stranger = by_seen[2]["subject"], by_seen[1]["subject"]
+    assert sorted(by_seen[2]["items"]) == sorted(f"image:{i}" for i in twice)
+    assert by_seen[1]["items"] == [f"image:{once}"]
+    assert browser.eval("document.querySelectorAll('.cf-candidate img.cf-crop').length") == 2  # face crops shown
+    assert browser.eval(f"document.querySelector('{row(carol)} .cf-seen').textContent").startswith("seen in 2 items")
+    browser.screenshot(tmp_path / "1-review.png")
+
+    browser.type(f"{row(carol)} .cf-name", "Carol")
+    browser.click(f"{row(carol)} .cf-name-button")
+    assert wait_idle(browser).startswith(f"Carol created from {carol}: 2 images")
+    (performer,) = world.stash.performers.values()
+    assert performer.name == "Carol" and carol in performer.aliases
+    assert all(world.stash.images[i].performer_ids == {performer.id} for i in twice)
+    assert browser.eval(f"!!document.querySelector('{row(carol)}')") is False  # no longer a candidate
+
+    browser.click(f"{row(stranger)} .cf-reject-candidate")
+    assert wait_idle(browser) == f"{stranger} rejected: it never becomes a performer"
+    assert stranger not in world.compreface.subjects
+    assert browser.eval("document.querySelectorAll('.cf-candidate').length") == 0
+    assert world.stash.images[once].performer_ids == set()
+
+    name_run = next(r for r in review_data(web)["runs"] if r["mode"] == "nameCandidate")
+    assert name_run["writes"] > 0 and not name_run["undone"]
+    browser.screenshot(tmp_path / "2-named-and-rejected.png")
+    browser.click(f'.cf-run[data-run="{name_run["runId"]}"] .cf-undo')
+    assert wait_idle(browser) == f"Run {name_run['runId']} undone"
+    assert all(world.stash.images[i].performer_ids == set() for i in twice)  # the run's links are gone
+    assert browser.eval(f"document.querySelector('.cf-run[data-run=\"{name_run['runId']}\"]').textContent"
+                        ).endswith("undone")
+    browser.screenshot(tmp_path / "3-undone.png")
+    assert browser.errors() == []
