@@ -74,5 +74,6 @@ def test_name_reject_and_undo_from_the_review_page(world: TaskWorld, web: StashW
     assert all(world.stash.images[i].performer_ids == set() for i in twice)  # the run's links are gone
     assert browser.eval(f"document.querySelector('.cf-run[data-run=\"{name_run['runId']}\"]').textContent"
                         ).endswith("undone")
+    assert browser.eval(f"!!document.querySelector('{row(carol)}')") is True  # a candidate to review again
     browser.screenshot(tmp_path / "3-undone.png")
     assert browser.errors() == []

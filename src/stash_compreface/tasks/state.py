@@ -508,6 +508,11 @@ class StateStore:
         with self._lock, self._db:
             self._db.execute("DELETE FROM retired WHERE subject = ?", (subject,))
 
+    def clear_promotions_of(self, performer_id: str) -> None:
+        """The performer is gone (undone): its subjects are candidates again, waiting for review."""
+        with self._lock, self._db:
+            self._db.execute("UPDATE candidates SET performer_id = NULL WHERE performer_id = ?", (performer_id,))
+
     def clear_promotion(self, subject: str) -> None:
         """The subject's performer no longer holds it (the alias was removed): it is a candidate again."""
         with self._lock, self._db:

@@ -85,11 +85,13 @@ def undo_run(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
             counts["untagged"] += len(tags)
         elif entry.kind == "alias" and entry.target not in deletable:
             ctx.writes.remove_from_performers([entry.target], aliases=[detail["alias"]])
+            ctx.state.clear_promotion(detail["alias"])  # the subject is a candidate again
             counts["aliasesRemoved"] += 1
         elif entry.kind == "performer_tags" and entry.target not in deletable:
             ctx.writes.remove_from_performers([entry.target], tags=detail.get("tags", []))
         elif entry.kind == "performer" and entry.target in deletable:
             ctx.writes.destroy_performer(entry.target)
+            ctx.state.clear_promotions_of(entry.target)  # its subjects are candidates again
             counts["performersDeleted"] += 1
     for subject in sorted(emptied):
         faces = faces or ctx.face_service
