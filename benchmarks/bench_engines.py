@@ -44,7 +44,7 @@ from typing import Any
 
 import httpx
 import numpy as np
-from bench_images import _watch_peak
+from bench_images import run_plugin_process
 
 from testdoubles.builtin_engine import BuiltinEngine, EngineFace
 from testdoubles.compreface import RECOGNITION_KEY, CompreFaceDouble
@@ -171,28 +171,10 @@ def run_plugin(stash: StashDouble, state_dir: Path, mode: str) -> tuple[float, i
                               "PluginDir": str(state_dir)},
         "args": {"mode": mode, "limit": "0"},
     })
-    started = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "stash_compreface", "plugin"], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ),
-                            cwd=tempfile.gettempdir())
-    drained: dict[str, bytes] = {}
-    threads = [threading.Thread(target=lambda n=n, s=s: drained.__setitem__(n, s.read()), daemon=True)
-               for n, s in (("stdout", proc.stdout), ("stderr", proc.stderr))]
-    peak = [0]
-    threads.append(threading.Thread(target=_watch_peak, args=(proc.pid, peak), daemon=True))
-    for t in threads:
-        t.start()
-    assert proc.stdin is not None
-    proc.stdin.write(stdin.encode())
-    proc.stdin.close()
-    proc.wait()
-    elapsed = time.perf_counter() - started
-    for t in threads:
-        t.join()
-    output = json.loads(drained.get("stdout") or b"{}")
+    elapsed, output, peak = run_plugin_process(stdin)
     if output.get("error"):
         raise SystemExit(f"plugin {mode} failed: {output['error']}")
-    return elapsed, peak[0]
+    return elapsed, peak
 
 
 def measure_plugin(photos: Photos, n: int, settings: dict[str, Any], stash_ms: float) -> dict[str, float]:

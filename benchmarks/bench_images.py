@@ -82,11 +82,20 @@ def run_ours(stash: StashDouble, state_dir: Path) -> tuple[float, int, int]:
                               "PluginDir": str(state_dir)},
         "args": {"mode": "recognizeImagesHQ", "limit": "0"},
     })
-    env = dict(os.environ)  # the state goes to <PluginDir>/data
     before = len(stash.operations)
+    elapsed, output, peak = run_plugin_process(stdin)
+    if output.get("error"):
+        raise SystemExit(f"plugin failed: {output['error']}")
+    return elapsed, len(stash.operations) - before, peak
+
+
+def run_plugin_process(stdin: str) -> tuple[float, dict, int]:
+    """The plugin as Stash starts it (the state goes to <PluginDir>/data): seconds, its JSON output and
+    its own peak RSS in KiB (VmHWM, watched while it runs)."""
     started = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "stash_compreface", "plugin"], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=tempfile.gettempdir())
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ),
+                            cwd=tempfile.gettempdir())
     drained: dict[str, bytes] = {}
     threads = [threading.Thread(target=lambda n=n, s=s: drained.__setitem__(n, s.read()), daemon=True)
                for n, s in (("stdout", proc.stdout), ("stderr", proc.stderr))]
@@ -101,10 +110,7 @@ def run_ours(stash: StashDouble, state_dir: Path) -> tuple[float, int, int]:
     elapsed = time.perf_counter() - started
     for t in threads:
         t.join()
-    output = json.loads(drained.get("stdout") or b"{}")
-    if output.get("error"):
-        raise SystemExit(f"plugin failed: {output['error']}")
-    return elapsed, len(stash.operations) - before, peak[0]
+    return elapsed, json.loads(drained.get("stdout") or b"{}"), peak[0]
 
 
 def run_baseline(stash: StashDouble, compreface: CompreFaceDouble, sample: int) -> tuple[float, int]:
