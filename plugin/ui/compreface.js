@@ -101,8 +101,35 @@
 
   // ---------------------------------------------------------------- the image page
 
-  class FacesView {
+  // What both views share: one status line, and an action that shows progress, then its result or error.
+  class Panel {
+    say(text, isError) {
+      this.status.textContent = text;
+      this.status.classList.toggle("cf-error", Boolean(isError));
+    }
+
+    afterAction() {}
+
+    async act(what, work) {
+      this.say(`${what}…`);
+      this.panel.classList.add("cf-busy");
+      try {
+        const message = await work();
+        await this.afterAction();
+        this.say((typeof message === "function" ? message() : message) || `${what}: done`);
+        return true;
+      } catch (e) {
+        this.say(`${what} failed: ${e.message}`, true);
+        return false;
+      } finally {
+        this.panel.classList.remove("cf-busy");
+      }
+    }
+  }
+
+  class FacesView extends Panel {
     constructor(imageId, img) {
+      super();
       this.imageId = imageId;
       this.img = img;
       this.faces = [];
@@ -128,26 +155,6 @@
       window.removeEventListener("resize", this.onResize);
       this.panel.remove();
       this.overlay.remove();
-    }
-
-    say(text, isError) {
-      this.status.textContent = text;
-      this.status.classList.toggle("cf-error", Boolean(isError));
-    }
-
-    async act(what, work) {
-      this.say(`${what}…`);
-      this.panel.classList.add("cf-busy");
-      try {
-        const message = await work();
-        this.say(message || `${what}: done`);
-        return true;
-      } catch (e) {
-        this.say(`${what} failed: ${e.message}`, true);
-        return false;
-      } finally {
-        this.panel.classList.remove("cf-busy");
-      }
     }
 
     identify() {
@@ -277,8 +284,9 @@
   }
 
   /** Candidates to name, merge or reject, and recent runs to undo; everything reloads after each action. */
-  class ReviewView {
+  class ReviewView extends Panel {
     constructor(root) {
+      super();
       this.root = root;
       this.status = el("p", { class: "cf-status", role: "status" });
       this.candidates = el("ul", { class: "cf-candidates" });
@@ -291,23 +299,8 @@
       this.load();
     }
 
-    say(text, isError) {
-      this.status.textContent = text;
-      this.status.classList.toggle("cf-error", Boolean(isError));
-    }
-
-    async act(what, work) {
-      this.say(`${what}…`);
-      this.panel.classList.add("cf-busy");
-      try {
-        const message = await work();
-        await this.refresh();
-        this.say(typeof message === "function" ? message() : message);
-      } catch (e) {
-        this.say(`${what} failed: ${e.message}`, true);
-      } finally {
-        this.panel.classList.remove("cf-busy");
-      }
+    afterAction() {
+      return this.refresh();  // every action changes what the page lists
     }
 
     load() {
