@@ -16,7 +16,8 @@ import hashlib
 import os
 import sys
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -30,6 +31,22 @@ else:
     import fcntl
 
 DEFAULT_POLL_S = 1.0
+
+
+@contextlib.contextmanager
+def file_lock(path: Path, *, poll_s: float = 0.01) -> Iterator[None]:
+    """An exclusive OS lock on ``path`` for a short critical section (the hook queue), waiting until free.
+
+    The same kind of lock as the run lock, so the bootstrap's hook path (plugin/compreface.py) and the
+    plugin exclude each other on the same file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        while not _try_lock(fd):
+            time.sleep(poll_s)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 def instance_key(stash_url: str) -> str:

@@ -16,11 +16,11 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from ..runtime.runlock import file_lock
 from ..settings import TaskArgs
 from .context import TaskContext
 from .image_recognizer import policy_for, run_images
@@ -35,28 +35,9 @@ PENDING_FILE = "task-pending.json"
 TAKEN_PREFIX = "taken-"
 
 
-@contextlib.contextmanager
-def queue_lock(folder: Path) -> Iterator[None]:
-    """The bootstrap's lock: an exclusive flock (msvcrt on Windows) on ``queue.lock``."""
-    folder.mkdir(parents=True, exist_ok=True)
-    fd = os.open(folder / QUEUE_LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        if os.name == "nt":
-            import msvcrt
-
-            while True:
-                try:
-                    msvcrt.locking(fd, msvcrt.LK_LOCK, 1)  # type: ignore[attr-defined]
-                    break
-                except OSError:
-                    continue
-        else:
-            import fcntl
-
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
+def queue_lock(folder: Path) -> contextlib.AbstractContextManager[None]:
+    """The bootstrap's lock on the queue: the same OS lock, on ``queue.lock``."""
+    return file_lock(folder / QUEUE_LOCK_FILE)
 
 
 def take_queue(folder: Path) -> list[Path]:
