@@ -48,7 +48,7 @@ from bench_images import run_plugin_process
 
 from testdoubles.builtin_engine import BuiltinEngine, EngineFace
 from testdoubles.compreface import RECOGNITION_KEY, CompreFaceDouble
-from testdoubles.photos import PHOTOS, Photos, load_photos
+from testdoubles.photos import PHOTOS, Photos, load_photos, side_by_side
 from testdoubles.stash import StashDouble
 
 COOKIE = "benchmark-session-cookie"
@@ -57,25 +57,6 @@ DEFAULT_PHOTOS = ROOT / ".pytest_cache" / "d" / "engine-photos"  # shared with t
 PROFILES = {"Obama": "obama_1", "Macron": "macron_2014", "Ardern": "ardern_2018", "Sunak": "sunak"}
 MIN_SIMILARITY = 0.81  # the plugin's default
 PAIR = "macron_and_ardern"
-
-
-def side_by_side(*parts: tuple[bytes, int]) -> bytes:
-    """Photos scaled to the given heights, next to each other on grey, as one JPEG (as the tests build it)."""
-    from PIL import Image
-
-    from stash_compreface import imaging
-
-    images = []
-    for data, height in parts:
-        image = imaging.decode_rgb(data)
-        images.append(image.resize((round(image.width * height / image.height), height)))
-    sheet = Image.new("RGB", (sum(i.width for i in images) + 40 * len(images), max(i.height for i in images) + 40),
-                      (128, 128, 128))
-    x = 20
-    for image in images:
-        sheet.paste(image, (x, 20))
-        x += image.width + 40
-    return imaging.encode_jpeg(sheet)
 
 
 def library(photos: Photos, n: int) -> list[tuple[str, bytes, frozenset[str]]]:

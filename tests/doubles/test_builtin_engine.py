@@ -16,9 +16,8 @@ import pytest
 from stash_compreface.engine.service import BuiltinFaceService
 from testdoubles.builtin_engine import BuiltinEngine
 from testdoubles.compreface import DETECTION_KEY, RECOGNITION_KEY, VERIFICATION_KEY, CompreFaceDouble
-from testdoubles.photos import Photos
+from testdoubles.photos import Photos, side_by_side
 from testdoubles.synthetic import SyntheticEngine, noise_image
-from tests.engine.test_service import side_by_side
 
 API = "/api/v1"
 MIN_SIMILARITY = 0.81  # the plugin's default minSimilarity

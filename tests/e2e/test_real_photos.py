@@ -14,10 +14,9 @@ from pathlib import Path
 import pytest
 
 from testdoubles.compreface import CompreFaceDouble
-from testdoubles.photos import Photos
+from testdoubles.photos import Photos, side_by_side
 from testdoubles.stash import StashDouble
 from tests.e2e.world import COOKIE, World
-from tests.engine.test_service import side_by_side
 from tests.library import SYNCED, subject_of
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]  # one worker, one plugin venv

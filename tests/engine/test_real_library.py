@@ -14,8 +14,8 @@ import pytest
 
 from stash_compreface.engine.service import BuiltinFaceService
 from testdoubles.compreface import CompreFaceDouble
+from testdoubles.photos import side_by_side
 from testdoubles.stash import StashDouble
-from tests.engine.test_service import side_by_side
 from tests.library import SYNCED
 from tests.tasks.conftest import COOKIE, TaskWorld
 

@@ -13,28 +13,7 @@ from stash_compreface.compreface.codes import NO_FACE_FOUND
 from stash_compreface.engine.service import BuiltinFaceService
 from stash_compreface.errors import CompreFaceError, ExampleNotFound, MediaError, Stopped, SubjectNotFound, TooManyFaces
 from stash_compreface.faceservice import ExampleRef, FaceService
-
-
-def side_by_side(*parts: tuple[bytes, int]) -> bytes:
-    """Photos scaled to the given heights, next to each other on grey, as one JPEG."""
-    return sheet_of(*parts)[0]
-
-
-def sheet_of(*parts: tuple[bytes, int]) -> tuple[bytes, list[tuple[int, int]]]:
-    """``side_by_side`` and where each photo landed (x from, x to)."""
-    images = []
-    for data, height in parts:
-        image = imaging.decode_rgb(data)
-        images.append(image.resize((round(image.width * height / image.height), height)))
-    sheet = Image.new("RGB", (sum(i.width for i in images) + 40 * len(images), max(i.height for i in images) + 40),
-                      (128, 128, 128))
-    x = 20
-    spans = []
-    for image in images:
-        sheet.paste(image, (x, 20))
-        spans.append((x, x + image.width))
-        x += image.width + 40
-    return imaging.encode_jpeg(sheet), spans
+from testdoubles.photos import sheet_of, side_by_side
 
 
 @pytest.fixture
