@@ -15,7 +15,7 @@ from PIL import Image
 
 from testdoubles.compreface import DETECTION_KEY
 from testdoubles.synthetic import SyntheticFace, render
-from tests.library import ERROR, MATCHED, SCANNED, created_performers, enrol
+from tests.library import ERROR, MATCHED, SCANNED, UNIDENTIFIED, created_performers, enrol
 from tests.tasks.conftest import TaskWorld
 from tests.video.videos import write_h264
 
@@ -92,7 +92,8 @@ def test_unknown_person_in_one_scene_waits_for_a_second_sighting(world: TaskWorl
     a = videos.scene("A", [[7], [7], [7], [7]])
     assert world.run("recognizeNewScenes").error is None
     assert created_performers(world) == []
-    assert world.stash.tag_names("scene", a) == {SCANNED}
+    # someone the user may want to name: the scene is Unidentified, for review
+    assert world.stash.tag_names("scene", a) == {SCANNED, UNIDENTIFIED}
     assert len(world.compreface.subjects) == 1  # the candidate, with its first example
 
 

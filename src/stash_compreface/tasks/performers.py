@@ -103,13 +103,16 @@ class PerformerDirectory:
             self._holders.setdefault(key, set())
             return self._one_holder(subject)
 
-    def sighting(self, subject: str, image_id: str, face_jpeg: bytes, gender: str | None) -> Promotion:
+    def sighting(self, subject: str, image_id: str, face_jpeg: bytes, gender: str | None, *,
+                 promote: bool = True) -> Promotion:
         """Record that a performer-less subject was seen in ``image_id`` (a scene: :func:`scene_item`);
-        promote it once seen enough."""
+        promote it once seen enough (unless not ``promote``: identifyScene only looks)."""
         ctx = self._ctx
         if ctx.state.retired_reason(subject) is not None:
             return Promotion(None, created=False)
         count = ctx.state.record_sighting(subject, image_id)
+        if not promote:
+            return Promotion(None, created=False)
         if not should_promote(count, ctx.settings.min_faces_for_new_performer):
             ctx.debug(f"candidate {subject}: seen in {count} image(s) or scene(s), performer after "
                       f"{ctx.settings.min_faces_for_new_performer}")

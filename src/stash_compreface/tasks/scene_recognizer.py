@@ -13,14 +13,18 @@ a group's best faces name it, and its frames are the evidence. Either way a perf
 when their subject holds across several frames: one stray frame is not evidence. Local frames also find
 new people: a group seen in enough frames whose best face is good enough becomes a candidate, counted
 with images towards ``minFacesForNewPerformer``.
+Every recogniser reports what it found as :class:`Finding` s (one per person, with the frames and best
+similarity that are its evidence): batch runs link the matched ones, identifyScene shows them all.
 """
 
 from __future__ import annotations
 
+import base64
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from typing import Any, Protocol
 
 from PIL import Image
@@ -28,7 +32,7 @@ from PIL import Image
 from .. import imaging
 from ..errors import CompreFaceError, MediaError, TooManyFaces
 from ..faces import matching, quality
-from ..faces.grouping import MIN_FRAMES, Sighting, consistent_subjects, group_faces
+from ..faces.grouping import MIN_FRAMES, Evidence, Sighting, consistent_subjects, group_faces
 from ..faces.models import Box, Face
 from ..faces.naming import subject_name
 from ..faces.vtt import parse_vtt
@@ -49,9 +53,84 @@ def scene_gate(s: Settings) -> quality.Gate:
                               relaxed=True)
 
 
+class FindingStatus(StrEnum):
+    """What became of one person seen in a scene; the values are identifyScene's ``status`` strings."""
+
+    MATCHED = "matched"  # a performer with consistent evidence: what a recognition run links
+    REJECTED = "rejected"  # the user said this performer is not in the scene (rejectMatch)
+    NO_PERFORMER = "no performer"  # a subject with consistent evidence but no performer (yet)
+    WEAK = "weak"  # a known subject, in too few of the frames to be evidence
+    CANDIDATE = "candidate"  # an unknown person, now a candidate subject to name
+    UNKNOWN = "unknown"  # nobody the face service knows, not (yet) a candidate
+
+
+SHOWN_TIMES = 10  # timestamps listed per person in identifyScene's output
+THUMBNAIL_SIDE = 96  # pixels: the face a UI shows for a person, small because it travels inside the JSON
+
+
+@dataclass
+class Finding:
+    """One person in a scene and the evidence: frames seen in (with their times) and best similarity."""
+
+    status: FindingStatus
+    frames: int
+    times: tuple[float, ...] = ()
+    subject: str | None = None
+    similarity: float | None = None
+    performer_id: str | None = None
+    performer_name: str | None = None
+    note: str = ""
+    crop: bytes | None = None  # the person's best face (JPEG), when the recogniser kept one
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "status": str(self.status),
+            "subject": self.subject,
+            "similarity": None if self.similarity is None else round(self.similarity, 5),
+            "performer": None if self.performer_id is None else {"id": self.performer_id,
+                                                                 "name": self.performer_name},
+            "frames": self.frames,
+            "times": [round(t, 2) for t in self.times[:SHOWN_TIMES]],
+            "note": self.note,
+            "face": _thumbnail(self.crop) if self.crop else None,
+        }
+
+
+def _thumbnail(jpeg: bytes) -> str | None:
+    try:
+        image = imaging.decode_rgb(jpeg, max_side=512)
+    except MediaError:
+        return None
+    image.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE), Image.Resampling.LANCZOS)
+    return base64.b64encode(imaging.encode_jpeg(image, quality=80)).decode("ascii")
+
+
+@dataclass
+class SceneReport:
+    """Everyone found in one scene; ``what`` says what was looked at (frames, thumbnails, clusters)."""
+
+    what: str
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def performers(self) -> set[str]:
+        """The performers a recognition run links: matched with consistent evidence, not rejected."""
+        return {f.performer_id for f in self.findings if f.status is FindingStatus.MATCHED and f.performer_id}
+
+    @property
+    def unidentified(self) -> bool:
+        """Someone was seen in several frames and no performer was found for the scene (Unidentified)."""
+        unnamed = (FindingStatus.NO_PERFORMER, FindingStatus.CANDIDATE, FindingStatus.UNKNOWN)
+        return any(f.status in unnamed and f.frames >= MIN_FRAMES for f in self.findings)
+
+    def describe(self) -> str:
+        notes = [f.note for f in self.findings if f.note]
+        return self.what + (f"; {'; '.join(notes)}" if notes else "")
+
+
 class SceneRecognizer(Protocol):
-    def performers(self, scene: Scene) -> tuple[set[str], str]:
-        """The performers with consistent evidence in the scene, and a line saying why."""
+    def recognise(self, scene: Scene) -> SceneReport:
+        """Everyone seen in the scene, each with its evidence and what became of it."""
         ...
 
 
@@ -158,6 +237,8 @@ class GroupingRecognizer:
     """Shared by the sprite and local-frame modes: observations in, performers (and candidates) out."""
 
     create_candidates = False
+    look_only = False  # identifyScene without associateExisting: nothing linked or promoted in Stash
+    keep_crops = False  # identifyScene: every observation keeps its face, to show the person
 
     def __init__(self, ctx: TaskContext, tally: Tally | None = None,
                  directory: PerformerDirectory | None = None) -> None:
@@ -182,17 +263,18 @@ class GroupingRecognizer:
             if not ok:
                 continue
             # The crop makes candidates, and recognises a face that came without a vector.
-            keep = self.create_candidates or not face.embedding
+            keep = self.create_candidates or self.keep_crops or not face.embedding
             crop = imaging.encode_jpeg(imaging.crop(image, face.box)) if keep else None
             out.append(Observation(frame, face, measured, crop))
         return out
 
-    def decide(self, scene: Scene, observations: list[Observation], what: str) -> tuple[set[str], str]:
+    def decide(self, scene: Scene, observations: list[Observation], what: str,
+               times: Mapping[int, float]) -> SceneReport:
         """Group, name each group by its best faces, link subjects with consistent evidence."""
         groups = group_observations(observations)
         frames_with_faces = len({o.frame for o in observations})
         sightings: list[Sighting] = []
-        named: dict[str, list[Group]] = {}
+        named: dict[str, list[tuple[Group, float]]] = {}
         unknown: list[Group] = []
         recognised = recognise_groups(self.ctx.face_service, groups, self.gate.min_confidence_score)
         for group, faces in zip(groups, recognised, strict=True):
@@ -201,53 +283,45 @@ class GroupingRecognizer:
                 unknown.append(group)
                 continue
             subject, similarity = found
-            named.setdefault(subject, []).append(group)
+            named.setdefault(subject, []).append((group, similarity))
             sightings += [Sighting(frame, subject, similarity) for frame in group.frames]
-        performers: set[str] = set()
-        notes = []
-        for evidence in consistent_subjects(sightings, frames_with_faces):
-            performer = self.directory.for_subject(evidence.subject)
-            if self.ctx.state.refused(scene_item(scene.id), performer_id=performer, subject=evidence.subject):
-                notes.append(f"{evidence.subject} was rejected for this scene")
-                continue
-            if performer is not None:
-                self.directory.finish_pending(evidence.subject, performer)
-            elif self.create_candidates:
-                best = max((g.best for g in named[evidence.subject]), key=lambda o: o.measured.score)
-                performer = self._sighting(evidence.subject, scene, best)
-            if performer is None:
-                notes.append(f"{evidence.subject} has no performer")
-                continue
-            performers.add(performer)
-            notes.append(f"performer {performer} ({self.directory.name_of(performer)}) in {evidence.frames} "
-                         f"of {frames_with_faces} frames with faces")
-        if self.create_candidates:
-            for group in unknown:
-                performer, note = self._unknown(scene, group)
-                if note:
-                    notes.append(note)
-                if performer is not None and not self.ctx.state.refused(scene_item(scene.id), performer_id=performer):
-                    performers.add(performer)
-        summary = f"{what}, {frames_with_faces} frames with faces, {len(groups)} face groups"
-        return performers, summary + (f"; {'; '.join(notes)}" if notes else "")
+        report = SceneReport(f"{what}, {frames_with_faces} frames with faces, {len(groups)} face groups")
+        evidence = {e.subject: e for e in consistent_subjects(sightings, frames_with_faces)}
+        for subject, entries in named.items():
+            frames = frozenset().union(*(g.frames for g, _ in entries))
+            best = max((g.best for g, _ in entries), key=lambda o: o.measured.score)
+            finding = Finding(FindingStatus.WEAK, len(frames), _times(frames, times), subject,
+                              max(s for _, s in entries), crop=best.crop)
+
+            def promote(subject: str = subject, best: Observation = best) -> str | None:
+                return self._sighting(subject, scene, best) if self.create_candidates else None
+
+            report.findings.append(resolve(self.ctx, self.directory, scene, finding, evidence.get(subject),
+                                           frames_with_faces, promote=promote, look_only=self.look_only))
+        for group in unknown:
+            report.findings.append(self._unknown(scene, group, times))
+        report.findings.sort(key=lambda f: (-f.frames, f.subject or ""))
+        return report
 
     def _sighting(self, subject: str, scene: Scene, best: Observation) -> str | None:
         """A performer-less subject seen consistently in the scene: one more sighting (maybe a promotion)."""
         assert best.crop is not None
         promotion = self.directory.sighting(subject, scene_item(scene.id), best.crop,
-                                            matching.stash_gender(best.face.gender))
+                                            matching.stash_gender(best.face.gender), promote=not self.look_only)
         if promotion.created:
             self.tally.add(created_performers=1)
         return promotion.performer_id
 
-    def _unknown(self, scene: Scene, group: Group) -> tuple[str | None, str]:
+    def _unknown(self, scene: Scene, group: Group, times: Mapping[int, float]) -> Finding:
         """An unknown person: a candidate once seen in enough frames with a good enough best face."""
-        if len(group.frames) < CANDIDATE_MIN_FRAMES:
-            return None, ""
         best = group.best
+        finding = Finding(FindingStatus.UNKNOWN, len(group.frames), _times(group.frames, times), crop=best.crop)
+        if not self.create_candidates or len(group.frames) < CANDIDATE_MIN_FRAMES:
+            return finding
         ok, why = quality.check(best.face, best.measured, self.subject_gate)
         if not ok or best.crop is None:
-            return None, f"an unknown person in {len(group.frames)} frames, not a candidate: {why}"
+            finding.note = f"an unknown person in {len(group.frames)} frames, not a candidate: {why}"
+            return finding
         ctx = self.ctx
         with self._create_lock:
             # Another scene of this run (or an image) may have made this person a subject meanwhile.
@@ -263,14 +337,55 @@ class GroupingRecognizer:
                                               "example", item=scene_item(scene.id), new_subject=True) is not None:
                         self.tally.add(created_subjects=1)
                 except (TooManyFaces, CompreFaceError) as exc:
-                    return None, f"an unknown person in {len(group.frames)} frames: the face service would not " \
-                                 f"take the face: {exc}"
+                    finding.note = (f"an unknown person in {len(group.frames)} frames: the face service would not "
+                                    f"take the face: {exc}")
+                    return finding
+        finding.subject = subject
         performer = self.directory.for_subject(subject)
         if performer is None:
             performer = self._sighting(subject, scene, best)
-        note = f"{subject} in {len(group.frames)} frames" + (f": performer {performer}" if performer else
-                                                              ": candidate")
-        return performer, note
+        if performer is not None and self.ctx.state.refused(scene_item(scene.id), performer_id=performer):
+            finding.status, finding.note = FindingStatus.REJECTED, f"{subject} was rejected for this scene"
+            return finding
+        finding.performer_id, finding.performer_name = performer, self.directory.name_of(performer)
+        finding.status = FindingStatus.MATCHED if performer else FindingStatus.CANDIDATE
+        finding.note = f"{subject} in {len(group.frames)} frames" + (f": performer {performer}" if performer else
+                                                                      ": candidate")
+        return finding
+
+
+def _times(frames: Iterable[int], times: Mapping[int, float]) -> tuple[float, ...]:
+    """The seconds into the scene of ``frames``, in order (a frame without a known time is left out)."""
+    return tuple(sorted(times[f] for f in frames if f in times))
+
+
+def resolve(ctx: TaskContext, directory: PerformerDirectory, scene: Scene, finding: Finding,
+            evidence: Evidence | None, frames_with_faces: int, *, promote: Callable[[], str | None],
+            look_only: bool) -> Finding:
+    """What a recognised subject comes to in a scene: its performer when the evidence holds across frames
+    and the user has not rejected it there; ``promote`` may make one of a candidate."""
+    subject = finding.subject
+    assert subject is not None
+    if evidence is None:
+        return finding  # WEAK: seen, but not enough to link anyone
+    finding.frames, finding.similarity = evidence.frames, evidence.best_similarity
+    performer = directory.for_subject(subject)
+    if ctx.state.refused(scene_item(scene.id), performer_id=performer, subject=subject):
+        finding.status, finding.note = FindingStatus.REJECTED, f"{subject} was rejected for this scene"
+        finding.performer_id, finding.performer_name = performer, directory.name_of(performer)
+        return finding
+    if performer is not None and not look_only:
+        directory.finish_pending(subject, performer)
+    elif performer is None:
+        performer = promote()
+    if performer is None:
+        finding.status, finding.note = FindingStatus.NO_PERFORMER, f"{subject} has no performer"
+        return finding
+    finding.status = FindingStatus.MATCHED
+    finding.performer_id, finding.performer_name = performer, directory.name_of(performer)
+    finding.note = (f"performer {performer} ({finding.performer_name}) in {evidence.frames} of {frames_with_faces} "
+                    "frames with faces")
+    return finding
 
 
 CELLS_PER_SIDE = 3
@@ -286,8 +401,8 @@ def _cell_of(face: Box, cells: list[Box]) -> int | None:
 class SpriteRecognizer(GroupingRecognizer):
     """Sprite thumbnails are small and enlarged: they match known people, never make new ones."""
 
-    def observations(self, scene: Scene) -> tuple[list[Observation], int]:
-        """Usable faces per thumbnail, and the number of thumbnails."""
+    def observations(self, scene: Scene) -> tuple[list[Observation], dict[int, float]]:
+        """Usable faces per thumbnail, and each thumbnail's time in the scene (its VTT cue's start)."""
         if not scene.vtt_url or not scene.sprite_url:
             raise MediaError("Stash lists no sprite for this scene")
         try:
@@ -313,11 +428,11 @@ class SpriteRecognizer(GroupingRecognizer):
                 return None if cell is None else start + cell
 
             observations += self.observe(tiled, faces, frame_of)
-        return observations, len(cells)
+        return observations, {i: c.start_s for i, c in enumerate(cues)}
 
-    def performers(self, scene: Scene) -> tuple[set[str], str]:
-        observations, frames = self.observations(scene)
-        return self.decide(scene, observations, f"{frames} thumbnails")
+    def recognise(self, scene: Scene) -> SceneReport:
+        observations, times = self.observations(scene)
+        return self.decide(scene, observations, f"{len(times)} thumbnails", times)
 
 
 def _constant(frame: int) -> Callable[[Face], int | None]:
@@ -335,23 +450,28 @@ class FrameRecognizer(GroupingRecognizer):
         super().__init__(ctx, tally, directory)
         self.frames = frames
 
-    def performers(self, scene: Scene) -> tuple[set[str], str]:
+    def recognise(self, scene: Scene) -> SceneReport:
         ctx = self.ctx
         observations: list[Observation] = []
-        count = 0
+        times: dict[int, float] = {}
         for index, frame in enumerate(self.frames(scene, ctx.settings.frame_interval_s, ctx.stop)):
             ctx.check_stop()
-            count += 1
+            times[index] = frame.timestamp_s
             image = frame.image
             faces = ctx.face_service.detect(imaging.encode_jpeg(image), embeddings=True,
                                             min_probability=self.gate.min_confidence_score)
             faces = [replace(f, box=f.box.clamped(image.width, image.height)) for f in faces]
             observations += self.observe(image, faces, _constant(index))
         ctx.check_stop()
-        return self.decide(scene, observations, f"{count} frames")
+        return self.decide(scene, observations, f"{len(times)} frames", times)
 
 
 class VideoRecognizer:
+    """The Vision Service samples and clusters; each cluster's representative frame is recognised here.
+    It matches known people only (its clusters are not kept, so no candidates are made from them)."""
+
+    look_only = False
+
     def __init__(self, ctx: TaskContext) -> None:
         self.ctx = ctx
         self.vision = ctx.vision
@@ -360,7 +480,7 @@ class VideoRecognizer:
         self._enhancement: Enhancement | None = None
         self.vision.health()
 
-    def performers(self, scene: Scene) -> tuple[set[str], str]:
+    def recognise(self, scene: Scene) -> SceneReport:
         if not scene.path:
             raise MediaError("the scene has no video file")
         ctx = self.ctx
@@ -369,57 +489,77 @@ class VideoRecognizer:
                                   min_quality=s.min_processing_quality_score, enhancement=Enhancement())
         result = parse_faces(self.vision.wait(job, ctx.stop))
         clusters, source, self._enhancement = result.clusters, result.source, result.enhancement
-        timestamps = {d.timestamp_s for c in clusters for d in c.detections}
+        # Frames are keyed by their time in milliseconds: the service's timestamps are the frames.
+        frames_with_faces = len({round(d.timestamp_s * 1000) for c in clusters for d in c.detections})
         sightings: list[Sighting] = []
+        named: dict[str, Finding] = {}
+        report = SceneReport(f"{len(clusters)} face clusters, {frames_with_faces} frames with faces")
         for cluster in clusters:
-            if len({d.timestamp_s for d in cluster.detections}) < MIN_FRAMES:
+            stamps = {round(d.timestamp_s * 1000): d.timestamp_s for d in cluster.detections}
+            if len(stamps) < MIN_FRAMES:
                 continue  # seen in one frame only: not worth a frame download, never enough evidence
-            subject = self._recognise(source or scene.path, cluster.representative)
-            if subject is not None:
-                sightings += [Sighting(round(d.timestamp_s * 1000), subject[0], subject[1])
-                              for d in cluster.detections]
-        return _link(self.directory, sightings, len(timestamps), f"{len(clusters)} face clusters")
+            found, crop = self._recognise(source or scene.path, cluster.representative)
+            if found is None:
+                report.findings.append(Finding(FindingStatus.UNKNOWN, len(stamps), _times(stamps, stamps),
+                                               crop=crop))
+                continue
+            subject, similarity = found
+            sightings += [Sighting(frame, subject, similarity) for frame in stamps]
+            seen = named.setdefault(subject, Finding(FindingStatus.WEAK, 0, subject=subject, similarity=similarity,
+                                                     crop=crop))
+            seen.times = tuple(sorted({*seen.times, *stamps.values()}))
+            seen.frames = len(seen.times)
+            if similarity > (seen.similarity or 0.0):
+                seen.similarity, seen.crop = similarity, crop
+        evidence = {e.subject: e for e in consistent_subjects(sightings, frames_with_faces)}
+        for subject, finding in named.items():
+            report.findings.append(resolve(ctx, self.directory, scene, finding, evidence.get(subject),
+                                           frames_with_faces, promote=lambda: None, look_only=self.look_only))
+        report.findings.sort(key=lambda f: (-f.frames, f.subject or ""))
+        return report
 
-    def _recognise(self, video: str, detection: Detection) -> tuple[str, float] | None:
-        """The subject of one cluster, from its representative frame (boxes are in that frame's pixels)."""
+    def _recognise(self, video: str, detection: Detection) -> tuple[tuple[str, float] | None, bytes | None]:
+        """The subject of one cluster, from its representative frame (boxes are in that frame's pixels),
+        and the face it was recognised from."""
         enhancement = self._enhancement if detection.enhanced else None  # its box is in the restored frame
         frame = imaging.prepare(self.vision.extract_frame(video, detection.timestamp_s, enhancement=enhancement))
         scale = frame.width / max(1, frame.original_size[0])
         box = detection.box.scaled(scale).clamped(frame.width, frame.height)
         if box.min_side < 2:
-            return None
+            return None, None
         crop = imaging.encode_jpeg(imaging.crop(frame.image, box))
         faces = self.ctx.face_service.recognize(crop, min_probability=self.gate.min_confidence_score)
         if not faces:
-            return None
+            return None, crop
         face = max(faces, key=lambda f: f.box.area)
         match = matching.best_match(face, self.ctx.settings.min_similarity)
-        return (match.subject, match.similarity) if match is not None else None
+        return ((match.subject, match.similarity) if match is not None else None), crop
 
 
-def _link(directory: PerformerDirectory, sightings: list[Sighting], frames_with_faces: int,
-          what: str) -> tuple[set[str], str]:
-    """Performers of the subjects with consistent evidence, and a line saying why."""
-    found: set[str] = set()
-    notes = []
-    for evidence in consistent_subjects(sightings, frames_with_faces):
-        performer = directory.for_subject(evidence.subject)
-        if performer is None:
-            notes.append(f"{evidence.subject} has no performer")
-            continue
-        found.add(performer)
-        notes.append(f"performer {performer} ({directory.name_of(performer)}) in {evidence.frames} "
-                     f"of {frames_with_faces} frames with faces")
-    return found, f"{what}, {frames_with_faces} frames with faces" + (f"; {'; '.join(notes)}" if notes else "")
-
-
-def video_recognizer(ctx: TaskContext, tally: Tally) -> SceneRecognizer:
-    """The Vision Service when configured, else frames sampled here from the video."""
+def video_recognizer(ctx: TaskContext, tally: Tally, *, look_only: bool = False) -> SceneRecognizer:
+    """The Vision Service when configured, else frames sampled here from the video. ``look_only``
+    (identifyScene without associateExisting): nothing is linked, promoted or completed in Stash, and every
+    person keeps a face to show."""
+    recognizer: VideoRecognizer | FrameRecognizer
     if ctx.settings.vision_service_url:
-        return VideoRecognizer(ctx)
-    recognizer = FrameRecognizer(ctx, ctx.frames, tally)
-    recognizer.directory.complete_pending()
+        recognizer = VideoRecognizer(ctx)
+    else:
+        recognizer = FrameRecognizer(ctx, ctx.frames, tally)
+        recognizer.keep_crops = look_only
+        if not look_only:
+            recognizer.directory.complete_pending()
+    recognizer.look_only = look_only
     return recognizer
+
+
+def record_scene(ctx: TaskContext, recognizer: SceneRecognizer, scene: Scene, tally: Tally) -> SceneReport:
+    """Recognise the scene, then write its outcome (performers, tags) in one go."""
+    report = recognizer.recognise(scene)
+    ctx.debug(f"{scene.label}: {report.describe()}")
+    linked = ctx.writes.record_outcome(ItemKind.SCENE, scene, failed=False, performers=report.performers,
+                                       unidentified=report.unidentified)
+    tally.add(processed=1, matched=int(bool(report.performers)), linked=linked)
+    return report
 
 
 def run_scenes(ctx: TaskContext, args: TaskArgs, recognizer: SceneRecognizer, *, selection: Selection, title: str,
@@ -428,10 +568,7 @@ def run_scenes(ctx: TaskContext, args: TaskArgs, recognizer: SceneRecognizer, *,
     tally = tally or Tally()
 
     def work(scene: Scene) -> None:
-        found, summary = recognizer.performers(scene)
-        ctx.debug(f"{scene.label}: {summary}")
-        linked = ctx.writes.record_outcome(ItemKind.SCENE, scene, failed=False, performers=found)
-        tally.add(processed=1, matched=int(bool(found)), linked=linked)
+        record_scene(ctx, recognizer, scene, tally)
 
     run_items(ctx, item_pages(ctx, ItemKind.SCENE, selection, args.limit), work, title=title, noun="scene",
               label=lambda scene: scene.label,
