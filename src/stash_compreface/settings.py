@@ -493,11 +493,11 @@ class TaskArgs:
     scene_id: str = ""
     performer_id: str = ""
     run_id: int = 0
-    face_index: int = 0
+    face_index: int | None = None  # None: not given (createPerformerFromImage takes face 0)
     create_performer: bool = False
     associate_existing: bool = True
     subject: str = ""  # a face-service subject (``Person …``), for the review modes
-    name: str = ""  # a performer name typed by the user (nameCandidate)
+    name: str = ""  # a performer name typed by the user (nameCandidate, createPerformerFromImage)
 
 
 def _id_arg(value: Any, name: str) -> str:
@@ -529,7 +529,7 @@ _ARGS: dict[str, tuple[str, _Parser]] = {
     "sceneId": ("scene_id", _id_arg),
     "performerId": ("performer_id", _id_arg),
     "runId": ("run_id", lambda v, n: int(_id_arg(v, n) or 0)),
-    "faceIndex": ("face_index", lambda v, n: parse_int(v if v != "" else 0, n, 0, 1000)),
+    "faceIndex": ("face_index", lambda v, n: None if v in ("", None) else parse_int(v, n, 0, 1000)),
     "createPerformer": ("create_performer", parse_bool),
     "associateExisting": ("associate_existing", parse_bool),
     "subject": ("subject", _text_arg),

@@ -575,6 +575,7 @@ class StashDouble(DoubleServer):
             "findPerformer": self._getter("performer"),
             "findGallery": self._getter("gallery"),
             "findScenes": self._finder("scene"),
+            "findScene": self._getter("scene"),
         }
         self._mutation_fields: dict[str, Callable[[dict[str, Any], _Exec], Any]] = {
             "tagCreate": self._m_tag_create,

@@ -339,6 +339,10 @@ class StashClient:
         data = self.execute("FindScenes", {"filter": filter, "scene_filter": scene_filter})["findScenes"]
         return int(data.get("count") or 0), [Scene.from_graphql(s) for s in data.get("scenes") or []]
 
+    def find_scene(self, scene_id: str) -> Scene | None:
+        data = self.execute("FindScene", {"id": scene_id}).get("findScene")
+        return Scene.from_graphql(data) if data else None
+
     # -- reverting the plugin's own writes (undoRun, rejectMatch) ----------------------------------
 
     def remove_from_items(self, kind: ItemKind, ids: Iterable[str], *, tags: Iterable[str] = (),

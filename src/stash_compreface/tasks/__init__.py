@@ -7,12 +7,14 @@ from typing import Any
 
 from ..errors import SettingError
 from ..settings import TaskArgs
+from .confirm_match import confirm_match
 from .context import TaskContext
 from .create_performer_from_image import create_performer_from_image
 from .export_to_compreface import export_to_compreface
 from .identify_gallery import identify_gallery
 from .identify_image import identify_image
 from .identify_images import identify_all, identify_new
+from .identify_scene import identify_scene
 from .import_from_compreface import import_from_compreface
 from .merge_into_performer import merge_into_performer
 from .name_candidate import name_candidate
@@ -50,7 +52,9 @@ MODES: dict[str, Task] = {
     "recognizeAllScenes": recognize_all_scenes,
     "importFromCompreFace": import_from_compreface,
     "exportToCompreFace": export_to_compreface,
+    "identifyScene": identify_scene,
     "rejectMatch": reject_match,
+    "confirmMatch": confirm_match,
     "undoRun": undo_run,
     "recognizeQueued": recognize_queued,
     "nameCandidate": name_candidate,

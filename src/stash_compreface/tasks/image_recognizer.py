@@ -49,6 +49,7 @@ class Policy:
     create: Create
     learn: bool
     track_sightings: bool
+    performer_name: str = ""  # createPerformerFromImage: the name the user typed for the new performer
 
 
 def policy_for(ctx: TaskContext, *, relaxed: bool, create: Create, learn: bool, track_sightings: bool) -> Policy:
@@ -198,7 +199,8 @@ class ImageRecognizer:
             directory.finish_pending(subject, performer_id)
         elif self.policy.create == "immediate":
             performer_id, status = self._counted(directory.promote(subject, work.crop(face),
-                                                                   matching.stash_gender(face.gender)),
+                                                                   matching.stash_gender(face.gender),
+                                                                   name=self.policy.performer_name),
                                                  FaceStatus.SUBJECT_WITHOUT_PERFORMER)
         elif self.policy.track_sightings:
             performer_id, status = self._counted(directory.sighting(
@@ -256,7 +258,8 @@ class ImageRecognizer:
                 self.tally.add(created_subjects=1)
         gender = matching.stash_gender(face.gender)
         if self.policy.create == "immediate":
-            performer_id, status = self._counted(self.directory.promote(name, crop, gender),
+            performer_id, status = self._counted(self.directory.promote(name, crop, gender,
+                                                                        name=self.policy.performer_name),
                                                  FaceStatus.NEW_CANDIDATE)
         else:
             performer_id, status = self._counted(self.directory.sighting(name, work.image.id, crop, gender),
@@ -341,6 +344,18 @@ def analyse_one(ctx: TaskContext, image: Image, policy: Policy, *, write: bool,
 
     return run_one(ctx, image, work, label=lambda item: item.label,
                    mark_failed=(lambda item: mark_image_failed(ctx, item)) if write else (lambda item: None))
+
+
+def face_crop(ctx: TaskContext, image: Image, index: int, *, pad: float = 0.15) -> bytes:
+    """Face ``index`` of the image (numbered as identifyImage numbers them) as a JPEG crop."""
+    recognizer = ImageRecognizer(ctx, policy_for(ctx, relaxed=True, create="never", learn=False,
+                                                 track_sightings=False), Tally())
+    prepared = recognizer.load(image)
+    faces = recognizer.detect(prepared)
+    if not 0 <= index < len(faces):
+        raise FaceIndexOutOfRange(f"faceIndex {index} is out of range: {image.label} has {len(faces)} face(s)",
+                                  faces=len(faces))
+    return _Work(image, prepared).crop(faces[index], pad=pad)
 
 
 def _legacy_face(image_id: str, face: dict[str, Any]) -> dict[str, Any]:

@@ -49,11 +49,7 @@ def link_output(ctx: TaskContext, args: TaskArgs, subject: str, performer: Perfo
 def give_subject(ctx: TaskContext, directory: PerformerDirectory, subject: str, performer: Performer) -> Performer:
     """Make ``subject`` an alias of ``performer`` (unless it already is), lift any retirement, and link the
     candidate's sightings to it."""
-    if subject.casefold() not in {a.casefold() for a in (performer.name, *performer.aliases)}:
-        ctx.writes.add_alias(performer, subject)
-        performer = Performer(performer.id, performer.name, (*performer.aliases, subject), performer.image_url,
-                              performer.tag_ids)
-    directory.adopt(performer)
+    performer = directory.hold(performer, subject)
     ctx.state.unretire(subject)
     directory.link_sightings(subject, performer.id)
     return performer
@@ -87,19 +83,9 @@ def name_candidate(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
             raise SettingError(f"subject {subject} already belongs to performer {holder} ({shown}): rename that "
                                "performer in Stash instead (keep the subject as its alias)", setting="subject")
         return link_output(ctx, args, subject, give_subject(ctx, directory, subject, current), created=False)
-    same_name = [p for p in ctx.stash.find_performers_named(name) if p.name.casefold() == name.casefold()]
-    if len(same_name) > 1:
-        ids = ", ".join(p.id for p in same_name)
-        raise SettingError(f"several performers are named {name} ({ids}): use mergeIntoPerformer with the "
-                           "performerId of the right one", setting="name")
-    created = False
-    if same_name:
-        performer = same_name[0]
-        ctx.info(f"performer {performer.id} ({performer.name}) already exists: subject {subject} joins it")
-    else:
-        result = ctx.writes.create_performer(name, _profile_image(ctx, subject), None)
-        if result is None:  # dry run
-            return {"mode": args.mode, "subject": subject, "performer": None, "created": False, "dryRun": True}
-        performer, created = result
+    result = directory.named_performer(name, lambda: _profile_image(ctx, subject), None)
+    if result is None:  # dry run
+        return {"mode": args.mode, "subject": subject, "performer": None, "created": False, "dryRun": True}
+    performer, created = result
     performer = give_subject(ctx, directory, subject, performer)
     return link_output(ctx, args, subject, performer, created=created)

@@ -16,10 +16,12 @@ by hand (``nameCandidate``, ``mergeIntoPerformer``), except rejected ones.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..errors import ItemError
+from ..errors import ItemError, SettingError
 from ..faces.matching import should_promote
+from ..faces.naming import person_alias, subject_name
 from ..stash.models import Performer
 from ..stash.queries import person_performers
 from .context import TaskContext
@@ -119,10 +121,11 @@ class PerformerDirectory:
             return Promotion(None, created=False)
         return self.promote(subject, face_jpeg, gender)
 
-    def promote(self, subject: str, face_jpeg: bytes, gender: str | None) -> Promotion:
+    def promote(self, subject: str, face_jpeg: bytes, gender: str | None, *, name: str = "") -> Promotion:
         """Create (or find) the subject's performer and link every image and scene the candidate was seen in.
 
-        The performer id is None only in a dry run, where nothing is created.
+        The performer is named after the subject, or ``name`` (the user typed it), which then keeps the
+        subject as its alias. The performer id is None only in a dry run, where nothing is created.
         """
         ctx = self._ctx
         with self._lock:
@@ -131,15 +134,54 @@ class PerformerDirectory:
             if performer_id is None:
                 if subject in self._planned or not self._may_create(subject):
                     return Promotion(None, created=False)
-                result = ctx.writes.create_performer(subject, face_jpeg, gender)
+                result = (self.named_performer(name, lambda: face_jpeg, gender) if name
+                          else ctx.writes.create_performer(subject, face_jpeg, gender))
                 if result is None:
                     self._planned.add(subject)
                     return Promotion(None, created=False)
                 performer, created = result
-                self._remember(performer)
-                performer_id = performer.id
+                performer_id = self.hold(performer, subject).id
             self._link_sightings(subject, performer_id)
             return Promotion(performer_id, created=created)
+
+    def named_performer(self, name: str, face: Callable[[], bytes], gender: str | None
+                        ) -> tuple[Performer, bool] | None:
+        """The one performer called ``name`` (any case), else a new one with the image ``face()``, and
+        whether it was created; None in a dry run. Two of that name: the user must say which (performerId)."""
+        ctx = self._ctx
+        same = [p for p in ctx.stash.find_performers_named(name) if p.name.casefold() == name.casefold()]
+        if len(same) > 1:
+            ids = ", ".join(p.id for p in same)
+            raise SettingError(f"several performers are named {name} ({ids}): use mergeIntoPerformer or "
+                               "confirmMatch with the performerId of the right one", setting="name")
+        if same:
+            ctx.info(f"performer {same[0].id} ({same[0].name}) already exists: no second one is created")
+            return same[0], False
+        return ctx.writes.create_performer(name, face(), gender)
+
+    def hold(self, performer: Performer, subject: str) -> Performer:
+        """Make ``subject`` lead to ``performer``: its name or an alias (added unless already there)."""
+        if subject.casefold() not in {a.casefold() for a in (performer.name, *performer.aliases)}:
+            self._ctx.writes.add_alias(performer, subject)
+            performer = Performer(performer.id, performer.name, (*performer.aliases, subject), performer.image_url,
+                                  performer.tag_ids)
+        self.adopt(performer)
+        return performer
+
+    def own_subject(self, performer: Performer) -> str:
+        """The performer's subject name: its ``Person …`` alias, added (once) when it has none. The
+        performer is read again first: another run (or the user) may have added one since it was read."""
+        alias = person_alias(performer.name, performer.aliases)
+        if alias is None:
+            fresh = self._ctx.stash.find_performer(performer.id)
+            alias = person_alias(fresh.name, fresh.aliases) if fresh else None
+        if alias is None:
+            alias = subject_name(performer.id, self._ctx.suffix())
+            self._ctx.writes.add_alias(performer, alias)
+        holder = self.for_subject(alias)  # AmbiguousSubject when another performer holds it too
+        if holder not in (None, performer.id):
+            raise ItemError(f"its subject {alias} belongs to performer {holder}: remove the alias from one of them")
+        return alias
 
     def _may_create(self, subject: str) -> bool:
         """Whether a performer may be made of ``subject``, which no performer holds now: not when it is

@@ -14,6 +14,7 @@ from ..settings import TaskArgs
 from ..stash.models import ItemKind
 from .context import TaskContext
 from .performers import scene_item
+from .scene_recognizer import find_scene
 
 
 def reject_match(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
@@ -28,7 +29,7 @@ def reject_match(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
         if ctx.stash.find_image(item_id) is None:
             raise SettingError(f"image {item_id} does not exist in Stash", setting="imageId")
     else:
-        kind, item_id, item_key = ItemKind.SCENE, args.scene_id, scene_item(args.scene_id)
+        kind, item_id, item_key = ItemKind.SCENE, find_scene(ctx, args).id, scene_item(args.scene_id)
     performer = ctx.stash.find_performer(args.performer_id)
     subjects = [performer.name, *performer.aliases] if performer is not None else []
     label = f"{kind.value} {item_id}"

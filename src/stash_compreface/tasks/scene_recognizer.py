@@ -30,7 +30,7 @@ from typing import Any, Protocol
 from PIL import Image
 
 from .. import imaging
-from ..errors import CompreFaceError, MediaError, TooManyFaces
+from ..errors import CompreFaceError, MediaError, SettingError, TooManyFaces
 from ..faces import matching, quality
 from ..faces.grouping import MIN_FRAMES, Evidence, Sighting, consistent_subjects, group_faces
 from ..faces.models import Box, Face
@@ -574,3 +574,16 @@ def run_scenes(ctx: TaskContext, args: TaskArgs, recognizer: SceneRecognizer, *,
               label=lambda scene: scene.label,
               mark_failed=lambda scene: ctx.writes.record_outcome(ItemKind.SCENE, scene, failed=True), tally=tally)
     return {"mode": args.mode, **tally.as_dict()}
+
+
+# -- single-scene modes (identifyScene, and the scene side of rejectMatch and confirmMatch) ----------------
+
+
+def find_scene(ctx: TaskContext, args: TaskArgs) -> Scene:
+    """The scene named by the ``sceneId`` argument; a missing or unknown id names the argument."""
+    if not args.scene_id:
+        raise SettingError(f"{args.mode} needs sceneId: the id of the scene to look at", setting="sceneId")
+    scene = ctx.stash.find_scene(args.scene_id)
+    if scene is None:
+        raise SettingError(f"scene {args.scene_id} does not exist in Stash", setting="sceneId")
+    return scene

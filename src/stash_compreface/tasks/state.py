@@ -478,6 +478,13 @@ class StateStore:
                 self._db.execute("INSERT OR IGNORE INTO refusals(item, performer_id, subject, created_at) "
                                  "VALUES (?, ?, ?, ?)", (item, performer_id, subject.casefold(), time.time()))
 
+    def unrefuse(self, item: str, performer_id: str, subjects: Iterable[str]) -> None:
+        """The user confirmed this performer in ``item`` after all (confirmMatch): forget the refusal."""
+        with self._lock, self._db:
+            self._db.execute("DELETE FROM refusals WHERE item = ? AND performer_id = ?", (item, performer_id))
+            for subject in subjects:
+                self._db.execute("DELETE FROM refusals WHERE item = ? AND subject = ?", (item, subject.casefold()))
+
     def refused(self, item: str, *, performer_id: str | None = None, subject: str | None = None) -> bool:
         """Whether linking ``performer_id`` (or the performer of ``subject``) to ``item`` was refused."""
         with self._lock:

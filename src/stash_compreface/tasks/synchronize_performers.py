@@ -13,7 +13,6 @@ from typing import Any
 from .. import imaging
 from ..errors import ItemError, TooManyFaces
 from ..faces.matching import order_faces
-from ..faces.naming import person_alias, subject_name
 from ..settings import TaskArgs
 from ..stash.models import Performer
 from ..stash.queries import performers_without_tag
@@ -22,23 +21,8 @@ from .performers import PerformerDirectory
 from .runner import Tally, run_items
 
 
-def _alias(ctx: TaskContext, directory: PerformerDirectory, performer: Performer) -> str:
-    """The performer's subject name: its ``Person …`` alias, added (once) when it has none."""
-    alias = person_alias(performer.name, performer.aliases)
-    if alias is None:
-        fresh = ctx.stash.find_performer(performer.id)  # another run may have added one since our snapshot
-        alias = person_alias(fresh.name, fresh.aliases) if fresh else None
-    if alias is None:
-        alias = subject_name(performer.id, ctx.suffix())
-        ctx.writes.add_alias(performer, alias)
-    holder = directory.for_subject(alias)  # AmbiguousSubject when another performer holds it too
-    if holder not in (None, performer.id):
-        raise ItemError(f"its subject {alias} belongs to performer {holder}: remove the alias from one of them")
-    return alias
-
-
 def _sync_one(ctx: TaskContext, directory: PerformerDirectory, performer: Performer, tally: Tally) -> None:
-    alias = _alias(ctx, directory, performer)
+    alias = directory.own_subject(performer)
     faces_service = ctx.face_service
     if faces_service.count_examples(alias) > 0:
         ctx.debug(f"{performer.label}: subject {alias} already has examples")

@@ -1,0 +1,43 @@
+"""identifyScene: everyone seen in one scene, with the evidence (frames and their times, best similarity)
+and what became of each person; what the scene page's Faces panel shows.
+
+Without ``associateExisting`` (the panel) nothing is linked, promoted or tagged in Stash. An unknown person
+seen in enough frames still becomes a candidate (a face-service subject, journalled like any run's), so
+the user can name it from the panel at once. With it, the scene is recognised and recorded as a
+recognition run records it. The frames come from the video (or the Vision Service), as in
+recognizeAllScenes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..settings import TaskArgs
+from ..stash.models import ItemKind, Scene
+from .context import TaskContext
+from .runner import Tally, run_one
+from .scene_recognizer import SceneReport, find_scene, record_scene, video_recognizer
+
+
+def identify_scene(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
+    scene = find_scene(ctx, args)
+    ctx.face_service.check()
+    tally = Tally()
+    recognizer = video_recognizer(ctx, tally, look_only=not args.associate_existing)
+
+    def work(item: Scene) -> SceneReport:
+        if args.associate_existing:
+            return record_scene(ctx, recognizer, item, tally)
+        return recognizer.recognise(item)
+
+    def mark_failed(item: Scene) -> None:
+        if args.associate_existing:
+            ctx.writes.record_outcome(ItemKind.SCENE, item, failed=True)
+
+    report = run_one(ctx, scene, work, label=lambda item: item.label, mark_failed=mark_failed)
+    linked = (ctx.stash.find_scene(scene.id) or scene).performer_ids
+    people = [{**f.as_dict(), "linked": f.performer_id in linked} for f in report.findings]
+    ctx.info(f"{scene.label}: {report.describe()}")
+    ctx.progress(1.0)
+    return {"mode": args.mode, "sceneId": scene.id, "what": report.what, "people": people,
+            "performersFound": sorted(report.performers, key=int)}
