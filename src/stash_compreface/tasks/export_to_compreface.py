@@ -11,5 +11,5 @@ from .subject_transfer import transfer_subjects
 
 
 def export_to_compreface(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
-    return transfer_subjects(ctx, args, source=ctx.engine("builtin"), target=ctx.engine("compreface"),
+    return transfer_subjects(ctx, args, source_engine="builtin", target_engine="compreface",
                              direction="export", title="Export subjects to CompreFace")

@@ -11,5 +11,5 @@ from .subject_transfer import transfer_subjects
 
 
 def import_from_compreface(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
-    return transfer_subjects(ctx, args, source=ctx.engine("compreface"), target=ctx.engine("builtin"),
+    return transfer_subjects(ctx, args, source_engine="compreface", target_engine="builtin",
                              direction="import", title="Import subjects from CompreFace")

@@ -405,6 +405,13 @@ class StateStore:
             self._db.execute("INSERT OR REPLACE INTO transfers(direction, source_id, target_id) VALUES (?, ?, ?)",
                              (direction, source_id, target_id))
 
+    def forget_transfer(self, direction: str, source_id: str, target_id: str) -> None:
+        """The copy ``target_id`` was deleted (undoRun): a later run copies ``source_id`` again. Only that
+        copy's record goes; a newer copy of the same example (a rerun after the undo) keeps its record."""
+        with self._lock, self._db:
+            self._db.execute("DELETE FROM transfers WHERE direction = ? AND source_id = ? AND target_id = ?",
+                             (direction, source_id, target_id))
+
     def claim_example(self, subject: str, image_id: str) -> bool:
         """True the first time a face of ``image_id`` is taken as an example of ``subject``.
 
@@ -561,7 +568,8 @@ class RunSummary:
 
 @dataclass(frozen=True)
 class JournalEntry:
-    """One write of a run: ``kind`` (link, performer, alias, example), its target and what it added."""
+    """One write of a run: ``kind`` (link, performer, alias, example, copied_example, ...), its target and what it
+    added."""
 
     run_id: int
     seq: int

@@ -4,6 +4,9 @@ Shared by importFromCompreFace and exportToCompreFace. Each example is copied on
 in the state after it lands, so a rerun (or a run killed half way) copies only what is missing. A subject
 is one item of the run; an example the target refuses (no face, several faces) is skipped with a warning,
 because the other examples of that subject are still worth copying.
+
+Every copy is journalled with the engine it landed in, so undoRun of the run deletes the copies from that
+engine (and the subjects the run created there, once empty) and forgets their transfer records.
 """
 
 from __future__ import annotations
@@ -11,7 +14,6 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from ..errors import CompreFaceError, MediaError
-from ..faceservice import FaceService
 from ..settings import TaskArgs
 from .context import TaskContext
 from .runner import Tally, run_items
@@ -19,13 +21,16 @@ from .runner import Tally, run_items
 Direction = Literal["import", "export"]
 
 
-def transfer_subjects(ctx: TaskContext, args: TaskArgs, *, source: FaceService, target: FaceService,
+def transfer_subjects(ctx: TaskContext, args: TaskArgs, *, source_engine: str, target_engine: str,
                       direction: Direction, title: str) -> dict[str, Any]:
+    """Copy from engine ``source_engine`` into ``target_engine`` ("compreface" or "builtin")."""
+    source, target = ctx.engine(source_engine), ctx.engine(target_engine)
     source.check()
     target.check()
     subjects = source.list_subjects()
     if args.limit:
         subjects = subjects[: args.limit]
+    existing = {s.casefold() for s in target.list_subjects()}  # CompreFace matches names case-insensitively
     tally = Tally()
 
     def copy(subject: str) -> None:
@@ -35,8 +40,10 @@ def transfer_subjects(ctx: TaskContext, args: TaskArgs, *, source: FaceService, 
             if ctx.state.transferred(direction, example.id):
                 continue
             try:
-                target_id = ctx.writes.add_example(subject, source.example_image(example.id),
-                                                   why=f"example {example.id}", into=target)
+                target_id = ctx.writes.copy_example(subject, source.example_image(example.id), into=target,
+                                                    engine=target_engine, direction=direction,
+                                                    source_id=example.id,
+                                                    new_subject=subject.casefold() not in existing)
             except (MediaError, CompreFaceError) as exc:
                 ctx.warning(f"subject {subject}: example {example.id} not copied: {exc}")
                 skipped += 1

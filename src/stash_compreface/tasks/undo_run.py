@@ -3,7 +3,10 @@
 Links and tags are removed with bulk REMOVE of exactly the ids the run added; examples the run added
 are deleted from the face service, and subjects it created that end up empty with them; performers it
 created are deleted only while they look as the run left them (name, aliases, tags, and image_path, whose
-``?t=`` is Stash's updated_at): a performer the user edited since is kept. Running it again does nothing.
+``?t=`` is Stash's updated_at): a performer the user edited since is kept. Examples an import or export
+copied into the other engine are deleted from that engine, with the subjects the run created there once
+empty, and their transfer records are forgotten so a later import or export copies them again. Running it
+again does nothing.
 """
 
 from __future__ import annotations
@@ -57,8 +60,7 @@ def undo_run(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
     counts = {"unlinked": 0, "untagged": 0, "examplesDeleted": 0, "subjectsDeleted": 0, "performersDeleted": 0,
               "aliasesRemoved": 0}
     deletable, notes = _deletable(ctx, entries)
-    faces = None
-    emptied: set[str] = set()
+    emptied: set[tuple[str | None, str]] = set()  # (engine of a copy, or None for the task's own; subject)
     for entry in reversed(entries):
         ctx.check_stop()
         detail = entry.detail
@@ -71,7 +73,17 @@ def undo_run(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
             if detail.get("item"):
                 ctx.state.unclaim_example(entry.target, str(detail["item"]))
             if detail.get("new_subject"):
-                emptied.add(entry.target)
+                emptied.add((None, entry.target))
+        elif entry.kind == "copied_example":
+            engine, example_id = str(detail["engine"]), str(detail["example_id"])
+            try:
+                ctx.writes.delete_example(example_id, subject=entry.target, service=ctx.engine(engine))
+                counts["examplesDeleted"] += 1
+            except CompreFaceError as exc:
+                ctx.debug(f"example {example_id} of {entry.target} in the {engine} engine: {exc}")
+            ctx.state.forget_transfer(str(detail["direction"]), str(detail["source_id"]), example_id)
+            if detail.get("new_subject"):
+                emptied.add((engine, entry.target))
         elif entry.kind == "link":
             kind = ItemKind(detail["kind"])
             performers = [p for p in detail.get("performers", []) if p not in deletable]
@@ -93,11 +105,11 @@ def undo_run(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
             ctx.writes.destroy_performer(entry.target)
             ctx.state.clear_promotions_of(entry.target)  # its subjects are candidates again
             counts["performersDeleted"] += 1
-    for subject in sorted(emptied):
-        faces = faces or ctx.face_service
+    for copied_into, subject in sorted(emptied, key=lambda pair: (pair[0] or "", pair[1])):
         try:
+            faces = ctx.face_service if copied_into is None else ctx.engine(copied_into)
             if faces.count_examples(subject) == 0:
-                ctx.writes.delete_subject(subject)
+                ctx.writes.delete_subject(subject, service=None if copied_into is None else faces)
                 counts["subjectsDeleted"] += 1
         except CompreFaceError as exc:
             ctx.debug(f"subject {subject}: {exc}")

@@ -253,18 +253,31 @@ class Writes:
 
     # -- face service ----------------------------------------------------------------------------
 
-    def add_example(self, subject: str, face_jpeg: bytes, *, why: str, into: FaceService | None = None,
-                    item: str | None = None, new_subject: bool = False) -> str | None:
-        """Add a one-face image as an example of ``subject`` (created if missing) to the task's face service,
-        or ``into`` another one; the example id.
+    def add_example(self, subject: str, face_jpeg: bytes, *, why: str, item: str | None = None,
+                    new_subject: bool = False) -> str | None:
+        """Add a one-face image as an example of ``subject`` (created if missing) to the task's face service;
+        the example id.
 
         ``item`` is where the face came from (an image id, or ``scene:<id>``), so rejectMatch can find the
         example; ``new_subject`` says this example creates the subject, so undoRun deletes it once empty.
-        Copies ``into`` another engine are not journalled: undoRun reverts the task's own face service.
         """
-        example_id = (into or self._faces()).add_example(subject, face_jpeg)
-        if into is None:
-            self._journal("example", subject, example_id=example_id, item=item, new_subject=new_subject)
+        example_id = self._faces().add_example(subject, face_jpeg)
+        self._journal("example", subject, example_id=example_id, item=item, new_subject=new_subject)
+        return example_id
+
+    def copy_example(self, subject: str, face_jpeg: bytes, *, into: FaceService, engine: str, direction: str,
+                     source_id: str, new_subject: bool) -> str | None:
+        """Copy an example of ``subject`` into another face service (importFromCompreFace, exportToCompreFace);
+        the example id there.
+
+        Journalled with the engine it landed in (``builtin`` or ``compreface``), so undoRun deletes it from
+        that engine, not from the task's own face service; ``direction`` and ``source_id`` name the transfer
+        record undoRun forgets, and ``new_subject`` says the subject did not exist in that engine before
+        this run (undoRun deletes it once empty).
+        """
+        example_id = into.add_example(subject, face_jpeg)
+        self._journal("copied_example", subject, engine=engine, example_id=example_id, direction=direction,
+                      source_id=source_id, new_subject=new_subject)
         return example_id
 
 
@@ -285,11 +298,12 @@ class Writes:
             self._stash.destroy_performer(performer_id)
         self._log("info", f"deleted performer {performer_id}")
 
-    def delete_example(self, example_id: str, *, subject: str) -> None:
-        self._faces().delete_example(example_id)
+    def delete_example(self, example_id: str, *, subject: str, service: FaceService | None = None) -> None:
+        """Delete from the task's face service, or from ``service`` (a copy undoRun reverts)."""
+        (service or self._faces()).delete_example(example_id)
 
-    def delete_subject(self, subject: str) -> None:
-        self._faces().delete_subject(subject)
+    def delete_subject(self, subject: str, *, service: FaceService | None = None) -> None:
+        (service or self._faces()).delete_subject(subject)
 
 
 class DryRunWrites(Writes):
@@ -342,15 +356,20 @@ class DryRunWrites(Writes):
     def destroy_performer(self, performer_id: str) -> None:
         self._would(f"delete performer {performer_id}")
 
-    def delete_example(self, example_id: str, *, subject: str) -> None:
+    def delete_example(self, example_id: str, *, subject: str, service: FaceService | None = None) -> None:
         self._would(f"delete example {example_id} of subject {subject}")
 
-    def delete_subject(self, subject: str) -> None:
+    def delete_subject(self, subject: str, *, service: FaceService | None = None) -> None:
         self._would(f"delete subject {subject}")
 
-    def add_example(self, subject: str, face_jpeg: bytes, *, why: str, into: FaceService | None = None,
-                    item: str | None = None, new_subject: bool = False) -> str | None:
+    def add_example(self, subject: str, face_jpeg: bytes, *, why: str, item: str | None = None,
+                    new_subject: bool = False) -> str | None:
         self._would(f"add {why} to subject {subject}")
+        return None
+
+    def copy_example(self, subject: str, face_jpeg: bytes, *, into: FaceService, engine: str, direction: str,
+                     source_id: str, new_subject: bool) -> str | None:
+        self._would(f"add example {source_id} to subject {subject} in the {engine} engine")
         return None
 
 
