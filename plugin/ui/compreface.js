@@ -1,17 +1,22 @@
-// CompreFace face boxes on Stash's image page.
+// CompreFace faces on Stash's image and scene pages, and a review page.
 //
 // Plain DOM, no build step: Stash loads this file as the plugin's `ui.javascript`. Everything the plugin
 // does runs server-side through `runPluginOperation` (synchronous, returns the mode's output), so the
-// CompreFace API key never reaches the browser. On /images/<id> a "Faces" button asks identifyImage for
-// every face (without linking anything), draws the boxes over the displayed image and lists each face
-// with Confirm, Create and "Not this person". At /plugin/compreface/review (PluginApi.register.route) a
-// review page lists candidates to name, merge or reject, and recent runs to undo.
+// CompreFace API key never reaches the browser; the browser itself only searches performers by name.
+// On /images/<id> a "Faces" button asks identifyImage for every face (without linking anything), draws
+// the boxes over the displayed image and lists each face with Confirm, "Not this person", another
+// performer, or Create with a typed name. On /scenes/<id> the same button asks identifyScene for everyone
+// seen in the scene (frames, best similarity, a face; clicking a time seeks the video), with the same
+// actions. At /plugin/compreface/review (PluginApi.register.route, linked from the navbar) a review page
+// lists candidates to name, merge or reject, and recent runs to undo.
 (function () {
   "use strict";
 
   const PLUGIN_ID = "compreface";
   const IMAGE_PATH = /^\/images\/(\d+)\/?$/;
   const IMAGE_SELECTOR = ".image-container img";
+  const SCENE_PATH = /^\/scenes\/(\d+)\/?$/;
+  const SCENE_TOOLBAR = ".scene-tabs .scene-toolbar";  // Stash's Scene.tsx: the details column's toolbar
 
   // ---------------------------------------------------------------- talking to Stash
 
@@ -41,20 +46,43 @@
     return data.runPluginOperation;
   }
 
-  /** Gives a performer the plugin just created (named after its subject) the typed name, then keeps the
-   * subject as an alias (ADD, never SET; Stash refuses an alias equal to the name, hence this order), so
-   * the performer stays linked to its faces. */
-  async function renamePerformer(performer, subject, name) {
-    await graphql(
-      "mutation CompreFaceRename($input: PerformerUpdateInput!) { performerUpdate(input: $input) { id name } }",
-      { input: { id: performer.id, name } }
+  /** Performers whose name contains `text`, for "pick another performer" (a read of the user's own Stash). */
+  async function findPerformers(text) {
+    const data = await graphql(
+      "query CompreFacePerformers($filter: FindFilterType, $performer_filter: PerformerFilterType) {" +
+      " findPerformers(filter: $filter, performer_filter: $performer_filter) { performers { id name } } }",
+      { filter: { per_page: 8 }, performer_filter: { name: { value: text, modifier: "INCLUDES" } } }
     );
-    if (subject) {
-      await graphql(
-        "mutation CompreFaceAlias($input: BulkPerformerUpdateInput!) { bulkPerformerUpdate(input: $input) { id } }",
-        { input: { ids: [performer.id], alias_list: { values: [subject], mode: "ADD" } } }
-      );
+    return data.findPerformers.performers;
+  }
+
+  // What the face and scene views share. `item` is { imageId } or { sceneId }; `person` is a face of
+  // identifyImage or a person of identifyScene (performer, subject, status); `faceIndex` only for a face.
+
+  function withFace(args, faceIndex) {
+    return faceIndex === undefined ? args : Object.assign({ faceIndex: String(faceIndex) }, args);
+  }
+
+  /** "This is <performer>": the suggestion, when it was someone else, is rejected for the item; a subject
+   * with no performer becomes theirs (mergeIntoPerformer: its other sightings follow); then the performer
+   * is linked (confirmMatch, which learns the face when there is one). Returns the rejected suggestion. */
+  async function assign(item, person, performer, faceIndex) {
+    const old = person.performer && person.performer.id !== performer.id && person.status !== "rejected"
+      ? person.performer : null;
+    if (old) await runMode("rejectMatch", Object.assign({ performerId: old.id }, item));
+    if (person.subject && !person.performer) {
+      await runMode("mergeIntoPerformer", { subject: person.subject, performerId: performer.id });
     }
+    await runMode("confirmMatch", withFace(Object.assign({ performerId: performer.id }, item), faceIndex));
+    return old;
+  }
+
+  /** A performer with the typed name: of the person's subject when it has one (nameCandidate keeps the
+   * subject as an alias and links its sightings), then linked to this item. */
+  async function nameAndLink(item, person, name, faceIndex) {
+    const output = await runMode("nameCandidate", { subject: person.subject, name });
+    await runMode("confirmMatch", withFace(Object.assign({ performerId: output.performer.id }, item), faceIndex));
+    return output;
   }
 
   // ---------------------------------------------------------------- small DOM helpers
@@ -63,6 +91,7 @@
     const node = document.createElement(tag);
     for (const [key, value] of Object.entries(attrs || {})) {
       if (key === "onclick") node.addEventListener("click", value);
+      else if (key === "oninput") node.addEventListener("input", value);
       else if (key === "text") node.textContent = value;
       else node.setAttribute(key, value);
     }
@@ -99,6 +128,36 @@
     };
   }
 
+  /** A search box for "pick another performer": matches appear as buttons as the user types. */
+  function performerPicker(label, onPick) {
+    const options = el("span", { class: "cf-pick-options" });
+    let timer = null;
+    let asked = "";
+    const input = el("input", {
+      class: "form-control cf-pick", type: "search", placeholder: "Another performer…", "aria-label": label,
+      oninput: () => {
+        clearTimeout(timer);
+        timer = setTimeout(async () => {
+          const text = input.value.trim();
+          asked = text;
+          if (!text) return options.replaceChildren();
+          let found;
+          try {
+            found = await findPerformers(text);
+          } catch (e) {
+            return options.replaceChildren(el("span", { class: "cf-error", text: e.message }));
+          }
+          if (asked !== text) return;  // the user typed on meanwhile
+          options.replaceChildren(...(found.length ? found.map((p) => el("button", {
+            class: "btn btn-outline-info btn-sm cf-pick-option", type: "button", "data-id": p.id, text: p.name,
+            onclick: () => onPick(p),
+          })) : [el("span", { class: "cf-none", text: "no performer of that name" })]));
+        }, 250);
+      },
+    });
+    return el("span", { class: "cf-picker" }, input, options);
+  }
+
   // ---------------------------------------------------------------- the image page
 
   // What both views share: one status line, and an action that shows progress, then its result or error.
@@ -132,6 +191,7 @@
       super();
       this.imageId = imageId;
       this.img = img;
+      this.anchor = img;
       this.faces = [];
       this.frame = null;
       this.status = el("span", { class: "cf-status", role: "status" });
@@ -210,20 +270,36 @@
         buttons.push(el("button", { class: "btn btn-success cf-create", type: "button", text: "Create",
                                     onclick: () => this.create(face, name.value.trim()) }));
       }
+      buttons.push(performerPicker(`Another performer for face ${face.index + 1}`, (p) => this.pick(face, p)));
       return el("li", { class: "cf-face", "data-index": String(face.index) },
                 el("span", { class: "cf-face-label", text: faceLabel(face) + (face.linked || face.rejected ? ""
                                                                                : ` (${face.status})`) }),
                 ...buttons);
     }
 
+    get item() {
+      return { imageId: this.imageId };
+    }
+
     async confirm(face) {
-      const done = await this.act(`Linking ${face.performer.name}`, async () => {
-        const output = await runMode("createPerformerFromImage",
-                                     { imageId: this.imageId, faceIndex: String(face.index) });
-        return output.message;
+      const performer = face.performer;
+      const done = await this.act(`Linking ${performer.name}`, async () => {
+        await runMode("confirmMatch", withFace({ imageId: this.imageId, performerId: performer.id }, face.index));
+        return `${performer.name} linked to face ${face.index + 1}`;
       });
       if (done) {
         face.linked = true;
+        this.render();
+      }
+    }
+
+    async pick(face, performer) {
+      const done = await this.act(`Linking ${performer.name}`, async () => {
+        const old = await assign(this.item, face, performer, face.index);
+        return `${performer.name} linked to face ${face.index + 1}` + (old ? `; not ${old.name}` : "");
+      });
+      if (done) {
+        Object.assign(face, { performer, subject: null, similarity: null, linked: true, rejected: null });
         this.render();
       }
     }
@@ -235,7 +311,7 @@
         return `${performer.name} removed from this image and will not be linked to it again`;
       });
       if (done) {
-        // No Create here: for this face the plugin would find the refused subject again; identify anew.
+        // No Create here: for this face the plugin would find the refused subject again; pick a performer.
         face.rejected = performer.name;
         face.performer = null;
         face.subject = null;
@@ -251,20 +327,16 @@
       }
       const done = await this.act(`Creating ${name}`, async () => {
         if (face.subject) {
-          const output = await runMode("nameCandidate", { subject: face.subject, name });
+          const output = await nameAndLink(this.item, face, name, face.index);
           face.performer = output.performer;
           face.similarity = null;
           face.linked = true;
-          return `${name} created from ${face.subject} and linked where it was seen`;
+          return `${output.performer.name} created from ${face.subject} and linked where it was seen`;
         }
         const output = await runMode("createPerformerFromImage",
-                                     { imageId: this.imageId, faceIndex: String(face.index) });
+                                     { imageId: this.imageId, faceIndex: String(face.index), name });
         const made = (output.faces || []).find((f) => f.index === face.index) || {};
         if (!made.performer) throw new Error(output.message || "no performer was created");
-        if (made.status === "performer created" && made.performer.name !== name) {
-          await renamePerformer(made.performer, made.subject, name);
-          made.performer = { id: made.performer.id, name };
-        }
         face.performer = made.performer;
         face.subject = made.subject;
         face.similarity = made.status === "matched" ? made.similarity : null;
@@ -272,6 +344,141 @@
         return `${face.performer.name} linked to face ${face.index + 1}`;
       });
       if (done) this.render();
+    }
+  }
+
+  // ---------------------------------------------------------------- the scene page
+
+  function clock(seconds) {
+    const s = Math.floor(seconds);
+    const hms = [Math.floor(s / 3600), Math.floor((s % 3600) / 60), s % 60];
+    return (hms[0] ? `${hms[0]}:${String(hms[1]).padStart(2, "0")}` : String(hms[1])) +
+      `:${String(hms[2]).padStart(2, "0")}`;
+  }
+
+  function personName(p) {
+    if (p.performer) return p.performer.name;
+    return p.subject || "unknown person";
+  }
+
+  /** Everyone identifyScene found in the scene, each with the evidence and the same actions as a face. */
+  class SceneView extends Panel {
+    constructor(sceneId, toolbar) {
+      super();
+      this.sceneId = sceneId;
+      this.people = [];
+      this.status = el("span", { class: "cf-status", role: "status" });
+      this.list = el("ul", { class: "cf-people" });
+      this.button = el("button", { class: "btn btn-secondary cf-faces-button", type: "button",
+                                   text: "Faces", onclick: () => this.identify() });
+      this.panel = el("div", { class: "cf-panel cf-scene-panel" }, this.button, this.status, this.list);
+      toolbar.after(this.panel);
+      this.anchor = toolbar;
+    }
+
+    destroy() {
+      this.panel.remove();
+    }
+
+    get item() {
+      return { sceneId: this.sceneId };
+    }
+
+    identify() {
+      return this.act("Finding faces in the scene", async () => {
+        const output = await runMode("identifyScene", { sceneId: this.sceneId, associateExisting: "false" });
+        // One-frame strays are noise, not people to act on.
+        this.people = ((output && output.people) || []).filter((p) => p.subject || p.frames >= 2);
+        this.render();
+        const n = this.people.length;
+        return `${n} ${n === 1 ? "person" : "people"} in ${output.what}`;
+      });
+    }
+
+    render() {
+      this.list.replaceChildren(...this.people.map((p, i) => this.row(p, i)));
+    }
+
+    row(p, i) {
+      const face = p.face ? el("img", { class: "cf-crop", alt: personName(p), src: `data:image/jpeg;base64,${p.face}` })
+                          : el("span", { class: "cf-crop cf-no-crop", text: "?" });
+      const times = el("span", { class: "cf-times" }, ...p.times.map((t) => el("button", {
+        class: "btn btn-link btn-sm cf-time", type: "button", text: clock(t), onclick: () => this.seek(t) })));
+      const label = `${personName(p)}${percent(p.similarity)}: ${p.frames} frame${p.frames === 1 ? "" : "s"}` +
+        (p.linked ? "" : ` (${p.status})`);
+      const actions = [];
+      const name = el("input", { class: "form-control cf-name", type: "text", placeholder: "Name",
+                                 "aria-label": `Name for ${personName(p)}` });
+      if (p.status === "rejected") {
+        actions.push(el("span", { class: "cf-rejected", text: `not ${personName(p)}` }));
+      } else if (p.performer) {
+        if (p.linked) actions.push(el("span", { class: "cf-linked", text: "linked" }));
+        else actions.push(el("button", { class: "btn btn-primary cf-confirm", type: "button", text: "Confirm",
+                                         onclick: () => this.confirm(p) }));
+        actions.push(el("button", { class: "btn btn-danger cf-reject", type: "button", text: "Not this person",
+                                    onclick: () => this.reject(p) }));
+      } else if (p.subject) {
+        actions.push(name, el("button", { class: "btn btn-success cf-create", type: "button", text: "Create",
+                                          onclick: () => this.create(p, name.value.trim()) }));
+      }
+      actions.push(performerPicker(`Another performer for ${personName(p)}`, (performer) => this.pick(p, performer)));
+      return el("li", { class: "cf-person", "data-index": String(i), "data-status": p.status }, face,
+                el("div", { class: "cf-person-info" }, el("span", { class: "cf-face-label", text: label }), times),
+                el("div", { class: "cf-actions" }, ...actions));
+    }
+
+    /** Stash's player is a video.js around a <video>: setting its time seeks it. */
+    seek(seconds) {
+      const video = document.querySelector(".scene-player-container video") || document.querySelector("video");
+      if (video) video.currentTime = seconds;
+    }
+
+    async confirm(p) {
+      const done = await this.act(`Linking ${p.performer.name}`, async () => {
+        await runMode("confirmMatch", { sceneId: this.sceneId, performerId: p.performer.id });
+        return `${p.performer.name} linked to this scene`;
+      });
+      if (done) {
+        p.linked = true;
+        this.render();
+      }
+    }
+
+    async reject(p) {
+      const performer = p.performer;
+      const done = await this.act(`Not ${performer.name}`, async () => {
+        await runMode("rejectMatch", { sceneId: this.sceneId, performerId: performer.id });
+        return `${performer.name} removed from this scene and will not be linked to it again`;
+      });
+      if (done) {
+        Object.assign(p, { status: "rejected", linked: false });
+        this.render();
+      }
+    }
+
+    async pick(p, performer) {
+      const done = await this.act(`Linking ${performer.name}`, async () => {
+        const old = await assign(this.item, p, performer);
+        return `${performer.name} linked to this scene` + (old ? `; not ${old.name}` : "");
+      });
+      if (done) {
+        Object.assign(p, { performer, status: "matched", linked: true, similarity: null });
+        this.render();
+      }
+    }
+
+    async create(p, name) {
+      if (!name) return this.say("Type a name first", true);
+      const done = await this.act(`Creating ${name}`, async () => {
+        const output = await nameAndLink(this.item, p, name);
+        p.performer = output.performer;
+        return `${output.performer.name} created from ${p.subject} and linked where it was seen`;
+      });
+      if (done) {
+        Object.assign(p, { status: "matched", linked: true, similarity: null });
+        this.render();
+      }
+      return done;
     }
   }
 
@@ -320,8 +527,6 @@
     candidateRow(c) {
       const name = el("input", { class: "form-control cf-name", type: "text", placeholder: "Name",
                                  "aria-label": `Name for ${c.subject}` });
-      const performer = el("input", { class: "form-control cf-performer-id", type: "text",
-                                      placeholder: "Performer id", "aria-label": `Performer for ${c.subject}` });
       const crop = c.crop ? el("img", { class: "cf-crop", alt: c.subject, src: `data:image/jpeg;base64,${c.crop}` })
                           : el("span", { class: "cf-crop cf-no-crop", text: "?" });
       const seen = `seen in ${c.seen} item${c.seen === 1 ? "" : "s"}: ${c.items.join(", ")}`;
@@ -331,9 +536,7 @@
         name,
         el("button", { class: "btn btn-success cf-name-button", type: "button", text: "Name",
                        onclick: () => this.name(c.subject, name.value.trim()) }),
-        performer,
-        el("button", { class: "btn btn-secondary cf-merge", type: "button", text: "Merge",
-                       onclick: () => this.merge(c.subject, performer.value.trim()) }),
+        performerPicker(`Merge ${c.subject} into a performer`, (p) => this.merge(c.subject, p)),
         el("button", { class: "btn btn-danger cf-reject-candidate", type: "button", text: "Reject",
                        onclick: () => this.reject(c.subject) }));
     }
@@ -354,10 +557,9 @@
       });
     }
 
-    merge(subject, performerId) {
-      if (!performerId) return this.say("Type a performer id first", true);
-      return this.act(`Merging ${subject}`, async () => {
-        const out = await runMode("mergeIntoPerformer", { subject, performerId });
+    merge(subject, performer) {
+      return this.act(`Merging ${subject} into ${performer.name}`, async () => {
+        const out = await runMode("mergeIntoPerformer", { subject, performerId: performer.id });
         return `${subject} merged into ${out.performer.name}`;
       });
     }
@@ -389,28 +591,47 @@
 
   // ---------------------------------------------------------------- mounting on navigation
 
+  // Each page the plugin adds to: its path, the element to wait for (Stash renders the page after the
+  // location event), and the view built on it.
+  const PAGES = [
+    { path: IMAGE_PATH, find: () => document.querySelector(IMAGE_SELECTOR), make: (id, img) => new FacesView(id, img) },
+    { path: SCENE_PATH, find: () => document.querySelector(SCENE_TOOLBAR), make: (id, bar) => new SceneView(id, bar) },
+  ];
   let view = null;
   let pending = null;
 
   function mount(pathname) {
-    const match = IMAGE_PATH.exec(pathname);
-    if (view && (!match || view.imageId !== match[1] || !view.img.isConnected)) {
+    const page = PAGES.find((p) => p.path.test(pathname));
+    const id = page ? page.path.exec(pathname)[1] : null;
+    if (view && (view.page !== page || view.id !== id || !view.anchor.isConnected)) {
       view.destroy();
       view = null;
     }
     clearInterval(pending);
-    if (!match || view) return;
-    // Stash renders the page after the location event: wait for the image element, at most 10 s.
-    let tries = 0;
+    if (!page || view) return;
+    let tries = 0;  // at most 10 s
     pending = setInterval(() => {
-      const img = document.querySelector(IMAGE_SELECTOR);
-      if (img || ++tries > 100) clearInterval(pending);
-      if (img && IMAGE_PATH.test(window.location.pathname)) view = new FacesView(match[1], img);
+      const node = page.find();
+      if (node || ++tries > 100) clearInterval(pending);
+      if (node && page.path.test(window.location.pathname)) view = Object.assign(page.make(id, node), { page, id });
     }, 100);
+  }
+
+  /** A "Faces" entry among the navbar's utility buttons, leading to the review page. */
+  function navEntry(props) {
+    const R = api.React;
+    const router = api.libraries && api.libraries.ReactRouterDOM;
+    const button = R.createElement("button", { className: "minimal d-flex align-items-center h-100 btn cf-nav",
+                                               type: "button", title: "Faces to review" }, "Faces");
+    const link = router && router.NavLink
+      ? R.createElement(router.NavLink, { className: "nav-utility", exact: true, to: REVIEW_PATH }, button)
+      : R.createElement("a", { className: "nav-utility", href: REVIEW_PATH }, button);
+    return [Object.assign({}, props, { children: R.createElement(R.Fragment, null, props.children, link) })];
   }
 
   const api = window.PluginApi;
   if (api && api.React && api.register && api.register.route) api.register.route(REVIEW_PATH, ReviewPage);
+  if (api && api.React && api.patch && api.patch.before) api.patch.before("MainNavBar.UtilityItems", navEntry);
   if (api && api.Event && api.Event.addEventListener) {
     api.Event.addEventListener("stash:location", (e) => mount(e.detail.data.location.pathname));
   }

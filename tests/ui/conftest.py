@@ -40,7 +40,11 @@ window.PluginApi = {
     route(path, component) { this.routes[path] = component; },  // Stash's <Route path element={component}>
     component(name, component) {},
   },
-  patch: { before() {}, instead() {}, after() {} },
+  patch: {
+    befores: {},  // Stash's PatchComponent calls these before rendering the component
+    before(component, fn) { (this.befores[component] = this.befores[component] || []).push(fn); },
+    instead() {}, after() {},
+  },
   Event: new EventTarget(),
 };
 """
@@ -78,18 +82,24 @@ PAGE = """<!doctype html>
 """
 
 
-# Stash's React, reduced to what a route component that renders one element needs: the page "renders" the
-# registered route like Stash's router would, after the plugin's script ran.
+# Stash's React, reduced to what the plugin's route component and navbar entry need, rendering straight to
+# DOM: the page "renders" the registered route like Stash's router would, after the plugin's script ran,
+# and the navbar's utility items through the patches registered for them (Stash's PatchComponent).
 MINI_REACT = """
 window.PluginApi.React = (() => {
   const effects = [];
+  const Fragment = Symbol("Fragment");
   return {
+    Fragment,
     useRef: (value) => ({ current: value }),
     useEffect: (fn) => { effects.push(fn); },
-    createElement(tag, props) {
-      const node = document.createElement(tag);
+    createElement(tag, props, ...children) {
+      const node = tag === Fragment ? document.createDocumentFragment() : document.createElement(tag);
+      props = props || {};
       if (props.className) node.className = props.className;
+      for (const key of ["href", "title", "type"]) if (props[key]) node.setAttribute(key, props[key]);
       if (props.ref) props.ref.current = node;
+      for (const child of children.flat()) if (child !== null && child !== undefined) node.append(child);
       return node;
     },
     _flush() { effects.splice(0).forEach((fn) => fn()); },
@@ -106,9 +116,43 @@ REVIEW_PAGE = """<!doctype html>
 </head><body><div id="root"></div>
 <script>
   setTimeout(() => {{
+    let nav = [{{ children: "Settings" }}];
+    for (const fn of PluginApi.patch.befores["MainNavBar.UtilityItems"] || []) nav = fn(...nav);
+    document.getElementById("root").append(PluginApi.React.createElement("nav", {{ className: "navbar" }},
+                                                                         nav[0].children));
     const component = PluginApi.register.routes["/plugin/compreface/review"];
     document.getElementById("root").append(component ? component() : "no route registered");
     PluginApi.React._flush();
+    PluginApi.Event.dispatchEvent(new CustomEvent("stash:location",
+      {{ detail: {{ data: {{ location: window.location }} }} }}));
+  }}, 50);
+</script>
+</body></html>
+"""
+
+
+# Stash's scene page (Scene.tsx): the details column (.scene-tabs with .scene-toolbar) beside the player,
+# a video.js around a <video>.
+SCENE_PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>Scene {scene_id}</title>
+<style>
+  body {{ margin: 0; font-family: sans-serif; background: #202b33; color: #f5f8fa; }}
+  .scene-page {{ display: flex; padding: 16px; gap: 16px; }}
+  .scene-tabs {{ width: 460px; }}
+  .scene-player-container {{ width: 480px; height: 270px; background: #000; }}
+  .btn {{ padding: 4px 10px; }}
+</style>
+<link rel="stylesheet" href="/plugin/compreface/css">
+<script>{standin}</script>
+<script src="/plugin/compreface/javascript"></script>
+</head><body><div id="root"></div>
+<script>
+  setTimeout(() => {{
+    document.getElementById("root").innerHTML =
+      '<div class="scene-page"><div class="scene-tabs"><div class="scene-header-container"><h3>Scene {scene_id}' +
+      '</h3></div><div class="scene-toolbar"><span class="scene-toolbar-group"><button class="btn">Edit</button>' +
+      '</span></div><p>Details…</p></div>' +
+      '<div class="scene-player-container"><div class="video-js"><video class="vjs-tech"></video></div></div></div>';
     PluginApi.Event.dispatchEvent(new CustomEvent("stash:location",
       {{ detail: {{ data: {{ location: window.location }} }} }}));
   }}, 50);
@@ -140,13 +184,6 @@ class StashWeb:
                 return {"errors": [{"message": run.error, "path": ["runPluginOperation"]}],
                         "data": {"runPluginOperation": None}}
             return {"data": {"runPluginOperation": run.output}}
-        if re.search(r"\bperformerUpdate\(", query):
-            # Stash's performerUpdate, name only (the Stash double models just the plugin's own documents).
-            inp = variables["input"]
-            assert set(inp) == {"id", "name"}, inp
-            with self.world.stash.lock:
-                self.world.stash.performers[inp["id"]].name = inp["name"]
-            return {"data": {"performerUpdate": {"id": inp["id"], "name": inp["name"]}}}
         request = urllib.request.Request(f"{self.world.stash.url}/graphql", data=json.dumps(body).encode(),
                                          headers={"Content-Type": "application/json", "Cookie": f"session={COOKIE}"})
         with urllib.request.urlopen(request, timeout=30) as response:
@@ -170,6 +207,9 @@ def _handler(web: StashWeb) -> type[BaseHTTPRequestHandler]:
             path = self.path.split("?")[0]
             if match := re.fullmatch(r"/images/(\d+)", path):
                 page = PAGE.format(image_id=match.group(1), standin=PLUGIN_API_STANDIN)
+                self._send(200, page.encode(), "text/html; charset=utf-8")
+            elif match := re.fullmatch(r"/scenes/(\d+)", path):
+                page = SCENE_PAGE.format(scene_id=match.group(1), standin=PLUGIN_API_STANDIN)
                 self._send(200, page.encode(), "text/html; charset=utf-8")
             elif path == "/plugin/compreface/review":
                 page = REVIEW_PAGE.format(standin=PLUGIN_API_STANDIN, react=MINI_REACT)

@@ -71,7 +71,8 @@ def test_boxes_confirm_not_this_person_and_create(world: TaskWorld, web: StashWe
     browser.screenshot(tmp_path / "1-faces.png")
 
     browser.click('.cf-face[data-index="0"] .cf-confirm')
-    assert "already matches performer" in wait_idle(browser)
+    assert wait_idle(browser) == "Alice linked to face 1"
+    assert web.operations[-1][:2] == ("confirmMatch", {"imageId": image_id, "performerId": alice, "faceIndex": "0"})
     assert world.stash.images[image_id].performer_ids == {alice}
     browser.screenshot(tmp_path / "2-confirmed.png")
 
@@ -107,7 +108,7 @@ def test_create_names_a_recurring_candidate(world: TaskWorld, web: StashWeb, bro
     browser.type('.cf-face[data-index="0"] .cf-name', "Carol")
     browser.click('.cf-face[data-index="0"] .cf-create')
     assert wait_idle(browser).startswith("Carol created from Person ")
-    assert web.operations[-1][:2] == ("nameCandidate", {"subject": face["subject"], "name": "Carol"})
+    assert web.operations[-2][:2] == ("nameCandidate", {"subject": face["subject"], "name": "Carol"})
     (carol,) = world.stash.performers.values()
     assert carol.name == "Carol" and face["subject"] in carol.aliases
     assert all(world.stash.images[i].performer_ids == {carol.id} for i in seen)  # linked where it was seen
