@@ -529,10 +529,15 @@
                                  "aria-label": `Name for ${c.subject}` });
       const crop = c.crop ? el("img", { class: "cf-crop", alt: c.subject, src: `data:image/jpeg;base64,${c.crop}` })
                           : el("span", { class: "cf-crop cf-no-crop", text: "?" });
-      const seen = `seen in ${c.seen} item${c.seen === 1 ? "" : "s"}: ${c.items.join(", ")}`;
+      // Each sighting links to its page (image:12 -> /images/12, scene:3 -> /scenes/3), to look before naming.
+      const links = c.items.map((ref) => {
+        const [kind, id] = ref.split(":");
+        return el("a", { class: "cf-item", href: `/${kind}s/${id}`, text: `${kind} ${id}` });
+      });
+      const seen = el("span", { class: "cf-seen" }, `seen in ${c.seen} item${c.seen === 1 ? "" : "s"}: `,
+                      ...links.flatMap((a, i) => (i ? [", ", a] : [a])));
       return el("li", { class: "cf-candidate", "data-subject": c.subject }, crop,
-        el("div", { class: "cf-candidate-info" }, el("strong", { text: c.subject }),
-           el("span", { class: "cf-seen", text: seen })),
+        el("div", { class: "cf-candidate-info" }, el("strong", { text: c.subject }), seen),
         name,
         el("button", { class: "btn btn-success cf-name-button", type: "button", text: "Name",
                        onclick: () => this.name(c.subject, name.value.trim()) }),

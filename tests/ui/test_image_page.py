@@ -126,3 +126,29 @@ def test_a_plugin_error_is_shown_in_one_line(world: TaskWorld, web: StashWeb, br
     assert message.startswith("Finding faces failed: ")
     assert web.operations[-1][3] is not None and web.operations[-1][3] in message
     assert browser.eval("document.querySelectorAll('.cf-box').length") == 0
+
+
+def test_pick_another_performer_for_a_wrongly_matched_face(world: TaskWorld, web: StashWeb, browser: Browser,
+                                                           tmp_path: Path) -> None:
+    alice = enrol(world, "Alice", 1)
+    dana = world.stash.add_performer("Dana")  # the user's performer, never synchronised: no subject yet
+    world.stash.add_performer("Daniel")
+    image_id = world.stash.add_image(photo(1, size=200, width=WIDTH, height=HEIGHT, seed=5))
+    output = open_faces(browser, web, image_id, count=1)
+    assert output["faces"][0]["performer"] == {"id": alice, "name": "Alice"}
+
+    browser.type('.cf-face[data-index="0"] .cf-pick', "Dan")
+    browser.wait_for("document.querySelectorAll('.cf-face[data-index=\"0\"] .cf-pick-option').length === 2")
+    browser.screenshot(tmp_path / "5-pick-another.png")
+    browser.click(f'.cf-face[data-index="0"] .cf-pick-option[data-id="{dana}"]')
+    assert wait_idle(browser) == "Dana linked to face 1; not Alice"
+    assert [op[0] for op in web.operations[-2:]] == ["rejectMatch", "confirmMatch"]
+    assert world.stash.images[image_id].performer_ids == {dana}
+    assert drawn_boxes(browser)[0]["label"] == "1. Dana"
+    # The face was learned as Dana's: she now has a subject, and this image is hers on the next look.
+    assert any(a.startswith("Person ") for a in world.stash.performers[dana].aliases)
+    again = world.run("identifyImage", imageId=image_id, associateExisting="false").output
+    assert again["faces"][0]["performer"] == {"id": dana, "name": "Dana"}
+    assert world.run("identifyImagesAll").error is None
+    assert world.stash.images[image_id].performer_ids == {dana}  # Alice is not linked back
+    assert browser.errors() == []

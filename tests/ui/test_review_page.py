@@ -36,26 +36,35 @@ def test_name_reject_and_undo_from_the_review_page(world: TaskWorld, web: StashW
     twice = [world.stash.add_image(photo(42, size=180 + 10 * i, width=WIDTH, height=HEIGHT, seed=i))
              for i in range(2)]
     once = world.stash.add_image(photo(43, size=190, width=WIDTH, height=HEIGHT, seed=7))
+    frank_image = world.stash.add_image(photo(44, size=190, width=WIDTH, height=HEIGHT, seed=8))
+    frank = world.stash.add_performer("Frank")
     assert world.run("recognizeImagesHQ").error is None
-    assert not world.stash.performers  # seen at most twice: candidates, no performer yet
+    assert [p.name for p in world.stash.performers.values()] == ["Frank"]  # candidates, no performer yet
     runs_before = world.run("reviewData").output["runs"]
 
     browser.goto(f"{web.url}/plugin/compreface/review")
-    assert wait_idle(browser) == "2 candidates"
+    assert wait_idle(browser) == "3 candidates"
+    # Stash's navbar gets a "Faces" entry leading here, beside its own utility items.
+    assert browser.eval("document.querySelector('nav a.nav-utility').getAttribute('href')") == \
+        "/plugin/compreface/review"
+    assert browser.eval("document.querySelector('nav').textContent") == "SettingsFaces"
     data = review_data(web)
     assert data["runs"] == runs_before  # opening the page journals nothing
-    by_seen = {c["seen"]: c for c in data["candidates"]}
-    carol, stranger = by_seen[2]["subject"], by_seen[1]["subject"]
+    by_item = {item: c["subject"] for c in data["candidates"] for item in c["items"]}
+    carol, stranger, franks = (by_item[f"image:{i}"] for i in (twice[0], once, frank_image))
+    by_seen = {c["seen"]: c for c in data["candidates"] if c["subject"] != franks}
     assert sorted(by_seen[2]["items"]) == sorted(f"image:{i}" for i in twice)
     assert by_seen[1]["items"] == [f"image:{once}"]
-    assert browser.eval("document.querySelectorAll('.cf-candidate img.cf-crop').length") == 2  # face crops shown
+    assert browser.eval("document.querySelectorAll('.cf-candidate img.cf-crop').length") == 3  # face crops shown
     assert browser.eval(f"document.querySelector('{row(carol)} .cf-seen').textContent").startswith("seen in 2 items")
+    assert sorted(browser.eval(f"[...document.querySelectorAll('{row(carol)} a.cf-item')].map(a => a.pathname)")
+                  ) == sorted(f"/images/{i}" for i in twice)  # each sighting links to its page
     browser.screenshot(tmp_path / "1-review.png")
 
     browser.type(f"{row(carol)} .cf-name", "Carol")
     browser.click(f"{row(carol)} .cf-name-button")
     assert wait_idle(browser).startswith(f"Carol created from {carol}: 2 images")
-    (performer,) = world.stash.performers.values()
+    (performer,) = [p for p in world.stash.performers.values() if p.name == "Carol"]
     assert performer.name == "Carol" and carol in performer.aliases
     assert all(world.stash.images[i].performer_ids == {performer.id} for i in twice)
     assert browser.eval(f"!!document.querySelector('{row(carol)}')") is False  # no longer a candidate
@@ -63,6 +72,13 @@ def test_name_reject_and_undo_from_the_review_page(world: TaskWorld, web: StashW
     browser.click(f"{row(stranger)} .cf-reject-candidate")
     assert wait_idle(browser) == f"{stranger} rejected: it never becomes a performer"
     assert stranger not in world.compreface.subjects
+
+    browser.type(f"{row(franks)} .cf-pick", "fra")
+    browser.wait_for(f"!!document.querySelector('{row(franks)} .cf-pick-option[data-id=\"{frank}\"]')")
+    browser.click(f"{row(franks)} .cf-pick-option[data-id=\"{frank}\"]")
+    assert wait_idle(browser) == f"{franks} merged into Frank"
+    assert franks in world.stash.performers[frank].aliases
+    assert world.stash.images[frank_image].performer_ids == {frank}
     assert browser.eval("document.querySelectorAll('.cf-candidate').length") == 0
     assert world.stash.images[once].performer_ids == set()
 

@@ -1,0 +1,87 @@
+"""The scene page's "Faces" panel in headless Chromium: everyone seen in the scene with their evidence,
+and each action changes the library the way the user meant (checked in the Stash double)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tests.library import enrol
+from tests.tasks.conftest import TaskWorld
+from tests.tasks.test_scene_frames import SAMPLE_S, Videos
+from tests.ui.cdp import Browser
+from tests.ui.conftest import StashWeb
+
+
+def wait_idle(browser: Browser) -> str:
+    browser.wait_for("!document.querySelector('.cf-panel').classList.contains('cf-busy')")
+    return str(browser.eval("document.querySelector('.cf-status').textContent"))
+
+
+def person_row(browser: Browser, status: str) -> str:
+    """The selector of the first row with that status."""
+    index = browser.eval(f"document.querySelector('.cf-person[data-status=\"{status}\"]').dataset.index")
+    return f'.cf-person[data-index="{index}"]'
+
+
+def identify(browser: Browser, web: StashWeb, scene_id: str) -> dict[str, Any]:
+    browser.goto(f"{web.url}/scenes/{scene_id}")
+    browser.wait_for("!!document.querySelector('.scene-toolbar + .cf-panel .cf-faces-button')")
+    browser.click(".cf-faces-button")
+    wait_idle(browser)
+    mode, args, output, error = next(op for op in reversed(web.operations) if op[0] == "identifyScene")
+    assert (mode, args, error) == ("identifyScene", {"sceneId": scene_id, "associateExisting": "false"}, None)
+    return dict(output)
+
+
+def test_scene_people_with_evidence_confirm_create_reject_and_pick(world: TaskWorld, web: StashWeb,
+                                                                   browser: Browser, tmp_path: Path) -> None:
+    alice = enrol(world, "Alice", 1)
+    dana = world.stash.add_performer("Dana")
+    world.configure(frameInterval=SAMPLE_S, minFacesForNewPerformer=1)
+    # Alice in 4 samples, a stranger (person 7) in 3: enough to be named.
+    scene = Videos(world, tmp_path).scene("Clip", [[1], [1, 7], [1, 7], [7], [1]])
+
+    output = identify(browser, web, scene)
+    people = {p["status"]: p for p in output["people"]}
+    assert people["matched"]["performer"] == {"id": alice, "name": "Alice"}
+    assert people["matched"]["frames"] == 4 and people["matched"]["times"] == [0.0, 5.0, 10.0, 20.0]
+    assert people["candidate"]["subject"].startswith(f"Person {scene} ")
+    assert world.stash.scenes[scene].performer_ids == set()  # looking links nothing, creates no performer
+    assert [p.name for p in world.stash.performers.values()] == ["Alice", "Dana"]
+    alice_row, stranger_row = person_row(browser, "matched"), person_row(browser, "candidate")
+    label = browser.eval(f"document.querySelector('{alice_row} .cf-face-label').textContent")
+    assert label == f"Alice {round(people['matched']['similarity'] * 100)}%: 4 frames (matched)"
+    assert browser.eval(f"document.querySelector('{alice_row} img.cf-crop').naturalWidth") > 0  # her face
+    assert browser.eval(f"[...document.querySelectorAll('{alice_row} .cf-time')].map(b => b.textContent)"
+                        ) == ["0:00", "0:05", "0:10", "0:20"]
+    browser.click(f"{alice_row} .cf-time:nth-child(3)")
+    assert browser.eval("document.querySelector('video').currentTime") == 10  # the player seeks there
+    browser.screenshot(tmp_path / "1-scene-faces.png")
+
+    browser.click(f"{alice_row} .cf-confirm")
+    assert wait_idle(browser) == "Alice linked to this scene"
+    assert world.stash.scenes[scene].performer_ids == {alice}
+
+    browser.type(f"{stranger_row} .cf-name", "Eve")
+    browser.click(f"{stranger_row} .cf-create")
+    assert wait_idle(browser).startswith(f"Eve created from {people['candidate']['subject']}")
+    (eve,) = [p for p in world.stash.performers.values() if p.name == "Eve"]
+    assert people["candidate"]["subject"] in eve.aliases  # the subject leads to her from now on
+    assert world.stash.scenes[scene].performer_ids == {alice, eve.id}
+    browser.screenshot(tmp_path / "2-confirmed-and-created.png")
+
+    browser.click(f"{alice_row} .cf-reject")
+    assert wait_idle(browser) == "Alice removed from this scene and will not be linked to it again"
+    assert world.stash.scenes[scene].performer_ids == {eve.id}
+    browser.type(f"{alice_row} .cf-pick", "Dan")
+    browser.wait_for(f"!!document.querySelector('{alice_row} .cf-pick-option[data-id=\"{dana}\"]')")
+    browser.click(f"{alice_row} .cf-pick-option[data-id=\"{dana}\"]")
+    assert wait_idle(browser) == "Dana linked to this scene"
+    assert world.stash.scenes[scene].performer_ids == {eve.id, dana}
+    browser.screenshot(tmp_path / "3-rejected-and-picked.png")
+
+    # A recognition run afterwards keeps the user's word: Alice stays out, Eve and Dana stay in.
+    assert world.run("recognizeAllScenes").error is None
+    assert world.stash.scenes[scene].performer_ids == {eve.id, dana}
+    assert browser.errors() == []
