@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from importlib.resources import files
 from pathlib import Path
 
@@ -10,6 +11,12 @@ from graphql import OperationDefinitionNode, build_schema, parse, validate
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
 DOCUMENTS = sorted(Path(str(files("stash_compreface.stash") / "graphql")).glob("*.graphql"))
+UI_SCRIPT = Path(__file__).resolve().parents[1] / "plugin" / "ui" / "compreface.js"
+
+
+def _ui_documents() -> list[str]:
+    """The documents the browser sends (single-quoted one-line constants in the plugin's UI script)."""
+    return re.findall(r"'((?:query|mutation) CompreFace\w+[^']*)'", UI_SCRIPT.read_text())
 
 
 def _schemas() -> list[Path]:
@@ -34,7 +41,16 @@ def test_documents_validate_against_schema(schema_path: Path) -> None:
     problems = []
     for path in DOCUMENTS:
         problems += [f"{path.name}: {error.message}" for error in validate(schema, parse(path.read_text()))]
+    for document in _ui_documents():
+        problems += [f"compreface.js: {error.message}" for error in validate(schema, parse(document))]
     assert problems == []
+
+
+def test_the_ui_sends_only_its_listed_documents() -> None:
+    documents = _ui_documents()
+    assert [d.split("(")[0] for d in documents] == ["mutation CompreFaceOperation", "query CompreFacePerformers"]
+    script = UI_SCRIPT.read_text()
+    assert script.count("graphql(") == 1 + len(documents)  # the function itself, and one call per document
 
 
 @pytest.mark.skipif(not REFERENCE.is_dir(), reason="../shared/reference is not beside the repository")

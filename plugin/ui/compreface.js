@@ -12,13 +12,16 @@
 (function () {
   "use strict";
 
-  const PLUGIN_ID = "compreface";
   const IMAGE_PATH = /^\/images\/(\d+)\/?$/;
   const IMAGE_SELECTOR = ".image-container img";
   const SCENE_PATH = /^\/scenes\/(\d+)\/?$/;
   const SCENE_TOOLBAR = ".scene-tabs .scene-toolbar";  // Stash's Scene.tsx: the details column's toolbar
 
   // ---------------------------------------------------------------- talking to Stash
+
+  // The only GraphQL documents the page sends, one per line (tests validate them against every Stash schema).
+  const OPERATION = 'mutation CompreFaceOperation($args: Map) { runPluginOperation(plugin_id: "compreface", args: $args) }';
+  const PERFORMERS = 'query CompreFacePerformers($filter: FindFilterType, $performer_filter: PerformerFilterType) { findPerformers(filter: $filter, performer_filter: $performer_filter) { performers { id name } } }';
 
   async function graphql(query, variables) {
     const response = await fetch("/graphql", {
@@ -39,20 +42,15 @@
 
   /** Runs one plugin mode and returns its output; the plugin's error arrives as a GraphQL error. */
   async function runMode(mode, args) {
-    const data = await graphql(
-      "mutation CompreFaceOperation($args: Map) { runPluginOperation(plugin_id: \"" + PLUGIN_ID + "\", args: $args) }",
-      { args: Object.assign({ mode }, args) }
-    );
+    const data = await graphql(OPERATION, { args: Object.assign({ mode }, args) });
     return data.runPluginOperation;
   }
 
   /** Performers whose name contains `text`, for "pick another performer" (a read of the user's own Stash). */
   async function findPerformers(text) {
-    const data = await graphql(
-      "query CompreFacePerformers($filter: FindFilterType, $performer_filter: PerformerFilterType) {" +
-      " findPerformers(filter: $filter, performer_filter: $performer_filter) { performers { id name } } }",
-      { filter: { per_page: 8 }, performer_filter: { name: { value: text, modifier: "INCLUDES" } } }
-    );
+    const data = await graphql(PERFORMERS, {
+      filter: { per_page: 8 }, performer_filter: { name: { value: text, modifier: "INCLUDES" } },
+    });
     return data.findPerformers.performers;
   }
 
