@@ -39,7 +39,7 @@ def confirm_match(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
         key = scene_item(item.id)
     performer = ctx.stash.find_performer(args.performer_id)
     if performer is None:
-        raise SettingError(f"performer {args.performer_id} does not exist in Stash", setting="performerId")
+        raise SettingError(f"performerId {args.performer_id} names no performer in Stash", setting="performerId")
     ctx.state.unrefuse(key, performer.id, [performer.name, *performer.aliases])
     learned = None
     if isinstance(item, Image) and args.face_index is not None:
