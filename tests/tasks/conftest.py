@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 
 from stash_compreface import tasks
 from stash_compreface.errors import PluginError
@@ -26,6 +27,8 @@ from stash_compreface.settings import parse_args
 from testdoubles.compreface import DETECTION_KEY, RECOGNITION_KEY, CompreFaceDouble
 from testdoubles.stash import StashDouble
 from testdoubles.stash_runner import default_args, find_manifest, task_for_mode
+from testdoubles.synthetic import SyntheticFace, render
+from tests.video.videos import write_h264
 
 PLUGIN_SRC = Path(__file__).resolve().parents[2] / "plugin"
 COOKIE = "MTczNjk1ODQwMHxEdi1CQkFFQ180SUFBUkFCRUFBQVpQLUNBQUVHYzNSeWFXNW5EQXdBQ25WelpYSmZhV1FHYzNSeWFXNW58"
@@ -114,3 +117,35 @@ def world(tmp_path: Path) -> Iterator[TaskWorld]:
         w = TaskWorld(stash=stash, compreface=compreface, state_dir=tmp_path / "state")
         w.configure()
         yield w
+
+
+# -- scenes with real videos (H.264 files of synthetic faces) ----------------------------------------
+
+SAMPLE_S = 5
+
+
+def frame(persons: list[int], seed: int) -> Image.Image:
+    """A 640x360 frame with one 150 px face per person, side by side (the first moves a little)."""
+    faces = [SyntheticFace(p, 30 + 200 * i + (seed % 5) * 4, 60, 150 if i == 0 else 110) for i, p in enumerate(persons)]
+    return render(640, 360, faces, seed=seed)
+
+
+class Videos:
+    """Scenes whose video shows, in each 5-second sample, the persons listed for it."""
+
+    def __init__(self, world: TaskWorld, folder: Path) -> None:
+        self.world = world
+        self.folder = folder
+
+    def scene(self, title: str, samples: list[list[int]], **scene: object) -> str:
+        pictures = [frame(persons, seed=i) for i, persons in enumerate(samples)]
+        path = write_h264(self.folder / f"{title}.mp4", seconds=len(samples) * SAMPLE_S, fps=1, gop_s=SAMPLE_S,
+                          size=(640, 360), picture=lambda t: pictures[min(int(t // SAMPLE_S), len(pictures) - 1)])
+        return self.world.stash.add_scene(title, path=f"/media/not-mounted-here/{title}.mp4", video=path.read_bytes(),
+                                          duration=float(len(samples) * SAMPLE_S), **scene)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def videos(world: TaskWorld, tmp_path: Path) -> Videos:
+    world.configure(frameInterval=SAMPLE_S)
+    return Videos(world, tmp_path)

@@ -111,3 +111,42 @@ def test_reset_unmatched_images(world: TaskWorld) -> None:
     assert world.stash.tag_names("image", matched) == {SCANNED, MATCHED}
     assert world.stash.tag_names("image", unmatched) == set()
     assert world.stash.tag_names("image", broken) == set()
+
+
+def test_create_performer_with_a_typed_name_keeps_the_subject_as_alias(world: TaskWorld) -> None:
+    image = world.stash.add_image(photo(20, size=180, seed=1))
+    run = world.run("createPerformerFromImage", imageId=image, faceIndex="0", name="Erin Example")
+    assert run.error is None, run.error
+    erin = world.stash.performer_by_name("Erin Example")
+    assert erin is not None and set(world.stash.images[image].performer_ids) == {erin.id}
+    (alias,) = erin.aliases
+    assert alias.startswith(f"Person {image} ") and alias in world.compreface.subject_names()
+    assert len(world.stash.performers) == 1
+
+    later = world.stash.add_image(photo(20, size=170, seed=2))
+    found = world.run("identifyImage", imageId=later, associateExisting="false")
+    assert found.error is None
+    assert found.output["faces"][0]["performer"] == {"id": erin.id, "name": "Erin Example"}
+
+
+def test_create_performer_with_the_name_of_an_existing_performer_gives_it_the_subject(world: TaskWorld) -> None:
+    frank = world.stash.add_performer("Frank")
+    image = world.stash.add_image(photo(21, size=180, seed=1))
+    run = world.run("createPerformerFromImage", imageId=image, name="frank")  # any case
+    assert run.error is None, run.error
+    assert list(world.stash.performers) == [frank]  # no second Frank
+    (alias,) = world.stash.performers[frank].aliases
+    assert alias.startswith(f"Person {image} ") and alias in world.compreface.subject_names()
+    assert set(world.stash.images[image].performer_ids) == {frank}
+
+    later = world.stash.add_image(photo(21, size=170, seed=2))
+    found = world.run("identifyImage", imageId=later, associateExisting="false")
+    assert found.output["faces"][0]["performer"] == {"id": frank, "name": "Frank"}
+
+
+def test_create_performer_refuses_a_subject_shaped_name(world: TaskWorld) -> None:
+    image = world.stash.add_image(photo(22, size=180))
+    run = world.run("createPerformerFromImage", imageId=image, name="Person 12 ABCDEFGHIJKLMNOP")
+    assert run.error is not None and "name" in run.error and "Person 12 ABCDEFGHIJKLMNOP" in run.error
+    assert world.stash.performers == {} and world.stash.mutation_count() == 0
+    assert world.compreface.subject_names() == []

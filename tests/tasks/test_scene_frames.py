@@ -1,52 +1,17 @@
 """recognizeNewScenes / recognizeAllScenes without a Vision Service: frames sampled from the video itself.
 
-Each scene is a real H.264 file, written here with PyAV: one picture per 5-second sample with synthetic
-faces drawn at known times, which the CompreFace double recognises (and embeds, through its calculator
-plugin). The file is not at the scene's path on this machine, so the plugin reads it from the Stash
-double's stream route, with HTTP Range, as it would in a Docker container that does not mount the media.
+Each scene is a real H.264 file, written with PyAV (the ``videos`` fixture, conftest.py): one picture per
+5-second sample with synthetic faces drawn at known times, which the CompreFace double recognises (and
+embeds, through its calculator plugin). The file is not at the scene's path on this machine, so the plugin
+reads it from the Stash double's stream route, with HTTP Range, as it would in a Docker container that
+does not mount the media.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
-from PIL import Image
-
 from testdoubles.compreface import DETECTION_KEY
-from testdoubles.synthetic import SyntheticFace, render
 from tests.library import ERROR, MATCHED, SCANNED, UNIDENTIFIED, created_performers, enrol
-from tests.tasks.conftest import TaskWorld
-from tests.video.videos import write_h264
-
-SAMPLE_S = 5
-
-
-def frame(persons: list[int], seed: int) -> Image.Image:
-    """A 640x360 frame with one 150 px face per person, side by side (the first moves a little)."""
-    faces = [SyntheticFace(p, 30 + 200 * i + (seed % 5) * 4, 60, 150 if i == 0 else 110) for i, p in enumerate(persons)]
-    return render(640, 360, faces, seed=seed)
-
-
-class Videos:
-    """Scenes whose video shows, in each 5-second sample, the persons listed for it."""
-
-    def __init__(self, world: TaskWorld, folder: Path) -> None:
-        self.world = world
-        self.folder = folder
-
-    def scene(self, title: str, samples: list[list[int]], **scene: object) -> str:
-        pictures = [frame(persons, seed=i) for i, persons in enumerate(samples)]
-        path = write_h264(self.folder / f"{title}.mp4", seconds=len(samples) * SAMPLE_S, fps=1, gop_s=SAMPLE_S,
-                          size=(640, 360), picture=lambda t: pictures[min(int(t // SAMPLE_S), len(pictures) - 1)])
-        return self.world.stash.add_scene(title, path=f"/media/not-mounted-here/{title}.mp4", video=path.read_bytes(),
-                                          duration=float(len(samples) * SAMPLE_S), **scene)  # type: ignore[arg-type]
-
-
-@pytest.fixture
-def videos(world: TaskWorld, tmp_path: Path) -> Videos:
-    world.configure(frameInterval=SAMPLE_S)
-    return Videos(world, tmp_path)
+from tests.tasks.conftest import SAMPLE_S, TaskWorld, Videos
 
 
 def test_known_performer_in_many_frames_linked_stray_not_user_performers_kept(world: TaskWorld,

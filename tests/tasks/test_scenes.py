@@ -86,3 +86,26 @@ def test_a_failed_vision_job_tags_the_scene_error(world: TaskWorld) -> None:
         assert run.error is None
         assert world.stash.tag_names("scene", clip) == {ERROR}
         assert any("decoder crashed" in m for m in run.messages("error"))
+
+
+def test_a_performer_rejected_for_a_scene_is_not_linked_again_through_the_vision_service(world: TaskWorld) -> None:
+    alice = enrol(world, "Alice", 1)
+    with VisionDouble.running() as vision:
+        world.configure(visionServiceUrl=vision.url, frameServerUrl=vision.url)
+        vision.add_video("/videos/a.mp4", frames([1, 1, None, 1, 1]))
+        vision.add_video("/videos/b.mp4", frames([1, 1, 1]))
+        rejected = world.stash.add_scene("A", path="/videos/a.mp4")
+        other = world.stash.add_scene("B", path="/videos/b.mp4")
+        assert world.run("recognizeAllScenes").error is None
+        assert alice in world.stash.scenes[rejected].performer_ids
+
+        assert world.run("rejectMatch", sceneId=rejected, performerId=alice).error is None
+        assert alice not in world.stash.scenes[rejected].performer_ids
+        run = world.run("recognizeAllScenes")
+        assert run.error is None
+        assert alice not in world.stash.scenes[rejected].performer_ids  # the user's no holds
+        assert alice in world.stash.scenes[other].performer_ids  # the same run still links her elsewhere
+
+        looked = world.run("identifyScene", sceneId=rejected, associateExisting="false")
+        assert looked.error is None
+        assert [(p["status"], p["performer"]["id"]) for p in looked.output["people"]] == [("rejected", alice)]

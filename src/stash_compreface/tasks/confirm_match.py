@@ -39,12 +39,14 @@ def confirm_match(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
         key = scene_item(item.id)
     performer = ctx.stash.find_performer(args.performer_id)
     if performer is None:
-        raise SettingError(f"performer {args.performer_id} does not exist in Stash", setting="performerId")
-    ctx.state.unrefuse(key, performer.id, [performer.name, *performer.aliases])
-    learned = None
+        raise SettingError(f"performerId {args.performer_id} names no performer in Stash", setting="performerId")
+    face: tuple[Image, int, bytes] | None = None
     if isinstance(item, Image) and args.face_index is not None:
         ctx.face_service.check()
-        learned = _learn(ctx, PerformerDirectory(ctx).own_subject(performer), item, args.face_index)
+        # The face first: a faceIndex past the image's faces fails here, before anything is written.
+        face = item, args.face_index, face_crop(ctx, item, args.face_index)
+    ctx.state.unrefuse(key, performer.id, [performer.name, *performer.aliases])
+    learned = _learn(ctx, PerformerDirectory(ctx).own_subject(performer), *face) if face else None
     linked = ctx.writes.record_outcome(kind, item, failed=False, performers=[performer.id])
     what = f"{kind.value} {item.id}"
     ctx.info(f"performer {performer.id} ({performer.name}) " + ("linked to " if linked else "already in ") + what
@@ -54,10 +56,9 @@ def confirm_match(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
             "linked": bool(linked), "learned": bool(learned)}
 
 
-def _learn(ctx: TaskContext, subject: str, image: Image, index: int) -> str | None:
-    """Face ``index`` of the image as an example of ``subject`` (once per image and subject, and not past
-    the examples a subject needs); the new example's id, or None."""
-    crop = face_crop(ctx, image, index)
+def _learn(ctx: TaskContext, subject: str, image: Image, index: int, crop: bytes) -> str | None:
+    """Face ``index`` of the image (``crop``) as an example of ``subject`` (once per image and subject, and not
+    past the examples a subject needs); the new example's id, or None."""
     count = ctx.face_service.count_examples(subject)
     if not matching.should_learn(count, high_quality=True) or not ctx.state.claim_example(subject, image.id):
         return None

@@ -328,7 +328,7 @@ def find_image(ctx: TaskContext, args: TaskArgs) -> Image:
         raise SettingError(f"{args.mode} needs imageId: the id of the image to look at", setting="imageId")
     image = ctx.stash.find_image(args.image_id)
     if image is None:
-        raise SettingError(f"image {args.image_id} does not exist in Stash", setting="imageId")
+        raise SettingError(f"imageId {args.image_id} names no image in Stash", setting="imageId")
     return image
 
 

@@ -585,5 +585,5 @@ def find_scene(ctx: TaskContext, args: TaskArgs) -> Scene:
         raise SettingError(f"{args.mode} needs sceneId: the id of the scene to look at", setting="sceneId")
     scene = ctx.stash.find_scene(args.scene_id)
     if scene is None:
-        raise SettingError(f"scene {args.scene_id} does not exist in Stash", setting="sceneId")
+        raise SettingError(f"sceneId {args.scene_id} names no scene in Stash", setting="sceneId")
     return scene
