@@ -7,7 +7,7 @@ anything with a ``stash`` and a ``compreface`` double.
 from __future__ import annotations
 
 import io
-from typing import Protocol
+from typing import Any, Protocol
 
 from PIL import Image
 
@@ -95,6 +95,46 @@ def image_updates(world: Doubles, image_id: str) -> int:
         if name == "BulkImageUpdate" and image_id in [str(i) for i in variables["input"]["ids"]]:
             count += 1
     return count
+
+
+def snapshot(world: Doubles) -> dict[str, Any]:
+    """Everything a user could notice: each image's and scene's tags and performers, each performer's name,
+    aliases and tags, and each face-service subject with the ids of its examples."""
+    s, c = world.stash, world.compreface
+    return {
+        "images": {i: (image_tags(world, i), set(r.performer_ids)) for i, r in s.images.items()},
+        "scenes": {i: (s.tag_names("scene", i), set(r.performer_ids)) for i, r in s.scenes.items()},
+        "performers": {p: (r.name, tuple(r.aliases), s.tag_names("performer", p)) for p, r in s.performers.items()},
+        "subjects": {name: sorted(e.image_id for e in c.subjects[name]) for name in c.subject_names()},
+    }
+
+
+def user_adds(world: Doubles, kind: str, item_id: str, *, performers: tuple[str, ...] = (),
+              tags: tuple[str, ...] = (), aliases: tuple[str, ...] = ()) -> None:
+    """A user's edit saved through Stash's GraphQL API: ``kind`` is image, scene or performer."""
+    changes = []
+    if performers:
+        changes.append(f"performer_ids: {{ids: {_ids(performers)}, mode: ADD}}")
+    if tags:
+        changes.append(f"tag_ids: {{ids: {_ids(tags)}, mode: ADD}}")
+    if aliases:
+        changes.append(f"alias_list: {{values: {_ids(aliases)}, mode: ADD}}")
+    mutation = f"bulk{kind.capitalize()}Update"
+    _user_mutation(world, f'mutation {{ {mutation}(input: {{ids: ["{item_id}"], {", ".join(changes)}}}) {{ id }} }}')
+
+
+def delete_performer(world: Doubles, performer_id: str) -> None:
+    """The user's "Delete performer" in Stash: the performer and its links go."""
+    _user_mutation(world, f'mutation {{ performerDestroy(input: {{id: "{performer_id}"}}) }}')
+
+
+def _ids(values: tuple[str, ...]) -> str:
+    return "[" + ", ".join(f'"{v}"' for v in values) + "]"
+
+
+def _user_mutation(world: Doubles, mutation: str) -> None:
+    status, body = world.stash.execute(mutation)
+    assert status == "ok" and isinstance(body, dict) and not body.get("errors"), body
 
 
 def duplicate_tag_names(world: Doubles) -> list[str]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import importlib.util
 import os
 import platform
 import socket
@@ -17,6 +16,7 @@ import pytest
 
 from scripts.build_plugin import PLUGIN_SRC, assemble
 from testdoubles.stash_runner import PluginRun, run_plugin
+from tests.bootstrap_script import load_bootstrap
 
 # Long enough for a slow machine: the first run creates the venv and pip-installs requirements.txt.
 BOOTSTRAP_TIMEOUT_S = 900
@@ -44,10 +44,7 @@ def _download_wheels(requirements: list[Path], dest: Path) -> None:
 
 def _engine_flavour() -> str:
     """The bootstrap's own choice of engine requirements for this machine."""
-    spec = importlib.util.spec_from_file_location("plugin_bootstrap", PLUGIN_SRC / "compreface.py")
-    assert spec is not None and spec.loader is not None
-    bootstrap = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bootstrap)
+    bootstrap = load_bootstrap("plugin_bootstrap")
     return str(bootstrap.libc_flavour(platform.system(), platform.machine(), platform.libc_ver()))
 
 

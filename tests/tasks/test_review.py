@@ -3,7 +3,7 @@ edits in Stash, and the Unidentified tag, in-process against the doubles."""
 
 from __future__ import annotations
 
-from tests.library import MATCHED, SCANNED, created_performers, enrol, image_tags, photo
+from tests.library import MATCHED, SCANNED, created_performers, delete_performer, enrol, image_tags, photo
 from tests.tasks.conftest import TaskWorld
 
 UNIDENTIFIED = "Compreface Unidentified"
@@ -19,15 +19,6 @@ def _candidate(world: TaskWorld, person: int = 42, seen: int = 2) -> tuple[str, 
     (subject,) = set(world.compreface.subject_names()) - known
     assert created_performers(world) == []
     return subject, images
-
-
-def _delete_performer(world: TaskWorld, performer_id: str) -> None:
-    """What the user's "Delete performer" does: the performer and its links go."""
-    with world.stash.lock:
-        record = world.stash.performers.pop(performer_id)
-        world.stash._seq["performer"].remove(record)  # the double has no delete; queries read this list
-        for image in world.stash.images.values():
-            image.performer_ids.discard(performer_id)
 
 
 def test_naming_a_candidate_makes_one_performer_with_its_subject_as_alias_and_links_its_images(
@@ -102,7 +93,7 @@ def test_a_deleted_performer_stays_deleted_after_a_rerun(world: TaskWorld) -> No
         world.stash.add_image(photo(42, size=140 + 8 * i, seed=i))
     assert world.run("recognizeImagesHQ").error is None
     (performer,) = created_performers(world)
-    _delete_performer(world, performer)
+    delete_performer(world, performer)
 
     later = [world.stash.add_image(photo(42, size=160 + 8 * i, seed=20 + i)) for i in range(3)]
     run = world.run("recognizeImagesHQ")

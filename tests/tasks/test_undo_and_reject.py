@@ -3,20 +3,9 @@
 from __future__ import annotations
 
 import sqlite3
-from typing import Any
 
-from tests.library import MATCHED, SCANNED, created_performers, enrol, image_tags, photo
+from tests.library import MATCHED, SCANNED, created_performers, enrol, image_tags, photo, snapshot
 from tests.tasks.conftest import TaskWorld
-
-
-def library(world: TaskWorld) -> dict[str, Any]:
-    """Everything a user could notice: each image's tags and performers, the performers, the subjects."""
-    s, c = world.stash, world.compreface
-    return {
-        "images": {i: (image_tags(world, i), set(r.performer_ids)) for i, r in s.images.items()},
-        "performers": {p: (r.name, tuple(r.aliases)) for p, r in s.performers.items()},
-        "subjects": {name: c.example_count(name) for name in c.subject_names()},
-    }
 
 
 def test_a_rejected_match_is_removed_forgotten_and_not_linked_again(world: TaskWorld) -> None:
@@ -53,7 +42,7 @@ def test_undo_run_restores_the_library_and_keeps_the_users_edits(world: TaskWorl
     alice = enrol(world, "Alice", 1)
     known = world.stash.add_image(photo(1, size=180, seed=1))
     strangers = [world.stash.add_image(photo(42, size=140 + 8 * i, seed=i)) for i in range(5)]
-    before = library(world)
+    before = snapshot(world)
 
     run = world.run("recognizeImagesHQ")
     assert run.error is None
@@ -73,7 +62,7 @@ def test_undo_run_restores_the_library_and_keeps_the_users_edits(world: TaskWorl
 
     undo = world.run("undoRun", runId=str(run_id))
     assert undo.error is None, undo.error
-    after = library(world)
+    after = snapshot(world)
     assert after["subjects"] == before["subjects"]  # the new subject and the learned example are gone
     assert created not in world.stash.performers
     assert set(after["performers"]) == {alice, bob}
@@ -83,7 +72,7 @@ def test_undo_run_restores_the_library_and_keeps_the_users_edits(world: TaskWorl
 
     twice = world.run("undoRun", runId=str(run_id))
     assert twice.error is None
-    assert library(world) == after
+    assert snapshot(world) == after
 
 
 def test_undo_keeps_a_created_performer_the_user_has_edited(world: TaskWorld) -> None:
@@ -116,12 +105,12 @@ def test_dry_run_corrections_only_say_what_they_would_do(world: TaskWorld) -> No
     image = world.stash.add_image(photo(1, size=180, seed=1))
     run = world.run("recognizeImagesHQ")
     assert run.error is None and alice in world.stash.images[image].performer_ids
-    before = library(world)
+    before = snapshot(world)
     world.configure(dryRun=True)
     rejected = world.run("rejectMatch", imageId=image, performerId=alice)
     undone = world.run("undoRun", runId=str(run.output["runId"]))
     assert rejected.error is None and undone.error is None
-    assert library(world) == before  # nothing written, in Stash or in CompreFace
+    assert snapshot(world) == before  # nothing written, in Stash or in CompreFace
     said = rejected.messages("info") + undone.messages("info")
     assert any("dry run: would remove" in m and alice in m for m in said)
     assert any("dry run: would delete example" in m for m in said)

@@ -1,30 +1,19 @@
 """The bootstrap script's decisions, called directly: no venv is built and nothing is installed.
 
-plugin/compreface.py is a stdlib-only script that Stash runs, not a package module, so it is loaded from
-its path. Real installs are proven once each in tests/e2e/test_bootstrap.py.
+plugin/compreface.py is loaded from its path (tests/bootstrap_script.py). Real installs are proven once each
+in tests/e2e/test_bootstrap.py.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "plugin" / "compreface.py"
+from tests.bootstrap_script import load_bootstrap
 
-
-def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("compreface_bootstrap", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-boot = _load()
+boot = load_bootstrap()
 NOW = 1_750_000_000.0
 HOST = "stash-box"
 ME = 4242

@@ -7,7 +7,8 @@ queued while it runs starts the next task instead of being lost or half-seen. Th
 to ``taken-*.txt`` and deleted only once processed: a killed run leaves it for the next one.
 
 Images get the High Quality recognition, scenes the video recognition, each limited to the queued ids
-that are still unscanned (an item a manual run handled meanwhile is not done twice). When autoRecognize
+that are still unscanned (an item a manual run handled meanwhile is not done twice); queued ids Stash no
+longer has (deleted or cleaned since the scan) are named in the log and skipped. When autoRecognize
 is off (the user turned it off after the hooks queued), the queue is dropped and nothing is recognised.
 """
 
@@ -22,6 +23,8 @@ from typing import Any
 
 from ..runtime.runlock import file_lock
 from ..settings import TaskArgs
+from ..stash import queries
+from ..stash.models import ItemKind
 from .context import TaskContext
 from .image_recognizer import policy_for, run_images
 from .runner import Tally, unscanned
@@ -77,6 +80,25 @@ def queue_folder(ctx: TaskContext) -> Path:
     return ctx.state.path.parent / QUEUE_DIR_NAME
 
 
+def _existing(ctx: TaskContext, kind: ItemKind, ids: list[int]) -> list[int]:
+    """The queued ids Stash still has, in queue order; each one it no longer has (deleted or cleaned from the
+    library since its hook queued it) is named in one log line."""
+    if not ids:
+        return ids
+    found: set[int] = set()
+    for _, page in queries.pages(ctx.stash, kind, queries.Selection(ids=tuple(ids)),
+                                 per_page=min(len(ids), 1000), before_each=ctx.check_stop):
+        found.update(int(item.id) for item in page)
+    gone = [str(i) for i in ids if i not in found]
+    if len(gone) == 1:
+        ctx.info(f"Recognize queued items: {kind.value} {gone[0]} no longer exists in Stash: skipped")
+    elif gone:
+        more = f" and {len(gone) - 20} more" if len(gone) > 20 else ""
+        ctx.info(f"Recognize queued items: {kind.value}s {', '.join(gone[:20])}{more} no longer exist in Stash: "
+                 "skipped")
+    return [i for i in ids if i in found]
+
+
 def _forget(files: list[Path]) -> None:
     for path in files:
         with contextlib.suppress(FileNotFoundError):
@@ -99,6 +121,8 @@ def recognize_queued(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
         _forget(files)
         return result
     ctx.face_service.check()
+    image_ids = _existing(ctx, ItemKind.IMAGE, image_ids)
+    scene_ids = _existing(ctx, ItemKind.SCENE, scene_ids)
     new = unscanned(ctx)
     if image_ids:
         policy = policy_for(ctx, relaxed=False, create="candidate", learn=True, track_sightings=True)
