@@ -69,15 +69,15 @@ def test_the_faces_panel_lists_everyone_with_evidence_and_changes_nothing_in_sta
     assert stray["performer"] is None and stray["linked"] is False
     assert len(out["people"]) == 3
 
-    # A second look changes nothing either, and recognises the candidate (no second subject); it is now a
-    # known subject without a performer.
+    # A second look changes nothing either, and recognises the candidate (no second subject): still a
+    # candidate, so the page offers the same actions.
     subjects = world.compreface.subject_names()
     again = world.run("identifyScene", sceneId=clip, associateExisting="false")
     assert again.error is None
     assert world.stash.mutation_count() == 0
     assert world.compreface.subject_names() == subjects
     (same,) = [p for p in again.output["people"] if p["subject"] == candidate["subject"]]
-    assert same["status"] in ("candidate", "no performer") and same["performer"] is None and same["frames"] == 3
+    assert same["status"] == "candidate" and same["performer"] is None and same["frames"] == 3
 
 
 def test_with_associate_existing_the_scene_is_recorded_as_a_recognition_run_would(

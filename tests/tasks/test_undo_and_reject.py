@@ -18,9 +18,11 @@ def test_a_rejected_match_is_removed_forgotten_and_not_linked_again(world: TaskW
     learned = world.compreface.example_count(subject)
     assert learned == 3  # the enrolment photo and one from each image
 
+    assert image_tags(world, wrong) == {SCANNED, MATCHED}
     run = world.run("rejectMatch", imageId=wrong, performerId=alice)
     assert run.error is None, run.error
     assert alice not in world.stash.images[wrong].performer_ids
+    assert image_tags(world, wrong) == {SCANNED}  # no performer left: no longer Matched
     assert world.compreface.example_count(subject) == learned - 1  # the example taught by that image is gone
 
     assert world.run("identifyImagesAll").error is None
@@ -84,6 +86,12 @@ def test_undo_keeps_a_created_performer_the_user_has_edited(world: TaskWorld) ->
     assert world.run("undoRun", runId=run.output["runId"]).error is None
     assert created in world.stash.performers  # the user named it: kept
     assert all(created not in world.stash.images[i].performer_ids for i in images)  # the run's links are gone
+    # ... with its subject and faces: the next run links it again instead of growing a second performer
+    subject = world.stash.performers[created].name
+    assert world.compreface.subjects[subject]
+    assert world.run("recognizeImagesHQ").error is None
+    assert list(world.stash.performers) == [created]  # no second performer of that face
+    assert all(world.stash.images[i].performer_ids == {created} for i in images)
 
 
 def test_a_dry_run_journals_nothing(world: TaskWorld) -> None:

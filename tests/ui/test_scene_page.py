@@ -7,8 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.library import enrol
-from tests.tasks.conftest import TaskWorld
-from tests.tasks.test_scene_frames import SAMPLE_S, Videos
+from tests.tasks.conftest import SAMPLE_S, TaskWorld, Videos
 from tests.ui.cdp import Browser
 from tests.ui.conftest import StashWeb
 

@@ -11,8 +11,9 @@ from typing import Any
 
 from ..errors import CompreFaceError, SettingError
 from ..settings import TaskArgs
-from ..stash.models import ItemKind
+from ..stash.models import Image, ItemKind, Scene
 from .context import TaskContext
+from .image_recognizer import find_image
 from .performers import scene_item
 from .scene_recognizer import find_scene
 
@@ -24,16 +25,22 @@ def reject_match(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
     if not args.performer_id:
         raise SettingError("rejectMatch needs performerId: the performer who is not in the item",
                            setting="performerId")
+    item: Image | Scene
     if args.image_id:
-        kind, item_id, item_key = ItemKind.IMAGE, args.image_id, args.image_id
-        if ctx.stash.find_image(item_id) is None:
-            raise SettingError(f"image {item_id} does not exist in Stash", setting="imageId")
+        kind, item = ItemKind.IMAGE, find_image(ctx, args)
+        item_key = item.id
     else:
-        kind, item_id, item_key = ItemKind.SCENE, find_scene(ctx, args).id, scene_item(args.scene_id)
+        kind, item = ItemKind.SCENE, find_scene(ctx, args)
+        item_key = scene_item(item.id)
+    item_id = item.id
     performer = ctx.stash.find_performer(args.performer_id)
     subjects = [performer.name, *performer.aliases] if performer is not None else []
     label = f"{kind.value} {item_id}"
-    ctx.writes.remove_from_items(kind, [item_id], performers=[args.performer_id])
+    # Matched says the plugin linked someone here: it goes when the rejected performer was the last one.
+    matched = ctx.writes.tag_id(ctx.settings.matched_tag)
+    last = not item.performer_ids - {args.performer_id}
+    tags = [matched] if matched and matched in item.tag_ids and last else []
+    ctx.writes.remove_from_items(kind, [item_id], performers=[args.performer_id], tags=tags)
     deleted = 0
     for entry in ctx.state.examples_from(item_key, subjects):
         try:

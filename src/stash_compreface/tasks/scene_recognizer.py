@@ -379,7 +379,9 @@ def resolve(ctx: TaskContext, directory: PerformerDirectory, scene: Scene, findi
     elif performer is None:
         performer = promote()
     if performer is None:
-        finding.status, finding.note = FindingStatus.NO_PERFORMER, f"{subject} has no performer"
+        # A candidate (an unknown person the plugin made a subject of) waits for sightings or a name.
+        status = FindingStatus.CANDIDATE if ctx.state.is_candidate(subject) else FindingStatus.NO_PERFORMER
+        finding.status, finding.note = status, f"{subject} has no performer"
         return finding
     finding.status = FindingStatus.MATCHED
     finding.performer_id, finding.performer_name = performer, directory.name_of(performer)

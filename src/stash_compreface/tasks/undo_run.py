@@ -28,10 +28,13 @@ def _latest_states(entries: list[JournalEntry]) -> dict[str, dict[str, Any]]:
     return states
 
 
-def _deletable(ctx: TaskContext, entries: list[JournalEntry]) -> tuple[set[str], list[str]]:
-    """Performers the run created that are unchanged since (deleted), and notes on those kept."""
+def _deletable(ctx: TaskContext, entries: list[JournalEntry]) -> tuple[set[str], set[str], list[str]]:
+    """Performers the run created that are unchanged since (deleted), the subjects of those the user edited
+    (kept: their subjects keep the examples and aliases that make them recognisable, or a later run would
+    grow a second performer of the same face), and notes on those kept."""
     states = _latest_states(entries)
     deletable: set[str] = set()
+    kept_subjects: set[str] = set()
     kept: list[str] = []
     for entry in entries:
         if entry.kind != "performer":
@@ -45,8 +48,10 @@ def _deletable(ctx: TaskContext, entries: list[JournalEntry]) -> tuple[set[str],
         if seen is not None and all(seen.get(key) == value for key, value in now.items()):
             deletable.add(entry.target)
         else:
-            kept.append(f"performer {performer.id} ({performer.name}) was edited since the run: kept")
-    return deletable, kept
+            kept.append(f"performer {performer.id} ({performer.name}) was edited since the run: kept, with its "
+                        "faces")
+            kept_subjects |= {name.casefold() for name in (performer.name, *performer.aliases)}
+    return deletable, kept_subjects, kept
 
 
 def undo_run(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
@@ -59,12 +64,14 @@ def undo_run(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
     entries = ctx.state.run_writes(args.run_id)
     counts = {"unlinked": 0, "untagged": 0, "examplesDeleted": 0, "subjectsDeleted": 0, "performersDeleted": 0,
               "aliasesRemoved": 0}
-    deletable, notes = _deletable(ctx, entries)
+    deletable, kept_subjects, notes = _deletable(ctx, entries)
     emptied: set[tuple[str | None, str]] = set()  # (engine of a copy, or None for the task's own; subject)
     for entry in reversed(entries):
         ctx.check_stop()
         detail = entry.detail
         if entry.kind == "example" and detail.get("example_id"):
+            if entry.target.casefold() in kept_subjects:
+                continue
             try:
                 ctx.writes.delete_example(str(detail["example_id"]), subject=entry.target)
                 counts["examplesDeleted"] += 1
@@ -95,7 +102,8 @@ def undo_run(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
             ctx.writes.remove_from_items(kind, [detail["item"]], tags=tags, performers=performers)
             counts["unlinked"] += len(detail.get("performers", []))
             counts["untagged"] += len(tags)
-        elif entry.kind == "alias" and entry.target not in deletable:
+        elif (entry.kind == "alias" and entry.target not in deletable
+              and detail["alias"].casefold() not in kept_subjects):
             ctx.writes.remove_from_performers([entry.target], aliases=[detail["alias"]])
             ctx.state.clear_promotion(detail["alias"])  # the subject is a candidate again
             counts["aliasesRemoved"] += 1
