@@ -229,12 +229,23 @@ def cosine(a: Sequence[float], b: Sequence[float]) -> float:
 
 
 def _face_pixels(face: SyntheticFace) -> np.ndarray:
-    """Render one face as float RGB (size x width x 3), supersampled so edges land at sub-pixel positions."""
-    h, w = face.size, face.width
+    """Render one face as float RGB (size x width x 3), supersampled so edges land at sub-pixel positions.
+    Read-only: the same face drawn again (tests draw the same people over and over) comes from a cache."""
+    return _pixels_of(face.person, face.size, face.width, face.probability)
+
+
+@functools.lru_cache(maxsize=256)
+def _pixels_of(person: int, h: int, w: int, probability: float) -> np.ndarray:
+    pixels = _draw_face(person, h, w, probability)
+    pixels.flags.writeable = False
+    return pixels
+
+
+def _draw_face(person: int, h: int, w: int, probability: float) -> np.ndarray:
     k = max(1, min(4, 1024 // h))
     us = ((np.arange(w * k) + 0.5) / (w * k))[None, :]
     vs = ((np.arange(h * k) + 0.5) / (h * k))[:, None]
-    notch_centre = NOTCH_LO + NOTCH_SPAN * face.probability
+    notch_centre = NOTCH_LO + NOTCH_SPAN * probability
     in_frame = (us < FRAME) | (us > 1 - FRAME) | (vs < FRAME) | (vs > 1 - FRAME)
     corner = (us < FRAME) & (vs < FRAME)
     notch = (vs > 1 - FRAME) & (np.abs(us - notch_centre) < NOTCH_HALF)
@@ -244,7 +255,7 @@ def _face_pixels(face: SyntheticFace) -> np.ndarray:
     row = np.clip(((vs - CELL_LO) / span * CELL_ROWS).astype(int), 0, CELL_ROWS - 1)
     region = np.where(in_cells, 3 + row * CELL_COLS + col, np.where(in_frame, 0, 1))
     region = np.where(corner | notch, 2, region)
-    digits = [(face.person >> (2 * i)) & 3 for i in range(CELL_COLS * CELL_ROWS)]
+    digits = [(person >> (2 * i)) & 3 for i in range(CELL_COLS * CELL_ROWS)]
     table = np.array([FRAME_RGB, GUARD_RGB, MARK_RGB] + [PALETTE[d] for d in digits], dtype=np.float32)
     pixels = table[region].reshape(h, k, w, k, 3).mean(axis=(1, 3))
 
@@ -252,7 +263,7 @@ def _face_pixels(face: SyntheticFace) -> np.ndarray:
     texel = max(1.0, h / TEXELS)
     tx = ((np.arange(w) + 0.5) / texel).astype(int)
     ty = ((np.arange(h) + 0.5) / texel).astype(int)
-    rng = np.random.default_rng(face.person)
+    rng = np.random.default_rng(person)
     signs = rng.choice(np.array([-1.0, 1.0], dtype=np.float32), size=(ty[-1] + 1, tx[-1] + 1))
     pu = ((np.arange(w) + 0.5) / w)[None, :]
     pv = ((np.arange(h) + 0.5) / h)[:, None]
@@ -261,7 +272,15 @@ def _face_pixels(face: SyntheticFace) -> np.ndarray:
     return pixels
 
 
+@functools.lru_cache(maxsize=64)
 def _background(width: int, height: int, spec: tuple[int, int, int] | str, seed: int) -> np.ndarray:
+    """Read-only and cached, like a face: the same scene behind other faces is drawn once."""
+    canvas = _draw_background(width, height, spec, seed)
+    canvas.flags.writeable = False
+    return canvas
+
+
+def _draw_background(width: int, height: int, spec: tuple[int, int, int] | str, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     if isinstance(spec, tuple):
         return np.broadcast_to(np.array(spec, dtype=np.float32), (height, width, 3)).copy()
@@ -285,7 +304,7 @@ def _background(width: int, height: int, spec: tuple[int, int, int] | str, seed:
         else:
             draw.ellipse((x0, y0, x1, y1), fill=colour)
     arr = np.asarray(base, dtype=np.float32)
-    return arr + rng.normal(0.0, 4.0, size=arr.shape).astype(np.float32)
+    return arr + 4.0 * rng.standard_normal(size=arr.shape, dtype=np.float32)
 
 
 def render(
@@ -301,7 +320,7 @@ def render(
     ``background`` is ``"gradient"`` (soft gradient, muted clutter shapes, mild noise), ``"noise"`` (uniform
     random pixels) or an RGB tuple. Faces may extend past the image edges; they are clipped.
     """
-    canvas = _background(width, height, background, seed)
+    canvas = _background(width, height, background, seed).copy()
     for face in faces:
         pixels = _face_pixels(face)
         fh, fw = pixels.shape[:2]

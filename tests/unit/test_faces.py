@@ -54,6 +54,12 @@ def test_match_threshold_is_inclusive() -> None:
     assert matching.best_match(face(), 0.5) is None
 
 
+def test_a_refused_subject_gives_way_to_the_next_one_above_the_threshold() -> None:
+    f = face(matches=(SubjectMatch("Alice", 0.95), SubjectMatch("Dana", 0.93), SubjectMatch("Eve", 0.6)))
+    assert matching.best_match(f, 0.81, refused={"Alice"}.__contains__) == SubjectMatch("Dana", 0.93)
+    assert matching.best_match(f, 0.81, refused={"Alice", "Dana"}.__contains__) is None  # Eve is below
+
+
 def test_learning_needs_quality_and_room() -> None:
     assert matching.should_learn(3, high_quality=True)
     assert not matching.should_learn(3, high_quality=False)

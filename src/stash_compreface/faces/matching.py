@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from .models import Face, SubjectMatch
@@ -16,9 +16,16 @@ def order_faces(faces: Iterable[Face]) -> list[Face]:
     return sorted(faces, key=lambda f: (-f.box.area, f.box.y_min, f.box.x_min))
 
 
-def best_match(face: Face, min_similarity: float) -> SubjectMatch | None:
-    best = face.best
-    return best if best is not None and best.similarity >= min_similarity else None
+def best_match(face: Face, min_similarity: float, *,
+               refused: Callable[[str], bool] = lambda _subject: False) -> SubjectMatch | None:
+    """The most similar subject at ``min_similarity`` or above that is not ``refused`` (the user said it is
+    not them, here): a face the user gave to someone else is theirs, not the wrong first guess's."""
+    for match in sorted(face.matches, key=lambda m: -m.similarity):
+        if match.similarity < min_similarity:
+            return None
+        if not refused(match.subject):
+            return match
+    return None
 
 
 def should_learn(examples: int, *, high_quality: bool, cap: int = MAX_EXAMPLES_PER_SUBJECT) -> bool:

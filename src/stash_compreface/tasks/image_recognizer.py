@@ -169,10 +169,12 @@ class ImageRecognizer:
         if not ok:
             return FaceReport(index, face, FaceStatus.SKIPPED, why)
         high_quality, hq_why = quality.check(face, measured, self.policy.subject_gate)
-        match = matching.best_match(face, self.ctx.settings.min_similarity)
-        if match is not None and self.ctx.state.refused(work.image.id, subject=match.subject):
-            return FaceReport(index, face, FaceStatus.UNMATCHED, f"{match.subject} was rejected for this image",
-                              similarity=match.similarity)
+        min_similarity = self.ctx.settings.min_similarity
+        match = matching.best_match(face, min_similarity, refused=lambda subject: self._refused(work, subject))
+        first = matching.best_match(face, min_similarity)
+        if match is None and first is not None:
+            return FaceReport(index, face, FaceStatus.UNMATCHED, f"{first.subject} was rejected for this image",
+                              similarity=first.similarity)
         if match is not None:
             report = self._matched(work, index, face, match.subject, match.similarity)
             if self.policy.learn and high_quality:
@@ -188,13 +190,16 @@ class ImageRecognizer:
                               similarity=similarity)
         return self._new_subject(work, index, face, creations_seen)
 
+    def _refused(self, work: _Work, subject: str) -> bool:
+        """The user said this subject, or its performer, is not in this image (rejectMatch)."""
+        state = self.ctx.state
+        return state.refused(work.image.id, subject=subject) or state.refused(
+            work.image.id, performer_id=self.directory.for_subject(subject))
+
     def _matched(self, work: _Work, index: int, face: Face, subject: str, similarity: float) -> FaceReport:
         directory = self.directory
         performer_id = directory.for_subject(subject)
         status = FaceStatus.MATCHED
-        if performer_id is not None and self.ctx.state.refused(work.image.id, performer_id=performer_id):
-            return FaceReport(index, face, FaceStatus.UNMATCHED, f"performer {performer_id} was rejected for "
-                              "this image", subject=subject, similarity=similarity)
         if performer_id is not None:
             directory.finish_pending(subject, performer_id)
         elif self.policy.create == "immediate":
@@ -244,7 +249,8 @@ class ImageRecognizer:
             if self._creations != creations_seen:
                 # Subjects were created since this image was recognised: maybe this very person.
                 again = matching.order_faces(ctx.face_service.recognize(crop, min_probability=0.5))
-                match = matching.best_match(again[0], ctx.settings.min_similarity) if again else None
+                match = matching.best_match(again[0], ctx.settings.min_similarity,
+                                            refused=lambda subject: self._refused(work, subject)) if again else None
                 if match is not None:
                     return self._matched(work, index, face, match.subject, match.similarity)
             name = subject_name(work.image.id, ctx.suffix())
