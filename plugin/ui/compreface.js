@@ -255,8 +255,11 @@
       const name = el("input", { class: "form-control cf-name", type: "text", placeholder: "Name",
                                  "aria-label": `Name for face ${face.index + 1}` });
       const buttons = [];
-      if (face.rejected) {
-        buttons.push(el("span", { class: "cf-rejected", text: `not ${face.rejected}` }));
+      if (face.rejected && !face.performer) {
+        // Not them: someone new (Create) or someone else (the performer search below).
+        buttons.push(el("span", { class: "cf-rejected", text: `not ${face.rejected}` }), name,
+                     el("button", { class: "btn btn-success cf-create", type: "button", text: "Create",
+                                    onclick: () => this.create(face, name.value.trim()) }));
       } else if (face.performer) {
         if (face.linked) buttons.push(el("span", { class: "cf-linked", text: "linked" }));
         else buttons.push(el("button", { class: "btn btn-primary cf-confirm", type: "button", text: "Confirm",
@@ -309,7 +312,6 @@
         return `${performer.name} removed from this image and will not be linked to it again`;
       });
       if (done) {
-        // No Create here: for this face the plugin would find the refused subject again; pick a performer.
         face.rejected = performer.name;
         face.performer = null;
         face.subject = null;

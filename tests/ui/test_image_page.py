@@ -79,14 +79,22 @@ def test_boxes_confirm_not_this_person_and_create(world: TaskWorld, web: StashWe
     browser.click('.cf-face[data-index="0"] .cf-reject')
     assert "will not be linked to it again" in wait_idle(browser)
     assert world.stash.images[image_id].performer_ids == set()
-    assert browser.eval("document.querySelector('.cf-face[data-index=\"0\"]').textContent").endswith("not Alice")
+    assert browser.eval("document.querySelector('.cf-face[data-index=\"0\"] .cf-rejected').textContent") == "not Alice"
     assert drawn_boxes(browser)[0]["label"] == "1. unknown"
+
+    # Not Alice but someone new: Create still works for that face, and Alice stays out.
+    browser.type('.cf-face[data-index="0"] .cf-name', "Zoe")
+    browser.click('.cf-face[data-index="0"] .cf-create')
+    assert wait_idle(browser) == "Zoe linked to face 1"
+    (zoe,) = [p for p in world.stash.performers.values() if p.name == "Zoe"]
+    assert world.stash.images[image_id].performer_ids == {zoe.id}
+    assert any(a.startswith("Person ") for a in zoe.aliases)
 
     browser.type('.cf-face[data-index="1"] .cf-name', "Bob")
     browser.click('.cf-face[data-index="1"] .cf-create')
     assert wait_idle(browser) == "Bob linked to face 2"
     (bob,) = [p for p in world.stash.performers.values() if p.name == "Bob"]
-    assert world.stash.images[image_id].performer_ids == {bob.id}
+    assert world.stash.images[image_id].performer_ids == {zoe.id, bob.id}
     assert any(a.startswith("Person ") for a in bob.aliases)  # the subject stays its alias: the link holds
     assert drawn_boxes(browser)[1]["label"] == "2. Bob"
     assert browser.eval("document.querySelectorAll('.cf-confirm').length") == 0  # linked rows offer no Confirm
