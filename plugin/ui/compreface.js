@@ -486,6 +486,12 @@
 
   const REVIEW_PATH = "/plugin/compreface/review";
 
+  /** A sighting or link as the plugin names it (image:12, scene:3), linking to its page. */
+  function itemLink(ref) {
+    const [kind, id] = ref.split(":");
+    return el("a", { class: "cf-item", href: `/${kind}s/${id}`, text: `${kind} ${id}` });
+  }
+
   function when(seconds) {
     return new Date(seconds * 1000).toLocaleString();
   }
@@ -529,11 +535,8 @@
                                  "aria-label": `Name for ${c.subject}` });
       const crop = c.crop ? el("img", { class: "cf-crop", alt: c.subject, src: `data:image/jpeg;base64,${c.crop}` })
                           : el("span", { class: "cf-crop cf-no-crop", text: "?" });
-      // Each sighting links to its page (image:12 -> /images/12, scene:3 -> /scenes/3), to look before naming.
-      const links = c.items.map((ref) => {
-        const [kind, id] = ref.split(":");
-        return el("a", { class: "cf-item", href: `/${kind}s/${id}`, text: `${kind} ${id}` });
-      });
+      // Each sighting links to its page, to look before naming.
+      const links = c.items.map(itemLink);
       const seen = el("span", { class: "cf-seen" }, `seen in ${c.seen} item${c.seen === 1 ? "" : "s"}: `,
                       ...links.flatMap((a, i) => (i ? [", ", a] : [a])));
       return el("li", { class: "cf-candidate", "data-subject": c.subject }, crop,
@@ -548,10 +551,25 @@
 
     runRow(r) {
       const text = `#${r.runId} ${r.mode}, ${when(r.started_at)}, ${r.writes} write${r.writes === 1 ? "" : "s"}`;
+      // The run's first automatic links, each with its own "not this person".
+      const links = (r.links || []).flatMap((link) => link.performers.map((p) => el("li", { class: "cf-run-link" },
+        itemLink(link.item), ` → ${p.name || `performer ${p.id} (deleted)`} `,
+        p.name ? el("button", { class: "btn btn-danger btn-sm cf-reject", type: "button", text: "Not this person",
+                                onclick: () => this.notThisPerson(link.item, p) }) : null)));
+      const more = r.linkCount > r.links.length ? el("li", { text: `and ${r.linkCount - r.links.length} more` }) : null;
       return el("li", { class: "cf-run", "data-run": String(r.runId) }, el("span", { text }),
         r.undone ? el("span", { class: "cf-undone", text: "undone" })
                  : el("button", { class: "btn btn-warning cf-undo", type: "button", text: "Undo",
-                                  onclick: () => this.undo(r.runId) }));
+                                  onclick: () => this.undo(r.runId) }),
+        links.length ? el("ul", { class: "cf-run-links" }, ...links, more) : null);
+    }
+
+    notThisPerson(ref, performer) {
+      const [kind, id] = ref.split(":");
+      return this.act(`Not ${performer.name}`, async () => {
+        await runMode("rejectMatch", { [`${kind}Id`]: id, performerId: performer.id });
+        return `${performer.name} removed from ${kind} ${id} and will not be linked to it again`;
+      });
     }
 
     name(subject, name) {

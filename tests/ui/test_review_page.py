@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tests.library import photo
+from tests.library import enrol, photo
 from tests.tasks.conftest import TaskWorld
 from tests.ui.cdp import Browser
 from tests.ui.conftest import StashWeb
@@ -33,13 +33,16 @@ def row(subject: str) -> str:
 def test_name_reject_and_undo_from_the_review_page(world: TaskWorld, web: StashWeb, browser: Browser,
                                                    tmp_path: Path) -> None:
     world.configure(minFacesForNewPerformer=3)
+    alice = enrol(world, "Alice", 1)
+    wrong = world.stash.add_image(photo(1, size=190, width=WIDTH, height=HEIGHT, seed=9))
     twice = [world.stash.add_image(photo(42, size=180 + 10 * i, width=WIDTH, height=HEIGHT, seed=i))
              for i in range(2)]
     once = world.stash.add_image(photo(43, size=190, width=WIDTH, height=HEIGHT, seed=7))
     frank_image = world.stash.add_image(photo(44, size=190, width=WIDTH, height=HEIGHT, seed=8))
     frank = world.stash.add_performer("Frank")
     assert world.run("recognizeImagesHQ").error is None
-    assert [p.name for p in world.stash.performers.values()] == ["Frank"]  # candidates, no performer yet
+    assert [p.name for p in world.stash.performers.values()] == ["Alice", "Frank"]  # candidates, no new performer
+    assert world.stash.images[wrong].performer_ids == {alice}
     runs_before = world.run("reviewData").output["runs"]
 
     browser.goto(f"{web.url}/plugin/compreface/review")
@@ -60,6 +63,13 @@ def test_name_reject_and_undo_from_the_review_page(world: TaskWorld, web: StashW
     assert sorted(browser.eval(f"[...document.querySelectorAll('{row(carol)} a.cf-item')].map(a => a.pathname)")
                   ) == sorted(f"/images/{i}" for i in twice)  # each sighting links to its page
     browser.screenshot(tmp_path / "1-review.png")
+
+    # The run's automatic links are listed under it, each with "not this person".
+    link = '.cf-run[data-run="1"] .cf-run-link'
+    assert browser.eval(f"document.querySelector('{link}').textContent").startswith(f"image {wrong} → Alice")
+    browser.click(f"{link} .cf-reject")
+    assert wait_idle(browser) == f"Alice removed from image {wrong} and will not be linked to it again"
+    assert world.stash.images[wrong].performer_ids == set()
 
     browser.type(f"{row(carol)} .cf-name", "Carol")
     browser.click(f"{row(carol)} .cf-name-button")

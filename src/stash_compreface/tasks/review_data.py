@@ -1,5 +1,5 @@
 """reviewData: what the review page shows, read in one call: open candidates with a face crop, and the
-recent runs that can be undone.
+recent runs that can be undone, each with its first automatic links (to say "not this person" to one).
 
 It writes nothing, not even a journal run (tasks.run leaves it out), so opening the page never adds a run
 to the list it shows.
@@ -21,6 +21,7 @@ from .performers import SCENE_PREFIX
 CROP_SIDE = 96  # pixels: a list thumbnail, kept small because it travels inside the JSON answer
 ITEMS_SHOWN = 5
 RUNS_SHOWN = 20
+LINKS_SHOWN = 10  # per run
 
 
 def _item_ref(item: str) -> str:
@@ -43,15 +44,27 @@ def _crop(ctx: TaskContext, subject: str) -> str | None:
     return base64.b64encode(encode_jpeg(image, quality=80)).decode("ascii")
 
 
+def _links(ctx: TaskContext, run_id: int, names: dict[str, str | None]) -> tuple[list[dict[str, Any]], int]:
+    """The run's first links (item and performers, a deleted performer's name None), and how many in all."""
+    entries, count = ctx.state.run_links(run_id, LINKS_SHOWN)
+    for performer_id in {p for e in entries for p in e.detail["performers"]} - names.keys():
+        found = ctx.stash.find_performer(performer_id)
+        names[performer_id] = found.name if found else None
+    links = [{"item": f"{e.detail['kind']}:{e.detail['item']}",
+              "performers": [{"id": p, "name": names[p]} for p in e.detail["performers"]]} for e in entries]
+    return links, count
+
+
 def review_data(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
     candidates = [
         {"subject": subject, "seen": seen, "items": [_item_ref(i) for i in items[:ITEMS_SHOWN]],
          "crop": _crop(ctx, subject)}
         for subject, seen, items in ctx.state.open_candidates()
     ]
-    runs = [
-        {"runId": run.run_id, "mode": run.mode, "started_at": run.started_at, "undone": run.undone,
-         "writes": run.writes}
-        for run in ctx.state.recent_runs(RUNS_SHOWN)
-    ]
+    names: dict[str, str | None] = {}
+    runs = []
+    for run in ctx.state.recent_runs(RUNS_SHOWN):
+        links, count = ([], 0) if run.undone else _links(ctx, run.run_id, names)
+        runs.append({"runId": run.run_id, "mode": run.mode, "started_at": run.started_at, "undone": run.undone,
+                     "writes": run.writes, "links": links, "linkCount": count})
     return {"mode": args.mode, "candidates": candidates, "runs": runs}

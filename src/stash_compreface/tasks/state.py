@@ -455,6 +455,17 @@ class StateStore:
                                     (run_id,)).fetchall()
         return [JournalEntry(run_id, seq, kind, target, json.loads(detail)) for seq, kind, target, detail in rows]
 
+    def run_links(self, run_id: int, limit: int) -> tuple[list[JournalEntry], int]:
+        """The run's first ``limit`` links that added a performer, and how many it made in all (the review
+        page shows a few of a run that may have linked thousands)."""
+        where = ("FROM run_writes WHERE run_id = ? AND kind = 'link' "
+                 "AND json_array_length(json_extract(detail, '$.performers')) > 0")
+        with self._lock:
+            rows = self._db.execute(f"SELECT seq, kind, target, detail {where} ORDER BY seq LIMIT ?",
+                                    (run_id, limit)).fetchall()
+            (count,) = self._db.execute(f"SELECT COUNT(*) {where}", (run_id,)).fetchone()
+        return [JournalEntry(run_id, q, k, t, json.loads(d)) for q, k, t, d in rows], int(count)
+
     def examples_from(self, item: str, subjects: Iterable[str]) -> list[JournalEntry]:
         """Every journalled example taken from ``item`` for one of ``subjects``, any run."""
         wanted = {s.casefold() for s in subjects}
