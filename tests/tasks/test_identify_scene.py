@@ -23,11 +23,12 @@ def _by_status(people: list[dict[str, object]]) -> dict[str, list[dict[str, obje
 def test_the_faces_panel_lists_everyone_with_evidence_and_changes_nothing_in_stash(
         world: TaskWorld, videos: Videos) -> None:
     alice = enrol(world, "Alice", 1)
+    bob = enrol(world, "Bob", 2)
     user = world.stash.add_performer("Carol")
     # Even with create-on-first-sight, looking from the panel must not create or link anyone.
     world.configure(frameInterval=SAMPLE_S, minFacesForNewPerformer=1)
-    # Alice in all 5 samples, a stranger (7) in the first 3, another stranger (33) in one sample only.
-    clip = videos.scene("A", [[1, 7], [1, 7], [1, 7], [1], [1, 33]], performers=[user])
+    # Alice in all 5 samples, a stranger (7) in the first 3, another stranger (33) and Bob in one sample only.
+    clip = videos.scene("A", [[1, 7], [1, 7], [1, 7], [1, 2], [1, 33]], performers=[user])
     performers_before = {p: (r.name, tuple(r.aliases)) for p, r in world.stash.performers.items()}
 
     run = world.run("identifyScene", sceneId=clip, associateExisting="false")
@@ -52,6 +53,9 @@ def test_the_faces_panel_lists_everyone_with_evidence_and_changes_nothing_in_sta
     thumbnail = Image.open(io.BytesIO(base64.b64decode(matched["face"])))
     assert thumbnail.format == "JPEG" and max(thumbnail.size) <= 96
     assert out["performersFound"] == [alice]
+    # Bob in one frame is too little to link, but the page names him, so the user may confirm him.
+    (weak,) = people["weak"]
+    assert weak["performer"] == {"id": bob, "name": "Bob"} and weak["frames"] == 1 and weak["times"] == [15.0]
 
     (candidate,) = people["candidate"]
     assert candidate["frames"] == 3 and candidate["times"] == [0.0, 5.0, 10.0]
@@ -64,10 +68,10 @@ def test_the_faces_panel_lists_everyone_with_evidence_and_changes_nothing_in_sta
     (listed,) = [c for c in review.output["candidates"] if c["subject"] == candidate["subject"]]
     assert f"scene:{clip}" in listed["items"]
 
-    (stray,) = people.get("weak", []) + people.get("unknown", [])
+    (stray,) = people["unknown"]  # the stranger seen once: nobody the face service knows
     assert stray["frames"] == 1 and stray["times"] == [20.0]
     assert stray["performer"] is None and stray["linked"] is False
-    assert len(out["people"]) == 3
+    assert len(out["people"]) == 4
 
     # A second look changes nothing either, and recognises the candidate (no second subject): still a
     # candidate, so the page offers the same actions.

@@ -43,7 +43,7 @@ from ..stash.models import ItemKind, Scene
 from ..stash.queries import Selection
 from ..vision.client import Detection, Enhancement, parse_faces
 from .context import TaskContext
-from .performers import PerformerDirectory, scene_item
+from .performers import AmbiguousSubject, PerformerDirectory, scene_item
 from .runner import Tally, item_pages, run_items
 
 
@@ -367,12 +367,18 @@ def resolve(ctx: TaskContext, directory: PerformerDirectory, scene: Scene, findi
     subject = finding.subject
     assert subject is not None
     if evidence is None:
-        return finding  # WEAK: seen, but not enough to link anyone
-    finding.frames, finding.similarity = evidence.frames, evidence.best_similarity
-    performer = directory.for_subject(subject)
+        try:  # WEAK: seen, but not enough to link anyone; named for the page, where the user may confirm it
+            performer = directory.for_subject(subject)
+        except AmbiguousSubject:
+            return finding
+    else:
+        finding.frames, finding.similarity = evidence.frames, evidence.best_similarity
+        performer = directory.for_subject(subject)
+    finding.performer_id, finding.performer_name = performer, directory.name_of(performer)
     if ctx.state.refused(scene_item(scene.id), performer_id=performer, subject=subject):
         finding.status, finding.note = FindingStatus.REJECTED, f"{subject} was rejected for this scene"
-        finding.performer_id, finding.performer_name = performer, directory.name_of(performer)
+        return finding
+    if evidence is None:
         return finding
     if performer is not None and not look_only:
         directory.finish_pending(subject, performer)
