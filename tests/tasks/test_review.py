@@ -72,7 +72,7 @@ def test_a_candidate_merged_into_a_performer_becomes_one_more_alias_and_both_sub
     assert len(world.stash.performers) == 1
 
     missing = world.run("mergeIntoPerformer", subject=subject, performerId="999")
-    assert missing.error is not None and "performer 999 does not exist" in missing.error
+    assert missing.error is not None and "performerId 999 names no performer" in missing.error
 
 
 def test_a_rejected_candidate_is_deleted_and_never_becomes_a_performer(world: TaskWorld) -> None:

@@ -18,7 +18,7 @@ from ..settings import TaskArgs
 from ..stash.models import Image, ItemKind, Scene
 from .context import TaskContext
 from .image_recognizer import face_crop, find_image
-from .performers import PerformerDirectory, scene_item
+from .performers import PerformerDirectory, find_performer, scene_item
 from .scene_recognizer import find_scene
 
 
@@ -28,8 +28,6 @@ def confirm_match(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
                            setting="imageId")
     if args.face_index is not None and not args.image_id:
         raise SettingError("faceIndex names a face of an image: give imageId with it", setting="faceIndex")
-    if not args.performer_id:
-        raise SettingError("confirmMatch needs performerId: the performer who is in the item", setting="performerId")
     item: Image | Scene
     if args.image_id:
         kind, item = ItemKind.IMAGE, find_image(ctx, args)
@@ -37,9 +35,7 @@ def confirm_match(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
     else:
         kind, item = ItemKind.SCENE, find_scene(ctx, args)
         key = scene_item(item.id)
-    performer = ctx.stash.find_performer(args.performer_id)
-    if performer is None:
-        raise SettingError(f"performerId {args.performer_id} names no performer in Stash", setting="performerId")
+    performer = find_performer(ctx, args.mode, args.performer_id, what="the performer who is in the item")
     face: tuple[Image, int, bytes] | None = None
     if isinstance(item, Image) and args.face_index is not None:
         ctx.face_service.check()

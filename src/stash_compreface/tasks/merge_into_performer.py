@@ -12,17 +12,12 @@ from ..errors import SettingError
 from ..settings import TaskArgs
 from .context import TaskContext
 from .name_candidate import give_subject, link_output, require_subject
-from .performers import PerformerDirectory
+from .performers import PerformerDirectory, find_performer
 
 
 def merge_into_performer(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
     subject = require_subject(ctx, args)
-    if not args.performer_id:
-        raise SettingError("mergeIntoPerformer needs performerId: the id of the performer the candidate is",
-                           setting="performerId")
-    performer = ctx.stash.find_performer(args.performer_id)
-    if performer is None:
-        raise SettingError(f"performer {args.performer_id} does not exist in Stash", setting="performerId")
+    performer = find_performer(ctx, args.mode, args.performer_id, what="the id of the performer the candidate is")
     directory = PerformerDirectory(ctx)
     holder = directory.for_subject(subject)
     if holder is not None and holder != performer.id:
