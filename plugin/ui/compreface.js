@@ -433,9 +433,14 @@
       if (video) video.currentTime = seconds;
     }
 
+    /** The person's face, kept by identifyScene under `index`, is learned by confirmMatch when there is one. */
+    faceOf(p) {
+      return p.face ? p.index : undefined;
+    }
+
     async confirm(p) {
       const done = await this.act(`Linking ${p.performer.name}`, async () => {
-        await runMode("confirmMatch", { sceneId: this.sceneId, performerId: p.performer.id });
+        await runMode("confirmMatch", withFace({ sceneId: this.sceneId, performerId: p.performer.id }, this.faceOf(p)));
         return `${p.performer.name} linked to this scene`;
       });
       if (done) {
@@ -458,7 +463,7 @@
 
     async pick(p, performer) {
       const done = await this.act(`Linking ${performer.name}`, async () => {
-        const old = await assign(this.item, p, performer);
+        const old = await assign(this.item, p, performer, this.faceOf(p));
         return `${performer.name} linked to this scene` + (old ? `; not ${old.name}` : "");
       });
       if (done) {

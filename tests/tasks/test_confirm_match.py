@@ -4,7 +4,7 @@ faceIndex, "this face is this performer", which recognition then learns."""
 from __future__ import annotations
 
 from tests.library import MATCHED, SCANNED, enrol, image_tags, image_updates, person_aliases, photo, sprite, subject_of
-from tests.tasks.conftest import TaskWorld
+from tests.tasks.conftest import TaskWorld, Videos
 
 
 def _remove_by_hand(world: TaskWorld, kind: str, item: str, performer: str) -> None:
@@ -123,7 +123,8 @@ def test_confirm_match_errors_name_the_argument_and_write_nothing(world: TaskWor
     cases = [
         ({"performerId": dana}, ["imageId", "sceneId"]),  # neither item
         ({"imageId": image, "sceneId": scene, "performerId": dana}, ["imageId", "sceneId"]),  # both
-        ({"sceneId": scene, "performerId": dana, "faceIndex": "0"}, ["faceIndex"]),  # a scene has no faces
+        # a scene's faces are those of the last look at it (identifyScene): none yet
+        ({"sceneId": scene, "performerId": dana, "faceIndex": "0"}, ["faceIndex", "look at the scene again"]),
         ({"imageId": image}, ["performerId"]),
         ({"imageId": image, "performerId": "999"}, ["performerId 999"]),
         ({"imageId": image, "performerId": dana, "faceIndex": "5"}, ["faceIndex 5", "1 face"]),
@@ -135,3 +136,25 @@ def test_confirm_match_errors_name_the_argument_and_write_nothing(world: TaskWor
     assert world.stash.mutation_count() == 0
     assert world.stash.performers[dana].aliases == []
     assert world.compreface.subject_names() == []
+
+
+def test_a_face_from_the_scene_page_is_taught_once_and_forgotten_with_a_rejection(world: TaskWorld,
+                                                                                    videos: Videos) -> None:
+    enrol(world, "Alice", 1)
+    dana = world.stash.add_performer("Dana")
+    clip = videos.scene("A", [[1], [1], [1]])
+    looked = world.run("identifyScene", sceneId=clip, associateExisting="false").output
+    (alice_face,) = looked["people"]
+    args = {"sceneId": clip, "performerId": dana, "faceIndex": str(alice_face["index"])}
+
+    first = world.run("confirmMatch", **args)
+    assert first.error is None and first.output["learned"] is True
+    subject = subject_of(world, dana)
+    assert world.compreface.example_count(subject) == 1  # the face the page showed, now one of Dana's
+    assert world.run("confirmMatch", **args).output["learned"] is False  # once per scene
+    assert world.compreface.example_count(subject) == 1
+    assert world.stash.scenes[clip].performer_ids == {dana}
+
+    rejected = world.run("rejectMatch", sceneId=clip, performerId=dana)
+    assert rejected.error is None and rejected.output["examplesDeleted"] == 1
+    assert world.compreface.example_count(subject) == 0

@@ -77,9 +77,16 @@ def test_scene_people_with_evidence_confirm_create_reject_and_pick(world: TaskWo
     browser.wait_for(f"!!document.querySelector('{alice_row} .cf-pick-option[data-id=\"{dana}\"]')")
     browser.click(f"{alice_row} .cf-pick-option[data-id=\"{dana}\"]")
     assert wait_idle(browser) == "Dana linked to this scene"
+    assert web.operations[-1][:2] == ("confirmMatch", {"sceneId": scene, "performerId": dana,
+                                                       "faceIndex": str(people["matched"]["index"])})
     assert world.stash.scenes[scene].performer_ids == {eve.id, dana}
     browser.screenshot(tmp_path / "3-rejected-and-picked.png")
 
+    # The face was taught to Dana: she has a subject now, and the next look at the scene finds her there.
+    assert any(a.startswith("Person ") for a in world.stash.performers[dana].aliases)
+    again = world.run("identifyScene", sceneId=scene, associateExisting="false").output
+    assert {(p["status"], (p["performer"] or {}).get("name")) for p in again["people"]} == {
+        ("matched", "Dana"), ("matched", "Eve")}
     # A recognition run afterwards keeps the user's word: Alice stays out, Eve and Dana stay in.
     assert world.run("recognizeAllScenes").error is None
     assert world.stash.scenes[scene].performer_ids == {eve.id, dana}

@@ -1,21 +1,25 @@
 """confirmMatch: "this performer is in this image/scene", the user's yes (rejectMatch is the no).
 
 The performer is added to the item (bulk ADD) with the Matched tag, and a refusal of that performer for
-the item is forgotten. With ``faceIndex`` (an image, faces numbered as identifyImage numbers them) that
-face also becomes an example of the performer's subject, so recognition learns who it is: this is how a
-face is given to another performer than the one suggested (the page rejects the suggestion first). A
-performer without a subject gets one (a ``Person …`` alias), as synchronizePerformers would give it.
-Running it again changes nothing: the item already holds the performer, and the face was learned once.
+the item is forgotten. With ``faceIndex`` (of an image, numbered as identifyImage numbers its faces; of a
+scene, the person's index in the last identifyScene of it) that face also becomes an example of the
+performer's subject, so recognition learns who it is: this is how a face is given to another performer
+than the one suggested (the page rejects the suggestion first). A performer without a subject gets one (a
+``Person …`` alias), as synchronizePerformers would give it. Running it again changes nothing: the item
+already holds the performer, and a subject learns one face per item.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from ..errors import SettingError, TooManyFaces
 from ..faces import matching
 from ..settings import TaskArgs
 from ..stash.models import Image, ItemKind, Scene
+from . import scene_faces
 from .context import TaskContext
 from .image_recognizer import face_crop, find_image
 from .performers import PerformerDirectory, find_performer, scene_item
@@ -26,8 +30,6 @@ def confirm_match(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
     if bool(args.image_id) == bool(args.scene_id):
         raise SettingError("confirmMatch needs imageId or sceneId (one of them): the item the performer is in",
                            setting="imageId")
-    if args.face_index is not None and not args.image_id:
-        raise SettingError("faceIndex names a face of an image: give imageId with it", setting="faceIndex")
     item: Image | Scene
     if args.image_id:
         kind, item = ItemKind.IMAGE, find_image(ctx, args)
@@ -36,13 +38,13 @@ def confirm_match(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
         kind, item = ItemKind.SCENE, find_scene(ctx, args)
         key = scene_item(item.id)
     performer = find_performer(ctx, args.mode, args.performer_id, what="the performer who is in the item")
-    face: tuple[Image, int, bytes] | None = None
-    if isinstance(item, Image) and args.face_index is not None:
+    face = None
+    if args.face_index is not None:
         ctx.face_service.check()
-        # The face first: a faceIndex past the image's faces fails here, before anything is written.
-        face = item, args.face_index, face_crop(ctx, item, args.face_index)
+        # The face first: a faceIndex that names no face fails here, before anything is written.
+        face = _face(ctx, item, args.face_index)
     ctx.state.unrefuse(key, performer.id, [performer.name, *performer.aliases])
-    learned = _learn(ctx, PerformerDirectory(ctx).own_subject(performer), *face) if face else None
+    learned = _learn(ctx, PerformerDirectory(ctx).own_subject(performer), key, face) if face else None
     linked = ctx.writes.record_outcome(kind, item, failed=False, performers=[performer.id])
     what = f"{kind.value} {item.id}"
     ctx.info(f"performer {performer.id} ({performer.name}) " + ("linked to " if linked else "already in ") + what
@@ -52,15 +54,40 @@ def confirm_match(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
             "linked": bool(linked), "learned": bool(learned)}
 
 
-def _learn(ctx: TaskContext, subject: str, image: Image, index: int, crop: bytes) -> str | None:
-    """Face ``index`` of the image (``crop``) as an example of ``subject`` (once per image and subject, and not
-    past the examples a subject needs); the new example's id, or None."""
+@dataclass(frozen=True)
+class _Face:
+    """The face to learn: where it is from, a crop with a margin, and a tight one (a neighbour's face in
+    the margin), made only if needed."""
+
+    what: str
+    crop: bytes
+    tight: Callable[[], bytes] | None = None
+
+
+def _face(ctx: TaskContext, item: Image | Scene, index: int) -> _Face:
+    if isinstance(item, Image):
+        return _Face(f"face {index} of {item.label}", face_crop(ctx, item, index),
+                     lambda: face_crop(ctx, item, index, pad=0.0))
+    crop = scene_faces.face(ctx, item.id, index)
+    if crop is None:
+        raise SettingError(f"faceIndex {index}: no such person is kept from a look at {item.label}: look at the "
+                           "scene again (identifyScene, the scene page's Faces) and use the index it lists",
+                           setting="faceIndex")
+    return _Face(f"the face of person {index} in {item.label}", crop)
+
+
+def _learn(ctx: TaskContext, subject: str, item_key: str, face: _Face) -> str | None:
+    """The face as an example of ``subject``: once per item and subject (a candidate made of this very face
+    already holds it), and not past the examples a subject needs; the new example's id, or None."""
     count = ctx.face_service.count_examples(subject)
-    if not matching.should_learn(count, high_quality=True) or not ctx.state.claim_example(subject, image.id):
+    if (not matching.should_learn(count, high_quality=True) or ctx.state.examples_from(item_key, [subject])
+            or not ctx.state.claim_example(subject, item_key)):
         return None
-    why = f"face {index} of {image.label}, confirmed by the user"
+    why = f"{face.what}, confirmed by the user"
     try:
-        return ctx.writes.add_example(subject, crop, why=why, item=image.id, new_subject=count == 0)
-    except TooManyFaces:  # a neighbour's face in the margin: the tight crop
-        return ctx.writes.add_example(subject, face_crop(ctx, image, index, pad=0.0), why=why, item=image.id,
-                                      new_subject=count == 0)
+        return ctx.writes.add_example(subject, face.crop, why=why, item=item_key, new_subject=count == 0)
+    except TooManyFaces:
+        if face.tight is None:
+            ctx.warning(f"{face.what} holds another face too: not learned")
+            return None
+        return ctx.writes.add_example(subject, face.tight(), why=why, item=item_key, new_subject=count == 0)

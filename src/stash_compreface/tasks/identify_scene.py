@@ -5,7 +5,8 @@ Without ``associateExisting`` (the panel) nothing is linked, promoted or tagged 
 seen in enough frames still becomes a candidate (a face-service subject, journalled like any run's), so
 the user can name it from the panel at once. With it, the scene is recognised and recorded as a
 recognition run records it. The frames come from the video (or the Vision Service), as in
-recognizeAllScenes.
+recognizeAllScenes. Each person's best face is kept (``scene_faces``) under the ``index`` the output gives
+it, so that confirmMatch can teach it to the performer the user confirms or picks.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 from ..settings import TaskArgs
 from ..stash.models import ItemKind, Scene
+from . import scene_faces
 from .context import TaskContext
 from .runner import Tally, run_one
 from .scene_recognizer import SceneReport, find_scene, record_scene, video_recognizer
@@ -36,7 +38,8 @@ def identify_scene(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
 
     report = run_one(ctx, scene, work, label=lambda item: item.label, mark_failed=mark_failed)
     linked = (ctx.stash.find_scene(scene.id) or scene).performer_ids
-    people = [{**f.as_dict(), "linked": f.performer_id in linked} for f in report.findings]
+    scene_faces.keep(ctx, scene.id, [f.crop for f in report.findings])
+    people = [{**f.as_dict(), "index": i, "linked": f.performer_id in linked} for i, f in enumerate(report.findings)]
     ctx.info(f"{scene.label}: {report.describe()}")
     ctx.progress(1.0)
     return {"mode": args.mode, "sceneId": scene.id, "what": report.what, "people": people,

@@ -23,7 +23,7 @@ from ..settings import TaskArgs
 from ..stash.models import Image, ItemKind
 from ..stash.queries import Selection
 from .context import TaskContext
-from .performers import PerformerDirectory, Promotion
+from .performers import PerformerDirectory, Promotion, refusals
 from .runner import Tally, item_pages, run_items, run_one
 
 Create = Literal["never", "candidate", "immediate"]
@@ -192,10 +192,7 @@ class ImageRecognizer:
         return self._new_subject(work, index, face, creations_seen)
 
     def _refused(self, work: _Work, subject: str) -> bool:
-        """The user said this subject, or its performer, is not in this image (rejectMatch)."""
-        state = self.ctx.state
-        return state.refused(work.image.id, subject=subject) or state.refused(
-            work.image.id, performer_id=self.directory.for_subject(subject))
+        return refusals(self.ctx, self.directory, work.image.id)(subject)
 
     def _matched(self, work: _Work, index: int, face: Face, subject: str, similarity: float) -> FaceReport:
         directory = self.directory

@@ -57,6 +57,13 @@ def find_performer(ctx: TaskContext, mode: str, performer_id: str, *, what: str)
     return performer
 
 
+def refusals(ctx: TaskContext, directory: PerformerDirectory, item: str) -> Callable[[str], bool]:
+    """Whether the user said a subject, or its performer, is not in ``item`` (an image id, or
+    :func:`scene_item`): what rejectMatch recorded."""
+    return lambda subject: ctx.state.refused(item, subject=subject) or ctx.state.refused(
+        item, performer_id=directory.for_subject(subject))
+
+
 class AmbiguousSubject(ItemError):
     """Two performers hold the same ``Person …`` name or alias: linking either would be a guess."""
 

@@ -43,7 +43,7 @@ from ..stash.models import ItemKind, Scene
 from ..stash.queries import Selection
 from ..vision.client import Detection, Enhancement, parse_faces
 from .context import TaskContext
-from .performers import AmbiguousSubject, PerformerDirectory, scene_item
+from .performers import AmbiguousSubject, PerformerDirectory, refusals, scene_item
 from .runner import Tally, item_pages, run_items
 
 
@@ -185,19 +185,25 @@ def group_observations(observations: list[Observation]) -> list[Group]:
             for g in groups]
 
 
-def group_subject(faces: Sequence[Face], min_similarity: float) -> tuple[str, float] | None:
-    """The subject most of a group's recognised best faces match (ties: the higher similarity), or None."""
-    votes: Counter[str] = Counter()
-    best: dict[str, float] = {}
-    for face in faces:
-        match = matching.best_match(face, min_similarity)
-        if match is not None:
-            votes[match.subject] += 1
-            best[match.subject] = max(best.get(match.subject, 0.0), match.similarity)
-    if not votes:
-        return None
-    subject = max(votes, key=lambda name: (votes[name], best[name], name))
-    return subject, best[subject]
+def group_subject(faces: Sequence[Face], min_similarity: float, *,
+                  refused: Callable[[str], bool] = lambda _subject: False) -> tuple[str, float] | None:
+    """The subject most of a group's recognised best faces match (ties: the higher similarity), or None.
+
+    Subjects the user ``refused`` for the scene give way to the next ones (a face given to someone else is
+    theirs); a group that matches refused subjects only is named by them, so it shows as rejected rather
+    than as a stranger to make a candidate of."""
+    for allowed in (refused, lambda _subject: False):
+        votes: Counter[str] = Counter()
+        best: dict[str, float] = {}
+        for face in faces:
+            match = matching.best_match(face, min_similarity, refused=allowed)
+            if match is not None:
+                votes[match.subject] += 1
+                best[match.subject] = max(best.get(match.subject, 0.0), match.similarity)
+        if votes:
+            subject = max(votes, key=lambda name: (votes[name], best[name], name))
+            return subject, best[subject]
+    return None
 
 
 def recognise_groups(service: FaceService, groups: Sequence[Group], min_probability: float) -> list[list[Face]]:
@@ -277,8 +283,9 @@ class GroupingRecognizer:
         named: dict[str, list[tuple[Group, float]]] = {}
         unknown: list[Group] = []
         recognised = recognise_groups(self.ctx.face_service, groups, self.gate.min_confidence_score)
+        refused = refusals(self.ctx, self.directory, scene_item(scene.id))
         for group, faces in zip(groups, recognised, strict=True):
-            found = group_subject(faces, self.ctx.settings.min_similarity)
+            found = group_subject(faces, self.ctx.settings.min_similarity, refused=refused)
             if found is None:
                 unknown.append(group)
                 continue
@@ -501,12 +508,13 @@ class VideoRecognizer:
         frames_with_faces = len({round(d.timestamp_s * 1000) for c in clusters for d in c.detections})
         sightings: list[Sighting] = []
         named: dict[str, Finding] = {}
+        refused = refusals(ctx, self.directory, scene_item(scene.id))
         report = SceneReport(f"{len(clusters)} face clusters, {frames_with_faces} frames with faces")
         for cluster in clusters:
             stamps = {round(d.timestamp_s * 1000): d.timestamp_s for d in cluster.detections}
             if len(stamps) < MIN_FRAMES:
                 continue  # seen in one frame only: not worth a frame download, never enough evidence
-            found, crop = self._recognise(source or scene.path, cluster.representative)
+            found, crop = self._recognise(source or scene.path, cluster.representative, refused)
             if found is None:
                 report.findings.append(Finding(FindingStatus.UNKNOWN, len(stamps), _times(stamps, stamps),
                                                crop=crop))
@@ -526,7 +534,8 @@ class VideoRecognizer:
         report.findings.sort(key=lambda f: (-f.frames, f.subject or ""))
         return report
 
-    def _recognise(self, video: str, detection: Detection) -> tuple[tuple[str, float] | None, bytes | None]:
+    def _recognise(self, video: str, detection: Detection, refused: Callable[[str], bool]
+                   ) -> tuple[tuple[str, float] | None, bytes | None]:
         """The subject of one cluster, from its representative frame (boxes are in that frame's pixels),
         and the face it was recognised from."""
         enhancement = self._enhancement if detection.enhanced else None  # its box is in the restored frame
@@ -539,9 +548,8 @@ class VideoRecognizer:
         faces = self.ctx.face_service.recognize(crop, min_probability=self.gate.min_confidence_score)
         if not faces:
             return None, crop
-        face = max(faces, key=lambda f: f.box.area)
-        match = matching.best_match(face, self.ctx.settings.min_similarity)
-        return ((match.subject, match.similarity) if match is not None else None), crop
+        return group_subject([max(faces, key=lambda f: f.box.area)], self.ctx.settings.min_similarity,
+                             refused=refused), crop
 
 
 def video_recognizer(ctx: TaskContext, tally: Tally, *, look_only: bool = False) -> SceneRecognizer:
