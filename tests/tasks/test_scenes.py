@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from testdoubles.vision import VisionDouble
-from tests.library import ERROR, MATCHED, SCANNED, enrol, frames, sprite
+from tests.library import ERROR, MATCHED, SCANNED, UNIDENTIFIED, created_performers, enrol, frames, sprite
 from tests.tasks.conftest import TaskWorld
 
 
@@ -109,3 +109,28 @@ def test_a_performer_rejected_for_a_scene_is_not_linked_again_through_the_vision
         looked = world.run("identifyScene", sceneId=rejected, associateExisting="false")
         assert looked.error is None
         assert [(p["status"], p["performer"]["id"]) for p in looked.output["people"]] == [("rejected", alice)]
+
+
+def test_a_new_person_through_the_vision_service_becomes_a_candidate_then_a_performer(world: TaskWorld) -> None:
+    enrol(world, "Alice", 1)
+    with VisionDouble.running() as vision:
+        world.configure(visionServiceUrl=vision.url, frameServerUrl=vision.url, minFacesForNewPerformer=2)
+        vision.add_video("/videos/a.mp4", frames([7, 7, 7, 1, 1]))
+        vision.add_video("/videos/b.mp4", frames([7, 7, 7]))
+        vision.add_video("/videos/c.mp4", frames([8, 8]))  # two frames: too few to be a candidate
+        first = world.stash.add_scene("A", path="/videos/a.mp4")
+        stranger = world.stash.add_scene("C", path="/videos/c.mp4")
+        assert world.run("recognizeNewScenes").error is None
+        (subject,) = [s for s in world.compreface.subject_names() if s.startswith(f"Person {first} ")]
+        assert not created_performers(world)  # seen in one scene: a candidate, no performer yet
+        assert world.stash.tag_names("scene", first) == {SCANNED, MATCHED}  # Alice found: not Unidentified
+        assert world.stash.tag_names("scene", stranger) == {SCANNED, UNIDENTIFIED}
+        assert len(world.compreface.subject_names()) == 2  # Alice and the candidate, nobody for the stranger
+
+        second = world.stash.add_scene("B", path="/videos/b.mp4")
+        assert world.run("recognizeNewScenes").error is None
+        (performer,) = created_performers(world)
+        assert world.stash.performers[performer].name == subject
+        # the candidate's scenes are linked once it is a performer
+        assert performer in world.stash.scenes[first].performer_ids
+        assert performer in world.stash.scenes[second].performer_ids

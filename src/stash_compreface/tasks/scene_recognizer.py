@@ -10,9 +10,9 @@ Vision Service: it samples the video and clusters the faces per person; one fram
 fetched back from its frame server and recognised through the face service.
 Sprites and local frames group the faces by person across frames (their embeddings, faces/grouping.py):
 a group's best faces name it, and its frames are the evidence. Either way a performer is linked only
-when their subject holds across several frames: one stray frame is not evidence. Local frames also find
-new people: a group seen in enough frames whose best face is good enough becomes a candidate, counted
-with images towards ``minFacesForNewPerformer``.
+when their subject holds across several frames: one stray frame is not evidence. Local frames and the
+Vision Service also find new people (:class:`Candidates`): a person seen in enough frames whose best face
+is good enough becomes a candidate, counted with images towards ``minFacesForNewPerformer``.
 Every recogniser reports what it found as :class:`Finding` s (one per person, with the frames and best
 similarity that are its evidence): batch runs link the matched ones, identifyScene shows them all.
 """
@@ -231,12 +231,67 @@ def recognise_groups(service: FaceService, groups: Sequence[Group], min_probabil
     return out
 
 
-@dataclass
-class Decision:
-    """What the groups of a scene say: performers found, and the notes for the log line."""
+class Candidates:
+    """New people in scenes, shared by local frames and the Vision Service: an unknown person seen in enough
+    frames whose best face passes the high-quality gate becomes a candidate subject, and each scene a
+    candidate is seen in counts, with images, towards its promotion (``minFacesForNewPerformer``)."""
 
-    performers: set[str]
-    notes: list[str]
+    def __init__(self, ctx: TaskContext, directory: PerformerDirectory, tally: Tally) -> None:
+        self.ctx = ctx
+        self.directory = directory
+        self.tally = tally
+        s = ctx.settings
+        self.gate = quality.subject_gate(s.min_face_size_px, s.min_confidence_score, s.min_quality_score)
+        self._lock = threading.Lock()
+
+    def sighting(self, subject: str, scene: Scene, crop: bytes, face: Face, *, look_only: bool) -> str | None:
+        """A performer-less subject seen consistently in the scene: one more sighting (maybe a promotion,
+        unless ``look_only``); its performer, if it has one now."""
+        promotion = self.directory.sighting(subject, scene_item(scene.id), crop, matching.stash_gender(face.gender),
+                                            promote=not look_only)
+        if promotion.created:
+            self.tally.add(created_performers=1)
+        return promotion.performer_id
+
+    def consider(self, scene: Scene, finding: Finding, best: Observation | None, *, look_only: bool) -> Finding:
+        """An unknown person (``finding``, UNKNOWN) with their best face: a candidate once seen in enough
+        frames with a good enough face; else the finding as it is, with the reason when it came close."""
+        if finding.frames < CANDIDATE_MIN_FRAMES or best is None or best.crop is None:
+            return finding
+        ok, why = quality.check(best.face, best.measured, self.gate)
+        if not ok:
+            finding.note = f"an unknown person in {finding.frames} frames, not a candidate: {why}"
+            return finding
+        ctx = self.ctx
+        with self._lock:
+            # Another scene of this run (or an image) may have made this person a subject meanwhile.
+            again = matching.order_faces(ctx.face_service.recognize(best.crop, min_probability=0.5))
+            match = matching.best_match(again[0], ctx.settings.min_similarity) if again else None
+            if match is not None:
+                subject = match.subject
+            else:
+                subject = subject_name(scene.id, ctx.suffix())
+                ctx.state.add_candidate(subject)
+                try:
+                    if ctx.writes.add_example(subject, best.crop, why=f"a face of {scene.label} as its first "
+                                              "example", item=scene_item(scene.id), new_subject=True) is not None:
+                        self.tally.add(created_subjects=1)
+                except (TooManyFaces, CompreFaceError) as exc:
+                    finding.note = (f"an unknown person in {finding.frames} frames: the face service would not "
+                                    f"take the face: {exc}")
+                    return finding
+        finding.subject = subject
+        performer = self.directory.for_subject(subject)
+        if performer is None:
+            performer = self.sighting(subject, scene, best.crop, best.face, look_only=look_only)
+        if performer is not None and ctx.state.refused(scene_item(scene.id), performer_id=performer):
+            finding.status, finding.note = FindingStatus.REJECTED, f"{subject} was rejected for this scene"
+            return finding
+        finding.performer_id, finding.performer_name = performer, self.directory.name_of(performer)
+        finding.status = FindingStatus.MATCHED if performer else FindingStatus.CANDIDATE
+        finding.note = f"{subject} in {finding.frames} frames" + (f": performer {performer}" if performer else
+                                                                   ": candidate")
+        return finding
 
 
 class GroupingRecognizer:
@@ -251,10 +306,8 @@ class GroupingRecognizer:
         self.ctx = ctx
         self.tally = tally or Tally()
         self.gate = scene_gate(ctx.settings)
-        s = ctx.settings
-        self.subject_gate = quality.subject_gate(s.min_face_size_px, s.min_confidence_score, s.min_quality_score)
         self.directory = directory or PerformerDirectory(ctx)
-        self._create_lock = threading.Lock()
+        self.candidates = Candidates(ctx, self.directory, self.tally)
 
     def observe(self, image: Image.Image, faces: Iterable[Face], frame_of: Callable[[Face], int | None]
                 ) -> list[Observation]:
@@ -301,65 +354,20 @@ class GroupingRecognizer:
                               max(s for _, s in entries), crop=best.crop)
 
             def promote(subject: str = subject, best: Observation = best) -> str | None:
-                return self._sighting(subject, scene, best) if self.create_candidates else None
+                if not self.create_candidates or best.crop is None:
+                    return None
+                return self.candidates.sighting(subject, scene, best.crop, best.face, look_only=self.look_only)
 
             report.findings.append(resolve(self.ctx, self.directory, scene, finding, evidence.get(subject),
                                            frames_with_faces, promote=promote, look_only=self.look_only))
         for group in unknown:
-            report.findings.append(self._unknown(scene, group, times))
+            finding = Finding(FindingStatus.UNKNOWN, len(group.frames), _times(group.frames, times),
+                              crop=group.best.crop)
+            if self.create_candidates:
+                finding = self.candidates.consider(scene, finding, group.best, look_only=self.look_only)
+            report.findings.append(finding)
         report.findings.sort(key=lambda f: (-f.frames, f.subject or ""))
         return report
-
-    def _sighting(self, subject: str, scene: Scene, best: Observation) -> str | None:
-        """A performer-less subject seen consistently in the scene: one more sighting (maybe a promotion)."""
-        assert best.crop is not None
-        promotion = self.directory.sighting(subject, scene_item(scene.id), best.crop,
-                                            matching.stash_gender(best.face.gender), promote=not self.look_only)
-        if promotion.created:
-            self.tally.add(created_performers=1)
-        return promotion.performer_id
-
-    def _unknown(self, scene: Scene, group: Group, times: Mapping[int, float]) -> Finding:
-        """An unknown person: a candidate once seen in enough frames with a good enough best face."""
-        best = group.best
-        finding = Finding(FindingStatus.UNKNOWN, len(group.frames), _times(group.frames, times), crop=best.crop)
-        if not self.create_candidates or len(group.frames) < CANDIDATE_MIN_FRAMES:
-            return finding
-        ok, why = quality.check(best.face, best.measured, self.subject_gate)
-        if not ok or best.crop is None:
-            finding.note = f"an unknown person in {len(group.frames)} frames, not a candidate: {why}"
-            return finding
-        ctx = self.ctx
-        with self._create_lock:
-            # Another scene of this run (or an image) may have made this person a subject meanwhile.
-            again = matching.order_faces(ctx.face_service.recognize(best.crop, min_probability=0.5))
-            match = matching.best_match(again[0], ctx.settings.min_similarity) if again else None
-            if match is not None:
-                subject = match.subject
-            else:
-                subject = subject_name(scene.id, ctx.suffix())
-                ctx.state.add_candidate(subject)
-                try:
-                    if ctx.writes.add_example(subject, best.crop, why=f"a face of {scene.label} as its first "
-                                              "example", item=scene_item(scene.id), new_subject=True) is not None:
-                        self.tally.add(created_subjects=1)
-                except (TooManyFaces, CompreFaceError) as exc:
-                    finding.note = (f"an unknown person in {len(group.frames)} frames: the face service would not "
-                                    f"take the face: {exc}")
-                    return finding
-        finding.subject = subject
-        performer = self.directory.for_subject(subject)
-        if performer is None:
-            performer = self._sighting(subject, scene, best)
-        if performer is not None and self.ctx.state.refused(scene_item(scene.id), performer_id=performer):
-            finding.status, finding.note = FindingStatus.REJECTED, f"{subject} was rejected for this scene"
-            return finding
-        finding.performer_id, finding.performer_name = performer, self.directory.name_of(performer)
-        finding.status = FindingStatus.MATCHED if performer else FindingStatus.CANDIDATE
-        finding.note = f"{subject} in {len(group.frames)} frames" + (f": performer {performer}" if performer else
-                                                                      ": candidate")
-        return finding
-
 
 def _times(frames: Iterable[int], times: Mapping[int, float]) -> tuple[float, ...]:
     """The seconds into the scene of ``frames``, in order (a frame without a known time is left out)."""
@@ -482,16 +490,17 @@ class FrameRecognizer(GroupingRecognizer):
 
 
 class VideoRecognizer:
-    """The Vision Service samples and clusters; each cluster's representative frame is recognised here.
-    It matches known people only (its clusters are not kept, so no candidates are made from them)."""
+    """The Vision Service samples and clusters; each cluster's representative frame is recognised here. An
+    unknown person's cluster seen in enough frames becomes a candidate, as with frames sampled locally."""
 
     look_only = False
 
-    def __init__(self, ctx: TaskContext) -> None:
+    def __init__(self, ctx: TaskContext, tally: Tally | None = None) -> None:
         self.ctx = ctx
         self.vision = ctx.vision
         self.gate = scene_gate(ctx.settings)
         self.directory = PerformerDirectory(ctx)
+        self.candidates = Candidates(ctx, self.directory, tally or Tally())
         self._enhancement: Enhancement | None = None
         self.vision.health()
 
@@ -507,49 +516,57 @@ class VideoRecognizer:
         # Frames are keyed by their time in milliseconds: the service's timestamps are the frames.
         frames_with_faces = len({round(d.timestamp_s * 1000) for c in clusters for d in c.detections})
         sightings: list[Sighting] = []
-        named: dict[str, Finding] = {}
+        named: dict[str, tuple[Finding, Observation]] = {}
         refused = refusals(ctx, self.directory, scene_item(scene.id))
         report = SceneReport(f"{len(clusters)} face clusters, {frames_with_faces} frames with faces")
         for cluster in clusters:
             stamps = {round(d.timestamp_s * 1000): d.timestamp_s for d in cluster.detections}
             if len(stamps) < MIN_FRAMES:
                 continue  # seen in one frame only: not worth a frame download, never enough evidence
-            found, crop = self._recognise(source or scene.path, cluster.representative, refused)
-            if found is None:
-                report.findings.append(Finding(FindingStatus.UNKNOWN, len(stamps), _times(stamps, stamps),
-                                               crop=crop))
+            seen = self._representative(source or scene.path, cluster.representative)
+            found = group_subject([seen.face], s.min_similarity, refused=refused) if seen else None
+            if seen is None or found is None:
+                finding = Finding(FindingStatus.UNKNOWN, len(stamps), _times(stamps, stamps),
+                                  crop=seen.crop if seen else None)
+                report.findings.append(self.candidates.consider(scene, finding, seen, look_only=self.look_only))
                 continue
             subject, similarity = found
             sightings += [Sighting(frame, subject, similarity) for frame in stamps]
-            seen = named.setdefault(subject, Finding(FindingStatus.WEAK, 0, subject=subject, similarity=similarity,
-                                                     crop=crop))
-            seen.times = tuple(sorted({*seen.times, *stamps.values()}))
-            seen.frames = len(seen.times)
-            if similarity > (seen.similarity or 0.0):
-                seen.similarity, seen.crop = similarity, crop
+            finding, best = named.setdefault(subject, (Finding(FindingStatus.WEAK, 0, subject=subject,
+                                                               similarity=similarity, crop=seen.crop), seen))
+            finding.times = tuple(sorted({*finding.times, *stamps.values()}))
+            finding.frames = len(finding.times)
+            if similarity > (finding.similarity or 0.0):
+                finding.similarity, finding.crop = similarity, seen.crop
+                named[subject] = (finding, seen)
         evidence = {e.subject: e for e in consistent_subjects(sightings, frames_with_faces)}
-        for subject, finding in named.items():
+        for subject, (finding, best) in named.items():
+
+            def promote(subject: str = subject, best: Observation = best) -> str | None:
+                assert best.crop is not None
+                return self.candidates.sighting(subject, scene, best.crop, best.face, look_only=self.look_only)
+
             report.findings.append(resolve(ctx, self.directory, scene, finding, evidence.get(subject),
-                                           frames_with_faces, promote=lambda: None, look_only=self.look_only))
+                                           frames_with_faces, promote=promote, look_only=self.look_only))
         report.findings.sort(key=lambda f: (-f.frames, f.subject or ""))
         return report
 
-    def _recognise(self, video: str, detection: Detection, refused: Callable[[str], bool]
-                   ) -> tuple[tuple[str, float] | None, bytes | None]:
-        """The subject of one cluster, from its representative frame (boxes are in that frame's pixels),
-        and the face it was recognised from."""
+    def _representative(self, video: str, detection: Detection) -> Observation | None:
+        """A cluster's face, from its representative frame (boxes are in that frame's pixels), recognised and
+        measured; None when the face service finds no face there."""
         enhancement = self._enhancement if detection.enhanced else None  # its box is in the restored frame
         frame = imaging.prepare(self.vision.extract_frame(video, detection.timestamp_s, enhancement=enhancement))
         scale = frame.width / max(1, frame.original_size[0])
         box = detection.box.scaled(scale).clamped(frame.width, frame.height)
         if box.min_side < 2:
-            return None, None
-        crop = imaging.encode_jpeg(imaging.crop(frame.image, box))
+            return None
+        picture = imaging.crop(frame.image, box)
+        crop = imaging.encode_jpeg(picture)
         faces = self.ctx.face_service.recognize(crop, min_probability=self.gate.min_confidence_score)
         if not faces:
-            return None, crop
-        return group_subject([max(faces, key=lambda f: f.box.area)], self.ctx.settings.min_similarity,
-                             refused=refused), crop
+            return None
+        face = max(faces, key=lambda f: f.box.area)
+        return Observation(0, face, measure_for_gates(picture, face), crop)
 
 
 def video_recognizer(ctx: TaskContext, tally: Tally, *, look_only: bool = False) -> SceneRecognizer:
@@ -558,13 +575,13 @@ def video_recognizer(ctx: TaskContext, tally: Tally, *, look_only: bool = False)
     person keeps a face to show."""
     recognizer: VideoRecognizer | FrameRecognizer
     if ctx.settings.vision_service_url:
-        recognizer = VideoRecognizer(ctx)
+        recognizer = VideoRecognizer(ctx, tally)
     else:
         recognizer = FrameRecognizer(ctx, ctx.frames, tally)
         recognizer.keep_crops = look_only
-        if not look_only:
-            recognizer.directory.complete_pending()
     recognizer.look_only = look_only
+    if not look_only:
+        recognizer.directory.complete_pending()
     return recognizer
 
 
