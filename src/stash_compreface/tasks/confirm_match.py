@@ -18,39 +18,29 @@ from typing import Any
 from ..errors import SettingError, TooManyFaces
 from ..faces import matching
 from ..settings import TaskArgs
-from ..stash.models import Image, ItemKind, Scene
+from ..stash.models import Image, Scene
 from . import scene_faces
 from .context import TaskContext
-from .image_recognizer import face_crop, find_image
-from .performers import PerformerDirectory, find_performer, scene_item
-from .scene_recognizer import find_scene
+from .image_recognizer import face_crop
+from .items import find_item
+from .performers import PerformerDirectory, find_performer
 
 
 def confirm_match(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
-    if bool(args.image_id) == bool(args.scene_id):
-        raise SettingError("confirmMatch needs imageId or sceneId (one of them): the item the performer is in",
-                           setting="imageId")
-    item: Image | Scene
-    if args.image_id:
-        kind, item = ItemKind.IMAGE, find_image(ctx, args)
-        key = item.id
-    else:
-        kind, item = ItemKind.SCENE, find_scene(ctx, args)
-        key = scene_item(item.id)
+    item = find_item(ctx, args, role="the item the performer is in")
     performer = find_performer(ctx, args.mode, args.performer_id, what="the performer who is in the item")
     face = None
     if args.face_index is not None:
         ctx.face_service.check()
         # The face first: a faceIndex that names no face fails here, before anything is written.
-        face = _face(ctx, item, args.face_index)
-    ctx.state.unrefuse(key, performer.id, [performer.name, *performer.aliases])
-    learned = _learn(ctx, PerformerDirectory(ctx).own_subject(performer), key, face) if face else None
-    linked = ctx.writes.record_outcome(kind, item, failed=False, performers=[performer.id])
-    what = f"{kind.value} {item.id}"
-    ctx.info(f"performer {performer.id} ({performer.name}) " + ("linked to " if linked else "already in ") + what
-             + ("; the face was learned as one of their examples" if learned else ""))
+        face = _face(ctx, item.record, args.face_index)
+    ctx.state.unrefuse(item.key, performer.id, [performer.name, *performer.aliases])
+    learned = _learn(ctx, PerformerDirectory(ctx).own_subject(performer), item.key, face) if face else None
+    linked = ctx.writes.record_outcome(item.kind, item.record, failed=False, performers=[performer.id])
+    ctx.info(f"performer {performer.id} ({performer.name}) " + ("linked to " if linked else "already in ")
+             + item.label + ("; the face was learned as one of their examples" if learned else ""))
     ctx.progress(1.0)
-    return {"mode": args.mode, "item": what, "performer": {"id": performer.id, "name": performer.name},
+    return {"mode": args.mode, "item": item.label, "performer": {"id": performer.id, "name": performer.name},
             "linked": bool(linked), "learned": bool(learned)}
 
 
