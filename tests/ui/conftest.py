@@ -49,38 +49,6 @@ window.PluginApi = {
 };
 """
 
-# Stash renders the image page after the plugin's script has run, then dispatches stash:location (App.tsx).
-# The layout follows Image.tsx and Images/styles.scss: details column (.image-tabs with .image-toolbar)
-# beside a padded, position: relative .image-container whose img is object-fit: contain.
-PAGE = """<!doctype html>
-<html><head><meta charset="utf-8"><title>Image {image_id}</title>
-<style>
-  body {{ margin: 0; font-family: sans-serif; background: #202b33; color: #f5f8fa; }}
-  .image-page {{ display: flex; padding: 16px; gap: 16px; }}
-  .image-tabs {{ width: 360px; }}
-  .image-container {{ position: relative; display: flex; width: 500px; height: 500px; padding: 0 15px;
-                      background: #10161a; }}
-  .image-container img {{ width: 100%; height: 100%; object-fit: contain; }}
-  .btn {{ padding: 4px 10px; }}
-</style>
-<link rel="stylesheet" href="/plugin/compreface/css">
-<script>{standin}</script>
-<script src="/plugin/compreface/javascript"></script>
-</head><body><div id="root"></div>
-<script>
-  setTimeout(() => {{
-    document.getElementById("root").innerHTML =
-      '<div class="image-page"><div class="image-tabs"><h3>Image {image_id}</h3>' +
-      '<div class="image-toolbar"><button class="btn">Organized</button></div><p>Details…</p></div>' +
-      '<div class="image-container">' +
-      '<img class="m-sm-auto no-gutter image-image" alt="" src="/image/{image_id}/image"></div></div>';
-    PluginApi.Event.dispatchEvent(new CustomEvent("stash:location",
-      {{ detail: {{ data: {{ location: window.location }} }} }}));
-  }}, 50);
-</script>
-</body></html>
-"""
-
 
 # Stash's React, reduced to what the plugin's route component and navbar entry need, rendering straight to
 # DOM: the page "renders" the registered route like Stash's router would, after the plugin's script ran,
@@ -107,22 +75,25 @@ window.PluginApi.React = (() => {
 })();
 """
 
-REVIEW_PAGE = """<!doctype html>
-<html><head><meta charset="utf-8"><title>Compreface review</title>
-<style>body {{ margin: 0; font-family: sans-serif; background: #202b33; color: #f5f8fa; }}</style>
+
+def stash_page(title: str, style: str, render: str, *, react: bool = False) -> str:
+    """A page as Stash serves it: the plugin's css and script loaded with the ``PluginApi`` stand-in; then,
+    after the script ran, the page rendered (``render``, JavaScript) and ``stash:location`` dispatched, in
+    that order (App.tsx)."""
+    return f"""<!doctype html>
+<html><head><meta charset="utf-8"><title>{title}</title>
+<style>
+  body {{ margin: 0; font-family: sans-serif; background: #202b33; color: #f5f8fa; }}
+  .btn {{ padding: 4px 10px; }}
+{style}
+</style>
 <link rel="stylesheet" href="/plugin/compreface/css">
-<script>{standin}{react}</script>
+<script>{PLUGIN_API_STANDIN}{MINI_REACT if react else ""}</script>
 <script src="/plugin/compreface/javascript"></script>
 </head><body><div id="root"></div>
 <script>
   setTimeout(() => {{
-    let nav = [{{ children: "Settings" }}];
-    for (const fn of PluginApi.patch.befores["MainNavBar.UtilityItems"] || []) nav = fn(...nav);
-    document.getElementById("root").append(PluginApi.React.createElement("nav", {{ className: "navbar" }},
-                                                                         nav[0].children));
-    const component = PluginApi.register.routes["/plugin/compreface/review"];
-    document.getElementById("root").append(component ? component() : "no route registered");
-    PluginApi.React._flush();
+{render}
     PluginApi.Event.dispatchEvent(new CustomEvent("stash:location",
       {{ detail: {{ data: {{ location: window.location }} }} }}));
   }}, 50);
@@ -131,34 +102,47 @@ REVIEW_PAGE = """<!doctype html>
 """
 
 
-# Stash's scene page (Scene.tsx): the details column (.scene-tabs with .scene-toolbar) beside the player,
-# a video.js around a <video>.
-SCENE_PAGE = """<!doctype html>
-<html><head><meta charset="utf-8"><title>Scene {scene_id}</title>
-<style>
-  body {{ margin: 0; font-family: sans-serif; background: #202b33; color: #f5f8fa; }}
-  .scene-page {{ display: flex; padding: 16px; gap: 16px; }}
-  .scene-tabs {{ width: 460px; }}
-  .scene-player-container {{ width: 480px; height: 270px; background: #000; }}
-  .btn {{ padding: 4px 10px; }}
-</style>
-<link rel="stylesheet" href="/plugin/compreface/css">
-<script>{standin}</script>
-<script src="/plugin/compreface/javascript"></script>
-</head><body><div id="root"></div>
-<script>
-  setTimeout(() => {{
-    document.getElementById("root").innerHTML =
+def image_page(image_id: str) -> str:
+    """Image.tsx and Images/styles.scss: a details column (.image-tabs with .image-toolbar) beside a padded,
+    position: relative .image-container whose img is object-fit: contain."""
+    style = """  .image-page { display: flex; padding: 16px; gap: 16px; }
+  .image-tabs { width: 360px; }
+  .image-container { position: relative; display: flex; width: 500px; height: 500px; padding: 0 15px;
+                     background: #10161a; }
+  .image-container img { width: 100%; height: 100%; object-fit: contain; }"""
+    render = f"""    document.getElementById("root").innerHTML =
+      '<div class="image-page"><div class="image-tabs"><h3>Image {image_id}</h3>' +
+      '<div class="image-toolbar"><button class="btn">Organized</button></div><p>Details…</p></div>' +
+      '<div class="image-container">' +
+      '<img class="m-sm-auto no-gutter image-image" alt="" src="/image/{image_id}/image"></div></div>';"""
+    return stash_page(f"Image {image_id}", style, render)
+
+
+def scene_page(scene_id: str) -> str:
+    """Scene.tsx: the details column (.scene-tabs with .scene-toolbar) beside the player, a video.js around
+    a <video>."""
+    style = """  .scene-page { display: flex; padding: 16px; gap: 16px; }
+  .scene-tabs { width: 460px; }
+  .scene-player-container { width: 480px; height: 270px; background: #000; }"""
+    render = f"""    document.getElementById("root").innerHTML =
       '<div class="scene-page"><div class="scene-tabs"><div class="scene-header-container"><h3>Scene {scene_id}' +
       '</h3></div><div class="scene-toolbar"><span class="scene-toolbar-group"><button class="btn">Edit</button>' +
       '</span></div><p>Details…</p></div>' +
-      '<div class="scene-player-container"><div class="video-js"><video class="vjs-tech"></video></div></div></div>';
-    PluginApi.Event.dispatchEvent(new CustomEvent("stash:location",
-      {{ detail: {{ data: {{ location: window.location }} }} }}));
-  }}, 50);
-</script>
-</body></html>
-"""
+      '<div class="scene-player-container"><div class="video-js"><video class="vjs-tech"></video></div></div></div>';"""
+    return stash_page(f"Scene {scene_id}", style, render)
+
+
+def review_page() -> str:
+    """The review route rendered as Stash's router renders it, under a navbar whose utility items go through
+    the patches registered for them (MainNavbar.tsx's PatchComponent)."""
+    render = """    let nav = [{ children: "Settings" }];
+    for (const fn of PluginApi.patch.befores["MainNavBar.UtilityItems"] || []) nav = fn(...nav);
+    document.getElementById("root").append(PluginApi.React.createElement("nav", { className: "navbar" },
+                                                                         nav[0].children));
+    const component = PluginApi.register.routes["/plugin/compreface/review"];
+    document.getElementById("root").append(component ? component() : "no route registered");
+    PluginApi.React._flush();"""
+    return stash_page("Compreface review", "", render, react=True)
 
 
 @dataclass
@@ -206,13 +190,13 @@ def _handler(web: StashWeb) -> type[BaseHTTPRequestHandler]:
         def do_GET(self) -> None:
             path = self.path.split("?")[0]
             if match := re.fullmatch(r"/images/(\d+)", path):
-                page = PAGE.format(image_id=match.group(1), standin=PLUGIN_API_STANDIN)
+                page = image_page(match.group(1))
                 self._send(200, page.encode(), "text/html; charset=utf-8")
             elif match := re.fullmatch(r"/scenes/(\d+)", path):
-                page = SCENE_PAGE.format(scene_id=match.group(1), standin=PLUGIN_API_STANDIN)
+                page = scene_page(match.group(1))
                 self._send(200, page.encode(), "text/html; charset=utf-8")
             elif path == "/plugin/compreface/review":
-                page = REVIEW_PAGE.format(standin=PLUGIN_API_STANDIN, react=MINI_REACT)
+                page = review_page()
                 self._send(200, page.encode(), "text/html; charset=utf-8")
             elif path == "/plugin/compreface/javascript":
                 self._send(200, (UI_DIR / "compreface.js").read_bytes(), "text/javascript; charset=utf-8")
