@@ -19,12 +19,23 @@
 
   // ---------------------------------------------------------------- talking to Stash
 
+  // Stash behind a reverse proxy with a path prefix rewrites its <base href> (and its router's basename,
+  // ui/v2.5/src/core/createClient.ts): every URL the page builds, and every route it matches, goes through it.
+  const BASE = ((document.querySelector("base") && document.querySelector("base").getAttribute("href")) || "/")
+    .replace(/\/?$/, "/");
+
+  /** The route of the current page, as Stash's router sees it (without the base prefix). */
+  function routePath() {
+    const path = window.location.pathname;
+    return path.startsWith(BASE) ? `/${path.slice(BASE.length)}` : path;
+  }
+
   // The only GraphQL documents the page sends, one per line (tests validate them against every Stash schema).
   const OPERATION = 'mutation CompreFaceOperation($args: Map) { runPluginOperation(plugin_id: "compreface", args: $args) }';
   const PERFORMERS = 'query CompreFacePerformers($filter: FindFilterType, $performer_filter: PerformerFilterType) { findPerformers(filter: $filter, performer_filter: $performer_filter) { performers { id name } } }';
 
   async function graphql(query, variables) {
-    const response = await fetch("/graphql", {
+    const response = await fetch(`${BASE}graphql`, {
       method: "POST",
       credentials: "same-origin",
       headers: { "Content-Type": "application/json", Accept: "application/json" },
@@ -494,7 +505,7 @@
   /** A sighting or link as the plugin names it (image:12, scene:3), linking to its page. */
   function itemLink(ref) {
     const [kind, id] = ref.split(":");
-    return el("a", { class: "cf-item", href: `/${kind}s/${id}`, text: `${kind} ${id}` });
+    return el("a", { class: "cf-item", href: `${BASE}${kind}s/${id}`, text: `${kind} ${id}` });
   }
 
   function when(seconds) {
@@ -641,7 +652,7 @@
     pending = setInterval(() => {
       const node = page.find();
       if (node || ++tries > 100) clearInterval(pending);
-      if (node && page.path.test(window.location.pathname)) view = Object.assign(page.make(id, node), { page, id });
+      if (node && page.path.test(routePath())) view = Object.assign(page.make(id, node), { page, id });
     }, 100);
   }
 
@@ -653,7 +664,7 @@
                                                type: "button", title: "Faces to review" }, "Faces");
     const link = router && router.NavLink
       ? R.createElement(router.NavLink, { className: "nav-utility", exact: true, to: REVIEW_PATH }, button)
-      : R.createElement("a", { className: "nav-utility", href: REVIEW_PATH }, button);
+      : R.createElement("a", { className: "nav-utility", href: BASE + REVIEW_PATH.slice(1) }, button);
     return [Object.assign({}, props, { children: R.createElement(R.Fragment, null, props.children, link) })];
   }
 
@@ -663,5 +674,5 @@
   if (api && api.Event && api.Event.addEventListener) {
     api.Event.addEventListener("stash:location", (e) => mount(e.detail.data.location.pathname));
   }
-  mount(window.location.pathname);
+  mount(routePath());
 })();

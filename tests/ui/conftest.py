@@ -76,33 +76,35 @@ window.PluginApi.React = (() => {
 """
 
 
-def stash_page(title: str, style: str, render: str, *, react: bool = False) -> str:
+def stash_page(title: str, style: str, render: str, *, base: str, react: bool = False) -> str:
     """A page as Stash serves it: the plugin's css and script loaded with the ``PluginApi`` stand-in; then,
     after the script ran, the page rendered (``render``, JavaScript) and ``stash:location`` dispatched, in
-    that order (App.tsx)."""
+    that order (App.tsx). Stash rewrites ``<base href>`` to its path prefix, and its router's location
+    (what ``stash:location`` carries) is relative to it."""
     return f"""<!doctype html>
-<html><head><meta charset="utf-8"><title>{title}</title>
+<html><head><meta charset="utf-8"><title>{title}</title><base href="{base}">
 <style>
   body {{ margin: 0; font-family: sans-serif; background: #202b33; color: #f5f8fa; }}
   .btn {{ padding: 4px 10px; }}
 {style}
 </style>
-<link rel="stylesheet" href="/plugin/compreface/css">
+<link rel="stylesheet" href="plugin/compreface/css">
 <script>{PLUGIN_API_STANDIN}{MINI_REACT if react else ""}</script>
-<script src="/plugin/compreface/javascript"></script>
+<script src="plugin/compreface/javascript"></script>
 </head><body><div id="root"></div>
 <script>
   setTimeout(() => {{
 {render}
+    const route = "/" + window.location.pathname.slice({len(base)});
     PluginApi.Event.dispatchEvent(new CustomEvent("stash:location",
-      {{ detail: {{ data: {{ location: window.location }} }} }}));
+      {{ detail: {{ data: {{ location: {{ pathname: route }} }} }} }}));
   }}, 50);
 </script>
 </body></html>
 """
 
 
-def image_page(image_id: str) -> str:
+def image_page(image_id: str, base: str) -> str:
     """Image.tsx and Images/styles.scss: a details column (.image-tabs with .image-toolbar) beside a padded,
     position: relative .image-container whose img is object-fit: contain."""
     style = """  .image-page { display: flex; padding: 16px; gap: 16px; }
@@ -114,11 +116,11 @@ def image_page(image_id: str) -> str:
       '<div class="image-page"><div class="image-tabs"><h3>Image {image_id}</h3>' +
       '<div class="image-toolbar"><button class="btn">Organized</button></div><p>Details…</p></div>' +
       '<div class="image-container">' +
-      '<img class="m-sm-auto no-gutter image-image" alt="" src="/image/{image_id}/image"></div></div>';"""
-    return stash_page(f"Image {image_id}", style, render)
+      '<img class="m-sm-auto no-gutter image-image" alt="" src="image/{image_id}/image"></div></div>';"""
+    return stash_page(f"Image {image_id}", style, render, base=base)
 
 
-def scene_page(scene_id: str) -> str:
+def scene_page(scene_id: str, base: str) -> str:
     """Scene.tsx: the details column (.scene-tabs with .scene-toolbar) beside the player, a video.js around
     a <video>."""
     style = """  .scene-page { display: flex; padding: 16px; gap: 16px; }
@@ -129,10 +131,10 @@ def scene_page(scene_id: str) -> str:
       '</h3></div><div class="scene-toolbar"><span class="scene-toolbar-group"><button class="btn">Edit</button>' +
       '</span></div><p>Details…</p></div>' +
       '<div class="scene-player-container"><div class="video-js"><video class="vjs-tech"></video></div></div></div>';"""
-    return stash_page(f"Scene {scene_id}", style, render)
+    return stash_page(f"Scene {scene_id}", style, render, base=base)
 
 
-def review_page() -> str:
+def review_page(base: str) -> str:
     """The review route rendered as Stash's router renders it, under a navbar whose utility items go through
     the patches registered for them (MainNavbar.tsx's PatchComponent)."""
     render = """    let nav = [{ children: "Settings" }];
@@ -142,15 +144,17 @@ def review_page() -> str:
     const component = PluginApi.register.routes["/plugin/compreface/review"];
     document.getElementById("root").append(component ? component() : "no route registered");
     PluginApi.React._flush();"""
-    return stash_page("Compreface review", "", render, react=True)
+    return stash_page("Compreface review", "", render, base=base, react=True)
 
 
 @dataclass
 class StashWeb:
-    """The stand-in web server; ``operations`` lists every (mode, args, output, error) the UI ran."""
+    """The stand-in web server; ``operations`` lists every (mode, args, output, error) the UI ran. ``base``:
+    Stash's path prefix (behind a reverse proxy, "/stash/" say); nothing outside it is served."""
 
     world: TaskWorld
     url: str = ""
+    base: str = "/"
     operations: list[tuple[str, dict[str, Any], Any, str | None]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -187,16 +191,22 @@ def _handler(web: StashWeb) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(body)
 
-        def do_GET(self) -> None:
+        def _route(self) -> tuple[str, str]:
+            """The base and the path under it; "" for a path outside the base, as a proxy would not pass it."""
             path = self.path.split("?")[0]
+            base = web.base
+            return base, (path[len(base) - 1:] if path.startswith(base) else "")
+
+        def do_GET(self) -> None:
+            base, path = self._route()
             if match := re.fullmatch(r"/images/(\d+)", path):
-                page = image_page(match.group(1))
+                page = image_page(match.group(1), base)
                 self._send(200, page.encode(), "text/html; charset=utf-8")
             elif match := re.fullmatch(r"/scenes/(\d+)", path):
-                page = scene_page(match.group(1))
+                page = scene_page(match.group(1), base)
                 self._send(200, page.encode(), "text/html; charset=utf-8")
             elif path == "/plugin/compreface/review":
-                page = review_page()
+                page = review_page(base)
                 self._send(200, page.encode(), "text/html; charset=utf-8")
             elif path == "/plugin/compreface/javascript":
                 self._send(200, (UI_DIR / "compreface.js").read_bytes(), "text/javascript; charset=utf-8")
@@ -210,7 +220,7 @@ def _handler(web: StashWeb) -> type[BaseHTTPRequestHandler]:
                 self._send(404, b"not found", "text/plain")
 
         def do_POST(self) -> None:
-            if self.path != "/graphql":
+            if self._route()[1] != "/graphql":
                 self._send(404, b"not found", "text/plain")
                 return
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))

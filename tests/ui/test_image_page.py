@@ -160,3 +160,18 @@ def test_pick_another_performer_for_a_wrongly_matched_face(world: TaskWorld, web
     assert world.run("identifyImagesAll").error is None
     assert world.stash.images[image_id].performer_ids == {dana}  # Alice is not linked back
     assert browser.errors() == []
+
+
+def test_the_faces_control_works_behind_a_reverse_proxy_path_prefix(world: TaskWorld, web: StashWeb,
+                                                                    browser: Browser) -> None:
+    alice = enrol(world, "Alice", 1)
+    image_id = world.stash.add_image(photo(1, size=200, width=WIDTH, height=HEIGHT, seed=3))
+    web.base = "/stash/"  # Stash behind a reverse proxy: its <base href>, and nothing served outside it
+    browser.goto(f"{web.url}/stash/images/{image_id}")
+    browser.wait_for("document.querySelector('.cf-faces-button') && document.querySelector('img').complete")
+    browser.click(".cf-faces-button")
+    browser.wait_for("document.querySelectorAll('.cf-box').length === 1")
+    browser.click('.cf-face[data-index="0"] .cf-confirm')
+    assert wait_idle(browser) == "Alice linked to face 1"
+    assert world.stash.images[image_id].performer_ids == {alice}
+    assert browser.errors() == []

@@ -103,3 +103,16 @@ def test_name_reject_and_undo_from_the_review_page(world: TaskWorld, web: StashW
     assert browser.eval(f"!!document.querySelector('{row(carol)}')") is True  # a candidate to review again
     browser.screenshot(tmp_path / "3-undone.png")
     assert browser.errors() == []
+
+
+def test_behind_a_reverse_proxy_path_prefix_links_keep_the_prefix(world: TaskWorld, web: StashWeb,
+                                                                  browser: Browser) -> None:
+    seen = world.stash.add_image(photo(42, size=190, width=WIDTH, height=HEIGHT, seed=1))
+    assert world.run("recognizeImagesHQ").error is None
+    web.base = "/stash/"  # Stash behind a reverse proxy: its <base href>, and nothing served outside it
+    browser.goto(f"{web.url}/stash/plugin/compreface/review")
+    assert wait_idle(browser) == "1 candidate"
+    assert browser.eval("document.querySelector('nav a.nav-utility').getAttribute('href')") == \
+        "/stash/plugin/compreface/review"
+    assert browser.eval("document.querySelector('a.cf-item').pathname") == f"/stash/images/{seen}"
+    assert browser.errors() == []
