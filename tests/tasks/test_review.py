@@ -141,3 +141,17 @@ def test_the_unidentified_tag_is_removed_once_the_image_is_matched(world: TaskWo
     assert world.run("recognizeImagesHQ").error is None
     assert image_tags(world, stranger) == {SCANNED, MATCHED}
     assert world.stash.images[stranger].performer_ids
+
+
+def test_review_data_lists_runs_that_wrote_with_their_first_links_not_looks(world: TaskWorld) -> None:
+    alice = enrol(world, "Alice", 1)
+    images = [world.stash.add_image(photo(1, size=170 + 5 * i, seed=i)) for i in range(12)]
+    run = world.run("identifyImagesAll")
+    for _ in range(3):  # looks from the image page: nothing written, nothing to undo
+        assert world.run("identifyImage", imageId=images[0], associateExisting="false").error is None
+    data = world.run("reviewData").output
+    (listed,) = data["runs"]
+    assert listed["runId"] == run.output["runId"] and listed["mode"] == "identifyImagesAll"
+    assert listed["linkCount"] == 12 and len(listed["links"]) == 10  # the first ten, and how many in all
+    assert all(link["performers"] == [{"id": alice, "name": "Alice"}] for link in listed["links"])
+    assert {link["item"] for link in listed["links"]} < {f"image:{i}" for i in images}

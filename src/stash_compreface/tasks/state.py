@@ -557,11 +557,13 @@ class StateStore:
             return [(subject, int(n), self._sightings(subject)) for subject, n in rows]
 
     def recent_runs(self, limit: int = 20) -> list[RunSummary]:
-        """The newest ``limit`` journalled runs, newest first, with how many writes each made."""
+        """The newest ``limit`` journalled runs that wrote something (a look from the image or scene page
+        writes nothing, and nothing is there to undo), newest first, with how many writes each made."""
         with self._lock:
             rows = self._db.execute(
                 "SELECT r.id, r.mode, r.started_at, r.undone_at, "
                 "(SELECT COUNT(*) FROM run_writes w WHERE w.run_id = r.id) FROM runs r "
+                "WHERE EXISTS (SELECT 1 FROM run_writes w WHERE w.run_id = r.id) "
                 "ORDER BY r.id DESC LIMIT ?", (limit,)).fetchall()
         return [RunSummary(int(i), m, float(s), u is not None, int(n)) for i, m, s, u, n in rows]
 
