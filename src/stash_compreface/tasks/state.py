@@ -469,11 +469,11 @@ class StateStore:
     def examples_from(self, item: str, subjects: Iterable[str]) -> list[JournalEntry]:
         """Every journalled example taken from ``item`` for one of ``subjects``, any run."""
         wanted = {s.casefold() for s in subjects}
-        with self._lock:
+        with self._lock:  # the item is matched in SQL: a journal may hold a library's worth of examples
             rows = self._db.execute("SELECT run_id, seq, kind, target, detail FROM run_writes WHERE kind = 'example' "
-                                    "ORDER BY run_id, seq").fetchall()
+                                    "AND json_extract(detail, '$.item') = ? ORDER BY run_id, seq", (item,)).fetchall()
         entries = [JournalEntry(r, q, k, t, json.loads(d)) for r, q, k, t, d in rows]
-        return [e for e in entries if e.detail.get("item") == item and e.target.casefold() in wanted]
+        return [e for e in entries if e.target.casefold() in wanted]
 
     def linked_by_other_runs(self, target: str, run_id: int) -> set[str]:
         """Performers that runs other than ``run_id`` (and not undone) linked to ``target`` (``image:<id>``)."""
