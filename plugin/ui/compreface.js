@@ -178,6 +178,14 @@
 
     afterAction() {}
 
+    /** "Not this person" for one item (`where` names it in the status line); true when done. */
+    notIn(item, performer, where) {
+      return this.act(`Not ${performer.name}`, async () => {
+        await runMode("rejectMatch", Object.assign({ performerId: performer.id }, item));
+        return `${performer.name} removed from ${where} and will not be linked to it again`;
+      });
+    }
+
     async act(what, work) {
       this.say(`${what}…`);
       this.panel.classList.add("cf-busy");
@@ -318,10 +326,7 @@
 
     async reject(face) {
       const performer = face.performer;
-      const done = await this.act(`Not ${performer.name}`, async () => {
-        await runMode("rejectMatch", { imageId: this.imageId, performerId: performer.id });
-        return `${performer.name} removed from this image and will not be linked to it again`;
-      });
+      const done = await this.notIn(this.item, performer, "this image");
       if (done) {
         face.rejected = performer.name;
         face.performer = null;
@@ -461,11 +466,7 @@
     }
 
     async reject(p) {
-      const performer = p.performer;
-      const done = await this.act(`Not ${performer.name}`, async () => {
-        await runMode("rejectMatch", { sceneId: this.sceneId, performerId: performer.id });
-        return `${performer.name} removed from this scene and will not be linked to it again`;
-      });
+      const done = await this.notIn(this.item, p.performer, "this scene");
       if (done) {
         Object.assign(p, { status: "rejected", linked: false });
         this.render();
@@ -582,10 +583,7 @@
 
     notThisPerson(ref, performer) {
       const [kind, id] = ref.split(":");
-      return this.act(`Not ${performer.name}`, async () => {
-        await runMode("rejectMatch", { [`${kind}Id`]: id, performerId: performer.id });
-        return `${performer.name} removed from ${kind} ${id} and will not be linked to it again`;
-      });
+      return this.notIn({ [`${kind}Id`]: id }, performer, `${kind} ${id}`);
     }
 
     name(subject, name) {

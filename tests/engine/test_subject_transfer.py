@@ -8,12 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from stash_compreface.engine.service import BuiltinFaceService
-from testdoubles.compreface import CompreFaceDouble
 from testdoubles.photos import Photos
-from testdoubles.stash import StashDouble
 from tests.library import MATCHED
-from tests.tasks.conftest import COOKIE, TaskWorld
+from tests.tasks.conftest import TaskWorld, builtin_store, task_world
 
 PEOPLE = {"Obama": ("obama_1", "obama_2"), "Macron": ("macron_2014", "macron_2025"),
           "Ardern": ("ardern_2018", "ardern_2022")}
@@ -21,9 +18,8 @@ PEOPLE = {"Obama": ("obama_1", "obama_2"), "Macron": ("macron_2014", "macron_202
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[TaskWorld]:
-    with CompreFaceDouble.running(engine="builtin") as compreface, \
-            StashDouble.running(session_cookie=COOKIE) as stash:
-        yield TaskWorld(stash=stash, compreface=compreface, state_dir=tmp_path / "state")
+    with task_world(tmp_path, engine="builtin") as w:
+        yield w
 
 
 def _use(world: TaskWorld, engine: str) -> None:
@@ -32,14 +28,6 @@ def _use(world: TaskWorld, engine: str) -> None:
 
 def _subject(name: str) -> str:
     return f"Person 0 {name.upper():A<16.16}"
-
-
-def _store_counts(world: TaskWorld) -> dict[str, int]:
-    service = BuiltinFaceService(world.state_dir)
-    try:
-        return {subject: service.count_examples(subject) for subject in service.list_subjects()}
-    finally:
-        service.close()
 
 
 def test_import_copies_each_example_once_and_the_built_in_engine_recognises_them(world, photos: Photos) -> None:
@@ -51,10 +39,10 @@ def test_import_copies_each_example_once_and_the_built_in_engine_recognises_them
     first = world.run("importFromCompreFace")
     assert first.error is None, first.logs
     assert first.output["examples_copied"] == 4
-    assert _store_counts(world) == {_subject("Obama"): 2, _subject("Macron"): 1, _subject("Ardern"): 1}
+    assert builtin_store(world) == {_subject("Obama"): 2, _subject("Macron"): 1, _subject("Ardern"): 1}
     again = world.run("importFromCompreFace")
     assert again.error is None and again.output["examples_copied"] == 0  # a rerun copies nothing twice
-    assert _store_counts(world) == {_subject("Obama"): 2, _subject("Macron"): 1, _subject("Ardern"): 1}
+    assert builtin_store(world) == {_subject("Obama"): 2, _subject("Macron"): 1, _subject("Ardern"): 1}
 
     performers = {name: world.stash.add_performer(name, aliases=[_subject(name)]) for name in PEOPLE}
     images = {name: world.stash.add_image(photos[other]) for name, (_, other) in PEOPLE.items()}
@@ -73,7 +61,7 @@ def test_export_copies_the_built_in_store_into_compreface(world, photos: Photos)
                   for name, (profile, _) in PEOPLE.items()}
     synced = world.run("synchronizePerformers")
     assert synced.error is None, synced.logs
-    subjects = set(_store_counts(world))
+    subjects = set(builtin_store(world))
     assert len(subjects) == len(PEOPLE)
 
     exported = world.run("exportToCompreFace")
@@ -96,4 +84,4 @@ def test_dry_run_copies_nothing(world, photos: Photos) -> None:
     run = world.run("importFromCompreFace")
     assert run.error is None and run.output["examples_copied"] == 0
     assert any("dry run: would add example" in m for m in run.messages("info"))
-    assert _store_counts(world) == {}
+    assert builtin_store(world) == {}

@@ -9,6 +9,7 @@ and the returned output.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ import pytest
 from PIL import Image
 
 from stash_compreface import tasks
+from stash_compreface.engine.service import BuiltinFaceService
 from stash_compreface.errors import PluginError
 from stash_compreface.runtime.reporter import MemoryReporter
 from stash_compreface.runtime.session import task_context
@@ -110,13 +112,29 @@ def assert_no_secrets(run: TaskRun) -> None:
         assert not leaked, f"secret leaked into {len(leaked)} text(s): {leaked[0][:200]}"
 
 
-@pytest.fixture
-def world(tmp_path: Path) -> Iterator[TaskWorld]:
-    """Fresh Stash and CompreFace doubles, configured as a user would, and a private state dir."""
-    with CompreFaceDouble.running() as compreface, StashDouble.running(session_cookie=COOKIE) as stash:
+@contextlib.contextmanager
+def task_world(tmp_path: Path, *, engine: str | None = None) -> Iterator[TaskWorld]:
+    """Fresh Stash and CompreFace doubles, configured as a user would, and a private state dir; ``engine``
+    "builtin" puts the plugin's own face engine behind the CompreFace double (real photos)."""
+    with CompreFaceDouble.running(engine=engine) as compreface, StashDouble.running(session_cookie=COOKIE) as stash:
         w = TaskWorld(stash=stash, compreface=compreface, state_dir=tmp_path / "state")
         w.configure()
         yield w
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[TaskWorld]:
+    with task_world(tmp_path) as w:
+        yield w
+
+
+def builtin_store(world: TaskWorld) -> dict[str, int]:
+    """The built-in engine's subjects and how many examples each holds, as the plugin would read them."""
+    service = BuiltinFaceService(world.state_dir)
+    try:
+        return {subject: service.count_examples(subject) for subject in service.list_subjects()}
+    finally:
+        service.close()
 
 
 # -- scenes with real videos (H.264 files of synthetic faces) ----------------------------------------

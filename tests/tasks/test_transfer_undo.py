@@ -12,30 +12,16 @@ from pathlib import Path
 import pytest
 
 from stash_compreface.engine.service import BuiltinFaceService
-from testdoubles.compreface import CompreFaceDouble
 from testdoubles.photos import Photos
-from testdoubles.stash import StashDouble
-from tests.tasks.conftest import COOKIE, TaskWorld
+from tests.tasks.conftest import TaskWorld, builtin_store, task_world
 
 OBAMA, MACRON, ARDERN = "Person 0 OBAMA", "Person 0 MACRON", "Person 0 ARDERN"
 
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[TaskWorld]:
-    with CompreFaceDouble.running(engine="builtin") as compreface, \
-            StashDouble.running(session_cookie=COOKIE) as stash:
-        w = TaskWorld(stash=stash, compreface=compreface, state_dir=tmp_path / "state")
-        w.configure()
+    with task_world(tmp_path, engine="builtin") as w:
         yield w
-
-
-def builtin_store(world: TaskWorld) -> dict[str, int]:
-    """The built-in engine's subjects and how many examples each holds, as the plugin would read them."""
-    service = BuiltinFaceService(world.state_dir)
-    try:
-        return {subject: service.count_examples(subject) for subject in service.list_subjects()}
-    finally:
-        service.close()
 
 
 def enrol_builtin(world: TaskWorld, subject: str, image: bytes) -> None:

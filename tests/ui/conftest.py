@@ -23,9 +23,7 @@ from typing import Any
 
 import pytest
 
-from testdoubles.compreface import CompreFaceDouble
-from testdoubles.stash import StashDouble
-from tests.tasks.conftest import COOKIE, TaskWorld
+from tests.tasks.conftest import COOKIE, TaskWorld, task_world
 from tests.ui.cdp import CHROMIUM, Browser
 
 UI_DIR = Path(__file__).resolve().parents[2] / "plugin" / "ui"
@@ -231,9 +229,7 @@ def _handler(web: StashWeb) -> type[BaseHTTPRequestHandler]:
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[TaskWorld]:
-    with CompreFaceDouble.running() as compreface, StashDouble.running(session_cookie=COOKIE) as stash:
-        w = TaskWorld(stash=stash, compreface=compreface, state_dir=tmp_path / "state")
-        w.configure()
+    with task_world(tmp_path) as w:
         yield w
 
 

@@ -37,7 +37,8 @@ def identify_scene(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
             ctx.writes.record_outcome(ItemKind.SCENE, item, failed=True)
 
     report = run_one(ctx, scene, work, label=lambda item: item.label, mark_failed=mark_failed)
-    linked = (ctx.stash.find_scene(scene.id) or scene).performer_ids
+    # Only a recording look changed the scene's performers: read them again then.
+    linked = (ctx.stash.find_scene(scene.id) or scene).performer_ids if args.associate_existing else scene.performer_ids
     scene_faces.keep(ctx, scene.id, [f.crop for f in report.findings])
     people = [{**f.as_dict(), "index": i, "linked": f.performer_id in linked} for i, f in enumerate(report.findings)]
     ctx.info(f"{scene.label}: {report.describe()}")

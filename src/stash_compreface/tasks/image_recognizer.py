@@ -171,8 +171,8 @@ class ImageRecognizer:
         high_quality, hq_why = quality.check(face, measured, self.policy.subject_gate)
         min_similarity = self.ctx.settings.min_similarity
         match = matching.best_match(face, min_similarity, refused=lambda subject: self._refused(work, subject))
-        first = matching.best_match(face, min_similarity)
-        if match is None and first is not None and self.policy.create != "immediate":
+        first = matching.best_match(face, min_similarity) if match is None else None
+        if first is not None and self.policy.create != "immediate":
             # (createPerformerFromImage: the user says this rejected face is someone new, so it goes on.)
             return FaceReport(index, face, FaceStatus.UNMATCHED, f"{first.subject} was rejected for this image",
                               similarity=first.similarity)
