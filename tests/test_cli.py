@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -95,3 +96,25 @@ def test_a_misspelt_set_name_is_refused_before_connecting() -> None:
 
     with pytest.raises(SystemExit, match="unknown setting maxBatchSise"):
         main(["run", "recognizeImagesHQ", "--stash-url", "http://127.0.0.1:9", "--set", "maxBatchSise=5"])
+
+
+def test_without_the_plugins_state_a_built_in_engine_run_is_refused_and_says_why(tmp_path) -> None:
+    """Stash on another machine: a run here would start a second, empty face store beside the plugin's."""
+    with StashDouble.running(api_key=API_KEY) as stash:
+        stash.plugins_path = "/srv/elsewhere/plugins"  # Stash's folder, not on this machine
+        stash.configure_plugin("compreface", {})  # no CompreFace key: the built-in engine
+        done = subprocess.run([sys.executable, "-m", "stash_compreface", "run", "recognizeImagesHQ", "--stash-url",
+                               stash.url, "--api-key", API_KEY], capture_output=True, text=True, timeout=120,
+                              env={**os.environ, "XDG_DATA_HOME": str(tmp_path)})
+        assert done.returncode == 1
+        assert "--state-dir" in done.stderr and "/srv/elsewhere/plugins" in done.stderr
+        assert stash.mutation_count() == 0 and not any(tmp_path.iterdir())
+
+
+def test_with_compreface_a_run_away_from_the_plugin_keeps_its_own_state_and_says_where(doubles, tmp_path) -> None:
+    stash, _ = doubles
+    done = subprocess.run([sys.executable, "-m", "stash_compreface", "run", "resetUnmatchedImages", "--stash-url",
+                           stash.url, "--api-key", API_KEY], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "XDG_DATA_HOME": str(tmp_path)})
+    assert done.returncode == 0, done.stderr
+    assert f"keeps its own sightings and undo journal in {tmp_path / 'stash-compreface'}" in done.stderr

@@ -19,7 +19,6 @@ from .runtime.reporter import ConsoleReporter
 from .runtime.session import task_context
 from .settings import SETTING_BY_NAME, manifest_settings_yaml, parse_args, settings_table
 from .tasks import MODES, run, task_for
-from .tasks.state import user_state_dir
 
 
 def _key_values(pairs: list[str], what: str) -> dict[str, Any]:
@@ -69,8 +68,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="override a plugin setting saved in Stash for this run, e.g. --set maxBatchSize=50 "
                        "(names, defaults and ranges: `stash-compreface settings`)")
     run_p.add_argument("--dry-run", action="store_true", help="log what would change, write nothing")
-    run_p.add_argument("--state-dir", type=Path, help="where candidate sightings are kept, the stateDir setting "
-                       "(default ~/.local/share/stash-compreface/<stash host>)")
+    run_p.add_argument("--state-dir", type=Path, help="the plugin's state folder (sightings, undo journal, run "
+                       "lock, built-in faces), as the stateDir setting (default: the plugin's own data folder, "
+                       "found through Stash when Stash runs on this machine)")
     run_p.add_argument("--no-wait", action="store_true",
                        help="end at once when another run holds this Stash library, instead of waiting for it")
     run_p.add_argument("--insecure", action="store_true", help="do not verify Stash's TLS certificate")
@@ -136,7 +136,7 @@ def _run(ns: argparse.Namespace) -> int:
         args = parse_args(args_raw)
         task_for(args.mode)
         stash_url = ns.stash_url.rstrip("/")
-        with task_context(stash_url=stash_url, reporter=reporter, state_dir=user_state_dir(stash_url),
+        with task_context(stash_url=stash_url, reporter=reporter, state_dir=None, find_state=True,
                           api_key=ns.api_key, overrides=overrides, verify_tls=not ns.insecure, stop=stop,
                           wait_for_lock=not ns.no_wait) as ctx:
             output = run(args.mode, ctx, args)

@@ -32,7 +32,13 @@ DEFAULT_SCANNED_TAG = "Compreface Scanned"
 DEFAULT_MATCHED_TAG = "Compreface Matched"
 DEFAULT_UNIDENTIFIED_TAG = "Compreface Unidentified"
 DEFAULT_FRAME_SERVER_URL = "http://vision-frame-server:5001"
-COMPREFACE_AUTO_URLS = ("http://compreface:8000", "http://localhost:8000")
+# Where CompreFace listens when comprefaceUrl is empty, in order: inside a compose network its
+# single-container image (exadel/compreface, nginx on port 80) and the front end of its multi-container
+# compose (compreface-fe, also port 80, as in our docker-compose.yaml); then the host port both publish.
+COMPREFACE_AUTO_URLS = ("http://compreface:80", "http://compreface-fe:80", "http://localhost:8000")
+# A bare http://host means "whatever port CompreFace listens on there": its containers' 80, then the 8000
+# both of CompreFace's documents publish on the host.
+COMPREFACE_BARE_HOST_PORTS = (80, 8000)
 
 
 # -- value parsers: (value, setting name) -> parsed value, or ValueError naming the setting -----------
@@ -139,8 +145,11 @@ def _without_credentials(text: str) -> str:
     return re.sub(r"(://)[^/@\s]*@", r"\1<credentials>@", text)
 
 
-def normalize_url(value: str, name: str, default_port: int | None = None) -> str:
-    """Add a missing scheme, keep host name, port and path exactly (no DNS, so TLS and proxies work)."""
+def normalize_url(value: str, name: str, default_port: int | None = None, *, add_port: bool = True) -> str:
+    """Add a missing scheme, keep host name, port and path exactly (no DNS, so TLS and proxies work).
+
+    A bare ``http://host`` gets ``default_port`` unless ``add_port`` is false (then the port only shows in
+    the example of an error)."""
     example = f"http://host:{default_port}" if default_port else "http://host:9999"
     value = _require_text(value, name, f"an http(s) URL such as {example}")
     text = value.strip()
@@ -156,7 +165,8 @@ def normalize_url(value: str, name: str, default_port: int | None = None) -> str
         raise ValueError(f"{name} has an invalid port: {shown}") from None
     netloc = parts.netloc
     # A bare "http://host" means the service's own port; a URL with a path is a reverse proxy.
-    if port is None and default_port is not None and parts.scheme == "http" and not parts.path.strip("/"):
+    if port is None and default_port is not None and add_port and parts.scheme == "http" \
+            and not parts.path.strip("/"):
         netloc = f"{netloc}:{default_port}"
     return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), parts.query, ""))
 
@@ -243,6 +253,13 @@ def _spec_float(lo: float, hi: float) -> tuple[str, _Parser]:
     return f"{lo:g}-{hi:g}", lambda v, n: parse_float(v, n, lo, hi)
 
 
+def _spec_compreface_url() -> tuple[str, _Parser]:
+    """A bare http://host is kept bare: the engine tries each of COMPREFACE_BARE_HOST_PORTS there."""
+    ports = " or ".join(str(port) for port in COMPREFACE_BARE_HOST_PORTS)
+    return f"an http(s) URL, and http://host alone means port {ports}, whichever answers", \
+        lambda v, n: normalize_url(v, n, COMPREFACE_BARE_HOST_PORTS[-1], add_port=False)
+
+
 def _spec_url(port: int | None) -> tuple[str, _Parser]:
     text = f"an http(s) URL, and http://host alone means port {port}" if port else "an http(s) URL"
     return text, lambda v, n: normalize_url(v, n, port)
@@ -273,17 +290,18 @@ def _spec(name: str, attr: str, type_: ManifestType, default: Any, kind: tuple[s
 SETTINGS: tuple[SettingSpec, ...] = (
     _spec("faceEngine", "face_engine", "STRING", "auto", (" or ".join(FACE_ENGINES), _face_engine), "Face Engine",
           "Who finds and recognises faces. compreface is your CompreFace server; builtin is a face model that "
-          "runs inside the plugin with no server; auto uses CompreFace when it answers at comprefaceUrl (or at "
-          "http://compreface:8000 or http://localhost:8000) with a valid recognitionApiKey, else builtin, and "
-          "the log says which"),
-    _spec("comprefaceUrl", "compreface_url", "STRING", None, _spec_url(8000), "CompreFace URL",
-          "Base URL of CompreFace such as http://compreface:8000. Scheme, host name, port and path are kept, "
-          "so https and reverse proxies work",
-          default_note="try http://compreface:8000, then http://localhost:8000"),
+          "runs inside the plugin with no server; auto is compreface when a recognitionApiKey is set (a refused "
+          "key or an unreachable CompreFace then stops the task, naming the setting to fix) and builtin when none "
+          "is. The first log line of every run names the engine"),
+    _spec("comprefaceUrl", "compreface_url", "STRING", None, _spec_compreface_url(), "CompreFace URL",
+          "Base URL of CompreFace, as the Stash server reaches it, such as http://compreface-fe:80 in our "
+          "docker-compose.yaml or http://192.168.1.10:8000. Scheme, host name, port and path are kept, so https "
+          "and reverse proxies work",
+          default_note="try " + ", then ".join(COMPREFACE_AUTO_URLS)),
     _spec("recognitionApiKey", "recognition_api_key", "STRING", "", _KEY, "Recognition API Key",
           "API key of your CompreFace recognition service, as shown in the CompreFace UI. Needed when CompreFace "
           "is the face engine",
-          default_note="faceEngine compreface stops and names this setting, auto uses the built-in engine"),
+          default_note="the built-in engine (faceEngine auto), or a stop naming this setting (faceEngine compreface)"),
     _spec("detectionApiKey", "detection_api_key", "STRING", "", _KEY, "Detection API Key",
           "API key of a CompreFace detection service, used by Synchronize Performers to find the face in "
           "profile images",
@@ -310,10 +328,9 @@ SETTINGS: tuple[SettingSpec, ...] = (
           default_note="the address Stash gives the plugin"),
     _spec("stateDir", "state_dir", "STRING", None,
           ("an absolute folder path", _folder), "State Folder",
-          "Folder of the small database that remembers where each unknown person was seen, so that "
-          "sightings add up across runs before a performer is created",
-          default_note="the data folder inside the plugin folder; for the command line "
-          "~/.local/share/stash-compreface/<stash host>"),
+          "Folder of the plugin's state (where each unknown person was seen, your refusals, the undo journal, "
+          "the run lock and the built-in engine's faces). The tasks, the Faces pages and the command line share it",
+          default_note="the data folder inside the plugin folder, which the command line finds through Stash"),
     _spec("requestTimeout", "request_timeout_s", "NUMBER", 30.0, _spec_float(5, 600),
           "Request Timeout (seconds)",
           "Seconds to wait for the answer to one request to CompreFace or the Vision Service before it fails; "
@@ -411,8 +428,23 @@ class Settings:
     def secrets(self) -> list[str]:
         return [k for k in (self.recognition_api_key, self.detection_api_key, self.verification_api_key) if k]
 
+    @property
+    def engine(self) -> str:
+        """The face engine of a run: faceEngine as set; auto = CompreFace exactly when a recognition key is set.
+
+        Never the other engine because one failed: a silent switch would meet an empty face store."""
+        if self.face_engine != "auto":
+            return self.face_engine
+        return "compreface" if self.recognition_api_key else "builtin"
+
     def compreface_candidates(self) -> tuple[str, ...]:
-        return (self.compreface_url,) if self.compreface_url else COMPREFACE_AUTO_URLS
+        """The addresses to try, in order: comprefaceUrl (each likely port of a bare host), else the defaults."""
+        if not self.compreface_url:
+            return COMPREFACE_AUTO_URLS
+        parts = urlsplit(self.compreface_url)
+        if parts.scheme == "http" and parts.port is None and not parts.path.strip("/"):
+            return tuple(f"http://{parts.netloc}:{port}" for port in COMPREFACE_BARE_HOST_PORTS)
+        return (self.compreface_url,)
 
     def require_recognition_key(self) -> None:
         if not self.recognition_api_key:

@@ -532,6 +532,7 @@ class StashDouble(DoubleServer):
     ) -> None:
         super().__init__()
         self.api_key = api_key or None
+        self.plugins_path = ""  # Stash's plugins folder, as configuration.general.pluginsPath reports it
         self.credentials_configured = bool(api_key or session_cookie)
         # With only an API key configured a session still has to come from somewhere: mint one that
         # tests can hand to the plugin as its SessionCookie.
@@ -1008,7 +1009,8 @@ class StashDouble(DoubleServer):
 
         return {
             "__typename": "ConfigResult",
-            "general": {"__typename": "ConfigGeneralResult", "apiKey": self.api_key or ""},
+            "general": {"__typename": "ConfigGeneralResult", "apiKey": self.api_key or "",
+                        "pluginsPath": self.plugins_path},
             "plugins": plugins,
         }
 

@@ -75,11 +75,13 @@ def test_every_request_carries_the_cookie_and_json_accept(stash, client) -> None
     assert stash.auth_failures == 0
 
 
-def test_plugin_settings_and_stash_api_key(stash, client) -> None:
+def test_plugin_settings_stash_api_key_and_plugins_folder(stash, client) -> None:
     stash.configure_plugin("compreface", {"maxBatchSize": 7})
-    api_key, plugins = client.plugin_configuration(["compreface", "compreface-rpc"])
-    assert plugins == {"compreface": {"maxBatchSize": 7}}
-    assert api_key == ""
+    stash.plugins_path = "/root/.stash/plugins"
+    config = client.plugin_configuration(["compreface", "compreface-rpc"])
+    assert config.plugins == {"compreface": {"maxBatchSize": 7}}
+    assert config.api_key == ""
+    assert config.plugins_path == "/root/.stash/plugins"
 
 
 def test_bulk_add_keeps_what_the_user_set(stash, client) -> None:

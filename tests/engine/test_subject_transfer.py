@@ -64,18 +64,47 @@ def test_export_copies_the_built_in_store_into_compreface(world, photos: Photos)
     subjects = set(builtin_store(world))
     assert len(subjects) == len(PEOPLE)
 
+    # A key appears (faceEngine auto): an empty CompreFace would make everyone a new performer, so no run goes
+    # there until the faces are exported.
+    world.configure(faceEngine="auto")
+    images = {name: world.stash.add_image(photos[other]) for name, (_, other) in PEOPLE.items()}
+    before = world.stash.mutation_count()
+    refused = world.run("recognizeImagesHQ")
+    assert refused.error is not None and "run Export Subjects to CompreFace first" in refused.error
+    assert f"{len(PEOPLE)} subjects in {world.state_dir / 'faces.sqlite3'}" in refused.error
+    assert world.stash.mutation_count() == before and world.compreface.subject_names() == []
+
     exported = world.run("exportToCompreFace")
     assert exported.error is None, exported.logs
     assert exported.output["examples_copied"] == len(PEOPLE)
     assert set(world.compreface.subject_names()) == subjects
     assert world.run("exportToCompreFace").output["examples_copied"] == 0
 
-    _use(world, "compreface")
-    images = {name: world.stash.add_image(photos[other]) for name, (_, other) in PEOPLE.items()}
     identified = world.run("identifyImagesNew")
     assert identified.error is None, identified.logs
     for name, image in images.items():
         assert world.stash.images[image].performer_ids == {performers[name]}, name
+
+
+def test_a_library_on_compreface_does_not_fall_back_to_an_empty_built_in_engine(world, photos: Photos) -> None:
+    performer = world.stash.add_performer("Obama", aliases=[_subject("Obama")])
+    world.compreface.add_subject_example(_subject("Obama"), photos["obama_1"])
+    image = world.stash.add_image(photos["obama_2"])
+    assert world.run("identifyImagesNew").error is None  # CompreFace is this library's engine from now on
+    assert world.stash.images[image].performer_ids == {performer}
+
+    world.stash.configure_plugin("compreface", {})  # the key is cleared: auto now means the built-in engine
+    world.stash.add_image(photos["obama_3"])
+    refused = world.run("recognizeImagesHQ")
+    assert refused.error is not None and "run Import Subjects from CompreFace first" in refused.error
+    assert str(world.state_dir / "engine.json") in refused.error  # how to start over empty on purpose
+    assert len(world.stash.performers) == 1
+
+    world.configure(faceEngine="builtin")  # key back for the import; the engine stays the built-in one
+    assert world.run("importFromCompreFace").error is None
+    world.stash.configure_plugin("compreface", {})
+    after = world.run("recognizeImagesHQ")
+    assert after.error is None and after.output["matched"] == 1 and len(world.stash.performers) == 1
 
 
 def test_dry_run_copies_nothing(world, photos: Photos) -> None:

@@ -10,9 +10,8 @@ from pathlib import Path
 import pytest
 
 from stash_compreface.errors import FatalError, Stopped
-from stash_compreface.runtime.runlock import RunLock, instance_key
+from stash_compreface.runtime.runlock import RunLock
 
-STASH = "http://127.0.0.1:9999"
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 
 
@@ -52,9 +51,9 @@ class Waiter(threading.Thread):
 def test_a_second_run_waits_for_the_first_and_says_so_once(tmp_path: Path) -> None:
     messages: list[str] = []
     stop = CountingStop(after=3)
-    first = RunLock(tmp_path, STASH)
+    first = RunLock(tmp_path)
     first.acquire()
-    waiter = Waiter(RunLock(tmp_path, STASH, on_wait=messages.append, stop=stop, poll_s=0.01))
+    waiter = Waiter(RunLock(tmp_path, on_wait=messages.append, stop=stop, poll_s=0.01))
     waiter.start()
     assert stop.polled.wait(30), "the second run never polled"
     assert not waiter.acquired.is_set(), "the second run must not get in while the first holds the lock"
@@ -69,8 +68,8 @@ def test_a_second_run_waits_for_the_first_and_says_so_once(tmp_path: Path) -> No
 
 def test_stop_ends_the_wait(tmp_path: Path) -> None:
     stop = CountingStop(after=1)
-    with RunLock(tmp_path, STASH):
-        waiter = Waiter(RunLock(tmp_path, STASH, stop=stop, poll_s=60))
+    with RunLock(tmp_path):
+        waiter = Waiter(RunLock(tmp_path, stop=stop, poll_s=60))
         waiter.start()
         assert stop.polled.wait(30)
         stop.set()
@@ -82,33 +81,34 @@ def test_stop_ends_the_wait(tmp_path: Path) -> None:
 
 def test_wait_false_gives_up_at_once_naming_the_other_run(tmp_path: Path) -> None:
     messages: list[str] = []
-    with RunLock(tmp_path, STASH), pytest.raises(FatalError) as refused:
-        RunLock(tmp_path, STASH, wait=False, on_wait=messages.append).acquire()
+    with RunLock(tmp_path), pytest.raises(FatalError) as refused:
+        RunLock(tmp_path, wait=False, on_wait=messages.append).acquire()
     assert "Another run" in str(refused.value) and "holds this Stash library" in str(refused.value)
     assert messages == []
-    with RunLock(tmp_path, STASH, wait=False) as lock:
+    with RunLock(tmp_path, wait=False) as lock:
         assert lock.held, "released on exit: the library is free again"
 
 
 def test_the_lock_is_released_when_the_run_fails(tmp_path: Path) -> None:
-    with pytest.raises(RuntimeError), RunLock(tmp_path, STASH):
+    with pytest.raises(RuntimeError), RunLock(tmp_path):
         raise RuntimeError("task failed")
-    with RunLock(tmp_path, STASH, wait=False) as lock:
+    with RunLock(tmp_path, wait=False) as lock:
         assert lock.held
 
 
-def test_different_stash_servers_do_not_block_each_other(tmp_path: Path) -> None:
-    with RunLock(tmp_path, STASH), RunLock(tmp_path, "http://stash.lan:9999", wait=False) as other:
+def test_a_state_folder_is_one_library_whatever_address_reached_stash(tmp_path: Path) -> None:
+    """The plugin reaches Stash at 127.0.0.1, the command line at its LAN name: one folder, one lock."""
+    with RunLock(tmp_path), pytest.raises(FatalError):
+        RunLock(tmp_path, wait=False).acquire()
+    with RunLock(tmp_path / "other-library", wait=False) as other:
         assert other.held
-    assert instance_key("HTTP://127.0.0.1:9999/") == instance_key(STASH)
-    assert instance_key(STASH) != instance_key("http://127.0.0.1:9998")
 
 
 def test_a_folder_that_cannot_hold_the_lock_is_a_clear_error(tmp_path: Path) -> None:
     blocker = tmp_path / "state"
     blocker.write_text("a file, not a folder")
     with pytest.raises(FatalError) as failed:
-        RunLock(blocker, STASH).acquire()
+        RunLock(blocker).acquire()
     assert "stateDir" in str(failed.value) and str(blocker) in str(failed.value)
 
 
@@ -119,7 +119,7 @@ def test_a_sigkilled_holder_frees_the_library(tmp_path: Path) -> None:
         import sys, time
         from pathlib import Path
         from stash_compreface.runtime.runlock import RunLock
-        lock = RunLock(Path({str(tmp_path)!r}), {STASH!r})
+        lock = RunLock(Path({str(tmp_path)!r}))
         lock.acquire()
         print("locked", flush=True)
         time.sleep(600)
@@ -130,12 +130,12 @@ def test_a_sigkilled_holder_frees_the_library(tmp_path: Path) -> None:
         assert holder.stdout is not None
         assert holder.stdout.readline().strip() == "locked"
         with pytest.raises(FatalError) as refused:
-            RunLock(tmp_path, STASH, wait=False).acquire()
+            RunLock(tmp_path, wait=False).acquire()
         assert f"pid {holder.pid}" in str(refused.value)
         holder.kill()
         holder.wait(30)
         assert holder.returncode == -9
-        with RunLock(tmp_path, STASH, wait=False) as lock:
+        with RunLock(tmp_path, wait=False) as lock:
             assert lock.held
     finally:
         if holder.poll() is None:

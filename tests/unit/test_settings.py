@@ -70,6 +70,7 @@ def test_missing_recognition_key_names_the_setting() -> None:
     [
         ("compreface", "http://compreface:8000"),
         ("http://10.0.0.5", "http://10.0.0.5:8000"),
+        ("http://10.0.0.5:80", "http://10.0.0.5:80"),
         ("https://faces.example.com/compreface/", "https://faces.example.com/compreface"),
         ("http://proxy/compreface", "http://proxy/compreface"),
         ("http://[fd00::5]:8000", "http://[fd00::5]:8000"),
@@ -78,6 +79,21 @@ def test_missing_recognition_key_names_the_setting() -> None:
 )
 def test_urls_keep_scheme_host_and_path(raw: str, expected: str) -> None:
     assert normalize_url(raw, "comprefaceUrl", 8000) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "candidates"),
+    [
+        (None, ("http://compreface:80", "http://compreface-fe:80", "http://localhost:8000")),
+        ("compreface-fe", ("http://compreface-fe:80", "http://compreface-fe:8000")),
+        ("http://nas", ("http://nas:80", "http://nas:8000")),
+        ("http://nas:8000", ("http://nas:8000",)),
+        ("https://faces.example.com", ("https://faces.example.com",)),
+        ("http://proxy/compreface", ("http://proxy/compreface",)),
+    ],
+)
+def test_a_bare_compreface_host_tries_the_ports_compreface_listens_on(raw, candidates) -> None:
+    assert parse_settings({"comprefaceUrl": raw}).compreface_candidates() == candidates
 
 
 def test_url_setting_rejects_garbage() -> None:

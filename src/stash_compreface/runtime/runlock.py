@@ -12,7 +12,6 @@ clean up. The lock file itself stays; only the lock on it matters.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import sys
 import threading
@@ -21,7 +20,6 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from urllib.parse import urlsplit
 
 from ..errors import FatalError, Stopped
 
@@ -31,6 +29,7 @@ else:
     import fcntl
 
 DEFAULT_POLL_S = 1.0
+LOCK_FILE = "run.lock"
 
 
 @contextlib.contextmanager
@@ -47,13 +46,6 @@ def file_lock(path: Path, *, poll_s: float = 0.01) -> Iterator[None]:
         yield
     finally:
         os.close(fd)  # closing releases the lock
-
-
-def instance_key(stash_url: str) -> str:
-    """A short, stable name for one Stash server, from its base URL (scheme and host case-folded)."""
-    parts = urlsplit(stash_url.strip())
-    normal = f"{parts.scheme.lower()}://{parts.netloc.lower()}{parts.path.rstrip('/')}"
-    return hashlib.sha256(normal.encode()).hexdigest()[:16]
 
 
 def _try_lock(fd: int) -> bool:
@@ -79,7 +71,10 @@ def _unlock(fd: int) -> None:
 
 
 class RunLock:
-    """Hold the library for one run: ``with RunLock(folder, stash_url, on_wait=log, stop=event): ...``.
+    """Hold the library for one run: ``with RunLock(folder, on_wait=log, stop=event): ...``.
+
+    One state folder is one library, whichever address reached Stash (the plugin's 127.0.0.1, the command
+    line's LAN name): the lock is ``run.lock`` in that folder.
 
     ``wait=True`` polls every ``poll_s`` seconds until the other run ends, calling ``on_wait`` once;
     setting ``stop`` ends the wait with :class:`Stopped`. ``wait=False`` raises :class:`FatalError` at once.
@@ -88,14 +83,13 @@ class RunLock:
     def __init__(
         self,
         folder: Path,
-        stash_url: str,
         *,
         wait: bool = True,
         stop: threading.Event | None = None,
         on_wait: Callable[[str], None] | None = None,
         poll_s: float = DEFAULT_POLL_S,
     ) -> None:
-        self.path = folder / f"run-{instance_key(stash_url)}.lock"
+        self.path = folder / LOCK_FILE
         self._wait = wait
         self._stop = stop or threading.Event()
         self._on_wait = on_wait

@@ -13,8 +13,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from ..compreface.client import CompreFaceClient
-from ..errors import PluginError, ServiceUnavailable, SettingError
+from ..errors import SettingError
 from ..faceservice import FaceService
 from ..redact import register_secret
 from ..settings import (
@@ -28,74 +27,19 @@ from ..settings import (
 from ..stash.client import StashClient
 from ..stash.models import Scene
 from ..tasks.context import TaskContext
-from ..tasks.state import StateStore, locate_state, open_state, user_state_dir
+from ..tasks.state import (
+    StateLocation,
+    StateStore,
+    folder_is_writable,
+    locate_state,
+    open_state,
+    user_state_dir,
+)
 from ..video import Frame, VideoSource, sample_frames
 from ..vision.client import VisionClient
+from . import engines
 from .reporter import Reporter
 from .runlock import RunLock
-
-
-def resolve_compreface_url(settings: Settings, *, timeout_s: float = 5.0) -> str:
-    """The configured URL, or the first auto candidate that answers CompreFace's key-less config route."""
-    candidates = settings.compreface_candidates()
-    for url in candidates:
-        if CompreFaceClient.answers(url, timeout_s=timeout_s):
-            return url
-    tried = ", ".join(candidates)
-    hint = "comprefaceUrl is set but" if settings.compreface_url else "comprefaceUrl is empty and"
-    raise ServiceUnavailable(
-        f"Cannot reach CompreFace: {hint} nothing answered at {tried}. Set comprefaceUrl to the address of "
-        "your CompreFace (the UI's address, e.g. http://192.168.1.10:8000)",
-        service="compreface",
-        setting="comprefaceUrl",
-    )
-
-
-def compreface_for(settings: Settings, stop: threading.Event) -> FaceService:
-    settings.require_recognition_key()
-    url = resolve_compreface_url(settings)
-    workers = max(4, settings.max_concurrency * 2)
-    return CompreFaceClient(url, recognition_key=settings.recognition_api_key,
-                            detection_key=settings.detection_api_key,
-                            verification_key=settings.verification_api_key, max_connections=workers,
-                            timeout_s=settings.request_timeout_s, stop=stop)
-
-
-def builtin_for(store_dir: Path | None, stop: threading.Event, log: Callable[[str, str], None]) -> FaceService:
-    """The built-in engine; its subject store lives beside the state (in memory when there is none)."""
-    from ..engine.service import BuiltinFaceService  # numpy and the model runtime load only when used
-
-    return BuiltinFaceService(store_dir, stop=stop, warn=lambda message: log("warning", message))
-
-
-def engine_for(name: str, settings: Settings, stop: threading.Event, store_dir: Path | None,
-               log: Callable[[str, str], None]) -> FaceService:
-    return compreface_for(settings, stop) if name == "compreface" else builtin_for(store_dir, stop, log)
-
-
-def choose_engine(settings: Settings, log: Callable[[str, str], None]) -> str:
-    """faceEngine: compreface or builtin as set; auto = CompreFace when it answers with a valid key."""
-    if settings.face_engine != "auto":
-        return settings.face_engine
-    if not settings.recognition_api_key:
-        log("info", "Face engine: built-in (faceEngine auto, and no recognitionApiKey for CompreFace)")
-        return "builtin"
-    for url in settings.compreface_candidates():
-        probe = CompreFaceClient(url, recognition_key=settings.recognition_api_key, timeout_s=5.0,
-                                 connect_timeout_s=5.0, retries=0)
-        try:
-            probe.check()
-        except PluginError as exc:
-            log("debug", f"faceEngine auto: CompreFace at {url} is not usable: {exc}")
-            continue
-        finally:
-            probe.close()
-        log("info", f"Face engine: CompreFace at {url} (faceEngine auto)")
-        return "compreface"
-    log("warning", f"Face engine: built-in (faceEngine auto), because no CompreFace answered with "
-                   f"recognitionApiKey at {', '.join(settings.compreface_candidates())}. Set faceEngine to "
-                   "compreface to stop instead when CompreFace is down")
-    return "builtin"
 
 
 def frames_for(stash: StashClient) -> Callable[[Scene, float, threading.Event], Iterator[Frame]]:
@@ -121,30 +65,93 @@ def vision_for(settings: Settings, stop: threading.Event) -> VisionClient:
                         stop=stop)
 
 
-@contextlib.contextmanager
-def _state(settings: Settings, *, stash_url: str, state_dir: Path | None, reporter: Reporter,
-           stop: threading.Event, wait_for_lock: bool) -> Iterator[StateStore]:
-    """Open the state where it can live, holding the library's run lock unless this is a dry run.
+PLUGIN_MANIFEST = f"{PLUGIN_ID}.yml"
+PLUGIN_ENTRY = f"{PLUGIN_ID}.py"
 
-    No folder at all (in-process tests) means a state in memory and no lock.
-    """
+
+def find_plugin_folder(plugins_path: str, *, depth: int = 3) -> Path | None:
+    """This plugin's folder below Stash's plugins folder (``compreface.yml`` beside ``compreface.py``), when
+    that folder is on this machine; plugin sources install into a subfolder, hence the few levels."""
+    if not plugins_path:
+        return None
+    root = Path(plugins_path)
+    level = [root] if root.is_dir() else []
+    for _ in range(depth + 1):
+        for folder in level:
+            if (folder / PLUGIN_MANIFEST).is_file() and (folder / PLUGIN_ENTRY).is_file():
+                return folder
+        level = [child for folder in level for child in sorted(_subfolders(folder))]
+    return None
+
+
+def _subfolders(folder: Path) -> list[Path]:
+    try:
+        return [child for child in folder.iterdir() if child.is_dir() and child.name not in ("venv", "data")]
+    except OSError:
+        return []
+
+
+def _cli_location(settings: Settings, *, stash_url: str, plugins_path: str, warn: Callable[[str], None]) -> \
+        StateLocation | None:
+    """Where a command-line run keeps its state: the plugin's own ``data/`` when Stash's plugins folder is on
+    this machine, so both share one lock, journal and face store. Elsewhere a built-in engine run is refused
+    (its faces would split from the plugin's); a CompreFace run keeps its sightings and journal apart."""
+    plugin = find_plugin_folder(plugins_path)
+    if plugin is not None and folder_is_writable(plugin / "data"):
+        return StateLocation(plugin / "data")
+    why = (f"the plugin's state folder {plugin / 'data'} is not writable by this user" if plugin is not None
+           else f"Stash's plugins folder ({plugins_path or 'unknown'}) holds no {PLUGIN_ID} plugin on this machine")
+    if settings.engine == "builtin" and not settings.dry_run:
+        raise SettingError(
+            f"The command line cannot share the plugin's state: {why}. With the built-in engine the faces, "
+            "sightings and undo journal live there, so a run here would start a second, empty library: give "
+            "--state-dir (the plugin's data folder, or a mount of it), or run the task in Stash",
+            setting="stateDir")
+    fallback = user_state_dir(stash_url)
+    warn(f"The command line keeps its own sightings and undo journal in {fallback}: {why}. Give --state-dir "
+         "(the plugin's data folder) to share them with the plugin's tasks")
+    return StateLocation(fallback)
+
+
+def _locate(settings: Settings, *, stash_url: str, state_dir: Path | None, plugins_path: str | None,
+            warn: Callable[[str], None]) -> StateLocation | None:
+    """The state folder of this run: stateDir, else the caller's default (the plugin's ``data/``), else for
+    the command line (``plugins_path`` given) the plugin's own; None keeps the state in memory (tests)."""
     configured = Path(settings.state_dir) if settings.state_dir else None
-    if state_dir is None and configured is None:
+    if configured is None and state_dir is None:
+        if plugins_path is None:
+            return None
+        return _cli_location(settings, stash_url=stash_url, plugins_path=plugins_path, warn=warn)
+    return locate_state(preferred=state_dir, configured=configured, fallback=user_state_dir(stash_url), warn=warn)
+
+
+@contextlib.contextmanager
+def _state(settings: Settings, location: StateLocation | None, *, reporter: Reporter, stop: threading.Event,
+           wait_for_lock: bool) -> Iterator[StateStore]:
+    """Open the state, holding the library's run lock unless this is a dry run (no folder: in memory)."""
+    if location is None:
         store = StateStore(None)
         try:
             yield store
         finally:
             store.close()
         return
-    location = locate_state(preferred=state_dir, configured=configured, fallback=user_state_dir(stash_url),
-                            warn=lambda m: reporter.log("warning", m))
     with contextlib.ExitStack() as stack:
         if not settings.dry_run:
-            stack.enter_context(RunLock(location.folder, stash_url, wait=wait_for_lock, stop=stop,
+            stack.enter_context(RunLock(location.folder, wait=wait_for_lock, stop=stop,
                                         on_wait=lambda m: reporter.log("info", m)))
         store = open_state(location, warn=lambda m: reporter.log("warning", m), dry_run=settings.dry_run)
         stack.callback(store.close)
         yield store
+
+
+def _face_service(ctx: TaskContext, folder: Path | None) -> FaceService:
+    """The run's engine, once the library is known to use it (``engines.confirm_library_engine``)."""
+    name = ctx.settings.engine
+    service = ctx.engine(name)
+    if folder is not None:
+        engines.confirm_library_engine(folder, name, service, dry_run=ctx.settings.dry_run)
+    return service
 
 
 @contextlib.contextmanager
@@ -159,12 +166,14 @@ def task_context(
     verify_tls: bool = True,
     stop: threading.Event | None = None,
     wait_for_lock: bool = True,
+    find_state: bool = False,
 ) -> Iterator[TaskContext]:
     """Read our settings from Stash, apply overrides, take the library's run lock, open the state, and
     offer every client a task may need.
 
     ``state_dir`` is the default state folder (the plugin folder's ``data/``; the ``stateDir`` setting
-    wins over it); ``wait_for_lock=False`` ends at once when another run holds the library.
+    wins over it); ``find_state`` (the command line) looks for the plugin's own folder through Stash
+    instead. ``wait_for_lock=False`` ends at once when another run holds the library.
     """
     register_secret(session_cookie)
     register_secret(api_key)
@@ -172,7 +181,8 @@ def task_context(
     stash = StashClient(stash_url, session_cookie=session_cookie, api_key=api_key, verify_tls=verify_tls, stop=stop)
     ctx: TaskContext | None = None
     try:
-        stash_key, plugins = stash.plugin_configuration([PLUGIN_ID, LEGACY_PLUGIN_ID])
+        config = stash.plugin_configuration([PLUGIN_ID, LEGACY_PLUGIN_ID])
+        stash_key, plugins = config.api_key, config.plugins
         if stash_key:
             # The session cookie expires after an hour; Stash's own key keeps long runs authenticated.
             register_secret(stash_key)
@@ -184,14 +194,18 @@ def task_context(
         if settings.stash_host_url:
             stash.base_url = settings.stash_host_url
         stash.resize_pool(max(4, settings.max_concurrency * 2))
-        with _state(settings, stash_url=stash_url, state_dir=state_dir, reporter=reporter, stop=stop,
-                    wait_for_lock=wait_for_lock) as state:
-            store_dir = state.path.parent if state.path is not None else None
+        location = _locate(settings, stash_url=stash_url, state_dir=state_dir,
+                           plugins_path=config.plugins_path if find_state else None,
+                           warn=lambda m: reporter.log("warning", m))
+        store_dir = location.folder if location is not None else None
+        reporter.log("info", engines.describe(settings, store_dir))
+        with _state(settings, location, reporter=reporter, stop=stop, wait_for_lock=wait_for_lock) as state:
             ctx = TaskContext(settings=settings, stash=stash, reporter=reporter, state=state, stop=stop,
-                              engine_factory=lambda name: engine_for(name, settings, stop, store_dir, reporter.log),
+                              engine_factory=lambda name: engines.engine_for(name, settings, stop, store_dir,
+                                                                             reporter.log),
                               vision_factory=lambda: vision_for(settings, stop), frames=frames_for(stash))
             context = ctx
-            ctx.face_service_factory = lambda: context.engine(choose_engine(settings, reporter.log))
+            ctx.face_service_factory = lambda: _face_service(context, store_dir)
             yield ctx
     finally:
         if ctx is not None:

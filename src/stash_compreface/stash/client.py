@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
 from typing import Any
@@ -53,6 +54,15 @@ _BULK_UPDATE = {ItemKind.IMAGE: "BulkImageUpdate", ItemKind.SCENE: "BulkSceneUpd
 @cache
 def document(name: str) -> str:
     return (files("stash_compreface.stash") / "graphql" / f"{name}.graphql").read_text(encoding="utf-8")
+
+
+@dataclass(frozen=True)
+class StashConfig:
+    """What the plugin reads of Stash's configuration in one query."""
+
+    api_key: str  # Stash's own API key ("" when unset): keeps runs longer than the session cookie authenticated
+    plugins_path: str  # Stash's plugins folder, where the command line looks for the plugin's state
+    plugins: dict[str, Any]  # stored settings by plugin id
 
 
 class StashClient:
@@ -226,12 +236,13 @@ class StashClient:
 
     # -- operations ------------------------------------------------------------------------------
 
-    def plugin_configuration(self, plugin_ids: Iterable[str]) -> tuple[str, dict[str, Any]]:
-        """Stash's own API key (``""`` when unset) and the stored settings of the given plugins."""
+    def plugin_configuration(self, plugin_ids: Iterable[str]) -> StashConfig:
+        """Stash's own API key, its plugins folder and the stored settings of the given plugins."""
         data = self.execute("PluginConfiguration", {"include": list(plugin_ids)})
         config = data.get("configuration") or {}
-        api_key = ((config.get("general") or {}).get("apiKey")) or ""
-        return api_key, dict(config.get("plugins") or {})
+        general = config.get("general") or {}
+        return StashConfig(api_key=str(general.get("apiKey") or ""), plugins_path=str(general.get("pluginsPath") or ""),
+                           plugins=dict(config.get("plugins") or {}))
 
     def find_tag(self, name: str) -> str | None:
         data = self.execute("FindTagByName", {"name": name})
