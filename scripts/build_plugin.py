@@ -1,11 +1,19 @@
 """Build the Stash plugin folder and the plugin-source package (``index.yml`` + ``compreface.zip``).
 
 ``assemble`` makes the folder exactly as a user installs it, self-contained (manifest, bootstrap,
-requirements and a copy of the ``stash_compreface`` package), so the end-to-end tests run what users
-run. ``package`` zips that folder the way Stash's package manager expects (files at the zip root) and
-writes the one-entry ``index.yml`` that a user adds as a plugin source in Stash. It follows
-CommunityScripts' build_site.sh: version = manifest version + git short hash, date = commit time (an
-upgrade is offered only when the date is later), name/description copied unquoted from the manifest.
+requirements, the UI files, a copy of the ``stash_compreface`` package, the folder's README, the licence
+and the third-party notices), so the end-to-end tests run what users run. ``package`` zips that folder the
+way Stash's package manager expects (files at the zip root) and writes the one-entry ``index.yml`` that a
+user adds as a plugin source in Stash, in the shape of CommunityScripts' build_site.sh
+(stash-platform.md §7.4), with one difference: ``index.yml`` changes only when the packaged files do.
+
+* The zip is byte-reproducible: entries in name order, one fixed time stamp and mode, fixed compression.
+* ``version`` is the manifest version plus the first 10 hex digits of a SHA-256 over the packaged files'
+  names and bytes (not the zip's, so another zlib cannot change it): the same files, the same version.
+* ``date`` (Stash offers an upgrade only when it is later) is ``SOURCE_DATE_EPOCH`` when set; else, in
+  this repository's git checkout with the packaged sources committed, the commit time of the last commit
+  that touched them; else (edited sources, or no git) the newest modification time among them. So two
+  builds of one tree write the same ``index.yml``, and editing a packaged file moves ``date`` forward.
 
 Standard library only, so it runs from a bare checkout.
 
@@ -16,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import re
 import shutil
 import subprocess
@@ -34,50 +43,48 @@ PLUGIN_FILES = ("compreface.yml", "compreface.py", "requirements.txt", "requirem
                 "requirements-musl.txt")
 # The manifest's ui: javascript/css files, loaded by Stash's web UI (relative to the plugin folder).
 UI_FILES = ("ui/compreface.js", "ui/compreface.css")
-# Fixed time stamp and mode for every zip entry, so the same sources give the same sha256.
+# Repository files copied to the plugin folder's root: the AGPL-3.0 text and the model licences (the ncnn
+# graphs in the package derive from the YuNet and SFace models).
+LEGAL_FILES = ("LICENSE", "THIRD-PARTY-NOTICES.md")
+# The plugin folder's README.md: what a user who opens the installed folder needs.
+FOLDER_README = Path("docs") / "plugin-folder-README.md"
+# Fixed time stamp and mode for every zip entry, so the same sources give the same bytes.
 ZIP_DATE_TIME = (1980, 1, 1, 0, 0, 0)
 ZIP_FILE_MODE = 0o100644
+DATE_FORMAT = "%Y-%m-%d %H:%M:%S"  # the layout Stash parses index.yml's date with (UTC)
 # index.yml is written unquoted, like build_site.sh does; these would change its meaning.
 _YAML_INDICATORS = tuple("-?:,[]{}#&*!|>'\"%@`")
 
-README = """\
-# CompreFace Face Recognition for Stash
 
-Recognises faces in Stash images, galleries and scenes with CompreFace and links them to performers.
-
-Install: add the plugin source in Stash (Settings > Plugins > Available Plugins > Add Source), or copy
-this folder into Stash's plugins folder. Then open Settings > Plugins > CompreFace Face Recognition,
-enter the CompreFace URL and the recognition API key, and run the tasks from Settings > Tasks.
-
-On its first run the plugin creates a private Python environment in `venv/` inside this folder and
-installs the packages of `requirements.txt` into it, with the built-in face engine's packages for this
-platform: `requirements-glibc.txt` (OpenCV) or, on musl Linux such as the official Stash Docker image
-and on Intel macOS, `requirements-musl.txt` (ncnn). This needs access to the Python package index and
-takes about a minute. Later runs start at once. Delete `venv/` to force a clean reinstall.
-
-Stash runs `python` (or the Python set in Settings > System > Python executable path); Python 3.11 or
-newer is needed. Setting the environment variable `STASH_COMPREFACE_NO_VENV=1` skips the private
-environment; that is for development only.
-"""
+def _package_files(package: Path) -> list[Path]:
+    """The files of ``package`` that the plugin folder gets (no bytecode or build leftovers), sorted."""
+    return sorted(p for p in package.rglob("*") if p.is_file()
+                  and not any(part == "__pycache__" or part.endswith(".egg-info") for part in p.parts)
+                  and not p.name.endswith((".pyc", ".pyo")))
 
 
-def _ignore(directory: str, names: list[str]) -> set[str]:
-    """Bytecode and build leftovers; the package itself holds product code only."""
-    return {n for n in names if n == "__pycache__" or n.endswith((".pyc", ".pyo", ".egg-info"))}
+def sources(repo: Path = REPO) -> dict[str, Path]:
+    """Every file of the plugin folder (its path there, in POSIX form) and the repository file it copies."""
+    repo = Path(repo)
+    files = {name: repo / "plugin" / name for name in (*PLUGIN_FILES, *UI_FILES)}
+    files.update({name: repo / name for name in LEGAL_FILES})
+    files["README.md"] = repo / FOLDER_README
+    package = repo / "src" / "stash_compreface"
+    files.update({f"stash_compreface/{p.relative_to(package).as_posix()}": p for p in _package_files(package)})
+    return dict(sorted(files.items()))
 
 
-def assemble(dest: Path) -> Path:
-    """Create ``<dest>/compreface/`` as a user installs it; an existing venv there is kept."""
+def assemble(dest: Path, repo: Path = REPO) -> Path:
+    """Create ``<dest>/compreface/`` as a user installs it from ``repo``'s files; an existing venv is kept."""
+    repo = Path(repo)
     target = Path(dest) / PLUGIN_ID
     target.mkdir(parents=True, exist_ok=True)
-    for name in (*PLUGIN_FILES, *UI_FILES):
-        (target / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(PLUGIN_SRC / name, target / name)
-    (target / "README.md").write_text(README, encoding="utf-8")
     package_dir = target / "stash_compreface"
     if package_dir.exists():
         shutil.rmtree(package_dir)
-    shutil.copytree(PACKAGE_SRC, package_dir, ignore=_ignore)
+    for name, source in sources(repo).items():
+        (target / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target / name)
     # Stash loads every *.yml under its plugins folder as a manifest.
     extra = sorted(str(p.relative_to(target)) for p in target.rglob("*.yml")
                    if p.name != f"{PLUGIN_ID}.yml" and "venv" not in p.relative_to(target).parts)
@@ -102,24 +109,50 @@ def _check_plain(key: str, value: str) -> None:
         raise ValueError(f"manifest {key} {value!r} cannot be written unquoted into index.yml")
 
 
-def _git(*args: str) -> str | None:
+def content_hash(files: dict[str, Path]) -> str:
+    """SHA-256 over the plugin folder's names and bytes, in name order (what the zip holds, not how)."""
+    digest = hashlib.sha256()
+    for name, path in sorted(files.items()):
+        data = path.read_bytes()
+        digest.update(f"{name}\0{len(data)}\0".encode())
+        digest.update(data)
+    return digest.hexdigest()
+
+
+def _git(repo: Path, *args: str) -> str | None:
+    """git's stdout in ``repo``, or None when git is missing or fails."""
     try:
-        proc = subprocess.run(["git", "-C", str(REPO), *args], capture_output=True, text=True, check=False)
+        proc = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=False)
     except OSError:
         return None
-    return proc.stdout.strip() if proc.returncode == 0 and proc.stdout.strip() else None
+    return proc.stdout.strip() if proc.returncode == 0 else None
 
 
-def _revision() -> tuple[str, str]:
-    """(short hash or "dev", UTC date of that commit or now); only this repository's own git counts."""
-    top = _git("rev-parse", "--show-toplevel")
-    if top is None or Path(top).resolve() != REPO:
-        return "dev", time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
-    short = _git("rev-parse", "--short", "HEAD")
-    stamp = _git("log", "-1", "--format=%ct", "HEAD")
-    if short is None or stamp is None:
-        return "dev", time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
-    return short, time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(int(stamp)))
+def _committed_time(repo: Path, files: dict[str, Path]) -> int | None:
+    """Commit time of the last commit touching the packaged sources, when ``repo`` is its own git checkout
+    and none of them differs from it (edited, added or deleted); else None."""
+    top = _git(repo, "rev-parse", "--show-toplevel")
+    if not top or Path(top).resolve() != repo.resolve():
+        return None
+    # The package folder as a whole, so that a file deleted from it counts as a change too.
+    paths = sorted({path.relative_to(repo).as_posix() for name, path in files.items()
+                    if not name.startswith("stash_compreface/")} | {"src/stash_compreface"})
+    status = _git(repo, "status", "--porcelain", "--untracked-files=all", "--", *paths)
+    if status is None or status:
+        return None
+    stamp = _git(repo, "log", "-1", "--format=%ct", "HEAD", "--", *paths)
+    return int(stamp) if stamp else None
+
+
+def build_date(files: dict[str, Path], repo: Path = REPO) -> str:
+    """index.yml's ``date`` for these packaged files (UTC, Stash's layout); see the module docstring."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if epoch.isdigit():
+        stamp = int(epoch)
+    else:
+        committed = _committed_time(Path(repo), files)
+        stamp = committed if committed is not None else max(int(p.stat().st_mtime) for p in files.values())
+    return time.strftime(DATE_FORMAT, time.gmtime(stamp))
 
 
 def _write_zip(folder: Path, zip_path: Path) -> None:
@@ -133,11 +166,11 @@ def _write_zip(folder: Path, zip_path: Path) -> None:
             archive.writestr(info, path.read_bytes(), compresslevel=9)
 
 
-def package(out: Path) -> tuple[Path, Path]:
-    """Write ``<out>/compreface.zip`` and ``<out>/index.yml``; returns both paths."""
-    out = Path(out)
+def package(out: Path, repo: Path = REPO) -> tuple[Path, Path]:
+    """Write ``<out>/compreface.zip`` and ``<out>/index.yml`` from ``repo``'s files; returns both paths."""
+    out, repo = Path(out), Path(repo)
     out.mkdir(parents=True, exist_ok=True)
-    manifest = (PLUGIN_SRC / f"{PLUGIN_ID}.yml").read_text(encoding="utf-8")
+    manifest = (repo / "plugin" / f"{PLUGIN_ID}.yml").read_text(encoding="utf-8")
     name = _manifest_field(manifest, "name")
     description = _manifest_field(manifest, "description")
     version = _manifest_field(manifest, "version")
@@ -145,11 +178,11 @@ def package(out: Path) -> tuple[Path, Path]:
         _check_plain(key, value)
     if not re.fullmatch(r"\d+(\.\d+)?(\.\d+)?", version):
         raise ValueError(f"manifest version {version!r} must look like 1.2.3")
-    short, date = _revision()
+    files = sources(repo)
 
     zip_path = out / f"{PLUGIN_ID}.zip"
     with tempfile.TemporaryDirectory() as tmp:
-        _write_zip(assemble(Path(tmp)), zip_path)
+        _write_zip(assemble(Path(tmp), repo), zip_path)
     sha256 = hashlib.sha256(zip_path.read_bytes()).hexdigest()
 
     index_path = out / "index.yml"
@@ -158,8 +191,8 @@ def package(out: Path) -> tuple[Path, Path]:
         f"  name: {name}\n"
         f"  metadata:\n"
         f"    description: {description}\n"
-        f"  version: {version}-{short}\n"
-        f"  date: {date}\n"
+        f"  version: {version}-{content_hash(files)[:10]}\n"
+        f"  date: {build_date(files, repo)}\n"
         f"  path: {zip_path.name}\n"
         f"  sha256: {sha256}\n"
         f"\n",
