@@ -249,6 +249,7 @@ def test_unquotable_manifest_text_is_refused():
     build_plugin._check_plain("name", "CompreFace Face Recognition")
 
 
+@pytest.mark.network(reason="pip wheel builds in an isolated environment: setuptools comes from the index")
 def test_the_wheel_holds_the_product_only(tmp_path: Path):
     """The test doubles and the demo (src/testdoubles) never reach a user's install."""
     import shutil

@@ -1,4 +1,8 @@
-"""Every GraphQL document the plugin sends must be valid on Stash develop and every release since v0.25."""
+"""Every GraphQL document the plugin sends must be valid on Stash develop and every release since v0.25.
+
+The schemas are in the repository (tests/reference, provenance in its README). A missing one is an error at
+collection, never a skip: a fresh clone checks exactly what CI checks.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +13,18 @@ from pathlib import Path
 import pytest
 from graphql import OperationDefinitionNode, build_schema, parse, validate
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
+from tests.bootstrap_script import SCRIPT, load_bootstrap
+
+REFERENCE = Path(__file__).resolve().parent / "reference"
+DEVELOP = "stash-schema-develop.graphql"
+RELEASES = ("0.25.1", "0.26.2", "0.27.2", "0.28.1", "0.29.3", "0.30.1")  # the newest patch of each from v0.25
+SCHEMAS = [REFERENCE / DEVELOP, *(REFERENCE / f"stash-schema-v{release}.graphql" for release in RELEASES)]
 DOCUMENTS = sorted(Path(str(files("stash_compreface.stash") / "graphql")).glob("*.graphql"))
 UI_SCRIPT = Path(__file__).resolve().parents[1] / "plugin" / "ui" / "compreface.js"
+
+_missing = [path.name for path in SCHEMAS if not path.is_file()]
+if _missing:
+    raise FileNotFoundError(f"Stash schemas missing from {REFERENCE}: {', '.join(_missing)} (see its README.md)")
 
 
 def _ui_documents() -> list[str]:
@@ -19,11 +32,11 @@ def _ui_documents() -> list[str]:
     return re.findall(r"'((?:query|mutation) CompreFace\w+[^']*)'", UI_SCRIPT.read_text())
 
 
-def _schemas() -> list[Path]:
-    if not REFERENCE.is_dir():
-        return []
-    releases = sorted(p for p in REFERENCE.glob("stash-schema-v*.graphql") if p.name >= "stash-schema-v0.25")
-    return [REFERENCE / "stash-schema.graphql", *releases]
+def _bootstrap_documents() -> list[str]:
+    """The documents the bootstrap script's hook sends (module-level constants of plugin/compreface.py)."""
+    module = load_bootstrap("compreface_bootstrap_documents")
+    return [value for value in vars(module).values()
+            if isinstance(value, str) and re.match(r"(query|mutation) \w+", value)]
 
 
 def test_documents_exist_one_operation_each_named_after_the_file() -> None:
@@ -34,8 +47,7 @@ def test_documents_exist_one_operation_each_named_after_the_file() -> None:
         assert operations[0].name is not None and operations[0].name.value == path.stem
 
 
-@pytest.mark.skipif(not REFERENCE.is_dir(), reason="../shared/reference is not beside the repository")
-@pytest.mark.parametrize("schema_path", _schemas(), ids=lambda p: p.name)
+@pytest.mark.parametrize("schema_path", SCHEMAS, ids=lambda p: p.name)
 def test_documents_validate_against_schema(schema_path: Path) -> None:
     schema = build_schema(schema_path.read_text())
     problems = []
@@ -43,6 +55,8 @@ def test_documents_validate_against_schema(schema_path: Path) -> None:
         problems += [f"{path.name}: {error.message}" for error in validate(schema, parse(path.read_text()))]
     for document in _ui_documents():
         problems += [f"compreface.js: {error.message}" for error in validate(schema, parse(document))]
+    for document in _bootstrap_documents():
+        problems += [f"compreface.py: {error.message}" for error in validate(schema, parse(document))]
     assert problems == []
 
 
@@ -53,8 +67,17 @@ def test_the_ui_sends_only_its_listed_documents() -> None:
     assert script.count("graphql(") == 1 + len(documents)  # the function itself, and one call per document
 
 
-@pytest.mark.skipif(not REFERENCE.is_dir(), reason="../shared/reference is not beside the repository")
+def test_the_bootstrap_sends_only_its_listed_documents() -> None:
+    documents = _bootstrap_documents()
+    assert sorted(d.split("(")[0] for d in documents) == ["mutation RunQueuedTask", "query HookSettings"]
+    script = SCRIPT.read_text(encoding="utf-8")
+    calls = re.findall(r"stash_graphql\(connection, (\w+),", script)
+    assert sorted(calls) == ["_RUN_TASK_MUTATION", "_SETTINGS_QUERY"]
+    assert script.count("stash_graphql(") == 1 + len(calls)  # the function itself, and one call per document
+
+
 def test_every_supported_release_is_checked() -> None:
-    names = [p.name for p in _schemas()]
+    names = {p.name for p in REFERENCE.glob("stash-schema-*.graphql")}
+    assert names == {p.name for p in SCHEMAS}, "a schema in tests/reference that no test reads, or the reverse"
     assert "stash-schema-v0.25.1.graphql" in names and "stash-schema-v0.30.1.graphql" in names
-    assert "stash-schema-v0.24.3.graphql" not in names
+    assert not [name for name in names if name.startswith("stash-schema-v0.24")]

@@ -6,7 +6,9 @@ what a plugin meets in the field, scripted so a test can prove both the failure 
 * ``fail_next(prefix, status, ...)``: the next requests on a route get a canned answer (an nginx 502 page,
   HTTP 200 with an empty, HTML or unexpected JSON body, ...), optionally after a stall;
 * ``hang(prefix, seconds=...)``: requests are accepted and left unanswered (a wedged server), or answered
-  normally after ``seconds`` (a slow one);
+  normally after ``seconds`` (a slow one). An unanswered request can never beat a client's timeout, whatever
+  the machine's load, and the double counts the ones the client gave up on (``cut_off``,
+  ``wait_for_cut_off``): timeout tests assert behaviour, not durations;
 * ``go_down()`` / ``come_back()`` / ``with double.down():``: the port refuses connections, open keep-alive
   connections are reset, then the server listens again on the SAME port with its state intact, as a
   container restart looks to a client.
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import select
 import socket
 import sys
 import threading
@@ -70,6 +73,8 @@ class DoubleServer:
         self.latency_s = 0.0
         self.faults: list[Fault] = []
         self.calls: Counter[str] = Counter()
+        # "METHOD /path" -> hung requests whose client closed the connection (it timed out and gave up)
+        self.cut_off: Counter[str] = Counter()
         self._handler = type("BoundHandler", (self.handler_class,), {"double": self})
         self._httpd = self._bind(0)
         self._port = int(self._httpd.server_address[1])
@@ -195,12 +200,24 @@ class DoubleServer:
              method: str | None = None) -> None:
         """Accept the next ``times`` requests on ``prefix`` and answer nothing.
 
-        ``seconds=None``: the connection stays silent until ``clear_faults()``, ``go_down()`` or ``stop()``,
-        then closes with no response. ``seconds=N``: the request is served normally after N seconds.
+        ``seconds=None``: the connection stays silent until the client closes it (counted in ``cut_off``), or
+        until ``clear_faults()``, ``go_down()`` or ``stop()``, then closes with no response. ``seconds=N``: the
+        request is served normally after N seconds.
         """
         kind = "hang" if seconds is None else "delay"
         with self.lock:
             self.faults.append(Fault(prefix, 0, b"", "", seconds or 0.0, times, method, kind))
+
+    def wait_for_cut_off(self, call: str, count: int = 1, *, hang_guard_s: float = 30.0) -> int:
+        """Wait until ``count`` hung ``call`` requests ("GET /path") were cut off by their client; the number seen.
+
+        The client closes its connection when it times out; the double notices a moment later, on its own
+        thread. ``hang_guard_s`` only keeps a broken test from blocking forever: it is no time limit.
+        """
+        deadline = time.monotonic() + hang_guard_s
+        while self.cut_off[call] < count and time.monotonic() < deadline:
+            time.sleep(0.005)
+        return self.cut_off[call]
 
     def clear_faults(self) -> None:
         """Drop every scripted fault and let hung requests go (their connections close unanswered)."""
@@ -284,7 +301,10 @@ class DoubleHandler(BaseHTTPRequestHandler):
             time.sleep(double.latency_s)
         fault = double.take_fault(self.path_only, method)
         if fault is not None and fault.kind == "hang":
-            release.wait()
+            self.read_body()
+            if self._wait_for_client_to_leave(release):
+                with double.lock:
+                    double.cut_off[f"{method} {self.path_only}"] += 1
             self.close_connection = True  # no answer: the client sees the connection close
             return
         if fault is not None and fault.kind == "delay":
@@ -296,6 +316,24 @@ class DoubleHandler(BaseHTTPRequestHandler):
             self.send(fault.status, fault.body, fault.content_type)
             return
         self.handle_request(method)
+
+    def _wait_for_client_to_leave(self, release: threading.Event) -> bool:
+        """Block until the client closes the connection (True) or ``release`` is set (False)."""
+        while not release.wait(0.01):
+            readable, _, _ = select.select([self.connection], [], [], 0.01)
+            if not readable:
+                continue
+            if release.is_set():  # go_down() resets the connection itself: that is no client giving up
+                return False
+            try:
+                gone = not self.connection.recv(1, socket.MSG_PEEK)
+            except OSError:
+                gone = True
+            if gone:
+                return True
+            release.wait()  # the client sent more (a pipelined request): it is still there, stay silent
+            return False
+        return False
 
     def handle_request(self, method: str) -> None:
         raise NotImplementedError

@@ -3,8 +3,8 @@
 Why a behavioural double and not canned JSON: the plugin's correctness hinges on Stash's quirks
 (1-based pages, ``per_page: -1``, ``EXCLUDES`` keeping untagged items, bulk ``ADD``/``REMOVE``, Go error
 texts, auth redirects, ``external_host`` URLs). They are reproduced here from the platform spec (§3,
-§4.1, §9). Documents are parsed and validated against the real schema when it is present, then run
-by a small generic executor over plain dicts.
+§4.1, §9). Documents are parsed and validated against Stash develop's schema (``tests/reference``; the
+double refuses to start without it), then run by a small generic executor over plain dicts.
 
 The double models what the plugin sends (its documents in ``stash_compreface/stash/graphql``) and no
 more. Anything else Stash would accept (another root field, filter key, modifier, sort, input field, a
@@ -45,17 +45,10 @@ from PIL import Image, ImageDraw
 
 from .server import DoubleHandler, DoubleServer
 
-
-def _schema_path() -> Path:
-    """``shared/reference/stash-schema.graphql`` beside the repository (or any ancestor folder)."""
-    for folder in Path(__file__).resolve().parents:
-        candidate = folder / "shared" / "reference" / "stash-schema.graphql"
-        if candidate.is_file():
-            return candidate
-    return Path("shared/reference/stash-schema.graphql")
-
-
-SCHEMA_PATH = _schema_path()
+# The Stash schemas the plugin's documents are checked against live in the repository (their provenance:
+# tests/reference/README.md). The double validates every request against develop's.
+SCHEMA_DIR = Path(__file__).resolve().parents[2] / "tests" / "reference"
+SCHEMA_PATH = SCHEMA_DIR / "stash-schema-develop.graphql"
 
 Pred = Callable[[Any], bool | None]
 _BIG = 1 << 62
@@ -83,11 +76,16 @@ def _panic(what: str) -> StashError:
 # ------------------------------------------------------------------------- schema and documents
 
 
+class SchemaMissing(FileNotFoundError):
+    """The Stash schema is not in the repository: the double refuses to start rather than stop validating."""
+
+
 @functools.cache
-def load_schema() -> graphql.GraphQLSchema | None:
-    """Built once per process (about 0.15 s); None when the shared schema file is absent."""
+def load_schema() -> graphql.GraphQLSchema:
+    """Built once per process (about 0.15 s); :class:`SchemaMissing` when the schema file is absent."""
     if not SCHEMA_PATH.is_file():
-        return None
+        raise SchemaMissing(f"the Stash schema {SCHEMA_PATH} is missing: the Stash double validates every request "
+                            "against it (see tests/reference/README.md); restore it from git")
     return graphql.build_schema(SCHEMA_PATH.read_text(encoding="utf-8"))
 
 
@@ -112,27 +110,17 @@ def _prepare(text: str) -> _Prepared:
         document = graphql.parse(text)
     except graphql.GraphQLError as exc:
         return _Prepared(None, (_format_error(exc, "GRAPHQL_PARSE_FAILED"),))
-    schema = load_schema()
-    if schema is not None:
-        errors = graphql.validate(schema, document)
-        if errors:
-            return _Prepared(None, tuple(_format_error(e, "GRAPHQL_VALIDATION_FAILED") for e in errors))
+    errors = graphql.validate(load_schema(), document)
+    if errors:
+        return _Prepared(None, tuple(_format_error(e, "GRAPHQL_VALIDATION_FAILED") for e in errors))
     return _Prepared(document, ())
 
 
 def _coerce_variables(op: OperationDefinitionNode, raw: dict[str, Any]) -> tuple[dict[str, Any], list]:
     """Coerce like gqlgen does (IDs to strings, enums checked); works with graphql-core 3.2 and 3.3."""
-    schema = load_schema()
-    if schema is None:
-        values = dict(raw)
-        for definition in op.variable_definitions or ():
-            name = definition.variable.name.value
-            if name not in values and definition.default_value is not None:
-                values[name] = _ast_value(definition.default_value, {})
-        return values, []
     from graphql.execution.values import get_variable_values
 
-    result = get_variable_values(schema, op.variable_definitions or (), raw)
+    result = get_variable_values(load_schema(), op.variable_definitions or (), raw)
     if isinstance(result, list):
         errors = []
         for error in result:
@@ -173,14 +161,9 @@ def _ast_value(node: Any, variables: dict[str, Any]) -> Any:
     raise Unsupported(f"GraphQL value kind {kind}")
 
 
-_ABSTRACT = {"VisualFile": {"ImageFile", "VideoFile"}}
-
-
 @functools.cache
 def _possible_types(name: str) -> frozenset[str]:
     schema = load_schema()
-    if schema is None:
-        return frozenset(_ABSTRACT.get(name, {name}))
     gtype = schema.get_type(name)
     if isinstance(gtype, graphql.GraphQLUnionType | graphql.GraphQLInterfaceType):
         return frozenset(t.name for t in schema.get_possible_types(gtype))
@@ -530,6 +513,7 @@ class StashDouble(DoubleServer):
         external_host: str | None = None,
         plugin_settings: dict[str, dict[str, Any]] | None = None,
     ) -> None:
+        load_schema()  # before binding a port: no schema, no double (SchemaMissing), never a silent fallback
         super().__init__()
         self.api_key = api_key or None
         self.plugins_path = ""  # Stash's plugins folder, as configuration.general.pluginsPath reports it
@@ -588,7 +572,6 @@ class StashDouble(DoubleServer):
             "bulkSceneUpdate": self._bulk_updater("scene"),
             "runPluginTask": self._m_run_plugin_task,
         }
-        self._non_null_roots = {"configuration", "findTags", "findImages", "findPerformers", "findScenes"}
 
     # ------------------------------------------------------------------ test-facing helpers
 
@@ -858,7 +841,7 @@ class StashDouble(DoubleServer):
                 # answers panics the same way.
                 message = str(exc) if isinstance(exc, StashError) else str(_panic(repr(exc)))
                 errors.append({"message": message, "path": getattr(exc, "path", None) or [key]})
-                if _root_non_null(root_type, name, self._non_null_roots):
+                if _root_non_null(root_type, name):
                     data = None
                 elif data is not None:
                     data[key] = None
@@ -1445,11 +1428,9 @@ def _merged(nodes: list[FieldNode]) -> SelectionSetNode | None:
     return SelectionSetNode(selections=tuple(sel for s in sets for sel in s.selections))
 
 
-def _root_non_null(root_type: str, name: str, fallback: set[str]) -> bool:
+def _root_non_null(root_type: str, name: str) -> bool:
     """A failing non-null root field nulls the whole ``data`` (gqlgen), so nullability matters."""
     schema = load_schema()
-    if schema is None:
-        return name in fallback
     root = schema.mutation_type if root_type == "Mutation" else schema.query_type
     definition = root.fields.get(name) if root is not None else None
     return definition is not None and isinstance(definition.type, graphql.GraphQLNonNull)

@@ -25,6 +25,7 @@ from stash_compreface.errors import (
 from stash_compreface.transport import Breaker
 from testdoubles.compreface import DETECTION_KEY, RECOGNITION_KEY, CompreFaceDouble
 from testdoubles.synthetic import SyntheticFace, draw_image, noise_image
+from tests.timeouts import ANSWERED_S
 
 
 @pytest.fixture
@@ -130,14 +131,17 @@ def test_html_502_is_retried_then_recovers(compreface, client) -> None:
 
 
 def test_timeouts_are_retried_then_reported(compreface) -> None:
-    client = CompreFaceClient(compreface.url, recognition_key=RECOGNITION_KEY, backoff_s=0.01, timeout_s=0.1)
-    compreface.fail_next("/api/v1/recognition/recognize", 200, stall_s=0.6, times=3)
+    client = CompreFaceClient(compreface.url, recognition_key=RECOGNITION_KEY, backoff_s=0.01, timeout_s=ANSWERED_S)
+    compreface.hang("/api/v1/recognition/recognize", times=3)
     with pytest.raises(ServiceError, match="in time") as info:
         client.recognize(face_of(1), min_probability=0.8)
     assert isinstance(info.value.__cause__, httpx.TimeoutException)
+    assert compreface.wait_for_cut_off("POST /api/v1/recognition/recognize", 3) == 3
     assert compreface.calls["POST /api/v1/recognition/recognize"] == 3  # default: 3 attempts
-    compreface.fail_next("/api/v1/recognition/recognize", 200, stall_s=0.6, times=1)
+    compreface.hang("/api/v1/recognition/recognize", times=1)
     assert client.recognize(face_of(1), min_probability=0.8) != []  # the second attempt gets through
+    assert compreface.wait_for_cut_off("POST /api/v1/recognition/recognize", 4) == 4
+    assert compreface.calls["POST /api/v1/recognition/recognize"] == 5
     client.close()
 
 
@@ -249,11 +253,14 @@ def test_a_stop_interrupts_the_backoff(compreface) -> None:
 
 
 def test_an_example_is_not_sent_twice_after_a_timeout(compreface) -> None:
-    client = CompreFaceClient(compreface.url, recognition_key=RECOGNITION_KEY, backoff_s=0.001, timeout_s=0.1)
+    client = CompreFaceClient(compreface.url, recognition_key=RECOGNITION_KEY, backoff_s=0.001,
+                              timeout_s=ANSWERED_S)
     client.list_subjects()
-    compreface.fail_next("/api/v1/recognition/faces", 200, stall_s=0.6)
-    with pytest.raises(ServiceError, match="in time"):
+    compreface.hang("/api/v1/recognition/faces", method="POST")
+    with pytest.raises(ServiceError, match="in time") as info:
         client.add_example("Person 9 GGGGGGGGGGGGGGGG", face_of(9))
+    assert isinstance(info.value.__cause__, httpx.TimeoutException)
+    assert compreface.wait_for_cut_off("POST /api/v1/recognition/faces") == 1
     assert compreface.calls["POST /api/v1/recognition/faces"] == 1  # it may have been stored
     compreface.fail_next("/api/v1/recognition/faces", 500, html=False, body={"message": "core", "code": 41})
     assert client.add_example("Person 9 GGGGGGGGGGGGGGGG", face_of(9))  # 41: the core refused, resent

@@ -22,6 +22,7 @@ from stash_compreface.errors import (
 from stash_compreface.stash.client import StashClient
 from stash_compreface.stash.models import ItemKind
 from testdoubles.stash import StashDouble, StashHandler
+from tests.timeouts import ANSWERED_S, HUNG_ONLY_S
 
 COOKIE = "MTcz-session-cookie-value"
 LOCKED = "error executing `INSERT INTO images_tags`: sql: database is locked"
@@ -175,25 +176,28 @@ def test_other_graphql_errors_are_not_retried(stash, client) -> None:
 
 
 def test_a_create_is_resent_when_refused_but_never_after_a_lost_answer(stash) -> None:
-    with StashClient(stash.url, session_cookie=COOKIE, backoff_s=0.001, timeout_s=0.1) as client:
+    with StashClient(stash.url, session_cookie=COOKIE, backoff_s=0.001, timeout_s=ANSWERED_S) as client:
         stash.fail_operation("TagCreate", LOCKED, times=1)  # rolled back: safe to send again
         tag_id = client.create_tag("First")
         assert stash.seen["TagCreate"] == 2 and stash.tag_id("First") == tag_id
-        stash.fail_next("/graphql", 200, stall_s=0.6)  # no answer: it may have been created
-        with pytest.raises(ServiceError, match="TagCreate in time"):
+        stash.hang("/graphql")  # no answer: it may have been created
+        with pytest.raises(ServiceError, match="TagCreate in time") as info:
             client.create_tag("Second")
+        assert isinstance(info.value.__cause__, httpx.TimeoutException)
+        assert stash.wait_for_cut_off("POST /graphql") == 1
         assert stash.calls["POST /graphql"] == 3
         # The contract: the caller looks the tag up by name, then creates it if it is really missing.
         assert client.find_tag("Second") == stash.tag_id("Second")
 
 
 def test_dropped_connections_and_timeouts_are_retried(stash) -> None:
-    with StashClient(stash.url, session_cookie=COOKIE, backoff_s=0.001, timeout_s=0.1) as client:
+    with StashClient(stash.url, session_cookie=COOKIE, backoff_s=0.001, timeout_s=ANSWERED_S) as client:
         stash.drop = 2
         assert client.find_images({"per_page": 1}, {})[0] == 0
         assert stash.calls["POST /graphql"] == 3
-        stash.fail_next("/graphql", 200, stall_s=0.5, times=2)
+        stash.hang("/graphql", times=2)
         assert client.find_images({"per_page": 1}, {})[0] == 0
+        assert stash.wait_for_cut_off("POST /graphql", 2) == 2, "the client gave up on both hung requests"
         assert stash.calls["POST /graphql"] == 6
 
 
@@ -246,10 +250,11 @@ def test_a_stop_interrupts_the_backoff(stash) -> None:
 def test_media_gateway_errors_resets_and_timeouts_are_retried(stash) -> None:
     image = stash.add_image(b"\xff\xd8jpeg-bytes")
     url = f"{stash.url}/image/{image}/image"
-    with StashClient(stash.url, session_cookie=COOKIE, backoff_s=0.001, timeout_s=0.1) as client:
+    with StashClient(stash.url, session_cookie=COOKIE, backoff_s=0.001, timeout_s=ANSWERED_S) as client:
         stash.fail_next(f"/image/{image}/image", 502)
-        stash.fail_next(f"/image/{image}/image", 200, stall_s=0.5)
+        stash.hang(f"/image/{image}/image")
         assert client.download(url, what="image file") == b"\xff\xd8jpeg-bytes"
+        assert stash.wait_for_cut_off(f"GET /image/{image}/image") == 1
         stash.drop = 2
         assert client.download(url, what="image file") == b"\xff\xd8jpeg-bytes"
     assert stash.calls[f"GET /image/{image}/image"] == 6
@@ -265,11 +270,12 @@ def test_an_unreadable_file_is_a_media_error_at_once(stash, client) -> None:
 
 def test_a_media_timeout_names_the_file(stash) -> None:
     image = stash.add_image(b"x")
-    with StashClient(stash.url, session_cookie=COOKIE, backoff_s=0.001, timeout_s=0.1) as client:
-        stash.fail_next(f"/image/{image}/image", 200, stall_s=0.6, times=3)
+    with StashClient(stash.url, session_cookie=COOKIE, backoff_s=0.001, timeout_s=HUNG_ONLY_S) as client:
+        stash.hang(f"/image/{image}/image", times=3)
         with pytest.raises(ServiceError, match="did not answer the image file in time") as info:
             client.download(f"{stash.url}/image/{image}/image", what="image file")
         assert isinstance(info.value.__cause__, httpx.TimeoutException)
+        assert stash.wait_for_cut_off(f"GET /image/{image}/image", 3) == 3  # default: 3 attempts
 
 
 def test_unreachable_stash_names_the_setting() -> None:

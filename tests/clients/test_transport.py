@@ -25,6 +25,7 @@ from stash_compreface.errors import (
 )
 from stash_compreface.transport import Breaker, Service, Transport, map_errors, retry
 from testdoubles.server import DoubleHandler, DoubleServer
+from tests.timeouts import ANSWERED_S, HUNG_ONLY_S
 
 SVC = Service("CompreFace", "compreface", "comprefaceUrl")
 
@@ -98,12 +99,13 @@ def test_refused_connection_is_unavailable_and_names_the_setting() -> None:
 
 
 def test_timeout_is_a_retryable_service_error(echo) -> None:
-    echo.fail_next("/slow", 200, stall_s=0.5)
+    echo.hang("/slow")
     url = f"{echo.url}/slow"
     with pytest.raises(ServiceError, match="did not answer /slow in time") as info, map_errors(SVC, url), \
-            httpx.Client(timeout=0.05) as client:
+            httpx.Client(timeout=HUNG_ONLY_S) as client:
         client.get(url)
     assert info.value.retryable and isinstance(info.value.__cause__, httpx.ReadTimeout)
+    assert echo.wait_for_cut_off("GET /slow") == 1, "the client gave up on the request"
 
 
 def test_dropped_connection_is_a_retryable_service_error(echo) -> None:
@@ -135,12 +137,13 @@ def test_credentials_in_the_url_never_reach_the_message() -> None:
 
 
 def test_each_failure_is_retried_then_succeeds(echo) -> None:
-    transport = Transport(SVC, backoff_s=0.001, timeout_s=0.1)
+    transport = Transport(SVC, backoff_s=0.001, timeout_s=ANSWERED_S)
     echo.fail_next("/x", 502, times=1)
-    echo.fail_next("/x", 200, stall_s=0.5, times=1)
+    echo.hang("/x", times=1)
     echo.drop = 0
     assert get(transport, f"{echo.url}/x") == "ok"
     assert echo.calls["GET /x"] == 3 and transport.breaker.consecutive_failures == 0
+    assert echo.wait_for_cut_off("GET /x") == 1
     echo.drop = 2
     assert get(transport, f"{echo.url}/x") == "ok"
     assert transport.attempts_made == 6
@@ -148,12 +151,13 @@ def test_each_failure_is_retried_then_succeeds(echo) -> None:
 
 
 def test_attempts_run_out_and_the_last_error_is_raised_with_its_cause(echo) -> None:
-    transport = Transport(SVC, backoff_s=0.001, timeout_s=0.05, attempts=3)
-    echo.fail_next("/x", 200, stall_s=0.3, times=3)
+    transport = Transport(SVC, backoff_s=0.001, timeout_s=HUNG_ONLY_S, attempts=3)
+    echo.hang("/x", times=3)
     with pytest.raises(ServiceError, match="in time") as info:
         get(transport, f"{echo.url}/x")
     assert isinstance(info.value.__cause__, httpx.TimeoutException)
     assert echo.calls["GET /x"] == 3
+    assert echo.wait_for_cut_off("GET /x", 3) == 3
     transport.close()
 
 
@@ -394,9 +398,10 @@ def test_attempts_in_an_open_streak_get_only_the_rest_of_the_window(echo) -> Non
     clock = FakeClock()
     breaker = Breaker(window_s=45, clock=clock)
     breaker.failure(SVC, started=0.0, exc=ServiceError("timeout"))
-    clock.now = 44.9  # 0.1 s left: a request that needs 2 s cannot fit
+    clock.now = 44.9  # 0.1 s left: the attempt's timeout is cut to that, not the 30 s configured
     transport = Transport(SVC, timeout_s=30, breaker=breaker, attempts=1)
-    echo.fail_next("/x", 200, stall_s=2)
-    with pytest.raises(ServiceError, match="in time"):
+    echo.hang("/x", seconds=30)  # answered after 30 s: only an attempt with the cut timeout fails
+    with pytest.raises(ServiceError, match="in time") as info:
         get(transport, f"{echo.url}/x")
+    assert isinstance(info.value.__cause__, httpx.TimeoutException)
     transport.close()

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
+import time
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -12,16 +15,23 @@ from stash_compreface.errors import ItemError, MediaError, ProtocolError, Servic
 from stash_compreface.vision.client import Enhancement, Sprites, VisionClient, parse_clusters, parse_faces
 from testdoubles.synthetic import SyntheticFace, draw_image
 from testdoubles.vision import VisionDouble
+from tests.timeouts import ANSWERED_S
 
 FRAMES = [(2.0 * i, draw_image(640, 360, [SyntheticFace(4, 100, 60, 150)], seed=i)) for i in range(3)]
 
 
-@pytest.fixture(params=[False, True], ids=["frames-route", "legacy-route"])
-def vision(request):
-    with VisionDouble.running(legacy_frame_route=request.param) as double:
+@contextlib.contextmanager
+def vision_double(*, legacy_frame_route: bool = False) -> Iterator[VisionDouble]:
+    with VisionDouble.running(legacy_frame_route=legacy_frame_route) as double:
         double.add_video("/v/a.mp4", FRAMES)
         double.not_found_polls = 2  # the job is unknown at first, as the real service answers
         double.processing_polls = 2
+        yield double
+
+
+@pytest.fixture(params=[False, True], ids=["frames-route", "legacy-route"])
+def vision(request):
+    with vision_double(legacy_frame_route=request.param) as double:
         yield double
 
 
@@ -65,7 +75,14 @@ def test_a_stop_interrupts_a_retry_backoff(vision) -> None:
     client = VisionClient(vision.url, vision.url, first_poll_s=0.01, backoff_s=3600, stop=stop)
     job = client.analyze("/v/a.mp4", "1", min_confidence=0.7)
     vision.fail_next(f"/vision/jobs/{job}/status", 502, times=5)
-    threading.Timer(0.1, stop.set).start()
+
+    def stop_once_polled() -> None:  # not on a timer: a stop before the first poll would be another test
+        deadline = time.monotonic() + 30  # a guard against a hang, not a timing assertion
+        while not vision.calls[f"GET /vision/jobs/{job}/status"] and time.monotonic() < deadline:
+            time.sleep(0.001)
+        stop.set()
+
+    threading.Thread(target=stop_once_polled, daemon=True).start()
     with pytest.raises(Stopped) as info:
         client.wait(job)  # the client's own stop event by default
     assert isinstance(info.value.__cause__, ServiceError)
@@ -73,15 +90,23 @@ def test_a_stop_interrupts_a_retry_backoff(vision) -> None:
     client.close()
 
 
-def test_status_timeouts_are_retried_then_the_job_completes(vision) -> None:
-    client = VisionClient(vision.url, vision.url, first_poll_s=0.01, timeout_s=0.1, backoff_s=0.001)
-    job = client.analyze("/v/a.mp4", "1", min_confidence=0.7)
-    vision.fail_next(f"/vision/jobs/{job}/status", 200, stall_s=0.6, times=2)
-    clusters, _ = parse_clusters(client.wait(job, threading.Event()))
-    assert len(clusters) == 1
-    # 2 timed out + 2 "unknown" + 2 "processing" + 1 "completed"
-    assert vision.calls[f"GET /vision/jobs/{job}/status"] == 7
-    client.close()
+def test_status_timeouts_are_retried_then_the_job_completes() -> None:
+    """Two polls that are never answered time out and are retried; the job then completes as usual.
+
+    The status route is the same on both frame routes: one double is enough.
+    """
+    with vision_double() as vision:
+        client = VisionClient(vision.url, vision.url, first_poll_s=0.01, timeout_s=ANSWERED_S, backoff_s=0.001)
+        job = client.analyze("/v/a.mp4", "1", min_confidence=0.7)
+        status = f"GET /vision/jobs/{job}/status"
+        vision.hang(f"/vision/jobs/{job}/status", times=2)
+        clusters, _ = parse_clusters(client.wait(job, threading.Event()))
+        assert len(clusters) == 1
+        assert vision.wait_for_cut_off(status, 2) == 2, "the client gave up on both hung polls"
+        # 2 timed out + 2 "unknown" + 2 "processing" + 1 "completed"
+        assert vision.calls[status] == 7
+        assert client.breaker.consecutive_failures == 0
+        client.close()
 
 
 def test_an_html_status_page_is_a_protocol_error(vision) -> None:
@@ -109,11 +134,14 @@ def test_an_outage_trips_the_breaker_naming_the_setting(vision) -> None:
 
 
 def test_a_frame_server_timeout_is_retried(vision) -> None:
-    client = VisionClient(vision.url, vision.url, timeout_s=0.1, backoff_s=0.001)
+    client = VisionClient(vision.url, vision.url, timeout_s=ANSWERED_S, backoff_s=0.001)
     route = "/extract-frame" if vision.legacy_frame_route else "/frames/extract-frame"
     client.extract_frame("/v/a.mp4", 0.0)  # learns the route
-    vision.fail_next(route, 200, stall_s=0.6, times=1)
+    calls = vision.calls[f"GET {route}"]
+    vision.hang(route, times=1)
     assert client.extract_frame("/v/a.mp4", 2.0) == FRAMES[1][1]
+    assert vision.wait_for_cut_off(f"GET {route}") == 1, "the client gave up on the hung request"
+    assert vision.calls[f"GET {route}"] == calls + 2  # the hung one, then its retry
     client.close()
 
 

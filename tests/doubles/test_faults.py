@@ -13,6 +13,7 @@ from testdoubles.compreface import RECOGNITION_KEY, CompreFaceDouble
 from testdoubles.stash import StashDouble
 from testdoubles.synthetic import SyntheticFace, draw_image
 from testdoubles.vision import VisionDouble
+from tests.timeouts import HUNG_ONLY_S
 
 API = "/api/v1"
 DOCS = Path(__file__).resolve().parents[2] / "src" / "stash_compreface" / "stash" / "graphql"
@@ -61,19 +62,21 @@ def test_go_down_refuses_connections_then_comes_back_on_the_same_port(cf: Compre
 
 def test_hang_accepts_and_never_answers_until_cleared(cf: CompreFaceDouble) -> None:
     cf.hang(API + "/recognition/recognize", times=None)
-    with client_for(cf, timeout=0.3) as impatient:
+    with client_for(cf, timeout=HUNG_ONLY_S) as impatient, client_for(cf) as patient:
         with pytest.raises(httpx.ReadTimeout):
             recognize(impatient)
         with pytest.raises(httpx.ReadTimeout):
             recognize(impatient)
-        assert impatient.get("/recognition/subjects").status_code == 200, "only the scoped route hangs"
+        assert cf.wait_for_cut_off(f"POST {API}/recognition/recognize", 2) == 2, "the double saw the client give up"
+        assert patient.get("/recognition/subjects").status_code == 200, "only the scoped route hangs"
         cf.clear_faults()
-        assert recognize(impatient).status_code == 200
+        assert recognize(patient).status_code == 200
+    assert cf.cut_off[f"POST {API}/recognition/recognize"] == 2
 
 
 def test_hang_for_seconds_answers_late_but_normally(cf: CompreFaceDouble) -> None:
     cf.hang(API + "/recognition/recognize", seconds=30)
-    with client_for(cf, timeout=0.3) as impatient, pytest.raises(httpx.ReadTimeout):
+    with client_for(cf, timeout=HUNG_ONLY_S) as impatient, pytest.raises(httpx.ReadTimeout):
         recognize(impatient)
     cf.clear_faults()  # lets the stalled request go
     cf.hang(API + "/recognition/recognize", seconds=0.2)
@@ -232,7 +235,8 @@ def test_vision_http_hang_and_outage(vision: VisionDouble) -> None:
     job = submit(vision)
     vision.hang("/vision/jobs/", method="GET")
     with pytest.raises(httpx.ReadTimeout):
-        httpx.get(f"{vision.url}/vision/jobs/{job}/status", timeout=0.3)
+        httpx.get(f"{vision.url}/vision/jobs/{job}/status", timeout=HUNG_ONLY_S)
+    assert vision.wait_for_cut_off(f"GET /vision/jobs/{job}/status") == 1
     with vision.down(), pytest.raises(httpx.ConnectError):
         httpx.get(f"{vision.url}/vision/health")
     assert httpx.get(f"{vision.url}/vision/health").json()["status"] == "healthy"

@@ -13,10 +13,9 @@ import pytest
 from PIL import Image
 
 from testdoubles import stash as stash_module
-from testdoubles.stash import SCHEMA_PATH, StashDouble, _prepare
+from testdoubles.stash import SCHEMA_PATH, SchemaMissing, StashDouble, _prepare
 
 DOCS = Path(__file__).resolve().parents[2] / "src" / "stash_compreface" / "stash" / "graphql"
-needs_schema = pytest.mark.skipif(not SCHEMA_PATH.is_file(), reason="shared Stash schema file is absent")
 
 
 def doc(name: str) -> str:
@@ -407,7 +406,12 @@ def test_parse_errors_and_transport_errors(stash, client):
     assert garbled.json()["errors"][0]["message"].startswith("json request body could not be decoded")
 
 
-@needs_schema
+def test_the_schema_is_the_repositorys_copy_of_develop():
+    repository = Path(__file__).resolve().parents[2]
+    assert repository / "tests" / "reference" / "stash-schema-develop.graphql" == SCHEMA_PATH
+    assert SCHEMA_PATH.read_text(encoding="utf-8").startswith("# Stash GraphQL schema")
+
+
 def test_plugin_documents_validate_against_the_real_schema():
     assert list(DOCS.glob("*.graphql")), "the plugin ships its documents"
     for path in DOCS.glob("*.graphql"):
@@ -416,31 +420,17 @@ def test_plugin_documents_validate_against_the_real_schema():
     assert _prepare(wrong_type).errors, "an Int variable where ID is expected must fail validation"
 
 
-def test_double_works_without_the_schema_file(monkeypatch, tmp_path):
-    """Validation is a bonus: the executor must not depend on the schema being present."""
-    caches = (stash_module.load_schema, stash_module._prepare, stash_module._possible_types)
+def test_double_refuses_to_start_without_the_schema_file(monkeypatch, tmp_path):
+    """No schema, no double: validation never silently stops (a fresh clone checks what CI checks)."""
     monkeypatch.setattr(stash_module, "SCHEMA_PATH", tmp_path / "absent.graphql")
-    for cache in caches:
-        cache.cache_clear()
+    stash_module.load_schema.cache_clear()
     try:
-        with (
-            StashDouble.running() as stash,
-            httpx.Client(base_url=stash.url, headers={"Accept": "application/json"}) as http,
-        ):
-            tag = stash.add_tag("a")
-            stash.add_image(jpeg(), tags=[tag])
-            stash.add_image(jpeg())
-            assert find_images(http, {"per_page": -1}, {"tags": {"value": [tag], "modifier": "EXCLUDES"}}) == (1, ["2"])
-            gql(http, doc("BulkImageUpdate"), {"input": {"ids": [2], "tag_ids": {"ids": [tag], "mode": "ADD"}}})
-            assert stash.tag_names("image", "2") == {"a"}
-            image = gql(http, doc("FindImage"), {"id": 1})["data"]["findImage"]
-            assert image["visual_files"][0]["__typename"] == "ImageFile" and image["tags"] == [{"id": tag}]
+        with pytest.raises(SchemaMissing, match=r"absent\.graphql is missing"):
+            StashDouble()
     finally:
-        for cache in caches:
-            cache.cache_clear()
+        stash_module.load_schema.cache_clear()
 
 
-@needs_schema
 def test_variable_values_are_checked_against_the_schema(stash, client):
     bad_mode = {"input": {"ids": ["1"], "tag_ids": {"ids": ["1"], "mode": "MERGE"}}}
     response = client.post("/graphql", json={"query": doc("BulkImageUpdate"), "variables": bad_mode})

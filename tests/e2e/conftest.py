@@ -17,6 +17,7 @@ import pytest
 from scripts.build_plugin import PLUGIN_SRC, assemble
 from testdoubles.stash_runner import PluginRun, run_plugin
 from tests.bootstrap_script import load_bootstrap
+from tests.package_index import require_package_index
 
 # Long enough for a slow machine: the first run creates the venv and pip-installs requirements.txt.
 BOOTSTRAP_TIMEOUT_S = 900
@@ -63,6 +64,7 @@ def pip_env(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     root = cache.mkdir("plugin-wheels") if cache is not None else tmp_path_factory.mktemp("plugin-wheels")
     wheels = Path(root) / key
     if not wheels.is_dir():
+        require_package_index(f"the plugin's wheels are not in {wheels.parent} yet: pip download them")
         _download_wheels(requirements, wheels)
     return {"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(wheels), "PIP_CONFIG_FILE": os.devnull}
 

