@@ -63,6 +63,26 @@ MODES: dict[str, Task] = {
     "reviewData": review_data,
 }
 
+# Modes Settings > Tasks does not list (plugin/compreface.yml): Stash's UI runs a listed task with its
+# defaultArgs only, and these need the id of what to act on, so a click could only fail. The UI plugin
+# (plugin/ui) calls them with runPluginOperation, which needs no listed task, and the CLI with
+# `stash-compreface run MODE --arg NAME=VALUE`. reviewData needs no id, but is the review page's read.
+OPERATIONS: dict[str, str] = {
+    "identifyImage": "imageId",
+    "createPerformerFromImage": "imageId",
+    "identifyScene": "sceneId",
+    "identifyGallery": "galleryId",
+    "confirmMatch": "performerId, and imageId or sceneId",
+    "rejectMatch": "performerId, and imageId or sceneId",
+    "undoRun": "runId",
+    "nameCandidate": "subject and name",
+    "mergeIntoPerformer": "subject and performerId",
+    "rejectCandidate": "subject",
+    "reviewData": "",  # no id: what the review page shows, read in one call
+}
+# The modes Settings > Tasks lists: each runs with a click, with its defaultArgs alone.
+LISTED = tuple(mode for mode in MODES if mode not in OPERATIONS)
+
 # Modes that revert or correct journalled writes, or only read (reviewData): not runs to be undone.
 UNJOURNALLED = frozenset({"rejectMatch", "undoRun", "reviewData"})
 
