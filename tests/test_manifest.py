@@ -31,18 +31,14 @@ SETTING_KEYS = {"type", "displayName", "description"}
 SETTING_TYPES = {"STRING", "NUMBER", "BOOLEAN"}
 ERRLOG_LEVELS = {"trace", "debug", "info", "warning", "error", "progress", "none"}
 
-# PRODUCT.md §2 with the defaultArgs the brief fixes, as Stash hands them over (strings).
+# PRODUCT.md §2 with the defaultArgs the brief fixes, as Stash hands them over (strings): the modes a click
+# in Settings > Tasks can run (PRODUCT.md §3 "Cheap when idle": no mode that needs an id).
 EXPECTED_TASKS: dict[str, dict[str, str]] = {
     "synchronizePerformers": {"limit": "0"},
     "recognizeImagesHQ": {"limit": "0"},
     "recognizeImagesLQ": {"limit": "0"},
     "identifyImagesAll": {"limit": "0"},
     "identifyImagesNew": {"limit": "0"},
-    "identifyImage": {"imageId": "", "createPerformer": "false", "associateExisting": "true", "limit": "0"},
-    "createPerformerFromImage": {"imageId": "", "faceIndex": "0", "name": "", "limit": "0"},
-    "identifyScene": {"sceneId": "", "associateExisting": "true"},
-    "confirmMatch": {"imageId": "", "sceneId": "", "performerId": "", "faceIndex": ""},
-    "identifyGallery": {"galleryId": "", "createPerformer": "false", "limit": "0"},
     "resetUnmatchedImages": {"limit": "0"},
     "resetUnmatchedScenes": {"limit": "0"},
     "recognizeNewScenes": {"limit": "0"},
@@ -51,14 +47,13 @@ EXPECTED_TASKS: dict[str, dict[str, str]] = {
     "recognizeAllSceneSprites": {"limit": "0"},
     "importFromCompreFace": {"limit": "0"},
     "exportToCompreFace": {"limit": "0"},
-    "rejectMatch": {"imageId": "", "sceneId": "", "performerId": ""},
-    "undoRun": {"runId": ""},
     "recognizeQueued": {"limit": "0"},
-    "nameCandidate": {"subject": "", "name": ""},
-    "mergeIntoPerformer": {"subject": "", "performerId": ""},
-    "rejectCandidate": {"subject": ""},
-    "reviewData": {},
 }
+# Operations: they need the id of what to act on (or are the review page's read), so they are not listed;
+# the UI plugin runs them with runPluginOperation and the CLI with --arg.
+EXPECTED_OPERATIONS = {"identifyImage", "createPerformerFromImage", "identifyScene", "identifyGallery", "rejectMatch",
+                       "confirmMatch", "undoRun", "nameCandidate", "mergeIntoPerformer", "rejectCandidate",
+                       "reviewData"}
 # PRODUCT.md §4 with the types the brief fixes (an oracle independent of the settings table).
 EXPECTED_SETTINGS = {
     "faceEngine": "STRING",
@@ -189,11 +184,39 @@ def test_every_mode_once_with_its_default_args(manifest: dict[str, Any], text: s
         assert isinstance(task.get("description"), str) and task["description"]
 
 
-def test_manifest_modes_cover_every_runnable_mode(manifest: dict[str, Any]):
+def test_every_mode_is_a_listed_task_or_an_operation(manifest: dict[str, Any]):
     from stash_compreface import tasks
 
-    modes = {str(task["defaultArgs"]["mode"]) for task in manifest["tasks"]}
-    assert set(tasks.MODES) <= modes
+    listed = {str(task["defaultArgs"]["mode"]) for task in manifest["tasks"]}
+    assert listed == set(tasks.LISTED)
+    assert set(tasks.OPERATIONS) == EXPECTED_OPERATIONS
+    assert not listed & EXPECTED_OPERATIONS
+    assert listed | EXPECTED_OPERATIONS == set(tasks.MODES)
+    # The manifest's note on what is not listed names every operation.
+    note = re.sub(r"\s*\n#\s*", " ", MANIFEST.read_text(encoding="utf-8").split("\ntasks:", 1)[0])
+    assert all(re.search(rf"\b{mode}\b", note) for mode in EXPECTED_OPERATIONS)
+
+
+def test_no_listed_task_needs_an_id(manifest: dict[str, Any], text: str):
+    for task in manifest["tasks"]:
+        args = default_args(text, task["name"])
+        assert not [key for key in args if key.endswith("Id") or key in ("subject", "name")], task["name"]
+
+
+def test_the_ui_runs_modes_as_operations_and_the_hooks_start_a_listed_task(manifest: dict[str, Any]):
+    from stash_compreface import tasks
+
+    script = (ROOT / "plugin" / "ui" / "compreface.js").read_text(encoding="utf-8")
+    assert "runPluginTask" not in script  # a listed task would get its defaultArgs, not the page's ids
+    assert "runPluginOperation" in script
+    called = set(re.findall(r"runMode\(\s*\"(\w+)\"", script))
+    assert called and called <= set(tasks.MODES)
+    assert not called & set(tasks.LISTED)  # the pages call operations only
+    hooks = (ROOT / "plugin" / "compreface.py").read_text(encoding="utf-8")
+    queued = re.search(r'^QUEUED_TASK = "([^"]+)"', hooks, re.MULTILINE)
+    assert queued is not None
+    names = {task["name"]: task["defaultArgs"]["mode"] for task in manifest["tasks"]}
+    assert names.get(queued.group(1)) == "recognizeQueued"
 
 
 def test_every_product_setting_with_its_type(manifest: dict[str, Any]):

@@ -14,7 +14,7 @@ import stash_compreface
 
 from .compreface import RECOGNITION_KEY, CompreFaceDouble
 from .stash import StashDouble
-from .stash_runner import PluginRun, run_plugin, task_for_mode
+from .stash_runner import PluginRun, mode_call, run_plugin
 from .synthetic import SyntheticFace, draw_image, noise_image
 
 COOKIE = "ZGVtby1zZXNzaW9uLWNvb2tpZQ=="
@@ -27,8 +27,9 @@ def plugin_folder() -> Path | None:
     return candidate if (candidate / "compreface.yml").is_file() else None
 
 
-def _library(stash: StashDouble, size: int) -> dict[str, str]:
-    """Performers 0-3 known by profile; strangers 10 and 11 appear often, 12 once (never a performer)."""
+def demo_library(stash: StashDouble, size: int, *, broken: bool = True) -> dict[str, str]:
+    """Performers 0-3 known by profile; strangers 10 and 11 appear often, 12 once (never a performer); with
+    ``broken``, a file that is not an image (its item fails). Image id -> who is in it."""
     for person, name in enumerate(NAMES):
         stash.add_performer(name, image=draw_image(420, 520, [SyntheticFace(person, 110, 120, 200)], seed=person))
     stash.add_performer("Nobody Yet")
@@ -46,7 +47,8 @@ def _library(stash: StashDouble, size: int) -> dict[str, str]:
             "+".join(NAMES[p] if p < len(NAMES) else f"stranger{p}" for p in people) or "no face")
     once = draw_image(520, 320, [SyntheticFace(12, 200, 60, 140)], seed=99)
     labels[stash.add_image(once, path="/photos/stranger_once.jpg")] = "stranger12"
-    labels[stash.add_image(b"\xff\xd8\xff\xe0 this is not really a jpeg", path="/photos/broken.jpg")] = "broken"
+    if broken:
+        labels[stash.add_image(b"\xff\xd8\xff\xe0 this is not really a jpeg", path="/photos/broken.jpg")] = "broken"
     return labels
 
 
@@ -65,7 +67,7 @@ def run_demo(*, images: int = 40, verbose: bool = False) -> int:
     print("Starting a Stash double and a CompreFace double on 127.0.0.1 ...")
     with CompreFaceDouble.running() as compreface, StashDouble.running(session_cookie=COOKIE) as stash, \
             tempfile.TemporaryDirectory() as state:
-        labels = _library(stash, max(12, images))
+        labels = demo_library(stash, max(12, images))
         stash.configure_plugin("compreface", {"comprefaceUrl": compreface.url,
                                               "recognitionApiKey": RECOGNITION_KEY, "stateDir": state})
         print(f"Library: {len(stash.performers)} performers, {len(stash.images)} images\n")
@@ -73,8 +75,8 @@ def run_demo(*, images: int = 40, verbose: bool = False) -> int:
 
         def run(mode: str, **args: str) -> PluginRun:
             print(f"$ plugin task {mode} {' '.join(f'{k}={v}' for k, v in args.items())}")
-            result = run_plugin(folder, task=task_for_mode(folder, mode), args=args, port=stash.port,
-                                cookie=COOKIE, env=env)
+            task, call_args = mode_call(folder, mode, dict(args))
+            result = run_plugin(folder, task=task, args=call_args, port=stash.port, cookie=COOKIE, env=env)
             _show(result, verbose)
             return result
 

@@ -110,13 +110,29 @@ def default_args(manifest_text: str, task: str) -> dict[str, str]:
     raise KeyError(f"no task named {task!r} in the manifest")
 
 
-def task_for_mode(plugin_dir: Path, mode: str) -> str:
-    """The task name whose defaultArgs select ``mode`` (tests think in modes, Stash in task names)."""
+def listed_task(plugin_dir: Path, mode: str) -> str | None:
+    """The task name whose defaultArgs select ``mode``; None when Settings > Tasks does not list the mode
+    (an operation, which the UI plugin runs with runPluginOperation)."""
     manifest = yaml.safe_load(find_manifest(plugin_dir).read_text(encoding="utf-8"))
     for task in manifest.get("tasks") or []:
         if str((task.get("defaultArgs") or {}).get("mode")) == mode:
-            return task["name"]
-    raise KeyError(f"no task with mode {mode!r}")
+            return str(task["name"])
+    return None
+
+
+def task_for_mode(plugin_dir: Path, mode: str) -> str:
+    """The task name whose defaultArgs select ``mode`` (tests think in modes, Stash in task names)."""
+    task = listed_task(plugin_dir, mode)
+    if task is None:
+        raise KeyError(f"no task with mode {mode!r}")
+    return task
+
+
+def mode_call(plugin_dir: Path, mode: str, args: dict[str, Any] | None = None) -> tuple[str | None, dict[str, Any]]:
+    """How Stash's UI starts ``mode``: ``(task name, args)`` for runPluginTask when the manifest lists it (the
+    defaultArgs give the mode), else ``(None, args with the mode)`` for runPluginOperation."""
+    task = listed_task(plugin_dir, mode)
+    return (task, dict(args or {})) if task is not None else (None, {"mode": mode, **(args or {})})
 
 
 def build_argv(manifest: dict[str, Any], manifest_path: Path, task: dict[str, Any] | None,

@@ -8,7 +8,7 @@ from typing import Any
 
 from testdoubles.compreface import DETECTION_KEY, RECOGNITION_KEY, CompreFaceDouble
 from testdoubles.stash import StashDouble
-from testdoubles.stash_runner import PluginRun, run_plugin, task_for_mode
+from testdoubles.stash_runner import PluginRun, mode_call, run_plugin
 
 COOKIE = "MTczNjk1ODQwMHxEdi1CQkFFQ180SUFBUkFCRUFBQVpQLUNBQUVHYzNSeWFXNW5EQXdBQ25WelpYSmZhV1FHYzNSeWFXNW58"
 
@@ -28,8 +28,10 @@ class World:
 
     def run(self, mode: str, *, kill_at_progress: int | None = None, timeout: float = 300,
             env: dict[str, str] | None = None, **args: Any) -> PluginRun:
-        """Start the task the way the Stash UI does (defaultArgs as strings), plus ``args`` as the API would."""
-        run = run_plugin(self.plugin_dir, task=task_for_mode(self.plugin_dir, mode), args=args,
+        """Start the mode the way the Stash UI does: a listed task with its defaultArgs as strings, plus ``args``
+        as the API would; an operation (not listed) with ``args`` alone, through runPluginOperation."""
+        task, args = mode_call(self.plugin_dir, mode, args)
+        run = run_plugin(self.plugin_dir, task=task, args=args,
                          port=self.stash.port, cookie=COOKIE, kill_at_progress=kill_at_progress, timeout=timeout,
                          env=env)
         assert_no_secrets(run)

@@ -28,7 +28,7 @@ from stash_compreface.runtime.session import task_context
 from stash_compreface.settings import parse_args
 from testdoubles.compreface import DETECTION_KEY, RECOGNITION_KEY, CompreFaceDouble
 from testdoubles.stash import StashDouble
-from testdoubles.stash_runner import default_args, find_manifest, task_for_mode
+from testdoubles.stash_runner import default_args, find_manifest, listed_task
 from testdoubles.synthetic import SyntheticFace, render
 from tests.video.videos import write_h264
 
@@ -38,9 +38,13 @@ SECRETS = (COOKIE, RECOGNITION_KEY, DETECTION_KEY)
 
 
 def ui_args(mode: str) -> dict[str, str]:
-    """The task's defaultArgs as the Stash UI sends them (every value a string)."""
+    """A listed task's defaultArgs as the Stash UI sends them (every value a string); an operation (a mode
+    Settings > Tasks does not list) gets only its mode, as the UI plugin's runPluginOperation sends it."""
+    task = listed_task(PLUGIN_SRC, mode)
+    if task is None:
+        return {"mode": mode}
     manifest = find_manifest(PLUGIN_SRC)
-    return default_args(manifest.read_text(encoding="utf-8"), task_for_mode(PLUGIN_SRC, mode))
+    return default_args(manifest.read_text(encoding="utf-8"), task)
 
 
 class _Reporter(MemoryReporter):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -30,6 +31,7 @@ from .reject_candidate import reject_candidate
 from .reject_match import reject_match
 from .reset_unmatched import reset_unmatched_images, reset_unmatched_scenes
 from .review_data import review_data
+from .runner import DRY_RUN_SUMMARY, RunChanges
 from .synchronize_performers import synchronize_performers
 from .undo_run import undo_run
 
@@ -63,6 +65,26 @@ MODES: dict[str, Task] = {
     "reviewData": review_data,
 }
 
+# Modes Settings > Tasks does not list (plugin/compreface.yml): Stash's UI runs a listed task with its
+# defaultArgs only, and these need the id of what to act on, so a click could only fail. The UI plugin
+# (plugin/ui) calls them with runPluginOperation, which needs no listed task, and the CLI with
+# `stash-compreface run MODE --arg NAME=VALUE`. reviewData needs no id, but is the review page's read.
+OPERATIONS: dict[str, str] = {
+    "identifyImage": "imageId",
+    "createPerformerFromImage": "imageId",
+    "identifyScene": "sceneId",
+    "identifyGallery": "galleryId",
+    "confirmMatch": "performerId, and imageId or sceneId",
+    "rejectMatch": "performerId, and imageId or sceneId",
+    "undoRun": "runId",
+    "nameCandidate": "subject and name",
+    "mergeIntoPerformer": "subject and performerId",
+    "rejectCandidate": "subject",
+    "reviewData": "",  # no id: what the review page shows, read in one call
+}
+# The modes Settings > Tasks lists: each runs with a click, with its defaultArgs alone.
+LISTED = tuple(mode for mode in MODES if mode not in OPERATIONS)
+
 # Modes that revert or correct journalled writes, or only read (reviewData): not runs to be undone.
 UNJOURNALLED = frozenset({"rejectMatch", "undoRun", "reviewData"})
 
@@ -76,11 +98,35 @@ def task_for(mode: str) -> Task:
 
 
 def run(mode: str, ctx: TaskContext, args: TaskArgs) -> Any:
-    """Run the mode; a run that writes gets a journal, and its id is the output's ``runId`` (for undoRun)."""
+    """Run the mode; a run that writes gets a journal, and its id is the output's ``runId`` (for undoRun).
+
+    A journalled run ends with one info line that says what changed in Stash, the run's number and how to
+    undo it (:meth:`RunChanges.summary`), and the same counts as the output's ``changes``. A run that fails
+    half way says what it changed before its error, so its partial writes can be undone.
+    """
     task = task_for(mode)
-    if mode not in UNJOURNALLED:
-        ctx.writes.start_run(mode)
-    output = task(ctx, args)
-    if isinstance(output, dict) and mode not in UNJOURNALLED:
-        output = {**output, "runId": ctx.run_id}
+    if mode in UNJOURNALLED:
+        return task(ctx, args)
+    ctx.writes.start_run(mode)
+    try:
+        output = task(ctx, args)
+    except BaseException:
+        with contextlib.suppress(Exception):  # the error itself is what the user must see
+            changes = run_changes(ctx)
+            if changes is not None and changes.parts():
+                ctx.info(changes.summary(ctx.run_id, ended="ended early"))
+        raise
+    changes = run_changes(ctx)
+    ctx.info(DRY_RUN_SUMMARY if changes is None else changes.summary(ctx.run_id))
+    if isinstance(output, dict):
+        output = {**output, "runId": ctx.run_id,
+                  "changes": {"dryRun": True} if changes is None else changes.as_dict()}
     return output
+
+
+def run_changes(ctx: TaskContext) -> RunChanges | None:
+    """What this run changed, from its journal; None in a dry run (nothing was written)."""
+    if ctx.writes.dry_run:
+        return None
+    entries = ctx.state.run_writes(ctx.run_id) if ctx.run_id is not None else []
+    return RunChanges.of(entries, removed=ctx.writes.removed, waiting=ctx.state.open_candidate_count())

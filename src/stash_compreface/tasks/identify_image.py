@@ -22,7 +22,8 @@ def identify_image(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
     policy = policy_for(ctx, relaxed=False, create="immediate" if args.create_performer else "never",
                         learn=args.associate_existing, track_sightings=False)
     report = analyse_one(ctx, image, policy, write=args.associate_existing)
-    output = {**identify_output(report), "runId": ctx.run_id}  # the log line is the output, runId included
+    # the log line is the output, runId included (tasks.run adds the run's ``changes`` to the output only)
+    output = {**identify_output(report), "runId": ctx.run_id}
     ctx.info("identifyImage=" + json.dumps(output, separators=(",", ":")))
     ctx.info(f"{image.label}: {describe_faces(report)}")
     ctx.progress(1.0)

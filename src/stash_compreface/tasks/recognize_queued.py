@@ -114,6 +114,8 @@ def recognize_queued(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
         if image_ids or scene_ids:
             ctx.info(f"autoRecognize is off: dropped {len(image_ids)} queued image(s) and {len(scene_ids)} "
                      "queued scene(s) without recognising them")
+        else:
+            ctx.info("Recognize queued items: nothing queued (autoRecognize is off, so the scan hooks queue nothing)")
         _forget(files)
         return {**result, "dropped": True}
     if not image_ids and not scene_ids:

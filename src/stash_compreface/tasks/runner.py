@@ -1,7 +1,7 @@
 """The one item runner: every batch mode hands it its pages of items and its per-item work.
 
 It owns what every mode shares: bounded concurrency, cooldown between pages, progress, the tally, the
-closing summary line, and what a failure of one item means:
+mode's "finished" line, and what a failure of one item means:
 
 - ``FatalError`` / ``Stopped``: the run stops (items not yet processed stay untagged);
 - a ``ServiceError`` that is the service's fault (``retryable``: 5xx, timeout, a broken answer, a Stash
@@ -17,7 +17,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import threading
 import traceback
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -26,6 +26,7 @@ from ..stash import queries
 from ..stash.models import ItemKind
 from ..stash.queries import Selection
 from .context import TaskContext
+from .state import JournalEntry
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -33,7 +34,7 @@ R = TypeVar("R")
 
 @dataclass
 class Tally:
-    """What a run did, for the task output and the final log line."""
+    """What a run did, for the task output and the mode's "finished" line."""
 
     processed: int = 0
     failed: int = 0
@@ -57,6 +58,122 @@ class Tally:
 
     def summary(self) -> str:
         return ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in self.as_dict().items() if v)
+
+
+_KINDS = ("image", "scene", "gallery")  # the order a summary names them in
+_ENGINE_NAMES = {"builtin": "the built-in face engine", "compreface": "CompreFace"}
+REVIEW_PLACE = "the Faces page in Stash's navbar"
+
+
+def _count(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else many or one + 's'}"
+
+
+def _items(counts: dict[str, int]) -> str:
+    """``{"image": 12, "scene": 1}`` as "12 images and 1 scene"."""
+    words = [_count(n, kind, "galleries" if kind == "gallery" else None) for kind, n in counts.items() if n]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+@dataclass(frozen=True)
+class RunChanges:
+    """What one run changed, read from its journal once it ended (and from the writer, for the removals the
+    journal does not keep): the run's closing log line and the output's ``changes``."""
+
+    performers_linked: int = 0  # performer links added, one per item and performer
+    linked_items: dict[str, int] = field(default_factory=dict)  # items that got a performer, by kind
+    performers_created: int = 0
+    tags_added: int = 0  # tags on items and performers the run added and did not remove again
+    aliases_added: int = 0
+    faces_learned: int = 0  # examples added to the task's face engine
+    faces_copied: dict[str, int] = field(default_factory=dict)  # examples copied into another engine, by engine
+    items_reset: dict[str, int] = field(default_factory=dict)  # items whose Scanned and Error went, by kind
+    subjects_deleted: int = 0  # rejected candidates, deleted from the face engine
+    waiting_for_review: int = 0  # open candidates (unknown people) after the run, on the review page
+    journalled: int = 0  # journal entries: what undoRun can revert
+
+    @classmethod
+    def of(cls, entries: Iterable[JournalEntry], *, removed: Mapping[str, int], waiting: int) -> RunChanges:
+        links: set[tuple[str, str]] = set()
+        linked_items: dict[str, set[str]] = {}
+        tags: set[tuple[str, str]] = set()  # (item or performer, tag): added, unless removed again later
+        created = aliases = learned = journalled = 0
+        copied: dict[str, int] = {}
+        for entry in entries:
+            journalled += 1
+            detail = entry.detail
+            if entry.kind == "link":
+                tags.difference_update((entry.target, t) for t in detail.get("removed_tags", ()))
+                tags.update((entry.target, t) for t in (*detail.get("tags", ()), *detail.get("maybe_tags", ())))
+                for performer in detail.get("performers", ()):
+                    links.add((entry.target, performer))
+                    linked_items.setdefault(str(detail.get("kind")), set()).add(entry.target)
+            elif entry.kind == "performer":
+                created += 1
+            elif entry.kind == "performer_tags":
+                tags.update((f"performer:{entry.target}", t) for t in detail.get("tags", ()))
+            elif entry.kind == "alias":
+                aliases += 1
+            elif entry.kind == "example" and detail.get("example_id"):
+                learned += 1
+            elif entry.kind == "copied_example":
+                engine = str(detail.get("engine"))
+                copied[engine] = copied.get(engine, 0) + 1
+        kinds = [*_KINDS, *sorted(set(linked_items) - set(_KINDS))]
+        by_kind = {kind: len(linked_items[kind]) for kind in kinds if kind in linked_items}
+        return cls(performers_linked=len(links), linked_items=by_kind, performers_created=created,
+                   tags_added=len(tags), aliases_added=aliases, faces_learned=learned,
+                   faces_copied=copied, items_reset={k: n for k, n in removed.items() if k != "subject" and n},
+                   subjects_deleted=removed.get("subject", 0), waiting_for_review=waiting, journalled=journalled)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The output's ``changes`` (camelCase, as the output's other keys)."""
+        return {"performersLinked": self.performers_linked, "linkedItems": dict(self.linked_items),
+                "performersCreated": self.performers_created, "tagsAdded": self.tags_added,
+                "aliasesAdded": self.aliases_added, "facesLearned": self.faces_learned,
+                "facesCopied": dict(self.faces_copied), "itemsReset": dict(self.items_reset),
+                "subjectsDeleted": self.subjects_deleted, "waitingForReview": self.waiting_for_review}
+
+    def parts(self) -> list[str]:
+        """What changed, most important first; empty when nothing did."""
+        parts = []
+        if self.performers_linked:
+            parts.append(f"{_count(self.performers_linked, 'performer')} linked to {_items(self.linked_items)}")
+        if self.performers_created:
+            parts.append(f"{_count(self.performers_created, 'performer')} created")
+        if self.tags_added:
+            parts.append(f"{_count(self.tags_added, 'tag')} added")
+        if self.aliases_added:
+            parts.append(f"{_count(self.aliases_added, 'alias', 'aliases')} added to performers")
+        if self.faces_learned:
+            parts.append(f"{_count(self.faces_learned, 'face')} learned by the face engine")
+        for engine, n in sorted(self.faces_copied.items()):
+            parts.append(f"{_count(n, 'example face')} copied into {_ENGINE_NAMES.get(engine, engine)}")
+        if self.items_reset:
+            parts.append(f"{_items(self.items_reset)} reset to be scanned again")
+        if self.subjects_deleted:
+            parts.append(f"{_count(self.subjects_deleted, 'unknown person', 'unknown people')} forgotten by the face "
+                         "engine")
+        return parts
+
+    def summary(self, run_id: int | None, *, ended: str = "done") -> str:
+        """The run's closing line: what changed in Stash, the run number and how to undo it, e.g. "Run 12 done:
+        3 performers linked to 2 images and 1 scene; 1 performer created; 7 tags added; 2 unknown people waiting
+        for review. Undo: the Faces page in Stash's navbar (Recent runs), or run undoRun with runId=12."."""
+        parts = self.parts()
+        text = f"{f'Run {run_id}' if run_id else 'The run'} {ended}: {'; '.join(parts) if parts else 'nothing changed'}"
+        undo = bool(self.journalled and run_id)
+        if self.waiting_for_review:
+            text += "; " if parts else ". "
+            text += f"{_count(self.waiting_for_review, 'unknown person', 'unknown people')} waiting for review"
+            text += "" if undo else f" ({REVIEW_PLACE})"
+        text += "."
+        if undo:
+            text += f" Undo: {REVIEW_PLACE} (Recent runs), or run undoRun with runId={run_id}."
+        return text
+
+
+DRY_RUN_SUMMARY = "Dry run: nothing written. The lines 'dry run: would …' above say what a real run would change."
 
 
 def run_pages(

@@ -556,6 +556,14 @@ class StateStore:
                 "GROUP BY c.subject ORDER BY n DESC, c.created_at, c.subject").fetchall()
             return [(subject, int(n), self._sightings(subject)) for subject, n in rows]
 
+    def open_candidate_count(self) -> int:
+        """How many candidates :meth:`open_candidates` lists (for a run's closing summary)."""
+        with self._lock:
+            (count,) = self._db.execute(
+                "SELECT COUNT(*) FROM candidates WHERE performer_id IS NULL "
+                "AND subject NOT IN (SELECT subject FROM retired)").fetchone()
+        return int(count)
+
     def recent_runs(self, limit: int = 20) -> list[RunSummary]:
         """The newest ``limit`` journalled runs that wrote something (a look from the image or scene page
         writes nothing, and nothing is there to undo), newest first, with how many writes each made."""

@@ -23,7 +23,17 @@ Direction = Literal["import", "export"]
 
 def transfer_subjects(ctx: TaskContext, args: TaskArgs, *, source_engine: str, target_engine: str,
                       direction: Direction, title: str) -> dict[str, Any]:
-    """Copy from engine ``source_engine`` into ``target_engine`` ("compreface" or "builtin")."""
+    """Copy from engine ``source_engine`` into ``target_engine`` ("compreface" or "builtin").
+
+    With no CompreFace set up (no recognitionApiKey, the default) there is nothing to copy from or to: the
+    run says which settings to fill in and ends without error, so the listed task can always be clicked.
+    """
+    if not ctx.settings.recognition_api_key:
+        where = "nothing to import" if direction == "import" else "nowhere to export to"
+        ctx.warning(f"{title}: CompreFace is not set up (recognitionApiKey is empty), so there is {where}. Set "
+                    "comprefaceUrl and recognitionApiKey to the address and recognition API key of your CompreFace")
+        return {"mode": args.mode, "subjects": 0, "examples_copied": 0, "examples_skipped": 0, "failed": 0,
+                "deferred": 0}
     source, target = ctx.engine(source_engine), ctx.engine(target_engine)
     source.check()
     target.check()

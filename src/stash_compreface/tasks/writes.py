@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Protocol
@@ -76,6 +77,10 @@ class Writes:
         self._tag_lock = threading.Lock()
         self.run_id: int | None = None
         self._created: set[str] = set()
+        # What the run removed or deleted that the journal does not keep (undoRun only reverts additions),
+        # for the run's closing summary: items reset by kind ("image", "scene"), and "subject" deletions.
+        self.removed: Counter[str] = Counter()
+        self._removed_lock = threading.Lock()
 
     # -- the journal -----------------------------------------------------------------------------
 
@@ -164,14 +169,20 @@ class Writes:
         return len(new_performers)
 
     def _journal_links(self, kind: ItemKind, ids: list[str], tags: list[str], performers: list[str], *,
-                       tags_certain: bool) -> None:
+                       tags_certain: bool, removed: list[str]) -> None:
         """``tags_certain`` False: the items were not read, so a tag may have been there before (undo then
-        removes it only from items left without any performer)."""
+        removes it only from items left without any performer). ``removed``: the tags removed from the items
+        just before (an earlier Unidentified of this run, for the run's summary; undo does not restore them)."""
         if not (tags or performers):
             return
         for item_id in ids:
             self._journal("link", f"{kind.value}:{item_id}", kind=kind.value, item=item_id, performers=performers,
-                          **({"tags": tags} if tags_certain else {"maybe_tags": tags}))
+                          **({"tags": tags} if tags_certain else {"maybe_tags": tags}),
+                          **({"removed_tags": removed} if removed else {}))
+
+    def _count_removed(self, what: str, count: int) -> None:
+        with self._removed_lock:
+            self.removed[what] += count
 
     def link_performer(self, image_ids: list[str], performer_id: str, subject: str, *,
                        scene_ids: Sequence[str] = ()) -> None:
@@ -191,6 +202,7 @@ class Writes:
         s = self._settings
         self._update(kind, ids, label=f"{kind.value}s {', '.join(ids)}",
                      remove_tags=[s.scanned_tag, s.error_tag, s.unidentified_tag])
+        self._count_removed(kind.value, len(ids))
 
     def _update(self, kind: ItemKind, ids: list[str], *, label: str, add_tags: Iterable[str] = (),
                 remove_tags: Iterable[str] = (), add_performers: Iterable[str] = (),
@@ -203,7 +215,7 @@ class Writes:
             performers = list(add_performers)
             if add or performers:
                 self._stash.update_items(kind, ids, add_tags=add, add_performers=performers)
-                self._journal_links(kind, ids, add, performers, tags_certain=tags_certain)
+                self._journal_links(kind, ids, add, performers, tags_certain=tags_certain, removed=remove)
 
     # -- performers ------------------------------------------------------------------------------
 
@@ -304,6 +316,7 @@ class Writes:
 
     def delete_subject(self, subject: str, *, service: FaceService | None = None) -> None:
         (service or self._faces()).delete_subject(subject)
+        self._count_removed("subject", 1)
 
 
 class DryRunWrites(Writes):
