@@ -117,7 +117,9 @@ def run(mode: str, ctx: TaskContext, args: TaskArgs) -> Any:
                 ctx.info(changes.summary(ctx.run_id, ended="ended early"))
         raise
     changes = run_changes(ctx)
-    ctx.info(DRY_RUN_SUMMARY if changes is None else changes.summary(ctx.run_id))
+    # A look from the UI (an operation that changed nothing) is not a run the user needs to read about.
+    quiet = mode in OPERATIONS and changes is not None and not changes.parts()
+    ctx.log("debug" if quiet else "info", DRY_RUN_SUMMARY if changes is None else changes.summary(ctx.run_id))
     if isinstance(output, dict):
         output = {**output, "runId": ctx.run_id,
                   "changes": {"dryRun": True} if changes is None else changes.as_dict()}
