@@ -65,7 +65,7 @@ import time
 # urllib) are imported by the functions that use them, and typing not at all (``python -X importtime``).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
     from typing import TextIO
 
 PLUGIN_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -828,10 +828,11 @@ def queue_folder(connection: dict, view: dict) -> str:
 # -- the hooks' settings cache
 
 
-def hook_cache_paths(connection: dict) -> list[str]:
-    """Where the cache is kept: ``<pluginDir>/data``, and the per-user state folder for a read-only plugin folder."""
-    return [os.path.join(plugin_folder(connection), "data", HOOK_CACHE_FILE),
-            os.path.join(user_state_dir(stash_base_url(connection)), HOOK_CACHE_FILE)]
+def hook_cache_paths(connection: dict) -> Iterator[str]:
+    """Where the cache is kept: ``<pluginDir>/data``, then the per-user state folder for a read-only plugin folder
+    (worked out only when asked for)."""
+    yield os.path.join(plugin_folder(connection), "data", HOOK_CACHE_FILE)
+    yield os.path.join(user_state_dir(stash_base_url(connection)), HOOK_CACHE_FILE)
 
 
 def _config_dir(connection: dict) -> str | None:
