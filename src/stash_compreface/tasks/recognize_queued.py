@@ -30,7 +30,9 @@ from .image_recognizer import policy_for, run_images
 from .runner import Tally, unscanned
 from .scene_recognizer import run_scenes, video_recognizer
 
-# The names the bootstrap uses (plugin/compreface.py: QUEUE_DIR_NAME, QUEUE_FILE, ...): keep them equal.
+# The names the bootstrap uses (plugin/compreface.py: QUEUE_DIR_NAME, QUEUE_FILE, ...), which runs before any
+# venv and imports nothing of this package: tests/unit/test_bootstrap.py holds them equal, and the bootstrap's
+# choice of folder equal to the one queue_folder gets from the state (stateDir, <pluginDir>/data, per-user).
 QUEUE_DIR_NAME = "hook-queue"
 QUEUE_FILE = "queue.txt"
 QUEUE_LOCK_FILE = "queue.lock"
