@@ -35,10 +35,12 @@ class Candidates:
         self.options = options
         self._lock = threading.Lock()  # scenes run concurrently: one new subject per person, not one per scene
 
-    def sighting(self, subject: str, scene: Scene, best: Observation) -> str | None:
-        """A performer-less subject seen consistently in the scene: one more sighting (maybe a promotion,
-        unless only looking); its performer, if it has one now."""
-        assert best.crop is not None
+    def sighting(self, subject: str, scene: Scene, best: Observation | None) -> str | None:
+        """A performer-less subject seen consistently in the scene, with its best face: one more sighting
+        (maybe a promotion, unless only looking); its performer, if it has one now. Without a face to make
+        a performer image of, nothing is recorded."""
+        if best is None or best.crop is None:
+            return None
         promotion = self.directory.sighting(subject, scene_item(scene.id), best.crop,
                                             matching.stash_gender(best.face.gender), promote=not self.options.look_only)
         if promotion.created:

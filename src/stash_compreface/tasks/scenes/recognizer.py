@@ -69,8 +69,7 @@ class SceneRecognizer:
             return finding
         if performer is not None and not self.options.look_only:
             directory.finish_pending(subject, performer)
-        elif performer is None and self.candidates is not None and named.best is not None \
-                and named.best.crop is not None:
+        elif performer is None and self.candidates is not None:
             performer = self.candidates.sighting(subject, scene, named.best)
         if performer is None:
             # A candidate (an unknown person the plugin made a subject of) waits for sightings or a name.
