@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from stash_compreface.tasks import scene_faces
+from stash_compreface.tasks.scenes import face_cache as scene_faces
 
 
 def ctx_in(folder: Path) -> Any:

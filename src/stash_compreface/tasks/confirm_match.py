@@ -19,11 +19,11 @@ from ..errors import SettingError, TooManyFaces
 from ..faces import matching
 from ..settings import TaskArgs
 from ..stash.models import Image, Scene
-from . import scene_faces
 from .context import TaskContext
 from .image_recognizer import face_crop
 from .items import find_item
 from .performers import PerformerDirectory, find_performer
+from .scenes import face_cache
 
 
 def confirm_match(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
@@ -58,7 +58,7 @@ def _face(ctx: TaskContext, item: Image | Scene, index: int) -> _Face:
     if isinstance(item, Image):
         return _Face(f"face {index} of {item.label}", face_crop(ctx, item, index),
                      lambda: face_crop(ctx, item, index, pad=0.0))
-    crop = scene_faces.face(ctx, item.id, index)
+    crop = face_cache.face(ctx, item.id, index)
     if crop is None:
         raise SettingError(f"faceIndex {index}: no such person is kept from a look at {item.label}: look at the "
                            "scene again (identifyScene, the scene page's Faces) and use the index it lists",

@@ -3,9 +3,9 @@ and what became of each person; what the scene page's Faces panel shows.
 
 Without ``associateExisting`` (the panel) nothing is linked, promoted or tagged in Stash. An unknown person
 seen in enough frames still becomes a candidate (a face-service subject, journalled like any run's), so
-the user can name it from the panel at once. With it, the scene is recognised and recorded as a
+the user can name it from the panel at once. With it, the scene is recognized and recorded as a
 recognition run records it. The frames come from the video (or the Vision Service), as in
-recognizeAllScenes. Each person's best face is kept (``scene_faces``) under the ``index`` the output gives
+recognizeAllScenes. Each person's best face is kept (``scenes.face_cache``) under the ``index`` the output gives
 it, so that confirmMatch can teach it to the performer the user confirms or picks.
 """
 
@@ -14,11 +14,11 @@ from __future__ import annotations
 from typing import Any
 
 from ..settings import TaskArgs
-from ..stash.models import ItemKind, Scene
-from . import scene_faces
+from ..stash.models import Scene
 from .context import TaskContext
+from .items import find_scene
 from .runner import Tally, run_one
-from .scene_recognizer import SceneReport, find_scene, record_scene, video_recognizer
+from .scenes import SceneReport, face_cache, mark_scene_failed, record_scene, video_recognizer
 
 
 def identify_scene(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
@@ -30,16 +30,16 @@ def identify_scene(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
     def work(item: Scene) -> SceneReport:
         if args.associate_existing:
             return record_scene(ctx, recognizer, item, tally)
-        return recognizer.recognise(item)
+        return recognizer.recognize(item)
 
     def mark_failed(item: Scene) -> None:
         if args.associate_existing:
-            ctx.writes.record_outcome(ItemKind.SCENE, item, failed=True)
+            mark_scene_failed(ctx, item)
 
     report = run_one(ctx, scene, work, label=lambda item: item.label, mark_failed=mark_failed)
     # Only a recording look changed the scene's performers: read them again then.
     linked = (ctx.stash.find_scene(scene.id) or scene).performer_ids if args.associate_existing else scene.performer_ids
-    scene_faces.keep(ctx, scene.id, [f.crop for f in report.findings])
+    face_cache.keep(ctx, scene.id, [f.crop for f in report.findings])
     people = [{**f.as_dict(), "index": i, "linked": f.performer_id in linked} for i, f in enumerate(report.findings)]
     ctx.info(f"{scene.label}: {report.describe()}")
     ctx.progress(1.0)

@@ -10,7 +10,6 @@ from ..stash.models import Image, ItemKind, Scene
 from .context import TaskContext
 from .image_recognizer import find_image
 from .performers import scene_item
-from .scene_recognizer import find_scene
 
 
 @dataclass(frozen=True)
@@ -22,6 +21,16 @@ class Item:
     @property
     def label(self) -> str:
         return f"{self.kind.value} {self.record.id}"
+
+
+def find_scene(ctx: TaskContext, args: TaskArgs) -> Scene:
+    """The scene named by the ``sceneId`` argument; a missing or unknown id names the argument."""
+    if not args.scene_id:
+        raise SettingError(f"{args.mode} needs sceneId: the id of the scene to look at", setting="sceneId")
+    scene = ctx.stash.find_scene(args.scene_id)
+    if scene is None:
+        raise SettingError(f"sceneId {args.scene_id} names no scene in Stash", setting="sceneId")
+    return scene
 
 
 def find_item(ctx: TaskContext, args: TaskArgs, *, role: str) -> Item:

@@ -28,7 +28,7 @@ from ..stash.models import ItemKind
 from .context import TaskContext
 from .image_recognizer import policy_for, run_images
 from .runner import Tally, unscanned
-from .scene_recognizer import run_scenes, video_recognizer
+from .scenes import run_scenes, video_recognizer
 
 # The names the bootstrap uses (plugin/compreface.py: QUEUE_DIR_NAME, QUEUE_FILE, ...), which runs before any
 # venv and imports nothing of this package: tests/unit/test_bootstrap.py holds them equal, and the bootstrap's

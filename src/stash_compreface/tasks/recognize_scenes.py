@@ -2,7 +2,7 @@
 
 New = scenes carrying neither Scanned nor Error; All = every scene. The sprite modes read Stash's
 sprite sheets; the video modes sample frames locally, or go through the Vision Service when
-``visionServiceUrl`` is set.
+``visionServiceUrl`` is set (the machinery: ``tasks/scenes/``).
 """
 
 from __future__ import annotations
@@ -13,28 +13,32 @@ from ..settings import TaskArgs
 from ..stash.queries import Selection
 from .context import TaskContext
 from .runner import Tally, unscanned
-from .scene_recognizer import SpriteRecognizer, run_scenes, video_recognizer
+from .scenes import run_scenes, sprite_recognizer, video_recognizer
 
 
 def recognize_new_scene_sprites(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
     ctx.face_service.check()
-    return run_scenes(ctx, args, SpriteRecognizer(ctx), selection=unscanned(ctx), title="Recognize new scene sprites")
+    tally = Tally()
+    return run_scenes(ctx, args, sprite_recognizer(ctx, tally), selection=unscanned(ctx),
+                      title="Recognize new scene sprites", tally=tally)
 
 
 def recognize_all_scene_sprites(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
     ctx.face_service.check()
-    return run_scenes(ctx, args, SpriteRecognizer(ctx), selection=Selection(), title="Recognize all scene sprites")
+    tally = Tally()
+    return run_scenes(ctx, args, sprite_recognizer(ctx, tally), selection=Selection(),
+                      title="Recognize all scene sprites", tally=tally)
 
 
 def recognize_new_scenes(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
     ctx.face_service.check()
     tally = Tally()
     return run_scenes(ctx, args, video_recognizer(ctx, tally), selection=unscanned(ctx), title="Recognize new scenes",
-                tally=tally)
+                      tally=tally)
 
 
 def recognize_all_scenes(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
     ctx.face_service.check()
     tally = Tally()
     return run_scenes(ctx, args, video_recognizer(ctx, tally), selection=Selection(), title="Recognize all scenes",
-                tally=tally)
+                      tally=tally)

@@ -17,7 +17,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from .context import TaskContext
+from ..context import TaskContext
 
 FOLDER_NAME = "scene-faces"
 KEPT_SCENES = 50
