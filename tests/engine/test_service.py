@@ -9,10 +9,16 @@ import pytest
 from PIL import Image
 
 from stash_compreface import imaging
-from stash_compreface.compreface.codes import NO_FACE_FOUND
 from stash_compreface.engine.service import BuiltinFaceService
-from stash_compreface.errors import CompreFaceError, ExampleNotFound, MediaError, Stopped, SubjectNotFound, TooManyFaces
-from stash_compreface.faceservice import ExampleRef, FaceService
+from stash_compreface.errors import MediaError, Stopped
+from stash_compreface.faceservice import (
+    ExampleNotFound,
+    ExampleRef,
+    FaceService,
+    NoFaceFound,
+    SubjectNotFound,
+    TooManyFaces,
+)
 from testdoubles.photos import sheet_of, side_by_side
 
 
@@ -117,9 +123,9 @@ def test_an_example_needs_exactly_one_face(service, photos):
     with pytest.raises(TooManyFaces):
         service.add_example("Macron", pair)
     blank = imaging.encode_jpeg(Image.new("RGB", (300, 300), (200, 180, 160)))
-    with pytest.raises(CompreFaceError) as caught:
+    with pytest.raises(NoFaceFound) as caught:
         service.add_example("Macron", blank)
-    assert caught.value.code == NO_FACE_FOUND and "no face" in str(caught.value)
+    assert "the built-in engine found no face" in str(caught.value) and not caught.value.retryable
     assert service.list_subjects() == []
     with pytest.raises(MediaError):
         service.add_example("Macron", b"not an image at all")

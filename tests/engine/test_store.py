@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from stash_compreface.engine.store import FACES_FILE, SCHEMA_VERSION, SubjectStore
-from stash_compreface.errors import ExampleNotFound, SubjectNotFound
 from stash_compreface.faces.models import Box
+from stash_compreface.faceservice import ExampleNotFound, SubjectNotFound
 from stash_compreface.tasks.state import NewerStateError
 
 MODEL = "sface-test"

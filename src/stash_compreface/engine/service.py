@@ -11,9 +11,12 @@ Where CompreFace's behaviour is part of the contract, it is kept:
 * the similarity is on CompreFace's scale (``faces.calibration``: SFace cosine 0.50 -> 0.81, the default
   ``minSimilarity``), so every threshold setting means the same with either engine;
 * ``add_example`` wants exactly one face: more than one raises ``TooManyFaces`` (the tasks then retry with
-  a tighter crop), none raises ``CompreFaceError`` with CompreFace's "no face found" code 28, which the
-  tasks already treat as "this face cannot become an example" (the item goes on);
+  a tighter crop), none raises ``NoFaceFound`` ("this face cannot become an example": the item goes on);
 * a missing subject or example raises ``SubjectNotFound`` / ``ExampleNotFound``.
+
+Its errors are the engine-neutral ones of ``faceservice``; none is worth another try (nothing here fails
+for a moment, as a server can), and an image the models cannot process is a plain ``ServiceError``
+that fails the item.
 """
 
 from __future__ import annotations
@@ -27,11 +30,11 @@ import numpy as np
 from PIL import Image
 
 from .. import imaging
-from ..compreface.codes import NO_FACE_FOUND
-from ..errors import CompreFaceError, MediaError, PluginError, ServiceError, Stopped, TooManyFaces
+from ..errors import MediaError, PluginError, ServiceError, Stopped
 from ..faces.calibration import calibrated_similarity
 from ..faces.models import Box, Face, SubjectMatch
-from ..faceservice import ExampleRef
+from ..faceservice import ExampleRef, FaceRejected, NoFaceFound, TooManyFaces
+from . import NAME
 from .store import FACES_FILE, SERVICE, SubjectStore, Warn
 
 if TYPE_CHECKING:
@@ -53,6 +56,8 @@ class BuiltinFaceService:
     ``state_dir`` None keeps the store in memory (tests); ``backend`` None loads ``backend_name`` on first
     use (``engine.backend.load_backend``); ``stop`` makes calls raise ``Stopped`` once set.
     """
+
+    name = NAME
 
     def __init__(self, state_dir: Path | None, *, backend: FaceModel | None = None, backend_name: str = "auto",
                  stop: threading.Event | None = None, warn: Warn | None = None) -> None:
@@ -102,7 +107,7 @@ class BuiltinFaceService:
 
     def detect(self, image: bytes, *, min_probability: float, embeddings: bool = False) -> list[Face]:
         """Faces without recognition, largest first; ``[]`` when there is none. ``embeddings`` embeds each
-        face (the costly part), for grouping the faces of a scene before recognising the best ones."""
+        face (the costly part), for grouping the faces of a scene before recognizing the best ones."""
         picture, rgb, scale = self._decode(image)
         del picture
         detections = self._detect(rgb, min_probability)
@@ -145,16 +150,15 @@ class BuiltinFaceService:
         caller's quality score of the face (default: the detection score).
         """
         if not subject.strip():
-            raise CompreFaceError("a subject needs a name", service=SERVICE, status=400)
+            raise FaceRejected(f"{NAME} needs a subject name for an example", service=SERVICE)
         picture, rgb, scale = self._decode(image)
         found = self._detect(rgb, 0.0)
         strong = [d for d in found if d.score >= EXAMPLE_MIN_SCORE]
         if len(strong) > 1:
-            raise TooManyFaces(f"the example image holds {len(strong)} faces; an example needs exactly one",
-                               service=SERVICE, status=400, code=31)
+            raise TooManyFaces(f"{NAME} found {len(strong)} faces in the example image; an example needs exactly "
+                               "one", service=SERVICE)
         if not strong:
-            raise CompreFaceError("the built-in face engine found no face in the example image", service=SERVICE,
-                                  status=400, code=NO_FACE_FOUND)
+            raise NoFaceFound(f"{NAME} found no face in the example image", service=SERVICE)
         detection = strong[0]
         vector = self._embed(rgb, detection)
         crop = imaging.crop(picture, detection.box, pad=CROP_PAD)
@@ -207,8 +211,8 @@ class BuiltinFaceService:
         except PluginError:
             raise
         except Exception as exc:  # an engine failure on this image: the item fails, the run goes on
-            raise ServiceError(f"the built-in face engine could not process the image: {exc}", service=SERVICE,
-                               status=422) from exc
+            raise ServiceError(f"{NAME} could not process the image: {exc}", service=SERVICE,
+                               retryable=False) from exc
         return sorted((d for d in found if d.score >= min_probability),
                       key=lambda d: (-d.box.area, d.box.y_min, d.box.x_min))
 
@@ -219,8 +223,8 @@ class BuiltinFaceService:
         except PluginError:
             raise
         except Exception as exc:
-            raise ServiceError(f"the built-in face engine could not read a face: {exc}", service=SERVICE,
-                               status=422) from exc
+            raise ServiceError(f"{NAME} could not read a face: {exc}", service=SERVICE,
+                               retryable=False) from exc
 
     def _check_stop(self) -> None:
         if self._stop is not None and self._stop.is_set():

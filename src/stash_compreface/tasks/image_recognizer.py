@@ -14,10 +14,11 @@ from enum import StrEnum
 from typing import Any, Literal
 
 from .. import imaging
-from ..errors import CompreFaceError, FaceIndexOutOfRange, MediaError, SettingError, TooManyFaces
+from ..errors import FaceIndexOutOfRange, MediaError, SettingError
 from ..faces import matching, quality
 from ..faces.models import Face
 from ..faces.naming import subject_name
+from ..faceservice import FaceServiceError, TooManyFaces
 from ..quality import measure_for_gates
 from ..settings import TaskArgs
 from ..stash.models import Image, ItemKind
@@ -235,7 +236,7 @@ class ImageRecognizer:
             if self.ctx.writes.add_example(subject, crop, why=f"the face in image {image_id}",
                                            item=image_id) is not None:
                 self.tally.add(learned=1)
-        except CompreFaceError as exc:
+        except FaceServiceError as exc:
             with self._examples_lock:
                 self._examples[subject] -= 1
             self.ctx.debug(f"did not add an example to {subject}: {exc}")
@@ -255,8 +256,9 @@ class ImageRecognizer:
             ctx.state.add_candidate(name)
             try:
                 created = self._enrol(name, work, face, index)
-            except CompreFaceError as exc:
-                return FaceReport(index, face, FaceStatus.UNMATCHED, f"CompreFace would not take the face: {exc}")
+            except FaceServiceError as exc:
+                return FaceReport(index, face, FaceStatus.UNMATCHED,
+                                  f"{ctx.face_service.name} would not take the face: {exc}")
             if created:
                 self._creations += 1
                 self.tally.add(created_subjects=1)
