@@ -115,10 +115,12 @@ def test_alignment_maps_the_template_onto_itself():
     assert np.allclose(mapped, template, atol=1e-6)
 
 
-def test_unknown_backend_names_the_setting():
+@pytest.mark.parametrize("name", ["tensorflow", "dlib"])  # dlib was offered once and never written
+def test_unknown_backend_names_the_setting(name):
     with pytest.raises(SettingError) as caught:
-        load_backend("tensorflow")
-    assert caught.value.setting == "faceEngine" and "tensorflow" in str(caught.value)
+        load_backend(name)
+    assert caught.value.setting == "faceEngine" and name in str(caught.value)
+    assert "opencv, ncnn" in str(caught.value)
 
 
 def test_a_model_file_with_the_wrong_digest_is_refused():

