@@ -117,13 +117,6 @@ class SubjectStore:
 
     # -- writes (one transaction each) -------------------------------------------------------------
 
-    def add_subject(self, name: str) -> bool:
-        """True when the subject is new."""
-        with self._lock, self._db:
-            cursor = self._db.execute("INSERT OR IGNORE INTO subjects(name, created_at) VALUES (?, ?)",
-                                      (name, time.time()))
-        return cursor.rowcount == 1
-
     def add_example(self, subject: str, model_id: str, embedding: np.ndarray, *, source: str = "",
                     box: Box | None = None, quality: float | None = None, crop: bytes | None = None) -> str:
         """Store one example (creating the subject if missing); returns its new id."""
@@ -202,12 +195,9 @@ class SubjectStore:
             raise ExampleNotFound(f"{NAME} has no example {example_id!r}", service=SERVICE)
         return bytes(row[0]) if row[0] is not None else None
 
-    def search(self, vector: np.ndarray, model_id: str, *, limit: int = 5) -> list[Hit]:
-        """The ``limit`` subjects whose best example of ``model_id`` is nearest to ``vector``, best first."""
-        return self.search_many(np.asarray(vector, dtype=np.float32).reshape(1, -1), model_id, limit=limit)[0]
-
     def search_many(self, vectors: np.ndarray, model_id: str, *, limit: int = 5) -> list[list[Hit]]:
-        """``search`` for each row of ``vectors`` (all faces of one image in one matrix product)."""
+        """For each row of ``vectors`` (all faces of one image, in one matrix product), the ``limit``
+        subjects whose best example of ``model_id`` is nearest, best first."""
         queries = np.asarray(vectors, dtype=np.float32)
         if queries.ndim != 2:
             raise ValueError("search_many needs a (faces, dim) matrix")
