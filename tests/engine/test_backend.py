@@ -10,8 +10,9 @@ from PIL import Image
 
 from stash_compreface import imaging
 from stash_compreface.engine import backend as backend_module
-from stash_compreface.engine.backend import Detection, align_matrix, load_backend, packaged_model
+from stash_compreface.engine.backend import Detection, alignment_input, load_backend, packaged_model
 from stash_compreface.errors import SettingError
+from stash_compreface.faces.alignment import ARCFACE_112
 from stash_compreface.faces.calibration import calibrated_similarity
 from tests.engine.conftest import PHOTOS
 
@@ -104,15 +105,33 @@ def test_same_person_above_and_different_people_below_the_default_threshold(phot
     assert max(different)[0] < DEFAULT_MIN_SIMILARITY, f"different people scored high: {max(different)}"
 
 
+def _no_reduction(image: np.ndarray, factor: float) -> np.ndarray:
+    raise AssertionError(f"a face this size needs no reduction (factor {factor})")
+
+
 def test_alignment_maps_the_template_onto_itself():
-    template = backend_module.ARCFACE_112
-    matrix = align_matrix(template)
-    assert np.allclose(matrix, [[1, 0, 0], [0, 1, 0]], atol=1e-9)
-    # A face twice as big, turned 90 degrees and moved: the transform undoes exactly that.
-    turned = tuple((200 - 2 * y, 50 + 2 * x) for x, y in template)
-    matrix = align_matrix(turned)
+    rgb = np.zeros((400, 400, 3), dtype=np.uint8)
+    source, matrix = alignment_input(rgb, ARCFACE_112, _no_reduction)
+    assert source is rgb and np.allclose(matrix, [[1, 0, 0], [0, 1, 0]], atol=1e-9)
+    # A face 1.5 times as big, turned 90 degrees and moved: the transform undoes exactly that.
+    turned = tuple((200 - 1.5 * y, 50 + 1.5 * x) for x, y in ARCFACE_112)
+    _, matrix = alignment_input(rgb, turned, _no_reduction)
     mapped = np.hstack([np.asarray(turned), np.ones((5, 1))]) @ matrix.T
-    assert np.allclose(mapped, template, atol=1e-6)
+    assert np.allclose(mapped, ARCFACE_112, atol=1e-6)
+
+
+def test_a_big_face_is_reduced_before_the_warp():
+    rgb = np.zeros((1600, 1600, 3), dtype=np.uint8)
+    big = tuple((100 + 10 * x, 100 + 10 * y) for x, y in ARCFACE_112)  # 10x the template
+    asked: list[float] = []
+
+    def reduce(image: np.ndarray, factor: float) -> np.ndarray:
+        asked.append(factor)
+        return image[::5, ::5]
+
+    _, matrix = alignment_input(rgb, big, reduce)
+    assert asked == [pytest.approx(0.2)]  # the warp is left a 2x reduction
+    assert float(np.hypot(matrix[0, 0], matrix[0, 1])) == pytest.approx(0.5)
 
 
 @pytest.mark.parametrize("name", ["tensorflow", "dlib"])  # dlib was offered once and never written

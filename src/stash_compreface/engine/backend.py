@@ -22,19 +22,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from ..errors import SettingError
-from ..faces.alignment import ARCFACE_112  # OpenCV's FaceRecognizerSF::alignCrop uses these points
+from ..faces.alignment import ARCFACE_112, fit_similarity  # ARCFACE_112: OpenCV's alignCrop points too
 from ..faces.models import Box, Point
 
 if TYPE_CHECKING:
     import numpy as np
 
 __all__ = [
-    "ARCFACE_112",
     "BACKENDS",
     "Detection",
     "FaceModel",
-    "Point",
-    "align_matrix",
+    "alignment_input",
     "load_backend",
     "packaged_model",
 ]
@@ -142,40 +140,35 @@ def packaged_model(filename: str, sha256: str, *, package: str = MODELS_PACKAGE,
     return path
 
 
-def align_matrix(landmarks: tuple[Point, ...], template: tuple[Point, ...] = ARCFACE_112) -> np.ndarray:
-    """The 2x3 similarity transform (rotation, uniform scale, shift) taking the five landmarks onto the template.
+def alignment_input(rgb: np.ndarray, landmarks: tuple[Point, ...],
+                    resize: Callable[[np.ndarray, float], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """What a backend warps onto the 112 px template, and the 2x3 matrix to warp it with.
 
-    Least squares (Umeyama, no reflection), in numpy so every backend aligns identically and a backend
-    without OpenCV can warp with Pillow (``Image.transform`` wants the inverse: see ``invert_affine``).
+    The transform is ``faces.alignment.fit_similarity`` (the one fit, shared with the quality gates),
+    so every backend aligns identically. A big face is first reduced by ``resize`` (area averaging), so
+    the warp does not alias: a 1000 px face sampled bilinearly down to 112 px would be mostly noise.
     """
     import numpy as np
 
-    src = np.asarray(landmarks, dtype=np.float64)
-    dst = np.asarray(template, dtype=np.float64)
-    if src.shape != (5, 2):
-        raise ValueError("alignment needs five landmarks")
-    src_mean, dst_mean = src.mean(axis=0), dst.mean(axis=0)
-    src_c, dst_c = src - src_mean, dst - dst_mean
-    cov = dst_c.T @ src_c / len(src)
-    u, s, vt = np.linalg.svd(cov)
-    d = np.ones(2)
-    if np.linalg.det(u) * np.linalg.det(vt) < 0:
-        d[-1] = -1.0
-    rotation = u @ np.diag(d) @ vt
-    variance = (src_c**2).sum() / len(src)
-    scale = float((s * d).sum() / variance) if variance > 0 else 1.0
-    matrix = np.zeros((2, 3), dtype=np.float64)
-    matrix[:, :2] = scale * rotation
-    matrix[:, 2] = dst_mean - scale * rotation @ src_mean
-    return matrix
+    matrix = _onto_template(landmarks)
+    scale = float(np.hypot(matrix[0, 0], matrix[0, 1]))  # output px per input px
+    if scale >= 0.5:
+        return rgb, matrix
+    points = np.asarray(landmarks, dtype=np.float64)
+    span = float(np.ptp(points, axis=0).max()) or 1.0
+    height, width = rgb.shape[:2]
+    margin = span * 2.0
+    x0, y0 = (max(0, int(v - margin)) for v in points.min(axis=0))
+    x1, y1 = int(min(width, points[:, 0].max() + margin)), int(min(height, points[:, 1].max() + margin))
+    factor = scale * 2.0  # leave the warp a 2x reduction, which bilinear handles well
+    source = resize(np.ascontiguousarray(rgb[y0:y1, x0:x1]), factor)
+    return source, _onto_template(tuple(((px - x0) * factor, (py - y0) * factor) for px, py in landmarks))
 
 
-def invert_affine(matrix: np.ndarray) -> np.ndarray:
-    """The inverse of a 2x3 affine transform (output -> input pixels, as Pillow's AFFINE wants it)."""
+def _onto_template(landmarks: tuple[Point, ...]) -> np.ndarray:
     import numpy as np
 
-    full = np.vstack([matrix, [0.0, 0.0, 1.0]])
-    return np.linalg.inv(full)[:2]
+    return np.asarray(fit_similarity(landmarks, ARCFACE_112).matrix(), dtype=np.float64)
 
 
 # -- detection in passes, shared by the backends ------------------------------------------------------

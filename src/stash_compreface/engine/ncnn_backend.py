@@ -35,7 +35,7 @@ from .backend import (
     YUNET_FILE,
     YUNET_SHA256,
     Detection,
-    align_matrix,
+    alignment_input,
     check_rgb,
     detect_in_passes,
     packaged_model,
@@ -196,19 +196,7 @@ def _resized(image: np.ndarray, factor: float) -> np.ndarray:
 
 def align(rgb: np.ndarray, landmarks: tuple[Point, ...]) -> np.ndarray:
     """The 112x112 aligned face (RGB), as the OpenCV backend makes it (big faces reduced first)."""
-    matrix = align_matrix(landmarks)
-    scale = float(np.hypot(matrix[0, 0], matrix[0, 1]))
-    source = rgb
-    if scale < 0.5:
-        points = np.asarray(landmarks, dtype=np.float64)
-        span = float(np.ptp(points, axis=0).max()) or 1.0
-        height, width = rgb.shape[:2]
-        margin = span * 2.0
-        x0, y0 = (max(0, int(v - margin)) for v in points.min(axis=0))
-        x1, y1 = int(min(width, points[:, 0].max() + margin)), int(min(height, points[:, 1].max() + margin))
-        factor = scale * 2.0
-        source = _resized(np.ascontiguousarray(rgb[y0:y1, x0:x1]), factor)
-        matrix = align_matrix(tuple(((px - x0) * factor, (py - y0) * factor) for px, py in landmarks))
+    source, matrix = alignment_input(rgb, landmarks, _resized)
     return _warp(source, matrix, ALIGNED_SIDE)
 
 

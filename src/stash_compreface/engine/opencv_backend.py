@@ -8,7 +8,7 @@ Why it is done this way (each point reproduced on OpenCV 5.0, see face-engines.m
   whose face fills the frame is found only with a margin around it.
 * ``FaceRecognizerSF.feature()`` fails on the int8 SFace file with OpenCV 5, so SFace runs through
   ``readNetFromONNX`` with the input fed by name (``"data"``); alignment is our own similarity transform
-  (``backend.align_matrix``), the same template OpenCV's ``alignCrop`` uses.
+  (``faces.alignment.fit_similarity``), the same template OpenCV's ``alignCrop`` uses.
 
 OpenCV nets are not safe to share between threads; one lock per net keeps the backend thread-safe
 (OpenCV already spreads one inference over the cores).
@@ -28,7 +28,7 @@ from .backend import (
     YUNET_FILE,
     YUNET_SHA256,
     Detection,
-    align_matrix,
+    alignment_input,
     check_rgb,
     detect_in_passes,
     packaged_model,
@@ -98,26 +98,9 @@ class OpenCVFaceModel:
 
 
 def align(rgb: np.ndarray, landmarks: tuple[Point, ...]) -> np.ndarray:
-    """The 112x112 aligned face (RGB, what SFace was trained on after its BGR->RGB swap).
-
-    A big face is first reduced with area averaging, so the warp does not alias (a 1000 px face sampled
-    bilinearly down to 112 px would be mostly noise).
-    """
-    matrix = align_matrix(landmarks)
-    scale = float(np.hypot(matrix[0, 0], matrix[0, 1]))  # output px per input px
-    source = rgb
-    if scale < 0.5:
-        points = np.asarray(landmarks, dtype=np.float64)
-        span = float(np.ptp(points, axis=0).max()) or 1.0
-        height, width = rgb.shape[:2]
-        margin = span * 2.0
-        x0, y0 = (max(0, int(v - margin)) for v in points.min(axis=0))
-        x1, y1 = int(min(width, points[:, 0].max() + margin)), int(min(height, points[:, 1].max() + margin))
-        factor = scale * 2.0  # leave the warp a 2x reduction, which bilinear handles well
-        region = rgb[y0:y1, x0:x1]
-        source = _resized(region, factor)
-        shifted = [((px - x0) * factor, (py - y0) * factor) for px, py in landmarks]
-        matrix = align_matrix(tuple(shifted))
+    """The 112x112 aligned face (RGB, what SFace was trained on after its BGR->RGB swap); a big face is
+    reduced with area averaging first (``backend.alignment_input``)."""
+    source, matrix = alignment_input(rgb, landmarks, _resized)
     return cv2.warpAffine(np.ascontiguousarray(source), matrix, (ALIGNED_SIDE, ALIGNED_SIDE), flags=cv2.INTER_LINEAR,
                           borderMode=cv2.BORDER_REPLICATE)
 
