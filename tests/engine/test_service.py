@@ -159,7 +159,7 @@ def test_the_store_lives_in_the_state_folder(tmp_path, model, photos):
         again.close()
 
 
-def test_detect_with_embeddings_then_recognise_the_vectors(service, photos):
+def test_detect_with_embeddings_then_recognize_the_vectors(service, photos):
     """Scenes group faces by vector, then name only each group's best: the same answer as ``recognize``."""
     service.add_example("Obama", photos["obama_1"])
     service.add_example("Ardern", photos["ardern_2018"])
@@ -168,7 +168,7 @@ def test_detect_with_embeddings_then_recognise_the_vectors(service, photos):
     detected = service.detect(group, min_probability=0.7, embeddings=True)
     assert len(detected) == 2 and all(f.embedding and not f.matches for f in detected)
     named = service.recognize_embeddings([list(f.embedding or ()) for f in detected], candidates=2)
-    recognised = service.recognize(group, min_probability=0.7, candidates=2)
+    recognized = service.recognize(group, min_probability=0.7, candidates=2)
     assert [f.best.subject if f.best else None for f in named] == ["Obama", "Ardern"]  # largest first
-    assert [[m.subject for m in f.matches] for f in named] == [[m.subject for m in f.matches] for f in recognised]
+    assert [[m.subject for m in f.matches] for f in named] == [[m.subject for m in f.matches] for f in recognized]
     assert service.recognize_embeddings([]) == []

@@ -1,4 +1,4 @@
-"""Recognising the faces of one image, shared by every image mode.
+"""Recognizing the faces of one image, shared by every image mode.
 
 The modes differ only in policy (which gate matches, whether unmatched faces become candidates or
 performers at once, whether matched faces are learned), so the policy is data and the flow is one.
@@ -246,7 +246,7 @@ class ImageRecognizer:
         crop = work.crop(face)
         with self._create_lock:
             if self._creations != creations_seen:
-                # Subjects were created since this image was recognised: maybe this very person.
+                # Subjects were created since this image was recognized: maybe this very person.
                 again = matching.order_faces(ctx.face_service.recognize(crop, min_probability=0.5))
                 match = matching.best_match(again[0], ctx.settings.min_similarity,
                                             refused=lambda subject: self._refused(work, subject)) if again else None
@@ -299,7 +299,7 @@ def describe_faces(report: ImageReport) -> str:
 
 def recognize_and_record(ctx: TaskContext, recognizer: ImageRecognizer, image: Image, *,
                          only_index: int | None = None) -> ImageReport:
-    """Recognise the image, then write its outcome in one go; failures are the item runner's business."""
+    """Recognize the image, then write its outcome in one go; failures are the item runner's business."""
     report = recognizer.analyse(image, only_index=only_index)
     linked = ctx.writes.record_outcome(ItemKind.IMAGE, image, failed=False, performers=report.performer_ids,
                                        unidentified=report.unidentified)
@@ -314,7 +314,7 @@ def mark_image_failed(ctx: TaskContext, image: Image) -> None:
 
 def run_images(ctx: TaskContext, args: TaskArgs, *, selection: Selection, policy: Policy,
                title: str) -> dict[str, Any]:
-    """A batch image mode: every selected image recognised and recorded through the item runner."""
+    """A batch image mode: every selected image recognized and recorded through the item runner."""
     tally = Tally()
     recognizer = ImageRecognizer(ctx, policy, tally)
     recognizer.directory.complete_pending()

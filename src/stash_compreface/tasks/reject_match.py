@@ -2,7 +2,7 @@
 
 The performer is removed from the item (bulk REMOVE: the item's other performers stay), the examples
 learned from that item for the performer's subjects are deleted (the journal knows their ids), and the
-refusal is stored so the recognisers never link that performer or subject to that item again.
+refusal is stored so the recognizers never link that performer or subject to that item again.
 """
 
 from __future__ import annotations
