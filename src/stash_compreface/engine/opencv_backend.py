@@ -22,17 +22,7 @@ import cv2
 import numpy as np
 
 from ..faces.models import Face, Point
-from .backend import (
-    SFACE_FILE,
-    SFACE_SHA256,
-    YUNET_FILE,
-    YUNET_SHA256,
-    alignment_input,
-    check_rgb,
-    detect_in_passes,
-    packaged_model,
-    yunet_face,
-)
+from .backend import alignment_input, check_rgb, detect_in_passes, packaged_networks, yunet_face
 
 MODEL_ID = "sface-2021dec-int8bq"
 SCORE_FLOOR = 0.5  # YuNet candidates below this are noise; callers filter by their own threshold
@@ -56,8 +46,7 @@ class OpenCVFaceModel:
     def __init__(self) -> None:
         # OpenCV writes warnings to stderr, which Stash reads as the plugin's log: keep only errors.
         cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
-        detector = packaged_model(YUNET_FILE, YUNET_SHA256)
-        recognizer = packaged_model(SFACE_FILE, SFACE_SHA256)
+        detector, recognizer = packaged_networks()
         self._detector = cv2.FaceDetectorYN.create(str(detector), "", (320, 320), SCORE_FLOOR, NMS_THRESHOLD, 5000)
         self._net = cv2.dnn.readNetFromONNX(str(recognizer))
         self._detect_lock = threading.Lock()
