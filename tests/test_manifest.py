@@ -54,11 +54,12 @@ EXPECTED_TASKS: dict[str, dict[str, str]] = {
 EXPECTED_OPERATIONS = {"identifyImage", "createPerformerFromImage", "identifyScene", "identifyGallery", "rejectMatch",
                        "confirmMatch", "undoRun", "nameCandidate", "mergeIntoPerformer", "rejectCandidate",
                        "reviewData"}
-# PRODUCT.md §4 with the types the brief fixes (an oracle independent of the settings table).
+# PRODUCT.md §4 with the types the brief fixes (an oracle independent of the settings table), less
+# verificationApiKey, which no task ever used (issue 15): a saved value is ignored.
 EXPECTED_SETTINGS = {
     "faceEngine": "STRING",
-    **dict.fromkeys(("comprefaceUrl", "recognitionApiKey", "detectionApiKey", "verificationApiKey",
-                     "visionServiceUrl", "frameServerUrl", "stashHostUrl", "scannedTagName", "matchedTagName",
+    **dict.fromkeys(("comprefaceUrl", "recognitionApiKey", "detectionApiKey", "visionServiceUrl",
+                     "frameServerUrl", "stashHostUrl", "scannedTagName", "matchedTagName",
                      "unidentifiedTagName", "stateDir"),
                     "STRING"),
     **dict.fromkeys(("cooldownSeconds", "maxBatchSize", "maxConcurrency", "minFaceSize",

@@ -90,7 +90,7 @@ def _parser() -> argparse.ArgumentParser:
     quality_p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; "
                            "0.0.0.0 for every interface)")
     quality_p.add_argument("--port", type=int, default=6001, help="port to listen on (default 6001)")
-    quality_p.add_argument("--backend", default="auto", help="face engine backend: auto, opencv, ncnn or dlib "
+    quality_p.add_argument("--backend", default="auto", help="face engine backend: auto, opencv or ncnn "
                            "(default auto)")
     return parser
 

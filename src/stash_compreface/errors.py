@@ -14,14 +14,13 @@ Each class says what the caller does; ``service`` and ``setting`` say where::
         │   ├── ProtocolError     HTTP 200 whose body is not the protocol (HTML, empty, wrong shape)
         │   ├── GraphQLError      HTTP 200 with ``errors`` (retryable only for a locked/busy database)
         │   ├── WriteFailed       a Stash write failed for good: the item is left for the next run
-        │   └── CompreFaceError   .status, .code (SubjectNotFound 42, SubjectExists 43 ...)
-        │       ├── SubjectNotFound
-        │       ├── SubjectExists
-        │       ├── TooManyFaces
-        │       └── ExampleNotFound
+        │   └── FaceServiceError  a face engine refused this request (``faceservice``: NoFaceFound,
+        │                         TooManyFaces, FaceRejected, SubjectNotFound, SubjectExists, ExampleNotFound)
         └── MediaError            undecodable/huge image, video posing as image, missing sprite
 
-"No face found" (CompreFace 400/28) is not an error: detection returns ``[]``.
+The face-service errors live with the interface they belong to (``faceservice``), so no engine's own
+codes reach the tasks. "No face found" is a result, not an error, where there can be one: detection
+returns ``[]``; only an example that must hold a face raises ``NoFaceFound``.
 """
 
 from __future__ import annotations
@@ -91,14 +90,19 @@ class ServiceError(ItemError):
         setting: str | None = None,
         status: int | None = None,
         code: int | None = None,
+        retryable: bool | None = None,
     ) -> None:
         super().__init__(message, service=service, setting=setting)
         self.status = status
-        self.code = code
+        self.code = code  # the service's own error code: an answer that carries one is a refusal
+        self._retryable = retryable
 
     @property
     def retryable(self) -> bool:
-        """5xx, timeouts and gateway pages are the service's fault and worth another try; 4xx are not."""
+        """As the raiser said; else from the HTTP status: 5xx, timeouts and gateway pages (no status) are
+        the service's fault and worth another try, 4xx are not."""
+        if self._retryable is not None:
+            return self._retryable
         return self.status is None or self.status >= 500
 
 
@@ -128,25 +132,16 @@ class WriteFailed(ServiceError):
         return True
 
 
-class CompreFaceError(ServiceError):
-    """CompreFace answered with an error code from its table."""
-
-
-class SubjectNotFound(CompreFaceError):
-    """Code 42."""
-
-
-class SubjectExists(CompreFaceError):
-    """Code 43."""
-
-
-class TooManyFaces(CompreFaceError):
-    """Code 31: an example must contain exactly one face."""
-
-
-class ExampleNotFound(CompreFaceError):
-    """Code 44."""
-
-
 class MediaError(ItemError):
     """The item's media cannot be used: undecodable, too large, not an image, missing."""
+
+
+def __getattr__(name: str) -> type[PluginError]:
+    """The old names of two face-service errors, for modules that still import them from here (the scene
+    path, undoRun): ``CompreFaceError`` is ``faceservice.FaceServiceError``, ``TooManyFaces`` moved as is.
+    Import them from ``faceservice``; this goes once nothing uses the old names."""
+    if name in ("CompreFaceError", "TooManyFaces"):
+        from . import faceservice
+
+        return faceservice.FaceServiceError if name == "CompreFaceError" else faceservice.TooManyFaces
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,7 +1,25 @@
-"""The face-service interface the tasks talk to.
+"""The face-service interface the tasks talk to, and the errors it raises.
 
-CompreFace is the first implementation (``compreface.client``); a built-in engine with a local subject
-store can implement the same methods, so tasks never import a concrete client.
+CompreFace (``compreface.client``) and the built-in engine (``engine.service``) implement it, so tasks
+never import a concrete engine and never see an engine's own error codes: each engine raises the classes
+below, mapped once where it raises them (CompreFace: the code table in ``compreface.codes``). They
+extend the root tree in ``errors``, which is what the item runner understands::
+
+    ServiceError (errors)         the service answered, but not usefully; ``retryable``: worth another try
+    └── FaceServiceError          the engine refused this one request; the message names the engine
+        ├── NoFaceFound           an example image holds no face (detection answers ``[]`` instead)
+        ├── TooManyFaces          an example image holds more than one face: a tighter crop may do
+        ├── FaceRejected          the engine will not take what was sent (image format, subject name)
+        ├── SubjectNotFound       no such subject
+        ├── SubjectExists         the subject exists already
+        └── ExampleNotFound       no such example
+
+Retryability is explicit: the engine says it where it raises (CompreFace: its 5xx answers, the core
+failing, are worth another try; its 4xx refusals are not; the built-in engine's refusals never are).
+A bare ``FaceServiceError`` is a refusal no class covers (an undocumented code, a migration running).
+Failures below the engine keep the root classes: ``ServiceUnavailable`` (unreachable, breaker open),
+``AuthError`` (a refused key), a plain ``ServiceError`` (timeout, 5xx without a code, a proxy's page, an
+image the built-in engine could not process) and ``ProtocolError``.
 """
 
 from __future__ import annotations
@@ -9,7 +27,41 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from .errors import ServiceError
 from .faces.models import Face
+
+
+class FaceServiceError(ServiceError):
+    """A face engine refused this one request; tag the item Error (or skip the face) and go on, unless
+    ``retryable`` (default: not)."""
+
+    def __init__(self, message: str, *, service: str, status: int | None = None, code: int | None = None,
+                 retryable: bool = False) -> None:
+        super().__init__(message, service=service, status=status, code=code, retryable=retryable)
+
+
+class NoFaceFound(FaceServiceError):
+    """An image that must hold a face (an example) holds none; recognition and detection return ``[]``."""
+
+
+class TooManyFaces(FaceServiceError):
+    """An example must hold exactly one face; a tighter crop of the same face may pass."""
+
+
+class FaceRejected(FaceServiceError):
+    """The engine will not take what was sent: an image format it refuses, a subject name it forbids."""
+
+
+class SubjectNotFound(FaceServiceError):
+    """No subject of that name."""
+
+
+class SubjectExists(FaceServiceError):
+    """A subject of that name exists already."""
+
+
+class ExampleNotFound(FaceServiceError):
+    """No example of that id."""
 
 
 @dataclass(frozen=True)
@@ -21,6 +73,11 @@ class ExampleRef:
 
 
 class FaceService(Protocol):
+    @property
+    def name(self) -> str:
+        """The engine as a message names it ("CompreFace", "the built-in engine")."""
+        ...
+
     @property
     def max_upload_bytes(self) -> int:
         """The largest upload the service accepts."""
@@ -38,7 +95,7 @@ class FaceService(Protocol):
 
     def detect(self, image: bytes, *, min_probability: float, embeddings: bool = False) -> list[Face]:
         """Faces without recognition; ``[]`` when there is none. ``embeddings`` asks for each face's vector,
-        so the faces of a scene can be grouped first and only each group's best faces recognised."""
+        so the faces of a scene can be grouped first and only each group's best faces recognized."""
         ...
 
     def recognize_embeddings(self, embeddings: list[list[float]], *, candidates: int = 5) -> list[Face]:

@@ -1,6 +1,6 @@
 """One redaction function for every path that can reach a log line or an error message.
 
-Secrets are registered at start (API keys, the session cookie) and also recognised by shape:
+Secrets are registered at start (API keys, the session cookie) and also recognized by shape:
 credentials in URLs (``http://user:pass@host``), secret-looking query or form values (``apikey=``,
 ``api_key=``, ``token=``, ``key=``, ``password=`` ...), ``x-api-key`` headers, CompreFace static-image
 URLs and data URLs. A URL setting may carry credentials for a reverse proxy, and Stash puts its API key

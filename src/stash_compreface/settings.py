@@ -289,7 +289,7 @@ def _spec(name: str, attr: str, type_: ManifestType, default: Any, kind: tuple[s
 
 SETTINGS: tuple[SettingSpec, ...] = (
     _spec("faceEngine", "face_engine", "STRING", "auto", (" or ".join(FACE_ENGINES), _face_engine), "Face Engine",
-          "Who finds and recognises faces. compreface is your CompreFace server; builtin is a face model that "
+          "Who finds and recognizes faces. compreface is your CompreFace server; builtin is a face model that "
           "runs inside the plugin with no server; auto is compreface when a recognitionApiKey is set (a refused "
           "key or an unreachable CompreFace then stops the task, naming the setting to fix) and builtin when none "
           "is. The first log line of every run names the engine"),
@@ -306,9 +306,6 @@ SETTINGS: tuple[SettingSpec, ...] = (
           "API key of a CompreFace detection service, used by Synchronize Performers to find the face in "
           "profile images",
           default_note="the recognition service finds the faces"),
-    _spec("verificationApiKey", "verification_api_key", "STRING", "", _KEY, "Verification API Key",
-          "API key of a CompreFace verification service. Kept from the original plugin; no task uses it yet",
-          default_note="not used"),
     _spec("visionServiceUrl", "vision_service_url", "STRING", None, _spec_url(5010), "Vision Service URL",
           "URL of the stash-auto-vision service such as http://vision-api:5010, for users who run it. Recognize "
           "New Scenes and Recognize All Scenes then send it the video path (it must see the files at the same "
@@ -322,7 +319,7 @@ SETTINGS: tuple[SettingSpec, ...] = (
     _spec("frameServerUrl", "frame_server_url", "STRING", DEFAULT_FRAME_SERVER_URL, _spec_url(5001),
           "Vision Frame Server URL",
           "URL of the Vision Service's frame server, from which the video scene tasks fetch one frame per face "
-          "group to recognise it"),
+          "group to recognize it"),
     _spec("stashHostUrl", "stash_host_url", "STRING", None, _spec_url(None), "Stash Host URL",
           "URL at which the plugin reaches Stash for its API and media, such as http://stash:9999",
           default_note="the address Stash gives the plugin"),
@@ -374,11 +371,10 @@ SETTINGS: tuple[SettingSpec, ...] = (
     _spec("dryRun", "dry_run", "BOOLEAN", False, _BOOL, "Dry Run",
           "Log what would be written to Stash and CompreFace, and write nothing"),
     _spec("autoRecognize", "auto_recognize", "BOOLEAN", False, _BOOL, "Recognize New Items Automatically",
-          "Queue every image and scene a scan adds and recognise them in one Recognize Queued Items task "
+          "Queue every image and scene a scan adds and recognize them in one Recognize Queued Items task "
           "after the scan (high-quality image recognition, video scene recognition)"),
 )
 SETTING_BY_NAME: dict[str, SettingSpec] = {spec.name: spec for spec in SETTINGS}
-SETTING_NAMES = tuple(SETTING_BY_NAME)
 _DEFAULTS: dict[str, Any] = {spec.attr: spec.default for spec in SETTINGS}
 
 
@@ -395,7 +391,6 @@ class Settings:
     compreface_url: str | None = _d("compreface_url")
     recognition_api_key: str = _d("recognition_api_key")
     detection_api_key: str = _d("detection_api_key")
-    verification_api_key: str = _d("verification_api_key")
     vision_service_url: str | None = _d("vision_service_url")
     frame_server_url: str = _d("frame_server_url")
     frame_interval_s: float = _d("frame_interval_s")
@@ -426,7 +421,7 @@ class Settings:
         return SYNCED_TAG
 
     def secrets(self) -> list[str]:
-        return [k for k in (self.recognition_api_key, self.detection_api_key, self.verification_api_key) if k]
+        return [k for k in (self.recognition_api_key, self.detection_api_key) if k]
 
     @property
     def engine(self) -> str:

@@ -45,7 +45,6 @@ from urllib.parse import urlsplit
 import httpx
 
 from .errors import (
-    CompreFaceError,
     GraphQLError,
     ProtocolError,
     ServiceError,
@@ -127,8 +126,10 @@ def is_outage(exc: BaseException) -> bool:
 
 
 def refused(exc: ServiceError) -> bool:
-    """The service answered that it did not do the operation: safe to send again even if not idempotent."""
-    return isinstance(exc, GraphQLError | CompreFaceError) or exc.status in _GATEWAY_REFUSED
+    """The service answered that it did not do the operation: safe to send again even if not idempotent.
+    A GraphQL error, an answer carrying the service's own error code (CompreFace's table), a gateway's
+    refusal."""
+    return isinstance(exc, GraphQLError) or exc.code is not None or exc.status in _GATEWAY_REFUSED
 
 
 class Breaker:

@@ -71,16 +71,16 @@ class BuiltinEngine:
         rgb = _decode(data)
         model = self.model
         faces = []
-        for detection in model.detect(rgb):
-            vector = np.asarray(model.embed(rgb, detection), dtype=np.float64)
+        for found in model.detect(rgb):
+            vector = np.asarray(model.embed(rgb, found), dtype=np.float64)
             norm = float(np.linalg.norm(vector))
-            pose = estimate_pose(detection.landmarks)
-            box = detection.box
+            pose = estimate_pose(found.landmarks)
+            box = found.box
             faces.append(EngineFace(
                 box=(box.x_min, box.y_min, box.x_max, box.y_max),
-                probability=float(detection.score),
+                probability=float(found.probability),
                 embedding=tuple(float(v) for v in (vector / norm if norm else vector)),
-                landmarks=tuple((float(x), float(y)) for x, y in detection.landmarks),
+                landmarks=tuple((float(x), float(y)) for x, y in found.landmarks),
                 yaw=pose.yaw if pose else 0.0, pitch=pose.pitch if pose else 0.0, roll=pose.roll if pose else 0.0,
             ))
         faces.sort(key=lambda f: -f.area)

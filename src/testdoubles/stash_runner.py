@@ -266,7 +266,7 @@ class _StderrReader:
             return
         text = raw.decode("utf-8", "replace")
         if len(raw) >= 4 and raw[0] == 1 and raw[2] == 2 and raw[1] == 0:
-            return  # the "none" level has char 0: recognised, then logged nowhere
+            return  # the "none" level has char 0: recognized, then logged nowhere
         if len(raw) >= 4 and raw[0] == 1 and raw[2] == 2 and chr(raw[1]) in LEVELS:
             level = LEVELS[chr(raw[1])]
             message = raw[3:].decode("utf-8", "replace").strip()

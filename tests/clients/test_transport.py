@@ -21,8 +21,8 @@ from stash_compreface.errors import (
     ServiceError,
     ServiceUnavailable,
     Stopped,
-    SubjectNotFound,
 )
+from stash_compreface.faceservice import SubjectNotFound
 from stash_compreface.transport import Breaker, Service, Transport, map_errors, retry
 from testdoubles.server import DoubleHandler, DoubleServer
 from tests.timeouts import ANSWERED_S, HUNG_ONLY_S

@@ -10,9 +10,11 @@ from PIL import Image
 
 from stash_compreface import imaging
 from stash_compreface.engine import backend as backend_module
-from stash_compreface.engine.backend import Detection, align_matrix, load_backend, packaged_model
+from stash_compreface.engine.backend import alignment_input, load_backend, packaged_model
 from stash_compreface.errors import SettingError
+from stash_compreface.faces.alignment import ARCFACE_112
 from stash_compreface.faces.calibration import calibrated_similarity
+from stash_compreface.faces.models import Face
 from tests.engine.conftest import PHOTOS
 
 DEFAULT_MIN_SIMILARITY = 0.81
@@ -27,7 +29,7 @@ def resized(array: np.ndarray, width: int) -> np.ndarray:
     return np.asarray(image.resize((width, round(image.height * width / image.width)), Image.Resampling.LANCZOS))
 
 
-def largest(found: list[Detection]) -> Detection:
+def largest(found: list[Face]) -> Face:
     assert found, "no face found"
     return max(found, key=lambda d: d.box.area)
 
@@ -38,7 +40,7 @@ def test_each_portrait_has_one_face_with_its_landmarks_on_it(photos, model, name
     found = model.detect(image)
     assert len(found) == 1, f"{name}: {found}"
     face = found[0]
-    assert 0.7 <= face.score <= 1.0
+    assert 0.7 <= face.probability <= 1.0 and face.matches == ()
     assert face.box.min_side >= 60
     assert 0 <= face.box.x_min < face.box.x_max <= image.shape[1]
     assert 0 <= face.box.y_min < face.box.y_max <= image.shape[0]
@@ -104,21 +106,41 @@ def test_same_person_above_and_different_people_below_the_default_threshold(phot
     assert max(different)[0] < DEFAULT_MIN_SIMILARITY, f"different people scored high: {max(different)}"
 
 
+def _no_reduction(image: np.ndarray, factor: float) -> np.ndarray:
+    raise AssertionError(f"a face this size needs no reduction (factor {factor})")
+
+
 def test_alignment_maps_the_template_onto_itself():
-    template = backend_module.ARCFACE_112
-    matrix = align_matrix(template)
-    assert np.allclose(matrix, [[1, 0, 0], [0, 1, 0]], atol=1e-9)
-    # A face twice as big, turned 90 degrees and moved: the transform undoes exactly that.
-    turned = tuple((200 - 2 * y, 50 + 2 * x) for x, y in template)
-    matrix = align_matrix(turned)
+    rgb = np.zeros((400, 400, 3), dtype=np.uint8)
+    source, matrix = alignment_input(rgb, ARCFACE_112, _no_reduction)
+    assert source is rgb and np.allclose(matrix, [[1, 0, 0], [0, 1, 0]], atol=1e-9)
+    # A face 1.5 times as big, turned 90 degrees and moved: the transform undoes exactly that.
+    turned = tuple((200 - 1.5 * y, 50 + 1.5 * x) for x, y in ARCFACE_112)
+    _, matrix = alignment_input(rgb, turned, _no_reduction)
     mapped = np.hstack([np.asarray(turned), np.ones((5, 1))]) @ matrix.T
-    assert np.allclose(mapped, template, atol=1e-6)
+    assert np.allclose(mapped, ARCFACE_112, atol=1e-6)
 
 
-def test_unknown_backend_names_the_setting():
+def test_a_big_face_is_reduced_before_the_warp():
+    rgb = np.zeros((1600, 1600, 3), dtype=np.uint8)
+    big = tuple((100 + 10 * x, 100 + 10 * y) for x, y in ARCFACE_112)  # 10x the template
+    asked: list[float] = []
+
+    def reduce(image: np.ndarray, factor: float) -> np.ndarray:
+        asked.append(factor)
+        return image[::5, ::5]
+
+    _, matrix = alignment_input(rgb, big, reduce)
+    assert asked == [pytest.approx(0.2)]  # the warp is left a 2x reduction
+    assert float(np.hypot(matrix[0, 0], matrix[0, 1])) == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("name", ["tensorflow", "dlib"])  # dlib was offered once and never written
+def test_unknown_backend_names_the_setting(name):
     with pytest.raises(SettingError) as caught:
-        load_backend("tensorflow")
-    assert caught.value.setting == "faceEngine" and "tensorflow" in str(caught.value)
+        load_backend(name)
+    assert caught.value.setting == "faceEngine" and name in str(caught.value)
+    assert "opencv, ncnn" in str(caught.value)
 
 
 def test_a_model_file_with_the_wrong_digest_is_refused():

@@ -3,7 +3,17 @@ import math
 
 import pytest
 
-from stash_compreface.faces.calibration import SFACE_KNOTS, calibrated_similarity, cosine_for
+from stash_compreface.faces.calibration import SFACE_KNOTS, calibrated_similarity
+
+
+def cosine_for(similarity: float, knots: tuple[tuple[float, float], ...] = SFACE_KNOTS) -> float:
+    """The cosine a similarity threshold stands for: the inverse map, which proves the map invertible."""
+    if similarity <= knots[0][1]:
+        return knots[0][0]
+    for (x0, y0), (x1, y1) in itertools.pairwise(knots):
+        if similarity <= y1:
+            return x0 + (x1 - x0) * (similarity - y0) / (y1 - y0)
+    return knots[-1][0]
 
 
 def test_default_threshold_is_sfaces_same_person_threshold():

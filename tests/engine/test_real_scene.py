@@ -1,4 +1,4 @@
-"""A scene made of real photos, read from Stash's stream, recognised by the built-in engine: the performer who
+"""A scene made of real photos, read from Stash's stream, recognized by the built-in engine: the performer who
 is on screen for a minute is linked, a person seen in one sampled frame is not, the user's own performer stays."""
 
 from __future__ import annotations

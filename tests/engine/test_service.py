@@ -9,10 +9,16 @@ import pytest
 from PIL import Image
 
 from stash_compreface import imaging
-from stash_compreface.compreface.codes import NO_FACE_FOUND
 from stash_compreface.engine.service import BuiltinFaceService
-from stash_compreface.errors import CompreFaceError, ExampleNotFound, MediaError, Stopped, SubjectNotFound, TooManyFaces
-from stash_compreface.faceservice import ExampleRef, FaceService
+from stash_compreface.errors import MediaError, Stopped
+from stash_compreface.faceservice import (
+    ExampleNotFound,
+    ExampleRef,
+    FaceService,
+    NoFaceFound,
+    SubjectNotFound,
+    TooManyFaces,
+)
 from testdoubles.photos import sheet_of, side_by_side
 
 
@@ -117,9 +123,9 @@ def test_an_example_needs_exactly_one_face(service, photos):
     with pytest.raises(TooManyFaces):
         service.add_example("Macron", pair)
     blank = imaging.encode_jpeg(Image.new("RGB", (300, 300), (200, 180, 160)))
-    with pytest.raises(CompreFaceError) as caught:
+    with pytest.raises(NoFaceFound) as caught:
         service.add_example("Macron", blank)
-    assert caught.value.code == NO_FACE_FOUND and "no face" in str(caught.value)
+    assert "the built-in engine found no face" in str(caught.value) and not caught.value.retryable
     assert service.list_subjects() == []
     with pytest.raises(MediaError):
         service.add_example("Macron", b"not an image at all")
@@ -153,7 +159,7 @@ def test_the_store_lives_in_the_state_folder(tmp_path, model, photos):
         again.close()
 
 
-def test_detect_with_embeddings_then_recognise_the_vectors(service, photos):
+def test_detect_with_embeddings_then_recognize_the_vectors(service, photos):
     """Scenes group faces by vector, then name only each group's best: the same answer as ``recognize``."""
     service.add_example("Obama", photos["obama_1"])
     service.add_example("Ardern", photos["ardern_2018"])
@@ -162,7 +168,7 @@ def test_detect_with_embeddings_then_recognise_the_vectors(service, photos):
     detected = service.detect(group, min_probability=0.7, embeddings=True)
     assert len(detected) == 2 and all(f.embedding and not f.matches for f in detected)
     named = service.recognize_embeddings([list(f.embedding or ()) for f in detected], candidates=2)
-    recognised = service.recognize(group, min_probability=0.7, candidates=2)
+    recognized = service.recognize(group, min_probability=0.7, candidates=2)
     assert [f.best.subject if f.best else None for f in named] == ["Obama", "Ardern"]  # largest first
-    assert [[m.subject for m in f.matches] for f in named] == [[m.subject for m in f.matches] for f in recognised]
+    assert [[m.subject for m in f.matches] for f in named] == [[m.subject for m in f.matches] for f in recognized]
     assert service.recognize_embeddings([]) == []

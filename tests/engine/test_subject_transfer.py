@@ -1,5 +1,5 @@
 """importFromCompreFace and exportToCompreFace on real photos: each example copied once, and the people are
-recognised by the other engine afterwards (the CompreFace double runs on the built-in engine's model)."""
+recognized by the other engine afterwards (the CompreFace double runs on the built-in engine's model)."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def _subject(name: str) -> str:
     return f"Person 0 {name.upper():A<16.16}"
 
 
-def test_import_copies_each_example_once_and_the_built_in_engine_recognises_them(world, photos: Photos) -> None:
+def test_import_copies_each_example_once_and_the_built_in_engine_recognizes_them(world, photos: Photos) -> None:
     for name, (profile, _) in PEOPLE.items():
         world.compreface.add_subject_example(_subject(name), photos[profile])
     world.compreface.add_subject_example(_subject("Obama"), photos["obama_3"])

@@ -15,10 +15,10 @@ from stash_compreface.engine.backend import (
     SFACE_SHA256,
     YUNET_FILE,
     YUNET_SHA256,
-    Detection,
     load_backend,
     packaged_model,
 )
+from stash_compreface.faces.models import Face
 from tests.engine.conftest import PHOTOS
 
 
@@ -26,7 +26,7 @@ def rgb(data: bytes) -> np.ndarray:
     return np.asarray(imaging.decode_rgb(data), dtype=np.uint8)
 
 
-def largest(found: list[Detection]) -> Detection:
+def largest(found: list[Face]) -> Face:
     assert found, "no face found"
     return max(found, key=lambda d: d.box.area)
 
@@ -53,7 +53,7 @@ def test_each_portrait_has_one_face_with_its_landmarks_on_it(photos, ncnn_model,
     found = ncnn_model.detect(image)
     assert len(found) == 1, f"{name}: {found}"
     face = found[0]
-    assert 0.7 <= face.score <= 1.0
+    assert 0.7 <= face.probability <= 1.0
     assert 0 <= face.box.x_min < face.box.x_max <= image.shape[1]
     assert 0 <= face.box.y_min < face.box.y_max <= image.shape[0]
     margin = face.box.width * 0.05

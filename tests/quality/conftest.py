@@ -24,9 +24,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from stash_compreface.engine.backend import Detection
 from stash_compreface.faces.alignment import landmarks_from_box
-from stash_compreface.faces.models import Box
+from stash_compreface.faces.models import Box, Face
 from testdoubles.synthetic import SyntheticEngine
 from tests.package_index import require_package_index
 
@@ -92,16 +91,16 @@ class SyntheticDetector:
     def __init__(self) -> None:
         self._engine = SyntheticEngine()
 
-    def detect(self, rgb: np.ndarray) -> list[Detection]:
+    def detect(self, rgb: np.ndarray) -> list[Face]:
         buffer = io.BytesIO()
         Image.fromarray(rgb).save(buffer, "PNG")
         found = []
         for face in self._engine.detect(buffer.getvalue()):
             box = Box(*face.box)
-            found.append(Detection(box=box, score=face.probability, landmarks=landmarks_from_box(box)))
+            found.append(Face(box=box, probability=face.probability, landmarks=landmarks_from_box(box)))
         return found
 
-    def embed(self, rgb: np.ndarray, detection: Detection) -> np.ndarray:
+    def embed(self, rgb: np.ndarray, face: Face) -> np.ndarray:
         raise NotImplementedError("the quality service never embeds")
 
 

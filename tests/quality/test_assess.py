@@ -115,8 +115,7 @@ def test_score_parts():
 def _largest(face_model, image: Image.Image) -> Face:
     found = face_model.detect(np.asarray(image))
     assert found, "the detector found no face"
-    d = found[0]
-    return Face(box=d.box, probability=d.score, landmarks=d.landmarks)
+    return found[0]
 
 
 def test_real_portraits_blurred_darkened(portraits, face_model):

@@ -58,7 +58,7 @@ def test_a_frontal_face_has_no_pose():
     assert abs(pose.yaw) < 0.5 and abs(pose.pitch) < 0.5 and abs(pose.roll) < 0.5
 
 
-def test_the_recogniser_template_reads_as_a_face_raised_a_little():
+def test_the_recognizer_template_reads_as_a_face_raised_a_little():
     pose = estimate_pose(ARCFACE_112)
     assert pose is not None
     assert abs(pose.yaw) < 2 and abs(pose.roll) < 1

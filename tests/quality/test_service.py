@@ -16,7 +16,6 @@ import numpy as np
 import pytest
 from PIL import Image, ImageEnhance, ImageFilter
 
-from stash_compreface.faces.models import Face
 from stash_compreface.quality.align import aligned_crop
 from stash_compreface.quality.service import DECODE_MAX_SIDE, create_app
 from testdoubles.synthetic import SyntheticFace, encode, render
@@ -193,8 +192,7 @@ def test_preprocess_picks_the_face_by_index(real_url, portraits, face_model):
     group.paste(ardern, (obama.width + 40, 100))
 
     def alone(image: Image.Image) -> np.ndarray:
-        d = face_model.detect(np.asarray(image))[0]
-        crop = aligned_crop(image, Face(box=d.box, probability=d.score, landmarks=d.landmarks))
+        crop = aligned_crop(image, face_model.detect(np.asarray(image))[0])
         return np.asarray(crop, dtype=np.float64)
 
     second = _post(real_url, "/quality/preprocess", _jpeg(group), face_index=1)

@@ -23,10 +23,10 @@ from PIL import Image
 from stash_compreface import tasks
 from stash_compreface.engine.service import BuiltinFaceService
 from stash_compreface.errors import PluginError
-from stash_compreface.runtime.reporter import MemoryReporter
 from stash_compreface.runtime.session import task_context
 from stash_compreface.settings import parse_args
 from testdoubles.compreface import DETECTION_KEY, RECOGNITION_KEY, CompreFaceDouble
+from testdoubles.reporter import MemoryReporter
 from testdoubles.stash import StashDouble
 from testdoubles.stash_runner import default_args, find_manifest, listed_task
 from testdoubles.synthetic import SyntheticFace, render

@@ -96,6 +96,18 @@ def test_a_stranger_seen_once_never_becomes_a_performer(world: TaskWorld) -> Non
     assert image_tags(world, first) == {SCANNED, MATCHED}
 
 
+def test_a_face_the_engine_will_not_take_leaves_the_image_scanned_naming_the_engine(world: TaskWorld) -> None:
+    image = world.stash.add_image(photo(52))
+    refusal = {"message": "File [face.jpg] has an unavailable extension", "code": 21}
+    world.compreface.fail_next("/api/v1/recognition/faces", 400, html=False, body=refusal, method="POST", times=2)
+    run = world.run("recognizeImagesHQ")
+    assert run.error is None
+    assert ERROR not in image_tags(world, image) and SCANNED in image_tags(world, image)
+    assert world.compreface.subject_names() == []
+    assert any("CompreFace would not take the face: CompreFace answered HTTP 400 code 21" in m
+               for m in run.messages("debug"))
+
+
 def test_min_faces_one_creates_on_first_sight(world: TaskWorld) -> None:
     world.configure(minFacesForNewPerformer=1)
     image = world.stash.add_image(photo(51))

@@ -2,8 +2,8 @@
 
 Each row is transcribed from the spec: code, HTTP status, exact message, and what the spec says the
 answer means for us (a key problem, "no face", a subject/example problem, the service's own fault).
-The CompreFace double sends each one over real HTTP and the test checks what a caller would see:
-the exception class, whether the key setting is named, whether it was retried.
+The CompreFace double sends each one over real HTTP and the test checks what a caller would see: the
+engine-neutral exception class, whether the key setting is named, whether it was retried.
 """
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ import pytest
 
 from stash_compreface.compreface.client import CompreFaceClient
 from stash_compreface.compreface.codes import CODES
-from stash_compreface.errors import (
-    AuthError,
-    CompreFaceError,
+from stash_compreface.errors import AuthError, PluginError, ServiceError
+from stash_compreface.faceservice import (
     ExampleNotFound,
-    PluginError,
-    ServiceError,
+    FaceRejected,
+    FaceServiceError,
+    NoFaceFound,
     SubjectExists,
     SubjectNotFound,
     TooManyFaces,
@@ -35,35 +35,35 @@ class Row:
     code: int
     status: int
     message: str
-    expect: type[PluginError] | None  # None: not an error (no face found)
+    expect: type[PluginError]
 
 
 # compreface-api.md §5.2, in table order; where a code has several documented messages, each is a row.
 SPEC = [
-    Row(0, 400, "Something went wrong, please try again", CompreFaceError),
-    Row(0, 404, "Request method 'PATCH' not supported", CompreFaceError),
-    Row(5, 400, "Field embeddings cannot be empty", CompreFaceError),
+    Row(0, 400, "Something went wrong, please try again", FaceServiceError),
+    Row(0, 404, "Request method 'PATCH' not supported", FaceServiceError),
+    Row(5, 400, "Field embeddings cannot be empty", FaceServiceError),
     Row(10, 404, f"Recognition service with API Key {RECOGNITION_KEY} not found", AuthError),
-    Row(12, 500, "Model type recognitionx does not exists", CompreFaceError),
+    Row(12, 500, "Model type recognitionx does not exists", FaceServiceError),
     Row(20, 400, "Missing header: x-api-key", AuthError),
-    Row(21, 400, "File [face.gif] has an unavailable extension", CompreFaceError),
-    Row(21, 400, "Provided value is not Base64", CompreFaceError),
+    Row(21, 400, "File [face.gif] has an unavailable extension", FaceRejected),
+    Row(21, 400, "Provided value is not Base64", FaceRejected),
     Row(26, 400, "Service API key should be UUID", AuthError),
-    Row(26, 400, "Subject name is empty; ", CompreFaceError),
-    Row(26, 400, "Limit should be equal or greater than 0; ", CompreFaceError),
-    Row(26, 400, "prediction_count should be equal or greater than 1; ", CompreFaceError),
-    Row(26, 400, "Subject name size must be between 1 and 50", CompreFaceError),
-    Row(27, 400, "Migration already executing", CompreFaceError),
-    Row(28, 400, "No face is found in the given image", None),
+    Row(26, 400, "Subject name is empty; ", FaceServiceError),
+    Row(26, 400, "Limit should be equal or greater than 0; ", FaceServiceError),
+    Row(26, 400, "prediction_count should be equal or greater than 1; ", FaceServiceError),
+    Row(26, 400, "Subject name size must be between 1 and 50", FaceServiceError),
+    Row(27, 400, "Migration already executing", FaceServiceError),
+    Row(28, 400, "No face is found in the given image", NoFaceFound),
     Row(31, 400, "More than one face in the source image", TooManyFaces),
-    Row(32, 405, "Write operations during migration aren't allowed", CompreFaceError),
-    Row(33, 400, "Required parameter subject is missing", CompreFaceError),
-    Row(34, 400, "Required part file is missing", CompreFaceError),
-    Row(35, 400, "Required path variable image_id is missing", CompreFaceError),
-    Row(36, 400, "The name cannot contain the following special characters: ';', '/', '\\'", CompreFaceError),
-    Row(37, 400, "1 embeddings were expected, but 2 were provided", CompreFaceError),
+    Row(32, 405, "Write operations during migration aren't allowed", FaceServiceError),
+    Row(33, 400, "Required parameter subject is missing", FaceServiceError),
+    Row(34, 400, "Required part file is missing", FaceServiceError),
+    Row(35, 400, "Required path variable image_id is missing", FaceServiceError),
+    Row(36, 400, "The name cannot contain the following special characters: ';', '/', '\\'", FaceRejected),
+    Row(37, 400, "1 embeddings were expected, but 2 were provided", FaceServiceError),
     Row(41, 500, "Error during synchronization between servers: Read timed out executing POST "
-                 "http://compreface-core:3000/find_faces", CompreFaceError),
+                 "http://compreface-core:3000/find_faces", FaceServiceError),
     Row(42, 404, "Subject Jane not found", SubjectNotFound),
     Row(43, 400, "Subject already exists", SubjectExists),
     Row(44, 404, "Image 6b135f5b-a365-4522-b1f1-4c9ac2dd0728 not found", ExampleNotFound),
@@ -96,8 +96,7 @@ def test_the_table_and_the_spec_list_the_same_codes() -> None:
     assert all(rule.why for rule in CODES.values())
 
 
-@pytest.mark.parametrize("row", [r for r in SPEC if r.expect is not None], ids=lambda r: f"{r.code}-{r.status}-"
-                         + r.message[:24])
+@pytest.mark.parametrize("row", SPEC, ids=lambda r: f"{r.code}-{r.status}-" + r.message[:24])
 def test_each_documented_error_raises_what_it_means(compreface, client, row: Row) -> None:
     compreface.fail_next(SUBJECTS, row.status, body={"message": row.message, "code": row.code}, times=2)
     with pytest.raises(PluginError) as info:
@@ -108,8 +107,9 @@ def test_each_documented_error_raises_what_it_means(compreface, client, row: Row
         assert error.setting == "recognitionApiKey" and "recognitionApiKey" in str(error)
         assert RECOGNITION_KEY not in str(error)  # code 10 repeats the key
     else:
-        assert isinstance(error, CompreFaceError) and error.code == row.code and error.status == row.status
-        assert row.message.strip("; ")[:20] in str(error)
+        assert isinstance(error, FaceServiceError) and error.code == row.code and error.status == row.status
+        assert row.message.strip("; ")[:20] in str(error) and "CompreFace" in str(error)
+        assert error.retryable is (row.status >= 500)
     # Only the service's own failures (HTTP 5xx) are worth another try.
     assert compreface.calls[f"GET {SUBJECTS}"] == (2 if row.status >= 500 else 1)
 
@@ -119,15 +119,15 @@ def face_image() -> bytes:
 
 
 def test_no_face_found_is_not_an_error_for_detection_but_fails_an_example(compreface, client) -> None:
-    (row,) = [r for r in SPEC if r.expect is None]
+    (row,) = [r for r in SPEC if r.expect is NoFaceFound]
     body = {"message": row.message, "code": row.code}
     compreface.fail_next("/api/v1/recognition/recognize", row.status, body=body)
     assert client.recognize(face_image(), min_probability=0.8) == []
     assert client.detect(noise_image(200, 200), min_probability=0.8) == []
     compreface.fail_next("/api/v1/recognition/faces", row.status, body=body)
-    with pytest.raises(CompreFaceError) as info:
+    with pytest.raises(NoFaceFound) as info:
         client.add_example("Jane", face_image())
-    assert info.value.code == row.code and not isinstance(info.value, AuthError)
+    assert info.value.code == row.code and not info.value.retryable
 
 
 @pytest.mark.parametrize(("status", "html", "body", "retried"), [

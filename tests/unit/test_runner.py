@@ -9,11 +9,11 @@ import time
 import pytest
 
 from stash_compreface.errors import AuthError
-from stash_compreface.runtime.reporter import MemoryReporter
 from stash_compreface.settings import Settings
 from stash_compreface.tasks.context import Stopped, TaskContext
 from stash_compreface.tasks.runner import RunChanges, run_pages
 from stash_compreface.tasks.state import JournalEntry, StateStore
+from testdoubles.reporter import MemoryReporter
 
 
 def context(**settings: object) -> TaskContext:

@@ -59,6 +59,13 @@ def test_api_key_must_be_a_uuid() -> None:
         parse_settings({"recognitionApiKey": "secret"})
 
 
+@pytest.mark.parametrize("saved", [KEY, "not a uuid at all"])
+def test_a_saved_verification_key_is_ignored(saved: str) -> None:
+    # verificationApiKey was offered and never used: a value Stash still keeps parses as an unknown key.
+    assert "verificationApiKey" not in SETTING_BY_NAME
+    assert parse_settings({"verificationApiKey": saved, "recognitionApiKey": KEY}) == Settings(recognition_api_key=KEY)
+
+
 def test_missing_recognition_key_names_the_setting() -> None:
     with pytest.raises(SettingError, match="recognitionApiKey is not set") as info:
         parse_settings({}).require_recognition_key()

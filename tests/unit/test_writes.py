@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from stash_compreface.runtime.reporter import MemoryReporter
 from stash_compreface.settings import Settings
 from stash_compreface.stash.client import StashClient
 from stash_compreface.stash.models import Image, ItemKind
 from stash_compreface.tasks.writes import writes_for
+from testdoubles.reporter import MemoryReporter
 from testdoubles.stash import StashDouble
 
 

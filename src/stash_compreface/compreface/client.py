@@ -1,7 +1,8 @@
-"""CompreFace REST client: recognition, subjects, examples, detection, verification, embeddings.
+"""CompreFace REST client: recognition, subjects, examples, detection, embeddings.
 
 Transport failures are mapped, retried and counted by ``transport``; error answers are classified by
-the code table in ``codes`` (``_raise_for``). CompreFace behind nginx answers 413/502/504 in HTML, and
+the code table in ``codes`` (``_raise_for``) into the engine-neutral ``faceservice`` errors, so the
+tasks never see a CompreFace code. CompreFace behind nginx answers 413/502/504 in HTML, and
 code 10's message repeats the API key, so no error assumes a JSON body and no key-error text is
 forwarded. A 200 whose body is not the documented JSON (an HTML page, empty, ``result`` not a list, a
 face without a box) is a ``ProtocolError``, never "no faces".
@@ -17,9 +18,9 @@ from urllib.parse import quote
 import httpx
 
 from .. import imaging
-from ..errors import AuthError, CompreFaceError, PluginError, ProtocolError, ServiceError, ServiceUnavailable
+from ..errors import AuthError, PluginError, ProtocolError, ServiceError, ServiceUnavailable
 from ..faces.models import Box, Face, Pose, SubjectMatch
-from ..faceservice import ExampleRef
+from ..faceservice import ExampleRef, FaceServiceError, NoFaceFound
 from ..redact import register_secret
 from ..transport import (
     CONNECT_TIMEOUT_S,
@@ -33,7 +34,7 @@ from ..transport import (
     json_object,
     protocol_error,
 )
-from .codes import NO_FACE_FOUND, error_class
+from .codes import error_class
 
 T = TypeVar("T")
 COMPREFACE = Service("CompreFace", "compreface", "comprefaceUrl")
@@ -44,12 +45,7 @@ EMBEDDING_PLUGIN = "calculator"  # the face's embedding: only where faces are gr
 _KEY_SETTING = {
     "recognition": "recognitionApiKey",
     "detection": "detectionApiKey",
-    "verification": "verificationApiKey",
 }
-
-
-class NoFace(Exception):
-    """Internal signal for 400/28; callers turn it into ``[]`` or an item error."""
 
 
 def _number(data: dict[str, Any], key: str) -> float:
@@ -124,13 +120,14 @@ def _result(response: httpx.Response, what: str) -> list[Any]:
 
 
 class CompreFaceClient:
+    name = "CompreFace"
+
     def __init__(
         self,
         base_url: str,
         *,
         recognition_key: str,
         detection_key: str = "",
-        verification_key: str = "",
         timeout_s: float = DEFAULT_TIMEOUT_S,
         retries: int = DEFAULT_ATTEMPTS - 1,
         backoff_s: float = DEFAULT_BACKOFF_S,
@@ -140,8 +137,7 @@ class CompreFaceClient:
         stop: threading.Event | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
-        self._keys = {"recognition": recognition_key, "detection": detection_key,
-                      "verification": verification_key}
+        self._keys = {"recognition": recognition_key, "detection": detection_key}
         for key in self._keys.values():
             register_secret(key)
         self._transport = Transport(COMPREFACE, timeout_s=timeout_s, connect_timeout_s=connect_timeout_s,
@@ -149,11 +145,6 @@ class CompreFaceClient:
                                     max_connections=max_connections)
         self._limit_lock = threading.Lock()
         self._max_file_bytes: int | None = None
-
-    @property
-    def calls(self) -> int:
-        """HTTP attempts made (retries included)."""
-        return self._transport.attempts_made
 
     @property
     def breaker(self) -> Breaker:
@@ -232,7 +223,8 @@ class CompreFaceClient:
         return self._transport.call(attempt, idempotent=idempotent)
 
     def _raise_for(self, response: httpx.Response, service: str) -> None:
-        """Raise what the code table says for an error answer (NoFace for 400/28)."""
+        """Raise what the code table says for an error answer (``NoFaceFound`` for 400/28, which
+        recognition and detection turn into ``[]``)."""
         status = response.status_code
         try:
             body = response.json()
@@ -242,8 +234,6 @@ class CompreFaceClient:
         code = raw_code if isinstance(raw_code, int) and not isinstance(raw_code, bool) else None
         message = str(body.get("message") or "") if isinstance(body, dict) else ""
         cls = error_class(status, code, message)
-        if cls is None:
-            raise NoFace()
         setting = _KEY_SETTING[service]
         if issubclass(cls, AuthError):
             # Code 10's message repeats the key: say which setting, never what the server said.
@@ -259,9 +249,11 @@ class CompreFaceClient:
         else:
             detail = body_kind(response)
         text = f"CompreFace answered HTTP {status}" + (f" code {code}" if code is not None else "") + f": {detail}"
-        if issubclass(cls, ServiceError):
-            raise cls(text, service="compreface", setting=COMPREFACE.setting if code is None else None,
-                      status=status, code=code)
+        if issubclass(cls, FaceServiceError):
+            # CompreFace's own failure (its core, HTTP 5xx) is worth another try; its refusals are not.
+            raise cls(text, service="compreface", status=status, code=code, retryable=status >= 500)
+        if issubclass(cls, ServiceError):  # no code: a proxy's page, Spring's empty answer
+            raise cls(text, service="compreface", setting=COMPREFACE.setting, status=status)
         raise cls(text, service="compreface")
 
     def _upload(self, image: bytes) -> dict[str, Any]:
@@ -276,12 +268,7 @@ class CompreFaceClient:
         plugins = f"{FACE_PLUGINS},{EMBEDDING_PLUGIN}" if embeddings else FACE_PLUGINS
         params = {"prediction_count": str(max(1, candidates) * 3), "face_plugins": plugins,
                   "det_prob_threshold": f"{min_probability:.3f}"}
-        path = "/api/v1/recognition/recognize"
-        try:
-            return self._request("recognition", "POST", path, params=params,
-                                 parse=lambda r: [parse_face(i) for i in _result(r, path)], **self._upload(image))
-        except NoFace:
-            return []
+        return self._faces("recognition", "/api/v1/recognition/recognize", params, image)
 
     def detect(self, image: bytes, *, min_probability: float, embeddings: bool = False) -> list[Face]:
         """Detection service when its key is set, else the recognition service (which detects too);
@@ -290,11 +277,14 @@ class CompreFaceClient:
             return self.recognize(image, min_probability=min_probability, candidates=1, embeddings=embeddings)
         plugins = f"{FACE_PLUGINS},{EMBEDDING_PLUGIN}" if embeddings else FACE_PLUGINS
         params = {"face_plugins": plugins, "det_prob_threshold": f"{min_probability:.3f}"}
-        path = "/api/v1/detection/detect"
+        return self._faces("detection", "/api/v1/detection/detect", params, image)
+
+    def _faces(self, service: str, path: str, params: dict[str, str], image: bytes) -> list[Face]:
+        """The faces CompreFace finds in ``image`` (``[]`` for its "no face found" answer)."""
         try:
-            return self._request("detection", "POST", path, params=params,
+            return self._request(service, "POST", path, params=params,
                                  parse=lambda r: [parse_face(i) for i in _result(r, path)], **self._upload(image))
-        except NoFace:
+        except NoFaceFound:
             return []
 
     def recognize_embeddings(self, embeddings: list[list[float]], *, candidates: int = 5) -> list[Face]:
@@ -312,7 +302,7 @@ class CompreFaceClient:
         try:
             return self._request("recognition", "POST", path, params={"prediction_count": str(max(1, candidates) * 3)},
                                  json={"embeddings": embeddings}, parse=parse)
-        except NoFace:
+        except NoFaceFound:
             return []
 
     # -- subjects and examples -------------------------------------------------------------------
@@ -326,13 +316,9 @@ class CompreFaceClient:
                 raise protocol_error(COMPREFACE, path, "no image_id for the new example")
             return image_id
 
-        try:
-            # Not idempotent: sent again only when CompreFace said it failed, or a duplicate could appear.
-            return self._request("recognition", "POST", path, params={"subject": subject}, parse=parse,
-                                 idempotent=False, **self._upload(image))
-        except NoFace:
-            raise CompreFaceError("CompreFace found no face in the example image", service="compreface",
-                                  status=400, code=NO_FACE_FOUND) from None
+        # Not idempotent: sent again only when CompreFace said it failed, or a duplicate could appear.
+        return self._request("recognition", "POST", path, params={"subject": subject}, parse=parse,
+                             idempotent=False, **self._upload(image))
 
     def list_subjects(self) -> list[str]:
         path = "/api/v1/recognition/subjects"
@@ -344,15 +330,6 @@ class CompreFaceClient:
             return [str(s) for s in subjects]
 
         return self._request("recognition", "GET", path, parse=parse)
-
-    def create_subject(self, subject: str) -> None:
-        self._request("recognition", "POST", "/api/v1/recognition/subjects", json={"subject": subject},
-                      parse=lambda r: None, idempotent=False)
-
-    def rename_subject(self, old: str, new: str) -> bool:
-        path = f"/api/v1/recognition/subjects/{quote(old, safe='')}"
-        return self._request("recognition", "PUT", path, json={"subject": new}, idempotent=False,
-                             parse=lambda r: json_object(r, COMPREFACE, path).get("updated") is True)
 
     def delete_subject(self, subject: str) -> None:
         self._request("recognition", "DELETE", f"/api/v1/recognition/subjects/{quote(subject, safe='')}",
@@ -409,45 +386,3 @@ class CompreFaceClient:
     def delete_example(self, example_id: str) -> None:
         self._request("recognition", "DELETE", f"/api/v1/recognition/faces/{quote(example_id, safe='')}",
                       parse=lambda r: None, idempotent=False)
-
-    def verify_example(self, example_id: str, image: bytes) -> list[Face]:
-        """Similarity of each face in ``image`` to one stored example."""
-        path = f"/api/v1/recognition/faces/{quote(example_id, safe='')}/verify"
-
-        def parse(r: httpx.Response) -> list[Face]:
-            faces = []
-            for item in _result(r, path):
-                if not isinstance(item, dict):
-                    raise protocol_error(COMPREFACE, path, "a result that is not an object")
-                item = dict(item)
-                item["subjects"] = [{"subject": item.get("subject", ""), "similarity": item.get("similarity", 0)}]
-                faces.append(parse_face(item))
-            return faces
-
-        try:
-            return self._request("recognition", "POST", path, parse=parse, **self._upload(image))
-        except NoFace:
-            return []
-
-    def verify(self, source: bytes, target: bytes) -> list[float]:
-        """Verification service: similarity of each face in ``target`` to the one face in ``source``."""
-        limit = self.max_upload_bytes
-        files = {
-            "source_image": ("source.jpg", imaging.fit_for_upload(source, limit), "image/jpeg"),
-            "target_image": ("target.jpg", imaging.fit_for_upload(target, limit), "image/jpeg"),
-        }
-        path = "/api/v1/verification/verify"
-
-        def parse(r: httpx.Response) -> list[float]:
-            result = _result(r, path)
-            if not result:
-                return []
-            matches = result[0].get("face_matches") if isinstance(result[0], dict) else None
-            if not isinstance(matches, list):
-                raise protocol_error(COMPREFACE, path, "JSON without `face_matches`")
-            return [float(m.get("similarity", 0.0)) for m in matches if isinstance(m, dict)]
-
-        try:
-            return self._request("verification", "POST", path, files=files, parse=parse)
-        except NoFace:
-            return []

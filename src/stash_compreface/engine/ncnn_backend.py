@@ -27,20 +27,9 @@ import numpy as np
 from PIL import Image
 
 from ..errors import SettingError
-from ..faces.models import Point
+from ..faces.models import Face, Point
 from . import ncnn_params
-from .backend import (
-    SFACE_FILE,
-    SFACE_SHA256,
-    YUNET_FILE,
-    YUNET_SHA256,
-    Detection,
-    align_matrix,
-    check_rgb,
-    detect_in_passes,
-    packaged_model,
-    yunet_detection,
-)
+from .backend import alignment_input, check_rgb, detect_in_passes, packaged_networks, yunet_face
 from .ncnn_weights import ncnn_weights
 
 MODEL_ID = "sface-2021dec-int8bq"  # the OpenCV backend's: same network, same vectors
@@ -87,17 +76,18 @@ class NcnnFaceModel:
     model_id = MODEL_ID
 
     def __init__(self) -> None:
-        self._detector = _net("yunet", packaged_model(YUNET_FILE, YUNET_SHA256).read_bytes())
-        self._recognizer = _net("sface", packaged_model(SFACE_FILE, SFACE_SHA256).read_bytes())
+        yunet, sface = packaged_networks()
+        self._detector = _net("yunet", yunet.read_bytes())
+        self._recognizer = _net("sface", sface.read_bytes())
         self._detect_lock = threading.Lock()
         self._embed_lock = threading.Lock()
 
     # -- detection ------------------------------------------------------------------------------------
 
-    def detect(self, rgb: np.ndarray) -> list[Detection]:
+    def detect(self, rgb: np.ndarray) -> list[Face]:
         return detect_in_passes(rgb, lambda factor, pad: self._detect_scaled(rgb, factor, pad=pad))
 
-    def _detect_scaled(self, rgb: np.ndarray, factor: float, *, pad: int) -> list[Detection]:
+    def _detect_scaled(self, rgb: np.ndarray, factor: float, *, pad: int) -> list[Face]:
         image = _resized(rgb, factor)
         if pad:
             image = np.pad(image, ((pad, pad), (pad, pad), (0, 0)), constant_values=127)
@@ -116,13 +106,13 @@ class NcnnFaceModel:
                     raise RuntimeError(f"ncnn could not compute YuNet blob {blob}")
                 heads.append(np.array(out, dtype=np.float32, copy=True))
         rows = _decode(heads, padded_w, padded_h)
-        return [yunet_detection(row, factor, pad) for row in rows]
+        return [yunet_face(row, factor, pad) for row in rows]
 
     # -- embedding ------------------------------------------------------------------------------------
 
-    def embed(self, rgb: np.ndarray, detection: Detection) -> np.ndarray:
+    def embed(self, rgb: np.ndarray, face: Face) -> np.ndarray:
         check_rgb(rgb)
-        aligned = align(rgb, detection.landmarks)
+        aligned = align(rgb, face.landmarks)
         chw = aligned.astype(np.float32).transpose(2, 0, 1)  # RGB: the graph subtracts 127.5 and scales
         with self._embed_lock:
             extractor = self._recognizer.create_extractor()
@@ -196,19 +186,7 @@ def _resized(image: np.ndarray, factor: float) -> np.ndarray:
 
 def align(rgb: np.ndarray, landmarks: tuple[Point, ...]) -> np.ndarray:
     """The 112x112 aligned face (RGB), as the OpenCV backend makes it (big faces reduced first)."""
-    matrix = align_matrix(landmarks)
-    scale = float(np.hypot(matrix[0, 0], matrix[0, 1]))
-    source = rgb
-    if scale < 0.5:
-        points = np.asarray(landmarks, dtype=np.float64)
-        span = float(np.ptp(points, axis=0).max()) or 1.0
-        height, width = rgb.shape[:2]
-        margin = span * 2.0
-        x0, y0 = (max(0, int(v - margin)) for v in points.min(axis=0))
-        x1, y1 = int(min(width, points[:, 0].max() + margin)), int(min(height, points[:, 1].max() + margin))
-        factor = scale * 2.0
-        source = _resized(np.ascontiguousarray(rgb[y0:y1, x0:x1]), factor)
-        matrix = align_matrix(tuple(((px - x0) * factor, (py - y0) * factor) for px, py in landmarks))
+    source, matrix = alignment_input(rgb, landmarks, _resized)
     return _warp(source, matrix, ALIGNED_SIDE)
 
 

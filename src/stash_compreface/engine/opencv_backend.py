@@ -8,7 +8,7 @@ Why it is done this way (each point reproduced on OpenCV 5.0, see face-engines.m
   whose face fills the frame is found only with a margin around it.
 * ``FaceRecognizerSF.feature()`` fails on the int8 SFace file with OpenCV 5, so SFace runs through
   ``readNetFromONNX`` with the input fed by name (``"data"``); alignment is our own similarity transform
-  (``backend.align_matrix``), the same template OpenCV's ``alignCrop`` uses.
+  (``faces.alignment.fit_similarity``), the same template OpenCV's ``alignCrop`` uses.
 
 OpenCV nets are not safe to share between threads; one lock per net keeps the backend thread-safe
 (OpenCV already spreads one inference over the cores).
@@ -21,19 +21,8 @@ import threading
 import cv2
 import numpy as np
 
-from ..faces.models import Point
-from .backend import (
-    SFACE_FILE,
-    SFACE_SHA256,
-    YUNET_FILE,
-    YUNET_SHA256,
-    Detection,
-    align_matrix,
-    check_rgb,
-    detect_in_passes,
-    packaged_model,
-    yunet_detection,
-)
+from ..faces.models import Face, Point
+from .backend import alignment_input, check_rgb, detect_in_passes, packaged_networks, yunet_face
 
 MODEL_ID = "sface-2021dec-int8bq"
 SCORE_FLOOR = 0.5  # YuNet candidates below this are noise; callers filter by their own threshold
@@ -57,8 +46,7 @@ class OpenCVFaceModel:
     def __init__(self) -> None:
         # OpenCV writes warnings to stderr, which Stash reads as the plugin's log: keep only errors.
         cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
-        detector = packaged_model(YUNET_FILE, YUNET_SHA256)
-        recognizer = packaged_model(SFACE_FILE, SFACE_SHA256)
+        detector, recognizer = packaged_networks()
         self._detector = cv2.FaceDetectorYN.create(str(detector), "", (320, 320), SCORE_FLOOR, NMS_THRESHOLD, 5000)
         self._net = cv2.dnn.readNetFromONNX(str(recognizer))
         self._detect_lock = threading.Lock()
@@ -66,12 +54,12 @@ class OpenCVFaceModel:
 
     # -- detection ------------------------------------------------------------------------------------
 
-    def detect(self, rgb: np.ndarray) -> list[Detection]:
+    def detect(self, rgb: np.ndarray) -> list[Face]:
         check_rgb(rgb)
         bgr = np.ascontiguousarray(rgb[:, :, ::-1])
         return detect_in_passes(rgb, lambda factor, pad: self._detect_scaled(bgr, factor, pad=pad))
 
-    def _detect_scaled(self, bgr: np.ndarray, factor: float, *, pad: int) -> list[Detection]:
+    def _detect_scaled(self, bgr: np.ndarray, factor: float, *, pad: int) -> list[Face]:
         """Detect on a copy scaled by ``factor`` with ``pad`` px of grey around it; results in ``bgr``'s pixels."""
         image = _resized(bgr, factor)
         if pad:
@@ -82,13 +70,13 @@ class OpenCVFaceModel:
             _, rows = self._detector.detect(image)
         if rows is None:
             return []
-        return [yunet_detection(row, factor, pad) for row in rows]
+        return [yunet_face(row, factor, pad) for row in rows]
 
     # -- embedding ------------------------------------------------------------------------------------
 
-    def embed(self, rgb: np.ndarray, detection: Detection) -> np.ndarray:
+    def embed(self, rgb: np.ndarray, face: Face) -> np.ndarray:
         check_rgb(rgb)
-        aligned = align(rgb, detection.landmarks)
+        aligned = align(rgb, face.landmarks)
         blob = cv2.dnn.blobFromImage(aligned, 1.0, (ALIGNED_SIDE, ALIGNED_SIDE), (0, 0, 0), swapRB=False, crop=False)
         with self._embed_lock:
             self._net.setInput(blob, "data")
@@ -98,26 +86,9 @@ class OpenCVFaceModel:
 
 
 def align(rgb: np.ndarray, landmarks: tuple[Point, ...]) -> np.ndarray:
-    """The 112x112 aligned face (RGB, what SFace was trained on after its BGR->RGB swap).
-
-    A big face is first reduced with area averaging, so the warp does not alias (a 1000 px face sampled
-    bilinearly down to 112 px would be mostly noise).
-    """
-    matrix = align_matrix(landmarks)
-    scale = float(np.hypot(matrix[0, 0], matrix[0, 1]))  # output px per input px
-    source = rgb
-    if scale < 0.5:
-        points = np.asarray(landmarks, dtype=np.float64)
-        span = float(np.ptp(points, axis=0).max()) or 1.0
-        height, width = rgb.shape[:2]
-        margin = span * 2.0
-        x0, y0 = (max(0, int(v - margin)) for v in points.min(axis=0))
-        x1, y1 = int(min(width, points[:, 0].max() + margin)), int(min(height, points[:, 1].max() + margin))
-        factor = scale * 2.0  # leave the warp a 2x reduction, which bilinear handles well
-        region = rgb[y0:y1, x0:x1]
-        source = _resized(region, factor)
-        shifted = [((px - x0) * factor, (py - y0) * factor) for px, py in landmarks]
-        matrix = align_matrix(tuple(shifted))
+    """The 112x112 aligned face (RGB, what SFace was trained on after its BGR->RGB swap); a big face is
+    reduced with area averaging first (``backend.alignment_input``)."""
+    source, matrix = alignment_input(rgb, landmarks, _resized)
     return cv2.warpAffine(np.ascontiguousarray(source), matrix, (ALIGNED_SIDE, ALIGNED_SIDE), flags=cv2.INTER_LINEAR,
                           borderMode=cv2.BORDER_REPLICATE)
 

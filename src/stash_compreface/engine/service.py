@@ -11,9 +11,12 @@ Where CompreFace's behaviour is part of the contract, it is kept:
 * the similarity is on CompreFace's scale (``faces.calibration``: SFace cosine 0.50 -> 0.81, the default
   ``minSimilarity``), so every threshold setting means the same with either engine;
 * ``add_example`` wants exactly one face: more than one raises ``TooManyFaces`` (the tasks then retry with
-  a tighter crop), none raises ``CompreFaceError`` with CompreFace's "no face found" code 28, which the
-  tasks already treat as "this face cannot become an example" (the item goes on);
+  a tighter crop), none raises ``NoFaceFound`` ("this face cannot become an example": the item goes on);
 * a missing subject or example raises ``SubjectNotFound`` / ``ExampleNotFound``.
+
+Its errors are the engine-neutral ones of ``faceservice``; none is worth another try (nothing here fails
+for a moment, as a server can), and an image the models cannot process is a plain ``ServiceError``
+that fails the item.
 """
 
 from __future__ import annotations
@@ -27,15 +30,15 @@ import numpy as np
 from PIL import Image
 
 from .. import imaging
-from ..compreface.codes import NO_FACE_FOUND
-from ..errors import CompreFaceError, MediaError, PluginError, ServiceError, Stopped, TooManyFaces
+from ..errors import MediaError, PluginError, ServiceError, Stopped
 from ..faces.calibration import calibrated_similarity
 from ..faces.models import Box, Face, SubjectMatch
-from ..faceservice import ExampleRef
+from ..faceservice import ExampleRef, FaceRejected, NoFaceFound, TooManyFaces
+from . import NAME
 from .store import FACES_FILE, SERVICE, SubjectStore, Warn
 
 if TYPE_CHECKING:
-    from .backend import Detection, FaceModel
+    from .backend import FaceModel
 
 # Decoded at most this size (the tasks send at most imaging.DETECT_MAX_SIDE, so their boxes need no
 # scaling); detection works on smaller copies anyway, embeddings gain nothing from more pixels.
@@ -53,6 +56,8 @@ class BuiltinFaceService:
     ``state_dir`` None keeps the store in memory (tests); ``backend`` None loads ``backend_name`` on first
     use (``engine.backend.load_backend``); ``stop`` makes calls raise ``Stopped`` once set.
     """
+
+    name = NAME
 
     def __init__(self, state_dir: Path | None, *, backend: FaceModel | None = None, backend_name: str = "auto",
                  stop: threading.Event | None = None, warn: Warn | None = None) -> None:
@@ -102,13 +107,13 @@ class BuiltinFaceService:
 
     def detect(self, image: bytes, *, min_probability: float, embeddings: bool = False) -> list[Face]:
         """Faces without recognition, largest first; ``[]`` when there is none. ``embeddings`` embeds each
-        face (the costly part), for grouping the faces of a scene before recognising the best ones."""
+        face (the costly part), for grouping the faces of a scene before recognizing the best ones."""
         picture, rgb, scale = self._decode(image)
         del picture
-        detections = self._detect(rgb, min_probability)
+        found = self._detect(rgb, min_probability)
         if not embeddings:
-            return [self._face(d, scale) for d in detections]
-        return [self._face(d, scale, embedding=tuple(float(v) for v in self._embed(rgb, d))) for d in detections]
+            return [self._sent(face, scale) for face in found]
+        return [self._sent(face, scale, embedding=tuple(float(v) for v in self._embed(rgb, face))) for face in found]
 
     def recognize_embeddings(self, embeddings: list[list[float]], *, candidates: int = 5) -> list[Face]:
         """Each vector's best subjects, in order, as ``recognize`` would give them (no box: zero)."""
@@ -126,15 +131,15 @@ class BuiltinFaceService:
         """Every face, largest first, each with its ``candidates`` best subjects (best example each) and its
         embedding (computed anyway, so ``embeddings`` changes nothing here)."""
         _, rgb, scale = self._decode(image)
-        detections = self._detect(rgb, min_probability)
-        if not detections:
+        faces = self._detect(rgb, min_probability)
+        if not faces:
             return []
         model = self.model
-        vectors = np.vstack([self._embed(rgb, d) for d in detections])
+        vectors = np.vstack([self._embed(rgb, face) for face in faces])
         hits = self.store.search_many(vectors, model.model_id, limit=max(1, candidates))
-        return [self._face(d, scale, tuple(SubjectMatch(h.subject, calibrated_similarity(h.cosine)) for h in found),
+        return [self._sent(face, scale, tuple(SubjectMatch(h.subject, calibrated_similarity(h.cosine)) for h in found),
                            tuple(float(v) for v in vector))
-                for d, found, vector in zip(detections, hits, vectors, strict=True)]
+                for face, found, vector in zip(faces, hits, vectors, strict=True)]
 
     # -- subjects and examples -------------------------------------------------------------------------
 
@@ -145,23 +150,22 @@ class BuiltinFaceService:
         caller's quality score of the face (default: the detection score).
         """
         if not subject.strip():
-            raise CompreFaceError("a subject needs a name", service=SERVICE, status=400)
+            raise FaceRejected(f"{NAME} needs a subject name for an example", service=SERVICE)
         picture, rgb, scale = self._decode(image)
         found = self._detect(rgb, 0.0)
-        strong = [d for d in found if d.score >= EXAMPLE_MIN_SCORE]
+        strong = [face for face in found if face.probability >= EXAMPLE_MIN_SCORE]
         if len(strong) > 1:
-            raise TooManyFaces(f"the example image holds {len(strong)} faces; an example needs exactly one",
-                               service=SERVICE, status=400, code=31)
+            raise TooManyFaces(f"{NAME} found {len(strong)} faces in the example image; an example needs exactly "
+                               "one", service=SERVICE)
         if not strong:
-            raise CompreFaceError("the built-in face engine found no face in the example image", service=SERVICE,
-                                  status=400, code=NO_FACE_FOUND)
-        detection = strong[0]
-        vector = self._embed(rgb, detection)
-        crop = imaging.crop(picture, detection.box, pad=CROP_PAD)
+            raise NoFaceFound(f"{NAME} found no face in the example image", service=SERVICE)
+        face = strong[0]
+        vector = self._embed(rgb, face)
+        crop = imaging.crop(picture, face.box, pad=CROP_PAD)
         crop.thumbnail((CROP_SIDE, CROP_SIDE), Image.Resampling.LANCZOS)
         return self.store.add_example(subject, self.model.model_id, vector, source=source,
-                                      box=detection.box.scaled(scale),
-                                      quality=detection.score if quality is None else quality,
+                                      box=face.box.scaled(scale),
+                                      quality=face.probability if quality is None else quality,
                                       crop=imaging.encode_jpeg(crop, CROP_QUALITY))
 
     def list_subjects(self) -> list[str]:
@@ -200,35 +204,37 @@ class BuiltinFaceService:
                 scale = max(original.size) / max(picture.size)
         return picture, np.asarray(picture, dtype=np.uint8), scale
 
-    def _detect(self, rgb: np.ndarray, min_probability: float) -> list[Detection]:
+    def _detect(self, rgb: np.ndarray, min_probability: float) -> list[Face]:
+        """The faces in ``rgb``'s pixels, largest first."""
         self._check_stop()
         try:
             found = self.model.detect(rgb)
         except PluginError:
             raise
         except Exception as exc:  # an engine failure on this image: the item fails, the run goes on
-            raise ServiceError(f"the built-in face engine could not process the image: {exc}", service=SERVICE,
-                               status=422) from exc
-        return sorted((d for d in found if d.score >= min_probability),
+            raise ServiceError(f"{NAME} could not process the image: {exc}", service=SERVICE,
+                               retryable=False) from exc
+        return sorted((d for d in found if d.probability >= min_probability),
                       key=lambda d: (-d.box.area, d.box.y_min, d.box.x_min))
 
-    def _embed(self, rgb: np.ndarray, detection: Detection) -> np.ndarray:
+    def _embed(self, rgb: np.ndarray, face: Face) -> np.ndarray:
         self._check_stop()
         try:
-            return self.model.embed(rgb, detection)
+            return self.model.embed(rgb, face)
         except PluginError:
             raise
         except Exception as exc:
-            raise ServiceError(f"the built-in face engine could not read a face: {exc}", service=SERVICE,
-                               status=422) from exc
+            raise ServiceError(f"{NAME} could not read a face: {exc}", service=SERVICE,
+                               retryable=False) from exc
 
     def _check_stop(self) -> None:
         if self._stop is not None and self._stop.is_set():
             raise Stopped()
 
     @staticmethod
-    def _face(detection: Detection, scale: float, matches: tuple[SubjectMatch, ...] = (),
+    def _sent(face: Face, scale: float, matches: tuple[SubjectMatch, ...] = (),
               embedding: tuple[float, ...] | None = None) -> Face:
-        landmarks = tuple((x * scale, y * scale) for x, y in detection.landmarks)
-        return Face(box=detection.box.scaled(scale) if scale != 1.0 else detection.box,
-                    probability=detection.score, matches=matches, landmarks=landmarks, embedding=embedding)
+        """``face`` (in the decoded pixels) in the pixels of the image that was sent, with its matches."""
+        landmarks = tuple((x * scale, y * scale) for x, y in face.landmarks)
+        return Face(box=face.box.scaled(scale) if scale != 1.0 else face.box,
+                    probability=face.probability, matches=matches, landmarks=landmarks, embedding=embedding)

@@ -26,9 +26,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ExampleNotFound, SubjectNotFound
 from ..faces.models import Box
+from ..faceservice import ExampleNotFound, SubjectNotFound
 from ..sqlite_file import Schema, in_memory, open_file
+from . import NAME
 
 FACES_FILE = "faces.sqlite3"
 SERVICE = "builtin"
@@ -60,7 +61,7 @@ _EXPECTED_COLUMNS = {
                            "box_x_max", "box_y_max", "quality", "crop", "created_at"}),
 }
 _LOST = ("the built-in engine's subjects and examples (run synchronizePerformers to enrol the performers "
-         "again; faces learned from images are relearned as they are recognised)")
+         "again; faces learned from images are relearned as they are recognized)")
 
 Warn = Callable[[str], None]
 SCHEMA = Schema(what="face store", migrations=_MIGRATIONS, expected_columns=_EXPECTED_COLUMNS, lost=_LOST)
@@ -116,13 +117,6 @@ class SubjectStore:
 
     # -- writes (one transaction each) -------------------------------------------------------------
 
-    def add_subject(self, name: str) -> bool:
-        """True when the subject is new."""
-        with self._lock, self._db:
-            cursor = self._db.execute("INSERT OR IGNORE INTO subjects(name, created_at) VALUES (?, ?)",
-                                      (name, time.time()))
-        return cursor.rowcount == 1
-
     def add_example(self, subject: str, model_id: str, embedding: np.ndarray, *, source: str = "",
                     box: Box | None = None, quality: float | None = None, crop: bytes | None = None) -> str:
         """Store one example (creating the subject if missing); returns its new id."""
@@ -150,8 +144,7 @@ class SubjectStore:
             self._db.execute("DELETE FROM examples WHERE subject = ?", (subject,))
             cursor = self._db.execute("DELETE FROM subjects WHERE name = ?", (subject,))
             if cursor.rowcount == 0:
-                raise SubjectNotFound(f"the built-in face engine has no subject {subject!r}", service=SERVICE,
-                                      status=404, code=42)
+                raise SubjectNotFound(f"{NAME} has no subject {subject!r}", service=SERVICE)
             self._matrices.clear()
         return int(count)
 
@@ -160,8 +153,7 @@ class SubjectStore:
         with self._lock, self._db:
             cursor = self._db.execute("DELETE FROM examples WHERE id = ?", (example_id,))
             if cursor.rowcount == 0:
-                raise ExampleNotFound(f"the built-in face engine has no example {example_id!r}", service=SERVICE,
-                                      status=404, code=44)
+                raise ExampleNotFound(f"{NAME} has no example {example_id!r}", service=SERVICE)
             self._matrices.clear()
 
     # -- reads ---------------------------------------------------------------------------------------
@@ -200,16 +192,12 @@ class SubjectStore:
         with self._lock:
             row = self._db.execute("SELECT crop FROM examples WHERE id = ?", (example_id,)).fetchone()
         if row is None:
-            raise ExampleNotFound(f"the built-in face engine has no example {example_id!r}", service=SERVICE,
-                                  status=404, code=44)
+            raise ExampleNotFound(f"{NAME} has no example {example_id!r}", service=SERVICE)
         return bytes(row[0]) if row[0] is not None else None
 
-    def search(self, vector: np.ndarray, model_id: str, *, limit: int = 5) -> list[Hit]:
-        """The ``limit`` subjects whose best example of ``model_id`` is nearest to ``vector``, best first."""
-        return self.search_many(np.asarray(vector, dtype=np.float32).reshape(1, -1), model_id, limit=limit)[0]
-
     def search_many(self, vectors: np.ndarray, model_id: str, *, limit: int = 5) -> list[list[Hit]]:
-        """``search`` for each row of ``vectors`` (all faces of one image in one matrix product)."""
+        """For each row of ``vectors`` (all faces of one image, in one matrix product), the ``limit``
+        subjects whose best example of ``model_id`` is nearest, best first."""
         queries = np.asarray(vectors, dtype=np.float32)
         if queries.ndim != 2:
             raise ValueError("search_many needs a (faces, dim) matrix")

@@ -1,6 +1,6 @@
 """Where a face's five points should go, and the similarity transform that takes them there.
 
-Pure math, no pixels: the pixel work (warping, measuring) is in ``quality/``. Face recognisers of the
+Pure math, no pixels: the pixel work (warping, measuring) is in ``quality/``. Face recognizers of the
 ArcFace family (SFace included) are trained on faces warped so that the eyes, nose tip and mouth corners
 land on one fixed 112x112 template; measuring sharpness and brightness on that same crop makes faces of
 any size and tilt comparable.

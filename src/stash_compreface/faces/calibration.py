@@ -5,7 +5,7 @@ is not a cosine. SFace's cosine has its own scale: same person >= ~0.50 (face-en
 pairs 0.555-0.924, different people <= 0.46 even in the hard case of two look-alikes in one photo). A
 monotone piecewise-linear map sends cosine 0.50 to 0.81, so the default threshold means SFace's
 recommended same-person threshold and users keep one setting for both engines. Being monotone, it keeps
-every ranking; being linear between knots, it is easy to invert when a user asks what 0.81 means.
+every ranking, and being linear between knots it is easy to invert (what cosine 0.81 stands for).
 """
 
 from __future__ import annotations
@@ -26,13 +26,3 @@ def calibrated_similarity(cosine: float, knots: tuple[tuple[float, float], ...] 
         if cosine <= x1:
             return y0 + (y1 - y0) * (cosine - x0) / (x1 - x0)
     return knots[-1][1]
-
-
-def cosine_for(similarity: float, knots: tuple[tuple[float, float], ...] = SFACE_KNOTS) -> float:
-    """The cosine a similarity threshold stands for (the inverse map), for logs and benchmarks."""
-    if similarity <= knots[0][1]:
-        return knots[0][0]
-    for (x0, y0), (x1, y1) in pairwise(knots):
-        if similarity <= y1:
-            return x0 + (x1 - x0) * (similarity - y0) / (y1 - y0)
-    return knots[-1][0]

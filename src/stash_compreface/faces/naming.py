@@ -26,13 +26,6 @@ def person_alias(name: str, aliases: Iterable[str]) -> str | None:
     return name if PERSON_ALIAS.match(name) else None
 
 
-def person_aliases(name: str, aliases: Iterable[str]) -> list[str]:
-    """Every subject a performer holds: all its ``Person …`` aliases (several after a merge), and its name
-    if that is one. Each of them leads to the performer."""
-    held = [a for a in aliases if PERSON_ALIAS.match(a)]
-    return held + ([name] if PERSON_ALIAS.match(name) and name not in held else [])
-
-
 def is_subject_name(text: str) -> bool:
     """Whether ``text`` has the ``Person …`` form the plugin gives the subjects it creates."""
     return bool(PERSON_ALIAS.match(text))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from .models import Pose
 
-SIZE_FOR_FULL_SCORE = 112  # px, shortest box side: the recogniser sees 112 px, a bigger face adds nothing
+SIZE_FOR_FULL_SCORE = 112  # px, shortest box side: the recognizer sees 112 px, a bigger face adds nothing
 # Laplacian std on the 112 px aligned crop (quality.assess). Measured with YuNet's landmarks: sharp portraits
 # 28-44, the same blurred by a 2 px Gaussian 14-21, by 4 px 6-9; a 70 px face upscaled to 112 px ~15.
 SHARPNESS_FOR_FULL_SCORE = 25.0

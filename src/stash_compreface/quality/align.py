@@ -91,7 +91,7 @@ def aligned(image: Image.Image, face: Face, *, size: int = TEMPLATE_SIDE,
 
 
 def aligned_crop(image: Image.Image, face: Face, *, size: int = TEMPLATE_SIDE, padding: float = 0.0) -> Image.Image:
-    """The face, upright and centred as face recognisers expect it: ``size`` px for the face plus the padding.
+    """The face, upright and centred as face recognizers expect it: ``size`` px for the face plus the padding.
 
     The crop is ``round(size * (1 + 2 * padding))`` px square; where it reaches past the image it is black.
     """

@@ -184,9 +184,7 @@ class _Decoded:
 def _detect(model: FaceModel, image: Image.Image) -> list[Face]:
     import numpy as np
 
-    found = model.detect(np.asarray(image))
-    faces = [Face(box=d.box, probability=float(d.score), landmarks=tuple(d.landmarks)) for d in found]
-    return sorted(faces, key=lambda f: -f.box.area)
+    return sorted(model.detect(np.asarray(image)), key=lambda f: -f.box.area)
 
 
 def _assess(model: FaceModel, data: bytes, fields: Mapping[str, str]) -> list[dict[str, Any]]:

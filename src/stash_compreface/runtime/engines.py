@@ -20,13 +20,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..compreface.client import CompreFaceClient
+from ..engine import NAME as BUILTIN_NAME  # the package alone: no numpy, no model runtime
 from ..errors import ServiceUnavailable, SettingError
 from ..faceservice import FaceService
 from ..settings import Settings
 
 ENGINE_FILE = "engine.json"
 FACES_FILE = "faces.sqlite3"  # the built-in engine's store (engine.store.FACES_FILE, without importing numpy)
-ENGINE_NAMES = {"compreface": "CompreFace", "builtin": "the built-in engine"}
+ENGINE_NAMES = {"compreface": CompreFaceClient.name, "builtin": BUILTIN_NAME}  # as each FaceService.name says
 ENGINE_LABELS = {"compreface": "CompreFace", "builtin": "built-in"}
 
 Log = Callable[[str, str], None]
@@ -54,8 +55,7 @@ def compreface_for(settings: Settings, stop: threading.Event) -> FaceService:
     url = resolve_compreface_url(settings)
     workers = max(4, settings.max_concurrency * 2)
     return CompreFaceClient(url, recognition_key=settings.recognition_api_key,
-                            detection_key=settings.detection_api_key,
-                            verification_key=settings.verification_api_key, max_connections=workers,
+                            detection_key=settings.detection_api_key, max_connections=workers,
                             timeout_s=settings.request_timeout_s, stop=stop)
 
 

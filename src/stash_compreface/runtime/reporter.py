@@ -1,4 +1,4 @@
-"""Where log lines and progress go: Stash's stderr protocol, a terminal, or a list in tests.
+"""Where log lines and progress go: Stash's stderr protocol or a terminal (tests: ``testdoubles.reporter``).
 
 Tasks only see :class:`Reporter`; the three front ends (plugin, CLI, tests) pick the sink.
 """
@@ -109,23 +109,3 @@ class ConsoleReporter:
             if self._bar_shown:
                 self._stream.write("\n")
                 self._bar_shown = False
-
-
-class MemoryReporter:
-    """Keeps everything in lists, for in-process tests."""
-
-    def __init__(self) -> None:
-        self.lines: list[tuple[str, str]] = []
-        self.fractions: list[float] = []
-        self._lock = threading.Lock()
-
-    def log(self, level: str, message: str) -> None:
-        with self._lock:
-            self.lines.append((level, redact(message)))
-
-    def progress(self, fraction: float) -> None:
-        with self._lock:
-            self.fractions.append(_clamp(fraction))
-
-    def messages(self, level: str | None = None) -> list[str]:
-        return [m for lv, m in self.lines if level is None or lv == level]

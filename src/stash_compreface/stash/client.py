@@ -90,11 +90,6 @@ class StashClient:
                                     max_connections=max_connections, verify=verify_tls, follow_redirects=False)
 
     @property
-    def round_trips(self) -> int:
-        """HTTP attempts made (retries and downloads included)."""
-        return self._transport.attempts_made
-
-    @property
     def breaker(self) -> Breaker:
         return self._transport.breaker
 

@@ -15,8 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import SettingError, TooManyFaces
+from ..errors import SettingError
 from ..faces import matching
+from ..faceservice import TooManyFaces
 from ..settings import TaskArgs
 from ..stash.models import Image, Scene
 from .context import TaskContext

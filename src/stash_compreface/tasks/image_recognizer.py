@@ -1,4 +1,4 @@
-"""Recognising the faces of one image, shared by every image mode.
+"""Recognizing the faces of one image, shared by every image mode.
 
 The modes differ only in policy (which gate matches, whether unmatched faces become candidates or
 performers at once, whether matched faces are learned), so the policy is data and the flow is one.
@@ -14,10 +14,11 @@ from enum import StrEnum
 from typing import Any, Literal
 
 from .. import imaging
-from ..errors import CompreFaceError, FaceIndexOutOfRange, MediaError, SettingError, TooManyFaces
+from ..errors import FaceIndexOutOfRange, MediaError, SettingError
 from ..faces import matching, quality
 from ..faces.models import Face
 from ..faces.naming import subject_name
+from ..faceservice import FaceServiceError, TooManyFaces
 from ..quality import measure_for_gates
 from ..settings import TaskArgs
 from ..stash.models import Image, ItemKind
@@ -235,7 +236,7 @@ class ImageRecognizer:
             if self.ctx.writes.add_example(subject, crop, why=f"the face in image {image_id}",
                                            item=image_id) is not None:
                 self.tally.add(learned=1)
-        except CompreFaceError as exc:
+        except FaceServiceError as exc:
             with self._examples_lock:
                 self._examples[subject] -= 1
             self.ctx.debug(f"did not add an example to {subject}: {exc}")
@@ -245,7 +246,7 @@ class ImageRecognizer:
         crop = work.crop(face)
         with self._create_lock:
             if self._creations != creations_seen:
-                # Subjects were created since this image was recognised: maybe this very person.
+                # Subjects were created since this image was recognized: maybe this very person.
                 again = matching.order_faces(ctx.face_service.recognize(crop, min_probability=0.5))
                 match = matching.best_match(again[0], ctx.settings.min_similarity,
                                             refused=lambda subject: self._refused(work, subject)) if again else None
@@ -255,8 +256,9 @@ class ImageRecognizer:
             ctx.state.add_candidate(name)
             try:
                 created = self._enrol(name, work, face, index)
-            except CompreFaceError as exc:
-                return FaceReport(index, face, FaceStatus.UNMATCHED, f"CompreFace would not take the face: {exc}")
+            except FaceServiceError as exc:
+                return FaceReport(index, face, FaceStatus.UNMATCHED,
+                                  f"{ctx.face_service.name} would not take the face: {exc}")
             if created:
                 self._creations += 1
                 self.tally.add(created_subjects=1)
@@ -297,7 +299,7 @@ def describe_faces(report: ImageReport) -> str:
 
 def recognize_and_record(ctx: TaskContext, recognizer: ImageRecognizer, image: Image, *,
                          only_index: int | None = None) -> ImageReport:
-    """Recognise the image, then write its outcome in one go; failures are the item runner's business."""
+    """Recognize the image, then write its outcome in one go; failures are the item runner's business."""
     report = recognizer.analyse(image, only_index=only_index)
     linked = ctx.writes.record_outcome(ItemKind.IMAGE, image, failed=False, performers=report.performer_ids,
                                        unidentified=report.unidentified)
@@ -312,7 +314,7 @@ def mark_image_failed(ctx: TaskContext, image: Image) -> None:
 
 def run_images(ctx: TaskContext, args: TaskArgs, *, selection: Selection, policy: Policy,
                title: str) -> dict[str, Any]:
-    """A batch image mode: every selected image recognised and recorded through the item runner."""
+    """A batch image mode: every selected image recognized and recorded through the item runner."""
     tally = Tally()
     recognizer = ImageRecognizer(ctx, policy, tally)
     recognizer.directory.complete_pending()

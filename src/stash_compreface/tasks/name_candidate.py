@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import CompreFaceError, ItemError, SettingError
+from ..errors import ItemError, SettingError
 from ..faces.naming import is_subject_name
+from ..faceservice import FaceServiceError
 from ..settings import TaskArgs
 from ..stash.models import Performer
 from .context import TaskContext
@@ -61,7 +62,7 @@ def _profile_image(ctx: TaskContext, subject: str) -> bytes:
         examples = ctx.face_service.list_examples(subject)
         if examples:
             return ctx.face_service.example_image(examples[0].id)
-    except CompreFaceError as exc:
+    except FaceServiceError as exc:
         raise ItemError(f"could not read an example face of subject {subject}: {exc}") from exc
     raise ItemError(f"subject {subject} has no example face in the face service: nothing to make a performer of")
 

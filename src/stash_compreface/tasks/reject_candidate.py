@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import SettingError, SubjectNotFound
+from ..errors import SettingError
+from ..faceservice import SubjectNotFound
 from ..settings import TaskArgs
 from .context import TaskContext
 from .name_candidate import require_subject

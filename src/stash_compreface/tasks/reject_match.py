@@ -2,14 +2,15 @@
 
 The performer is removed from the item (bulk REMOVE: the item's other performers stay), the examples
 learned from that item for the performer's subjects are deleted (the journal knows their ids), and the
-refusal is stored so the recognisers never link that performer or subject to that item again.
+refusal is stored so the recognizers never link that performer or subject to that item again.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ..errors import CompreFaceError, SettingError
+from ..errors import SettingError
+from ..faceservice import FaceServiceError
 from ..settings import TaskArgs
 from .context import TaskContext
 from .items import find_item
@@ -32,7 +33,7 @@ def reject_match(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
         try:
             ctx.writes.delete_example(str(entry.detail["example_id"]), subject=entry.target)
             deleted += 1
-        except CompreFaceError as exc:
+        except FaceServiceError as exc:
             ctx.debug(f"example {entry.detail['example_id']} of {entry.target}: {exc}")
     ctx.state.refuse(item.key, args.performer_id, subjects)
     ctx.info(f"performer {args.performer_id} removed from {item.label}; {deleted} example(s) learned from it "

@@ -12,7 +12,8 @@ from typing import Any
 
 from PIL import Image
 
-from ..errors import CompreFaceError, MediaError
+from ..errors import MediaError
+from ..faceservice import FaceServiceError
 from ..imaging import decode_rgb, encode_jpeg
 from ..settings import TaskArgs
 from .context import TaskContext
@@ -37,7 +38,7 @@ def _crop(ctx: TaskContext, subject: str) -> str | None:
         if not examples:
             return None
         image = decode_rgb(ctx.face_service.example_image(examples[0].id), max_side=1024)
-    except (CompreFaceError, MediaError) as exc:
+    except (FaceServiceError, MediaError) as exc:
         ctx.warning(f"no face crop for candidate {subject}: {exc}")
         return None
     image.thumbnail((CROP_SIDE, CROP_SIDE), Image.Resampling.LANCZOS)

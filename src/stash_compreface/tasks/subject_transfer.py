@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from ..errors import CompreFaceError, MediaError
+from ..errors import MediaError
+from ..faceservice import FaceServiceError
 from ..settings import TaskArgs
 from .context import TaskContext
 from .runner import Tally, run_items
@@ -54,7 +55,7 @@ def transfer_subjects(ctx: TaskContext, args: TaskArgs, *, source_engine: str, t
                                                     engine=target_engine, direction=direction,
                                                     source_id=example.id,
                                                     new_subject=subject.casefold() not in existing)
-            except (MediaError, CompreFaceError) as exc:
+            except (MediaError, FaceServiceError) as exc:
                 ctx.warning(f"subject {subject}: example {example.id} not copied: {exc}")
                 skipped += 1
                 continue

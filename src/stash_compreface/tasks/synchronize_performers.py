@@ -11,8 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from .. import imaging
-from ..errors import ItemError, TooManyFaces
+from ..errors import ItemError
 from ..faces.matching import order_faces
+from ..faceservice import TooManyFaces
 from ..settings import TaskArgs
 from ..stash.models import Performer
 from ..stash.queries import performers_without_tag

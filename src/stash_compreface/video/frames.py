@@ -96,8 +96,8 @@ def sample_frames(
     than interval_s, near-duplicate frames dropped. Raises errors.MediaError naming the problem for a corrupt
     or unreadable video, errors.Stopped at once when stop is set.
 
-    ``ffmpeg_path`` is used only where PyAV cannot be imported (the caller finds it: Stash's
-    ``systemStatus { ffmpegPath }``, else PATH)."""
+    ``ffmpeg_path`` is used only where PyAV cannot be imported (the runtime passes the ``ffmpeg`` found on
+    PATH)."""
     if interval_s <= 0:
         raise ValueError("interval_s must be positive")
     stats = stats if stats is not None else ExtractionStats()

@@ -1,7 +1,7 @@
 """Client of the Vision Service (stash-auto-vision): the v1.0 job API and the frame server.
 
 The service groups the faces of a video into clusters; we only read clusters, timestamps and boxes, and
-fetch single frames back to recognise the faces through CompreFace. Quirks handled here (vision-api.md
+fetch single frames back to recognize the faces through CompreFace. Quirks handled here (vision-api.md
 §0): a fresh job answers 404 until its worker starts, results answer 409 until completed, and the frame
 route moved from ``/extract-frame`` to ``/frames/extract-frame``. Transport failures are mapped, retried
 and counted by ``transport``, like the other clients'.

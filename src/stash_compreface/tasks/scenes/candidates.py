@@ -13,10 +13,10 @@ from __future__ import annotations
 import threading
 from dataclasses import replace
 
-from ...errors import CompreFaceError, TooManyFaces
 from ...faces import matching, quality
 from ...faces.naming import subject_name
 from ...faces.scene_decision import Observation, Refused
+from ...faceservice import FaceServiceError
 from ...stash.models import Scene
 from ..context import TaskContext
 from ..performers import PerformerDirectory, scene_item
@@ -69,7 +69,7 @@ class Candidates:
                     if ctx.writes.add_example(subject, best.crop, why=f"a face of {scene.label} as its first "
                                               "example", item=scene_item(scene.id), new_subject=True) is not None:
                         self.tally.add(created_subjects=1)
-                except (TooManyFaces, CompreFaceError) as exc:
+                except FaceServiceError as exc:
                     return replace(finding, note=f"an unknown person in {finding.frames} frames: the face service "
                                                  f"would not take the face: {exc}")
         performer = self.directory.for_subject(subject)
