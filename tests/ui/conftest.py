@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from tests.tasks.conftest import COOKIE, TaskWorld, task_world
+from tests.tasks.conftest import COOKIE, TaskWorld
 from tests.ui.cdp import CHROMIUM, Browser
 
 UI_DIR = Path(__file__).resolve().parents[2] / "plugin" / "ui"
@@ -225,12 +225,6 @@ def _handler(web: StashWeb) -> type[BaseHTTPRequestHandler]:
             self._send(200, json.dumps(web.graphql(body)).encode(), "application/json")
 
     return Handler
-
-
-@pytest.fixture
-def world(tmp_path: Path) -> Iterator[TaskWorld]:
-    with task_world(tmp_path) as w:
-        yield w
 
 
 @pytest.fixture
