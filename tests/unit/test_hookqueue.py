@@ -32,6 +32,15 @@ def test_importing_it_imports_nothing_else_of_the_package_nor_anything_heavy() -
     assert not loaded & {"typing", "pathlib", "httpx", "sqlite3", "urllib.request", "ssl", "PIL", "numpy"}, loaded
 
 
+def test_it_is_written_for_older_pythons_too() -> None:
+    """Hooks are answered before the bootstrap checks the Python version (3.11 for the venv), with whatever
+    Python Stash runs: the hook path's modules keep to Python 3.8's grammar (annotations are never evaluated)."""
+    import ast
+
+    for path in (SRC / "stash_compreface" / "__init__.py", Path(hq.__file__)):
+        ast.parse(path.read_text(encoding="utf-8"), filename=str(path), feature_version=(3, 8))
+
+
 def test_many_hooks_queue_every_item_and_claim_the_pending_marker_once(tmp_path: Path) -> None:
     queue = HookQueue(tmp_path / "hook-queue")
     claims = [queue.enqueue(hq.queue_entry("image", n), now=NOW + n) for n in range(1, 51)]
