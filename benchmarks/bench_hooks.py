@@ -47,7 +47,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
 
 COOKIE = "benchmark-session-cookie"
-CACHE = Path("data") / "hook-settings.json"  # in the plugin folder (plugin/compreface.py HOOK_CACHE_FILE)
+CACHE = Path("data") / "hook-settings.json"  # in the plugin folder (stash_compreface/hookqueue.py HOOK_CACHE_FILE)
 
 
 def timed(argv: list[str], stdin: bytes, cwd: Path, env: dict[str, str]) -> tuple[float, float, bytes]:

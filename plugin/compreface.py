@@ -25,28 +25,16 @@ bootstrap fails, with exit status 1.
 
 Hooks (``Image.Create.Post``, ``Scene.Create.Post``) are answered here, before any venv work and with the
 standard library only: Stash runs one process per new item inside its scan workers and waits for each, so a
-hook must cost next to nothing (this script imports at its top only what a hook needs). The hook needs two
-settings, ``autoRecognize`` and ``stateDir``. It reads them from its settings cache,
-``<pluginDir>/data/hook-settings.json`` (JSON: ``version``, ``autoRecognize``, ``stateDir``, ``writtenAt``, and
-what they are valid for: ``stash``, Stash's GraphQL address, ``configDir``, ``server_connection.Dir``, and
-``configStamp``, the ``[mtime_ns, size, inode]`` of ``<Dir>/config.yml``). Stash rewrites config.yml whenever
-plugin settings are saved, so the cache is trusted while that stamp is unchanged and the file is at most
-HOOK_CACHE_MAX_AGE_S (10 minutes) old; without a config.yml, HOOK_CACHE_BLIND_MAX_AGE_S (60 s). Otherwise the
-hook asks Stash (one GraphQL query; the stamp is taken before it) and rewrites the cache atomically (temporary
-file, os.replace). Every task the plugin runs has just read the same settings and rewrites the cache through
-``store_hook_settings`` (stash_compreface.runtime.hook_cache loads this script for that), so there is one
-definition of the file. A cache that is missing, unreadable, corrupt or of another Stash is ignored; one that
-cannot be written (read-only plugin folder) goes to the per-user state folder instead, and failing that each
-hook simply asks Stash. So a scan of any size makes about one settings query per 10 minutes, and turning
-``autoRecognize`` on takes effect at the next hook.
-
-When ``autoRecognize`` is on the hook appends ``image:<id>``/``scene:<id>`` to
-``<state folder>/hook-queue/queue.txt`` under an OS file lock, and the first hook that finds no pending task
-writes ``task-pending.json`` (under the same lock) and starts the "Recognize Queued Items" task with
-``runPluginTask``. The task (stash_compreface.tasks.recognize_queued) drains the queue and removes the marker in
-one locked step. The state folder is chosen as the tasks choose theirs (stash_compreface.tasks.state): the
-``stateDir`` setting, else ``<pluginDir>/data``, else (read-only) the per-user folder of this Stash; the names
-mirrored from the package are held equal by tests/unit/test_bootstrap.py.
+hook must cost next to nothing (this script imports at its top only what a hook needs). What a hook does is
+defined once, in ``stash_compreface/hookqueue.py`` in the plugin folder, which the plugin's tasks import too:
+a standard-library module that imports nothing else of the package, so this script imports it on the hook
+path (``hookqueue()``, the plugin folder first on ``sys.path``). A hook reads the two settings it needs,
+``autoRecognize`` and ``stateDir``, from the hooks' settings cache (``<pluginDir>/data/hook-settings.json``,
+trusted while Stash's config.yml is unchanged and for at most 10 minutes) or else asks Stash (one GraphQL
+query, here) and caches the answer. When ``autoRecognize`` is on it appends ``image:<id>``/``scene:<id>`` to
+the queue in ``<state folder>/hook-queue`` (the state folder the tasks choose) under an OS file lock, and the
+first hook that finds no pending task starts the "Recognize Queued Items" task with ``runPluginTask``
+(stash_compreface.tasks.recognize_queued), which takes the queue.
 
 ``STASH_COMPREFACE_NO_VENV=1`` skips the venv and runs in the current interpreter. It is meant for
 development only (the interpreter must already have the requirements installed).
@@ -65,7 +53,7 @@ import time
 # urllib) are imported by the functions that use them, and typing not at all (``python -X importtime``).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable
     from typing import TextIO
 
 PLUGIN_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -580,30 +568,9 @@ def ensure_venv() -> str:
 # ---------------------------------------------------------------------------------------------
 # Hooks: queue the new item, start at most one queued task (stdlib only, no venv, must return fast)
 
-PLUGIN_ID = "compreface"  # the manifest's file name is the plugin id
 QUEUED_TASK = "Recognize Queued Items"  # must match the task name in compreface.yml
 HOOK_KINDS = {"Image.Create.Post": "image", "Scene.Create.Post": "scene"}
-# Where the tasks keep their state when the plugin folder is read-only (stash_compreface.tasks.state: APP_DIR,
-# STATE_FILE, user_state_dir); the hooks put the queue beside it. tests/unit/test_bootstrap.py holds both equal.
-STATE_APP_DIR = "stash-compreface"
-STATE_FILE = "state.sqlite3"
-QUEUE_DIR_NAME = "hook-queue"
-QUEUE_FILE = "queue.txt"
-QUEUE_LOCK_FILE = "queue.lock"
-PENDING_FILE = "task-pending.json"
-# A pending marker older than this is taken to belong to a task Stash lost (restart, cancelled queue):
-# the next hook starts a new one. A second task for one queue is harmless (it finds the queue empty).
-PENDING_STALE_S = 6 * 60 * 60
 HOOK_HTTP_TIMEOUT_S = 10.0
-# The hooks' copy of the two settings they read (see hook_settings_cached): <pluginDir>/data/hook-settings.json.
-# stash_compreface.runtime.hook_cache writes it from the tasks through this script's store_hook_settings.
-HOOK_CACHE_FILE = "hook-settings.json"
-HOOK_CACHE_VERSION = 1
-HOOK_CACHE_MAX_AGE_S = 10 * 60
-HOOK_CACHE_BLIND_MAX_AGE_S = 60  # when Stash's config.yml cannot be seen, so changes cannot be noticed
-STASH_CONFIG_FILE = "config.yml"  # in server_connection.Dir; Stash rewrites it whenever settings are saved
-# stash_compreface.settings.parse_bool's words for true: the hooks and the tasks must read autoRecognize alike.
-_TRUE_WORDS = ("true", "1", "yes", "on", "y", "t")
 _SETTINGS_QUERY = "query HookSettings($include: [ID!]) { configuration { plugins(include: $include) } }"
 _RUN_TASK_MUTATION = ("mutation RunQueuedTask($plugin_id: ID!, $task_name: String) "
                       "{ runPluginTask(plugin_id: $plugin_id, task_name: $task_name) }")
@@ -632,84 +599,17 @@ def hook_item(payload: object) -> tuple[str, str] | None:
     return (kind, str(int(item_id)))
 
 
-@contextlib.contextmanager
-def queue_lock(folder: str):  # noqa: ANN201 - a generator context manager
-    """An exclusive OS lock on ``<folder>/queue.lock`` (flock; msvcrt on Windows), held while it is open.
-
-    The task in the venv takes the same lock (stash_compreface.tasks.recognize_queued) to drain the queue.
-    """
-    os.makedirs(folder, exist_ok=True)
-    fd = os.open(os.path.join(folder, QUEUE_LOCK_FILE), os.O_RDWR | os.O_CREAT, 0o644)
+def hookqueue():  # noqa: ANN201 - the module; typing is not imported on the hook path
+    """stash_compreface.hookqueue from the plugin folder: the queue, the settings cache and the state folder,
+    shared with the plugin. Standard library only, and importing it imports nothing else of the package."""
+    if PLUGIN_DIR not in sys.path:
+        sys.path.insert(0, PLUGIN_DIR)
     try:
-        if os.name == "nt":
-            import msvcrt
-
-            while True:
-                try:
-                    msvcrt.locking(fd, msvcrt.LK_LOCK, 1)
-                    break
-                except OSError:
-                    continue
-        else:
-            import fcntl
-
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # closing releases the lock
-
-
-def _pending_since(folder: str) -> float | None:
-    try:
-        with open(os.path.join(folder, PENDING_FILE), encoding="utf-8") as handle:
-            data = json.load(handle)
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError):
-        return 0.0  # unreadable: treat as very old
-    started = data.get("time") if isinstance(data, dict) else None
-    return float(started) if isinstance(started, (int, float)) else 0.0
-
-
-def enqueue(folder: str, entry: str, *, now: float) -> bool:
-    """Append ``entry`` to the queue; True when this call claimed the pending marker (it must start the task).
-
-    Both happen under the queue lock, so of many hooks running at once exactly one claims the marker, and
-    a task draining the queue (which removes the marker in the same locked step) never loses an entry.
-    """
-    with queue_lock(folder):
-        with open(os.path.join(folder, QUEUE_FILE), "a", encoding="utf-8") as handle:
-            handle.write(entry + "\n")
-        since = _pending_since(folder)
-        if since is not None and now - since < PENDING_STALE_S:
-            return False
-        tmp = os.path.join(folder, f"{PENDING_FILE}.{os.getpid()}.tmp")
-        with open(tmp, "w", encoding="utf-8") as handle:
-            json.dump({"time": now, "pid": os.getpid()}, handle)
-        os.replace(tmp, os.path.join(folder, PENDING_FILE))
-        return True
-
-
-def release_pending(folder: str) -> None:
-    """Forget the marker after a failed start, so the next hook tries again."""
-    with queue_lock(folder), contextlib.suppress(FileNotFoundError):
-        os.remove(os.path.join(folder, PENDING_FILE))
-
-
-def stash_base_url(connection: dict) -> str:
-    """Stash's address from server_connection, as the plugin runtime builds it (runtime.plugin.base_url): the
-    bind address 0.0.0.0 (or ::, empty) means loopback."""
-    host = str(connection.get("Host") or "").strip()
-    if host in ("", "0.0.0.0", "::", "[::]"):
-        host = "127.0.0.1"
-    elif ":" in host and not host.startswith("["):
-        host = f"[{host}]"
-    scheme = "https" if str(connection.get("Scheme") or "http").strip().lower() == "https" else "http"
-    return f"{scheme}://{host}:{int(connection.get('Port') or 9999)}"
-
-
-def stash_graphql_url(connection: dict) -> str:
-    return stash_base_url(connection) + "/graphql"
+        from stash_compreface import hookqueue as module
+    except ImportError as exc:
+        raise HookError(f"the plugin folder is incomplete (cannot import {exc.name or exc}): reinstall the "
+                        "plugin") from None
+    return module
 
 
 def stash_graphql(connection: dict, query: str, variables: dict) -> dict:
@@ -723,7 +623,8 @@ def stash_graphql(connection: dict, query: str, variables: dict) -> dict:
     if isinstance(cookie, dict) and cookie.get("Value"):
         headers["Cookie"] = f"{cookie.get('Name') or 'session'}={cookie['Value']}"
     body = json.dumps({"query": query, "variables": variables}).encode("utf-8")
-    request = urllib.request.Request(stash_graphql_url(connection), data=body, headers=headers, method="POST")
+    url = hookqueue().stash_graphql_url(connection)
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
     # Stash serves https only with a certificate of its own, usually self-signed, on its own address.
     context = ssl._create_unverified_context() if request.full_url.startswith("https") else None
     try:
@@ -743,190 +644,19 @@ def stash_graphql(connection: dict, query: str, variables: dict) -> dict:
     return data if isinstance(data, dict) else {}
 
 
-def _truthy(value: object) -> bool:
-    """autoRecognize as stash_compreface.settings.parse_bool reads it; what it would refuse counts as off."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, (int, float)):
-        return value == 1
-    return isinstance(value, str) and value.strip().lower() in _TRUE_WORDS
-
-
 def hook_settings(connection: dict) -> dict:
     """The plugin's saved settings, as Stash stores them (absent keys: not set)."""
-    data = stash_graphql(connection, _SETTINGS_QUERY, {"include": [PLUGIN_ID]})
+    plugin_id = hookqueue().PLUGIN_ID
+    data = stash_graphql(connection, _SETTINGS_QUERY, {"include": [plugin_id]})
     plugins = (data.get("configuration") or {}).get("plugins") or {}
-    settings = plugins.get(PLUGIN_ID) if isinstance(plugins, dict) else None
+    settings = plugins.get(plugin_id) if isinstance(plugins, dict) else None
     return settings if isinstance(settings, dict) else {}
 
 
-def hook_view(settings: dict) -> dict:
-    """What a hook needs of the saved settings, read as the tasks read them (stash_compreface.settings):
-    ``autoRecognize`` a bool, ``stateDir`` an absolute folder (``~`` expanded, normalised) or None."""
-    state = settings.get("stateDir")
-    folder = None
-    if isinstance(state, str) and state.strip():
-        path = os.path.expanduser(state.strip())
-        if "\x00" not in path and os.path.isabs(path):
-            folder = os.path.normpath(path)
-    return {"autoRecognize": _truthy(settings.get("autoRecognize")), "stateDir": folder}
-
-
-def plugin_folder(connection: dict) -> str:
-    plugin_dir = connection.get("PluginDir")
-    return plugin_dir if isinstance(plugin_dir, str) and plugin_dir else PLUGIN_DIR
-
-
-def instance_name(stash_url: str) -> str:
-    """stash_compreface.tasks.state.instance_name: a folder name for one Stash server, e.g. ``127_0_0_1_9999``."""
-    safe = "".join(c if c.isalnum() else "_" for c in stash_url.split("://", 1)[-1]).strip("_")
-    return safe or "default"
-
-
-def user_state_dir(stash_url: str, environ: dict | None = None, windows: bool | None = None) -> str:
-    """stash_compreface.tasks.state.user_state_dir: the tasks' state folder when the plugin folder is read-only."""
-    env = os.environ if environ is None else environ
-    if windows is None:
-        windows = os.name == "nt"
-    if windows:
-        base = env.get("LOCALAPPDATA") or os.path.join(os.path.expanduser("~"), "AppData", "Local")
-    else:
-        base = env.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
-    return os.path.join(base, STATE_APP_DIR, instance_name(stash_url))
-
-
-def state_folder_writable(folder: str) -> bool:
-    """stash_compreface.tasks.state.folder_is_writable: a file can be created in ``folder`` (made if missing)
-    and its state file, if any, opened for writing. Probes for real: os.access says yes to root on a read-only
-    mount."""
-    probe = os.path.join(folder, f".write-test-{os.getpid()}-{time.time_ns()}")
-    try:
-        os.makedirs(folder, exist_ok=True)
-        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-        os.unlink(probe)
-        existing = os.path.join(folder, STATE_FILE)
-        if os.path.exists(existing):
-            with open(existing, "r+b"):
-                pass
-    except OSError:
-        return False
-    return True
-
-
-def queue_folder(connection: dict, view: dict) -> str:
-    """Where the queued task looks (``<its state folder>/hook-queue``), chosen as the task chooses its state
-    folder (stash_compreface.tasks.state.locate_state): ``stateDir``; else ``<pluginDir>/data`` when it is
-    writable; else the per-user folder of this Stash. ``view`` is :func:`hook_view`'s."""
-    root = view.get("stateDir")
-    if not root:
-        root = os.path.join(plugin_folder(connection), "data")
-        if not state_folder_writable(root):
-            root = user_state_dir(stash_base_url(connection))
-    return os.path.join(root, QUEUE_DIR_NAME)
-
-
-# -- the hooks' settings cache
-
-
-def hook_cache_paths(connection: dict) -> Iterator[str]:
-    """Where the cache is kept: ``<pluginDir>/data``, then the per-user state folder for a read-only plugin folder
-    (worked out only when asked for)."""
-    yield os.path.join(plugin_folder(connection), "data", HOOK_CACHE_FILE)
-    yield os.path.join(user_state_dir(stash_base_url(connection)), HOOK_CACHE_FILE)
-
-
-def _config_dir(connection: dict) -> str | None:
-    folder = connection.get("Dir")
-    return folder if isinstance(folder, str) and folder else None
-
-
-def stash_config_stamp(connection: dict) -> list | None:
-    """``[mtime_ns, size, inode]`` of Stash's ``<Dir>/config.yml``, None when it cannot be seen.
-
-    Stash rewrites that file whenever plugin settings are saved (configurePlugin), so settings read after
-    the stamp was taken are current while the stamp is unchanged. Take it before asking Stash.
-    """
-    folder = _config_dir(connection)
-    if folder is None:
-        return None
-    try:
-        stat = os.stat(os.path.join(folder, STASH_CONFIG_FILE))
-    except (OSError, ValueError):
-        return None
-    return [stat.st_mtime_ns, stat.st_size, stat.st_ino]
-
-
-def hook_cache_record(connection: dict, view: dict, stamp: list | None, now: float) -> dict:
-    """The cache file's content: the settings, and what they are valid for (this Stash, its config.yml)."""
-    state = view.get("stateDir")
-    return {
-        "version": HOOK_CACHE_VERSION,
-        "stash": stash_graphql_url(connection),
-        "configDir": _config_dir(connection),
-        "configStamp": stamp,
-        "writtenAt": now,
-        "autoRecognize": view.get("autoRecognize") is True,
-        "stateDir": state if isinstance(state, str) and state else None,
-    }
-
-
-def read_hook_cache(path: str, connection: dict, stamp: list | None, now: float) -> dict | None:
-    """The cached :func:`hook_view`, or None when the file is missing, unreadable, of another Stash or
-    config.yml, or too old (HOOK_CACHE_MAX_AGE_S; HOOK_CACHE_BLIND_MAX_AGE_S without a config.yml)."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
-    except (OSError, ValueError):
-        return None
-    if not isinstance(data, dict) or data.get("version") != HOOK_CACHE_VERSION:
-        return None
-    written = data.get("writtenAt")
-    if isinstance(written, bool) or not isinstance(written, (int, float)):
-        return None
-    max_age = HOOK_CACHE_MAX_AGE_S if stamp is not None else HOOK_CACHE_BLIND_MAX_AGE_S
-    if not 0 <= now - written <= max_age:  # a time in the future: the clock was set back
-        return None
-    if (data.get("stash") != stash_graphql_url(connection) or data.get("configDir") != _config_dir(connection)
-            or data.get("configStamp") != stamp):
-        return None
-    auto, state = data.get("autoRecognize"), data.get("stateDir")
-    if not isinstance(auto, bool) or not (state is None or (isinstance(state, str) and os.path.isabs(state))):
-        return None
-    return {"autoRecognize": auto, "stateDir": state}
-
-
-def write_hook_cache(path: str, record: dict) -> bool:
-    """Replace the cache atomically; False when it cannot be written (read-only folder): never an error."""
-    tmp = f"{path}.{os.getpid()}.tmp"
-    try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(tmp, "w", encoding="utf-8") as handle:
-            json.dump(record, handle)
-        os.replace(tmp, path)
-    except (OSError, ValueError, TypeError):
-        with contextlib.suppress(OSError):
-            os.remove(tmp)
-        return False
-    return True
-
-
-def store_hook_settings(connection: dict, view: dict, stamp: list | None, now: float) -> bool:
-    """Write the cache for ``connection`` where it can be written; ``stamp`` is :func:`stash_config_stamp` taken
-    before ``view`` was read from Stash. The tasks write through this too (stash_compreface.runtime.hook_cache)."""
-    record = hook_cache_record(connection, view, stamp, now)
-    return any(write_hook_cache(path, record) for path in hook_cache_paths(connection))
-
-
 def hook_settings_cached(connection: dict, now: float) -> tuple[dict, str]:
-    """:func:`hook_view` of the saved settings and where it came from: "cache" (no request) or "stash"."""
-    stamp = stash_config_stamp(connection)  # before the query: a change after it makes the cache stale
-    for path in hook_cache_paths(connection):
-        cached = read_hook_cache(path, connection, stamp, now)
-        if cached is not None:
-            return cached, "cache"
-    view = hook_view(hook_settings(connection))
-    store_hook_settings(connection, view, stamp, now)
-    return view, "stash"
+    """The two settings a hook needs and where they came from: "cache" (no request) or "stash"
+    (stash_compreface.hookqueue.cached_view)."""
+    return hookqueue().cached_view(connection, now, lambda: hook_settings(connection))
 
 
 def handle_hook(payload: dict, item: tuple[str, str]) -> dict:
@@ -935,26 +665,27 @@ def handle_hook(payload: dict, item: tuple[str, str]) -> dict:
     hook_type = payload["args"]["hookContext"].get("type")
     if not kind:
         return {"hook": hook_type, "queued": None, "note": "not a hook this plugin handles"}
+    hq = hookqueue()
     connection = payload.get("server_connection")
     connection = connection if isinstance(connection, dict) else {}
     now = time.time()
     view, source = hook_settings_cached(connection, now)
     if not view["autoRecognize"]:
         return {"hook": hook_type, "queued": None, "note": "autoRecognize is off", "settings": source}
-    folder = queue_folder(connection, view)
-    entry = f"{kind}:{item_id}"
+    queue = hq.HookQueue.of_state_folder(hq.hook_state_folder(connection, view))
+    entry = hq.queue_entry(kind, item_id)
     try:
-        start = enqueue(folder, entry, now=now)
+        start = queue.enqueue(entry, now=now)
     except OSError as exc:
-        raise HookError(f"cannot write the queue in {folder} ({exc.strerror or exc})") from None
+        raise HookError(f"cannot write the queue in {queue.folder} ({exc.strerror or exc})") from None
     started = False
     if start:
         try:
-            stash_graphql(connection, _RUN_TASK_MUTATION, {"plugin_id": PLUGIN_ID, "task_name": QUEUED_TASK})
+            stash_graphql(connection, _RUN_TASK_MUTATION, {"plugin_id": hq.PLUGIN_ID, "task_name": QUEUED_TASK})
             started = True
         except HookError:
             with contextlib.suppress(OSError):
-                release_pending(folder)
+                queue.release_pending()
             raise
     return {"hook": hook_type, "queued": entry, "taskStarted": started, "settings": source}
 

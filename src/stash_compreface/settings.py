@@ -13,7 +13,6 @@ including one of the wrong JSON type, is reported together, each naming the sett
 
 from __future__ import annotations
 
-import os
 import re
 import uuid
 from collections.abc import Callable, Mapping
@@ -22,6 +21,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from .errors import SettingError
+from .hookqueue import read_bool, read_folder
 
 PLUGIN_ID = "compreface"
 LEGACY_PLUGIN_ID = "compreface-rpc"
@@ -42,10 +42,6 @@ COMPREFACE_BARE_HOST_PORTS = (80, 8000)
 
 
 # -- value parsers: (value, setting name) -> parsed value, or ValueError naming the setting -----------
-
-_TRUE = {"true", "1", "yes", "on", "y", "t"}
-_FALSE = {"false", "0", "no", "off", "n", "f", ""}
-
 
 def _shown(value: Any, *, text_expected: bool = False) -> str:
     """The offending value for an error message: short, and saying its JSON type when that is the fault."""
@@ -69,13 +65,11 @@ def _require_text(value: Any, name: str, expectation: str) -> str:
 
 
 def parse_bool(value: Any, name: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int | float) and value in (0, 1):
-        return bool(value)
-    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
-        return value.strip().lower() in _TRUE
-    raise ValueError(f"{name} must be true or false, got {_shown(value)}")
+    """true/false, 1/0, yes/no, on/off, y/n, t/f (any case): the words the scan hooks read too (hookqueue)."""
+    parsed = read_bool(value)
+    if parsed is None:
+        raise ValueError(f"{name} must be true or false, got {_shown(value)}")
+    return parsed
 
 
 def parse_int(value: Any, name: str, lo: int, hi: int | None) -> int:
@@ -193,11 +187,10 @@ def _tag_name(value: Any, name: str) -> str:
 def _folder(value: Any, name: str) -> str:
     """An absolute folder path (``~`` expanded): a relative one would depend on Stash's working directory."""
     expectation = "an absolute folder path such as /config/compreface-state"
-    text = _require_text(value, name, expectation).strip()
-    path = os.path.expanduser(text)
-    if "\x00" in path or not os.path.isabs(path):
+    folder = read_folder(_require_text(value, name, expectation))
+    if folder is None:
         raise ValueError(f"{name} must be {expectation}, got {_shown(value)}")
-    return os.path.normpath(path)
+    return folder
 
 
 # -- the table ------------------------------------------------------------------------------------
@@ -562,6 +555,8 @@ _ARGS: dict[str, tuple[str, _Parser]] = {
     "subject": ("subject", _text_arg),
     "name": ("name", _text_arg),
 }
+# The TaskArgs attribute of each argument, by the name Stash and the CLI use ("imageId": "image_id").
+ARG_ATTRIBUTES: dict[str, str] = {name: attribute for name, (attribute, _parse) in _ARGS.items()}
 
 
 def parse_args(raw: Mapping[str, Any]) -> TaskArgs:

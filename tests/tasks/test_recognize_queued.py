@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from stash_compreface import hookqueue
 from testdoubles.stash_runner import build_stdin
-from tests.bootstrap_script import SCRIPT, load_bootstrap
+from tests.bootstrap_script import load_bootstrap
 from tests.library import MATCHED, SCANNED, enrol, image_tags, image_updates, photo
 from tests.tasks.conftest import COOKIE, TaskWorld
 
@@ -41,8 +42,8 @@ def hook(world: TaskWorld, kind: str, item_id: str) -> dict:
 
 
 def queue_files(world: TaskWorld) -> list[str]:
-    folder: Path = world.state_dir / boot.QUEUE_DIR_NAME
-    return sorted(p.name for p in folder.iterdir() if p.name != boot.QUEUE_LOCK_FILE)
+    folder: Path = world.state_dir / hookqueue.QUEUE_DIR_NAME
+    return sorted(p.name for p in folder.iterdir() if p.name != hookqueue.QUEUE_LOCK_FILE)
 
 
 def test_queued_items_are_recognised_once_and_the_queue_is_emptied(world: TaskWorld) -> None:
@@ -102,20 +103,17 @@ def test_hooks_ask_stash_for_the_settings_once_until_they_are_saved_again(world:
 
 def test_a_task_run_as_the_plugin_writes_the_cache_the_hooks_use(world: TaskWorld, monkeypatch, capsys) -> None:
     import io
-    import shutil
     import sys
 
     from stash_compreface.runtime import plugin
 
     save_settings(world, autoRecognize=True, stateDir=str(world.state_dir))
     plugin_dir = world.state_dir.parent / "plugin"
-    plugin_dir.mkdir()
-    shutil.copyfile(SCRIPT, plugin_dir / SCRIPT.name)  # the bootstrap the task writes the cache through
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin(world, {"mode": "recognizeQueued"}).encode())))
     assert plugin.main() == 0
     result = json.loads(capsys.readouterr().out)
     assert result["error"] is None and result["output"]["queuedImages"] == 0
-    assert (plugin_dir / "data" / boot.HOOK_CACHE_FILE).is_file()
+    assert (plugin_dir / "data" / hookqueue.HOOK_CACHE_FILE).is_file()
 
     before = settings_requests(world)
     image = world.stash.add_image(photo(1, seed=3))

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from stash_compreface import hookqueue as hq
 from tests.bootstrap_script import load_bootstrap
 
 boot = load_bootstrap()
@@ -328,7 +329,7 @@ def test_yml_files_inside_the_venv_are_disabled(tmp_path: Path, capsys: pytest.C
 
 
 
-# -- hooks: the stdlib queue ------------------------------------------------------------------------
+# -- hooks: what the bootstrap does with stash_compreface.hookqueue (tests/unit/test_hookqueue.py) -------------
 
 
 def test_hook_item_reads_only_the_create_hooks_of_images_and_scenes() -> None:
@@ -342,39 +343,6 @@ def test_hook_item_reads_only_the_create_hooks_of_images_and_scenes() -> None:
     assert boot.hook_item({"server_connection": {}, "args": {"mode": "recognizeImagesHQ"}}) is None
 
 
-def test_many_hooks_queue_every_item_and_claim_the_pending_marker_once(tmp_path: Path) -> None:
-    folder = str(tmp_path / "hook-queue")
-    claims = [boot.enqueue(folder, f"image:{n}", now=NOW + n) for n in range(1, 51)]
-    assert claims.count(True) == 1 and claims[0] is True
-    lines = (tmp_path / "hook-queue" / "queue.txt").read_text(encoding="utf-8").splitlines()
-    assert lines == [f"image:{n}" for n in range(1, 51)]
-
-
-def test_a_stale_or_released_marker_lets_the_next_hook_start_a_task(tmp_path: Path) -> None:
-    folder = str(tmp_path / "q")
-    assert boot.enqueue(folder, "image:1", now=NOW)
-    assert not boot.enqueue(folder, "image:2", now=NOW + 60)
-    assert boot.enqueue(folder, "image:3", now=NOW + boot.PENDING_STALE_S + 1)
-    boot.release_pending(folder)
-    assert boot.enqueue(folder, "scene:4", now=NOW + boot.PENDING_STALE_S + 2)
-
-
-def test_the_task_takes_the_queue_and_the_marker_together(tmp_path: Path) -> None:
-    from stash_compreface.tasks.recognize_queued import read_entries, take_queue
-
-    folder = tmp_path / "q"
-    for entry in ("image:3", "scene:9", "image:3", "image:4", "junk"):
-        boot.enqueue(str(folder), entry, now=NOW)
-    taken = take_queue(folder)
-    assert read_entries(taken) == ([3, 4], [9])
-    # Queued after the take: a new task is started, and the next take sees only the new item (plus the
-    # files of a run that never finished, here the first take's file).
-    assert boot.enqueue(str(folder), "image:5", now=NOW)
-    for path in taken:
-        path.unlink()
-    assert read_entries(take_queue(folder)) == ([5], [])
-
-
 def test_a_non_hook_input_is_handed_on_unchanged(monkeypatch: pytest.MonkeyPatch) -> None:
     data = json.dumps({"server_connection": {}, "args": {"mode": "nope"}}).encode()
     assert boot.hook_or_none(data) is None
@@ -384,12 +352,10 @@ def test_a_non_hook_input_is_handed_on_unchanged(monkeypatch: pytest.MonkeyPatch
     assert boot.sys.stdin.buffer.read() == data
 
 
-def test_the_hook_finds_stash_on_loopback_for_its_bind_address() -> None:
-    assert boot.stash_graphql_url({"Scheme": "http", "Host": "0.0.0.0", "Port": 9999}) == "http://127.0.0.1:9999/graphql"
-    assert boot.stash_graphql_url({"Scheme": "https", "Host": "::1", "Port": 1}) == "https://[::1]:1/graphql"
+def test_the_hook_uses_the_plugins_own_queue_module() -> None:
+    from stash_compreface import hookqueue
 
-
-# -- hooks: the settings cache --------------------------------------------------------------------------------------
+    assert boot.hookqueue() is hookqueue
 
 
 class FakeStash:
@@ -439,7 +405,7 @@ def test_a_cached_setting_answers_the_hooks_without_asking_stash(tmp_path: Path,
     stash_config(tmp_path)
     conn = connection(tmp_path)
     assert run_hook(conn)["settings"] == "stash"
-    assert (tmp_path / "plugin" / "data" / boot.HOOK_CACHE_FILE).is_file()
+    assert (tmp_path / "plugin" / "data" / hq.HOOK_CACHE_FILE).is_file()
     outputs = [run_hook(conn, n) for n in range(2, 30)]
     assert stash.requests == ["query HookSettings"]
     assert all(o == {"hook": "Image.Create.Post", "queued": None, "note": "autoRecognize is off", "settings": "cache"}
@@ -459,6 +425,25 @@ def test_with_auto_recognize_on_a_cached_hook_only_queues(tmp_path: Path, stash:
         f"image:{n}" for n in range(1, 6)]
 
 
+def test_a_task_that_cannot_be_started_is_started_by_the_next_hook(tmp_path: Path, stash: FakeStash,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    stash.settings = {"autoRecognize": True, "stateDir": str(tmp_path / "state")}
+    conn = connection(tmp_path)
+
+    def refused(connection: dict, query: str, variables: dict) -> dict:
+        if query.startswith("mutation"):
+            raise boot.HookError("Stash answered HTTP 500")
+        return stash(connection, query, variables)
+
+    monkeypatch.setattr(boot, "stash_graphql", refused)
+    with pytest.raises(boot.HookError):
+        run_hook(conn, 1)
+    monkeypatch.setattr(boot, "stash_graphql", stash)
+    assert run_hook(conn, 2)["taskStarted"] is True
+    assert (tmp_path / "state" / "hook-queue" / "queue.txt").read_text(encoding="utf-8").split() == [
+        "image:1", "image:2"]
+
+
 def test_saved_settings_or_an_old_cache_make_the_hook_ask_again(tmp_path: Path, stash: FakeStash) -> None:
     config = stash_config(tmp_path)
     conn = connection(tmp_path)
@@ -467,9 +452,9 @@ def test_saved_settings_or_an_old_cache_make_the_hook_ask_again(tmp_path: Path, 
         return boot.hook_settings_cached(conn, now)[1]
 
     assert source(NOW) == "stash"
-    assert source(NOW + boot.HOOK_CACHE_MAX_AGE_S - 1) == "cache"
-    assert source(NOW + boot.HOOK_CACHE_MAX_AGE_S + 1) == "stash"  # too old: asked, and cached again
-    later = NOW + boot.HOOK_CACHE_MAX_AGE_S + 2
+    assert source(NOW + hq.HOOK_CACHE_MAX_AGE_S - 1) == "cache"
+    assert source(NOW + hq.HOOK_CACHE_MAX_AGE_S + 1) == "stash"  # too old: asked, and cached again
+    later = NOW + hq.HOOK_CACHE_MAX_AGE_S + 2
     assert source(later) == "cache"
     assert source(later - 60) == "stash"  # written in the future: the clock went back
 
@@ -491,11 +476,11 @@ def test_saved_settings_or_an_old_cache_make_the_hook_ask_again(tmp_path: Path, 
 def test_without_stash_config_file_the_cache_is_trusted_only_briefly(tmp_path: Path, stash: FakeStash) -> None:
     conn = connection(tmp_path)  # Dir holds no config.yml (Stash started with --config elsewhere)
     assert boot.hook_settings_cached(conn, NOW)[1] == "stash"
-    assert boot.hook_settings_cached(conn, NOW + boot.HOOK_CACHE_BLIND_MAX_AGE_S - 1)[1] == "cache"
-    assert boot.hook_settings_cached(conn, NOW + boot.HOOK_CACHE_BLIND_MAX_AGE_S + 1)[1] == "stash"
+    assert boot.hook_settings_cached(conn, NOW + hq.HOOK_CACHE_BLIND_MAX_AGE_S - 1)[1] == "cache"
+    assert boot.hook_settings_cached(conn, NOW + hq.HOOK_CACHE_BLIND_MAX_AGE_S + 1)[1] == "stash"
     # config.yml appearing counts as a change too
     stash_config(tmp_path)
-    assert boot.hook_settings_cached(conn, NOW + boot.HOOK_CACHE_BLIND_MAX_AGE_S + 2)[1] == "stash"
+    assert boot.hook_settings_cached(conn, NOW + hq.HOOK_CACHE_BLIND_MAX_AGE_S + 2)[1] == "stash"
 
 
 @pytest.mark.parametrize("content", [
@@ -505,7 +490,7 @@ def test_without_stash_config_file_the_cache_is_trusted_only_briefly(tmp_path: P
 def test_a_corrupt_cache_is_ignored_and_replaced(tmp_path: Path, stash: FakeStash, content: bytes) -> None:
     stash_config(tmp_path)
     conn = connection(tmp_path)
-    cache = tmp_path / "plugin" / "data" / boot.HOOK_CACHE_FILE
+    cache = tmp_path / "plugin" / "data" / hq.HOOK_CACHE_FILE
     cache.parent.mkdir(parents=True)
     cache.write_bytes(content)
     assert run_hook(conn)["settings"] == "stash"
@@ -522,17 +507,17 @@ def test_a_cache_that_does_not_fit_is_not_trusted(tmp_path: Path, stash: FakeSta
     conn = connection(tmp_path)
     now = time.time()
     assert boot.hook_settings_cached(conn, now)[1] == "stash"
-    cache = tmp_path / "plugin" / "data" / boot.HOOK_CACHE_FILE
+    cache = tmp_path / "plugin" / "data" / hq.HOOK_CACHE_FILE
     record = json.loads(cache.read_text(encoding="utf-8"))
-    assert boot.read_hook_cache(str(cache), conn, boot.stash_config_stamp(conn), now + 1) is not None
+    assert hq.read_cache(str(cache), conn, hq.config_stamp(conn), now + 1) is not None
     cache.write_text(json.dumps({**record, **change}), encoding="utf-8")
-    assert boot.read_hook_cache(str(cache), conn, boot.stash_config_stamp(conn), now + 1) is None
+    assert hq.read_cache(str(cache), conn, hq.config_stamp(conn), now + 1) is None
 
 
 def test_an_unreadable_or_unwritable_cache_only_costs_a_request(tmp_path: Path, stash: FakeStash) -> None:
     stash_config(tmp_path)
     conn = connection(tmp_path)
-    for path in boot.hook_cache_paths(conn):  # a folder where the file should be: cannot be read or replaced
+    for path in hq.cache_paths(conn):  # a folder where the file should be: cannot be read or replaced
         (Path(path)).mkdir(parents=True)
     outputs = [run_hook(conn, n) for n in range(1, 4)]
     assert [o["settings"] for o in outputs] == ["stash"] * 3
@@ -550,72 +535,24 @@ def test_a_read_only_plugin_folder_keeps_the_cache_and_the_queue_in_the_per_user
     assert run_hook(conn, 1)["settings"] == "stash"
     assert run_hook(conn, 2)["settings"] == "cache"
     user = tmp_path / "xdg" / "stash-compreface" / "127_0_0_1_9999"
-    assert (user / boot.HOOK_CACHE_FILE).is_file()
+    assert (user / hq.HOOK_CACHE_FILE).is_file()
     assert (user / "hook-queue" / "queue.txt").read_text(encoding="utf-8").split() == ["image:1", "image:2"]
 
 
-# -- the two sides of the hook queue: the bootstrap and the package must agree ---------------------------------
-
-
-@pytest.mark.parametrize("raw", [
-    {}, {"autoRecognize": True}, {"autoRecognize": False}, {"autoRecognize": "true"}, {"autoRecognize": " Yes "},
-    {"autoRecognize": "on"}, {"autoRecognize": "y"}, {"autoRecognize": "T"}, {"autoRecognize": 1},
-    {"autoRecognize": 0}, {"autoRecognize": "0"}, {"autoRecognize": "off"}, {"autoRecognize": ""},
-    {"autoRecognize": None}, {"stateDir": ""}, {"stateDir": "  "}, {"stateDir": "/srv/state/"},
-    {"stateDir": "  /srv/a/../state  "}, {"stateDir": "~/compreface"}, {"stateDir": None},
-])
-def test_the_hooks_read_auto_recognize_and_state_dir_as_the_tasks_do(raw: dict) -> None:
-    from stash_compreface.runtime.hook_cache import hook_view
-    from stash_compreface.settings import parse_settings
-
-    assert boot.hook_view(raw) == hook_view(parse_settings(raw))
-
-
-def test_the_queue_and_state_names_are_the_packages() -> None:
-    import importlib
-
-    from stash_compreface.tasks import state
-
-    recognize_queued = importlib.import_module("stash_compreface.tasks.recognize_queued")  # the module, not the task
-    for name in ("QUEUE_DIR_NAME", "QUEUE_FILE", "QUEUE_LOCK_FILE", "PENDING_FILE"):
-        assert getattr(boot, name) == getattr(recognize_queued, name), name
-    assert (boot.STATE_APP_DIR, boot.STATE_FILE) == (state.APP_DIR, state.STATE_FILE)
-
-
-@pytest.mark.parametrize("raw", [
-    {"Scheme": "http", "Host": "0.0.0.0", "Port": 9999}, {"Scheme": "https", "Host": "stash.lan", "Port": 443},
-    {"Scheme": "HTTP", "Host": " ::1 ", "Port": "9999"}, {"Host": "", "Port": None}, {},
-])
-@pytest.mark.parametrize("windows", [False, True])
-def test_the_per_user_state_folder_is_the_tasks(raw: dict, windows: bool) -> None:
-    from stash_compreface.runtime.plugin import base_url, check_connection
-    from stash_compreface.tasks.state import user_state_dir
-
-    url = base_url(check_connection(raw)[0])
-    assert boot.stash_base_url(raw) == url
-    for env in ({}, {"XDG_DATA_HOME": "/xdg", "LOCALAPPDATA": "/local"}):
-        assert boot.user_state_dir(url, environ=env, windows=windows) == str(user_state_dir(url, environ=env,
-                                                                                            windows=windows))
-
-
-def test_a_task_writes_the_cache_through_the_bootstrap_and_the_hooks_trust_it(
-        tmp_path: Path, stash: FakeStash) -> None:
+def test_a_task_writes_the_cache_the_hooks_trust(tmp_path: Path, stash: FakeStash) -> None:
     from stash_compreface.runtime.hook_cache import HookCache
     from stash_compreface.settings import parse_settings
-    from tests.bootstrap_script import SCRIPT
 
     stash_config(tmp_path)
     conn = connection(tmp_path)
-    cache = HookCache.prepare(conn, SCRIPT.parent)  # the bootstrap in the plugin folder; before reading settings
-    assert cache is not None
+    cache = HookCache.prepare(conn)  # before reading the settings
     assert cache.store(parse_settings({"autoRecognize": "yes", "stateDir": str(tmp_path / "state")}))
     view, where = boot.hook_settings_cached(conn, time.time())
     assert (view, where) == ({"autoRecognize": True, "stateDir": str(tmp_path / "state")}, "cache")
     assert stash.requests == []
 
     # Settings saved while the task was reading them: the cache it writes is not trusted.
-    stale = HookCache.prepare(conn, SCRIPT.parent)
-    assert stale is not None
+    stale = HookCache.prepare(conn)
     stash_config(tmp_path, "plugins: {settings: {compreface: {autoRecognize: false}}}\n")
     assert stale.store(parse_settings({"autoRecognize": "yes"}))
     assert boot.hook_settings_cached(conn, time.time())[1] == "stash"
@@ -624,15 +561,12 @@ def test_a_task_writes_the_cache_through_the_bootstrap_and_the_hooks_trust_it(
 def test_the_tasks_never_fail_for_the_hooks_cache(tmp_path: Path, stash: FakeStash) -> None:
     from stash_compreface.runtime.hook_cache import HookCache
     from stash_compreface.settings import parse_settings
-    from tests.bootstrap_script import SCRIPT
 
     lines: list[tuple[str, str]] = []
     conn = connection(tmp_path)
-    assert HookCache.prepare(conn, tmp_path / "no-plugin-here", lambda lv, m: lines.append((lv, m))) is None
     (tmp_path / "plugin").mkdir()
     (tmp_path / "plugin" / "data").write_text("read-only", encoding="utf-8")
     (tmp_path / "xdg").write_text("read-only too", encoding="utf-8")
-    cache = HookCache.prepare(conn, SCRIPT.parent)
-    assert cache is not None
+    cache = HookCache.prepare(conn)
     assert cache.store(parse_settings({}), lambda lv, m: lines.append((lv, m))) is False
-    assert [lv for lv, _ in lines] == ["debug", "debug"]
+    assert [lv for lv, _ in lines] == ["debug"]

@@ -12,6 +12,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from .. import hookqueue
 from ..errors import FatalError, PluginError
 from ..redact import redact, register_secret
 from ..settings import parse_args
@@ -139,15 +140,8 @@ def read_input(raw: bytes | str) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def base_url(connection: dict[str, Any]) -> str:
-    """Stash passes its bind address; 0.0.0.0, :: or nothing mean "this machine"."""
-    host = str(connection.get("Host") or "").strip()
-    if host in ("", "0.0.0.0", "::", "[::]"):
-        host = "127.0.0.1"
-    if ":" in host and not host.startswith("["):
-        host = f"[{host}]"
-    scheme = str(connection.get("Scheme") or "http")
-    port = connection.get("Port") or DEFAULT_PORT
-    return f"{scheme}://{host}:{port}"
+    """Stash passes its bind address; 0.0.0.0, :: or nothing mean "this machine" (the hooks' address too)."""
+    return hookqueue.stash_base_url(connection)
 
 
 def session_cookie(connection: dict[str, Any]) -> str | None:
@@ -159,9 +153,7 @@ def session_cookie(connection: dict[str, Any]) -> str | None:
 
 def state_dir(connection: dict[str, Any]) -> Path:
     """``<plugin folder>/data``: kept across plugin upgrades. The ``stateDir`` setting overrides it."""
-    plugin_dir = connection.get("PluginDir")
-    root = Path(plugin_dir) if isinstance(plugin_dir, str) and plugin_dir else Path(__file__).resolve().parents[2]
-    return root / "data"
+    return Path(hookqueue.plugin_folder(connection)) / hookqueue.DATA_DIR
 
 
 def _emit(output: Any, error: str | None) -> None:
@@ -191,11 +183,10 @@ def main() -> int:
         args = parse_args(raw_args)
         task_for(args.mode)
         reporter.log("debug", f"compreface plugin: mode {args.mode}")
-        hooks = HookCache.prepare(connection, state_dir(connection).parent, reporter.log)  # before the settings
+        hooks = HookCache.prepare(connection)  # before the settings are read
         with task_context(stash_url=base_url(connection), reporter=reporter, state_dir=state_dir(connection),
                           session_cookie=session_cookie(connection)) as ctx:
-            if hooks is not None:
-                hooks.store(ctx.settings, reporter.log)
+            hooks.store(ctx.settings, reporter.log)
             output = run(args.mode, ctx, args)
         _emit(output, None)
     except PluginError as exc:

@@ -1,6 +1,7 @@
 """Where log lines and progress go: Stash's stderr protocol or a terminal (tests: ``testdoubles.reporter``).
 
-Tasks only see :class:`Reporter`; the three front ends (plugin, CLI, tests) pick the sink.
+Tasks only see :class:`Reporter` (``stash_compreface.reporting``); the three front ends (plugin, CLI, tests)
+pick the sink.
 """
 
 from __future__ import annotations
@@ -8,21 +9,17 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from typing import IO, Protocol
+from typing import IO
 
 from ..redact import redact
+from ..reporting import LEVELS, Reporter
 
-LEVELS = ("trace", "debug", "info", "warning", "error")
+__all__ = ["LEVELS", "MAX_LINE_BYTES", "ConsoleReporter", "Reporter", "StashReporter"]
+
 _LEVEL_CHAR = {"trace": "t", "debug": "d", "info": "i", "warning": "w", "error": "e"}
 # Stash reads stderr with a bufio.Scanner whose token limit is 64 KiB; a longer line makes it close the
 # pipe. Cap each line in bytes, with room for the prefix and newline.
 MAX_LINE_BYTES = 60_000
-
-
-class Reporter(Protocol):
-    def log(self, level: str, message: str) -> None: ...
-
-    def progress(self, fraction: float) -> None: ...
 
 
 def _clamp(fraction: float) -> float:

@@ -15,8 +15,7 @@ import contextlib
 import os
 import sys
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -30,22 +29,6 @@ else:
 
 DEFAULT_POLL_S = 1.0
 LOCK_FILE = "run.lock"
-
-
-@contextlib.contextmanager
-def file_lock(path: Path, *, poll_s: float = 0.01) -> Iterator[None]:
-    """An exclusive OS lock on ``path`` for a short critical section (the hook queue), waiting until free.
-
-    The same kind of lock as the run lock, so the bootstrap's hook path (plugin/compreface.py) and the
-    plugin exclude each other on the same file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        while not _try_lock(fd):
-            time.sleep(poll_s)
-        yield
-    finally:
-        os.close(fd)  # closing releases the lock
 
 
 def _try_lock(fd: int) -> bool:

@@ -27,12 +27,16 @@ from .performers import PerformerDirectory, find_performer
 from .scenes import face_cache
 
 
+def learns_a_face(ctx: TaskContext, args: TaskArgs) -> bool:
+    """Whether this confirmation needs the face service: only to learn the face given by ``faceIndex``."""
+    return args.face_index is not None
+
+
 def confirm_match(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
-    item = find_item(ctx, args, role="the item the performer is in")
-    performer = find_performer(ctx, args.mode, args.performer_id, what="the performer who is in the item")
+    item = find_item(ctx, args)
+    performer = find_performer(ctx, args.performer_id)
     face = None
-    if args.face_index is not None:
-        ctx.face_service.check()
+    if args.face_index is not None:  # learns_a_face: the face service was checked
         # The face first: a faceIndex that names no face fails here, before anything is written.
         face = _face(ctx, item.record, args.face_index)
     ctx.state.unrefuse(item.key, performer.id, [performer.name, *performer.aliases])

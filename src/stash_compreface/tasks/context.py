@@ -15,7 +15,7 @@ from typing import Any
 from ..errors import Stopped
 from ..faces.naming import SUFFIX_ALPHABET, SUFFIX_LENGTH
 from ..faceservice import FaceService
-from ..runtime.reporter import Reporter
+from ..reporting import Reporter
 from ..settings import Settings
 from ..stash.client import StashClient
 from ..stash.models import Scene

@@ -23,7 +23,6 @@ def create_performer_from_image(ctx: TaskContext, args: TaskArgs) -> dict[str, A
     if args.name and is_subject_name(args.name):
         raise SettingError(f"name {args.name!r} has the form of a subject (Person …): type the person's name",
                            setting="name")
-    ctx.face_service.check()
     index = args.face_index or 0
     s = ctx.settings
     # The user picked this face: accept what the low-quality gate accepts, for matching and for creation.

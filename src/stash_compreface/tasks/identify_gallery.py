@@ -20,12 +20,9 @@ from .runner import Tally, item_pages, run_items
 
 
 def identify_gallery(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
-    if not args.gallery_id:
-        raise SettingError("identifyGallery needs galleryId: the id of the gallery", setting="galleryId")
     gallery = ctx.stash.find_gallery(args.gallery_id)
     if gallery is None:
         raise SettingError(f"galleryId {args.gallery_id} names no gallery in Stash", setting="galleryId")
-    ctx.face_service.check()
     policy = policy_for(ctx, relaxed=False, create="immediate" if args.create_performer else "never",
                         learn=True, track_sightings=False)
     tally = Tally()

@@ -18,7 +18,6 @@ from .image_recognizer import analyse_one, describe_faces, find_image, identify_
 
 def identify_image(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
     image = find_image(ctx, args)
-    ctx.face_service.check()
     policy = policy_for(ctx, relaxed=False, create="immediate" if args.create_performer else "never",
                         learn=args.associate_existing, track_sightings=False)
     report = analyse_one(ctx, image, policy, write=args.associate_existing)

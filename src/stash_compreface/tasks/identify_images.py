@@ -12,12 +12,10 @@ from .runner import unscanned
 
 
 def identify_all(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
-    ctx.face_service.check()
     policy = policy_for(ctx, relaxed=False, create="never", learn=False, track_sightings=False)
     return run_images(ctx, args, selection=Selection(), policy=policy, title="Identify all images")
 
 
 def identify_new(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
-    ctx.face_service.check()
     policy = policy_for(ctx, relaxed=False, create="never", learn=False, track_sightings=False)
     return run_images(ctx, args, selection=unscanned(ctx), policy=policy, title="Identify unscanned images")

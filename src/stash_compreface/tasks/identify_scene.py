@@ -23,7 +23,6 @@ from .scenes import SceneReport, face_cache, mark_scene_failed, record_scene, vi
 
 def identify_scene(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
     scene = find_scene(ctx, args)
-    ctx.face_service.check()
     tally = Tally()
     recognizer = video_recognizer(ctx, tally, look_only=not args.associate_existing)
 

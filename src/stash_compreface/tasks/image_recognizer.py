@@ -329,9 +329,8 @@ def run_images(ctx: TaskContext, args: TaskArgs, *, selection: Selection, policy
 
 
 def find_image(ctx: TaskContext, args: TaskArgs) -> Image:
-    """The image named by the ``imageId`` argument; a missing or unknown id names the argument."""
-    if not args.image_id:
-        raise SettingError(f"{args.mode} needs imageId: the id of the image to look at", setting="imageId")
+    """The image named by the ``imageId`` argument (the mode requires it: tasks.modes); an unknown id names
+    the argument."""
     image = ctx.stash.find_image(args.image_id)
     if image is None:
         raise SettingError(f"imageId {args.image_id} names no image in Stash", setting="imageId")

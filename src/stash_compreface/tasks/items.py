@@ -24,19 +24,16 @@ class Item:
 
 
 def find_scene(ctx: TaskContext, args: TaskArgs) -> Scene:
-    """The scene named by the ``sceneId`` argument; a missing or unknown id names the argument."""
-    if not args.scene_id:
-        raise SettingError(f"{args.mode} needs sceneId: the id of the scene to look at", setting="sceneId")
+    """The scene named by the ``sceneId`` argument (the mode requires it: tasks.modes); an unknown id names
+    the argument."""
     scene = ctx.stash.find_scene(args.scene_id)
     if scene is None:
         raise SettingError(f"sceneId {args.scene_id} names no scene in Stash", setting="sceneId")
     return scene
 
 
-def find_item(ctx: TaskContext, args: TaskArgs, *, role: str) -> Item:
-    """The item of ``imageId`` or ``sceneId`` (exactly one of them); ``role`` says what it is to the mode."""
-    if bool(args.image_id) == bool(args.scene_id):
-        raise SettingError(f"{args.mode} needs imageId or sceneId (one of them): {role}", setting="imageId")
+def find_item(ctx: TaskContext, args: TaskArgs) -> Item:
+    """The item of ``imageId`` or ``sceneId`` (the mode requires exactly one of them: tasks.modes)."""
     if args.image_id:
         image = find_image(ctx, args)
         return Item(ItemKind.IMAGE, image, image.id)

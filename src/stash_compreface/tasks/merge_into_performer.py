@@ -17,7 +17,7 @@ from .performers import PerformerDirectory, find_performer
 
 def merge_into_performer(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
     subject = require_subject(ctx, args)
-    performer = find_performer(ctx, args.mode, args.performer_id, what="the id of the performer the candidate is")
+    performer = find_performer(ctx, args.performer_id)
     directory = PerformerDirectory(ctx)
     holder = directory.for_subject(subject)
     if holder is not None and holder != performer.id:

@@ -21,12 +21,10 @@ from .performers import RETIRED_REJECTED, PerformerDirectory, split_items
 
 
 def require_subject(ctx: TaskContext, args: TaskArgs, *, allow_rejected: bool = False) -> str:
-    """The ``subject`` argument, checked to be a subject the plugin knows (a candidate or a face-service
-    subject); a rejected one only when ``allow_rejected`` (rerunning rejectCandidate)."""
+    """The ``subject`` argument (the mode requires it: tasks.modes), checked to be a subject the plugin knows
+    (a candidate or a face-service subject); a rejected one only when ``allow_rejected`` (rerunning
+    rejectCandidate)."""
     subject = args.subject
-    if not subject:
-        raise SettingError(f"{args.mode} needs subject: the candidate's name, like 'Person 12 ABCDEFGHIJKLMNOP'",
-                           setting="subject")
     reason = ctx.state.retired_reason(subject)
     if reason == RETIRED_REJECTED:
         if allow_rejected:
@@ -70,8 +68,6 @@ def _profile_image(ctx: TaskContext, subject: str) -> bytes:
 def name_candidate(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
     subject = require_subject(ctx, args)
     name = args.name
-    if not name:
-        raise SettingError("nameCandidate needs name: the performer name to give the candidate", setting="name")
     if is_subject_name(name):
         raise SettingError(f"name {name!r} has the form of a subject (Person …): type the person's name",
                            setting="name")

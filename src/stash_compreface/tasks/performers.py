@@ -46,11 +46,9 @@ def split_items(items: list[str]) -> tuple[list[str], list[str]]:
     return images, scenes
 
 
-def find_performer(ctx: TaskContext, mode: str, performer_id: str, *, what: str) -> Performer:
-    """The performer named by the ``performerId`` argument; a missing or unknown id names the argument.
-    ``what`` says what the performer is to the mode ("the performer who is in the item")."""
-    if not performer_id:
-        raise SettingError(f"{mode} needs performerId: {what}", setting="performerId")
+def find_performer(ctx: TaskContext, performer_id: str) -> Performer:
+    """The performer named by the ``performerId`` argument (the mode requires it: tasks.modes); an unknown id
+    names the argument."""
     performer = ctx.stash.find_performer(performer_id)
     if performer is None:
         raise SettingError(f"performerId {performer_id} names no performer in Stash", setting="performerId")

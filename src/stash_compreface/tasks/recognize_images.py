@@ -17,14 +17,12 @@ from .runner import unscanned
 
 
 def recognize_hq(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
-    ctx.face_service.check()
     policy = policy_for(ctx, relaxed=False, create="candidate", learn=True, track_sightings=True)
     return run_images(ctx, args, selection=unscanned(ctx), policy=policy,
                       title="Recognize images (high quality)")
 
 
 def recognize_lq(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
-    ctx.face_service.check()
     policy = policy_for(ctx, relaxed=True, create="never", learn=True, track_sightings=True)
     return run_images(ctx, args, selection=unscanned(ctx), policy=policy,
                       title="Recognize images (low quality)")

@@ -1,10 +1,10 @@
 """recognizeQueued ("Recognize Queued Items"): what the scan hooks queued, recognised in one task.
 
 The hooks (plugin/compreface.py, standard library, before the venv) append ``image:<id>``/``scene:<id>``
-lines to ``<state folder>/hook-queue/queue.txt`` under an OS lock and start this task once per queue
-(``task-pending.json``). This task takes the queue and removes the marker in one locked step, so an item
-queued while it runs starts the next task instead of being lost or half-seen. The taken queue is renamed
-to ``taken-*.txt`` and deleted only once processed: a killed run leaves it for the next one.
+lines to the queue in ``<state folder>/hook-queue`` and start this task once per queue. This task takes
+the queue and removes the pending marker in one locked step, so an item queued while it runs starts the
+next task instead of being lost or half-seen; the taken files are deleted only once processed, so a killed
+run leaves them for the next one. Both ends of the queue are ``stash_compreface.hookqueue``'s.
 
 Images get the High Quality recognition, scenes the video recognition, each limited to the queued ids
 that are still unscanned (an item a manual run handled meanwhile is not done twice); queued ids Stash no
@@ -14,14 +14,10 @@ is off (the user turned it off after the hooks queued), the queue is dropped and
 
 from __future__ import annotations
 
-import contextlib
-import os
-import time
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
-from ..runtime.runlock import file_lock
+from ..hookqueue import HookQueue
 from ..settings import TaskArgs
 from ..stash import queries
 from ..stash.models import ItemKind
@@ -30,56 +26,22 @@ from .image_recognizer import policy_for, run_images
 from .runner import Tally, unscanned
 from .scenes import run_scenes, video_recognizer
 
-# The names the bootstrap uses (plugin/compreface.py: QUEUE_DIR_NAME, QUEUE_FILE, ...), which runs before any
-# venv and imports nothing of this package: tests/unit/test_bootstrap.py holds them equal, and the bootstrap's
-# choice of folder equal to the one queue_folder gets from the state (stateDir, <pluginDir>/data, per-user).
-QUEUE_DIR_NAME = "hook-queue"
-QUEUE_FILE = "queue.txt"
-QUEUE_LOCK_FILE = "queue.lock"
-PENDING_FILE = "task-pending.json"
-TAKEN_PREFIX = "taken-"
 
-
-def queue_lock(folder: Path) -> contextlib.AbstractContextManager[None]:
-    """The bootstrap's lock on the queue: the same OS lock, on ``queue.lock``."""
-    return file_lock(folder / QUEUE_LOCK_FILE)
-
-
-def take_queue(folder: Path) -> list[Path]:
-    """Move the queue aside and clear the pending marker in one locked step; every taken file, oldest first.
-
-    Taken files of an earlier run that was killed are included, so nothing queued is ever dropped.
-    """
-    with queue_lock(folder):
-        queue = folder / QUEUE_FILE
-        if queue.exists():
-            queue.rename(folder / f"{TAKEN_PREFIX}{time.time_ns()}-{os.getpid()}.txt")
-        with contextlib.suppress(FileNotFoundError):
-            (folder / PENDING_FILE).unlink()
-    return sorted(folder.glob(f"{TAKEN_PREFIX}*.txt"))
-
-
-def read_entries(files: list[Path]) -> tuple[list[int], list[int]]:
-    """Distinct image and scene ids from ``image:<id>``/``scene:<id>`` lines; other lines are skipped."""
-    images: dict[int, None] = {}
-    scenes: dict[int, None] = {}
-    for path in files:
-        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-            kind, _, raw = line.strip().partition(":")
-            if not raw.isdigit():
-                continue
-            if kind == "image":
-                images[int(raw)] = None
-            elif kind == "scene":
-                scenes[int(raw)] = None
-    return list(images), list(scenes)
-
-
-def queue_folder(ctx: TaskContext) -> Path:
-    """``<state folder>/hook-queue``: the folder the hooks write (stateDir, else the plugin's data/)."""
+def hook_queue(ctx: TaskContext) -> HookQueue:
+    """The queue in ``<state folder>/hook-queue``: where the hooks write (stateDir, else the plugin's data/,
+    else the per-user folder, as ``hookqueue.choose_state_folder`` chooses for both)."""
     if ctx.state.path is None:
         raise RuntimeError("the queued task needs a state folder")
-    return ctx.state.path.parent / QUEUE_DIR_NAME
+    return HookQueue.of_state_folder(ctx.state.path.parent)
+
+
+def has_work(ctx: TaskContext, args: TaskArgs) -> bool:
+    """Whether this run will recognise anything (then it needs the face service): autoRecognize is on and
+    the queue holds items. A look only (:meth:`HookQueue.peek`): nothing is taken."""
+    if not ctx.settings.auto_recognize or ctx.state.path is None:
+        return False
+    images, scenes = hook_queue(ctx).peek()
+    return bool(images or scenes)
 
 
 def _existing(ctx: TaskContext, kind: ItemKind, ids: list[int]) -> list[int]:
@@ -101,16 +63,10 @@ def _existing(ctx: TaskContext, kind: ItemKind, ids: list[int]) -> list[int]:
     return [i for i in ids if i in found]
 
 
-def _forget(files: list[Path]) -> None:
-    for path in files:
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
-
-
 def recognize_queued(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
-    folder = queue_folder(ctx)
-    files = take_queue(folder)
-    image_ids, scene_ids = read_entries(files)
+    queue = hook_queue(ctx)
+    files = queue.take()
+    image_ids, scene_ids = queue.read(files)
     result: dict[str, Any] = {"mode": args.mode, "queuedImages": len(image_ids), "queuedScenes": len(scene_ids)}
     if not ctx.settings.auto_recognize:
         if image_ids or scene_ids:
@@ -118,13 +74,12 @@ def recognize_queued(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
                      "queued scene(s) without recognising them")
         else:
             ctx.info("Recognize queued items: nothing queued (autoRecognize is off, so the scan hooks queue nothing)")
-        _forget(files)
+        queue.forget(files)
         return {**result, "dropped": True}
     if not image_ids and not scene_ids:
         ctx.info("Recognize queued items: the queue is empty")
-        _forget(files)
+        queue.forget(files)
         return result
-    ctx.face_service.check()
     image_ids = _existing(ctx, ItemKind.IMAGE, image_ids)
     scene_ids = _existing(ctx, ItemKind.SCENE, scene_ids)
     new = unscanned(ctx)
@@ -137,5 +92,5 @@ def recognize_queued(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
         result["scenes"] = run_scenes(ctx, args, video_recognizer(ctx, tally), tally=tally,
                                       selection=replace(new, ids=tuple(scene_ids)), title="Recognize queued scenes")
     if not ctx.stop.is_set():
-        _forget(files)
+        queue.forget(files)
     return result

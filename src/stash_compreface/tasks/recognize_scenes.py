@@ -17,28 +17,24 @@ from .scenes import run_scenes, sprite_recognizer, video_recognizer
 
 
 def recognize_new_scene_sprites(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
-    ctx.face_service.check()
     tally = Tally()
     return run_scenes(ctx, args, sprite_recognizer(ctx, tally), selection=unscanned(ctx),
                       title="Recognize new scene sprites", tally=tally)
 
 
 def recognize_all_scene_sprites(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
-    ctx.face_service.check()
     tally = Tally()
     return run_scenes(ctx, args, sprite_recognizer(ctx, tally), selection=Selection(),
                       title="Recognize all scene sprites", tally=tally)
 
 
 def recognize_new_scenes(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
-    ctx.face_service.check()
     tally = Tally()
     return run_scenes(ctx, args, video_recognizer(ctx, tally), selection=unscanned(ctx), title="Recognize new scenes",
                       tally=tally)
 
 
 def recognize_all_scenes(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
-    ctx.face_service.check()
     tally = Tally()
     return run_scenes(ctx, args, video_recognizer(ctx, tally), selection=Selection(), title="Recognize all scenes",
                       tally=tally)

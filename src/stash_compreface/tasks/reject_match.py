@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import SettingError
 from ..faceservice import FaceServiceError
 from ..settings import TaskArgs
 from .context import TaskContext
@@ -17,10 +16,7 @@ from .items import find_item
 
 
 def reject_match(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
-    if not args.performer_id:  # checked first: it needs no call to Stash
-        raise SettingError("rejectMatch needs performerId: the performer who is not in the item",
-                           setting="performerId")
-    item = find_item(ctx, args, role="the item the performer is not in")
+    item = find_item(ctx, args)
     performer = ctx.stash.find_performer(args.performer_id)
     subjects = [performer.name, *performer.aliases] if performer is not None else []
     # Matched says the plugin linked someone here: it goes when the rejected performer was the last one.

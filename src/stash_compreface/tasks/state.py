@@ -17,9 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import sqlite3
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -27,7 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .. import hookqueue
 from ..errors import FatalError, SettingError
+from ..hookqueue import STATE_FILE, folder_is_writable
 from ..sqlite_file import (
     Damaged,
     NewerFileError,
@@ -38,9 +38,6 @@ from ..sqlite_file import (
     open_file,
     prepare,
 )
-
-STATE_FILE = "state.sqlite3"
-APP_DIR = "stash-compreface"
 
 Warn = Callable[[str], None]
 
@@ -161,46 +158,9 @@ class StateLocation:
         return self.folder / STATE_FILE
 
 
-def instance_name(stash_url: str) -> str:
-    """A folder name for one Stash server: its host and port, e.g. ``127_0_0_1_9999``."""
-    safe = "".join(c if c.isalnum() else "_" for c in stash_url.split("://", 1)[-1]).strip("_")
-    return safe or "default"
-
-
 def user_state_dir(stash_url: str, *, environ: Mapping[str, str] | None = None, windows: bool | None = None) -> Path:
-    """The per-user folder used when the plugin folder is read-only.
-
-    ``%LOCALAPPDATA%\\stash-compreface\\<instance>`` on Windows, else
-    ``$XDG_DATA_HOME/stash-compreface/<instance>`` (default ``~/.local/share``).
-    """
-    env = os.environ if environ is None else environ
-    if windows is None:
-        windows = os.name == "nt"
-    if windows:
-        base = Path(env.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
-    else:
-        base = Path(env.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return base / APP_DIR / instance_name(stash_url)
-
-
-def folder_is_writable(folder: Path) -> bool:
-    """Can a state file be created and written in ``folder``? Creates the folder if it can.
-
-    Probes with a real file: ``os.access`` says yes to root on a chmod'ed folder and cannot see every
-    read-only mount.
-    """
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(dir=folder, prefix=".write-test-")
-        os.close(fd)
-        os.unlink(probe)
-        existing = folder / STATE_FILE
-        if existing.exists():
-            with existing.open("r+b"):
-                pass
-    except OSError:
-        return False
-    return True
+    """The per-user folder used when the plugin folder is read-only (``hookqueue.user_state_dir``)."""
+    return Path(hookqueue.user_state_dir(stash_url, environ=environ, windows=windows))
 
 
 def locate_state(
@@ -214,13 +174,14 @@ def locate_state(
     """Pick the state folder: ``configured`` (the stateDir setting) if set, else ``preferred`` (the plugin
     folder's ``data/``) if writable, else the per-user ``fallback``, saying so in one warning.
     """
-    if configured is not None:
-        if not writable(configured):
-            raise SettingError(f"stateDir {configured} is not a writable folder: choose a folder the Stash "
+    folder, why = hookqueue.choose_state_folder(configured, preferred, fallback, writable)  # as the hooks do
+    if why == "configured":
+        if not writable(folder):
+            raise SettingError(f"stateDir {folder} is not a writable folder: choose a folder the Stash "
                                "process can write to, or clear stateDir", setting="stateDir")
-        return StateLocation(configured)
-    if preferred is not None and writable(preferred):
-        return StateLocation(preferred)
+        return StateLocation(folder)
+    if why == "preferred":
+        return StateLocation(folder)
     if not writable(fallback):
         where = f"Neither {preferred} nor {fallback} is" if preferred is not None else f"{fallback} is not"
         raise FatalError(f"{where} a writable folder for the plugin's state: set stateDir to a folder the Stash "

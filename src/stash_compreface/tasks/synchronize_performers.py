@@ -49,7 +49,6 @@ def _sync_one(ctx: TaskContext, directory: PerformerDirectory, performer: Perfor
 
 
 def synchronize_performers(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
-    ctx.face_service.check()
     tally = Tally()
     directory = PerformerDirectory(ctx)
     performers = performers_without_tag(ctx.stash, ctx.tag_id(ctx.settings.synced_tag))

@@ -55,9 +55,6 @@ def _deletable(ctx: TaskContext, entries: list[JournalEntry]) -> tuple[set[str],
 
 
 def undo_run(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
-    if not args.run_id:
-        raise SettingError("undoRun needs runId: the runId of the run to revert (in that run's output)",
-                           setting="runId")
     mode = ctx.state.run_mode(args.run_id)
     if mode is None:
         raise SettingError(f"run {args.run_id} is not in the state file: nothing recorded to undo", setting="runId")
