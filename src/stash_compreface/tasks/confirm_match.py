@@ -11,19 +11,16 @@ already holds the performer, and a subject learns one face per item.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from ..errors import SettingError
-from ..faces import matching
-from ..faceservice import TooManyFaces
 from ..settings import TaskArgs
 from ..stash.models import Image, Scene
 from .context import TaskContext
-from .image_recognizer import face_crop
+from .enrolment import Enrolment, FaceCrop
+from .image_recognizer import face_of
 from .items import find_item
-from .performers import PerformerDirectory, find_performer
+from .performers import PerformerDirectory, find_performer, scene_item
 from .scenes import face_cache
 
 
@@ -40,49 +37,31 @@ def confirm_match(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
         # The face first: a faceIndex that names no face fails here, before anything is written.
         face = _face(ctx, item.record, args.face_index)
     ctx.state.unrefuse(item.key, performer.id, [performer.name, *performer.aliases])
-    learned = _learn(ctx, PerformerDirectory(ctx).own_subject(performer), item.key, face) if face else None
+    learned = None
+    if face is not None:
+        subject = PerformerDirectory(ctx).own_subject(performer)
+        # The user's word stands for the quality gate: they chose this face.
+        learned = Enrolment(ctx).learn(subject, face, why=f"{face.what}, confirmed by the user", high_quality=True)
+        if learned.reason:
+            ctx.log("warning" if learned.refused else "info",
+                    f"{face.what} was not learned as a face of {subject}: {learned.reason}")
     linked = ctx.writes.record_outcome(item.kind, item.record, failed=False, performers=[performer.id])
+    taught = learned is not None and learned.example_id is not None
     ctx.info(f"performer {performer.id} ({performer.name}) " + ("linked to " if linked else "already in ")
-             + item.label + ("; the face was learned as one of their examples" if learned else ""))
+             + item.label + ("; the face was learned as one of their examples" if taught else ""))
     ctx.progress(1.0)
     return {"mode": args.mode, "item": item.label, "performer": {"id": performer.id, "name": performer.name},
-            "linked": bool(linked), "learned": bool(learned)}
+            "linked": bool(linked), "learned": taught}
 
 
-@dataclass(frozen=True)
-class _Face:
-    """The face to learn: where it is from, a crop with a margin, and a tight one (a neighbour's face in
-    the margin), made only if needed."""
-
-    what: str
-    crop: bytes
-    tight: Callable[[], bytes] | None = None
-
-
-def _face(ctx: TaskContext, item: Image | Scene, index: int) -> _Face:
+def _face(ctx: TaskContext, item: Image | Scene, index: int) -> FaceCrop:
+    """The face to learn: of an image, cut from it (tight too, if a neighbour's face is in the margin); of
+    a scene, the one the scene page showed (``face_cache``)."""
     if isinstance(item, Image):
-        return _Face(f"face {index} of {item.label}", face_crop(ctx, item, index),
-                     lambda: face_crop(ctx, item, index, pad=0.0))
+        return face_of(ctx, item, index)
     crop = face_cache.face(ctx, item.id, index)
     if crop is None:
         raise SettingError(f"faceIndex {index}: no such person is kept from a look at {item.label}: look at the "
                            "scene again (identifyScene, the scene page's Faces) and use the index it lists",
                            setting="faceIndex")
-    return _Face(f"the face of person {index} in {item.label}", crop)
-
-
-def _learn(ctx: TaskContext, subject: str, item_key: str, face: _Face) -> str | None:
-    """The face as an example of ``subject``: once per item and subject (a candidate made of this very face
-    already holds it), and not past the examples a subject needs; the new example's id, or None."""
-    count = ctx.face_service.count_examples(subject)
-    if (not matching.should_learn(count, high_quality=True) or ctx.state.examples_from(item_key, [subject])
-            or not ctx.state.claim_example(subject, item_key)):
-        return None
-    why = f"{face.what}, confirmed by the user"
-    try:
-        return ctx.writes.add_example(subject, face.crop, why=why, item=item_key, new_subject=count == 0)
-    except TooManyFaces:
-        if face.tight is None:
-            ctx.warning(f"{face.what} holds another face too: not learned")
-            return None
-        return ctx.writes.add_example(subject, face.tight(), why=why, item=item_key, new_subject=count == 0)
+    return FaceCrop(f"the face of person {index} in {item.label}", crop, item=scene_item(item.id))

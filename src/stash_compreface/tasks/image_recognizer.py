@@ -8,7 +8,6 @@ The image's own outcome (tags, performers) is written once per image by :func:`r
 from __future__ import annotations
 
 import dataclasses
-import threading
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
@@ -17,13 +16,12 @@ from .. import imaging
 from ..errors import FaceIndexOutOfRange, MediaError, SettingError
 from ..faces import matching, quality
 from ..faces.models import Face
-from ..faces.naming import subject_name
-from ..faceservice import FaceServiceError, TooManyFaces
 from ..quality import measure_for_gates
 from ..settings import TaskArgs
 from ..stash.models import Image, ItemKind
 from ..stash.queries import Selection
 from .context import TaskContext
+from .enrolment import Enrolment, FaceCrop, Outcome
 from .performers import PerformerDirectory, Promotion, refusals
 from .runner import Tally, item_pages, run_items, run_one
 
@@ -120,6 +118,11 @@ class _Work:
             self._crops[key] = imaging.encode_jpeg(imaging.crop(self.prepared.image, face.box, pad=pad))
         return self._crops[key]
 
+    def face(self, face: Face, index: int) -> FaceCrop:
+        """Face ``index`` to enrol: its crop with a margin, and the tight one cut from this picture if needed."""
+        return FaceCrop(f"face {index} of {self.image.label}", self.crop(face), item=self.image.id,
+                        tight=lambda: self.crop(face, pad=0.0))
+
 
 class ImageRecognizer:
     def __init__(self, ctx: TaskContext, policy: Policy, tally: Tally,
@@ -128,10 +131,7 @@ class ImageRecognizer:
         self.policy = policy
         self.tally = tally
         self.directory = directory or PerformerDirectory(ctx)
-        self._create_lock = threading.Lock()
-        self._creations = 0
-        self._examples: dict[str, int] = {}
-        self._examples_lock = threading.Lock()
+        self.enrolment = Enrolment(ctx, tally)
 
     # -- the flow --------------------------------------------------------------------------------
 
@@ -149,7 +149,6 @@ class ImageRecognizer:
 
     def analyse(self, image: Image, *, only_index: int | None = None) -> ImageReport:
         prepared = self.load(image)
-        creations_seen = self._creations
         faces = self.detect(prepared)
         work = _Work(image, prepared)
         report = ImageReport(image, frame=(prepared.width, prepared.height))
@@ -161,10 +160,10 @@ class ImageRecognizer:
             if only_index is not None and index != only_index:
                 report.faces.append(FaceReport(index, face, FaceStatus.NOT_SELECTED))
                 continue
-            report.faces.append(self._face(work, index, face, creations_seen))
+            report.faces.append(self._face(work, index, face))
         return report
 
-    def _face(self, work: _Work, index: int, face: Face, creations_seen: int) -> FaceReport:
+    def _face(self, work: _Work, index: int, face: Face) -> FaceReport:
         measured = measure_for_gates(work.prepared.image, face)
         ok, why = quality.check(face, measured, self.policy.match_gate)
         if not ok:
@@ -175,13 +174,9 @@ class ImageRecognizer:
         first = matching.best_match(face, min_similarity) if match is None else None
         if first is not None and self.policy.create != "immediate":
             # (createPerformerFromImage: the user says this rejected face is someone new, so it goes on.)
-            return FaceReport(index, face, FaceStatus.UNMATCHED, f"{first.subject} was rejected for this image",
-                              similarity=first.similarity)
+            return self._rejected(index, face, first.subject, first.similarity)
         if match is not None:
-            report = self._matched(work, index, face, match.subject, match.similarity)
-            if self.policy.learn and high_quality:
-                self._learn(match.subject, work.image.id, work.crop(face))
-            return report
+            return self._known(work, index, face, match.subject, match.similarity, high_quality=high_quality)
         best = face.best
         similarity = best.similarity if best else None
         if self.policy.create == "never":
@@ -190,12 +185,28 @@ class ImageRecognizer:
         if not high_quality:
             return FaceReport(index, face, FaceStatus.UNMATCHED, f"not used for a new subject: {hq_why}",
                               similarity=similarity)
-        return self._new_subject(work, index, face, creations_seen)
+        return self._new_subject(work, index, face)
 
     def _refused(self, work: _Work, subject: str) -> bool:
         return refusals(self.ctx, self.directory, work.image.id)(subject)
 
-    def _matched(self, work: _Work, index: int, face: Face, subject: str, similarity: float) -> FaceReport:
+    @staticmethod
+    def _rejected(index: int, face: Face, subject: str, similarity: float | None) -> FaceReport:
+        return FaceReport(index, face, FaceStatus.UNMATCHED, f"{subject} was rejected for this image",
+                          similarity=similarity)
+
+    def _known(self, work: _Work, index: int, face: Face, subject: str, similarity: float | None, *,
+               high_quality: bool) -> FaceReport:
+        """A face of a known subject: its performer, and the face learned when the policy learns."""
+        report = self._matched(work, index, face, subject, similarity)
+        if self.policy.learn:
+            learned = self.enrolment.learn(subject, work.face(face, index), why=f"the face in image {work.image.id}",
+                                           high_quality=high_quality)
+            if learned.reason:
+                self.ctx.debug(f"did not add an example to {subject}: {learned.reason}")
+        return report
+
+    def _matched(self, work: _Work, index: int, face: Face, subject: str, similarity: float | None) -> FaceReport:
         directory = self.directory
         performer_id = directory.for_subject(subject)
         status = FaceStatus.MATCHED
@@ -222,69 +233,29 @@ class ImageRecognizer:
             return promotion.performer_id, FaceStatus.PERFORMER_CREATED
         return promotion.performer_id, waiting if promotion.performer_id is None else FaceStatus.MATCHED
 
-    def _learn(self, subject: str, image_id: str, crop: bytes) -> None:
-        """Matched high-quality faces become extra examples, so recognition improves with use."""
-        with self._examples_lock:
-            if subject not in self._examples:
-                self._examples[subject] = self.ctx.face_service.count_examples(subject)
-            if not matching.should_learn(self._examples[subject], high_quality=True):
-                return
-            if not self.ctx.state.claim_example(subject, image_id):
-                return  # this image already taught this subject (a re-run, or identifyImagesAll)
-            self._examples[subject] += 1
-        try:
-            if self.ctx.writes.add_example(subject, crop, why=f"the face in image {image_id}",
-                                           item=image_id) is not None:
-                self.tally.add(learned=1)
-        except FaceServiceError as exc:
-            with self._examples_lock:
-                self._examples[subject] -= 1
-            self.ctx.debug(f"did not add an example to {subject}: {exc}")
-
-    def _new_subject(self, work: _Work, index: int, face: Face, creations_seen: int) -> FaceReport:
-        ctx = self.ctx
-        crop = work.crop(face)
-        with self._create_lock:
-            if self._creations != creations_seen:
-                # Subjects were created since this image was recognized: maybe this very person.
-                again = matching.order_faces(ctx.face_service.recognize(crop, min_probability=0.5))
-                match = matching.best_match(again[0], ctx.settings.min_similarity,
-                                            refused=lambda subject: self._refused(work, subject)) if again else None
-                if match is not None:
-                    return self._matched(work, index, face, match.subject, match.similarity)
-            name = subject_name(work.image.id, ctx.suffix())
-            ctx.state.add_candidate(name)
-            try:
-                created = self._enrol(name, work, face, index)
-            except FaceServiceError as exc:
-                return FaceReport(index, face, FaceStatus.UNMATCHED,
-                                  f"{ctx.face_service.name} would not take the face: {exc}")
-            if created:
-                self._creations += 1
-                self.tally.add(created_subjects=1)
-        gender = matching.stash_gender(face.gender)
-        if self.policy.create == "immediate":
-            performer_id, status = self._counted(self.directory.promote(name, crop, gender,
-                                                                        name=self.policy.performer_name),
-                                                 FaceStatus.NEW_CANDIDATE)
+    def _new_subject(self, work: _Work, index: int, face: Face) -> FaceReport:
+        """A high-quality face nobody matched becomes a subject (maybe found made meanwhile), then a
+        candidate's sighting or, when the policy creates at once, a performer."""
+        immediate = self.policy.create == "immediate"
+        enrolled = self.enrolment.new_subject(work.face(face, index), named_after=work.image.id,
+                                              why=f"face {index} of {work.image.label} as its first example",
+                                              refused=lambda subject: self._refused(work, subject),
+                                              someone_new=immediate)
+        name = enrolled.subject
+        if enrolled.outcome is Outcome.KNOWN:
+            return self._known(work, index, face, name, enrolled.similarity, high_quality=True)
+        if enrolled.outcome is Outcome.REFUSED:
+            return self._rejected(index, face, name, enrolled.similarity)
+        if enrolled.outcome is Outcome.FAILED:
+            return FaceReport(index, face, FaceStatus.UNMATCHED, enrolled.reason)
+        crop, gender = work.crop(face), matching.stash_gender(face.gender)
+        if immediate:
+            promotion = self.directory.promote(name, crop, gender, name=self.policy.performer_name)
         else:
-            performer_id, status = self._counted(self.directory.sighting(name, work.image.id, crop, gender),
-                                                 FaceStatus.NEW_CANDIDATE)
+            promotion = self.directory.sighting(name, work.image.id, crop, gender)
+        performer_id, status = self._counted(promotion, FaceStatus.NEW_CANDIDATE)
         return FaceReport(index, face, status, subject=name, similarity=None, performer_id=performer_id,
                           performer_name=self.directory.name_of(performer_id))
-
-    def _enrol(self, name: str, work: _Work, face: Face, index: int) -> bool:
-        """Add the face as the subject's first example; a neighbour in the margin means a tighter crop.
-
-        False in a dry run, where nothing is added.
-        """
-        why = f"face {index} of {work.image.label} as its first example"
-        writes, item = self.ctx.writes, work.image.id
-        try:
-            return writes.add_example(name, work.crop(face), why=why, item=item, new_subject=True) is not None
-        except TooManyFaces:
-            return writes.add_example(name, work.crop(face, pad=0.0), why=why, item=item,
-                                      new_subject=True) is not None
 
 
 def describe_faces(report: ImageReport) -> str:
@@ -351,8 +322,8 @@ def analyse_one(ctx: TaskContext, image: Image, policy: Policy, *, write: bool,
                    mark_failed=(lambda item: mark_image_failed(ctx, item)) if write else (lambda item: None))
 
 
-def face_crop(ctx: TaskContext, image: Image, index: int, *, pad: float = 0.15) -> bytes:
-    """Face ``index`` of the image (numbered as identifyImage numbers them) as a JPEG crop."""
+def face_of(ctx: TaskContext, image: Image, index: int) -> FaceCrop:
+    """Face ``index`` of the image (numbered as identifyImage numbers them), to enrol."""
     recognizer = ImageRecognizer(ctx, policy_for(ctx, relaxed=True, create="never", learn=False,
                                                  track_sightings=False), Tally())
     prepared = recognizer.load(image)
@@ -360,7 +331,7 @@ def face_crop(ctx: TaskContext, image: Image, index: int, *, pad: float = 0.15) 
     if not 0 <= index < len(faces):
         raise FaceIndexOutOfRange(f"faceIndex {index} is out of range: {image.label} has {len(faces)} face(s)",
                                   faces=len(faces))
-    return _Work(image, prepared).crop(faces[index], pad=pad)
+    return _Work(image, prepared).face(faces[index], index)
 
 
 def _legacy_face(image_id: str, face: dict[str, Any]) -> dict[str, Any]:

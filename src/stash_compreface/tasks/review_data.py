@@ -7,19 +7,15 @@ to the list it shows.
 
 from __future__ import annotations
 
-import base64
 from typing import Any
-
-from PIL import Image
 
 from ..errors import MediaError
 from ..faceservice import FaceServiceError
-from ..imaging import decode_rgb, encode_jpeg
 from ..settings import TaskArgs
 from .context import TaskContext
+from .enrolment import face_thumbnail
 from .performers import SCENE_PREFIX
 
-CROP_SIDE = 96  # pixels: a list thumbnail, kept small because it travels inside the JSON answer
 ITEMS_SHOWN = 5
 RUNS_SHOWN = 20
 LINKS_SHOWN = 10  # per run
@@ -37,12 +33,10 @@ def _crop(ctx: TaskContext, subject: str) -> str | None:
         examples = ctx.face_service.list_examples(subject)
         if not examples:
             return None
-        image = decode_rgb(ctx.face_service.example_image(examples[0].id), max_side=1024)
+        return face_thumbnail(ctx.face_service.example_image(examples[0].id))
     except (FaceServiceError, MediaError) as exc:
         ctx.warning(f"no face crop for candidate {subject}: {exc}")
         return None
-    image.thumbnail((CROP_SIDE, CROP_SIDE), Image.Resampling.LANCZOS)
-    return base64.b64encode(encode_jpeg(image, quality=80)).decode("ascii")
 
 
 def _links(ctx: TaskContext, run_id: int, names: dict[str, str | None]) -> tuple[list[dict[str, Any]], int]:

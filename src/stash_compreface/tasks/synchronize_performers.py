@@ -13,16 +13,17 @@ from typing import Any
 from .. import imaging
 from ..errors import ItemError
 from ..faces.matching import order_faces
-from ..faceservice import TooManyFaces
 from ..settings import TaskArgs
 from ..stash.models import Performer
 from ..stash.queries import performers_without_tag
 from .context import TaskContext
+from .enrolment import Enrolment, FaceCrop
 from .performers import PerformerDirectory
 from .runner import Tally, run_items
 
 
-def _sync_one(ctx: TaskContext, directory: PerformerDirectory, performer: Performer, tally: Tally) -> None:
+def _sync_one(ctx: TaskContext, directory: PerformerDirectory, enrolment: Enrolment, performer: Performer,
+              tally: Tally) -> None:
     alias = directory.own_subject(performer)
     faces_service = ctx.face_service
     if faces_service.count_examples(alias) > 0:
@@ -35,12 +36,8 @@ def _sync_one(ctx: TaskContext, directory: PerformerDirectory, performer: Perfor
     if not faces:
         raise ItemError("no face found in the profile image")
     box = faces[0].box.clamped(prepared.width, prepared.height)
-    why = f"the largest of {len(faces)} face(s) in the profile image of {performer.label}"
-    try:
-        added = ctx.writes.add_example(alias, imaging.encode_jpeg(imaging.crop(prepared.image, box)), why=why)
-    except TooManyFaces:
-        added = ctx.writes.add_example(alias, imaging.encode_jpeg(imaging.crop(prepared.image, box, pad=0.0)),
-                                       why=why)
+    face = FaceCrop.cut(f"the profile image of {performer.label}", prepared.image, box)
+    added = enrolment.add_example(alias, face, why=f"the largest of {len(faces)} face(s) in {face.what}")
     ctx.writes.tag_performer(performer, failed=False)
     tally.add(processed=1, created_subjects=int(added is not None))
     if added is not None:
@@ -51,6 +48,7 @@ def _sync_one(ctx: TaskContext, directory: PerformerDirectory, performer: Perfor
 def synchronize_performers(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
     tally = Tally()
     directory = PerformerDirectory(ctx)
+    enrolment = Enrolment(ctx, tally)
     performers = performers_without_tag(ctx.stash, ctx.tag_id(ctx.settings.synced_tag))
     without_image = [p for p in performers if not p.has_image]
     todo = [p for p in performers if p.has_image]
@@ -60,7 +58,7 @@ def synchronize_performers(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
         ctx.info(f"{len(without_image)} performer(s) have no profile image and are skipped")
     batch = ctx.settings.max_batch_size
     pages = ((len(todo), todo[start:start + batch]) for start in range(0, len(todo), batch))
-    run_items(ctx, pages, lambda performer: _sync_one(ctx, directory, performer, tally),
+    run_items(ctx, pages, lambda performer: _sync_one(ctx, directory, enrolment, performer, tally),
               title="Synchronize performers", noun="performer", label=lambda performer: performer.label,
               mark_failed=lambda performer: ctx.writes.tag_performer(performer, failed=True), tally=tally)
     return {"mode": args.mode, **tally.as_dict()}

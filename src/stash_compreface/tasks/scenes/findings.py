@@ -8,19 +8,15 @@ status strings are a contract.
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from PIL import Image
-
-from ... import imaging
 from ...errors import MediaError
 from ...faces.grouping import MIN_FRAMES
+from ..enrolment import face_thumbnail
 
 SHOWN_TIMES = 10  # timestamps listed per person in identifyScene's output
-THUMBNAIL_SIDE = 96  # pixels: the face a UI shows for a person, small because it travels inside the JSON
 
 
 class FindingStatus(StrEnum):
@@ -64,11 +60,9 @@ class Finding:
 
 def _thumbnail(jpeg: bytes) -> str | None:
     try:
-        image = imaging.decode_rgb(jpeg, max_side=512)
+        return face_thumbnail(jpeg)
     except MediaError:
         return None
-    image.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE), Image.Resampling.LANCZOS)
-    return base64.b64encode(imaging.encode_jpeg(image, quality=80)).decode("ascii")
 
 
 @dataclass(frozen=True)

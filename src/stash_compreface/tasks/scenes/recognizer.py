@@ -18,6 +18,7 @@ from dataclasses import replace
 from ...faces.scene_decision import FaceGroup, Named, Refused, decide
 from ...stash.models import Scene
 from ..context import TaskContext
+from ..enrolment import Enrolment
 from ..performers import AmbiguousSubject, PerformerDirectory, refusals, scene_item
 from ..runner import Tally
 from .candidates import Candidates
@@ -35,7 +36,8 @@ class SceneRecognizer:
         self.source = source
         self.options = options
         self.directory = PerformerDirectory(ctx)
-        self.candidates = Candidates(ctx, self.directory, tally, options) if source.makes_candidates else None
+        self.candidates = (Candidates(Enrolment(ctx, tally), self.directory, tally, options)
+                           if source.makes_candidates else None)
 
     def recognize(self, scene: Scene) -> SceneReport:
         """Everyone seen in the scene, each with its evidence and what became of it, most seen first."""
