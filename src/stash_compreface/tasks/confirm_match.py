@@ -70,7 +70,7 @@ def _learn(ctx: TaskContext, subject: str, item_key: str, face: _Face) -> str | 
     """The face as an example of ``subject``: once per item and subject (a candidate made of this very face
     already holds it), and not past the examples a subject needs; the new example's id, or None."""
     count = ctx.face_service.count_examples(subject)
-    if (not matching.should_learn(count, high_quality=True) or ctx.state.examples_from(item_key, [subject])
+    if (not matching.should_learn(count, high_quality=True) or ctx.journal.examples_from(item_key, [subject])
             or not ctx.state.claim_example(subject, item_key)):
         return None
     why = f"{face.what}, confirmed by the user"

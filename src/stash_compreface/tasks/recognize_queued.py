@@ -59,6 +59,11 @@ def take_queue(folder: Path) -> list[Path]:
     return sorted(folder.glob(f"{TAKEN_PREFIX}*.txt"))
 
 
+def queued_files(folder: Path) -> list[Path]:
+    """The queue as it stands, without taking it (a dry run): taken files of a killed run, then the queue."""
+    return [*sorted(folder.glob(f"{TAKEN_PREFIX}*.txt")), *[q for q in [folder / QUEUE_FILE] if q.exists()]]
+
+
 def read_entries(files: list[Path]) -> tuple[list[int], list[int]]:
     """Distinct image and scene ids from ``image:<id>``/``scene:<id>`` lines; other lines are skipped."""
     images: dict[int, None] = {}
@@ -101,15 +106,15 @@ def _existing(ctx: TaskContext, kind: ItemKind, ids: list[int]) -> list[int]:
     return [i for i in ids if i in found]
 
 
-def _forget(files: list[Path]) -> None:
+def _forget(ctx: TaskContext, files: list[Path]) -> None:
     for path in files:
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
+        ctx.files.remove(path)  # the file port: a dry run keeps them
 
 
 def recognize_queued(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
     folder = queue_folder(ctx)
-    files = take_queue(folder)
+    # A dry run's file port is read-only: it reads the queue where it is, and leaves it for the real run.
+    files = queued_files(folder) if ctx.files.read_only else take_queue(folder)
     image_ids, scene_ids = read_entries(files)
     result: dict[str, Any] = {"mode": args.mode, "queuedImages": len(image_ids), "queuedScenes": len(scene_ids)}
     if not ctx.settings.auto_recognize:
@@ -118,11 +123,11 @@ def recognize_queued(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
                      "queued scene(s) without recognising them")
         else:
             ctx.info("Recognize queued items: nothing queued (autoRecognize is off, so the scan hooks queue nothing)")
-        _forget(files)
+        _forget(ctx, files)
         return {**result, "dropped": True}
     if not image_ids and not scene_ids:
         ctx.info("Recognize queued items: the queue is empty")
-        _forget(files)
+        _forget(ctx, files)
         return result
     ctx.face_service.check()
     image_ids = _existing(ctx, ItemKind.IMAGE, image_ids)
@@ -137,5 +142,5 @@ def recognize_queued(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
         result["scenes"] = run_scenes(ctx, args, video_recognizer(ctx, tally), tally=tally,
                                       selection=replace(new, ids=tuple(scene_ids)), title="Recognize queued scenes")
     if not ctx.stop.is_set():
-        _forget(files)
+        _forget(ctx, files)
     return result
