@@ -333,7 +333,7 @@ SETTINGS: tuple[SettingSpec, ...] = (
           default_note="the data folder inside the plugin folder, which the command line finds through Stash"),
     _spec("journalRuns", "journal_runs", "NUMBER", 200, _spec_int(10, 10000), "Runs Kept for Undo",
           "How many of the latest runs keep their undo journal; an older run can no longer be undone. The journal "
-          "takes about 60 bytes per image a run changes"),
+          "takes about 90 bytes per image a run changes"),
     _spec("requestTimeout", "request_timeout_s", "NUMBER", 30.0, _spec_float(5, 600),
           "Request Timeout (seconds)",
           "Seconds to wait for the answer to one request to CompreFace or the Vision Service before it fails; "
