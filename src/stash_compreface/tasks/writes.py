@@ -3,7 +3,7 @@
 :class:`Writes` performs each write through :meth:`Writes._write`, which in a dry run says it instead
 ("dry run: would …", in the user's terms: tag names, labels) and performs nothing; creations then return
 ``None``: there are no fake ids to filter out later. What makes a dry run write nothing is not this class:
-the session hands a dry run read-only ports (``tasks/ports.py``), so a write that bypassed ``_write`` would
+the session hands a dry run read-only ports (``ports.py``), so a write that bypassed ``_write`` would
 still only be logged.
 
 Each write that succeeded opens the run's journal (a run that writes nothing gets no run) and, when undoRun
