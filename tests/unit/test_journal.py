@@ -51,7 +51,8 @@ def test_every_kind_reads_back_as_it_was_written() -> None:
 
 
 def test_an_entry_is_stored_compactly() -> None:
-    """The item is in the target only, empty fields are left out, JSON without spaces (a link row: about 65 bytes on disk)."""
+    """The item is in the target only, empty fields are left out, JSON without spaces (a link row: about 65
+    bytes on disk)."""
     kind, target, detail = encode(Linked(kind=ItemKind.IMAGE, item="123456", performers=("5",), tags=("10", "11")))
     assert (kind, target, detail) == ("link", "image:123456", '{"performers":["5"],"tags":["10","11"]}')
     assert encode(ExampleAdded(subject="Person 0 ALICE", example_id="e-2"))[1:] == (
