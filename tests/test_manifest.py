@@ -63,7 +63,7 @@ EXPECTED_SETTINGS = {
                      "unidentifiedTagName", "stateDir"),
                     "STRING"),
     **dict.fromkeys(("cooldownSeconds", "maxBatchSize", "maxConcurrency", "minFaceSize",
-                     "minFacesForNewPerformer", "requestTimeout", "frameInterval"), "NUMBER"),
+                     "minFacesForNewPerformer", "requestTimeout", "frameInterval", "journalRuns"), "NUMBER"),
     **dict.fromkeys(("minSimilarity", "minConfidenceScore", "minQualityScore", "minProcessingQualityScore"),
                     "STRING"),
     "dryRun": "BOOLEAN",

@@ -135,13 +135,3 @@ class WriteFailed(ServiceError):
 class MediaError(ItemError):
     """The item's media cannot be used: undecodable, too large, not an image, missing."""
 
-
-def __getattr__(name: str) -> type[PluginError]:
-    """The old names of two face-service errors, for modules that still import them from here (the scene
-    path, undoRun): ``CompreFaceError`` is ``faceservice.FaceServiceError``, ``TooManyFaces`` moved as is.
-    Import them from ``faceservice``; this goes once nothing uses the old names."""
-    if name in ("CompreFaceError", "TooManyFaces"):
-        from . import faceservice
-
-        return faceservice.FaceServiceError if name == "CompreFaceError" else faceservice.TooManyFaces
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -321,6 +321,9 @@ SETTINGS: tuple[SettingSpec, ...] = (
           "Folder of the plugin's state (where each unknown person was seen, your refusals, the undo journal, "
           "the run lock and the built-in engine's faces). The tasks, the Faces pages and the command line share it",
           default_note="the data folder inside the plugin folder, which the command line finds through Stash"),
+    _spec("journalRuns", "journal_runs", "NUMBER", 200, _spec_int(10, 10000), "Runs Kept for Undo",
+          "How many of the latest runs keep their undo journal; an older run can no longer be undone. The journal "
+          "takes about 90 bytes per image a run changes"),
     _spec("requestTimeout", "request_timeout_s", "NUMBER", 30.0, _spec_float(5, 600),
           "Request Timeout (seconds)",
           "Seconds to wait for the answer to one request to CompreFace or the Vision Service before it fails; "
@@ -389,6 +392,7 @@ class Settings:
     frame_interval_s: float = _d("frame_interval_s")
     stash_host_url: str | None = _d("stash_host_url")
     state_dir: str | None = _d("state_dir")
+    journal_runs: int = _d("journal_runs")
     request_timeout_s: float = _d("request_timeout_s")
     cooldown_s: float = _d("cooldown_s")
     max_batch_size: int = _d("max_batch_size")

@@ -5,6 +5,9 @@ each gives its :class:`Schema` (ordered migrations, the columns a current file m
 loses when the file is moved aside). ``PRAGMA user_version`` is the schema version; a newer file is
 refused, never clobbered; a file SQLite cannot read, or that is not ours, is renamed to
 ``<name>.damaged-<UTC time>`` and a fresh one started, with one warning.
+
+A dry run opens the file with :func:`open_copy` instead: an in-memory copy, migrated there, so the file is
+never migrated, moved aside or written.
 """
 
 from __future__ import annotations
@@ -97,6 +100,60 @@ def in_memory(schema: Schema) -> sqlite3.Connection:
     db = connect(":memory:")
     prepare(db, schema, "in memory")
     return db
+
+
+def read_into_memory(path: Path) -> sqlite3.Connection:
+    """Copy a file into memory without writing to it (dry runs, and seeds in read-only folders)."""
+    memory = connect(":memory:")
+    last: sqlite3.Error | None = None
+    # Without a -wal beside it nobody has the file open and it holds everything: "immutable" reads it as it
+    # stands and leaves no -wal/-shm behind (which "mode=ro" would). With one, another connection may hold
+    # recent commits there, so "mode=ro" reads through it; "immutable" is the fallback where a read-only
+    # folder cannot take the -shm.
+    base = path.resolve().as_uri()
+    in_use = path.with_name(path.name + "-wal").exists()
+    for uri in [f"{base}?{mode}" for mode in (("mode=ro", "immutable=1") if in_use else ("immutable=1", "mode=ro"))]:
+        try:
+            disk = sqlite3.connect(uri, uri=True, check_same_thread=False)
+        except sqlite3.Error as exc:
+            last = exc
+            continue
+        try:
+            disk.backup(memory)
+            return memory
+        except sqlite3.OperationalError as exc:
+            last = exc
+        finally:
+            disk.close()
+    memory.close()
+    assert last is not None
+    raise last
+
+
+def open_copy(path: Path | None, schema: Schema, warn: Warn) -> sqlite3.Connection:
+    """A dry run's file: an in-memory copy of ``path``, checked and migrated in memory (a fresh one when there
+    is no file); a damaged file is named in one warning and left as it is."""
+    if path is None or not path.exists():
+        return in_memory(schema)
+    try:
+        if path.is_file() and path.stat().st_size == 0:
+            raise Damaged("the file is empty")
+        memory = read_into_memory(path)
+        try:
+            prepare(memory, schema, str(path))
+        except BaseException:
+            memory.close()
+            raise
+        return memory
+    except Damaged as damage:
+        reason = str(damage)
+    except sqlite3.DatabaseError as damage:
+        if isinstance(damage, sqlite3.OperationalError) and "not a database" not in str(damage):
+            raise cannot_open(schema, path, str(damage)) from damage
+        reason = str(damage)
+    warn(f"The {schema.what} {path} could not be used ({reason}). A real run would move it aside and start a new "
+         f"one, losing {schema.lost}; this dry run starts from nothing and leaves it as is.")
+    return in_memory(schema)
 
 
 def open_file(path: Path, schema: Schema, warn: Warn) -> sqlite3.Connection:

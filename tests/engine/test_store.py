@@ -166,6 +166,35 @@ def test_a_newer_file_is_refused_and_kept(tmp_path):
     assert path.exists() and not list(tmp_path.glob(f"{FACES_FILE}.damaged-*"))
 
 
+def test_a_dry_run_reads_the_store_and_never_changes_its_file(tmp_path):
+    """read_only (a dry run): a copy in memory. No file is created, a damaged one is not moved aside, and a
+    write lands in the copy only."""
+    path = tmp_path / FACES_FILE
+    empty = SubjectStore(path, read_only=True)
+    empty.close()
+    assert list(tmp_path.iterdir()) == []
+
+    first = SubjectStore(path)
+    first.add_example("Alice", MODEL, unit(1))
+    first.close()
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    dry = SubjectStore(path, read_only=True)
+    try:
+        assert dry.subjects() == ["Alice"]
+        dry.add_example("Bob", MODEL, unit(2))
+        assert dry.subjects() == ["Alice", "Bob"]
+    finally:
+        dry.close()
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+    path.write_bytes(b"this is not a database" * 100)
+    warnings: list[str] = []
+    SubjectStore(path, warn=warnings.append, read_only=True).close()
+    (warning,) = warnings
+    assert "dry run" in warning and "leaves it as is" in warning
+    assert [p.name for p in tmp_path.iterdir()] == [FACES_FILE]  # not moved aside
+
+
 def test_concurrent_writers_and_readers(tmp_path):
     store = SubjectStore(tmp_path / FACES_FILE)
     errors: list[BaseException] = []

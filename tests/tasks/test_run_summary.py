@@ -61,7 +61,8 @@ def test_a_run_that_links_nothing_says_nothing_changed_and_offers_no_undo(world:
     assert world.run("recognizeImagesHQ").error is None
     again = world.run("identifyImagesAll")  # Alice is linked already: nothing to add
     assert again.error is None
-    assert last_line(again) == f"Run {again.output['runId']} done: nothing changed."
+    assert again.output["runId"] is None  # a run is opened by its first write: nothing to undo, no number
+    assert last_line(again) == "Done: nothing changed."
     assert again.output["changes"]["performersLinked"] == again.output["changes"]["tagsAdded"] == 0
 
 
@@ -69,8 +70,8 @@ def test_unknown_people_waiting_are_named_even_when_nothing_changed(world: TaskW
     world.stash.add_image(photo(8))  # a stranger seen once: a candidate
     assert world.run("recognizeImagesHQ").error is None
     run = world.run("recognizeImagesHQ")  # nothing new to scan
-    assert last_line(run) == (f"Run {run.output['runId']} done: nothing changed. 1 unknown person waiting for "
-                              "review (the Faces page in Stash's navbar).")
+    assert last_line(run) == ("Done: nothing changed. 1 unknown person waiting for review (the Faces page in Stash's "
+                              "navbar).")
 
 
 def test_a_reset_says_what_it_reset_and_offers_no_undo(world: TaskWorld) -> None:

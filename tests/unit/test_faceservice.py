@@ -49,12 +49,9 @@ def test_each_engine_names_itself_as_messages_do() -> None:
     assert BuiltinFaceService.name == ENGINE_NAMES["builtin"] == "the built-in engine"
 
 
-def test_the_old_names_resolve_to_the_neutral_classes() -> None:
-    # Kept for the modules not moved yet (the scene path, undoRun); drop with the shim in errors.py.
-    assert errors.CompreFaceError is FaceServiceError
-    assert errors.TooManyFaces is TooManyFaces
-    with pytest.raises(AttributeError):
-        _ = errors.SubjectNotFound
+def test_the_face_service_errors_live_in_faceservice_only() -> None:
+    for name in ("CompreFaceError", "TooManyFaces", "SubjectNotFound"):
+        assert not hasattr(errors, name)
 
 
 def _imports(path: Path) -> set[str]:

@@ -10,9 +10,20 @@ import pytest
 
 from stash_compreface.errors import AuthError
 from stash_compreface.settings import Settings
+from stash_compreface.stash.models import ItemKind
 from stash_compreface.tasks.context import Stopped, TaskContext
+from stash_compreface.tasks.journal import (
+    AliasAdded,
+    ExampleAdded,
+    ExampleCopied,
+    Linked,
+    PerformerCreated,
+    PerformerSeen,
+    PerformerTagged,
+    Tagged,
+)
 from stash_compreface.tasks.runner import RunChanges, run_pages
-from stash_compreface.tasks.state import JournalEntry, StateStore
+from stash_compreface.tasks.state import StateStore
 from testdoubles.reporter import MemoryReporter
 
 
@@ -91,23 +102,20 @@ def test_a_fatal_error_stops_the_remaining_items() -> None:
 # -- the run's closing summary (RunChanges) ---------------------------------------------------------------
 
 
-def _entry(seq: int, entry_kind: str, target: str, **detail: object) -> JournalEntry:
-    return JournalEntry(7, seq, entry_kind, target, dict(detail))
-
-
 def test_the_summary_counts_what_stash_holds_after_the_run_in_the_users_words() -> None:
+    image, scene, gallery = ItemKind.IMAGE, ItemKind.SCENE, ItemKind.GALLERY
     entries = [
-        _entry(1, "link", "image:1", kind="image", item="1", performers=["5"], tags=["10", "11"]),
-        _entry(2, "link", "image:2", kind="image", item="2", performers=[], tags=["10", "12"]),  # Unidentified
-        _entry(3, "performer", "6", name="Person 2 AAAA"),
-        _entry(4, "performer_state", "6", name="Person 2 AAAA"),
+        Linked(kind=image, item="1", performers=("5",), tags=("10", "11")),
+        Tagged(kind=image, item="2", tags=("10", "12")),  # Unidentified
+        PerformerCreated(performer_id="6", name="Person 2 AAAA"),
+        PerformerSeen(performer_id="6", name="Person 2 AAAA", aliases=(), image_path="", tags=()),
         # the promotion links the earlier sighting: Unidentified (12) goes, Matched may have been there
-        _entry(5, "link", "image:2", kind="image", item="2", performers=["6"], maybe_tags=["11"], removed_tags=["12"]),
-        _entry(6, "link", "scene:3", kind="scene", item="3", performers=["5", "6"], tags=["10"]),
-        _entry(7, "link", "gallery:4", kind="gallery", item="4", performers=["5"], tags=[]),
-        _entry(8, "example", "Person 2 AAAA", example_id="e1", item="2", new_subject=True),
-        _entry(9, "example", "Person 0 ALICE", example_id=None, item="1"),  # a dry write: no example
-        _entry(10, "performer_tags", "5", tags=["13"]),
+        Linked(kind=image, item="2", performers=("6",), maybe_tags=("11",), removed_tags=("12",)),
+        Linked(kind=scene, item="3", performers=("5", "6"), tags=("10",)),
+        Linked(kind=gallery, item="4", performers=("5",)),
+        ExampleAdded(subject="Person 2 AAAA", example_id="e1", item="2", new_subject=True),
+        ExampleAdded(subject="Person 0 ALICE", example_id="", item="1"),  # no example id: not counted
+        PerformerTagged(performer_id="5", tags=("13",)),
     ]
     changes = RunChanges.of(entries, removed={}, waiting=2)
     assert changes.as_dict() == {
@@ -123,12 +131,14 @@ def test_the_summary_counts_what_stash_holds_after_the_run_in_the_users_words() 
 
 def test_a_summary_of_nothing_says_so_and_removals_are_not_offered_for_undo() -> None:
     assert RunChanges.of([], removed={}, waiting=0).summary(3) == "Run 3 done: nothing changed."
+    assert RunChanges.of([], removed={}, waiting=0).summary(None) == "Done: nothing changed."  # no write, no run
     assert RunChanges.of([], removed={}, waiting=1).summary(3) == (
         "Run 3 done: nothing changed. 1 unknown person waiting for review (the Faces page in Stash's navbar).")
     reset = RunChanges.of([], removed={"scene": 1, "subject": 2}, waiting=0)
     assert reset.summary(4) == ("Run 4 done: 1 scene reset to be scanned again; 2 unknown people forgotten by the "
                                 "face engine.")
-    copied = RunChanges.of([_entry(1, "copied_example", "Person 1 A", engine="builtin", example_id="x"),
-                            _entry(2, "alias", "5", alias="Person 1 A")], removed={}, waiting=0)
+    copied = RunChanges.of([ExampleCopied(subject="Person 1 A", engine="builtin", example_id="x", direction="import",
+                                          source_id="y"),
+                            AliasAdded(performer_id="5", alias="Person 1 A")], removed={}, waiting=0)
     assert copied.summary(5).startswith("Run 5 done: 1 alias added to performers; 1 example face copied into the "
                                         "built-in face engine. Undo: ")

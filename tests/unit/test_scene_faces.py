@@ -9,11 +9,12 @@ from typing import Any
 
 import pytest
 
+from stash_compreface.ports import StateFiles
 from stash_compreface.tasks.scenes import face_cache as scene_faces
 
 
 def ctx_in(folder: Path) -> Any:
-    return SimpleNamespace(state=SimpleNamespace(path=folder / "state.sqlite3"))
+    return SimpleNamespace(files=StateFiles(folder))
 
 
 def test_the_last_look_at_a_scene_is_kept_and_replaced_by_the_next(tmp_path: Path) -> None:
@@ -38,6 +39,6 @@ def test_only_the_most_recent_scenes_keep_their_faces(tmp_path: Path, monkeypatc
 
 
 def test_without_a_state_folder_nothing_is_kept() -> None:
-    ctx: Any = SimpleNamespace(state=SimpleNamespace(path=None))
+    ctx: Any = SimpleNamespace(files=StateFiles(None))
     scene_faces.keep(ctx, "1", [b"x"])
     assert scene_faces.face(ctx, "1", 0) is None

@@ -7,7 +7,7 @@ import pytest
 from stash_compreface.settings import Settings
 from stash_compreface.stash.client import StashClient
 from stash_compreface.stash.models import Image, ItemKind
-from stash_compreface.tasks.writes import writes_for
+from stash_compreface.tasks.writes import Writes
 from testdoubles.reporter import MemoryReporter
 from testdoubles.stash import StashDouble
 
@@ -25,7 +25,7 @@ def _writes(stash: StashDouble, **settings):
     def no_face_service():
         raise AssertionError("not needed")
 
-    return writes_for(client, Settings(**settings), no_face_service, reporter.log), reporter
+    return Writes(client, Settings(**settings), no_face_service, reporter.log), reporter
 
 
 def _image(stash: StashDouble, image_id: str) -> Image:

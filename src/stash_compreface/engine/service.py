@@ -54,18 +54,20 @@ class BuiltinFaceService:
     """Face detection, recognition and the subject store on this machine.
 
     ``state_dir`` None keeps the store in memory (tests); ``backend`` None loads ``backend_name`` on first
-    use (``engine.backend.load_backend``); ``stop`` makes calls raise ``Stopped`` once set.
+    use (``engine.backend.load_backend``); ``stop`` makes calls raise ``Stopped`` once set; ``read_only`` (a
+    dry run) opens the store as an in-memory copy of its file.
     """
 
     name = NAME
 
     def __init__(self, state_dir: Path | None, *, backend: FaceModel | None = None, backend_name: str = "auto",
-                 stop: threading.Event | None = None, warn: Warn | None = None) -> None:
+                 stop: threading.Event | None = None, warn: Warn | None = None, read_only: bool = False) -> None:
         self.path = state_dir / FACES_FILE if state_dir is not None else None
         self._backend = backend
         self._backend_name = backend_name
         self._stop = stop
         self._warn = warn
+        self._read_only = read_only
         self._store: SubjectStore | None = None
         self._lock = threading.Lock()
 
@@ -88,7 +90,7 @@ class BuiltinFaceService:
     def store(self) -> SubjectStore:
         with self._lock:
             if self._store is None:
-                self._store = SubjectStore(self.path, warn=self._warn)
+                self._store = SubjectStore(self.path, warn=self._warn, read_only=self._read_only)
             return self._store
 
     def check(self) -> None:

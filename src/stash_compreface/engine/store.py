@@ -13,6 +13,7 @@ crop, so the examples can be shown, exported to CompreFace or re-embedded by a f
   best example per subject. Vectors of another model id are never compared: their spaces are unrelated.
   A few thousand examples take well under a millisecond, so no approximate index is needed.
 * One connection behind a lock: the tasks' worker threads share the store.
+* ``read_only`` (a dry run): an in-memory copy of the file, so it is never migrated, moved aside or written.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import numpy as np
 
 from ..faces.models import Box
 from ..faceservice import ExampleNotFound, SubjectNotFound
-from ..sqlite_file import Schema, in_memory, open_file
+from ..sqlite_file import Schema, in_memory, open_copy, open_file
 from . import NAME
 
 FACES_FILE = "faces.sqlite3"
@@ -101,14 +102,18 @@ class _Matrix:
 
 
 class SubjectStore:
-    """Subjects and example vectors; ``path`` None keeps them in memory (tests, benchmarks)."""
+    """Subjects and example vectors; ``path`` None keeps them in memory (tests, benchmarks); ``read_only``
+    works on an in-memory copy of the file (a dry run)."""
 
-    def __init__(self, path: Path | None, *, warn: Warn | None = None) -> None:
+    def __init__(self, path: Path | None, *, warn: Warn | None = None, read_only: bool = False) -> None:
         self.path = path
         self._warn = warn if warn is not None else (lambda message: None)
         self._lock = threading.Lock()
         self._matrices: dict[str, _Matrix] = {}
-        self._db = in_memory(SCHEMA) if path is None else open_file(path, SCHEMA, self._warn)
+        if path is None:
+            self._db = in_memory(SCHEMA)
+        else:
+            self._db = open_copy(path, SCHEMA, self._warn) if read_only else open_file(path, SCHEMA, self._warn)
         self._db.execute("PRAGMA foreign_keys = ON")
 
     def close(self) -> None:

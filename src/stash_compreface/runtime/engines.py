@@ -59,15 +59,18 @@ def compreface_for(settings: Settings, stop: threading.Event) -> FaceService:
                             timeout_s=settings.request_timeout_s, stop=stop)
 
 
-def builtin_for(store_dir: Path | None, stop: threading.Event, log: Log) -> FaceService:
-    """The built-in engine; its subject store lives beside the state (in memory when there is none)."""
+def builtin_for(store_dir: Path | None, stop: threading.Event, log: Log, *, read_only: bool = False) -> FaceService:
+    """The built-in engine; its subject store lives beside the state (in memory when there is none), and in a
+    dry run (``read_only``) is an in-memory copy of its file."""
     from ..engine.service import BuiltinFaceService  # numpy and the model runtime load only when used
 
-    return BuiltinFaceService(store_dir, stop=stop, warn=lambda message: log("warning", message))
+    return BuiltinFaceService(store_dir, stop=stop, warn=lambda message: log("warning", message), read_only=read_only)
 
 
 def engine_for(name: str, settings: Settings, stop: threading.Event, store_dir: Path | None, log: Log) -> FaceService:
-    return compreface_for(settings, stop) if name == "compreface" else builtin_for(store_dir, stop, log)
+    if name == "compreface":
+        return compreface_for(settings, stop)
+    return builtin_for(store_dir, stop, log, read_only=settings.dry_run)
 
 
 def describe(settings: Settings, state_folder: Path | None) -> str:

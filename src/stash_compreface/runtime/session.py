@@ -1,7 +1,9 @@
 """Build a TaskContext from a Stash connection: the plugin runtime, the CLI and the tests share this.
 
 It is the one place where clients are built from settings, the state folder is chosen and opened, and
-the run lock is taken, so tasks never build a client, read the environment or touch a file path.
+the run lock is taken, so tasks never build a client, read the environment or touch a file path. In a dry
+run it is also where every port is made read-only (``ports.py``): the Stash client, each face engine and the
+state folder's files, so that no code path of a task can write.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 
 from ..errors import SettingError
 from ..faceservice import FaceService
+from ..ports import ReadOnlyStateFiles, StateFiles, read_only_face_service, read_only_stash
 from ..redact import register_secret
 from ..settings import (
     LEGACY_PLUGIN_ID,
@@ -154,6 +157,20 @@ def _face_service(ctx: TaskContext, folder: Path | None) -> FaceService:
     return service
 
 
+def _ports(settings: Settings, stash: StashClient, store_dir: Path | None, stop: threading.Event,
+           log: Callable[[str, str], None]) -> tuple[StashClient, Callable[[str], FaceService], StateFiles]:
+    """What a task writes through: Stash, the face engines (by name) and the state folder's files; in a dry
+    run each of them read-only."""
+
+    def engine(name: str) -> FaceService:
+        return engines.engine_for(name, settings, stop, store_dir, log)
+
+    if not settings.dry_run:
+        return stash, engine, StateFiles(store_dir)
+    return (read_only_stash(stash, log), lambda name: read_only_face_service(engine(name), log),
+            ReadOnlyStateFiles(store_dir, log))
+
+
 @contextlib.contextmanager
 def task_context(
     *,
@@ -200,9 +217,9 @@ def task_context(
         store_dir = location.folder if location is not None else None
         reporter.log("info", engines.describe(settings, store_dir))
         with _state(settings, location, reporter=reporter, stop=stop, wait_for_lock=wait_for_lock) as state:
-            ctx = TaskContext(settings=settings, stash=stash, reporter=reporter, state=state, stop=stop,
-                              engine_factory=lambda name: engines.engine_for(name, settings, stop, store_dir,
-                                                                             reporter.log),
+            stash_port, engine_port, files_port = _ports(settings, stash, store_dir, stop, reporter.log)
+            ctx = TaskContext(settings=settings, stash=stash_port, reporter=reporter, state=state, stop=stop,
+                              engine_factory=engine_port, files=files_port,
                               vision_factory=lambda: vision_for(settings, stop), frames=frames_for(stash))
             context = ctx
             ctx.face_service_factory = lambda: _face_service(context, store_dir)

@@ -26,7 +26,7 @@ def run(mode: str, ctx: TaskContext, args: TaskArgs) -> Any:
     task = task_for(mode)
     if mode in UNJOURNALLED:
         return task(ctx, args)
-    ctx.writes.start_run(mode)
+    ctx.journal.begin(mode)  # the run itself is opened by its first write: a look that writes nothing gets none
     try:
         output = task(ctx, args)
     except BaseException:
@@ -49,5 +49,5 @@ def run_changes(ctx: TaskContext) -> RunChanges | None:
     """What this run changed, from its journal; None in a dry run (nothing was written)."""
     if ctx.writes.dry_run:
         return None
-    entries = ctx.state.run_writes(ctx.run_id) if ctx.run_id is not None else []
+    entries = ctx.journal.entries(ctx.run_id) if ctx.run_id is not None else []
     return RunChanges.of(entries, removed=ctx.writes.removed, waiting=ctx.state.open_candidate_count())

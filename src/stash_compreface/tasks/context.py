@@ -15,14 +15,16 @@ from typing import Any
 from ..errors import Stopped
 from ..faces.naming import SUFFIX_ALPHABET, SUFFIX_LENGTH
 from ..faceservice import FaceService
+from ..ports import StateFiles
 from ..reporting import Reporter
 from ..settings import Settings
 from ..stash.client import StashClient
 from ..stash.models import Scene
 from ..video import Frame
 from ..vision.client import VisionClient
+from .journal import Journal
 from .state import StateStore
-from .writes import Writes, writes_for
+from .writes import Writes
 
 
 def random_suffix() -> str:
@@ -44,11 +46,14 @@ class TaskContext:
     vision_factory: Callable[[], VisionClient] = _no_service
     # Frames of a scene's video, sampled here: (scene, seconds between samples, stop) -> frames as they come.
     frames: Callable[[Scene, float, threading.Event], Iterable[Frame]] = _no_service
+    # The state folder's other files (scene-faces/, hook-queue/); read-only in a dry run, like every port.
+    files: StateFiles = field(default_factory=lambda: StateFiles(None))
     stop: threading.Event = field(default_factory=threading.Event)
     suffix: Callable[[], str] = random_suffix
     _face_service: FaceService | None = None
     _vision: VisionClient | None = None
     _writes: Writes | None = None
+    _journal: Journal | None = None
     _engines: dict[str, FaceService] = field(default_factory=dict)
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)  # face_service uses engine()
 
@@ -76,18 +81,28 @@ class TaskContext:
             return self._vision
 
     @property
+    def journal(self) -> Journal:
+        """The undo journal in the state: this run's entries (once armed by tasks.run), and any run's to read."""
+        with self._lock:
+            if self._journal is None:
+                self._journal = Journal(self.state, keep_runs=self.settings.journal_runs,
+                                        dry_run=self.settings.dry_run)
+            return self._journal
+
+    @property
     def writes(self) -> Writes:
-        """Every write goes here; in a dry run it only logs."""
+        """Every write goes here; in a dry run it only says what it would write."""
         with self._lock:
             if self._writes is None:
-                self._writes = writes_for(self.stash, self.settings, lambda: self.face_service, self.reporter.log,
-                                          self.state)
+                self._writes = Writes(self.stash, self.settings, lambda: self.face_service, self.reporter.log,
+                                      self.journal)
             return self._writes
 
     @property
     def run_id(self) -> int | None:
-        """This run's journal id (kept by the writer); None before :meth:`Writes.start_run` and in a dry run."""
-        return self.writes.run_id
+        """This run's journal id: None until the run's first write, for a mode that is not a run to undo, and
+        in a dry run."""
+        return self.journal.run_id
 
     def tag_id(self, name: str) -> str | None:
         """An existing tag's id (None when missing), looked up once per run."""

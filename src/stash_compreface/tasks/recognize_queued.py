@@ -63,10 +63,18 @@ def _existing(ctx: TaskContext, kind: ItemKind, ids: list[int]) -> list[int]:
     return [i for i in ids if i in found]
 
 
+def _forget(ctx: TaskContext, queue: HookQueue, files: list[str]) -> None:
+    """Delete the taken files once their items are processed (a dry run took none)."""
+    if not ctx.files.read_only:
+        queue.forget(files)
+
+
 def recognize_queued(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
     queue = hook_queue(ctx)
-    files = queue.take()
-    image_ids, scene_ids = queue.read(files)
+    # A dry run's file port is read-only: it reads the queue where it is, and leaves it for the real run.
+    dry = ctx.files.read_only
+    files = [] if dry else queue.take()
+    image_ids, scene_ids = queue.peek() if dry else queue.read(files)
     result: dict[str, Any] = {"mode": args.mode, "queuedImages": len(image_ids), "queuedScenes": len(scene_ids)}
     if not ctx.settings.auto_recognize:
         if image_ids or scene_ids:
@@ -74,11 +82,11 @@ def recognize_queued(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
                      "queued scene(s) without recognising them")
         else:
             ctx.info("Recognize queued items: nothing queued (autoRecognize is off, so the scan hooks queue nothing)")
-        queue.forget(files)
+        _forget(ctx, queue, files)
         return {**result, "dropped": True}
     if not image_ids and not scene_ids:
         ctx.info("Recognize queued items: the queue is empty")
-        queue.forget(files)
+        _forget(ctx, queue, files)
         return result
     image_ids = _existing(ctx, ItemKind.IMAGE, image_ids)
     scene_ids = _existing(ctx, ItemKind.SCENE, scene_ids)
@@ -92,5 +100,5 @@ def recognize_queued(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
         result["scenes"] = run_scenes(ctx, args, video_recognizer(ctx, tally), tally=tally,
                                       selection=replace(new, ids=tuple(scene_ids)), title="Recognize queued scenes")
     if not ctx.stop.is_set():
-        queue.forget(files)
+        _forget(ctx, queue, files)
     return result

@@ -25,12 +25,12 @@ def reject_match(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
     tags = [matched] if matched and matched in item.record.tag_ids and last else []
     ctx.writes.remove_from_items(item.kind, [item.record.id], performers=[args.performer_id], tags=tags)
     deleted = 0
-    for entry in ctx.state.examples_from(item.key, subjects):
+    for example in ctx.journal.examples_from(item.key, subjects):
         try:
-            ctx.writes.delete_example(str(entry.detail["example_id"]), subject=entry.target)
+            ctx.writes.delete_example(example.example_id, subject=example.subject)
             deleted += 1
         except FaceServiceError as exc:
-            ctx.debug(f"example {entry.detail['example_id']} of {entry.target}: {exc}")
+            ctx.debug(f"example {example.example_id} of {example.subject}: {exc}")
     ctx.state.refuse(item.key, args.performer_id, subjects)
     ctx.info(f"performer {args.performer_id} removed from {item.label}; {deleted} example(s) learned from it "
              "deleted; it will not be linked to it again")

@@ -41,13 +41,12 @@ def _crop(ctx: TaskContext, subject: str) -> str | None:
 
 def _links(ctx: TaskContext, run_id: int, names: dict[str, str | None]) -> tuple[list[dict[str, Any]], int]:
     """The run's first links (item and performers, a deleted performer's name None), and how many in all."""
-    entries, count = ctx.state.run_links(run_id, LINKS_SHOWN)
-    for performer_id in {p for e in entries for p in e.detail["performers"]} - names.keys():
+    links, count = ctx.journal.links(run_id, LINKS_SHOWN)
+    for performer_id in {p for link in links for p in link.performers} - names.keys():
         found = ctx.stash.find_performer(performer_id)
         names[performer_id] = found.name if found else None
-    links = [{"item": f"{e.detail['kind']}:{e.detail['item']}",
-              "performers": [{"id": p, "name": names[p]} for p in e.detail["performers"]]} for e in entries]
-    return links, count
+    return [{"item": link.target, "performers": [{"id": p, "name": names[p]} for p in link.performers]}
+            for link in links], count
 
 
 def review_data(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:

@@ -26,7 +26,16 @@ from ..stash import queries
 from ..stash.models import ItemKind
 from ..stash.queries import Selection
 from .context import TaskContext
-from .state import JournalEntry
+from .journal import (
+    AliasAdded,
+    Entry,
+    ExampleAdded,
+    ExampleCopied,
+    Linked,
+    PerformerCreated,
+    PerformerTagged,
+    Tagged,
+)
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -93,7 +102,7 @@ class RunChanges:
     journalled: int = 0  # journal entries: what undoRun can revert
 
     @classmethod
-    def of(cls, entries: Iterable[JournalEntry], *, removed: Mapping[str, int], waiting: int) -> RunChanges:
+    def of(cls, entries: Iterable[Entry], *, removed: Mapping[str, int], waiting: int) -> RunChanges:
         links: set[tuple[str, str]] = set()
         linked_items: dict[str, set[str]] = {}
         tags: set[tuple[str, str]] = set()  # (item or performer, tag): added, unless removed again later
@@ -101,24 +110,23 @@ class RunChanges:
         copied: dict[str, int] = {}
         for entry in entries:
             journalled += 1
-            detail = entry.detail
-            if entry.kind == "link":
-                tags.difference_update((entry.target, t) for t in detail.get("removed_tags", ()))
-                tags.update((entry.target, t) for t in (*detail.get("tags", ()), *detail.get("maybe_tags", ())))
-                for performer in detail.get("performers", ()):
-                    links.add((entry.target, performer))
-                    linked_items.setdefault(str(detail.get("kind")), set()).add(entry.target)
-            elif entry.kind == "performer":
-                created += 1
-            elif entry.kind == "performer_tags":
-                tags.update((f"performer:{entry.target}", t) for t in detail.get("tags", ()))
-            elif entry.kind == "alias":
-                aliases += 1
-            elif entry.kind == "example" and detail.get("example_id"):
-                learned += 1
-            elif entry.kind == "copied_example":
-                engine = str(detail.get("engine"))
-                copied[engine] = copied.get(engine, 0) + 1
+            match entry:
+                case Linked() | Tagged():
+                    tags.difference_update((entry.target, t) for t in entry.removed_tags)
+                    tags.update((entry.target, t) for t in (*entry.tags, *entry.maybe_tags))
+                    for performer in entry.performers:
+                        links.add((entry.target, performer))
+                        linked_items.setdefault(entry.kind.value, set()).add(entry.target)
+                case PerformerCreated():
+                    created += 1
+                case PerformerTagged():
+                    tags.update((f"performer:{entry.performer_id}", t) for t in entry.tags)
+                case AliasAdded():
+                    aliases += 1
+                case ExampleAdded() if entry.example_id:
+                    learned += 1
+                case ExampleCopied():
+                    copied[entry.engine] = copied.get(entry.engine, 0) + 1
         kinds = [*_KINDS, *sorted(set(linked_items) - set(_KINDS))]
         by_kind = {kind: len(linked_items[kind]) for kind in kinds if kind in linked_items}
         return cls(performers_linked=len(links), linked_items=by_kind, performers_created=created,
@@ -161,7 +169,8 @@ class RunChanges:
         3 performers linked to 2 images and 1 scene; 1 performer created; 7 tags added; 2 unknown people waiting
         for review. Undo: the Faces page in Stash's navbar (Recent runs), or run undoRun with runId=12."."""
         parts = self.parts()
-        text = f"{f'Run {run_id}' if run_id else 'The run'} {ended}: {'; '.join(parts) if parts else 'nothing changed'}"
+        run = f"Run {run_id} {ended}" if run_id else ended.capitalize()  # no run: nothing was written
+        text = f"{run}: {'; '.join(parts) if parts else 'nothing changed'}"
         undo = bool(self.journalled and run_id)
         if self.waiting_for_review:
             text += "; " if parts else ". "

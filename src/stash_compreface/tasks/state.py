@@ -10,12 +10,13 @@ The file is only a cache of work in progress, so it must never stop a run: a fil
 one. The one thing that is refused is a file written by a *newer* plugin: clobbering it would lose data
 that an upgrade would have kept. The layout carries ``PRAGMA user_version`` and is upgraded by ordered
 migrations.
+
+It also holds the undo journal's rows (``runs``, ``run_writes``); what they mean is ``tasks/journal.py``'s.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import sqlite3
 import threading
@@ -23,7 +24,6 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from .. import hookqueue
 from ..errors import FatalError, SettingError
@@ -32,11 +32,12 @@ from ..sqlite_file import (
     Damaged,
     NewerFileError,
     Schema,
-    cannot_open,
     connect,
     in_memory,
+    open_copy,
     open_file,
     prepare,
+    read_into_memory,
 )
 
 Warn = Callable[[str], None]
@@ -113,6 +114,35 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
             retired_at REAL NOT NULL
         )""",
     ),
+    (
+        # 6: the typed journal (tasks/journal.py). Runs whose entries were trimmed (journalRuns) stay known, so
+        # undoing one says why it cannot. The entries move into a table clustered by (run_id, seq), without the
+        # rowid and the separate key index, in their compact form: a link's detail no longer repeats the kind
+        # and item of its target; a link that added no performer becomes "tags"; an example is filed under the
+        # item it came from (how rejectMatch and confirmMatch look it up), its subject moving into the detail.
+        "ALTER TABLE runs ADD COLUMN trimmed_at REAL",
+        """CREATE TABLE journal (
+            run_id INTEGER NOT NULL,
+            seq INTEGER NOT NULL,
+            kind TEXT NOT NULL,
+            target TEXT NOT NULL,
+            detail TEXT NOT NULL,
+            PRIMARY KEY (run_id, seq)
+        ) WITHOUT ROWID""",
+        """INSERT INTO journal(run_id, seq, kind, target, detail)
+            SELECT run_id, seq,
+                CASE WHEN kind = 'link' AND COALESCE(json_array_length(detail, '$.performers'), 0) = 0 THEN 'tags'
+                     ELSE kind END,
+                CASE WHEN kind = 'example' THEN COALESCE(json_extract(detail, '$.item'), '') ELSE target END,
+                json(CASE WHEN kind = 'link' THEN json_remove(detail, '$.kind', '$.item')
+                          WHEN kind = 'example' THEN json_set(json_remove(detail, '$.item'), '$.subject', target)
+                          ELSE detail END)
+            FROM run_writes""",
+        "UPDATE journal SET detail = json_remove(detail, '$.performers') WHERE kind = 'tags'",
+        "DROP TABLE run_writes",
+        "ALTER TABLE journal RENAME TO run_writes",
+        "CREATE INDEX run_writes_examples ON run_writes(target) WHERE kind = 'example'",
+    ),
 )
 
 # What a current file must contain; anything less is not our file.
@@ -122,7 +152,7 @@ _EXPECTED_COLUMNS: Mapping[str, frozenset[str]] = {
     "learned": frozenset({"subject", "image_id"}),
     "pending_promotions": frozenset({"subject", "performer_id", "created_at"}),
     "transfers": frozenset({"direction", "source_id", "target_id"}),
-    "runs": frozenset({"id", "mode", "started_at", "undone_at"}),
+    "runs": frozenset({"id", "mode", "started_at", "undone_at", "trimmed_at"}),
     "run_writes": frozenset({"run_id", "seq", "kind", "target", "detail"}),
     "refusals": frozenset({"item", "performer_id", "subject", "created_at"}),
     "retired": frozenset({"subject", "reason", "retired_at"}),
@@ -203,28 +233,6 @@ def open_state(location: StateLocation, *, warn: Warn, dry_run: bool = False) ->
 # ----------------------------------------------------------------------------------------------- opening
 
 
-def _read_into_memory(path: Path) -> sqlite3.Connection:
-    """Copy a state file into memory without writing to it (dry runs, and seeds in read-only folders)."""
-    memory = connect(":memory:")
-    last: sqlite3.Error | None = None
-    # A WAL file in a read-only folder cannot get its -shm; "immutable" reads it as it stands.
-    for uri in (f"{path.resolve().as_uri()}?mode=ro", f"{path.resolve().as_uri()}?immutable=1"):
-        try:
-            disk = sqlite3.connect(uri, uri=True, check_same_thread=False)
-        except sqlite3.Error as exc:
-            last = exc
-            continue
-        try:
-            disk.backup(memory)
-            return memory
-        except sqlite3.OperationalError as exc:
-            last = exc
-        finally:
-            disk.close()
-    assert last is not None
-    raise last
-
-
 class StateStore:
     def __init__(self, path: Path | None, *, dry_run: bool = False, warn: Warn | None = None,
                  seed: Path | None = None) -> None:
@@ -249,7 +257,7 @@ class StateStore:
     def _copy_seed(self, seed: Path, path: Path) -> None:
         """Carry the state of a folder that became read-only over; if that fails, start afresh."""
         try:
-            memory = _read_into_memory(seed)
+            memory = read_into_memory(seed)
             try:
                 prepare(memory, SCHEMA, str(seed))
                 disk = connect(path)
@@ -268,24 +276,7 @@ class StateStore:
                        f"Not carried over: {_LOST}.")
 
     def _open_dry(self, path: Path, seed: Path | None) -> sqlite3.Connection:
-        source = path if path.exists() else seed
-        if source is None or not source.exists():
-            return in_memory(SCHEMA)
-        try:
-            if source.is_file() and source.stat().st_size == 0:
-                raise Damaged("the file is empty")
-            memory = _read_into_memory(source)
-            prepare(memory, SCHEMA, str(source))
-            return memory
-        except Damaged as damage:
-            self._warn(f"The state file {source} could not be used ({damage}). A real run would move it aside "
-                       f"and start a new one, losing {_LOST}; this dry run starts from nothing and leaves it as is.")
-        except sqlite3.DatabaseError as damage:
-            if isinstance(damage, sqlite3.OperationalError) and "not a database" not in str(damage):
-                raise cannot_open(SCHEMA, source, str(damage)) from damage
-            self._warn(f"The state file {source} could not be used ({damage}). A real run would move it aside "
-                       f"and start a new one, losing {_LOST}; this dry run starts from nothing and leaves it as is.")
-        return in_memory(SCHEMA)
+        return open_copy(path if path.exists() else seed, SCHEMA, self._warn)
 
     def close(self) -> None:
         with self._lock:
@@ -388,7 +379,7 @@ class StateStore:
         with self._lock, self._db:
             self._db.execute("DELETE FROM learned WHERE subject = ? AND image_id = ?", (subject, image_id))
 
-    # -- the journal -------------------------------------------------------------------------------
+    # -- the journal (stored rows; tasks/journal.py reads and writes them as typed entries) ------------
 
     def start_run(self, mode: str) -> int:
         """A new run id; every write of the run is recorded under it."""
@@ -396,53 +387,62 @@ class StateStore:
             cursor = self._db.execute("INSERT INTO runs(mode, started_at) VALUES (?, ?)", (mode, time.time()))
         return int(cursor.lastrowid or 0)
 
-    def run_mode(self, run_id: int) -> str | None:
-        with self._lock:
-            row = self._db.execute("SELECT mode FROM runs WHERE id = ?", (run_id,)).fetchone()
-        return row[0] if row else None
+    def trim_runs(self, keep: int) -> int:
+        """Delete the entries of every run before the newest ``keep``; those runs stay, marked trimmed. How
+        many runs were newly trimmed."""
+        with self._lock, self._db:
+            row = self._db.execute("SELECT id FROM runs ORDER BY id DESC LIMIT 1 OFFSET ?", (keep,)).fetchone()
+            if row is None:
+                return 0
+            self._db.execute("DELETE FROM run_writes WHERE run_id <= ?", (row[0],))
+            cursor = self._db.execute("UPDATE runs SET trimmed_at = ? WHERE id <= ? AND trimmed_at IS NULL",
+                                      (time.time(), row[0]))
+        return cursor.rowcount
 
-    def record_write(self, run_id: int, kind: str, target: str, detail: Mapping[str, Any]) -> None:
-        """Recorded after the write succeeded: the journal never claims what Stash does not hold."""
+    def run_record(self, run_id: int) -> tuple[str, bool, bool] | None:
+        """``(mode, undone, trimmed)`` of a run, None when the state has no such run."""
+        with self._lock:
+            row = self._db.execute("SELECT mode, undone_at IS NOT NULL, trimmed_at IS NOT NULL FROM runs WHERE id = ?",
+                                   (run_id,)).fetchone()
+        return None if row is None else (str(row[0]), bool(row[1]), bool(row[2]))
+
+    def append_entry(self, run_id: int, kind: str, target: str, detail: str) -> None:
         with self._lock, self._db:
             (seq,) = self._db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM run_writes WHERE run_id = ?",
                                       (run_id,)).fetchone()
             self._db.execute("INSERT INTO run_writes(run_id, seq, kind, target, detail) VALUES (?, ?, ?, ?, ?)",
-                             (run_id, seq, kind, target, json.dumps(dict(detail), sort_keys=True)))
+                             (run_id, seq, kind, target, detail))
 
-    def run_writes(self, run_id: int) -> list[JournalEntry]:
-        """The run's writes in the order they were made."""
+    def run_entries(self, run_id: int) -> list[tuple[str, str, str]]:
+        """``(kind, target, detail)`` of the run's entries in the order they were written."""
         with self._lock:
-            rows = self._db.execute("SELECT seq, kind, target, detail FROM run_writes WHERE run_id = ? ORDER BY seq",
+            return self._db.execute("SELECT kind, target, detail FROM run_writes WHERE run_id = ? ORDER BY seq",
                                     (run_id,)).fetchall()
-        return [JournalEntry(run_id, seq, kind, target, json.loads(detail)) for seq, kind, target, detail in rows]
 
-    def run_links(self, run_id: int, limit: int) -> tuple[list[JournalEntry], int]:
-        """The run's first ``limit`` links that added a performer, and how many it made in all (the review
-        page shows a few of a run that may have linked thousands)."""
-        where = ("FROM run_writes WHERE run_id = ? AND kind = 'link' "
-                 "AND json_array_length(json_extract(detail, '$.performers')) > 0")
+    def run_entries_of_kind(self, run_id: int, kind: str, limit: int) -> tuple[list[tuple[str, str]], int]:
+        """``(target, detail)`` of the run's first ``limit`` entries of ``kind``, and how many it has."""
         with self._lock:
-            rows = self._db.execute(f"SELECT seq, kind, target, detail {where} ORDER BY seq LIMIT ?",
-                                    (run_id, limit)).fetchall()
-            (count,) = self._db.execute(f"SELECT COUNT(*) {where}", (run_id,)).fetchone()
-        return [JournalEntry(run_id, q, k, t, json.loads(d)) for q, k, t, d in rows], int(count)
+            rows = self._db.execute("SELECT target, detail FROM run_writes WHERE run_id = ? AND kind = ? ORDER BY seq "
+                                    "LIMIT ?", (run_id, kind, limit)).fetchall()
+            (count,) = self._db.execute("SELECT COUNT(*) FROM run_writes WHERE run_id = ? AND kind = ?",
+                                        (run_id, kind)).fetchone()
+        return rows, int(count)
 
-    def examples_from(self, item: str, subjects: Iterable[str]) -> list[JournalEntry]:
-        """Every journalled example taken from ``item`` for one of ``subjects``, any run."""
-        wanted = {s.casefold() for s in subjects}
-        with self._lock:  # the item is matched in SQL: a journal may hold a library's worth of examples
-            rows = self._db.execute("SELECT run_id, seq, kind, target, detail FROM run_writes WHERE kind = 'example' "
-                                    "AND json_extract(detail, '$.item') = ? ORDER BY run_id, seq", (item,)).fetchall()
-        entries = [JournalEntry(r, q, k, t, json.loads(d)) for r, q, k, t, d in rows]
-        return [e for e in entries if e.target.casefold() in wanted]
-
-    def linked_by_other_runs(self, target: str, run_id: int) -> set[str]:
-        """Performers that runs other than ``run_id`` (and not undone) linked to ``target`` (``image:<id>``)."""
+    def entries_at(self, kind: str, target: str) -> list[tuple[str, str]]:
+        """``(target, detail)`` of every entry of ``kind`` at ``target``, any run, oldest first."""
         with self._lock:
-            rows = self._db.execute("SELECT detail FROM run_writes w JOIN runs r ON r.id = w.run_id "
-                                    "WHERE w.kind = 'link' AND w.target = ? AND w.run_id != ? AND r.undone_at IS NULL",
-                                    (target, run_id)).fetchall()
-        return {p for (detail,) in rows for p in json.loads(detail).get("performers", [])}
+            return self._db.execute("SELECT target, detail FROM run_writes WHERE kind = ? AND target = ? "
+                                    "ORDER BY run_id, seq", (kind, target)).fetchall()
+
+    def targets_shared(self, run_id: int, kind: str) -> set[str]:
+        """Targets of the run's entries of ``kind`` that entries of ``kind`` of other runs, not undone, share."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT DISTINCT w.target FROM run_writes w JOIN runs r ON r.id = w.run_id "
+                "WHERE w.kind = ? AND w.run_id != ? AND r.undone_at IS NULL "
+                "AND w.target IN (SELECT target FROM run_writes WHERE run_id = ? AND kind = ?)",
+                (kind, run_id, run_id, kind)).fetchall()
+        return {target for (target,) in rows}
 
     def mark_undone(self, run_id: int) -> None:
         with self._lock, self._db:
@@ -546,15 +546,3 @@ class RunSummary:
     started_at: float
     undone: bool
     writes: int
-
-
-@dataclass(frozen=True)
-class JournalEntry:
-    """One write of a run: ``kind`` (link, performer, alias, example, copied_example, ...), its target and what it
-    added."""
-
-    run_id: int
-    seq: int
-    kind: str
-    target: str
-    detail: dict[str, Any]

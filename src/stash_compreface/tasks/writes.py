@@ -1,8 +1,13 @@
 """Every change the plugin makes, to Stash or to the face service, goes through one writer.
 
-:class:`Writes` performs them; :class:`DryRunWrites` logs each one as "dry run: would …" and performs
-none, so a dry run is the same code path with another writer, not a branch in every task. Creations
-return ``None`` in a dry run: there are no fake ids to filter out later.
+:class:`Writes` performs each write through :meth:`Writes._write`, which in a dry run says it instead
+("dry run: would …", in the user's terms: tag names, labels) and performs nothing; creations then return
+``None``: there are no fake ids to filter out later. What makes a dry run write nothing is not this class:
+the session hands a dry run read-only ports (``ports.py``), so a write that bypassed ``_write`` would
+still only be logged.
+
+Each write that succeeded opens the run's journal (a run that writes nothing gets no run) and, when undoRun
+can revert it, records a typed entry (``tasks/journal.py``) after it.
 
 Stash writes are bulk ``ADD``/``REMOVE`` only (whatever else the user set is never touched), and an
 item's removals are sent before its additions: if the second mutation fails, the item is left without
@@ -17,8 +22,8 @@ import base64
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
-from typing import Protocol
+from contextlib import contextmanager, nullcontext
+from typing import Protocol, TypeVar
 
 from ..errors import GraphQLError, ServiceError, WriteFailed
 from ..faces.matching import outcome_tags
@@ -26,9 +31,20 @@ from ..faceservice import FaceService
 from ..settings import Settings
 from ..stash.client import StashClient
 from ..stash.models import ItemKind, Performer
-from .state import StateStore
+from .journal import (
+    AliasAdded,
+    Entry,
+    ExampleAdded,
+    ExampleCopied,
+    Journal,
+    PerformerCreated,
+    PerformerSeen,
+    PerformerTagged,
+    on_item,
+)
 
 Log = Callable[[str, str], None]
+T = TypeVar("T")
 
 
 def data_url(jpeg: bytes) -> str:
@@ -64,46 +80,61 @@ def _stash_write(what: str) -> Iterator[None]:
 class Writes:
     """Performs every write; tags are looked up once per run and created on first use."""
 
-    dry_run = False
-
     def __init__(self, stash: StashClient, settings: Settings, face_service: Callable[[], FaceService],
-                 log: Log, state: StateStore | None = None) -> None:
+                 log: Log, journal: Journal | None = None) -> None:
         self._stash = stash
         self._settings = settings
         self._faces = face_service
         self._log = log
-        self._state = state
+        self.journal = journal  # None: nothing is recorded (a writer on its own, in tests)
+        self.dry_run = settings.dry_run
         self._tag_ids: dict[str, str | None] = {}
         self._tag_lock = threading.Lock()
-        self.run_id: int | None = None
         self._created: set[str] = set()
         # What the run removed or deleted that the journal does not keep (undoRun only reverts additions),
         # for the run's closing summary: items reset by kind ("image", "scene"), and "subject" deletions.
         self.removed: Counter[str] = Counter()
         self._removed_lock = threading.Lock()
 
-    # -- the journal -----------------------------------------------------------------------------
+    # -- one write, and the journal --------------------------------------------------------------
 
-    def start_run(self, mode: str) -> int | None:
-        """Open this run's journal (once); its id is the task output's ``runId``. None without a state
-        store, and in a dry run, which writes nothing, its journal included."""
-        if self.run_id is None and self._state is not None and not self.dry_run:
-            self.run_id = self._state.start_run(mode)
-        return self.run_id
+    @property
+    def run_id(self) -> int | None:
+        """This run's journal id: None until the run's first write, and always in a dry run."""
+        return self.journal.run_id if self.journal is not None else None
 
-    def _journal(self, entry_kind: str, target: str, **detail: object) -> None:
-        if self.run_id is not None and self._state is not None:
-            self._state.record_write(self.run_id, entry_kind, target, detail)
+    def _write(self, what: str, write: Callable[[], T], *, stash: bool = True) -> T | None:
+        """Perform one write (``what`` says it in the user's terms), then open the run's journal; in a dry run
+        say it instead and return None. A Stash write that failed for good becomes WriteFailed."""
+        if self.dry_run:
+            self._log("info", f"dry run: would {what}")
+            return None
+        with _stash_write(what) if stash else nullcontext():
+            result = write()
+        if self.journal is not None:
+            self.journal.open()
+        return result
+
+    def _do(self, what: str, write: Callable[[], object], *, stash: bool = True) -> bool:
+        """:meth:`_write` of a write without a result: True once done, False in a dry run."""
+
+        def done() -> bool:
+            write()
+            return True
+
+        return self._write(what, done, stash=stash) is not None
+
+    def _record(self, entry: Entry) -> None:
+        if self.journal is not None and not self.dry_run:
+            self.journal.record(entry)
 
     def _snapshot(self, performer_id: str) -> None:
-        """A performer this run created, as it is after the run's own writes: undoRun deletes it only while
-        it still looks like this (Stash's image_path carries updated_at, so any edit changes it)."""
+        """A performer this run created, as it is after the run's own writes (see :class:`PerformerSeen`)."""
         if self.run_id is None or performer_id not in self._created:
             return
         performer = self._stash.find_performer(performer_id)
         if performer is not None:
-            self._journal("performer_state", performer_id, name=performer.name, aliases=list(performer.aliases),
-                          image_path=performer.image_url, tags=sorted(performer.tag_ids))
+            self._record(PerformerSeen.of(performer))
 
     # -- tags ------------------------------------------------------------------------------------
 
@@ -112,6 +143,7 @@ class Writes:
 
         Remembered for the run, a missing tag included, so it is looked up once, not once per item.
         """
+        create = create and not self.dry_run  # a dry run's "would add tags" already names it
         key = name.strip().casefold()
         with self._tag_lock:
             if key in self._tag_ids and (self._tag_ids[key] is not None or not create):
@@ -124,8 +156,7 @@ class Writes:
 
     def _create_tag(self, name: str) -> str | None:
         try:
-            with _stash_write(f"create tag {name!r}"):
-                return self._stash.create_tag(name)
+            return self._write(f"create tag {name!r}", lambda: self._stash.create_tag(name))
         except WriteFailed:
             # Another run (or the user) created it between our find and create.
             tag_id = self._stash.find_tag(name)
@@ -168,18 +199,6 @@ class Writes:
                          add_performers=sorted(new_performers, key=int))
         return len(new_performers)
 
-    def _journal_links(self, kind: ItemKind, ids: list[str], tags: list[str], performers: list[str], *,
-                       tags_certain: bool, removed: list[str]) -> None:
-        """``tags_certain`` False: the items were not read, so a tag may have been there before (undo then
-        removes it only from items left without any performer). ``removed``: the tags removed from the items
-        just before (an earlier Unidentified of this run, for the run's summary; undo does not restore them)."""
-        if not (tags or performers):
-            return
-        for item_id in ids:
-            self._journal("link", f"{kind.value}:{item_id}", kind=kind.value, item=item_id, performers=performers,
-                          **({"tags": tags} if tags_certain else {"maybe_tags": tags}),
-                          **({"removed_tags": removed} if removed else {}))
-
     def _count_removed(self, what: str, count: int) -> None:
         with self._removed_lock:
             self.removed[what] += count
@@ -200,22 +219,40 @@ class Writes:
     def clear_scan_tags(self, kind: ItemKind, ids: list[str]) -> None:
         """Reset: Scanned, Error and Unidentified off, so the items are tried again."""
         s = self._settings
-        self._update(kind, ids, label=f"{kind.value}s {', '.join(ids)}",
-                     remove_tags=[s.scanned_tag, s.error_tag, s.unidentified_tag])
-        self._count_removed(kind.value, len(ids))
+        remove = [t for t in (self.tag_id(n) for n in (s.scanned_tag, s.error_tag, s.unidentified_tag)) if t]
+        if remove and self._do(f"remove tags {s.scanned_tag}, {s.error_tag}, {s.unidentified_tag} from "
+                                  f"{kind.value}s {', '.join(ids)}",
+                               lambda: self._stash.update_items(kind, ids, remove_tags=remove)):
+            self._count_removed(kind.value, len(ids))
 
     def _update(self, kind: ItemKind, ids: list[str], *, label: str, add_tags: Iterable[str] = (),
                 remove_tags: Iterable[str] = (), add_performers: Iterable[str] = (),
                 tags_certain: bool = True) -> None:
-        remove = [t for t in (self.tag_id(n) for n in remove_tags) if t]
-        with _stash_write(f"update {label}"):
+        """Removals, then additions; the additions journalled per item. ``tags_certain`` False: the items were
+        not read, so a tag may have been there before (undo then removes it only from items no other run
+        linked a performer to). The removed tags go into the entry too, for the run's summary (an earlier
+        Unidentified of this run; undo does not restore them)."""
+        remove_names, add_names, performers = list(remove_tags), list(add_tags), list(add_performers)
+        parts = [f"remove tags {', '.join(remove_names)}"] if remove_names else []
+        parts += [f"add tags {', '.join(add_names)}"] if add_names else []
+        parts += [f"link performers {', '.join(performers)}"] if performers else []
+        remove = [t for t in (self.tag_id(n) for n in remove_names) if t]
+
+        def write() -> list[str]:
             if remove:
                 self._stash.update_items(kind, ids, remove_tags=remove)
-            add = self._ensure_tags(add_tags)
-            performers = list(add_performers)
+            add = self._ensure_tags(add_names)
             if add or performers:
                 self._stash.update_items(kind, ids, add_tags=add, add_performers=performers)
-                self._journal_links(kind, ids, add, performers, tags_certain=tags_certain, removed=remove)
+            return add
+
+        if not parts:
+            return
+        add = self._write(f"{'; '.join(parts)} on {label}", write)
+        if add or (add is not None and performers):
+            for item_id in ids:
+                self._record(on_item(kind, item_id, performers=performers, tags=add, tags_certain=tags_certain,
+                                     removed=remove))
 
     # -- performers ------------------------------------------------------------------------------
 
@@ -227,18 +264,23 @@ class Writes:
         error_id = self.tag_id(s.error_tag)
         add = [wanted_id] if wanted_id and wanted_id not in performer.tag_ids else []
         remove = [error_id] if not failed and error_id and error_id in performer.tag_ids else []
-        if add or remove:
-            with _stash_write(f"tag {performer.label}"):
-                self._stash.update_performers([performer.id], add_tags=add, remove_tags=remove)
-            if add:
-                self._journal("performer_tags", performer.id, tags=add)
-            self._snapshot(performer.id)
+        if self.dry_run and wanted_id is None:
+            add = [wanted]  # a dry run does not create the tag: say it by name
+        if not (add or remove):
+            return
+        what = f"tag {performer.label} {wanted}" + (f", untag {s.error_tag}" if remove else "")
+        if not self._do(what, lambda: self._stash.update_performers([performer.id], add_tags=add, remove_tags=remove)):
+            return
+        if add:
+            self._record(PerformerTagged(performer_id=performer.id, tags=tuple(add)))
+        self._snapshot(performer.id)
 
     def add_alias(self, performer: Performer, alias: str) -> None:
-        with _stash_write(f"add alias {alias} to {performer.label}"):
-            self._stash.update_performers([performer.id], add_aliases=[alias])
+        if not self._do(f"add alias {alias} to {performer.label}",
+                        lambda: self._stash.update_performers([performer.id], add_aliases=[alias])):
+            return
         if alias.casefold() not in {a.casefold() for a in performer.aliases}:
-            self._journal("alias", performer.id, alias=alias)
+            self._record(AliasAdded(performer_id=performer.id, alias=alias))
         self._snapshot(performer.id)
         self._log("debug", f"{performer.label}: added alias {alias}")
 
@@ -246,8 +288,8 @@ class Writes:
         """Create the performer, or find the one someone else created under that name meanwhile; the bool
         says whether this call created it. None only in a dry run."""
         try:
-            with _stash_write(f"create performer {name}"):
-                performer = self._stash.create_performer(name, image_url=data_url(face_jpeg), gender=gender)
+            performer = self._write(f"create performer {name}", lambda: self._stash.create_performer(
+                name, image_url=data_url(face_jpeg), gender=gender))
         except WriteFailed as exc:
             if not isinstance(exc.__cause__, GraphQLError):
                 raise
@@ -256,10 +298,12 @@ class Writes:
             if not existing:
                 raise
             return existing[0], False
+        if performer is None:
+            return None
         self._log("info", f"created performer {performer.id} ({name})")
         if self.run_id is not None:
             self._created.add(performer.id)
-            self._journal("performer", performer.id, name=name)
+            self._record(PerformerCreated(performer_id=performer.id, name=name))
             self._snapshot(performer.id)
         return performer, True
 
@@ -268,129 +312,65 @@ class Writes:
     def add_example(self, subject: str, face_jpeg: bytes, *, why: str, item: str | None = None,
                     new_subject: bool = False) -> str | None:
         """Add a one-face image as an example of ``subject`` (created if missing) to the task's face service;
-        the example id.
+        the example id, None in a dry run.
 
         ``item`` is where the face came from (an image id, or ``scene:<id>``), so rejectMatch can find the
         example; ``new_subject`` says this example creates the subject, so undoRun deletes it once empty.
         """
-        example_id = self._faces().add_example(subject, face_jpeg)
-        self._journal("example", subject, example_id=example_id, item=item, new_subject=new_subject)
+        example_id = self._write(f"add {why} to subject {subject}",
+                                 lambda: self._faces().add_example(subject, face_jpeg), stash=False)
+        if example_id is not None:
+            self._record(ExampleAdded(subject=subject, example_id=example_id, item=item, new_subject=new_subject))
         return example_id
 
     def copy_example(self, subject: str, face_jpeg: bytes, *, into: FaceService, engine: str, direction: str,
                      source_id: str, new_subject: bool) -> str | None:
         """Copy an example of ``subject`` into another face service (importFromCompreFace, exportToCompreFace);
-        the example id there.
+        the example id there, None in a dry run.
 
         Journalled with the engine it landed in (``builtin`` or ``compreface``), so undoRun deletes it from
         that engine, not from the task's own face service; ``direction`` and ``source_id`` name the transfer
         record undoRun forgets, and ``new_subject`` says the subject did not exist in that engine before
         this run (undoRun deletes it once empty).
         """
-        example_id = into.add_example(subject, face_jpeg)
-        self._journal("copied_example", subject, engine=engine, example_id=example_id, direction=direction,
-                      source_id=source_id, new_subject=new_subject)
+        example_id = self._write(f"add example {source_id} to subject {subject} in the {engine} engine",
+                                 lambda: into.add_example(subject, face_jpeg), stash=False)
+        if example_id is not None:
+            self._record(ExampleCopied(subject=subject, engine=engine, example_id=example_id, direction=direction,
+                                       source_id=source_id, new_subject=new_subject))
         return example_id
-
 
     # -- corrections (rejectMatch, undoRun, rejectCandidate) -------------------------------------
 
     def remove_from_items(self, kind: ItemKind, ids: list[str], *, tags: Iterable[str] = (),
                           performers: Iterable[str] = ()) -> None:
         """Bulk REMOVE of exactly these tags and performers; nothing else on the items changes."""
-        with _stash_write(f"update {kind.value}s {', '.join(ids)}"):
-            self._stash.remove_from_items(kind, ids, tags=tags, performers=performers)
+        tags, performers = list(tags), list(performers)
+        if ids and (tags or performers):
+            self._do(f"remove tags {', '.join(tags) or '-'} and performers {', '.join(performers) or '-'} from "
+                     f"{kind.value}s {', '.join(ids)}",
+                     lambda: self._stash.remove_from_items(kind, ids, tags=tags, performers=performers))
 
     def remove_from_performers(self, ids: list[str], *, tags: Iterable[str] = (), aliases: Iterable[str] = ()) -> None:
-        with _stash_write(f"update performers {', '.join(ids)}"):
-            self._stash.remove_from_performers(ids, tags=tags, aliases=aliases)
+        tags, aliases = list(tags), list(aliases)
+        if ids and (tags or aliases):
+            self._do(f"remove tags {', '.join(tags) or '-'} and aliases {', '.join(aliases) or '-'} from "
+                     f"performers {', '.join(ids)}",
+                     lambda: self._stash.remove_from_performers(ids, tags=tags, aliases=aliases))
 
     def destroy_performer(self, performer_id: str) -> None:
-        with _stash_write(f"delete performer {performer_id}"):
-            self._stash.destroy_performer(performer_id)
-        self._log("info", f"deleted performer {performer_id}")
+        if self._do(f"delete performer {performer_id}", lambda: self._stash.destroy_performer(performer_id)):
+            self._log("info", f"deleted performer {performer_id}")
 
     def delete_example(self, example_id: str, *, subject: str, service: FaceService | None = None) -> None:
         """Delete from the task's face service, or from ``service`` (a copy undoRun reverts)."""
-        (service or self._faces()).delete_example(example_id)
+        self._do(f"delete example {example_id} of subject {subject}",
+                 lambda: (service or self._faces()).delete_example(example_id), stash=False)
 
     def delete_subject(self, subject: str, *, service: FaceService | None = None) -> None:
-        (service or self._faces()).delete_subject(subject)
-        self._count_removed("subject", 1)
+        if self._do(f"delete subject {subject}", lambda: (service or self._faces()).delete_subject(subject),
+                    stash=False):
+            self._count_removed("subject", 1)
 
 
-class DryRunWrites(Writes):
-    """Logs every write it is asked for and performs none."""
-
-    dry_run = True
-
-    def _would(self, message: str) -> None:
-        self._log("info", f"dry run: would {message}")
-
-    def tag_id(self, name: str, *, create: bool = False) -> str | None:
-        return super().tag_id(name, create=False)
-
-    def _update(self, kind: ItemKind, ids: list[str], *, label: str, add_tags: Iterable[str] = (),
-                remove_tags: Iterable[str] = (), add_performers: Iterable[str] = (),
-                tags_certain: bool = True) -> None:
-        parts = []
-        if remove := list(remove_tags):
-            parts.append(f"remove tags {', '.join(remove)}")
-        if add := list(add_tags):
-            parts.append(f"add tags {', '.join(add)}")
-        if performers := list(add_performers):
-            parts.append(f"link performers {', '.join(performers)}")
-        if parts:
-            self._would(f"{'; '.join(parts)} on {label}")
-
-    def tag_performer(self, performer: Performer, *, failed: bool) -> None:
-        s = self._settings
-        wanted = s.error_tag if failed else s.synced_tag
-        wanted_id = self.tag_id(wanted)
-        if wanted_id is None or wanted_id not in performer.tag_ids:
-            self._would(f"tag {performer.label} {wanted}")
-
-    def add_alias(self, performer: Performer, alias: str) -> None:
-        self._would(f"add alias {alias} to {performer.label}")
-
-    def create_performer(self, name: str, face_jpeg: bytes, gender: str | None) -> tuple[Performer, bool] | None:
-        self._would(f"create performer {name}")
-        return None
-
-    def remove_from_items(self, kind: ItemKind, ids: list[str], *, tags: Iterable[str] = (),
-                          performers: Iterable[str] = ()) -> None:
-        self._would(f"remove tags {', '.join(tags) or '-'} and performers {', '.join(performers) or '-'} from "
-                    f"{kind.value}s {', '.join(ids)}")
-
-    def remove_from_performers(self, ids: list[str], *, tags: Iterable[str] = (), aliases: Iterable[str] = ()) -> None:
-        self._would(f"remove tags {', '.join(tags) or '-'} and aliases {', '.join(aliases) or '-'} from performers "
-                    f"{', '.join(ids)}")
-
-    def destroy_performer(self, performer_id: str) -> None:
-        self._would(f"delete performer {performer_id}")
-
-    def delete_example(self, example_id: str, *, subject: str, service: FaceService | None = None) -> None:
-        self._would(f"delete example {example_id} of subject {subject}")
-
-    def delete_subject(self, subject: str, *, service: FaceService | None = None) -> None:
-        self._would(f"delete subject {subject}")
-
-    def add_example(self, subject: str, face_jpeg: bytes, *, why: str, item: str | None = None,
-                    new_subject: bool = False) -> str | None:
-        self._would(f"add {why} to subject {subject}")
-        return None
-
-    def copy_example(self, subject: str, face_jpeg: bytes, *, into: FaceService, engine: str, direction: str,
-                     source_id: str, new_subject: bool) -> str | None:
-        self._would(f"add example {source_id} to subject {subject} in the {engine} engine")
-        return None
-
-
-def writes_for(stash: StashClient, settings: Settings, face_service: Callable[[], FaceService],
-               log: Log, state: StateStore | None = None) -> Writes:
-    """The writer the settings ask for; with ``state``, a real run journals its writes there."""
-    cls = DryRunWrites if settings.dry_run else Writes
-    return cls(stash, settings, face_service, log, state)
-
-
-__all__ = ["DryRunWrites", "Taggable", "Writes", "data_url", "writes_for"]
+__all__ = ["Taggable", "Writes", "data_url"]

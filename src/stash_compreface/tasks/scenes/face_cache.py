@@ -6,14 +6,12 @@ index), as a face of an image is taught. Sampling the video again for it would t
 look, so the faces of the last look at each scene are kept as JPEG files in the state folder
 (``scene-faces/<scene id>/<index>.jpg``), replaced by the next look; only the most recent scenes are kept.
 They are a cache: deleting the folder loses nothing but the chance to teach those faces without looking
-again.
+again. They are written through the state folder's file port (``ctx.files``), which a dry run makes
+read-only: a dry look keeps nothing.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -24,30 +22,17 @@ KEPT_SCENES = 50
 
 
 def _root(ctx: TaskContext) -> Path | None:
-    return None if ctx.state.path is None else ctx.state.path.parent / FOLDER_NAME
+    return ctx.files.path(FOLDER_NAME)
 
 
 def keep(ctx: TaskContext, scene_id: str, crops: Sequence[bytes | None]) -> None:
-    """Keep the faces of one look at a scene (``crops[i]`` for person ``i``), replacing the last look's."""
+    """Keep the faces of one look at a scene (``crops[i]`` for person ``i``), replacing the last look's (at
+    once: another look at the same scene landing meanwhile wins, its faces are as good)."""
     root = _root(ctx)
     if root is None:
         return
-    tag = f"{os.getpid()}-{threading.get_ident()}"
-    staging, old = root / f".new-{scene_id}-{tag}", root / f".old-{scene_id}-{tag}"
-    staging.mkdir(parents=True, exist_ok=True)
-    for index, crop in enumerate(crops):
-        if crop:
-            (staging / f"{index}.jpg").write_bytes(crop)
-    target = root / scene_id
-    try:
-        if target.exists():
-            target.rename(old)
-        staging.rename(target)
-    except OSError:  # another look at the same scene just landed: its faces are as good
-        pass
-    for leftover in (staging, old):
-        shutil.rmtree(leftover, ignore_errors=True)
-    _prune(root)
+    ctx.files.replace_folder(root / scene_id, {f"{index}.jpg": crop for index, crop in enumerate(crops) if crop})
+    _prune(ctx, root)
 
 
 def face(ctx: TaskContext, scene_id: str, index: int) -> bytes | None:
@@ -61,12 +46,14 @@ def face(ctx: TaskContext, scene_id: str, index: int) -> bytes | None:
         return None
 
 
-def _prune(root: Path) -> None:
+def _prune(ctx: TaskContext, root: Path) -> None:
     """Only the ``KEPT_SCENES`` most recently looked-at scenes keep their faces."""
+    if not root.is_dir():  # a dry run kept nothing
+        return
     scenes = [p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")]
     scenes.sort(key=_looked_at, reverse=True)
     for stale in scenes[KEPT_SCENES:]:
-        shutil.rmtree(stale, ignore_errors=True)
+        ctx.files.remove_tree(stale)
 
 
 def _looked_at(folder: Path) -> float:

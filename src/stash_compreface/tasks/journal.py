@@ -1,0 +1,440 @@
+"""The undo journal: what each run added, one typed entry per write, each entry able to revert itself.
+
+The writer (``tasks/writes.py``) records an entry after each write that succeeded, so the journal never
+claims what Stash or the face engine does not hold. undoRun reverts a run's entries newest first; the run's
+closing summary (``runner.RunChanges``), the review page's run links and rejectMatch/confirmMatch read them
+too. Every reader goes through the classes here: how an entry is stored (a kind, a target, a compact JSON
+detail in the state file's ``run_writes``) is known to this module only.
+
+Each kind, as stored, its class, what the run added, and the target it is filed under:
+
+- ``link`` :class:`Linked`: performers linked to an item, with the tags that came with them (``image:12``);
+- ``tags`` :class:`Tagged`: the plugin's tags on an item, no performer (``scene:3``);
+- ``performer`` :class:`PerformerCreated`: a performer (its id);
+- ``performer_state`` :class:`PerformerSeen`: how a performer it created looked after its writes (its id);
+- ``alias`` :class:`AliasAdded`: an alias on a performer (its id);
+- ``performer_tags`` :class:`PerformerTagged`: tags on a performer (its id);
+- ``example`` :class:`ExampleAdded`: an example learned by the task's face engine (the item it came from);
+- ``copied_example`` :class:`ExampleCopied`: an example copied into the other engine (the subject).
+
+The undo rules (:class:`Undo`): exactly what the run added is removed (bulk REMOVE of its ids), so the
+user's later edits stay; a performer the run created is deleted only while it still looks as the run left
+it, and one the user edited since keeps its subject, faces and alias (else a later run would grow a second
+performer of the same face); undoing a promotion makes the subject a candidate again; copied examples are
+deleted from the engine they went into and their transfer forgotten; undoing twice changes nothing more.
+
+A run is opened at its first write (:meth:`Journal.open`), so a look that writes nothing gets no run and
+no ``runId``. Retention: opening a run deletes the entries of the runs before the newest ``journalRuns``
+(this one included); those runs stay known as trimmed, and undoing one is refused, naming the setting.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Self
+
+from ..faceservice import FaceService, FaceServiceError
+from ..stash.models import ItemKind, Performer
+from .state import StateStore
+
+if TYPE_CHECKING:
+    from .writes import Writes
+
+
+def _ids(values: Iterable[Any] | None) -> tuple[str, ...]:
+    return tuple(str(v) for v in values or ())
+
+
+def _compact(**fields: Any) -> dict[str, Any]:
+    """The detail as stored: empty and false fields left out (a journal may hold a library's worth)."""
+    return {name: list(value) if isinstance(value, tuple) else value for name, value in fields.items()
+            if value not in (None, False, (), "")}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Entry:
+    """One write of a run. Subclasses say what they store (:attr:`target`, :meth:`detail`) and read it back
+    (:meth:`parse`), and how undoRun reverts them (:meth:`revert`; a record only read by others reverts
+    nothing)."""
+
+    KIND: ClassVar[str]
+
+    @property
+    def target(self) -> str:
+        raise NotImplementedError
+
+    def detail(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    @classmethod
+    def parse(cls, target: str, detail: Mapping[str, Any]) -> Self:
+        raise NotImplementedError
+
+    def revert(self, undo: Undo) -> None:
+        return None
+
+
+@dataclass(frozen=True, kw_only=True)
+class _OnItem(Entry):
+    """Tags (and, for :class:`Linked`, performers) the run added to one image, scene or gallery."""
+
+    kind: ItemKind
+    item: str
+    performers: tuple[str, ...] = ()  # performer ids (Linked only)
+    tags: tuple[str, ...] = ()  # added to an item that was read first: they were not there before
+    maybe_tags: tuple[str, ...] = ()  # added without reading the item (a promotion's links): maybe already there
+    removed_tags: tuple[str, ...] = ()  # removed just before (an earlier Unidentified); undo does not restore them
+
+    @property
+    def target(self) -> str:
+        return f"{self.kind.value}:{self.item}"
+
+    def detail(self) -> dict[str, Any]:
+        return _compact(performers=self.performers, tags=self.tags, maybe_tags=self.maybe_tags,
+                        removed_tags=self.removed_tags)
+
+    @classmethod
+    def parse(cls, target: str, detail: Mapping[str, Any]) -> Self:
+        kind, _, item = target.partition(":")
+        return cls(kind=ItemKind(kind), item=item, performers=_ids(detail.get("performers")),
+                   tags=_ids(detail.get("tags")), maybe_tags=_ids(detail.get("maybe_tags")),
+                   removed_tags=_ids(detail.get("removed_tags")))
+
+    def revert(self, undo: Undo) -> None:
+        performers = [p for p in self.performers if p not in undo.deletable]
+        tags = list(self.tags)
+        if self.maybe_tags and self.target not in undo.linked_elsewhere:
+            # Matched came with a promotion's link; no other run linked a performer here, so it was ours
+            # (performers the user added by hand never set Matched).
+            tags += self.maybe_tags
+        undo.writes.remove_from_items(self.kind, [self.item], tags=tags, performers=performers)
+        undo.counts["unlinked"] += len(self.performers)
+        undo.counts["untagged"] += len(tags)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Tagged(_OnItem):
+    """The plugin's tags on an item where no performer was linked (Scanned, Unidentified, Error)."""
+
+    KIND = "tags"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Linked(_OnItem):
+    """Performers linked to an item, with the tags that came with them (Matched)."""
+
+    KIND = "link"
+
+
+def on_item(kind: ItemKind, item: str, *, performers: Iterable[str], tags: Iterable[str], tags_certain: bool,
+            removed: Iterable[str]) -> Tagged | Linked:
+    """The entry of one item's additions: :class:`Linked` when a performer came with them."""
+    certain, maybe = (tuple(tags), ()) if tags_certain else ((), tuple(tags))
+    cls = Linked if (linked := tuple(performers)) else Tagged
+    return cls(kind=kind, item=item, performers=linked, tags=certain, maybe_tags=maybe, removed_tags=tuple(removed))
+
+
+@dataclass(frozen=True, kw_only=True)
+class PerformerCreated(Entry):
+    KIND = "performer"
+    performer_id: str
+    name: str
+
+    @property
+    def target(self) -> str:
+        return self.performer_id
+
+    def detail(self) -> dict[str, Any]:
+        return {"name": self.name}
+
+    @classmethod
+    def parse(cls, target: str, detail: Mapping[str, Any]) -> Self:
+        return cls(performer_id=target, name=str(detail.get("name", "")))
+
+    def revert(self, undo: Undo) -> None:
+        if self.performer_id in undo.deletable:
+            undo.writes.destroy_performer(self.performer_id)
+            undo.state.clear_promotions_of(self.performer_id)  # its subjects are candidates again
+            undo.counts["performersDeleted"] += 1
+
+
+@dataclass(frozen=True, kw_only=True)
+class PerformerSeen(Entry):
+    """A performer this run created, as it was after the run's own writes: undoRun deletes it only while it
+    still looks like this (Stash's image_path carries updated_at, so any edit changes it)."""
+
+    KIND = "performer_state"
+    performer_id: str
+    name: str
+    aliases: tuple[str, ...]
+    image_path: str
+    tags: tuple[str, ...]
+
+    @classmethod
+    def of(cls, performer: Performer) -> PerformerSeen:
+        return cls(performer_id=performer.id, name=performer.name, aliases=tuple(performer.aliases),
+                   image_path=performer.image_url, tags=tuple(sorted(performer.tag_ids)))
+
+    def unchanged(self, now: Performer) -> bool:
+        return self == PerformerSeen.of(now)
+
+    @property
+    def target(self) -> str:
+        return self.performer_id
+
+    def detail(self) -> dict[str, Any]:
+        # every field, empty ones included: a missing one would read back as "unchanged"
+        return {"name": self.name, "aliases": list(self.aliases), "image_path": self.image_path,
+                "tags": list(self.tags)}
+
+    @classmethod
+    def parse(cls, target: str, detail: Mapping[str, Any]) -> Self:
+        return cls(performer_id=target, name=str(detail.get("name")), aliases=_ids(detail.get("aliases")),
+                   image_path=str(detail.get("image_path")), tags=_ids(detail.get("tags")))
+
+
+@dataclass(frozen=True, kw_only=True)
+class AliasAdded(Entry):
+    KIND = "alias"
+    performer_id: str
+    alias: str
+
+    @property
+    def target(self) -> str:
+        return self.performer_id
+
+    def detail(self) -> dict[str, Any]:
+        return {"alias": self.alias}
+
+    @classmethod
+    def parse(cls, target: str, detail: Mapping[str, Any]) -> Self:
+        return cls(performer_id=target, alias=str(detail["alias"]))
+
+    def revert(self, undo: Undo) -> None:
+        if self.performer_id in undo.deletable or self.alias.casefold() in undo.kept_subjects:
+            return
+        undo.writes.remove_from_performers([self.performer_id], aliases=[self.alias])
+        undo.state.clear_promotion(self.alias)  # the subject is a candidate again
+        undo.counts["aliasesRemoved"] += 1
+
+
+@dataclass(frozen=True, kw_only=True)
+class PerformerTagged(Entry):
+    KIND = "performer_tags"
+    performer_id: str
+    tags: tuple[str, ...]
+
+    @property
+    def target(self) -> str:
+        return self.performer_id
+
+    def detail(self) -> dict[str, Any]:
+        return {"tags": list(self.tags)}
+
+    @classmethod
+    def parse(cls, target: str, detail: Mapping[str, Any]) -> Self:
+        return cls(performer_id=target, tags=_ids(detail.get("tags")))
+
+    def revert(self, undo: Undo) -> None:
+        if self.performer_id not in undo.deletable:
+            undo.writes.remove_from_performers([self.performer_id], tags=self.tags)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExampleAdded(Entry):
+    """An example learned by the task's face engine. Stored under the item it came from (an image id, or
+    ``scene:<id>``), which is how rejectMatch and confirmMatch look it up; "" for a performer's own image."""
+
+    KIND = "example"
+    subject: str
+    example_id: str
+    item: str | None = None
+    new_subject: bool = False  # the example created the subject: undoRun deletes the subject once empty
+
+    @property
+    def target(self) -> str:
+        return self.item or ""
+
+    def detail(self) -> dict[str, Any]:
+        return _compact(subject=self.subject, example_id=self.example_id, new_subject=self.new_subject)
+
+    @classmethod
+    def parse(cls, target: str, detail: Mapping[str, Any]) -> Self:
+        return cls(subject=str(detail["subject"]), example_id=str(detail.get("example_id") or ""),
+                   item=target or None, new_subject=bool(detail.get("new_subject")))
+
+    def revert(self, undo: Undo) -> None:
+        if not self.example_id or self.subject.casefold() in undo.kept_subjects:
+            return
+        try:
+            undo.writes.delete_example(self.example_id, subject=self.subject)
+            undo.counts["examplesDeleted"] += 1
+        except FaceServiceError as exc:
+            undo.debug(f"example {self.example_id} of {self.subject}: {exc}")
+        if self.item:
+            undo.state.unclaim_example(self.subject, self.item)
+        if self.new_subject:
+            undo.emptied.add((None, self.subject))
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExampleCopied(Entry):
+    """An example an import or export copied into the other engine (``builtin`` or ``compreface``): undoRun
+    deletes it from that engine and forgets the transfer record (``direction``, ``source_id``), so a later
+    import or export copies it again."""
+
+    KIND = "copied_example"
+    subject: str
+    engine: str
+    example_id: str
+    direction: str
+    source_id: str
+    new_subject: bool = False  # the subject did not exist in that engine before this run
+
+    @property
+    def target(self) -> str:
+        return self.subject
+
+    def detail(self) -> dict[str, Any]:
+        return _compact(engine=self.engine, example_id=self.example_id, direction=self.direction,
+                        source_id=self.source_id, new_subject=self.new_subject)
+
+    @classmethod
+    def parse(cls, target: str, detail: Mapping[str, Any]) -> Self:
+        return cls(subject=target, engine=str(detail["engine"]), example_id=str(detail["example_id"]),
+                   direction=str(detail["direction"]), source_id=str(detail["source_id"]),
+                   new_subject=bool(detail.get("new_subject")))
+
+    def revert(self, undo: Undo) -> None:
+        try:
+            undo.writes.delete_example(self.example_id, subject=self.subject, service=undo.engine(self.engine))
+            undo.counts["examplesDeleted"] += 1
+        except FaceServiceError as exc:
+            undo.debug(f"example {self.example_id} of {self.subject} in the {self.engine} engine: {exc}")
+        undo.state.forget_transfer(self.direction, self.source_id, self.example_id)
+        if self.new_subject:
+            undo.emptied.add((self.engine, self.subject))
+
+
+KINDS: dict[str, type[Entry]] = {cls.KIND: cls for cls in (Linked, Tagged, PerformerCreated, PerformerSeen,
+                                                             AliasAdded, PerformerTagged, ExampleAdded,
+                                                             ExampleCopied)}
+
+
+def encode(entry: Entry) -> tuple[str, str, str]:
+    """``(kind, target, detail)`` as stored."""
+    return entry.KIND, entry.target, json.dumps(entry.detail(), separators=(",", ":"), sort_keys=True)
+
+
+def decode(kind: str, target: str, detail: str) -> Entry:
+    return KINDS[kind].parse(target, json.loads(detail))
+
+
+# ----------------------------------------------------------------------------------------------- undo
+
+
+@dataclass
+class Undo:
+    """What reverting one run needs, and what it decided before reverting: the performers it created that
+    are unchanged since (``deletable``), the names of those the user edited (``kept_subjects``: their subjects
+    keep the examples and aliases that make them recognisable), and the items another run (not undone) also
+    linked a performer to (``linked_elsewhere``)."""
+
+    writes: Writes
+    state: StateStore
+    engine: Callable[[str], FaceService]
+    debug: Callable[[str], None]
+    deletable: set[str] = field(default_factory=set)
+    kept_subjects: set[str] = field(default_factory=set)
+    linked_elsewhere: frozenset[str] = frozenset()
+    emptied: set[tuple[str | None, str]] = field(default_factory=set)  # (engine of a copy or None, subject)
+    counts: Counter[str] = field(default_factory=Counter)
+
+
+# ----------------------------------------------------------------------------------------------- the journal
+
+
+DEFAULT_RUNS = 200  # journalRuns' default (settings.SETTINGS)
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """A journalled run as undoRun looks it up."""
+
+    run_id: int
+    mode: str
+    undone: bool
+    trimmed: bool
+
+
+class Journal:
+    """The journal in the state file: this run's entries as it writes them, and any run's entries to read.
+
+    ``begin(mode)`` arms it for a run (tasks.run does, except for the modes that are not runs to undo); the
+    run itself is opened by the first write (:meth:`open`, called by the writer), which also trims the runs
+    beyond ``keep_runs``. A dry run never opens one.
+    """
+
+    def __init__(self, state: StateStore, *, keep_runs: int = DEFAULT_RUNS, dry_run: bool = False) -> None:
+        self._state = state
+        self._keep_runs = keep_runs
+        self._dry_run = dry_run
+        self._mode: str | None = None
+        self._lock = threading.Lock()
+        self.run_id: int | None = None
+
+    # -- this run ------------------------------------------------------------------------------------
+
+    def begin(self, mode: str) -> None:
+        """Journal this run's writes as ``mode``: the run is opened by its first write."""
+        self._mode = mode
+
+    def open(self) -> int | None:
+        """Open the run (once), trimming the journals beyond the newest ``keep_runs`` runs; its id, None when
+        the journal is not armed (a correction, a look) or in a dry run."""
+        with self._lock:
+            if self.run_id is None and self._mode is not None and not self._dry_run:
+                self.run_id = self._state.start_run(self._mode)
+                self._state.trim_runs(self._keep_runs)
+            return self.run_id
+
+    def record(self, entry: Entry) -> None:
+        """Recorded after the write succeeded: the journal never claims what Stash does not hold."""
+        if self.open() is not None:
+            assert self.run_id is not None
+            self._state.append_entry(self.run_id, *encode(entry))
+
+    # -- any run -------------------------------------------------------------------------------------
+
+    def run(self, run_id: int) -> RunRecord | None:
+        found = self._state.run_record(run_id)
+        return None if found is None else RunRecord(run_id, *found)
+
+    def entries(self, run_id: int) -> list[Entry]:
+        """The run's entries in the order they were written."""
+        return [decode(*row) for row in self._state.run_entries(run_id)]
+
+    def links(self, run_id: int, limit: int) -> tuple[list[Linked], int]:
+        """The run's first ``limit`` links of a performer to an item, and how many it made in all (the review
+        page shows a few of a run that may have linked thousands)."""
+        rows, count = self._state.run_entries_of_kind(run_id, Linked.KIND, limit)
+        return [Linked.parse(target, json.loads(detail)) for target, detail in rows], count
+
+    def examples_from(self, item: str, subjects: Iterable[str]) -> list[ExampleAdded]:
+        """Every example learned from ``item`` (an image id, or ``scene:<id>``) for one of ``subjects``, any run."""
+        wanted = {s.casefold() for s in subjects}
+        found = [ExampleAdded.parse(target, json.loads(detail))
+                 for target, detail in self._state.entries_at(ExampleAdded.KIND, item)]
+        return [e for e in found if e.subject.casefold() in wanted]
+
+    def linked_elsewhere(self, run_id: int) -> frozenset[str]:
+        """The items (``image:<id>``) this run linked a performer to that another run, not undone, also did."""
+        return frozenset(self._state.targets_shared(run_id, Linked.KIND))
+
+
+__all__ = ["KINDS", "AliasAdded", "Entry", "ExampleAdded", "ExampleCopied", "Journal", "Linked", "PerformerCreated",
+           "PerformerSeen", "PerformerTagged", "RunRecord", "Tagged", "Undo", "decode", "encode", "on_item"]
