@@ -16,10 +16,10 @@ import pytest
 
 from stash_compreface import tasks
 from stash_compreface.ports import DryRunRefused, ReadOnlyFaceService, ReadOnlyStash, ReadOnlyStateFiles
-from stash_compreface.runtime.reporter import MemoryReporter
 from stash_compreface.runtime.session import task_context
 from stash_compreface.stash.models import ItemKind
 from stash_compreface.tasks.writes import Writes
+from testdoubles.reporter import MemoryReporter
 from tests.library import enrol, photo, portrait, sprite
 from tests.tasks.conftest import COOKIE, TaskWorld, frame, task_world
 from tests.video.videos import write_h264

@@ -186,7 +186,8 @@ def main() -> int:
         hooks = HookCache.prepare(connection)  # before the settings are read
         with task_context(stash_url=base_url(connection), reporter=reporter, state_dir=state_dir(connection),
                           session_cookie=session_cookie(connection)) as ctx:
-            hooks.store(ctx.settings, reporter.log)
+            if not ctx.settings.dry_run:  # a dry run writes nothing, this copy of the settings included
+                hooks.store(ctx.settings, reporter.log)
             output = run(args.mode, ctx, args)
         _emit(output, None)
     except PluginError as exc:
