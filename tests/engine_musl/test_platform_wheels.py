@@ -43,19 +43,42 @@ def pins(*files: str) -> set[str]:
 CASES = [(*target, "3.11") for target in TARGETS] + [(*target, "3.13") for target in TARGETS[:2]]
 
 
-@pytest.mark.parametrize(("flavour", "platforms", "tag", "python"), CASES,
-                         ids=[f"{c[0]}-{c[2]}-{c[3]}" for c in CASES])
-def test_the_chosen_requirements_resolve_to_wheels(tmp_path, flavour, platforms, tag, python):
-    report = tmp_path / "report.json"
+def _argv(target: Path, flavour: str, platforms: list[str], python: str) -> list[str]:
     argv = [sys.executable, "-m", "pip", "install", "--dry-run", "--quiet", "--disable-pip-version-check",
             "--ignore-installed", "--no-deps", "--only-binary", ":all:", "--implementation", "cp",
-            "--python-version", python, "--target", str(tmp_path / "target"), "--report", str(report),
+            "--python-version", python, "--target", str(target / "target"), "--report", str(target / "report.json"),
             "-r", str(PLUGIN / "requirements.txt"), "-r", str(PLUGIN / f"requirements-{flavour}.txt")]
     for platform_tag in platforms:
         argv += ["--platform", platform_tag]
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=300, check=False)
-    output = done.stdout + done.stderr
-    assert done.returncode == 0, output[-2000:]
+    return argv
+
+
+@pytest.fixture(scope="module")
+def resolved(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[int, str, Path]]:
+    """Every case's pip run, started together: pip mostly waits on the index, so they overlap (about a ninth
+    of the time one after another). Case id -> (exit status, output, report file)."""
+    running = {}
+    for case in CASES:
+        folder = tmp_path_factory.mktemp("wheels")
+        running[_case_id(case)] = (subprocess.Popen(_argv(folder, case[0], case[1], case[3]), stdout=subprocess.PIPE,
+                                                    stderr=subprocess.STDOUT, text=True), folder / "report.json")
+    results = {}
+    for case_id, (process, report) in running.items():
+        output, _ = process.communicate(timeout=300)
+        results[case_id] = (process.returncode, output, report)
+    return results
+
+
+def _case_id(case: tuple[str, list[str], str, str]) -> str:
+    return f"{case[0]}-{case[2]}-{case[3]}"
+
+
+# One worker runs them all, so the pip runs are started once and overlap.
+@pytest.mark.xdist_group("platform-wheels")
+@pytest.mark.parametrize(("flavour", "platforms", "tag", "python"), CASES, ids=[_case_id(c) for c in CASES])
+def test_the_chosen_requirements_resolve_to_wheels(resolved, flavour, platforms, tag, python):
+    returncode, output, report = resolved[_case_id((flavour, platforms, tag, python))]
+    assert returncode == 0, output[-2000:]
     wheels = [item["download_info"]["url"].rsplit("/", 1)[-1] for item in json.loads(report.read_text())["install"]]
     got = {wheel.split("-")[0].lower().replace("_", "-") for wheel in wheels}
     assert got == pins("requirements.txt", f"requirements-{flavour}.txt")
