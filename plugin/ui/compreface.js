@@ -535,7 +535,7 @@
 
     load() {
       return this.act("Loading", async () => () => {
-        const n = this.data.candidates.length;
+        const n = this.data.candidateCount ?? this.data.candidates.length;
         return `${n} candidate${n === 1 ? "" : "s"}`;
       });
     }
@@ -544,6 +544,8 @@
       this.data = await runMode("reviewData", {});
       this.candidates.replaceChildren(...this.data.candidates.map((c) => this.candidateRow(c)));
       if (!this.data.candidates.length) this.candidates.append(el("li", { text: "No candidates" }));
+      const hidden = (this.data.candidateCount || 0) - this.data.candidates.length;  // the most seen are listed
+      if (hidden > 0) this.candidates.append(el("li", { class: "cf-more", text: `and ${hidden} more` }));
       this.runs.replaceChildren(...this.data.runs.map((r) => this.runRow(r)));
     }
 

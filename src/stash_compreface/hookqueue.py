@@ -5,8 +5,9 @@ Stash starts the plugin once per new image or scene during a scan (``Image.Creat
 before any venv exists, with whatever Python Stash found, so this module uses the standard library only and
 imports nothing else of the package (``stash_compreface/__init__.py`` imports nothing either): the bootstrap
 puts the plugin folder on ``sys.path`` and imports it, and the plugin (``tasks.recognize_queued``,
-``runtime.hook_cache``, ``tasks.state``, ``settings``) imports the same file. It imports at its top only what
-a hook needs (``python -X importtime``), and is written for any Python 3 a Stash host may run it with.
+``runtime.hook_cache``, ``tasks.state``, ``settings``; ``stash.models`` for the item encoding) imports the same
+file. It imports at its top only what a hook needs (``python -X importtime``), and is written for any Python 3
+a Stash host may run it with.
 
 What lives here:
 
@@ -15,12 +16,14 @@ What lives here:
   (:func:`user_state_dir`). ``tasks.state.locate_state`` and the hooks both choose with it, so the queue is
   written where the task reads it.
 * **The queue** (:class:`HookQueue`, ``<state folder>/hook-queue/``): a hook appends ``image:<id>`` or
-  ``scene:<id>`` to ``queue.txt`` under an OS file lock (``queue.lock``: flock, msvcrt on Windows; the OS
-  drops it with a killed process), and the first hook that finds no pending task writes
-  ``task-pending.json`` under the same lock and starts the "Recognize Queued Items" task. The task takes the
-  queue (renamed to ``taken-*.txt``) and removes the marker in one locked step, so an item queued while it
-  runs starts the next task instead of being lost; a taken file is deleted only once processed, so a killed
-  run leaves it for the next. :meth:`HookQueue.peek` reads the queue without taking it (a dry run).
+  ``scene:<id>`` (:func:`queue_entry`, read by :func:`parse_entry`: the plugin's one encoding of an item, which
+  ``stash.models.ItemRef`` writes and reads through them) to ``queue.txt`` under an OS file lock
+  (``queue.lock``: flock, msvcrt on Windows; the OS drops it with a killed process), and the first hook that
+  finds no pending task writes ``task-pending.json`` under the same lock and starts the "Recognize Queued
+  Items" task. The task takes the queue (renamed to ``taken-*.txt``) and removes the marker in one locked
+  step, so an item queued while it runs starts the next task instead of being lost; a taken file is deleted
+  only once processed, so a killed run leaves it for the next. :meth:`HookQueue.peek` reads the queue without
+  taking it (a dry run).
 * **The hooks' settings cache** (``<pluginDir>/data/hook-settings.json``; a read-only plugin folder: the
   per-user state folder). A hook needs two settings, ``autoRecognize`` and ``stateDir``
   (:func:`hook_view`). The file holds them (``version``, ``autoRecognize``, ``stateDir``, ``writtenAt``) and
@@ -248,8 +251,18 @@ def file_lock(path: str, *, create: bool = True) -> Iterator[None]:
 
 
 def queue_entry(kind: str, item_id: str | int) -> str:
-    """One queue line: ``image:12`` or ``scene:7``."""
+    """One queue line: ``image:12`` or ``scene:7``. It is how the plugin names an item everywhere
+    (``stash.models.ItemRef``, in the state and the journal too): the bootstrap writes it with bare Python,
+    so the encoding lives here."""
     return f"{kind}:{item_id}"
+
+
+def parse_entry(text: str) -> tuple[str, str] | None:
+    """``(kind, id)`` of a :func:`queue_entry` (``image:12``: ``("image", "12")``); None for anything else."""
+    kind, sep, raw = text.strip().partition(":")
+    if sep and kind.isascii() and kind.isalpha() and raw.isascii() and raw.isdigit():
+        return kind, raw
+    return None
 
 
 def read_entries(paths: list[str]) -> tuple[list[int], list[int]]:
@@ -262,9 +275,9 @@ def read_entries(paths: list[str]) -> tuple[list[int], list[int]]:
         except FileNotFoundError:  # taken and processed by another run meanwhile
             continue
         for line in lines:
-            kind, _, raw = line.strip().partition(":")
-            if kind in found and raw.isdigit():
-                found[kind][int(raw)] = None
+            entry = parse_entry(line)
+            if entry is not None and entry[0] in found:
+                found[entry[0]][int(entry[1])] = None
     return list(found["image"]), list(found["scene"])
 
 

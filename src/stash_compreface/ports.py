@@ -3,7 +3,7 @@
 A task changes the world through three ports only: the Stash client (its mutations), the face service (its
 writing methods: ``add_example``, ``delete_example``, ``delete_subject``) and the state folder's files
 (:class:`StateFiles`: the scene page's faces, the hook queue). The state file itself is opened as an
-in-memory copy in a dry run (``tasks/state.py``), and so is the built-in engine's face store
+in-memory copy in a dry run (``tasks/state/``), and so is the built-in engine's face store
 (``engine/store.py``), so neither is migrated, moved aside or written.
 
 The session (``runtime/session.py``) builds the context, and in a dry run wraps each port once, there:

@@ -1,6 +1,6 @@
 """One versioned SQLite file: open, check, migrate, and move a damaged file aside.
 
-Shared by the state file (``tasks/state.py``) and the built-in engine's face store (``engine/store.py``):
+Shared by the state file (``tasks/state/``) and the built-in engine's face store (``engine/store.py``):
 each gives its :class:`Schema` (ordered migrations, the columns a current file must have, what a user
 loses when the file is moved aside). ``PRAGMA user_version`` is the schema version; a newer file is
 refused, never clobbered; a file SQLite cannot read, or that is not ours, is renamed to

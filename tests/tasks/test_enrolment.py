@@ -14,9 +14,9 @@ from PIL import Image
 
 from stash_compreface import imaging
 from stash_compreface.runtime.session import task_context
-from stash_compreface.stash.models import Scene
+from stash_compreface.stash.models import ItemKind, ItemRef, Scene
 from stash_compreface.tasks.enrolment import Enrolment
-from stash_compreface.tasks.performers import PerformerDirectory, refusals, scene_item
+from stash_compreface.tasks.performers import PerformerDirectory, refusals
 from stash_compreface.tasks.runner import Tally
 from stash_compreface.tasks.scenes import Finding, FindingStatus, SceneOptions
 from stash_compreface.tasks.scenes.candidates import Candidates
@@ -101,8 +101,8 @@ def test_the_search_before_a_new_scene_subject_skips_a_subject_refused_for_the_s
     scene_id = world.stash.add_scene("Clip")
     with task_context(stash_url=world.stash.url, reporter=MemoryReporter(), state_dir=world.state_dir,
                       session_cookie=COOKIE) as ctx:
-        item = scene_item(scene_id)
-        ctx.state.refuse(item, "999", [refused_subject])  # rejectMatch of the performer that held it
+        item = ItemRef(ItemKind.SCENE, scene_id)
+        ctx.state.refusals.add(item, "999", [refused_subject])  # rejectMatch of the performer that held it
         options = SceneOptions.from_settings(ctx.settings)
         picture = frame([7], seed=1)
         faces = ctx.face_service.detect(imaging.encode_jpeg(picture), min_probability=0.5)
@@ -113,7 +113,7 @@ def test_the_search_before_a_new_scene_subject_skips_a_subject_refused_for_the_s
         assert isinstance(scene, Scene)
         finding = candidates.consider(scene, Finding(FindingStatus.UNKNOWN, frames=4), best,
                                       refusals(ctx, directory, item))
-        assert ctx.state.sightings(refused_subject) == []
+        assert ctx.state.candidates.sightings(refused_subject) == []
     assert finding.status is FindingStatus.REJECTED and finding.subject == refused_subject
     assert finding.performer_id is None
     assert world.compreface.subject_names() == [refused_subject]  # no second subject of the same person

@@ -120,7 +120,7 @@ def test_a_promotion_whose_links_were_never_written_is_completed_by_the_next_run
     # A run died after creating the performer and before linking the earlier sightings.
     performer = world.stash.add_performer(subject)
     store = StateStore(world.state_dir / STATE_FILE)
-    store.mark_pending(subject, performer)
+    store.promotions.mark_pending(subject, performer)
     store.close()
 
     assert world.run("recognizeImagesHQ").error is None

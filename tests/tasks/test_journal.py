@@ -37,7 +37,7 @@ def test_only_the_last_journal_runs_can_be_undone(world: TaskWorld) -> None:
     # Eight runs in between (their own writes do not matter here), then two more real ones with journalRuns 10.
     store = StateStore(world.state_dir / "state.sqlite3")
     for _ in range(8):
-        store.start_run("identifyImagesAll")
+        store.runs.start("identifyImagesAll")
     store.close()
     world.configure(journalRuns=10)
     for seed in (2, 3):

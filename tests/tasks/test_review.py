@@ -3,6 +3,13 @@ edits in Stash, and the Unidentified tag, in-process against the doubles."""
 
 from __future__ import annotations
 
+import pytest
+
+from stash_compreface.stash.models import ItemKind, ItemRef
+from stash_compreface.tasks import review_data
+from stash_compreface.tasks.journal import Linked, encode
+from stash_compreface.tasks.state import STATE_FILE, StateStore
+from stash_compreface.tasks.state.shared import Shared
 from tests.library import MATCHED, SCANNED, created_performers, delete_performer, enrol, image_tags, photo
 from tests.tasks.conftest import TaskWorld
 
@@ -155,3 +162,32 @@ def test_review_data_lists_runs_that_wrote_with_their_first_links_not_looks(worl
     assert listed["linkCount"] == 12 and len(listed["links"]) == 10  # the first ten, and how many in all
     assert all(link["performers"] == [{"id": alice, "name": "Alice"}] for link in listed["links"])
     assert {link["item"] for link in listed["links"]} < {f"image:{i}" for i in images}
+
+
+def test_review_data_reads_the_state_in_one_query_per_list_however_large(world: TaskWorld,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Many candidates and runs: still one state query for the candidates (with their first items), one for the
+    runs and one for their first links, plus the count of all open candidates once the list is cut short."""
+    alice = enrol(world, "Alice", 1)
+    store = StateStore(world.state_dir / STATE_FILE)
+    for n in range(30):  # Person 0 is seen in 1 image, Person 29 in 30
+        for i in range(n + 1):
+            store.candidates.record_sighting(f"Person {n} REVIEW", ItemRef(ItemKind.IMAGE, str(1000 + i)))
+    for run in range(25):
+        run_id = store.runs.start("recognizeImagesHQ")
+        for i in range(12 + run):
+            store.runs.append(run_id, *encode(Linked(item=ItemRef(ItemKind.IMAGE, str(i)), performers=(alice,))))
+    store.close()
+    monkeypatch.setattr(review_data, "CANDIDATES_SHOWN", 7)
+    reads = []
+    read = Shared.read
+    monkeypatch.setattr(Shared, "read", lambda self: reads.append(1) or read(self))
+
+    data = world.run("reviewData").output
+    assert len(reads) == 4
+    assert [c["subject"] for c in data["candidates"]] == [f"Person {n} REVIEW" for n in range(29, 22, -1)]
+    assert data["candidateCount"] == 30
+    assert all(c["seen"] > 20 and c["items"] == [f"image:{1000 + i}" for i in range(5)] for c in data["candidates"])
+    assert len(data["runs"]) == review_data.RUNS_SHOWN
+    assert [(r["linkCount"], len(r["links"])) for r in data["runs"][:2]] == [(36, 10), (35, 10)]
+    assert data["runs"][0]["links"][0] == {"item": "image:0", "performers": [{"id": alice, "name": "Alice"}]}

@@ -6,6 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from stash_compreface.stash.models import ItemKind, ItemRef
+from stash_compreface.tasks import review_data as review_data_mode
+from stash_compreface.tasks.state import STATE_FILE, StateStore
 from tests.library import enrol, photo
 from tests.tasks.conftest import TaskWorld
 from tests.ui.cdp import Browser
@@ -116,3 +121,18 @@ def test_behind_a_reverse_proxy_path_prefix_links_keep_the_prefix(world: TaskWor
         "/stash/plugin/compreface/review"
     assert browser.eval("document.querySelector('a.cf-item').pathname") == f"/stash/images/{seen}"
     assert browser.errors() == []
+
+
+def test_a_long_candidate_list_shows_the_most_seen_and_says_how_many_more(
+        world: TaskWorld, web: StashWeb, browser: Browser, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = StateStore(world.state_dir / STATE_FILE)
+    for n in range(3):  # Person 2 is seen most, Person 0 least
+        for i in range(n + 1):
+            store.candidates.record_sighting(f"Person {n} LONGLIST", ItemRef(ItemKind.IMAGE, str(100 + i)))
+    store.close()
+    monkeypatch.setattr(review_data_mode, "CANDIDATES_SHOWN", 2)
+    browser.goto(f"{web.url}/plugin/compreface/review")
+    assert wait_idle(browser) == "3 candidates"
+    assert browser.eval("[...document.querySelectorAll('.cf-candidate')].map(c => c.dataset.subject)") == [
+        "Person 2 LONGLIST", "Person 1 LONGLIST"]
+    assert browser.eval("document.querySelector('.cf-candidates .cf-more').textContent") == "and 1 more"

@@ -92,6 +92,22 @@ def test_peek_reads_what_a_take_would_get_and_changes_nothing(tmp_path: Path) ->
     assert leftover
 
 
+def test_an_item_has_one_encoding_the_queue_lines_and_item_refs_share() -> None:
+    """``image:12`` in the queue is ``str(ItemRef(IMAGE, "12"))`` in the state and the journal: one pair of
+    functions writes and reads it (hookqueue's, as the bootstrap needs them without the package)."""
+    from stash_compreface.stash.models import ItemKind, ItemRef
+
+    for kind in ItemKind:
+        ref = ItemRef(kind, "12")
+        assert str(ref) == hq.queue_entry(kind.value, 12) == f"{kind.value}:12"
+        assert ItemRef.parse(str(ref)) == ref and hq.parse_entry(str(ref)) == (kind.value, "12")
+    for text in ("12", "image:", ":12", "image:12a", "image:-1", "image:\u00b2", "person:12", "junk"):
+        with pytest.raises(ValueError, match="not an item reference"):
+            ItemRef.parse(text)
+    assert hq.parse_entry(" scene:7\n") == ("scene", "7")  # a queue line, as read from the file
+    assert hq.parse_entry("image:\u00b2") is None  # digits are ASCII digits: int() must take them
+
+
 @pytest.mark.parametrize(("raw", "view"), [
     ({}, (False, None)), ({"autoRecognize": True}, (True, None)), ({"autoRecognize": False}, (False, None)),
     ({"autoRecognize": "true"}, (True, None)), ({"autoRecognize": " Yes "}, (True, None)),

@@ -8,7 +8,7 @@ import json
 import sqlite3
 from pathlib import Path
 
-from stash_compreface.stash.models import ItemKind
+from stash_compreface.stash.models import ItemKind, ItemRef
 from stash_compreface.tasks import journal
 from stash_compreface.tasks.journal import (
     KINDS,
@@ -27,16 +27,17 @@ from stash_compreface.tasks.journal import (
 )
 from stash_compreface.tasks.state import _MIGRATIONS, StateStore
 
+IMAGE_12 = ItemRef(ItemKind.IMAGE, "12")
 ONE_OF_EACH: list[Entry] = [
-    Linked(kind=ItemKind.IMAGE, item="12", performers=("5", "6"), tags=("10",), removed_tags=("12",)),
-    Linked(kind=ItemKind.SCENE, item="3", performers=("6",), maybe_tags=("11",)),
-    Tagged(kind=ItemKind.GALLERY, item="4", tags=("10", "12")),
+    Linked(item=ItemRef(ItemKind.IMAGE, "12"), performers=("5", "6"), tags=("10",), removed_tags=("12",)),
+    Linked(item=ItemRef(ItemKind.SCENE, "3"), performers=("6",), maybe_tags=("11",)),
+    Tagged(item=ItemRef(ItemKind.GALLERY, "4"), tags=("10", "12")),
     PerformerCreated(performer_id="6", name="Person 12 ABCDEFGHIJKLMNOP"),
     PerformerSeen(performer_id="6", name="Person 12 ABCDEFGHIJKLMNOP", aliases=(), image_path="/performer/6/image?t=1",
                   tags=()),
     AliasAdded(performer_id="5", alias="Person 12 ABCDEFGHIJKLMNOP"),
     PerformerTagged(performer_id="5", tags=("13",)),
-    ExampleAdded(subject="Person 12 ABCDEFGHIJKLMNOP", example_id="e-1", item="12", new_subject=True),
+    ExampleAdded(subject="Person 12 ABCDEFGHIJKLMNOP", example_id="e-1", item=IMAGE_12, new_subject=True),
     ExampleAdded(subject="Person 0 ALICE", example_id="e-2"),  # from a performer's own image: no item
     ExampleCopied(subject="Person 0 ALICE", engine="builtin", example_id="e-3", direction="import", source_id="s-1",
                   new_subject=True),
@@ -53,7 +54,7 @@ def test_every_kind_reads_back_as_it_was_written() -> None:
 def test_an_entry_is_stored_compactly() -> None:
     """The item is in the target only, empty fields are left out, JSON without spaces (a link row: about 65
     bytes on disk)."""
-    kind, target, detail = encode(Linked(kind=ItemKind.IMAGE, item="123456", performers=("5",), tags=("10", "11")))
+    kind, target, detail = encode(Linked(item=ItemRef(ItemKind.IMAGE, "123456"), performers=("5",), tags=("10", "11")))
     assert (kind, target, detail) == ("link", "image:123456", '{"performers":["5"],"tags":["10","11"]}')
     assert encode(ExampleAdded(subject="Person 0 ALICE", example_id="e-2"))[1:] == (
         "", '{"example_id":"e-2","subject":"Person 0 ALICE"}')
@@ -61,20 +62,20 @@ def test_an_entry_is_stored_compactly() -> None:
 
 def test_a_run_is_opened_by_its_first_write_and_never_by_a_look() -> None:
     state = StateStore(None)
-    look = Journal(state)
+    look = Journal(state.runs)
     look.begin("identifyImage")
-    assert look.run_id is None and state.run_record(1) is None  # nothing written: no run
+    assert look.run_id is None and state.runs.record(1) is None  # nothing written: no run
 
-    unarmed = Journal(state)  # a correction (rejectMatch, undoRun) is not a run to undo
-    unarmed.record(Tagged(kind=ItemKind.IMAGE, item="1", tags=("10",)))
-    assert unarmed.run_id is None and state.run_record(1) is None
+    unarmed = Journal(state.runs)  # a correction (rejectMatch, undoRun) is not a run to undo
+    unarmed.record(Tagged(item=ItemRef(ItemKind.IMAGE, "1"), tags=("10",)))
+    assert unarmed.run_id is None and state.runs.record(1) is None
 
-    dry = Journal(state, dry_run=True)
+    dry = Journal(state.runs, dry_run=True)
     dry.begin("recognizeImagesHQ")
-    dry.record(Tagged(kind=ItemKind.IMAGE, item="1", tags=("10",)))
-    assert dry.run_id is None and state.run_record(1) is None
+    dry.record(Tagged(item=ItemRef(ItemKind.IMAGE, "1"), tags=("10",)))
+    assert dry.run_id is None and state.runs.record(1) is None
 
-    run = Journal(state)
+    run = Journal(state.runs)
     run.begin("recognizeImagesHQ")
     run.record(ONE_OF_EACH[0])
     run.record(ONE_OF_EACH[2])
@@ -86,30 +87,30 @@ def test_a_run_is_opened_by_its_first_write_and_never_by_a_look() -> None:
 def test_only_the_last_journal_runs_keep_their_entries() -> None:
     state = StateStore(None)
     for number in range(1, 6):
-        run = Journal(state, keep_runs=3)
+        run = Journal(state.runs, keep_runs=3)
         run.begin("recognizeImagesHQ")
-        run.record(Tagged(kind=ItemKind.IMAGE, item=str(number), tags=("10",)))
-    reader = Journal(state)
+        run.record(Tagged(item=ItemRef(ItemKind.IMAGE, str(number)), tags=("10",)))
+    reader = Journal(state.runs)
     assert [reader.entries(n) != [] for n in range(1, 6)] == [False, False, True, True, True]
     assert [reader.run(n).trimmed for n in range(1, 6)] == [True, True, False, False, False]  # type: ignore[union-attr]
-    assert [r.run_id for r in state.recent_runs()] == [5, 4, 3]  # the review page lists what can be undone
+    assert [r.run_id for r in state.runs.recent(20)] == [5, 4, 3]  # the review page lists what can be undone
 
 
 def test_the_readers_find_links_and_examples_through_the_typed_entries() -> None:
     state = StateStore(None)
-    first = Journal(state)
+    first = Journal(state.runs)
     first.begin("recognizeImagesHQ")
     for entry in ONE_OF_EACH:
         first.record(entry)
-    second = Journal(state)
+    second = Journal(state.runs)
     second.begin("identifyImagesAll")
-    second.record(Linked(kind=ItemKind.IMAGE, item="12", performers=("7",)))
-    links, count = first.links(1, 1)
-    assert links == [ONE_OF_EACH[0]] and count == 2  # links of performers only, not plain tags
-    assert first.examples_from("12", ["person 12 abcdefghijklmnop"]) == [ONE_OF_EACH[7]]  # names match casefolded
-    assert first.examples_from("12", ["Person 0 ALICE"]) == []
-    assert first.linked_elsewhere(1) == {"image:12"}  # run 2 linked image 12 too
-    state.mark_undone(2)
+    second.record(Linked(item=ItemRef(ItemKind.IMAGE, "12"), performers=("7",)))
+    # Each run's first links of performers (not plain tags) and how many in all, in one query; run 3 has none.
+    assert first.links([1, 2, 3], 1) == {1: ([ONE_OF_EACH[0]], 2), 2: ([Linked(item=IMAGE_12, performers=("7",))], 1)}
+    assert first.examples_from(IMAGE_12, ["person 12 abcdefghijklmnop"]) == [ONE_OF_EACH[7]]  # names match casefolded
+    assert first.examples_from(IMAGE_12, ["Person 0 ALICE"]) == []
+    assert first.linked_elsewhere(1) == {IMAGE_12}  # run 2 linked image 12 too
+    first.mark_undone(2)
     assert first.linked_elsewhere(1) == frozenset()
 
 
@@ -144,21 +145,21 @@ def test_a_journal_of_the_previous_layout_is_migrated_and_reads_as_typed_entries
     path = tmp_path / "state.sqlite3"
     _version_5_file(path)
     state = StateStore(path)
-    reader = Journal(state)
+    reader = Journal(state.runs)
     assert reader.entries(1) == [
-        Linked(kind=ItemKind.IMAGE, item="12", performers=("5",), tags=("10", "11")),
-        Tagged(kind=ItemKind.IMAGE, item="13", tags=("10",)),  # a link without a performer is plain tags now
-        Linked(kind=ItemKind.SCENE, item="3", performers=("6",), maybe_tags=("11",), removed_tags=("12",)),
+        Linked(item=ItemRef(ItemKind.IMAGE, "12"), performers=("5",), tags=("10", "11")),
+        Tagged(item=ItemRef(ItemKind.IMAGE, "13"), tags=("10",)),  # a link without a performer is plain tags now
+        Linked(item=ItemRef(ItemKind.SCENE, "3"), performers=("6",), maybe_tags=("11",), removed_tags=("12",)),
         PerformerCreated(performer_id="6", name="Person 3 X"),
         PerformerSeen(performer_id="6", name="Person 3 X", aliases=(), image_path="/p/6?t=1", tags=()),
         AliasAdded(performer_id="5", alias="Person 3 X"),
         PerformerTagged(performer_id="5", tags=("13",)),
-        ExampleAdded(subject="Person 3 X", example_id="e-1", item="scene:3", new_subject=True),
+        ExampleAdded(subject="Person 3 X", example_id="e-1", item=ItemRef(ItemKind.SCENE, "3"), new_subject=True),
         ExampleAdded(subject="Person 0 ALICE", example_id="e-2"),
         ExampleCopied(subject="Person 0 ALICE", engine="builtin", example_id="e-3", direction="import",
                       source_id="s-1"),
     ]
-    assert reader.examples_from("scene:3", ["Person 3 X"])[0].example_id == "e-1"
+    assert reader.examples_from(ItemRef(ItemKind.SCENE, "3"), ["Person 3 X"])[0].example_id == "e-1"
     assert reader.run(1) == journal.RunRecord(1, "recognizeImagesHQ", undone=False, trimmed=False)
     state.close()
     with contextlib.closing(sqlite3.connect(path)) as db:

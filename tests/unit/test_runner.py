@@ -10,7 +10,7 @@ import pytest
 
 from stash_compreface.errors import AuthError
 from stash_compreface.settings import Settings
-from stash_compreface.stash.models import ItemKind
+from stash_compreface.stash.models import ItemKind, ItemRef
 from stash_compreface.tasks.context import Stopped, TaskContext
 from stash_compreface.tasks.journal import (
     AliasAdded,
@@ -103,18 +103,20 @@ def test_a_fatal_error_stops_the_remaining_items() -> None:
 
 
 def test_the_summary_counts_what_stash_holds_after_the_run_in_the_users_words() -> None:
-    image, scene, gallery = ItemKind.IMAGE, ItemKind.SCENE, ItemKind.GALLERY
+    def image(item_id: str) -> ItemRef:
+        return ItemRef(ItemKind.IMAGE, item_id)
+
     entries = [
-        Linked(kind=image, item="1", performers=("5",), tags=("10", "11")),
-        Tagged(kind=image, item="2", tags=("10", "12")),  # Unidentified
+        Linked(item=image("1"), performers=("5",), tags=("10", "11")),
+        Tagged(item=image("2"), tags=("10", "12")),  # Unidentified
         PerformerCreated(performer_id="6", name="Person 2 AAAA"),
         PerformerSeen(performer_id="6", name="Person 2 AAAA", aliases=(), image_path="", tags=()),
         # the promotion links the earlier sighting: Unidentified (12) goes, Matched may have been there
-        Linked(kind=image, item="2", performers=("6",), maybe_tags=("11",), removed_tags=("12",)),
-        Linked(kind=scene, item="3", performers=("5", "6"), tags=("10",)),
-        Linked(kind=gallery, item="4", performers=("5",)),
-        ExampleAdded(subject="Person 2 AAAA", example_id="e1", item="2", new_subject=True),
-        ExampleAdded(subject="Person 0 ALICE", example_id="", item="1"),  # no example id: not counted
+        Linked(item=image("2"), performers=("6",), maybe_tags=("11",), removed_tags=("12",)),
+        Linked(item=ItemRef(ItemKind.SCENE, "3"), performers=("5", "6"), tags=("10",)),
+        Linked(item=ItemRef(ItemKind.GALLERY, "4"), performers=("5",)),
+        ExampleAdded(subject="Person 2 AAAA", example_id="e1", item=image("2"), new_subject=True),
+        ExampleAdded(subject="Person 0 ALICE", example_id="", item=image("1")),  # no example id: not counted
         PerformerTagged(performer_id="5", tags=("13",)),
     ]
     changes = RunChanges.of(entries, removed={}, waiting=2)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import stat
@@ -8,10 +9,15 @@ from pathlib import Path
 import pytest
 
 from stash_compreface.errors import FatalError, SettingError
+from stash_compreface.stash.models import ItemKind, ItemRef
+from stash_compreface.tasks.journal import ExampleAdded, Journal, Linked, Tagged
 from stash_compreface.tasks.state import (
+    _MIGRATIONS,
     SCHEMA_VERSION,
     STATE_FILE,
     NewerStateError,
+    OpenCandidate,
+    Pending,
     StateLocation,
     StateStore,
     folder_is_writable,
@@ -19,6 +25,10 @@ from stash_compreface.tasks.state import (
     open_state,
     user_state_dir,
 )
+
+
+def image(item_id: str) -> ItemRef:
+    return ItemRef(ItemKind.IMAGE, item_id)
 
 
 class Warnings(list[str]):
@@ -41,48 +51,48 @@ def damaged_copies(folder: Path) -> list[Path]:
 def state_with_sightings(path: Path, count: int = 400) -> None:
     store = StateStore(path)
     for i in range(count):
-        store.record_sighting(f"Person {i} ABCDEFGH", str(i))
+        store.candidates.record_sighting(f"Person {i} ABCDEFGH", image(str(i)))
     store.close()
 
 
 def test_sightings_survive_reopening_and_count_distinct_images(tmp_path: Path) -> None:
     path = tmp_path / "state.sqlite3"
     store = StateStore(path)
-    assert store.record_sighting("Person 1 A", "10") == 1
-    assert store.record_sighting("Person 1 A", "10") == 1
+    assert store.candidates.record_sighting("Person 1 A", image("10")) == 1
+    assert store.candidates.record_sighting("Person 1 A", image("10")) == 1
     store.close()
     store = StateStore(path)
-    assert store.record_sighting("Person 1 A", "11") == 2
-    assert store.sightings("Person 1 A") == ["10", "11"]
-    assert store.promoted_performer("Person 1 A") is None
-    store.mark_promoted("Person 1 A", "7")
-    assert store.promoted_performer("Person 1 A") == "7"
+    assert store.candidates.record_sighting("Person 1 A", image("11")) == 2
+    assert store.candidates.sightings("Person 1 A") == [image("10"), image("11")]
+    assert store.promotions.performer_of("Person 1 A") is None
+    store.promotions.complete("Person 1 A", "7")
+    assert store.promotions.performer_of("Person 1 A") == "7"
 
 
 def test_an_image_teaches_a_subject_once(tmp_path: Path) -> None:
     store = StateStore(tmp_path / "s.sqlite3")
-    assert store.claim_example("Person 1 A", "10")
-    assert not store.claim_example("Person 1 A", "10")
-    assert store.claim_example("Person 2 B", "10")
+    assert store.learned.claim("Person 1 A", image("10"))
+    assert not store.learned.claim("Person 1 A", image("10"))
+    assert store.learned.claim("Person 2 B", image("10"))
 
 
 def test_dry_run_reads_the_file_but_never_writes_it(tmp_path: Path) -> None:
     path = tmp_path / "state.sqlite3"
     real = StateStore(path)
-    real.record_sighting("Person 1 A", "10")
+    real.candidates.record_sighting("Person 1 A", image("10"))
     real.close()
     before = path.read_bytes()
     dry = StateStore(path, dry_run=True)
-    assert dry.record_sighting("Person 1 A", "11") == 2
+    assert dry.candidates.record_sighting("Person 1 A", image("11")) == 2
     dry.close()
     assert path.read_bytes() == before
-    assert StateStore(path).sightings("Person 1 A") == ["10"]
+    assert StateStore(path).candidates.sightings("Person 1 A") == [image("10")]
 
 
 def test_dry_run_creates_no_state_file(tmp_path: Path) -> None:
     path = tmp_path / "state.sqlite3"
     dry = StateStore(path, dry_run=True)
-    dry.record_sighting("Person 1 A", "10")
+    dry.candidates.record_sighting("Person 1 A", image("10"))
     dry.close()
     assert not path.exists()
 
@@ -125,8 +135,8 @@ def test_a_damaged_state_file_is_moved_aside_with_one_warning_and_a_fresh_one_wo
     warnings = Warnings()
 
     store = StateStore(path, warn=warnings)
-    assert store.record_sighting("Person 1 A", "10") == 1
-    assert store.claim_example("Person 1 A", "10")
+    assert store.candidates.record_sighting("Person 1 A", image("10")) == 1
+    assert store.learned.claim("Person 1 A", image("10"))
     store.close()
 
     [moved] = damaged_copies(tmp_path)
@@ -135,7 +145,7 @@ def test_a_damaged_state_file_is_moved_aside_with_one_warning_and_a_fresh_one_wo
     assert str(moved) in warnings[0] and str(path) in warnings[0]
     assert "candidate sightings" in warnings[0] and "learned-example claims" in warnings[0]
     reopened = StateStore(path, warn=warnings)
-    assert reopened.sightings("Person 1 A") == ["10"]
+    assert reopened.candidates.sightings("Person 1 A") == [image("10")]
     assert len(warnings) == 1, "the new file is healthy: no second warning"
     assert user_version(path) == SCHEMA_VERSION
 
@@ -146,7 +156,7 @@ def test_a_damaged_file_in_a_dry_run_is_reported_but_left_alone(tmp_path: Path) 
     original = path.read_bytes()
     warnings = Warnings()
     store = StateStore(path, dry_run=True, warn=warnings)
-    assert store.record_sighting("Person 1 A", "10") == 1
+    assert store.candidates.record_sighting("Person 1 A", image("10")) == 1
     store.close()
     assert path.read_bytes() == original
     assert damaged_copies(tmp_path) == []
@@ -185,13 +195,103 @@ def test_an_unversioned_file_from_the_first_release_is_migrated_with_its_data(tm
     db.close()
     warnings = Warnings()
     store = StateStore(path, warn=warnings)
-    assert store.sightings("Person 1 A") == ["10"]
-    assert not store.claim_example("Person 1 A", "10")
-    store.mark_pending("Person 1 A", "7")
-    assert store.pending_promotions() == [("Person 1 A", "7", ["10"])]
+    assert store.candidates.sightings("Person 1 A") == [image("10")]
+    assert not store.learned.claim("Person 1 A", image("10"))
+    store.promotions.mark_pending("Person 1 A", "7")
+    assert store.promotions.pending() == [Pending("Person 1 A", "7", (image("10"),))]
     store.close()
     assert warnings == []
     assert user_version(path) == SCHEMA_VERSION
+
+
+def _version_6_file(path: Path) -> None:
+    """A state file as the previous plugin (schema 6) left it: an image stored as its bare id, a scene as
+    ``scene:<id>``, in sightings, learned claims, refusals and the journal's examples."""
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        for migration in _MIGRATIONS[:6]:
+            for statement in migration:
+                db.execute(statement)
+        db.executescript("""
+            PRAGMA user_version = 6;
+            INSERT INTO candidates VALUES ('Person 1 A', 1.0, NULL), ('Person 2 B', 2.0, NULL);
+            INSERT INTO sightings VALUES ('Person 1 A', '10'), ('Person 1 A', 'scene:3'), ('Person 2 B', '11');
+            INSERT INTO learned VALUES ('Person 1 A', '10'), ('Person 1 A', 'scene:3');
+            INSERT INTO pending_promotions VALUES ('Person 2 B', '7', 3.0);
+            INSERT INTO refusals VALUES ('10', '5', 'person 9 x', 4.0), ('10', '5', '', 4.0), ('scene:3', '6', '', 4.0);
+            INSERT INTO retired VALUES ('Person 3 C', 'rejected', 5.0);
+            INSERT INTO transfers VALUES ('import', 's-1', 't-1');
+            INSERT INTO runs(id, mode, started_at) VALUES (1, 'recognizeImagesHQ', 6.0);
+            INSERT INTO run_writes VALUES
+                (1, 1, 'link', 'image:10', '{"performers":["5"],"tags":["20"]}'),
+                (1, 2, 'tags', 'scene:3', '{"tags":["21"]}'),
+                (1, 3, 'example', '10', '{"example_id":"e-1","new_subject":true,"subject":"Person 1 A"}'),
+                (1, 4, 'example', 'scene:3', '{"example_id":"e-2","subject":"Person 1 A"}'),
+                (1, 5, 'example', '', '{"example_id":"e-3","subject":"Person 0 ALICE"}');
+        """)
+        db.commit()
+
+
+def test_a_version_6_file_reads_back_the_same_through_item_refs(tmp_path: Path) -> None:
+    path = tmp_path / STATE_FILE
+    _version_6_file(path)
+    original = path.read_bytes()
+    scene = ItemRef(ItemKind.SCENE, "3")
+    for dry_run in (True, False):  # a dry run migrates a copy in memory and leaves the file as it was
+        warnings = Warnings()
+        store = StateStore(path, dry_run=dry_run, warn=warnings)
+        assert store.candidates.sightings("Person 1 A") == [image("10"), scene]
+        assert store.candidates.open(10, 5) == [OpenCandidate("Person 1 A", 2, (image("10"), scene)),
+                                                OpenCandidate("Person 2 B", 1, (image("11"),))]
+        assert store.promotions.pending() == [Pending("Person 2 B", "7", (image("11"),))]
+        assert store.refusals.refused(image("10"), performer_id="5")
+        assert store.refusals.refused(image("10"), subject="Person 9 X")
+        assert store.refusals.refused(scene, performer_id="6")
+        assert not store.refusals.refused(image("11"), performer_id="5")
+        assert store.retired.reason("Person 3 C") == "rejected"
+        assert store.transfers.done("import", "s-1")
+        reader = Journal(store.runs)
+        assert reader.entries(1) == [
+            Linked(item=image("10"), performers=("5",), tags=("20",)),
+            Tagged(item=scene, tags=("21",)),
+            ExampleAdded(subject="Person 1 A", example_id="e-1", item=image("10"), new_subject=True),
+            ExampleAdded(subject="Person 1 A", example_id="e-2", item=scene),
+            ExampleAdded(subject="Person 0 ALICE", example_id="e-3"),
+        ]
+        assert [e.example_id for e in reader.examples_from(image("10"), ["Person 1 A"])] == ["e-1"]
+        assert [e.example_id for e in reader.examples_from(scene, ["Person 1 A"])] == ["e-2"]
+        # The claims hold under the new encoding: neither item teaches Person 1 A a second face.
+        assert not store.learned.claim("Person 1 A", image("10"))
+        assert not store.learned.claim("Person 1 A", scene)
+        assert store.learned.claim("Person 1 A", image("11"))
+        store.close()
+        assert warnings == []
+        if dry_run:
+            assert path.read_bytes() == original
+    assert user_version(path) == SCHEMA_VERSION
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        assert {row[1] for row in db.execute("PRAGMA table_info(sightings)")} == {"subject", "item"}
+        assert {row[1] for row in db.execute("PRAGMA table_info(learned)")} == {"subject", "item"}
+        assert db.execute("SELECT item FROM sightings ORDER BY item").fetchall() == [
+            ("image:10",), ("image:11",), ("scene:3",)]
+        assert db.execute("SELECT DISTINCT item FROM refusals ORDER BY item").fetchall() == [
+            ("image:10",), ("scene:3",)]
+        assert db.execute("SELECT target FROM run_writes WHERE kind = 'example' ORDER BY seq").fetchall() == [
+            ("image:10",), ("scene:3",), ("",)]
+
+
+def test_items_are_stored_in_one_encoding(tmp_path: Path) -> None:
+    path = tmp_path / STATE_FILE
+    store = StateStore(path)
+    gallery = ItemRef(ItemKind.GALLERY, "4")
+    store.candidates.record_sighting("Person 1 A", image("10"))
+    store.candidates.record_sighting("Person 1 A", ItemRef(ItemKind.SCENE, "3"))
+    store.learned.claim("Person 1 A", image("10"))
+    store.refusals.add(gallery, "5", ["Person 1 A"])
+    store.close()
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        stored = {item for table in ("sightings", "learned", "refusals")
+                  for (item,) in db.execute(f"SELECT item FROM {table}")}
+    assert stored == {"image:10", "scene:3", "gallery:4"}
 
 
 def test_a_state_file_that_cannot_be_opened_is_an_error_not_damage(tmp_path: Path) -> None:
@@ -210,21 +310,21 @@ def test_a_state_file_that_cannot_be_opened_is_an_error_not_damage(tmp_path: Pat
 def test_a_promotion_killed_before_its_links_is_found_by_the_next_run(tmp_path: Path) -> None:
     path = tmp_path / STATE_FILE
     store = StateStore(path)
-    store.record_sighting("Person 1 A", "10")
-    store.record_sighting("Person 1 A", "11")
-    store.record_sighting("Person 2 B", "12")
-    store.mark_pending("Person 1 A", "7")
+    store.candidates.record_sighting("Person 1 A", image("10"))
+    store.candidates.record_sighting("Person 1 A", image("11"))
+    store.candidates.record_sighting("Person 2 B", image("12"))
+    store.promotions.mark_pending("Person 1 A", "7")
     store.close()  # the run dies here, before the links are written
 
     store = StateStore(path)
-    assert store.pending_promotions() == [("Person 1 A", "7", ["10", "11"])]
-    store.mark_promoted("Person 1 A", "7")
-    assert store.pending_promotions() == []
-    assert store.promoted_performer("Person 1 A") == "7"
-    store.mark_pending("Person 2 B", "8")
-    store.clear_pending("Person 2 B")
-    assert store.pending_promotions() == []
-    assert store.promoted_performer("Person 2 B") is None
+    assert store.promotions.pending() == [Pending("Person 1 A", "7", (image("10"), image("11")))]
+    store.promotions.complete("Person 1 A", "7")
+    assert store.promotions.pending() == []
+    assert store.promotions.performer_of("Person 1 A") == "7"
+    store.promotions.mark_pending("Person 2 B", "8")
+    store.promotions.clear_pending("Person 2 B")
+    assert store.promotions.pending() == []
+    assert store.promotions.performer_of("Person 2 B") is None
 
 
 # ------------------------------------------------------------------------------------------------ location
@@ -255,7 +355,7 @@ def test_a_writable_plugin_folder_is_used_quietly(tmp_path: Path) -> None:
 def test_a_read_only_plugin_folder_falls_back_and_carries_its_state_over(tmp_path: Path) -> None:
     preferred, fallback = tmp_path / "plugin" / "data", tmp_path / "user"
     old = StateStore(preferred / STATE_FILE)
-    old.record_sighting("Person 1 A", "10")
+    old.candidates.record_sighting("Person 1 A", image("10"))
     old.close()
     before = (preferred / STATE_FILE).read_bytes()
     warnings = Warnings()
@@ -267,7 +367,7 @@ def test_a_read_only_plugin_folder_falls_back_and_carries_its_state_over(tmp_pat
     assert "stateDir" in warnings[0]
 
     store = open_state(location, warn=warnings)
-    assert store.record_sighting("Person 1 A", "11") == 2
+    assert store.candidates.record_sighting("Person 1 A", image("11")) == 2
     store.close()
     assert (fallback / STATE_FILE).exists()
     assert (preferred / STATE_FILE).read_bytes() == before
@@ -276,18 +376,18 @@ def test_a_read_only_plugin_folder_falls_back_and_carries_its_state_over(tmp_pat
     again = locate_state(preferred=preferred, fallback=fallback, warn=warnings,
                          writable=lambda folder: folder != preferred)
     assert again.seed is None
-    assert open_state(again, warn=warnings).sightings("Person 1 A") == ["10", "11"]
+    assert open_state(again, warn=warnings).candidates.sightings("Person 1 A") == [image("10"), image("11")]
 
 
 def test_a_dry_run_in_a_read_only_plugin_folder_reads_the_old_state_and_writes_nothing(tmp_path: Path) -> None:
     preferred, fallback = tmp_path / "data", tmp_path / "user"
     old = StateStore(preferred / STATE_FILE)
-    old.record_sighting("Person 1 A", "10")
+    old.candidates.record_sighting("Person 1 A", image("10"))
     old.close()
     location = locate_state(preferred=preferred, fallback=fallback, warn=Warnings(),
                             writable=lambda folder: folder != preferred)
     store = open_state(location, warn=Warnings(), dry_run=True)
-    assert store.record_sighting("Person 1 A", "11") == 2
+    assert store.candidates.record_sighting("Person 1 A", image("11")) == 2
     store.close()
     assert not (fallback / STATE_FILE).exists()
 

@@ -8,7 +8,7 @@ crop, so the examples can be shown, exported to CompreFace or re-embedded by a f
 * The layout carries ``PRAGMA user_version`` and is upgraded by ordered migrations; a file written by a
   newer plugin is refused (clobbering it would lose what an upgrade keeps). A file SQLite cannot read is
   moved aside (kept for recovery) with one warning, and a new one is started: the machinery is the state
-  file's (``tasks/state.py``).
+  file's (``tasks/state/``).
 * Search is exact: cosine (dot product of unit vectors) in numpy over every example of one model id,
   best example per subject. Vectors of another model id are never compared: their spaces are unrelated.
   A few thousand examples take well under a millisecond, so no approximate index is needed.

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from typing import Any, ClassVar
+
+from ..hookqueue import parse_entry, queue_entry
 
 
 class ItemKind(Enum):
@@ -15,12 +17,49 @@ class ItemKind(Enum):
     GALLERY = "gallery"
 
 
+@dataclass(frozen=True)
+class ItemRef:
+    """One image, scene or gallery, written one way wherever the plugin keeps it: ``image:12``, ``scene:7``,
+    ``gallery:3`` (the state's sightings, learned claims and refusals, the journal's targets, the review
+    page's links). It is the hook queue's line format (``hookqueue.queue_entry``: the bootstrap writes the
+    queue with bare Python, so the encoding lives there)."""
+
+    kind: ItemKind
+    id: str
+
+    def __str__(self) -> str:
+        return queue_entry(self.kind.value, self.id)
+
+    @classmethod
+    def parse(cls, text: str) -> ItemRef:
+        """The reference ``str()`` wrote; ValueError for anything else (a bare id included)."""
+        entry = parse_entry(text)
+        if entry is None or entry[0] not in _KINDS:
+            raise ValueError(f"not an item reference: {text!r}")
+        return cls(_KINDS[entry[0]], entry[1])
+
+
+_KINDS = {kind.value: kind for kind in ItemKind}
+
+
+class _Item:
+    """An image, scene or gallery: its :class:`ItemRef`."""
+
+    KIND: ClassVar[ItemKind]
+    id: str
+
+    @property
+    def ref(self) -> ItemRef:
+        return ItemRef(self.KIND, self.id)
+
+
 def _ids(items: Any) -> frozenset[str]:
     return frozenset(str(item["id"]) for item in items or ())
 
 
 @dataclass(frozen=True)
-class Image:
+class Image(_Item):
+    KIND = ItemKind.IMAGE
     id: str
     title: str
     url: str
@@ -83,7 +122,8 @@ class Performer:
 
 
 @dataclass(frozen=True)
-class Gallery:
+class Gallery(_Item):
+    KIND = ItemKind.GALLERY
     id: str
     title: str
     image_count: int
@@ -106,7 +146,8 @@ class Gallery:
 
 
 @dataclass(frozen=True)
-class Scene:
+class Scene(_Item):
+    KIND = ItemKind.SCENE
     id: str
     title: str
     path: str

@@ -50,4 +50,4 @@ def run_changes(ctx: TaskContext) -> RunChanges | None:
     if ctx.writes.dry_run:
         return None
     entries = ctx.journal.entries(ctx.run_id) if ctx.run_id is not None else []
-    return RunChanges.of(entries, removed=ctx.writes.removed, waiting=ctx.state.open_candidate_count())
+    return RunChanges.of(entries, removed=ctx.writes.removed, waiting=ctx.state.candidates.open_count())

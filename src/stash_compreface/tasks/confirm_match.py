@@ -20,7 +20,7 @@ from .context import TaskContext
 from .enrolment import Enrolment, FaceCrop
 from .image_recognizer import face_of
 from .items import find_item
-from .performers import PerformerDirectory, find_performer, scene_item
+from .performers import PerformerDirectory, find_performer
 from .scenes import face_cache
 
 
@@ -36,7 +36,7 @@ def confirm_match(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
     if args.face_index is not None:  # learns_a_face: the face service was checked
         # The face first: a faceIndex that names no face fails here, before anything is written.
         face = _face(ctx, item.record, args.face_index)
-    ctx.state.unrefuse(item.key, performer.id, [performer.name, *performer.aliases])
+    ctx.state.refusals.forget(item.ref, performer.id, [performer.name, *performer.aliases])
     learned = None
     if face is not None:
         subject = PerformerDirectory(ctx).own_subject(performer)
@@ -45,7 +45,7 @@ def confirm_match(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
         if learned.reason:
             ctx.log("warning" if learned.refused else "info",
                     f"{face.what} was not learned as a face of {subject}: {learned.reason}")
-    linked = ctx.writes.record_outcome(item.kind, item.record, failed=False, performers=[performer.id])
+    linked = ctx.writes.record_outcome(item.ref.kind, item.record, failed=False, performers=[performer.id])
     taught = learned is not None and learned.example_id is not None
     ctx.info(f"performer {performer.id} ({performer.name}) " + ("linked to " if linked else "already in ")
              + item.label + ("; the face was learned as one of their examples" if taught else ""))
@@ -64,4 +64,4 @@ def _face(ctx: TaskContext, item: Image | Scene, index: int) -> FaceCrop:
         raise SettingError(f"faceIndex {index}: no such person is kept from a look at {item.label}: look at the "
                            "scene again (identifyScene, the scene page's Faces) and use the index it lists",
                            setting="faceIndex")
-    return FaceCrop(f"the face of person {index} in {item.label}", crop, item=scene_item(item.id))
+    return FaceCrop(f"the face of person {index} in {item.label}", crop, item=item.ref)

@@ -85,7 +85,7 @@ class TaskContext:
         """The undo journal in the state: this run's entries (once armed by tasks.run), and any run's to read."""
         with self._lock:
             if self._journal is None:
-                self._journal = Journal(self.state, keep_runs=self.settings.journal_runs,
+                self._journal = Journal(self.state.runs, keep_runs=self.settings.journal_runs,
                                         dry_run=self.settings.dry_run)
             return self._journal
 

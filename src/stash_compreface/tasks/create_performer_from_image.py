@@ -15,7 +15,8 @@ from ..faces import quality
 from ..faces.naming import is_subject_name
 from ..settings import TaskArgs
 from .context import TaskContext
-from .image_recognizer import FaceStatus, Policy, analyse_one, find_image, identify_output
+from .image_recognizer import FaceStatus, Policy, analyse_one, identify_output
+from .items import find_image
 
 
 def create_performer_from_image(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:

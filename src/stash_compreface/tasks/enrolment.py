@@ -13,8 +13,8 @@ once per run from the context, so these rules hold everywhere:
   subject gate, the one a face must pass to start a subject, since a later example weighs as much as a
   first one; a face the user confirmed counts as passing it (the user chose it). The count is read from
   the face service once per run and subject, then kept here.
-- **One face per item per subject.** An example taken from an item (an image id, or a scene's
-  ``scene:<id>``) is claimed in the state before it is sent (``StateStore.claim_example``), a new
+- **One face per item per subject.** An example taken from an item (an image or a scene) is claimed in
+  the state before it is sent (``state.learned.claim``), a new
   subject's first example included, so a subject never holds two faces of one image or scene, however
   often it is looked at again (a kill between the claim and the upload costs an example, never adds two).
 - **No duplicates, and the user's word is final.** A new subject is made under one lock per run, just
@@ -43,6 +43,7 @@ from ..faces.matching import best_match, order_faces, should_learn
 from ..faces.models import Box
 from ..faces.naming import subject_name
 from ..faceservice import FaceServiceError, TooManyFaces
+from ..stash.models import ItemRef
 from .context import TaskContext
 from .runner import Tally
 
@@ -60,17 +61,17 @@ def _never(_subject: str) -> bool:
 @dataclass(frozen=True)
 class FaceCrop:
     """A face to enrol: what it is (for logs and the journal's ``why``), where it is from (``item``: an
-    image id or ``scene:<id>``; None for a performer's profile image), the crop with a margin, and how to
+    image or a scene; None for a performer's profile image), the crop with a margin, and how to
     cut it tight from the picture it came from. Without ``tight`` the tight crop is cut from the margin
     crop itself, around the largest face the engine finds in it."""
 
     what: str
     padded: bytes
-    item: str | None = None
+    item: ItemRef | None = None
     tight: Callable[[], bytes] | None = None
 
     @classmethod
-    def cut(cls, what: str, picture: Image.Image, box: Box, *, item: str | None = None) -> FaceCrop:
+    def cut(cls, what: str, picture: Image.Image, box: Box, *, item: ItemRef | None = None) -> FaceCrop:
         """The face at ``box`` of a decoded picture: the margin crop now, the tight one only if needed."""
         return cls(what, imaging.encode_jpeg(imaging.crop(picture, box)), item,
                    lambda: imaging.encode_jpeg(imaging.crop(picture, box, pad=0.0)))
@@ -162,7 +163,7 @@ class Enrolment:
             self.tally.add(learned=1)
         return Learned(example_id)
 
-    def _gate(self, subject: str, item: str | None, high_quality: bool) -> tuple[int, str]:
+    def _gate(self, subject: str, item: ItemRef | None, high_quality: bool) -> tuple[int, str]:
         """The subject's examples before this one, and why the face is not learned ("" when it is: the
         example is then counted and the item claimed)."""
         if not high_quality:
@@ -173,7 +174,7 @@ class Enrolment:
                 count = self._counts[subject] = self.ctx.face_service.count_examples(subject)
             if not should_learn(count, high_quality=high_quality):
                 return count, f"{subject} has {count} examples, as many as a subject learns"
-            if item is not None and not self.ctx.state.claim_example(subject, item):
+            if item is not None and not self.ctx.state.learned.claim(subject, item):
                 return count, f"{subject} already holds a face of this item"
             self._counts[subject] = count + 1
         return count, ""
@@ -192,9 +193,9 @@ class Enrolment:
             if found is not None:
                 return found
             name = subject_name(named_after, ctx.suffix())
-            ctx.state.add_candidate(name)  # first: a kill before the upload leaves no subject nobody knows
+            ctx.state.candidates.add(name)  # first: a kill before the upload leaves no subject nobody knows
             if face.item is not None:
-                ctx.state.claim_example(name, face.item)
+                ctx.state.learned.claim(name, face.item)
             try:
                 example_id = self.add_example(name, face, why=why, new_subject=True)
             except FaceServiceError as exc:

@@ -13,7 +13,8 @@ from typing import Any
 
 from ..settings import TaskArgs
 from .context import TaskContext
-from .image_recognizer import analyse_one, describe_faces, find_image, identify_output, policy_for
+from .image_recognizer import analyse_one, describe_faces, identify_output, policy_for
+from .items import find_image
 
 
 def identify_image(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:

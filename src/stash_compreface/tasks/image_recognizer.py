@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Any, Literal
 
 from .. import imaging
-from ..errors import FaceIndexOutOfRange, MediaError, SettingError
+from ..errors import FaceIndexOutOfRange, MediaError
 from ..faces import matching, quality
 from ..faces.models import Face
 from ..quality import measure_for_gates
@@ -120,7 +120,7 @@ class _Work:
 
     def face(self, face: Face, index: int) -> FaceCrop:
         """Face ``index`` to enrol: its crop with a margin, and the tight one cut from this picture if needed."""
-        return FaceCrop(f"face {index} of {self.image.label}", self.crop(face), item=self.image.id,
+        return FaceCrop(f"face {index} of {self.image.label}", self.crop(face), item=self.image.ref,
                         tight=lambda: self.crop(face, pad=0.0))
 
 
@@ -188,7 +188,7 @@ class ImageRecognizer:
         return self._new_subject(work, index, face)
 
     def _refused(self, work: _Work, subject: str) -> bool:
-        return refusals(self.ctx, self.directory, work.image.id)(subject)
+        return refusals(self.ctx, self.directory, work.image.ref)(subject)
 
     @staticmethod
     def _rejected(index: int, face: Face, subject: str, similarity: float | None) -> FaceReport:
@@ -219,7 +219,7 @@ class ImageRecognizer:
                                                  FaceStatus.SUBJECT_WITHOUT_PERFORMER)
         elif self.policy.track_sightings:
             performer_id, status = self._counted(directory.sighting(
-                subject, work.image.id, work.crop(face), matching.stash_gender(face.gender)), FaceStatus.CANDIDATE)
+                subject, work.image.ref, work.crop(face), matching.stash_gender(face.gender)), FaceStatus.CANDIDATE)
         else:
             status = FaceStatus.SUBJECT_WITHOUT_PERFORMER
         return FaceReport(index, face, status, subject=subject, similarity=similarity,
@@ -252,7 +252,7 @@ class ImageRecognizer:
         if immediate:
             promotion = self.directory.promote(name, crop, gender, name=self.policy.performer_name)
         else:
-            promotion = self.directory.sighting(name, work.image.id, crop, gender)
+            promotion = self.directory.sighting(name, work.image.ref, crop, gender)
         performer_id, status = self._counted(promotion, FaceStatus.NEW_CANDIDATE)
         return FaceReport(index, face, status, subject=name, similarity=None, performer_id=performer_id,
                           performer_name=self.directory.name_of(performer_id))
@@ -297,15 +297,6 @@ def run_images(ctx: TaskContext, args: TaskArgs, *, selection: Selection, policy
 
 
 # -- single-image modes (identifyImage, createPerformerFromImage) -----------------------------------
-
-
-def find_image(ctx: TaskContext, args: TaskArgs) -> Image:
-    """The image named by the ``imageId`` argument (the mode requires it: tasks.modes); an unknown id names
-    the argument."""
-    image = ctx.stash.find_image(args.image_id)
-    if image is None:
-        raise SettingError(f"imageId {args.image_id} names no image in Stash", setting="imageId")
-    return image
 
 
 def analyse_one(ctx: TaskContext, image: Image, policy: Policy, *, write: bool,

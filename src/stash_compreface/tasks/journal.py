@@ -33,13 +33,14 @@ from __future__ import annotations
 import json
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from ..faceservice import FaceService, FaceServiceError
-from ..stash.models import ItemKind, Performer
+from ..stash.models import ItemRef, Performer
 from .state import StateStore
+from .state.runs import Runs
 
 if TYPE_CHECKING:
     from .writes import Writes
@@ -82,8 +83,7 @@ class Entry:
 class _OnItem(Entry):
     """Tags (and, for :class:`Linked`, performers) the run added to one image, scene or gallery."""
 
-    kind: ItemKind
-    item: str
+    item: ItemRef
     performers: tuple[str, ...] = ()  # performer ids (Linked only)
     tags: tuple[str, ...] = ()  # added to an item that was read first: they were not there before
     maybe_tags: tuple[str, ...] = ()  # added without reading the item (a promotion's links): maybe already there
@@ -91,7 +91,7 @@ class _OnItem(Entry):
 
     @property
     def target(self) -> str:
-        return f"{self.kind.value}:{self.item}"
+        return str(self.item)
 
     def detail(self) -> dict[str, Any]:
         return _compact(performers=self.performers, tags=self.tags, maybe_tags=self.maybe_tags,
@@ -99,19 +99,18 @@ class _OnItem(Entry):
 
     @classmethod
     def parse(cls, target: str, detail: Mapping[str, Any]) -> Self:
-        kind, _, item = target.partition(":")
-        return cls(kind=ItemKind(kind), item=item, performers=_ids(detail.get("performers")),
+        return cls(item=ItemRef.parse(target), performers=_ids(detail.get("performers")),
                    tags=_ids(detail.get("tags")), maybe_tags=_ids(detail.get("maybe_tags")),
                    removed_tags=_ids(detail.get("removed_tags")))
 
     def revert(self, undo: Undo) -> None:
         performers = [p for p in self.performers if p not in undo.deletable]
         tags = list(self.tags)
-        if self.maybe_tags and self.target not in undo.linked_elsewhere:
+        if self.maybe_tags and self.item not in undo.linked_elsewhere:
             # Matched came with a promotion's link; no other run linked a performer here, so it was ours
             # (performers the user added by hand never set Matched).
             tags += self.maybe_tags
-        undo.writes.remove_from_items(self.kind, [self.item], tags=tags, performers=performers)
+        undo.writes.remove_from_items(self.item.kind, [self.item.id], tags=tags, performers=performers)
         undo.counts["unlinked"] += len(self.performers)
         undo.counts["untagged"] += len(tags)
 
@@ -130,12 +129,12 @@ class Linked(_OnItem):
     KIND = "link"
 
 
-def on_item(kind: ItemKind, item: str, *, performers: Iterable[str], tags: Iterable[str], tags_certain: bool,
+def on_item(item: ItemRef, *, performers: Iterable[str], tags: Iterable[str], tags_certain: bool,
             removed: Iterable[str]) -> Tagged | Linked:
     """The entry of one item's additions: :class:`Linked` when a performer came with them."""
     certain, maybe = (tuple(tags), ()) if tags_certain else ((), tuple(tags))
     cls = Linked if (linked := tuple(performers)) else Tagged
-    return cls(kind=kind, item=item, performers=linked, tags=certain, maybe_tags=maybe, removed_tags=tuple(removed))
+    return cls(item=item, performers=linked, tags=certain, maybe_tags=maybe, removed_tags=tuple(removed))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -158,7 +157,7 @@ class PerformerCreated(Entry):
     def revert(self, undo: Undo) -> None:
         if self.performer_id in undo.deletable:
             undo.writes.destroy_performer(self.performer_id)
-            undo.state.clear_promotions_of(self.performer_id)  # its subjects are candidates again
+            undo.state.promotions.reopen_performer(self.performer_id)  # its subjects are candidates again
             undo.counts["performersDeleted"] += 1
 
 
@@ -218,7 +217,7 @@ class AliasAdded(Entry):
         if self.performer_id in undo.deletable or self.alias.casefold() in undo.kept_subjects:
             return
         undo.writes.remove_from_performers([self.performer_id], aliases=[self.alias])
-        undo.state.clear_promotion(self.alias)  # the subject is a candidate again
+        undo.state.promotions.reopen(self.alias)  # the subject is a candidate again
         undo.counts["aliasesRemoved"] += 1
 
 
@@ -246,18 +245,18 @@ class PerformerTagged(Entry):
 
 @dataclass(frozen=True, kw_only=True)
 class ExampleAdded(Entry):
-    """An example learned by the task's face engine. Stored under the item it came from (an image id, or
-    ``scene:<id>``), which is how rejectMatch and confirmMatch look it up; "" for a performer's own image."""
+    """An example learned by the task's face engine. Stored under the item it came from (``image:12``), which
+    is how rejectMatch and confirmMatch look it up; "" for a performer's own image."""
 
     KIND = "example"
     subject: str
     example_id: str
-    item: str | None = None
+    item: ItemRef | None = None
     new_subject: bool = False  # the example created the subject: undoRun deletes the subject once empty
 
     @property
     def target(self) -> str:
-        return self.item or ""
+        return "" if self.item is None else str(self.item)
 
     def detail(self) -> dict[str, Any]:
         return _compact(subject=self.subject, example_id=self.example_id, new_subject=self.new_subject)
@@ -265,7 +264,7 @@ class ExampleAdded(Entry):
     @classmethod
     def parse(cls, target: str, detail: Mapping[str, Any]) -> Self:
         return cls(subject=str(detail["subject"]), example_id=str(detail.get("example_id") or ""),
-                   item=target or None, new_subject=bool(detail.get("new_subject")))
+                   item=ItemRef.parse(target) if target else None, new_subject=bool(detail.get("new_subject")))
 
     def revert(self, undo: Undo) -> None:
         if not self.example_id or self.subject.casefold() in undo.kept_subjects:
@@ -275,8 +274,8 @@ class ExampleAdded(Entry):
             undo.counts["examplesDeleted"] += 1
         except FaceServiceError as exc:
             undo.debug(f"example {self.example_id} of {self.subject}: {exc}")
-        if self.item:
-            undo.state.unclaim_example(self.subject, self.item)
+        if self.item is not None:
+            undo.state.learned.unclaim(self.subject, self.item)
         if self.new_subject:
             undo.emptied.add((None, self.subject))
 
@@ -315,7 +314,7 @@ class ExampleCopied(Entry):
             undo.counts["examplesDeleted"] += 1
         except FaceServiceError as exc:
             undo.debug(f"example {self.example_id} of {self.subject} in the {self.engine} engine: {exc}")
-        undo.state.forget_transfer(self.direction, self.source_id, self.example_id)
+        undo.state.transfers.forget(self.direction, self.source_id, self.example_id)
         if self.new_subject:
             undo.emptied.add((self.engine, self.subject))
 
@@ -350,7 +349,7 @@ class Undo:
     debug: Callable[[str], None]
     deletable: set[str] = field(default_factory=set)
     kept_subjects: set[str] = field(default_factory=set)
-    linked_elsewhere: frozenset[str] = frozenset()
+    linked_elsewhere: frozenset[ItemRef] = frozenset()
     emptied: set[tuple[str | None, str]] = field(default_factory=set)  # (engine of a copy or None, subject)
     counts: Counter[str] = field(default_factory=Counter)
 
@@ -379,8 +378,8 @@ class Journal:
     beyond ``keep_runs``. A dry run never opens one.
     """
 
-    def __init__(self, state: StateStore, *, keep_runs: int = DEFAULT_RUNS, dry_run: bool = False) -> None:
-        self._state = state
+    def __init__(self, runs: Runs, *, keep_runs: int = DEFAULT_RUNS, dry_run: bool = False) -> None:
+        self._runs = runs
         self._keep_runs = keep_runs
         self._dry_run = dry_run
         self._mode: str | None = None
@@ -398,42 +397,46 @@ class Journal:
         the journal is not armed (a correction, a look) or in a dry run."""
         with self._lock:
             if self.run_id is None and self._mode is not None and not self._dry_run:
-                self.run_id = self._state.start_run(self._mode)
-                self._state.trim_runs(self._keep_runs)
+                self.run_id = self._runs.start(self._mode)
+                self._runs.trim(self._keep_runs)
             return self.run_id
 
     def record(self, entry: Entry) -> None:
         """Recorded after the write succeeded: the journal never claims what Stash does not hold."""
         if self.open() is not None:
             assert self.run_id is not None
-            self._state.append_entry(self.run_id, *encode(entry))
+            self._runs.append(self.run_id, *encode(entry))
 
     # -- any run -------------------------------------------------------------------------------------
 
     def run(self, run_id: int) -> RunRecord | None:
-        found = self._state.run_record(run_id)
+        found = self._runs.record(run_id)
         return None if found is None else RunRecord(run_id, *found)
 
     def entries(self, run_id: int) -> list[Entry]:
         """The run's entries in the order they were written."""
-        return [decode(*row) for row in self._state.run_entries(run_id)]
+        return [decode(*row) for row in self._runs.entries(run_id)]
 
-    def links(self, run_id: int, limit: int) -> tuple[list[Linked], int]:
-        """The run's first ``limit`` links of a performer to an item, and how many it made in all (the review
-        page shows a few of a run that may have linked thousands)."""
-        rows, count = self._state.run_entries_of_kind(run_id, Linked.KIND, limit)
-        return [Linked.parse(target, json.loads(detail)) for target, detail in rows], count
+    def links(self, run_ids: Sequence[int], limit: int) -> dict[int, tuple[list[Linked], int]]:
+        """Each run's first ``limit`` links of a performer to an item, and how many it made in all (the review
+        page shows a few of runs that may have linked thousands); one query for all the runs."""
+        return {run_id: ([Linked.parse(target, json.loads(detail)) for target, detail in rows], count)
+                for run_id, (rows, count) in self._runs.first_entries(run_ids, Linked.KIND, limit).items()}
 
-    def examples_from(self, item: str, subjects: Iterable[str]) -> list[ExampleAdded]:
-        """Every example learned from ``item`` (an image id, or ``scene:<id>``) for one of ``subjects``, any run."""
+    def examples_from(self, item: ItemRef, subjects: Iterable[str]) -> list[ExampleAdded]:
+        """Every example learned from ``item`` for one of ``subjects``, any run."""
         wanted = {s.casefold() for s in subjects}
         found = [ExampleAdded.parse(target, json.loads(detail))
-                 for target, detail in self._state.entries_at(ExampleAdded.KIND, item)]
+                 for target, detail in self._runs.entries_at(ExampleAdded.KIND, str(item))]
         return [e for e in found if e.subject.casefold() in wanted]
 
-    def linked_elsewhere(self, run_id: int) -> frozenset[str]:
-        """The items (``image:<id>``) this run linked a performer to that another run, not undone, also did."""
-        return frozenset(self._state.targets_shared(run_id, Linked.KIND))
+    def linked_elsewhere(self, run_id: int) -> frozenset[ItemRef]:
+        """The items this run linked a performer to that another run, not undone, also did."""
+        return frozenset(ItemRef.parse(target) for target in self._runs.targets_shared(run_id, Linked.KIND))
+
+    def mark_undone(self, run_id: int) -> None:
+        """undoRun reverted the run: the review page shows it undone, and undoing it again changes nothing."""
+        self._runs.mark_undone(run_id)
 
 
 __all__ = ["KINDS", "AliasAdded", "Entry", "ExampleAdded", "ExampleCopied", "Journal", "Linked", "PerformerCreated",

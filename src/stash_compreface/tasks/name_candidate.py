@@ -25,13 +25,13 @@ def require_subject(ctx: TaskContext, args: TaskArgs, *, allow_rejected: bool = 
     (a candidate or a face-service subject); a rejected one only when ``allow_rejected`` (rerunning
     rejectCandidate)."""
     subject = args.subject
-    reason = ctx.state.retired_reason(subject)
+    reason = ctx.state.retired.reason(subject)
     if reason == RETIRED_REJECTED:
         if allow_rejected:
             return subject
         raise SettingError(f"subject {subject} was rejected (rejectCandidate) and deleted from the face service: "
                            "it cannot become a performer", setting="subject")
-    if reason is None and not ctx.state.is_candidate(subject) and subject not in ctx.face_service.list_subjects():
+    if reason is None and not ctx.state.candidates.exists(subject) and subject not in ctx.face_service.list_subjects():
         raise SettingError(f"subject {subject} is neither a candidate nor a subject of the face service",
                            setting="subject")
     return subject
@@ -39,7 +39,7 @@ def require_subject(ctx: TaskContext, args: TaskArgs, *, allow_rejected: bool = 
 
 def link_output(ctx: TaskContext, args: TaskArgs, subject: str, performer: Performer, *,
                 created: bool) -> dict[str, Any]:
-    images, scenes = split_items(ctx.state.sightings(subject))
+    images, scenes = split_items(ctx.state.candidates.sightings(subject))
     return {"mode": args.mode, "subject": subject, "performer": {"id": performer.id, "name": performer.name},
             "created": created, "linkedImages": len(images), "linkedScenes": len(scenes),
             "dryRun": ctx.writes.dry_run}
@@ -49,7 +49,7 @@ def give_subject(ctx: TaskContext, directory: PerformerDirectory, subject: str, 
     """Make ``subject`` an alias of ``performer`` (unless it already is), lift any retirement, and link the
     candidate's sightings to it."""
     performer = directory.hold(performer, subject)
-    ctx.state.unretire(subject)
+    ctx.state.retired.remove(subject)
     directory.link_sightings(subject, performer.id)
     return performer
 

@@ -16,34 +16,26 @@ by hand (``nameCandidate``, ``mergeIntoPerformer``), except rejected ones.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from ..errors import ItemError, SettingError
 from ..faces.matching import should_promote
 from ..faces.naming import person_alias, subject_name
-from ..stash.models import Performer
+from ..stash.models import ItemKind, ItemRef, Performer
 from ..stash.queries import person_performers
 from .context import TaskContext
 
-SCENE_PREFIX = "scene:"
 # Why a subject is retired (state.retired.reason).
 RETIRED_REJECTED = "rejected"  # rejectCandidate: its subject was deleted from the face service
 RETIRED_DELETED = "performer deleted"
 RETIRED_UNLINKED = "unlinked"
 
 
-def scene_item(scene_id: str) -> str:
-    """How a scene is recorded among a candidate's sightings (keyed by image id): images and scenes then
-    count together towards ``minFacesForNewPerformer``."""
-    return f"{SCENE_PREFIX}{scene_id}"
-
-
-def split_items(items: list[str]) -> tuple[list[str], list[str]]:
+def split_items(items: Iterable[ItemRef]) -> tuple[list[str], list[str]]:
     """Sighting items as (image ids, scene ids)."""
-    images = [i for i in items if not i.startswith(SCENE_PREFIX)]
-    scenes = [i[len(SCENE_PREFIX):] for i in items if i.startswith(SCENE_PREFIX)]
-    return images, scenes
+    items = list(items)
+    return ([i.id for i in items if i.kind is ItemKind.IMAGE], [i.id for i in items if i.kind is ItemKind.SCENE])
 
 
 def find_performer(ctx: TaskContext, performer_id: str) -> Performer:
@@ -55,11 +47,10 @@ def find_performer(ctx: TaskContext, performer_id: str) -> Performer:
     return performer
 
 
-def refusals(ctx: TaskContext, directory: PerformerDirectory, item: str) -> Callable[[str], bool]:
-    """Whether the user said a subject, or its performer, is not in ``item`` (an image id, or
-    :func:`scene_item`): what rejectMatch recorded."""
-    return lambda subject: ctx.state.refused(item, subject=subject) or ctx.state.refused(
-        item, performer_id=directory.for_subject(subject))
+def refusals(ctx: TaskContext, directory: PerformerDirectory, item: ItemRef) -> Callable[[str], bool]:
+    """Whether the user said a subject, or its performer, is not in ``item``: what rejectMatch recorded."""
+    refused = ctx.state.refusals.refused
+    return lambda subject: refused(item, subject=subject) or refused(item, performer_id=directory.for_subject(subject))
 
 
 class AmbiguousSubject(ItemError):
@@ -121,14 +112,15 @@ class PerformerDirectory:
             self._holders.setdefault(key, set())
             return self._one_holder(subject)
 
-    def sighting(self, subject: str, image_id: str, face_jpeg: bytes, gender: str | None, *,
+    def sighting(self, subject: str, item: ItemRef, face_jpeg: bytes, gender: str | None, *,
                  promote: bool = True) -> Promotion:
-        """Record that a performer-less subject was seen in ``image_id`` (a scene: :func:`scene_item`);
-        promote it once seen enough (unless not ``promote``: identifyScene only looks)."""
+        """Record that a performer-less subject was seen in ``item`` (images and scenes count together
+        towards ``minFacesForNewPerformer``); promote it once seen enough (unless not ``promote``:
+        identifyScene only looks)."""
         ctx = self._ctx
-        if ctx.state.retired_reason(subject) is not None:
+        if ctx.state.retired.reason(subject) is not None:
             return Promotion(None, created=False)
-        count = ctx.state.record_sighting(subject, image_id)
+        count = ctx.state.candidates.record_sighting(subject, item)
         if not promote:
             return Promotion(None, created=False)
         if not should_promote(count, ctx.settings.min_faces_for_new_performer):
@@ -203,24 +195,24 @@ class PerformerDirectory:
         """Whether a performer may be made of ``subject``, which no performer holds now: not when it is
         retired, and not when it had one (deleted: retired; kept but unlinked: left for the user)."""
         ctx = self._ctx
-        if ctx.state.retired_reason(subject) is not None:
+        if ctx.state.retired.reason(subject) is not None:
             return False
-        promoted = ctx.state.promoted_performer(subject)
+        promoted = ctx.state.promotions.performer_of(subject)
         if promoted is None:
             return True
         if ctx.stash.find_performer(promoted) is None:
-            ctx.state.retire(subject, RETIRED_DELETED)
+            ctx.state.retired.add(subject, RETIRED_DELETED)
             ctx.info(f"subject {subject}: its performer {promoted} was deleted in Stash, so no performer is "
                      "created from it again (name it or merge it into a performer to undo)")
         else:
-            ctx.state.retire(subject, RETIRED_UNLINKED)
+            ctx.state.retired.add(subject, RETIRED_UNLINKED)
             ctx.info(f"subject {subject}: performer {promoted} no longer holds it as name or alias, so it is "
                      "no longer linked; if you renamed that performer, add the subject back as an alias")
         return False
 
     def finish_pending(self, subject: str, performer_id: str) -> None:
         """A subject with a performer but unlinked sightings: a previous run died mid-promotion."""
-        if self._ctx.state.is_candidate(subject):
+        if self._ctx.state.candidates.exists(subject):
             with self._lock:
                 self._link_sightings(subject, performer_id)
 
@@ -238,25 +230,26 @@ class PerformerDirectory:
         """Link the candidate's earlier images; recorded as pending first, so that a failed or killed
         write is completed by the next run (:meth:`complete_pending`)."""
         state = self._ctx.state
-        if state.promoted_performer(subject) == performer_id:
+        if state.promotions.performer_of(subject) == performer_id:
             return
-        items = state.sightings(subject)
+        items = state.candidates.sightings(subject)
         if items:
-            state.mark_pending(subject, performer_id)
+            state.promotions.mark_pending(subject, performer_id)
             images, scenes = split_items(items)
             self._ctx.writes.link_performer(images, performer_id, subject, scene_ids=scenes)
-        state.mark_promoted(subject, performer_id)
+        state.promotions.complete(subject, performer_id)
 
     def complete_pending(self) -> None:
         """Finish promotions an earlier run recorded but could not link (a failed write, a kill)."""
         ctx = self._ctx
-        for subject, performer_id, images in ctx.state.pending_promotions():
+        for pending in ctx.state.promotions.pending():
+            subject, performer_id = pending.subject, pending.performer_id
             if ctx.stash.find_performer(performer_id) is None:
                 ctx.warning(f"candidate {subject}: its performer {performer_id} no longer exists; not linked")
-                ctx.state.clear_pending(subject)
-                ctx.state.retire(subject, RETIRED_DELETED)
+                ctx.state.promotions.clear_pending(subject)
+                ctx.state.retired.add(subject, RETIRED_DELETED)
                 continue
-            if images:
-                image_ids, scene_ids = split_items(images)
+            if pending.items:
+                image_ids, scene_ids = split_items(pending.items)
                 ctx.writes.link_performer(image_ids, performer_id, subject, scene_ids=scene_ids)
-            ctx.state.mark_promoted(subject, performer_id)
+            ctx.state.promotions.complete(subject, performer_id)

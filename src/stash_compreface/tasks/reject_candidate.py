@@ -23,7 +23,7 @@ def reject_candidate(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
     if holder is not None:
         raise SettingError(f"subject {subject} already belongs to performer {holder}: delete that performer or "
                            "remove the subject from its aliases in Stash before rejecting it", setting="subject")
-    ctx.state.retire(subject, RETIRED_REJECTED)
+    ctx.state.retired.add(subject, RETIRED_REJECTED)
     deleted = subject in ctx.face_service.list_subjects()
     if deleted:
         try:

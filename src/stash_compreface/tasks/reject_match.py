@@ -23,15 +23,15 @@ def reject_match(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
     matched = ctx.writes.tag_id(ctx.settings.matched_tag)
     last = not item.record.performer_ids - {args.performer_id}
     tags = [matched] if matched and matched in item.record.tag_ids and last else []
-    ctx.writes.remove_from_items(item.kind, [item.record.id], performers=[args.performer_id], tags=tags)
+    ctx.writes.remove_from_items(item.ref.kind, [item.ref.id], performers=[args.performer_id], tags=tags)
     deleted = 0
-    for example in ctx.journal.examples_from(item.key, subjects):
+    for example in ctx.journal.examples_from(item.ref, subjects):
         try:
             ctx.writes.delete_example(example.example_id, subject=example.subject)
             deleted += 1
         except FaceServiceError as exc:
             ctx.debug(f"example {example.example_id} of {example.subject}: {exc}")
-    ctx.state.refuse(item.key, args.performer_id, subjects)
+    ctx.state.refusals.add(item.ref, args.performer_id, subjects)
     ctx.info(f"performer {args.performer_id} removed from {item.label}; {deleted} example(s) learned from it "
              "deleted; it will not be linked to it again")
     return {"mode": args.mode, "item": item.label, "performerId": args.performer_id, "examplesDeleted": deleted}

@@ -116,7 +116,7 @@ class RunChanges:
                     tags.update((entry.target, t) for t in (*entry.tags, *entry.maybe_tags))
                     for performer in entry.performers:
                         links.add((entry.target, performer))
-                        linked_items.setdefault(entry.kind.value, set()).add(entry.target)
+                        linked_items.setdefault(entry.item.kind.value, set()).add(entry.target)
                 case PerformerCreated():
                     created += 1
                 case PerformerTagged():

@@ -48,7 +48,7 @@ def transfer_subjects(ctx: TaskContext, args: TaskArgs, *, source_engine: str, t
         copied = skipped = 0
         for example in source.list_examples(subject):
             ctx.check_stop()
-            if ctx.state.transferred(direction, example.id):
+            if ctx.state.transfers.done(direction, example.id):
                 continue
             try:
                 target_id = ctx.writes.copy_example(subject, source.example_image(example.id), into=target,
@@ -60,7 +60,7 @@ def transfer_subjects(ctx: TaskContext, args: TaskArgs, *, source_engine: str, t
                 skipped += 1
                 continue
             if target_id is not None:
-                ctx.state.record_transfer(direction, example.id, target_id)
+                ctx.state.transfers.record(direction, example.id, target_id)
                 copied += 1
         tally.add(processed=1, learned=copied, skipped=skipped)
         if copied:

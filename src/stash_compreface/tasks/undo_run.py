@@ -67,7 +67,7 @@ def undo_run(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
                 undo.counts["subjectsDeleted"] += 1
         except FaceServiceError as exc:
             ctx.debug(f"subject {subject}: {exc}")
-    ctx.state.mark_undone(args.run_id)
+    ctx.journal.mark_undone(args.run_id)
     for note in notes:
         ctx.info(note)
     counts = {name: undo.counts[name] for name in COUNTS}

@@ -30,7 +30,7 @@ from ..faces.matching import outcome_tags
 from ..faceservice import FaceService
 from ..settings import Settings
 from ..stash.client import StashClient
-from ..stash.models import ItemKind, Performer
+from ..stash.models import ItemKind, ItemRef, Performer
 from .journal import (
     AliasAdded,
     Entry,
@@ -251,8 +251,8 @@ class Writes:
         add = self._write(f"{'; '.join(parts)} on {label}", write)
         if add or (add is not None and performers):
             for item_id in ids:
-                self._record(on_item(kind, item_id, performers=performers, tags=add, tags_certain=tags_certain,
-                                     removed=remove))
+                self._record(on_item(ItemRef(kind, item_id), performers=performers, tags=add,
+                                     tags_certain=tags_certain, removed=remove))
 
     # -- performers ------------------------------------------------------------------------------
 
@@ -309,12 +309,12 @@ class Writes:
 
     # -- face service ----------------------------------------------------------------------------
 
-    def add_example(self, subject: str, face_jpeg: bytes, *, why: str, item: str | None = None,
+    def add_example(self, subject: str, face_jpeg: bytes, *, why: str, item: ItemRef | None = None,
                     new_subject: bool = False) -> str | None:
         """Add a one-face image as an example of ``subject`` (created if missing) to the task's face service;
         the example id, None in a dry run.
 
-        ``item`` is where the face came from (an image id, or ``scene:<id>``), so rejectMatch can find the
+        ``item`` is where the face came from (an image or a scene), so rejectMatch can find the
         example; ``new_subject`` says this example creates the subject, so undoRun deletes it once empty.
         """
         example_id = self._write(f"add {why} to subject {subject}",

@@ -18,7 +18,7 @@ from ...faces import matching, quality
 from ...faces.scene_decision import Observation, Refused
 from ...stash.models import Scene
 from ..enrolment import Enrolment, FaceCrop, Outcome
-from ..performers import PerformerDirectory, scene_item
+from ..performers import PerformerDirectory
 from ..runner import Tally
 from .findings import Finding, FindingStatus
 from .options import SceneOptions
@@ -40,7 +40,7 @@ class Candidates:
         a performer image of, nothing is recorded."""
         if best is None or best.crop is None:
             return None
-        promotion = self.directory.sighting(subject, scene_item(scene.id), best.crop,
+        promotion = self.directory.sighting(subject, scene.ref, best.crop,
                                             matching.stash_gender(best.face.gender), promote=not self.options.look_only)
         if promotion.created:
             self.tally.add(created_performers=1)
@@ -55,7 +55,7 @@ class Candidates:
         ok, why = quality.check(best.face, best.measured, self.options.candidate_gate)
         if not ok:
             return replace(finding, note=f"an unknown person in {finding.frames} frames, not a candidate: {why}")
-        face = FaceCrop(f"a face of {scene.label}", best.crop, item=scene_item(scene.id))
+        face = FaceCrop(f"a face of {scene.label}", best.crop, item=scene.ref)
         enrolled = self.enrolment.new_subject(face, named_after=scene.id, why=f"{face.what} as its first example",
                                               refused=refused)
         subject = enrolled.subject

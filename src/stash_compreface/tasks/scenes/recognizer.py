@@ -19,7 +19,7 @@ from ...faces.scene_decision import FaceGroup, Named, Refused, decide
 from ...stash.models import Scene
 from ..context import TaskContext
 from ..enrolment import Enrolment
-from ..performers import AmbiguousSubject, PerformerDirectory, refusals, scene_item
+from ..performers import AmbiguousSubject, PerformerDirectory, refusals
 from ..runner import Tally
 from .candidates import Candidates
 from .findings import Finding, FindingStatus, SceneReport
@@ -43,7 +43,7 @@ class SceneRecognizer:
         """Everyone seen in the scene, each with its evidence and what became of it, most seen first."""
         seen = self.source.faces(scene)
         # The user's refusals for this scene: whether a subject, or the performer holding it, was refused.
-        refused = refusals(self.ctx, self.directory, scene_item(scene.id))
+        refused = refusals(self.ctx, self.directory, scene.ref)
         decision = decide(seen.groups, seen.frames_with_faces, min_similarity=self.options.min_similarity,
                           refused=refused)
         findings = [self._subject(scene, seen, named, refused) for named in decision.named]
@@ -75,7 +75,8 @@ class SceneRecognizer:
             performer = self.candidates.sighting(subject, scene, named.best)
         if performer is None:
             # A candidate (an unknown person the plugin made a subject of) waits for sightings or a name.
-            status = FindingStatus.CANDIDATE if self.ctx.state.is_candidate(subject) else FindingStatus.NO_PERFORMER
+            waiting = self.ctx.state.candidates.exists(subject)
+            status = FindingStatus.CANDIDATE if waiting else FindingStatus.NO_PERFORMER
             return replace(finding, status=status, note=f"{subject} has no performer")
         name = directory.name_of(performer)
         return replace(finding, status=FindingStatus.MATCHED, performer_id=performer, performer_name=name,

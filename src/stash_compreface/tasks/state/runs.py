@@ -1,0 +1,117 @@
+"""The undo journal's rows: runs, and each run's entries as stored (a kind, a target, a JSON detail).
+
+What the rows mean is ``tasks/journal.py``'s, which reads and writes them as typed entries; this module only
+stores and selects them. Every list has a limit, and each is one query, whatever the number of runs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .shared import Repository
+
+Row = tuple[str, str]  # (target, detail)
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """One journalled run as the review page lists it."""
+
+    run_id: int
+    mode: str
+    started_at: float
+    undone: bool
+    writes: int
+
+
+class Runs(Repository):
+    def start(self, mode: str) -> int:
+        """A new run id; every write of the run is recorded under it."""
+        with self._shared.write() as db:
+            cursor = db.execute("INSERT INTO runs(mode, started_at) VALUES (?, ?)", (mode, time.time()))
+        return int(cursor.lastrowid or 0)
+
+    def trim(self, keep: int) -> int:
+        """Delete the entries of every run before the newest ``keep``; those runs stay, marked trimmed. How
+        many runs were newly trimmed."""
+        with self._shared.write() as db:
+            row = db.execute("SELECT id FROM runs ORDER BY id DESC LIMIT 1 OFFSET ?", (keep,)).fetchone()
+            if row is None:
+                return 0
+            db.execute("DELETE FROM run_writes WHERE run_id <= ?", (row[0],))
+            cursor = db.execute("UPDATE runs SET trimmed_at = ? WHERE id <= ? AND trimmed_at IS NULL",
+                                (time.time(), row[0]))
+        return cursor.rowcount
+
+    def record(self, run_id: int) -> tuple[str, bool, bool] | None:
+        """``(mode, undone, trimmed)`` of a run, None when the state has no such run."""
+        with self._shared.read() as db:
+            row = db.execute("SELECT mode, undone_at IS NOT NULL, trimmed_at IS NOT NULL FROM runs WHERE id = ?",
+                             (run_id,)).fetchone()
+        return None if row is None else (str(row[0]), bool(row[1]), bool(row[2]))
+
+    def mark_undone(self, run_id: int) -> None:
+        with self._shared.write() as db:
+            db.execute("UPDATE runs SET undone_at = COALESCE(undone_at, ?) WHERE id = ?", (time.time(), run_id))
+
+    def recent(self, limit: int) -> list[RunSummary]:
+        """The newest ``limit`` runs that wrote something (a look writes nothing, and nothing is there to undo),
+        newest first, with how many writes each made."""
+        with self._shared.read() as db:
+            rows = db.execute(
+                "SELECT r.id, r.mode, r.started_at, r.undone_at, "
+                "(SELECT COUNT(*) FROM run_writes w WHERE w.run_id = r.id) FROM runs r "
+                "WHERE EXISTS (SELECT 1 FROM run_writes w WHERE w.run_id = r.id) "
+                "ORDER BY r.id DESC LIMIT ?", (limit,)).fetchall()
+        return [RunSummary(int(i), m, float(s), u is not None, int(n)) for i, m, s, u, n in rows]
+
+    # -- entries ---------------------------------------------------------------------------------------
+
+    def append(self, run_id: int, kind: str, target: str, detail: str) -> None:
+        with self._shared.write() as db:
+            (seq,) = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM run_writes WHERE run_id = ?",
+                                (run_id,)).fetchone()
+            db.execute("INSERT INTO run_writes(run_id, seq, kind, target, detail) VALUES (?, ?, ?, ?, ?)",
+                       (run_id, seq, kind, target, detail))
+
+    def entries(self, run_id: int) -> list[tuple[str, str, str]]:
+        """``(kind, target, detail)`` of the run's entries in the order they were written."""
+        with self._shared.read() as db:
+            return db.execute("SELECT kind, target, detail FROM run_writes WHERE run_id = ? ORDER BY seq",
+                              (run_id,)).fetchall()
+
+    def first_entries(self, run_ids: Sequence[int], kind: str, limit: int) -> dict[int, tuple[list[Row], int]]:
+        """For each of ``run_ids`` that has entries of ``kind``: its first ``limit`` of them and how many it has.
+        One query for all the runs."""
+        if not run_ids:
+            return {}
+        marks = ", ".join("?" * len(run_ids))
+        with self._shared.read() as db:
+            rows = db.execute(
+                "SELECT run_id, target, detail, total FROM ("
+                "  SELECT run_id, seq, target, detail, ROW_NUMBER() OVER (PARTITION BY run_id ORDER BY seq) AS n, "
+                "         COUNT(*) OVER (PARTITION BY run_id) AS total "
+                f"  FROM run_writes WHERE kind = ? AND run_id IN ({marks})) "
+                "WHERE n <= ? ORDER BY run_id, seq", (kind, *run_ids, limit)).fetchall()
+        found: dict[int, tuple[list[Row], int]] = {}
+        for run_id, target, detail, total in rows:
+            found.setdefault(int(run_id), ([], int(total)))[0].append((target, detail))
+        return found
+
+    def entries_at(self, kind: str, target: str) -> list[Row]:
+        """``(target, detail)`` of every entry of ``kind`` at ``target``, any run, oldest first."""
+        with self._shared.read() as db:
+            return db.execute("SELECT target, detail FROM run_writes WHERE kind = ? AND target = ? "
+                              "ORDER BY run_id, seq", (kind, target)).fetchall()
+
+    def targets_shared(self, run_id: int, kind: str) -> set[str]:
+        """Targets of the run's entries of ``kind`` that entries of ``kind`` of other runs, not undone, share."""
+        with self._shared.read() as db:
+            rows = db.execute(
+                "SELECT DISTINCT w.target FROM run_writes w JOIN runs r ON r.id = w.run_id "
+                "WHERE w.kind = ? AND w.run_id != ? AND r.undone_at IS NULL "
+                "AND w.target IN (SELECT target FROM run_writes WHERE run_id = ? AND kind = ?)",
+                (kind, run_id, run_id, kind)).fetchall()
+        return {target for (target,) in rows}

@@ -1,0 +1,39 @@
+"""The state file's one connection and its lock, shared by every repository of the store."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import threading
+from collections.abc import Iterator
+
+
+class Shared:
+    """One SQLite connection used from many worker threads: every read and write takes the lock; a write is one
+    transaction, committed at once (a SIGKILL loses at most the write in flight)."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+        self._lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            yield self._db
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """One transaction: committed when the block ends, rolled back when it raises."""
+        with self._lock, self._db:
+            yield self._db
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+class Repository:
+    """One concern of the state (candidates, refusals, the journal's runs, …) over the shared connection."""
+
+    def __init__(self, shared: Shared) -> None:
+        self._shared = shared
