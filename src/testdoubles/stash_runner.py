@@ -10,6 +10,7 @@ Stash would see.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -96,9 +97,20 @@ def _go_string(node: yaml.Node) -> str:
     return node.value
 
 
+@functools.lru_cache(maxsize=8)
+def _composed(manifest_text: str) -> yaml.Node | None:
+    """The manifest's node tree, parsed once per text (tests ask for defaultArgs on every run)."""
+    return yaml.compose(manifest_text)
+
+
+@functools.lru_cache(maxsize=8)
+def _loaded(manifest_text: str) -> dict[str, Any]:
+    return yaml.safe_load(manifest_text) or {}
+
+
 def default_args(manifest_text: str, task: str) -> dict[str, str]:
     """The task's defaultArgs as Stash's ``map[string]string`` holds them (``0`` -> "0", null -> "")."""
-    root = yaml.compose(manifest_text)
+    root = _composed(manifest_text)
     tasks = _node_get(root, "tasks")
     for task_node in tasks.value if isinstance(tasks, yaml.SequenceNode) else []:
         name = _node_get(task_node, "name")
@@ -113,7 +125,7 @@ def default_args(manifest_text: str, task: str) -> dict[str, str]:
 def listed_task(plugin_dir: Path, mode: str) -> str | None:
     """The task name whose defaultArgs select ``mode``; None when Settings > Tasks does not list the mode
     (an operation, which the UI plugin runs with runPluginOperation)."""
-    manifest = yaml.safe_load(find_manifest(plugin_dir).read_text(encoding="utf-8"))
+    manifest = _loaded(find_manifest(plugin_dir).read_text(encoding="utf-8"))
     for task in manifest.get("tasks") or []:
         if str((task.get("defaultArgs") or {}).get("mode")) == mode:
             return str(task["name"])
