@@ -118,3 +118,26 @@ def test_with_compreface_a_run_away_from_the_plugin_keeps_its_own_state_and_says
                           env={**os.environ, "XDG_DATA_HOME": str(tmp_path)})
     assert done.returncode == 0, done.stderr
     assert f"keeps its own sightings and undo journal in {tmp_path / 'stash-compreface'}" in done.stderr
+
+
+def test_a_look_never_waits_for_a_running_task_but_a_writing_run_does(doubles, tmp_path) -> None:
+    """The image page's Faces button (identifyImage, associateExisting false) only reads: it answers at once
+    while a scan holds the library; the same mode asked to link waits its turn (--no-wait: refused)."""
+    stash, _ = doubles
+    image = stash.add_image(draw_image(480, 360, [SyntheticFace(5, 100, 80, 150)]))
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import time\nfrom pathlib import Path\nfrom stash_compreface.runtime.runlock import RunLock\n"
+        f"with RunLock(Path({str(tmp_path)!r})):\n    print('locked', flush=True)\n    time.sleep(120)\n")],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        look = cli("run", "identifyImage", "--stash-url", stash.url, "--api-key", API_KEY, "--arg", f"imageId={image}",
+                   "--arg", "associateExisting=false", "--no-wait", state_dir=str(tmp_path))
+        assert look.returncode == 0, look.stderr
+        assert len(json.loads(look.stdout)["faces"]) == 1 and stash.mutation_count() == 0
+        link = cli("run", "identifyImage", "--stash-url", stash.url, "--api-key", API_KEY, "--arg", f"imageId={image}",
+                   "--no-wait", state_dir=str(tmp_path))
+        assert link.returncode == 1 and "holds this Stash library" in link.stderr
+    finally:
+        holder.kill()
+        holder.wait(30)

@@ -134,11 +134,11 @@ def _run(ns: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, on_interrupt)
     try:
         args = parse_args(args_raw)
-        task_for(args.mode)
+        writes = task_for(args.mode).writes_with(args)
         stash_url = ns.stash_url.rstrip("/")
         with task_context(stash_url=stash_url, reporter=reporter, state_dir=None, find_state=True,
                           api_key=ns.api_key, overrides=overrides, verify_tls=not ns.insecure, stop=stop,
-                          wait_for_lock=not ns.no_wait) as ctx:
+                          wait_for_lock=not ns.no_wait, take_lock=writes) as ctx:
             output = run(args.mode, ctx, args)
     except Stopped:
         reporter.close()

@@ -96,9 +96,11 @@ class TaskWorld:
         output: Any = None
         error: str | None = None
         try:
+            parsed = parse_args({**ui_args(mode), **args})
             with task_context(stash_url=self.stash.url, reporter=reporter, state_dir=self.state_dir,
-                              session_cookie=COOKIE, stop=stop) as ctx:
-                output = tasks.run(mode, ctx, parse_args({**ui_args(mode), **args}))
+                              session_cookie=COOKIE, stop=stop,
+                              take_lock=tasks.task_for(mode).writes_with(parsed)) as ctx:  # as the plugin does
+                output = tasks.run(mode, ctx, parsed)
         except PluginError as exc:
             error = str(exc)
         run = TaskRun(output=output, error=error, logs=list(reporter.lines), progress=list(reporter.fractions))

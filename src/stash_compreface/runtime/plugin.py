@@ -181,11 +181,11 @@ def main() -> int:
     register_secret(session_cookie(connection))
     try:
         args = parse_args(raw_args)
-        task_for(args.mode)
+        writes = task_for(args.mode).writes_with(args)
         reporter.log("debug", f"compreface plugin: mode {args.mode}")
         hooks = HookCache.prepare(connection)  # before the settings are read
         with task_context(stash_url=base_url(connection), reporter=reporter, state_dir=state_dir(connection),
-                          session_cookie=session_cookie(connection)) as ctx:
+                          session_cookie=session_cookie(connection), take_lock=writes) as ctx:
             if not ctx.settings.dry_run:  # a dry run writes nothing, this copy of the settings included
                 hooks.store(ctx.settings, reporter.log)
             output = run(args.mode, ctx, args)

@@ -130,8 +130,8 @@ def _locate(settings: Settings, *, stash_url: str, state_dir: Path | None, plugi
 
 @contextlib.contextmanager
 def _state(settings: Settings, location: StateLocation | None, *, reporter: Reporter, stop: threading.Event,
-           wait_for_lock: bool) -> Iterator[StateStore]:
-    """Open the state, holding the library's run lock unless this is a dry run (no folder: in memory)."""
+           wait_for_lock: bool, take_lock: bool) -> Iterator[StateStore]:
+    """Open the state, holding the library's run lock unless this run cannot write (a dry run, a look)."""
     if location is None:
         store = StateStore(None)
         try:
@@ -140,7 +140,7 @@ def _state(settings: Settings, location: StateLocation | None, *, reporter: Repo
             store.close()
         return
     with contextlib.ExitStack() as stack:
-        if not settings.dry_run:
+        if take_lock and not settings.dry_run:
             stack.enter_context(RunLock(location.folder, wait=wait_for_lock, stop=stop,
                                         on_wait=lambda m: reporter.log("info", m)))
         store = open_state(location, warn=lambda m: reporter.log("warning", m), dry_run=settings.dry_run)
@@ -184,13 +184,15 @@ def task_context(
     stop: threading.Event | None = None,
     wait_for_lock: bool = True,
     find_state: bool = False,
+    take_lock: bool = True,
 ) -> Iterator[TaskContext]:
     """Read our settings from Stash, apply overrides, take the library's run lock, open the state, and
     offer every client a task may need.
 
     ``state_dir`` is the default state folder (the plugin folder's ``data/``; the ``stateDir`` setting
     wins over it); ``find_state`` (the command line) looks for the plugin's own folder through Stash
-    instead. ``wait_for_lock=False`` ends at once when another run holds the library.
+    instead. ``wait_for_lock=False`` ends at once when another run holds the library; ``take_lock=False``
+    (a run that only reads, such as a look from the image page) never waits for it.
     """
     register_secret(session_cookie)
     register_secret(api_key)
@@ -216,7 +218,8 @@ def task_context(
                            warn=lambda m: reporter.log("warning", m))
         store_dir = location.folder if location is not None else None
         reporter.log("info", engines.describe(settings, store_dir))
-        with _state(settings, location, reporter=reporter, stop=stop, wait_for_lock=wait_for_lock) as state:
+        with _state(settings, location, reporter=reporter, stop=stop, wait_for_lock=wait_for_lock,
+                    take_lock=take_lock) as state:
             stash_port, engine_port, files_port = _ports(settings, stash, store_dir, stop, reporter.log)
             ctx = TaskContext(settings=settings, stash=stash_port, reporter=reporter, state=state, stop=stop,
                               engine_factory=engine_port, files=files_port,

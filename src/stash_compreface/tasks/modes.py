@@ -74,7 +74,9 @@ class Mode:
     * ``needs``: the arguments it cannot run without, checked in this order.
     * ``face_service``: whether it needs the face service, checked once before the handler (``check()``
       fails fast, naming the setting to fix); a function of ``(ctx, args)`` when only some runs need it.
-    * ``writes``: False for a mode that only reads (no run to journal, nothing for a dry run to stop).
+    * ``writes``: False for a mode that only reads (no run to journal, nothing for a dry run to stop); a
+      function of the arguments when only some runs write (a look from the image page). A run that does
+      not write never waits for the library's run lock.
     * ``undoable``: False for the corrections (rejectMatch, undoRun): they revert or refuse what other runs
       wrote, so they are no run to be undone themselves.
     * ``listed``: whether Settings > Tasks lists it (plugin/compreface.yml). Stash's UI runs a listed task
@@ -86,9 +88,13 @@ class Mode:
     handler: Task
     needs: tuple[Need, ...] = ()
     face_service: bool | Callable[[TaskContext, TaskArgs], bool] = False
-    writes: bool = True
+    writes: bool | Callable[[TaskArgs], bool] = True
     undoable: bool = True
     listed: bool = True
+
+    def writes_with(self, args: TaskArgs) -> bool:
+        """Whether this run may write (then it holds the library's run lock)."""
+        return self.writes(args) if callable(self.writes) else self.writes
 
     def needs_face_service(self, ctx: TaskContext, args: TaskArgs) -> bool:
         return self.face_service(ctx, args) if callable(self.face_service) else self.face_service
@@ -115,7 +121,8 @@ MODES: dict[str, Mode] = {
     "recognizeImagesLQ": Mode(recognize_lq, face_service=True),
     "identifyImagesAll": Mode(identify_all, face_service=True),
     "identifyImagesNew": Mode(identify_new, face_service=True),
-    "identifyImage": Mode(identify_image, needs=(IMAGE,), face_service=True, listed=False),
+    "identifyImage": Mode(identify_image, needs=(IMAGE,), face_service=True, listed=False,
+                          writes=lambda args: args.associate_existing or args.create_performer),
     "createPerformerFromImage": Mode(create_performer_from_image, needs=(IMAGE,), face_service=True, listed=False),
     "identifyGallery": Mode(identify_gallery, needs=(need("galleryId", what="the id of the gallery"),),
                             face_service=True, listed=False),
@@ -151,7 +158,7 @@ LISTED = tuple(name for name, mode in MODES.items() if mode.listed)
 # The others: operations the UI plugin and the CLI call with the id of what to act on (see Mode.listed).
 OPERATIONS = tuple(name for name, mode in MODES.items() if not mode.listed)
 # Modes whose run is no journal to undo: the corrections, and the modes that only read.
-UNJOURNALLED = frozenset(name for name, mode in MODES.items() if not (mode.writes and mode.undoable))
+UNJOURNALLED = frozenset(name for name, mode in MODES.items() if mode.writes is False or not mode.undoable)
 
 
 def task_for(mode: str) -> Mode:
