@@ -274,9 +274,22 @@ def recognize_and_record(ctx: TaskContext, recognizer: ImageRecognizer, image: I
     report = recognizer.analyse(image, only_index=only_index)
     linked = ctx.writes.record_outcome(ItemKind.IMAGE, image, failed=False, performers=report.performer_ids,
                                        unidentified=report.unidentified)
+    _join_promotions(ctx, image, report)
     recognizer.tally.add(processed=1, matched=int(bool(report.performer_ids)), linked=linked)
     ctx.debug(f"{image.label}: {describe_faces(report)}")
     return report
+
+
+def _join_promotions(ctx: TaskContext, image: Image, report: ImageReport) -> None:
+    """A candidate of this image that another worker promoted while it was analysed: that worker's link of
+    the candidate's items may have come before this image's own outcome (which, seeing only a candidate,
+    said Unidentified), so link it again now. Either way round the image ends linked and not Unidentified."""
+    for face in report.faces:
+        if face.performer_id is None and face.subject and face.status in (FaceStatus.CANDIDATE,
+                                                                           FaceStatus.NEW_CANDIDATE):
+            performer_id = ctx.state.promotions.promoted_to(face.subject)
+            if performer_id is not None and performer_id not in report.performer_ids:
+                ctx.writes.link_performer([image.id], performer_id, face.subject)
 
 
 def mark_image_failed(ctx: TaskContext, image: Image) -> None:

@@ -96,6 +96,14 @@ class Promotions(Repository):
             row = db.execute("SELECT performer_id FROM candidates WHERE subject = ?", (subject,)).fetchone()
         return row[0] if row else None
 
+    def promoted_to(self, subject: str) -> str | None:
+        """The performer a candidate was promoted to, its earlier items linked or about to be (pending)."""
+        with self._shared.read() as db:
+            row = db.execute("SELECT performer_id FROM pending_promotions WHERE subject = ? UNION ALL "
+                             "SELECT performer_id FROM candidates WHERE subject = ? AND performer_id IS NOT NULL",
+                             (subject, subject)).fetchone()
+        return row[0] if row else None
+
     def mark_pending(self, subject: str, performer_id: str) -> None:
         """Call before linking a promoted subject's items: a run killed mid-link leaves this behind."""
         with self._shared.write() as db:
