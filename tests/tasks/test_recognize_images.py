@@ -237,3 +237,37 @@ def test_stopped_runs_then_a_rerun_end_as_an_uninterrupted_run(world: TaskWorld,
         assert world.run("recognizeImagesHQ", stop_at_progress=stop_at).error in (None, "stopped on request")
     assert world.run("recognizeImagesHQ").error is None
     _check_outcome(world, images)
+
+
+def test_an_image_whose_candidate_was_promoted_meanwhile_ends_linked_not_unidentified(world: TaskWorld) -> None:
+    """Two workers see one stranger: worker B promotes the candidate and links its items, image 1 among them,
+    while worker A, which saw only a candidate in image 1, still has to write image 1's outcome. Written in
+    that order (the race a loaded machine produced), A's outcome said Unidentified over B's link; now A
+    links the promotion again after its own outcome."""
+    from stash_compreface.faces.models import Box, Face
+    from stash_compreface.runtime.session import task_context
+    from stash_compreface.stash.models import ItemKind
+    from stash_compreface.tasks.image_recognizer import FaceReport, FaceStatus, ImageReport, _join_promotions
+    from testdoubles.reporter import MemoryReporter
+    from tests.library import COOKIE
+
+    image_id = world.stash.add_image(photo(61))
+    subject = "Person 1 STRANGERAAAAAAAA"
+    with task_context(stash_url=world.stash.url, reporter=MemoryReporter(), state_dir=world.state_dir,
+                      session_cookie=COOKIE) as ctx:
+        stale = ctx.stash.find_image(image_id)  # worker A read the image before B's link
+        assert stale is not None
+        ctx.state.candidates.add(subject)
+        ctx.state.candidates.record_sighting(subject, stale.ref)
+        performer = world.stash.add_performer("Person 1 STRANGERAAAAAAAA")
+        ctx.state.promotions.mark_pending(subject, performer)  # worker B: promoted, its items being linked
+        ctx.writes.link_performer([image_id], performer, subject)
+        ctx.state.promotions.complete(subject, performer)
+        face = FaceReport(0, Face(Box(10, 10, 160, 160), 0.99), FaceStatus.NEW_CANDIDATE, subject=subject)
+        report = ImageReport(stale, [face])
+        assert report.unidentified
+        ctx.writes.record_outcome(ItemKind.IMAGE, stale, failed=False, performers=report.performer_ids,
+                                  unidentified=report.unidentified)  # worker A's outcome, after B's link
+        _join_promotions(ctx, stale, report)  # what recognize_and_record does right after
+    assert world.stash.images[image_id].performer_ids == {performer}
+    assert image_tags(world, image_id) == {SCANNED, MATCHED}
