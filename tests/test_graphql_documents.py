@@ -16,9 +16,9 @@ from graphql import OperationDefinitionNode, build_schema, parse, validate
 from tests.bootstrap_script import SCRIPT, load_bootstrap
 
 REFERENCE = Path(__file__).resolve().parent / "reference"
-DEVELOP = "stash-schema-develop.graphql"
+DEVELOP = "stash-schema-develop.graphqls"
 RELEASES = ("0.25.1", "0.26.2", "0.27.2", "0.28.1", "0.29.3", "0.30.1")  # the newest patch of each from v0.25
-SCHEMAS = [REFERENCE / DEVELOP, *(REFERENCE / f"stash-schema-v{release}.graphql" for release in RELEASES)]
+SCHEMAS = [REFERENCE / DEVELOP, *(REFERENCE / f"stash-schema-v{release}.graphqls" for release in RELEASES)]
 DOCUMENTS = sorted(Path(str(files("stash_compreface.stash") / "graphql")).glob("*.graphql"))
 UI_SCRIPT = Path(__file__).resolve().parents[1] / "plugin" / "ui" / "compreface.js"
 
@@ -77,7 +77,7 @@ def test_the_bootstrap_sends_only_its_listed_documents() -> None:
 
 
 def test_every_supported_release_is_checked() -> None:
-    names = {p.name for p in REFERENCE.glob("stash-schema-*.graphql")}
+    names = {p.name for p in REFERENCE.glob("stash-schema-*.graphqls")}
     assert names == {p.name for p in SCHEMAS}, "a schema in tests/reference that no test reads, or the reverse"
-    assert "stash-schema-v0.25.1.graphql" in names and "stash-schema-v0.30.1.graphql" in names
+    assert "stash-schema-v0.25.1.graphqls" in names and "stash-schema-v0.30.1.graphqls" in names
     assert not [name for name in names if name.startswith("stash-schema-v0.24")]

@@ -48,7 +48,7 @@ from .server import DoubleHandler, DoubleServer
 # The Stash schemas the plugin's documents are checked against live in the repository (their provenance:
 # tests/reference/README.md). The double validates every request against develop's.
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "tests" / "reference"
-SCHEMA_PATH = SCHEMA_DIR / "stash-schema-develop.graphql"
+SCHEMA_PATH = SCHEMA_DIR / "stash-schema-develop.graphqls"
 
 Pred = Callable[[Any], bool | None]
 _BIG = 1 << 62

@@ -408,7 +408,7 @@ def test_parse_errors_and_transport_errors(stash, client):
 
 def test_the_schema_is_the_repositorys_copy_of_develop():
     repository = Path(__file__).resolve().parents[2]
-    assert repository / "tests" / "reference" / "stash-schema-develop.graphql" == SCHEMA_PATH
+    assert repository / "tests" / "reference" / "stash-schema-develop.graphqls" == SCHEMA_PATH
     assert SCHEMA_PATH.read_text(encoding="utf-8").startswith("# Stash GraphQL schema")
 
 
