@@ -8,7 +8,8 @@ import threading
 import numpy as np
 import pytest
 
-from stash_compreface.engine.store import FACES_FILE, SCHEMA_VERSION, Hit, SubjectStore
+from stash_compreface.engine import FACES_FILE
+from stash_compreface.engine.store import SCHEMA_VERSION, Hit, SubjectStore
 from stash_compreface.faces.models import Box
 from stash_compreface.faceservice import ExampleNotFound, SubjectNotFound
 from stash_compreface.tasks.state import NewerStateError

@@ -3,3 +3,4 @@
 so CompreFace users need neither numpy nor OpenCV."""
 
 NAME = "the built-in engine"  # the engine as messages name it (``FaceService.name``)
+FACES_FILE = "faces.sqlite3"  # its subject store, beside the state (here, so reading the name needs no numpy)

@@ -34,8 +34,8 @@ from ..errors import MediaError, PluginError, ServiceError, Stopped
 from ..faces.calibration import calibrated_similarity
 from ..faces.models import Box, Face, SubjectMatch
 from ..faceservice import ExampleRef, FaceRejected, NoFaceFound, TooManyFaces
-from . import NAME
-from .store import FACES_FILE, SERVICE, SubjectStore, Warn
+from . import FACES_FILE, NAME
+from .store import SERVICE, SubjectStore, Warn
 
 if TYPE_CHECKING:
     from .backend import FaceModel

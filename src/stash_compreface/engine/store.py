@@ -32,7 +32,6 @@ from ..faceservice import ExampleNotFound, SubjectNotFound
 from ..sqlite_file import Schema, in_memory, open_copy, open_file
 from . import NAME
 
-FACES_FILE = "faces.sqlite3"
 SERVICE = "builtin"
 
 _MIGRATIONS: tuple[tuple[str, ...], ...] = (

@@ -20,13 +20,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..compreface.client import CompreFaceClient
+from ..engine import FACES_FILE
 from ..engine import NAME as BUILTIN_NAME  # the package alone: no numpy, no model runtime
 from ..errors import ServiceUnavailable, SettingError
 from ..faceservice import FaceService
 from ..settings import Settings
 
 ENGINE_FILE = "engine.json"
-FACES_FILE = "faces.sqlite3"  # the built-in engine's store (engine.store.FACES_FILE, without importing numpy)
 ENGINE_NAMES = {"compreface": CompreFaceClient.name, "builtin": BUILTIN_NAME}  # as each FaceService.name says
 ENGINE_LABELS = {"compreface": "CompreFace", "builtin": "built-in"}
 
