@@ -546,6 +546,15 @@ def _text_arg(value: Any, name: str) -> str:
     return " ".join(text.split())
 
 
+def _name_arg(value: Any, name: str) -> str:
+    """A performer name the user typed: given blank (empty or only spaces) it is refused, never taken as "no
+    name" (createPerformerFromImage would silently name the performer after its subject)."""
+    text = _text_arg(value, name)
+    if not text:
+        raise ValueError(f"{name} is blank: type the performer's name (or leave {name} out where it is optional)")
+    return text
+
+
 _ARGS: dict[str, tuple[str, _Parser]] = {
     "limit": ("limit", lambda v, n: parse_int(v if v != "" else 0, n, 0, None)),
     "imageId": ("image_id", _id_arg),
@@ -557,7 +566,7 @@ _ARGS: dict[str, tuple[str, _Parser]] = {
     "createPerformer": ("create_performer", parse_bool),
     "associateExisting": ("associate_existing", parse_bool),
     "subject": ("subject", _text_arg),
-    "name": ("name", _text_arg),
+    "name": ("name", _name_arg),
 }
 # The TaskArgs attribute of each argument, by the name Stash and the CLI use ("imageId": "image_id").
 ARG_ATTRIBUTES: dict[str, str] = {name: attribute for name, (attribute, _parse) in _ARGS.items()}

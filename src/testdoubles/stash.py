@@ -1113,11 +1113,14 @@ class StashDouble(DoubleServer):
         def tags(c: dict[str, Any]) -> Pred | None:
             return multi_predicate(c, lambda r: r.tag_ids, hierarchical=True)
 
+        def performers(c: dict[str, Any]) -> Pred | None:
+            return multi_predicate(c, lambda r: r.performer_ids, hierarchical=False)
+
         if kind_name == "image":
-            return {"id": id_predicate, "tags": tags,
+            return {"id": id_predicate, "tags": tags, "performers": performers,
                     "galleries": lambda c: multi_predicate(c, lambda r: r.gallery_ids, hierarchical=False)}
         if kind_name == "scene":
-            return {"id": id_predicate, "tags": tags}
+            return {"id": id_predicate, "tags": tags, "performers": performers}
         if kind_name == "performer":
             return {"id": id_predicate, "tags": tags,
                     "name": lambda c: string_predicate(c, lambda r: r.name),

@@ -120,9 +120,11 @@ def test_undo_run_restores_the_library_and_keeps_the_users_edits(world: World) -
         **before,
         "images": {**before["images"],
                    known: ({"Beach", "Holiday"}, {carol}),
-                   strangers[0]: (set(), {bob})},
+                   strangers[0]: (set(), {bob}),
+                   # the kept performer keeps the links the run made, with their tags
+                   **{i: during["images"][i] for i in others}},
         "performers": {**before["performers"], bob: ("Bob", (), set()), kept: (kept_name, ("Dana",), set())},
-        # the kept performer keeps its subject and faces, or the next run would grow a second one of them
+        # ... and its subject and faces, or the next run would grow a second one of them
         "subjects": {**before["subjects"], kept_name: during["subjects"][kept_name]},
     }
     after = snapshot(world)

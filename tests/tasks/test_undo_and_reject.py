@@ -85,13 +85,15 @@ def test_undo_keeps_a_created_performer_the_user_has_edited(world: TaskWorld) ->
                         '{values: ["Jane"], mode: ADD}}) { id } }')
     assert world.run("undoRun", runId=run.output["runId"]).error is None
     assert created in world.stash.performers  # the user named it: kept
-    assert all(created not in world.stash.images[i].performer_ids for i in images)  # the run's links are gone
-    # ... with its subject and faces: the next run links it again instead of growing a second performer
+    # ... whole: with its links (and the tags that came with them), its subject and faces
+    assert all(world.stash.images[i].performer_ids == {created} for i in images)
+    assert all(image_tags(world, i) == {SCANNED, MATCHED} for i in images)
     subject = world.stash.performers[created].name
     assert world.compreface.subjects[subject]
+    later = world.stash.add_image(photo(42, size=190, seed=9))
     assert world.run("recognizeImagesHQ").error is None
     assert list(world.stash.performers) == [created]  # no second performer of that face
-    assert all(world.stash.images[i].performer_ids == {created} for i in images)
+    assert world.stash.images[later].performer_ids == {created}
 
 
 def test_a_dry_run_journals_nothing(world: TaskWorld) -> None:

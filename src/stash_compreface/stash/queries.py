@@ -164,3 +164,11 @@ def performers_without_tag(stash: StashClient, tag_id: str | None) -> list[Perfo
     performer_filter = {"tags": {"value": [tag_id], "modifier": "EXCLUDES"}} if tag_id else {}
     _, performers = stash.find_performers({"per_page": -1, "sort": "id", "direction": "ASC"}, performer_filter)
     return performers
+
+
+def performer_items(stash: StashClient, kind: ItemKind, performer_id: str, first: int) -> tuple[int, list[str]]:
+    """How many items of ``kind`` hold the performer, and the ids of the first ``first`` of them (by id)."""
+    find = stash.find_images if kind is ItemKind.IMAGE else stash.find_scenes
+    count, items = find({"per_page": first, "sort": "id", "direction": "ASC"},
+                        {"performers": {"value": [performer_id], "modifier": "INCLUDES"}})
+    return count, [str(item.id) for item in items]

@@ -18,10 +18,16 @@ Each kind, as stored, its class, what the run added, and the target it is filed 
 - ``copied_example`` :class:`ExampleCopied`: an example copied into the other engine (the subject).
 
 The undo rules (:class:`Undo`): exactly what the run added is removed (bulk REMOVE of its ids), so the
-user's later edits stay; a performer the run created is deleted only while it still looks as the run left
-it, and one the user edited since keeps its subject, faces and alias (else a later run would grow a second
-performer of the same face); undoing a promotion makes the subject a candidate again; copied examples are
-deleted from the engine they went into and their transfer forgotten; undoing twice changes nothing more.
+user's later edits stay. A performer the run created is deleted only while it still looks as the run left
+it and holds no item but those the run linked; one the user edited, or that a later run or the user linked
+elsewhere, is *kept*: with its links, its subject (the name the run created it under, whatever it is called
+now), the faces learned for it, its alias and tags (else a later run would grow a second performer of the
+same face). A performer the user deleted in Stash stays deleted: its subject keeps its faces and is retired,
+so no run makes a performer of that face again. Undoing a promotion makes the subject a candidate again,
+except when the alias only put back a link the state already knew (a renamed performer's subject, see
+``tasks/performers.py``). A subject the run created that a later run kept teaching stays, with its alias.
+Copied examples are deleted from the engine they went into and their transfer forgotten. A run is undone
+once: undoing it again changes nothing, whatever ran in between.
 
 A run is opened at its first write (:meth:`Journal.open`), so a look that writes nothing gets no run and
 no ``runId``. Retention: opening a run deletes the entries of the runs before the newest ``journalRuns``
@@ -104,14 +110,17 @@ class _OnItem(Entry):
                    removed_tags=_ids(detail.get("removed_tags")))
 
     def revert(self, undo: Undo) -> None:
-        performers = [p for p in self.performers if p not in undo.deletable]
-        tags = list(self.tags)
-        if self.maybe_tags and self.item not in undo.linked_elsewhere:
-            # Matched came with a promotion's link; no other run linked a performer here, so it was ours
-            # (performers the user added by hand never set Matched).
-            tags += self.maybe_tags
+        # A deletable performer's links go with it; a kept one keeps them; a deleted one has none left.
+        performers = [p for p in self.performers if p not in undo.untouched]
+        tags: list[str] = []
+        if self.item not in undo.kept_items:  # else the item stays Scanned and Matched with its kept performer
+            tags = list(self.tags)
+            if self.maybe_tags and self.item not in undo.linked_elsewhere:
+                # Matched came with a promotion's link; no other run linked a performer here, so it was ours
+                # (performers the user added by hand never set Matched).
+                tags += self.maybe_tags
         undo.writes.remove_from_items(self.item.kind, [self.item.id], tags=tags, performers=performers)
-        undo.counts["unlinked"] += len(self.performers)
+        undo.counts["unlinked"] += len(performers) + sum(p in undo.deletable for p in self.performers)
         undo.counts["untagged"] += len(tags)
 
 
@@ -214,10 +223,11 @@ class AliasAdded(Entry):
         return cls(performer_id=target, alias=str(detail["alias"]))
 
     def revert(self, undo: Undo) -> None:
-        if self.performer_id in undo.deletable or self.alias.casefold() in undo.kept_subjects:
+        if self.performer_id in undo.untouched or self.alias.casefold() in undo.kept_subjects:
             return
         undo.writes.remove_from_performers([self.performer_id], aliases=[self.alias])
-        undo.state.promotions.reopen(self.alias)  # the subject is a candidate again
+        if (self.performer_id, self.alias.casefold()) not in undo.heals:
+            undo.state.promotions.reopen(self.alias)  # the subject is a candidate again
         undo.counts["aliasesRemoved"] += 1
 
 
@@ -239,7 +249,7 @@ class PerformerTagged(Entry):
         return cls(performer_id=target, tags=_ids(detail.get("tags")))
 
     def revert(self, undo: Undo) -> None:
-        if self.performer_id not in undo.deletable:
+        if self.performer_id not in undo.untouched:
             undo.writes.remove_from_performers([self.performer_id], tags=self.tags)
 
 
@@ -338,20 +348,31 @@ def decode(kind: str, target: str, detail: str) -> Entry:
 
 @dataclass
 class Undo:
-    """What reverting one run needs, and what it decided before reverting: the performers it created that
-    are unchanged since (``deletable``), the names of those the user edited (``kept_subjects``: their subjects
-    keep the examples and aliases that make them recognisable), and the items another run (not undone) also
-    linked a performer to (``linked_elsewhere``)."""
+    """What reverting one run needs, and what it decided before reverting (``undo_run._decide``): the
+    performers it created that are deleted (``deletable``) or kept whole (``kept``: edited since, or linked
+    to other items), the performers it touched that the user deleted in Stash since (``gone``), the subjects
+    that keep their examples and aliases (``kept_subjects``, casefolded), the aliases that only put back a
+    link the state knew (``heals``: (performer id, casefolded alias)), and the items another run (not
+    undone) also linked a performer to (``linked_elsewhere``)."""
 
     writes: Writes
     state: StateStore
     engine: Callable[[str], FaceService]
     debug: Callable[[str], None]
     deletable: set[str] = field(default_factory=set)
+    kept: set[str] = field(default_factory=set)
+    gone: set[str] = field(default_factory=set)
+    kept_items: set[ItemRef] = field(default_factory=set)  # the items the run linked a kept performer to
     kept_subjects: set[str] = field(default_factory=set)
+    heals: set[tuple[str, str]] = field(default_factory=set)
     linked_elsewhere: frozenset[ItemRef] = frozenset()
     emptied: set[tuple[str | None, str]] = field(default_factory=set)  # (engine of a copy or None, subject)
     counts: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def untouched(self) -> set[str]:
+        """Performers whose own links, aliases and tags the revert leaves alone (deleted whole, kept, or gone)."""
+        return self.deletable | self.kept | self.gone
 
 
 # ----------------------------------------------------------------------------------------------- the journal
@@ -429,6 +450,18 @@ class Journal:
         found = [ExampleAdded.parse(target, json.loads(detail))
                  for target, detail in self._runs.entries_at(ExampleAdded.KIND, str(item))]
         return [e for e in found if e.subject.casefold() in wanted]
+
+    def created_name(self, performer_id: str) -> str | None:
+        """The name a run (undone or not) created ``performer_id`` under; None when no journalled run did (or
+        its entries were trimmed)."""
+        rows = self._runs.entries_at(PerformerCreated.KIND, performer_id)
+        return PerformerCreated.parse(rows[0][0], json.loads(rows[0][1])).name if rows else None
+
+    def alias_added(self, performer_id: str, alias: str) -> bool:
+        """Whether a run not undone added ``alias`` to ``performer_id``."""
+        rows = self._runs.entries_at(AliasAdded.KIND, performer_id, undone=False)
+        return any(AliasAdded.parse(target, json.loads(detail)).alias.casefold() == alias.casefold()
+                   for target, detail in rows)
 
     def linked_elsewhere(self, run_id: int) -> frozenset[ItemRef]:
         """The items this run linked a performer to that another run, not undone, also did."""

@@ -6,11 +6,21 @@ lookup. A subject held by two performers is ambiguous: it is reported, never gue
 serialised and always looks Stash up first, so a run killed between "create performer" and "link
 images" is completed by the next run instead of creating a second performer.
 
+The link survives a rename: a performer the plugin created from a subject is named after it, with no
+alias, so renaming it drops the subject from its name. When no performer holds a subject but the state
+says it was promoted to performer P, P still exists, and the journal shows P was *created under that
+subject's name*, the subject is still P's: the directory says so and heals Stash by adding the subject as
+P's alias (bulk ADD, journalled), once. The rule, and why it keeps the user's own unlinking: a name cannot
+be removed, only changed, so a rename is never an unlink; an alias can, and removing it is how the user
+unlinks a face (README). So there is no heal when the subject was only ever an alias (a performer the user
+named, a merge, synchronizePerformers), nor when a run not undone already put the alias back (a heal, or a
+merge, then the user removed it again), nor when the journal of P's creation was trimmed (``journalRuns``).
+
 The directory follows the user: a subject whose performer was deleted in Stash is retired (never made a
 performer again, or the user's deletion would be undone by every run), and a subject whose performer still
-exists but no longer holds it (its alias removed, or the auto-created performer renamed) is unlinked and
-left for review instead of becoming a second performer. Retired subjects can still be named or merged
-by hand (``nameCandidate``, ``mergeIntoPerformer``), except rejected ones.
+exists but no longer holds it (its alias removed) is unlinked and left for review instead of becoming a
+second performer. Retired subjects can still be named or merged by hand (``nameCandidate``,
+``mergeIntoPerformer``), except rejected ones.
 """
 
 from __future__ import annotations
@@ -110,7 +120,27 @@ class PerformerDirectory:
             for performer in found:
                 self._remember(performer)
             self._holders.setdefault(key, set())
-            return self._one_holder(subject)
+            return self._one_holder(subject) or self._renamed_holder(subject)
+
+    def _renamed_holder(self, subject: str) -> str | None:
+        """The performer created under ``subject``'s name and renamed since, with the subject put back as its
+        alias; None when the rule of the module docstring says the subject is not (or no longer) its."""
+        ctx = self._ctx
+        if ctx.state.retired.reason(subject) is not None:
+            return None
+        promoted = ctx.state.promotions.performer_of(subject)
+        if promoted is None:
+            return None
+        created = ctx.journal.created_name(promoted)
+        if created is None or created.casefold() != subject.casefold() or ctx.journal.alias_added(promoted, subject):
+            return None
+        performer = ctx.stash.find_performer(promoted)
+        if performer is None:
+            return None  # deleted in Stash: _may_create retires the subject
+        ctx.info(f"subject {subject}: performer {performer.id} was created under that name and renamed "
+                 f"{performer.name}; it stays theirs, and is added as their alias so the link no longer depends "
+                 "on the name")
+        return self.hold(performer, subject).id
 
     def sighting(self, subject: str, item: ItemRef, face_jpeg: bytes, gender: str | None, *,
                  promote: bool = True) -> Promotion:
@@ -206,8 +236,8 @@ class PerformerDirectory:
                      "created from it again (name it or merge it into a performer to undo)")
         else:
             ctx.state.retired.add(subject, RETIRED_UNLINKED)
-            ctx.info(f"subject {subject}: performer {promoted} no longer holds it as name or alias, so it is "
-                     "no longer linked; if you renamed that performer, add the subject back as an alias")
+            ctx.info(f"subject {subject}: performer {promoted} no longer holds it as name or alias (its alias was "
+                     "removed), so it is no longer linked; to link it again, add the subject back as an alias")
         return False
 
     def finish_pending(self, subject: str, performer_id: str) -> None:

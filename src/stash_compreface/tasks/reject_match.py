@@ -13,12 +13,13 @@ from ..faceservice import FaceServiceError
 from ..settings import TaskArgs
 from .context import TaskContext
 from .items import find_item
+from .performers import find_performer
 
 
 def reject_match(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
     item = find_item(ctx, args)
-    performer = ctx.stash.find_performer(args.performer_id)
-    subjects = [performer.name, *performer.aliases] if performer is not None else []
+    performer = find_performer(ctx, args.performer_id)  # an unknown id is named before anything is written
+    subjects = [performer.name, *performer.aliases]
     # Matched says the plugin linked someone here: it goes when the rejected performer was the last one.
     matched = ctx.writes.tag_id(ctx.settings.matched_tag)
     last = not item.record.performer_ids - {args.performer_id}

@@ -100,11 +100,13 @@ class Runs(Repository):
             found.setdefault(int(run_id), ([], int(total)))[0].append((target, detail))
         return found
 
-    def entries_at(self, kind: str, target: str) -> list[Row]:
-        """``(target, detail)`` of every entry of ``kind`` at ``target``, any run, oldest first."""
+    def entries_at(self, kind: str, target: str, *, undone: bool = True) -> list[Row]:
+        """``(target, detail)`` of every entry of ``kind`` at ``target``, any run (only those not undone when
+        not ``undone``), oldest first."""
+        live = "" if undone else " AND run_id IN (SELECT id FROM runs WHERE undone_at IS NULL)"
         with self._shared.read() as db:
-            return db.execute("SELECT target, detail FROM run_writes WHERE kind = ? AND target = ? "
-                              "ORDER BY run_id, seq", (kind, target)).fetchall()
+            return db.execute("SELECT target, detail FROM run_writes WHERE kind = ? AND target = ?" + live +
+                              " ORDER BY run_id, seq", (kind, target)).fetchall()
 
     def targets_shared(self, run_id: int, kind: str) -> set[str]:
         """Targets of the run's entries of ``kind`` that entries of ``kind`` of other runs, not undone, share."""
