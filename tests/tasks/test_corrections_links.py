@@ -101,3 +101,17 @@ def test_a_blank_name_is_refused_naming_it_and_nothing_is_created(world: TaskWor
     assert named.error is not None and "name is blank" in named.error, named.error
     assert snapshot(world) == before
     assert world.stash.performers == {}
+
+
+def test_undo_keeps_a_created_performer_the_user_linked_to_another_image_by_hand(world: TaskWorld) -> None:
+    performer, _, first = _created(world)
+    run_id = world.runs[-1].output["runId"]
+    own = world.stash.add_image(photo(7, size=170, seed=70))  # someone else's photo the user tags her in
+    world.stash.execute(f'mutation {{ bulkImageUpdate(input: {{ids: ["{own}"], performer_ids: '
+                        f'{{ids: ["{performer}"], mode: ADD}}}}) {{ id }} }}')
+
+    undo = world.run("undoRun", runId=str(run_id))
+    assert undo.error is None, undo.error
+    assert list(world.stash.performers) == [performer]
+    assert world.stash.images[own].performer_ids == {performer}  # the user's link stays
+    assert all(world.stash.images[i].performer_ids == {performer} for i in first)
