@@ -115,3 +115,19 @@ def test_undo_keeps_a_created_performer_the_user_linked_to_another_image_by_hand
     assert list(world.stash.performers) == [performer]
     assert world.stash.images[own].performer_ids == {performer}  # the user's link stays
     assert all(world.stash.images[i].performer_ids == {performer} for i in first)
+
+
+def test_undoing_the_run_that_put_a_renamed_performers_alias_back_keeps_her_linked(world: TaskWorld) -> None:
+    performer, subject, _ = _created(world)
+    _rename(world, performer, "Jane")
+    world.stash.add_image(photo(42, size=170, seed=50))
+    healed = world.run("recognizeImagesHQ")
+    assert healed.error is None and world.stash.performers[performer].aliases == [subject]
+
+    assert world.run("undoRun", runId=str(healed.output["runId"])).error is None
+    assert world.stash.performers[performer].aliases == []  # the run's alias is reverted ...
+    later = world.stash.add_image(photo(42, size=180, seed=51))
+    assert world.run("recognizeImagesHQ").error is None
+    assert list(world.stash.performers) == [performer]  # ... but not her link: no second performer
+    assert world.stash.images[later].performer_ids == {performer}
+    assert world.stash.performers[performer].aliases == [subject]
