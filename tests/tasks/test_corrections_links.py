@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.library import MATCHED, SCANNED, created_performers, enrol, image_tags, photo, snapshot
+from tests.library import MATCHED, SCANNED, created_performers, enrol, image_tags, photo, portrait, snapshot
 from tests.tasks.conftest import TaskWorld
 
 
@@ -131,3 +131,20 @@ def test_undoing_the_run_that_put_a_renamed_performers_alias_back_keeps_her_link
     assert list(world.stash.performers) == [performer]  # ... but not her link: no second performer
     assert world.stash.images[later].performer_ids == {performer}
     assert world.stash.performers[performer].aliases == [subject]
+
+
+def test_undoing_a_sync_keeps_the_alias_of_a_face_later_runs_kept_learning(world: TaskWorld) -> None:
+    alice = world.stash.add_performer("Alice", image=portrait(1))
+    synced = world.run("synchronizePerformers")
+    assert synced.error is None, synced.messages("error")
+    (subject,) = world.stash.performers[alice].aliases
+    images = [world.stash.add_image(photo(1, size=160 + 8 * i, seed=i)) for i in range(2)]
+    assert world.run("recognizeImagesHQ").error is None  # links Alice and learns her faces from the images
+    assert all(world.stash.images[i].performer_ids == {alice} for i in images)
+
+    assert world.run("undoRun", runId=str(synced.output["runId"])).error is None
+    assert world.stash.performers[alice].aliases == [subject]  # the later run relies on it
+    later = [world.stash.add_image(photo(1, size=180 + 8 * i, seed=40 + i)) for i in range(3)]
+    assert world.run("recognizeImagesHQ").error is None
+    assert list(world.stash.performers) == [alice]  # her face did not come back as a stranger
+    assert all(world.stash.images[i].performer_ids == {alice} for i in later)

@@ -37,7 +37,10 @@ def _sync_one(ctx: TaskContext, directory: PerformerDirectory, enrolment: Enrolm
         raise ItemError("no face found in the profile image")
     box = faces[0].box.clamped(prepared.width, prepared.height)
     face = FaceCrop.cut(f"the profile image of {performer.label}", prepared.image, box)
-    added = enrolment.add_example(alias, face, why=f"the largest of {len(faces)} face(s) in {face.what}")
+    # The subject had no example: this one creates it (undoRun deletes it once empty, and knows later runs'
+    # faces in it from the run's own).
+    added = enrolment.add_example(alias, face, why=f"the largest of {len(faces)} face(s) in {face.what}",
+                                  new_subject=True)
     ctx.writes.tag_performer(performer, failed=False)
     tally.add(processed=1, created_subjects=int(added is not None))
     if added is not None:
