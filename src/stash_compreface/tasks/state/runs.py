@@ -54,9 +54,10 @@ class Runs(Repository):
 
     def continue_after(self, run_id: int) -> None:
         """Make the next run id exceed ``run_id`` (the state was reset but ids given before must not repeat)."""
-        if run_id <= self.last_id():
-            return
-        with self._shared.write() as db:
+        with self._shared.write() as db:  # one lock for the look and the change; no change, no commit
+            (last,) = db.execute("SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence WHERE name = 'runs'").fetchone()
+            if run_id <= int(last):
+                return
             db.execute("DELETE FROM sqlite_sequence WHERE name = 'runs'")
             db.execute("INSERT INTO sqlite_sequence(name, seq) VALUES ('runs', ?)", (run_id,))
 

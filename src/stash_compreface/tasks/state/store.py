@@ -27,6 +27,7 @@ from ...sqlite_file import (
     Origin,
     backup_path,
     connect,
+    count,
     in_memory,
     open_copy,
     open_file,
@@ -152,6 +153,11 @@ class StateStore:
     @library.setter
     def library(self, identity: str | None) -> None:
         self._shared.library = identity or None
+
+    def counts(self) -> dict[str, int | None]:
+        """What the state holds, kind by kind (``schema.COUNTS``: refusals, journal runs, promotions, …)."""
+        with self._shared.read() as db:
+            return count(db, SCHEMA)
 
     def _last_run_id(self) -> int:
         try:
