@@ -517,6 +517,7 @@ class StashDouble(DoubleServer):
         super().__init__()
         self.api_key = api_key or None
         self.plugins_path = ""  # Stash's plugins folder, as configuration.general.pluginsPath reports it
+        self.database_path = "/root/.stash/stash-go.sqlite"  # configuration.general.databasePath: the library
         self.credentials_configured = bool(api_key or session_cookie)
         # With only an API key configured a session still has to come from somewhere: mint one that
         # tests can hand to the plugin as its SessionCookie.
@@ -993,7 +994,7 @@ class StashDouble(DoubleServer):
         return {
             "__typename": "ConfigResult",
             "general": {"__typename": "ConfigGeneralResult", "apiKey": self.api_key or "",
-                        "pluginsPath": self.plugins_path},
+                        "pluginsPath": self.plugins_path, "databasePath": self.database_path},
             "plugins": plugins,
         }
 

@@ -190,10 +190,12 @@ def test_a_dry_run_reads_the_store_and_never_changes_its_file(tmp_path):
 
     path.write_bytes(b"this is not a database" * 100)
     warnings: list[str] = []
-    SubjectStore(path, warn=warnings.append, read_only=True).close()
+    dry = SubjectStore(path, warn=warnings.append, read_only=True)
+    assert dry.subjects() == ["Alice"], "a dry run reads the backup a real run would restore"
+    dry.close()
     (warning,) = warnings
-    assert "dry run" in warning and "leaves it as is" in warning
-    assert [p.name for p in tmp_path.iterdir()] == [FACES_FILE]  # not moved aside
+    assert "dry run reads that backup" in warning and "leaves the file as is" in warning
+    assert sorted(p.name for p in tmp_path.iterdir()) == [FACES_FILE, f"{FACES_FILE}.backup"]  # not moved aside
 
 
 def test_concurrent_writers_and_readers(tmp_path):

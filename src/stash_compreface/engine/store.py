@@ -6,14 +6,17 @@ crop, so the examples can be shown, exported to CompreFace or re-embedded by a f
 
 * Every write is one transaction: a SIGKILL leaves the file as it was before or after a write.
 * The layout carries ``PRAGMA user_version`` and is upgraded by ordered migrations; a file written by a
-  newer plugin is refused (clobbering it would lose what an upgrade keeps). A file SQLite cannot read is
-  moved aside (kept for recovery) with one warning, and a new one is started: the machinery is the state
-  file's (``tasks/state/``).
+  newer plugin is refused (clobbering it would lose what an upgrade keeps). A file SQLite cannot read, or
+  another program's, is moved aside (kept for recovery) with one warning: the machinery is the state file's
+  (``sqlite_file``).
 * Search is exact: cosine (dot product of unit vectors) in numpy over every example of one model id,
   best example per subject. Vectors of another model id are never compared: their spaces are unrelated.
   A few thousand examples take well under a millisecond, so no approximate index is needed.
 * One connection behind a lock: the tasks' worker threads share the store.
 * ``read_only`` (a dry run): an in-memory copy of the file, so it is never migrated, moved aside or written.
+* Closed after a run that changed it, the file is copied into a verified ``faces.sqlite3.backup``; a damaged
+  file is replaced by that backup (``sqlite_file``). With neither, :attr:`SubjectStore.origin` says the store
+  is empty for a reason (``runtime/engines.py`` then refuses a run that would create duplicate performers).
 """
 
 from __future__ import annotations
@@ -29,10 +32,12 @@ import numpy as np
 
 from ..faces.models import Box
 from ..faceservice import ExampleNotFound, SubjectNotFound
-from ..sqlite_file import Schema, in_memory, open_copy, open_file
+from ..sqlite_file import Opened, Origin, Schema, in_memory, open_copy, open_file
 from . import NAME
 
 SERVICE = "builtin"
+
+APPLICATION_ID = int.from_bytes(b"scFC")  # PRAGMA application_id of a stash-compreface face store
 
 _MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
@@ -54,6 +59,10 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX examples_subject ON examples(subject)",
         "CREATE INDEX examples_model ON examples(model_id)",
     ),
+    (
+        # 2: the file is marked as ours (an older file was recognised by its tables).
+        f"PRAGMA application_id = {APPLICATION_ID}",
+    ),
 )
 _EXPECTED_COLUMNS = {
     "subjects": frozenset({"name", "created_at"}),
@@ -64,7 +73,9 @@ _LOST = ("the built-in engine's subjects and examples (run synchronizePerformers
          "again; faces learned from images are relearned as they are recognized)")
 
 Warn = Callable[[str], None]
-SCHEMA = Schema(what="face store", migrations=_MIGRATIONS, expected_columns=_EXPECTED_COLUMNS, lost=_LOST)
+SCHEMA = Schema(what="face store", migrations=_MIGRATIONS, expected_columns=_EXPECTED_COLUMNS, lost=_LOST,
+                application_id=APPLICATION_ID,
+                counts={"subjects": "SELECT COUNT(*) FROM subjects", "examples": "SELECT COUNT(*) FROM examples"})
 SCHEMA_VERSION = SCHEMA.version
 
 
@@ -110,14 +121,21 @@ class SubjectStore:
         self._lock = threading.Lock()
         self._matrices: dict[str, _Matrix] = {}
         if path is None:
-            self._db = in_memory(SCHEMA)
+            self._file = Opened(in_memory(SCHEMA), "created")
         else:
-            self._db = open_copy(path, SCHEMA, self._warn) if read_only else open_file(path, SCHEMA, self._warn)
+            self._file = open_copy(path, SCHEMA, self._warn) if read_only else open_file(path, SCHEMA, self._warn)
+        self._db = self._file.db
         self._db.execute("PRAGMA foreign_keys = ON")
 
+    @property
+    def origin(self) -> Origin:
+        """How the file came to be (``sqlite_file.Opened``): ``created`` or ``lost`` means an empty store."""
+        return self._file.origin
+
     def close(self) -> None:
+        """Close the file, with a verified backup first when this run changed it."""
         with self._lock:
-            self._db.close()
+            self._file.close()
 
     # -- writes (one transaction each) -------------------------------------------------------------
 

@@ -8,6 +8,11 @@ create a second performer for everyone the first one knows.
 The state folder remembers the engine the library uses (``engine.json``). A run whose engine differs is
 refused while the new engine is empty and the old one is not: Import Subjects from CompreFace and Export
 Subjects to CompreFace move the subjects first, after which the switch goes through.
+
+For the same reason a built-in face store that is empty because it was lost (damaged or deleted, with no
+backup to restore) is refused to every mode that could create performers, while the library evidently had
+one (``engine.json`` counted subjects in it, or the state holds promotions): Synchronize Performers rebuilds
+it from the performers' images, and a genuinely first run still starts empty.
 """
 
 from __future__ import annotations
@@ -22,13 +27,16 @@ from pathlib import Path
 from ..compreface.client import CompreFaceClient
 from ..engine import FACES_FILE
 from ..engine import NAME as BUILTIN_NAME  # the package alone: no numpy, no model runtime
-from ..errors import ServiceUnavailable, SettingError
+from ..errors import FatalError, ServiceUnavailable, SettingError
 from ..faceservice import FaceService
 from ..settings import Settings
+from ..sqlite_file import BACKUP_SUFFIX
 
 ENGINE_FILE = "engine.json"
 ENGINE_NAMES = {"compreface": CompreFaceClient.name, "builtin": BUILTIN_NAME}  # as each FaceService.name says
 ENGINE_LABELS = {"compreface": "CompreFace", "builtin": "built-in"}
+# Modes that may run on a face store that was lost: they rebuild it (Synchronize Performers) or only take away.
+WITHOUT_FACES = frozenset({"synchronizePerformers", "undoRun", "rejectMatch"})
 
 Log = Callable[[str, str], None]
 
@@ -92,21 +100,35 @@ def describe(settings: Settings, state_folder: Path | None) -> str:
     return f"Face engine: {ENGINE_LABELS[engine]}{' ' + where if where else ''} ({why}); {faces}; {state}"
 
 
-def recorded_engine(folder: Path) -> str | None:
-    """The engine this library's state was last used with; None when unknown (new, or from before the rule)."""
+def _record(folder: Path) -> dict[str, object]:
     try:
         data = json.loads((folder / ENGINE_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return None
-    engine = data.get("engine") if isinstance(data, dict) else None
-    return engine if engine in ENGINE_NAMES else None
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
-def record_engine(folder: Path, engine: str) -> None:
-    """Remember the library's engine (atomically; a folder we cannot write only loses the reminder)."""
+def recorded_engine(folder: Path) -> str | None:
+    """The engine this library's state was last used with; None when unknown (new, or from before the rule)."""
+    engine = _record(folder).get("engine")
+    return engine if isinstance(engine, str) and engine in ENGINE_NAMES else None
+
+
+def recorded_subjects(folder: Path) -> int:
+    """How many subjects the built-in store held when a run last saw it (0 when unknown)."""
+    subjects = _record(folder).get("subjects")
+    return subjects if isinstance(subjects, int) and not isinstance(subjects, bool) else 0
+
+
+def record_engine(folder: Path, engine: str, subjects: int | None = None) -> None:
+    """Remember the library's engine and, for the built-in one, how many subjects its store holds (atomically;
+    a folder we cannot write only loses the reminder)."""
+    record: dict[str, object] = {"engine": engine}
+    if subjects is not None:
+        record["subjects"] = subjects
     tmp = folder / f"{ENGINE_FILE}.{os.getpid()}.tmp"
     with contextlib.suppress(OSError):
-        tmp.write_text(json.dumps({"engine": engine}), encoding="utf-8")
+        tmp.write_text(json.dumps(record), encoding="utf-8")
         os.replace(tmp, folder / ENGINE_FILE)
 
 
@@ -125,12 +147,16 @@ def _builtin_subjects(folder: Path) -> int:
     return int(row[0]) if row else 0
 
 
-def confirm_library_engine(folder: Path, engine: str, service: FaceService, *, dry_run: bool) -> None:
-    """Refuse a switch of engine that would start this library over with an empty face store.
+def confirm_library_engine(folder: Path, engine: str, service: FaceService, *, dry_run: bool, mode: str = "",
+                           promotions: Callable[[], int] = lambda: 0) -> None:
+    """Refuse a switch of engine, or a lost built-in store, that would start this library over with an empty
+    face store.
 
     The library's previous engine is the recorded one; for a state from before the record, the built-in
     store beside it counts as a previous built-in engine when it holds subjects. A switch goes through when
-    the new engine already has subjects (imported or exported), or when the previous one had none.
+    the new engine already has subjects (imported or exported), or when the previous one had none. A built-in
+    store that is empty with no backup (no readable file nor backup was found) is refused to ``mode`` unless
+    it rebuilds or only takes away (:data:`WITHOUT_FACES`), when the library had subjects (:func:`_had_faces`).
     """
     previous = recorded_engine(folder)
     if previous is None and engine == "compreface" and _builtin_subjects(folder):
@@ -139,8 +165,34 @@ def confirm_library_engine(folder: Path, engine: str, service: FaceService, *, d
         other_has_subjects = _builtin_subjects(folder) > 0 if previous == "builtin" else True
         if other_has_subjects and not service.list_subjects():
             raise SettingError(_switch_refused(previous, engine, folder), setting="faceEngine")
-    if previous != engine and not dry_run:
-        record_engine(folder, engine)
+    subjects = None
+    if engine == "builtin":
+        subjects = len(service.list_subjects())
+        if not subjects and mode not in WITHOUT_FACES and _had_faces(folder, promotions):
+            raise FatalError(_lost_refused(folder))
+    if not dry_run and (previous != engine or (subjects is not None and subjects != recorded_subjects(folder))):
+        record_engine(folder, engine, subjects)
+
+
+def _had_faces(folder: Path, promotions: Callable[[], int]) -> bool:
+    """Whether an empty built-in store beside this state lost the library's faces. A store that a run ever
+    changed keeps a backup (``sqlite_file``), restored when the file is damaged or missing: with one, empty
+    means emptied (an undo, say). Without one, the library had faces if ``engine.json`` counted subjects, or,
+    for a record from before the count, if the state holds promotions."""
+    if (folder / f"{FACES_FILE}{BACKUP_SUFFIX}").exists():
+        return False
+    record = _record(folder)
+    if "subjects" in record:
+        return recorded_subjects(folder) > 0
+    return bool(record) and recorded_engine(folder) == "builtin" and promotions() > 0
+
+
+def _lost_refused(folder: Path) -> str:
+    return (f"The built-in engine's face store {folder / FACES_FILE} is empty and has no backup "
+            f"({folder / FACES_FILE}{BACKUP_SUFFIX}), but this library had faces in it (damaged or deleted?), so "
+            "this run would make every known person a new performer. Run Synchronize Performers first, which "
+            "enrols the performers again from their images, or Import Subjects from CompreFace if they are there, "
+            f"or put the file back. To start the face store empty on purpose, delete {folder / ENGINE_FILE}")
 
 
 def _switch_refused(previous: str, engine: str, folder: Path) -> str:

@@ -149,11 +149,13 @@ def _state(settings: Settings, location: StateLocation | None, *, reporter: Repo
 
 
 def _face_service(ctx: TaskContext, folder: Path | None) -> FaceService:
-    """The run's engine, once the library is known to use it (``engines.confirm_library_engine``)."""
+    """The run's engine, once the library is known to use it and its faces are not lost
+    (``engines.confirm_library_engine``)."""
     name = ctx.settings.engine
     service = ctx.engine(name)
     if folder is not None:
-        engines.confirm_library_engine(folder, name, service, dry_run=ctx.settings.dry_run)
+        engines.confirm_library_engine(folder, name, service, dry_run=ctx.settings.dry_run, mode=ctx.mode,
+                                       promotions=lambda: ctx.state.counts()["promotions"] or 0)
     return service
 
 
@@ -220,6 +222,7 @@ def task_context(
         reporter.log("info", engines.describe(settings, store_dir))
         with _state(settings, location, reporter=reporter, stop=stop, wait_for_lock=wait_for_lock,
                     take_lock=take_lock) as state:
+            state.library = config.database_path  # each run records it; undoRun refuses another library's run
             stash_port, engine_port, files_port = _ports(settings, stash, store_dir, stop, reporter.log)
             ctx = TaskContext(settings=settings, stash=stash_port, reporter=reporter, state=state, stop=stop,
                               engine_factory=engine_port, files=files_port,

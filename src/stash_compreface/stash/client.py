@@ -63,6 +63,7 @@ class StashConfig:
     api_key: str  # Stash's own API key ("" when unset): keeps runs longer than the session cookie authenticated
     plugins_path: str  # Stash's plugins folder, where the command line looks for the plugin's state
     plugins: dict[str, Any]  # stored settings by plugin id
+    database_path: str = ""  # Stash's database file: which library this is, the same for the plugin and the CLI
 
 
 class StashClient:
@@ -237,7 +238,8 @@ class StashClient:
         config = data.get("configuration") or {}
         general = config.get("general") or {}
         return StashConfig(api_key=str(general.get("apiKey") or ""), plugins_path=str(general.get("pluginsPath") or ""),
-                           plugins=dict(config.get("plugins") or {}))
+                           plugins=dict(config.get("plugins") or {}),
+                           database_path=str(general.get("databasePath") or ""))
 
     def find_tag(self, name: str) -> str | None:
         data = self.execute("FindTagByName", {"name": name})

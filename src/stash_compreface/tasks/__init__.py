@@ -24,6 +24,7 @@ def run(mode: str, ctx: TaskContext, args: TaskArgs) -> Any:
     half way says what it changed before its error, so its partial writes can be undone.
     """
     task = task_for(mode)
+    ctx.mode = mode
     if mode in UNJOURNALLED:
         return task(ctx, args)
     ctx.journal.begin(mode)  # the run itself is opened by its first write: a look that writes nothing gets none

@@ -50,6 +50,7 @@ class TaskContext:
     files: StateFiles = field(default_factory=lambda: StateFiles(None))
     stop: threading.Event = field(default_factory=threading.Event)
     suffix: Callable[[], str] = random_suffix
+    mode: str = ""  # the mode running (set by tasks.run): some refuse a lost face store, others rebuild it
     _face_service: FaceService | None = None
     _vision: VisionClient | None = None
     _writes: Writes | None = None

@@ -139,6 +139,11 @@ def undo_run(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
     run = ctx.journal.run(args.run_id)
     if run is None:
         raise SettingError(f"run {args.run_id} is not in the state file: nothing recorded to undo", setting="runId")
+    library = ctx.state.runs.library_of(args.run_id)
+    if library and ctx.state.library and library != ctx.state.library:
+        raise SettingError(f"run {args.run_id} was recorded for another Stash library (database {library}), not this "
+                           f"one ({ctx.state.library}): nothing undone. Undo it from the Stash it ran on",
+                           setting="runId")
     if run.trimmed:
         raise SettingError(f"run {args.run_id} ({run.mode}) can no longer be undone: its journal was trimmed, as the "
                            f"state keeps the undo journal of the last {ctx.settings.journal_runs} runs only. Raise "

@@ -7,10 +7,10 @@ stores and selects them. Every list has a limit, and each is one query, whatever
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from .shared import Repository
+from .shared import Repository, Shared
 
 Row = tuple[str, str]  # (target, detail)
 
@@ -27,11 +27,39 @@ class RunSummary:
 
 
 class Runs(Repository):
+    def __init__(self, shared: Shared, *, started: Callable[[int], None] = lambda run_id: None) -> None:
+        super().__init__(shared)
+        self._started = started  # told each new run id (the store keeps the high-water mark outside the file)
+
     def start(self, mode: str) -> int:
-        """A new run id; every write of the run is recorded under it."""
+        """A new run id, recorded with the library it writes to; every write of the run is recorded under it."""
         with self._shared.write() as db:
-            cursor = db.execute("INSERT INTO runs(mode, started_at) VALUES (?, ?)", (mode, time.time()))
-        return int(cursor.lastrowid or 0)
+            cursor = db.execute("INSERT INTO runs(mode, started_at, library) VALUES (?, ?, ?)",
+                                (mode, time.time(), self._shared.library))
+        run_id = int(cursor.lastrowid or 0)
+        self._started(run_id)
+        return run_id
+
+    def library_of(self, run_id: int) -> str | None:
+        """The Stash library (database path) the run wrote to; None when unknown (older runs) or no such run."""
+        with self._shared.read() as db:
+            row = db.execute("SELECT library FROM runs WHERE id = ?", (run_id,)).fetchone()
+        return str(row[0]) if row and row[0] else None
+
+    def last_id(self) -> int:
+        """The highest run id this file ever gave (AUTOINCREMENT's sequence), 0 before the first run."""
+        with self._shared.read() as db:
+            row = db.execute("SELECT MAX(seq) FROM sqlite_sequence WHERE name = 'runs'").fetchone()
+        return int(row[0] or 0) if row else 0
+
+    def continue_after(self, run_id: int) -> None:
+        """Make the next run id exceed ``run_id`` (the state was reset but ids given before must not repeat)."""
+        with self._shared.write() as db:  # one lock for the look and the change; no change, no commit
+            (last,) = db.execute("SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence WHERE name = 'runs'").fetchone()
+            if run_id <= int(last):
+                return
+            db.execute("DELETE FROM sqlite_sequence WHERE name = 'runs'")
+            db.execute("INSERT INTO sqlite_sequence(name, seq) VALUES ('runs', ?)", (run_id,))
 
     def trim(self, keep: int) -> int:
         """Delete the entries of every run before the newest ``keep``; those runs stay, marked trimmed. How

@@ -7,7 +7,9 @@ Tables, and the repository (``tasks/state/``) that owns each:
 - ``candidates.performer_id``, ``pending_promotions``: :class:`~.candidates.Promotions`;
 - ``learned``: :class:`~.examples.Learned`; ``transfers``: :class:`~.examples.Transfers`;
 - ``refusals``: :class:`~.decisions.Refusals`; ``retired``: :class:`~.decisions.Retired`;
-- ``runs``, ``run_writes``: :class:`~.runs.Runs` (the journal's rows; ``tasks/journal.py`` gives them meaning).
+- ``runs``, ``run_writes``: :class:`~.runs.Runs` (the journal's rows; ``tasks/journal.py`` gives them meaning);
+  ``runs.library`` is the Stash library each run wrote to, ``sqlite_sequence`` never goes below the folder's
+  run-id high-water mark (``store.py``), so run ids never repeat.
 
 Items (sightings, learned, refusals, the journal's targets) are stored as ``str(ItemRef)``: ``image:12``.
 """
@@ -17,6 +19,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from ...sqlite_file import NewerFileError, Schema
+
+APPLICATION_ID = int.from_bytes(b"scST")  # PRAGMA application_id of a stash-compreface state file
 
 # Ordered migrations: entry N-1 brings a file from user_version N-1 to N. Never edit a released entry;
 # append a new one. Version 1 is the layout that shipped without a version (user_version 0), hence
@@ -131,6 +135,12 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "UPDATE run_writes SET target = 'image:' || target "
         "WHERE kind = 'example' AND target != '' AND instr(target, ':') = 0",
     ),
+    (
+        # 8: each run records the Stash library it wrote to (its database path), so undoRun refuses a run of
+        # another library; and the file is marked as ours (an older file was recognised by its tables).
+        "ALTER TABLE runs ADD COLUMN library TEXT",
+        f"PRAGMA application_id = {APPLICATION_ID}",
+    ),
 )
 
 # What a current file must contain; anything less is not our file.
@@ -140,16 +150,30 @@ _EXPECTED_COLUMNS: Mapping[str, frozenset[str]] = {
     "learned": frozenset({"subject", "item"}),
     "pending_promotions": frozenset({"subject", "performer_id", "created_at"}),
     "transfers": frozenset({"direction", "source_id", "target_id"}),
-    "runs": frozenset({"id", "mode", "started_at", "undone_at", "trimmed_at"}),
+    "runs": frozenset({"id", "mode", "started_at", "undone_at", "trimmed_at", "library"}),
     "run_writes": frozenset({"run_id", "seq", "kind", "target", "detail"}),
     "refusals": frozenset({"item", "performer_id", "subject", "created_at"}),
     "retired": frozenset({"subject", "reason", "retired_at"}),
 }
 
-LOST = ("candidate sightings (unnamed faces start counting towards minFacesForNewPerformer again), "
-        "learned-example claims (an image may be uploaded to CompreFace as an example once more) "
-        "and unfinished promotions")
+LOST = ("your refusals (rejectMatch) and retired subjects (they may be linked or promoted again), the undo "
+        "journal (earlier runs can no longer be undone), candidate sightings (unnamed faces start counting "
+        "towards minFacesForNewPerformer again), learned-example claims (an image may be uploaded as an example "
+        "once more) and unfinished promotions")
 
-SCHEMA = Schema(what="state file", migrations=_MIGRATIONS, expected_columns=_EXPECTED_COLUMNS, lost=LOST)
+# What a restore compares, kind by kind, between a damaged file and its backup (the names the warning uses).
+COUNTS: Mapping[str, str] = {
+    "refusals": "SELECT COUNT(*) FROM (SELECT DISTINCT item, performer_id FROM refusals)",
+    "retired subjects": "SELECT COUNT(*) FROM retired",
+    "journal runs": "SELECT COUNT(*) FROM runs",
+    "journal entries": "SELECT COUNT(*) FROM run_writes",
+    "promotions": "SELECT COUNT(*) FROM candidates WHERE performer_id IS NOT NULL",
+    "sightings": "SELECT COUNT(*) FROM sightings",
+    "learned claims": "SELECT COUNT(*) FROM learned",
+    "copied examples": "SELECT COUNT(*) FROM transfers",
+}
+
+SCHEMA = Schema(what="state file", migrations=_MIGRATIONS, expected_columns=_EXPECTED_COLUMNS, lost=LOST,
+                application_id=APPLICATION_ID, counts=COUNTS)
 NewerStateError = NewerFileError  # the name callers and tests know
 SCHEMA_VERSION = SCHEMA.version

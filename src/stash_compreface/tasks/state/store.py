@@ -1,14 +1,18 @@
 """Where the state lives, and opening it: one SQLite file per library, its repositories over one connection.
 
-A file SQLite cannot read (truncated, overwritten, someone else's schema) is moved aside with one warning
-and replaced by a fresh one; a file written by a *newer* plugin is refused (clobbering it would lose data
-an upgrade would have kept). A dry run works on an in-memory copy: it reads the file, never writes it.
+A file SQLite cannot read (truncated, overwritten, someone else's) is moved aside and its last verified
+backup restored (a fresh one started when there is none), with one warning naming what was lost; a file
+written by a *newer* plugin is refused (clobbering it would lose data an upgrade would have kept). A run that
+changed the state leaves a new backup when it closes it (``sqlite_file``). Run ids never repeat, even when
+the file is reset: the highest id given is also kept beside it (``last-run-id``). A dry run works on an
+in-memory copy: it reads the file, never writes it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sqlite3
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -17,7 +21,19 @@ from pathlib import Path
 from ... import hookqueue
 from ...errors import FatalError, SettingError
 from ...hookqueue import STATE_FILE, folder_is_writable
-from ...sqlite_file import Damaged, connect, in_memory, open_copy, open_file, prepare, read_into_memory
+from ...sqlite_file import (
+    Damaged,
+    Opened,
+    Origin,
+    backup_path,
+    connect,
+    count,
+    in_memory,
+    open_copy,
+    open_file,
+    prepare,
+    read_into_memory,
+)
 from .candidates import Candidates, Promotions
 from .decisions import Refusals, Retired
 from .examples import Learned, Transfers
@@ -26,6 +42,8 @@ from .schema import LOST, SCHEMA, NewerStateError
 from .shared import Shared
 
 Warn = Callable[[str], None]
+
+RUN_ID_FILE = "last-run-id"  # beside the state file: the highest run id it ever gave
 
 _log = logging.getLogger(__name__)
 
@@ -109,21 +127,57 @@ class StateStore:
         self._warn = warn if warn is not None else _log.warning
         self.path = path
         if path is None:
-            db = in_memory(SCHEMA)
+            opened = Opened(in_memory(SCHEMA), "created")
         elif dry_run:
-            db = self._open_dry(path, seed)
+            opened = self._open_dry(path, seed)
         else:
-            db = self._open_disk(path, seed)
-        self._shared = shared = Shared(db)
+            opened = self._open_disk(path, seed)
+        self.origin: Origin = opened.origin
+        self._shared = shared = Shared(opened.db, close=opened.close)
+        self._run_ids = path.with_name(RUN_ID_FILE) if path is not None and not dry_run else None
         self.candidates = Candidates(shared)
         self.promotions = Promotions(shared)
         self.learned = Learned(shared)
         self.transfers = Transfers(shared)
         self.refusals = Refusals(shared)
         self.retired = Retired(shared)
-        self.runs = Runs(shared)
+        self.runs = Runs(shared, started=self._note_run_id)
+        if self._run_ids is not None:
+            self.runs.continue_after(self._last_run_id())
 
-    def _open_disk(self, path: Path, seed: Path | None) -> sqlite3.Connection:
+    @property
+    def library(self) -> str | None:
+        """The Stash library this run works on (its database path): recorded with each run, checked by undo."""
+        return self._shared.library
+
+    @library.setter
+    def library(self, identity: str | None) -> None:
+        self._shared.library = identity or None
+
+    def counts(self) -> dict[str, int | None]:
+        """What the state holds, kind by kind (``schema.COUNTS``: refusals, journal runs, promotions, …)."""
+        with self._shared.read() as db:
+            return count(db, SCHEMA)
+
+    def _last_run_id(self) -> int:
+        try:
+            return int((self._run_ids or Path()).read_text(encoding="ascii").strip() or 0)
+        except (OSError, ValueError):
+            return 0
+
+    def _note_run_id(self, run_id: int) -> None:
+        """Keep the highest run id outside the file too (atomically): a reset file continues above it."""
+        if self._run_ids is None or run_id <= self._last_run_id():
+            return
+        scratch = self._run_ids.with_name(f"{RUN_ID_FILE}.{os.getpid()}.tmp")
+        try:
+            scratch.write_text(str(run_id), encoding="ascii")
+            os.replace(scratch, self._run_ids)
+        except OSError as exc:
+            self._warn(f"Could not record run {run_id} in {self._run_ids} ({exc}): should the state file be "
+                       "reset, run ids could repeat.")
+
+    def _open_disk(self, path: Path, seed: Path | None) -> Opened:
         path.parent.mkdir(parents=True, exist_ok=True)
         if seed is not None and not path.exists():
             self._copy_seed(seed, path)
@@ -150,8 +204,10 @@ class StateStore:
             self._warn(f"Could not copy the state from {seed} ({exc}); starting a new state file in {path}. "
                        f"Not carried over: {LOST}.")
 
-    def _open_dry(self, path: Path, seed: Path | None) -> sqlite3.Connection:
-        return open_copy(path if path.exists() else seed, SCHEMA, self._warn)
+    def _open_dry(self, path: Path, seed: Path | None) -> Opened:
+        restorable = path.exists() or backup_path(path).is_file()
+        return open_copy(path if restorable or seed is None else seed, SCHEMA, self._warn)
 
     def close(self) -> None:
+        """Close the file, with a verified backup first when this run changed it."""
         self._shared.close()
