@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from ..errors import AuthError, GraphQLError, MediaError, ServiceError, ServiceUnavailable
+from ..media import MemoryBudget, Spool
 from ..transport import (
     CONNECT_TIMEOUT_S,
     DEFAULT_ATTEMPTS,
@@ -185,12 +186,13 @@ class StashClient:
         route = match.group(0) if match else parts.path
         return f"{self.base_url}{route}" + (f"?{parts.query}" if parts.query else "")
 
-    def download(self, url: str, *, what: str) -> bytes:
-        """Fetch a media file; a redirect is Stash's login page, never an image."""
+    def download(self, url: str, *, what: str, budget: MemoryBudget | None = None) -> Spool:
+        """Fetch a media file, streamed into a :class:`Spool` (in memory while small, from ``budget``; else a
+        temporary file): the caller closes it (``with``). A redirect is Stash's login page, never an image."""
         target = self.rebase(url)
-        return self._transport.call(lambda: self._download_once(target, what))
+        return self._transport.call(lambda: self._download_once(target, what, budget))
 
-    def _download_once(self, target: str, what: str) -> bytes:
+    def _download_once(self, target: str, what: str, budget: MemoryBudget | None) -> Spool:
         with self._transport.stream("GET", target, what=f"the {what}", headers=self._headers()) as response:
             self._remember_cookie(response)
             status = response.status_code
@@ -220,14 +222,16 @@ class StashClient:
             if declared > MAX_MEDIA_BYTES:
                 raise MediaError(f"the {what} is {declared // 2**20} MiB, more than the "
                                  f"{MAX_MEDIA_BYTES // 2**20} MiB this plugin reads")
-            chunks: list[bytes] = []
-            size = 0
-            for chunk in response.iter_bytes():
-                size += len(chunk)
-                if size > MAX_MEDIA_BYTES:
-                    raise MediaError(f"the {what} is larger than {MAX_MEDIA_BYTES // 2**20} MiB")
-                chunks.append(chunk)
-            return b"".join(chunks)
+            spool = Spool(budget, expected=declared or None)
+            try:
+                for chunk in response.iter_bytes():
+                    if spool.size + len(chunk) > MAX_MEDIA_BYTES:
+                        raise MediaError(f"the {what} is larger than {MAX_MEDIA_BYTES // 2**20} MiB")
+                    spool.write(chunk)
+            except BaseException:
+                spool.close()
+                raise
+            return spool.rewind()
 
     # -- operations ------------------------------------------------------------------------------
 
