@@ -57,6 +57,12 @@ def document(name: str) -> str:
     return (files("stash_compreface.stash") / "graphql" / f"{name}.graphql").read_text(encoding="utf-8")
 
 
+@cache
+def is_mutation(name: str) -> bool:
+    """Whether the operation writes: its document's first word (comments aside) is ``mutation``."""
+    return re.match(r"mutation\b", re.sub(r"#[^\n]*", "", document(name)).lstrip()) is not None
+
+
 @dataclass(frozen=True)
 class StashConfig:
     """What the plugin reads of Stash's configuration in one query."""
@@ -135,7 +141,7 @@ class StashClient:
     def execute(self, operation: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
         body = {"operationName": operation, "query": document(operation), "variables": variables or {}}
         return self._transport.call(lambda: self._post(operation, body),
-                                    idempotent=operation not in _NOT_IDEMPOTENT)
+                                    idempotent=operation not in _NOT_IDEMPOTENT, write=is_mutation(operation))
 
     def _post(self, operation: str, body: dict[str, Any]) -> dict[str, Any]:
         response = self._transport.request("POST", f"{self.base_url}/graphql", what=operation, json=body,
