@@ -137,7 +137,8 @@ def run_baseline(stash: StashDouble, compreface: CompreFaceDouble, sample: int) 
         for image in page[: sample - done]:
             full = client.find_image(image.id)
             assert full is not None
-            data = client.download(full.url, what="image")
+            with client.download(full.url, what="image") as media:
+                data = media.read()
             found = faces.recognize(data, min_probability=0.8, candidates=1)
             performers = []
             for face in found:

@@ -580,6 +580,9 @@ class HookError(Exception):
     """A hook that could not queue or start its task; logged as a warning, never fails the scan."""
 
 
+MAX_ID_DIGITS = 19  # Stash's ids are int64
+
+
 def hook_item(payload: object) -> tuple[str, str] | None:
     """``("image", "12")`` for a hook this plugin handles, ``("", "")`` for any other hook, None for a task.
 
@@ -594,9 +597,12 @@ def hook_item(payload: object) -> tuple[str, str] | None:
         return None
     kind = HOOK_KINDS.get(str(context.get("type")))
     item_id = context.get("id")
-    if kind is None or isinstance(item_id, bool) or not isinstance(item_id, (int, str)) or not str(item_id).isdigit():
+    if kind is None or isinstance(item_id, bool) or not isinstance(item_id, (int, str)):
         return ("", "")
-    return (kind, str(int(item_id)))
+    text = str(item_id) if isinstance(item_id, str) or item_id.bit_length() <= 64 else ""
+    if not text.isascii() or not text.isdigit() or len(text.lstrip("0")) > MAX_ID_DIGITS:
+        return ("", "")  # Stash's ids are 64-bit: anything longer is no item of this Stash
+    return (kind, text.lstrip("0") or "0")
 
 
 def hookqueue():  # noqa: ANN201 - the module; typing is not imported on the hook path
@@ -741,8 +747,8 @@ def hook_or_none(data: bytes) -> int | None:
     """Run the hook when ``data`` is a hook invocation (the exit status), else None."""
     try:
         payload = json.loads(data.decode("utf-8"))
-    except (ValueError, UnicodeDecodeError):
-        return None
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None  # not a hook: the plugin's runtime says what is wrong with the input, in one line
     item = hook_item(payload)
     if item is None:
         return None

@@ -70,8 +70,9 @@ QUEUE_LOCK_FILE = "queue.lock"
 PENDING_FILE = "task-pending.json"
 TAKEN_PREFIX = "taken-"
 ITEM_KINDS = ("image", "scene")
-# A pending marker older than this is taken to belong to a task Stash lost (restart, cancelled queue):
-# the next hook starts a new one. A second task for one queue is harmless (it finds the queue empty).
+# A pending marker older than this is taken to belong to a task Stash lost (a cancelled queue): the next
+# hook starts a new one. A second task for one queue is harmless (it finds the queue empty). A marker
+# whose Stash process is gone (Stash restarted: its queued tasks with it) is taken over at once.
 PENDING_STALE_S = 6 * 60 * 60
 
 # -- the hooks' settings cache
@@ -250,6 +251,20 @@ def file_lock(path: str, *, create: bool = True) -> Iterator[None]:
         os.close(fd)  # closing releases the lock
 
 
+def process_start(pid: int) -> str | None:
+    """When process ``pid`` started (``/proc/<pid>/stat``'s start time), "" when there is no such process, None
+    when this system cannot tell (no /proc: macOS, Windows), so a pid is never mistaken for the same process
+    after a reboot or a container restart reused it."""
+    if not os.path.isdir("/proc/self"):
+        return None
+    try:
+        with open(f"/proc/{int(pid)}/stat", encoding="utf-8", errors="replace") as handle:
+            fields = handle.read().rpartition(")")[2].split()
+    except (OSError, ValueError):
+        return ""
+    return fields[19] if len(fields) > 19 else None
+
+
 def queue_entry(kind: str, item_id: str | int) -> str:
     """One queue line: ``image:12`` or ``scene:7``. It is how the plugin names an item everywhere
     (``stash.models.ItemRef``, in the state and the journal too): the bootstrap writes it with bare Python,
@@ -312,8 +327,9 @@ class HookQueue:
             if since is not None and now - since < PENDING_STALE_S:
                 return False
             tmp = self._path(f"{PENDING_FILE}.{os.getpid()}.tmp")
+            stash = os.getppid()  # a hook is Stash's child: the task was queued in this Stash process
             with open(tmp, "w", encoding="utf-8") as handle:
-                json.dump({"time": now, "pid": os.getpid()}, handle)
+                json.dump({"time": now, "pid": os.getpid(), "stash": [stash, process_start(stash)]}, handle)
             os.replace(tmp, self._path(PENDING_FILE))
             return True
 
@@ -323,14 +339,23 @@ class HookQueue:
             os.remove(self._path(PENDING_FILE))
 
     def _pending_since(self) -> float | None:
+        """When the pending task was started; 0.0 (very old) when the marker is unreadable or the Stash process
+        that queued the task is gone (restarted: Stash forgets its queue), so the next hook takes over."""
         try:
             with open(self._path(PENDING_FILE), encoding="utf-8") as handle:
                 data = json.load(handle)
         except FileNotFoundError:
             return None
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
             return 0.0  # unreadable: treat as very old
-        started = data.get("time") if isinstance(data, dict) else None
+        if not isinstance(data, dict):
+            return 0.0
+        stash = data.get("stash")
+        if isinstance(stash, list) and len(stash) == 2 and isinstance(stash[0], int) and stash[1] is not None:
+            now_started = process_start(stash[0])
+            if now_started is not None and now_started != stash[1]:
+                return 0.0  # that Stash process is gone (or its pid reused): its queue went with it
+        started = data.get("time")
         return float(started) if isinstance(started, (int, float)) else 0.0
 
     # -- the task's end
@@ -342,6 +367,7 @@ class HookQueue:
         """
         with self.lock():
             queue = self._path(QUEUE_FILE)
+            self._check_file(queue)
             if os.path.exists(queue):
                 os.rename(queue, self._path(f"{TAKEN_PREFIX}{time.time_ns()}-{os.getpid()}.txt"))
             with contextlib.suppress(FileNotFoundError):
@@ -352,7 +378,14 @@ class HookQueue:
         """The image and scene ids a :meth:`take` would get now, without taking them or writing anything:
         the queue stays, the marker too (a dry run; whether a run has work)."""
         with self.lock(create=False):
+            self._check_file(self._path(QUEUE_FILE))
             return read_entries([*self._taken(), self._path(QUEUE_FILE)])
+
+    @staticmethod
+    def _check_file(path: str) -> None:
+        """A queue that is something else than a file (a folder someone made) is an error saying so."""
+        if os.path.exists(path) and not os.path.isfile(path):
+            raise NotADirectoryError(f"the hook queue {path} is not a file: remove it (the hooks write it anew)")
 
     @staticmethod
     def read(taken: list[str]) -> tuple[list[int], list[int]]:
@@ -370,7 +403,8 @@ class HookQueue:
             names = os.listdir(self.folder)
         except FileNotFoundError:
             return []
-        return sorted(self._path(n) for n in names if n.startswith(TAKEN_PREFIX) and n.endswith(".txt"))
+        return sorted(self._path(n) for n in names
+                      if n.startswith(TAKEN_PREFIX) and n.endswith(".txt") and os.path.isfile(self._path(n)))
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -1,40 +1,44 @@
 """Pillow work in one place: sniff, decode, EXIF-orient, downscale, crop, measure sharpness.
 
-Bytes come in, bytes (or a decoded RGB image) go out, and every failure is a ``MediaError`` that says in
-plain words what is wrong with the file, because users read these in Stash's log.
+A file comes in (bytes, or a download's :class:`~.media.Spool`, read from its temporary file, never
+copied into memory), bytes (or a decoded RGB image) go out, and every failure is a ``MediaError`` that says
+in plain words what is wrong with the file, because users read these in Stash's log.
 
 Memory is bounded, because a NAS has little of it: large JPEGs decode reduced (libjpeg's draft), large PNGs
-decode in horizontal bands that are reduced one at a time, and every decode first takes its pixels from one
-process-wide ``PixelBudget``, so a few huge images in parallel threads queue instead of adding up.
+decode in horizontal bands that are reduced one at a time, and every decode first takes its bytes from the
+process-wide ``media.BUDGET`` (shared with downloads), so a few huge images in parallel threads queue instead
+of adding up. What no trick can shrink (WebP, TIFF, GIF… decode whole) is refused, with its size, when it
+would need more than the whole budget.
 """
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import io
-import threading
 import warnings
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 
 from PIL import Image, ImageFile, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from .errors import MediaError
 from .faces.models import Box
+from .media import BUDGET, MemoryBudget, Spool, mb
+
+Source = bytes | Spool  # a file in memory, or a download (read from its spool)
 
 # Pillow refuses files above ~179 MP by default; we decide ourselves, with a clearer message.
 MAX_PIXELS = 250_000_000
 Image.MAX_IMAGE_PIXELS = None
 DETECT_MAX_SIDE = 1920
 JPEG_QUALITY = 90
-# Decoded pixels in flight across all threads (Pillow holds 4 bytes a pixel in RGB). A whole decode peaks
-# at ~6 bytes a pixel (PNG, TIFF, GIF) to ~16 (WebP: libwebp's own buffer too), so this bounds decoding to
-# a few hundred MB; four ordinary images (drafted JPEGs, PNGs up to BAND_MIN_PIXELS) fit side by side and
-# never wait on each other. An image that cannot be decoded reduced and is bigger than this is refused.
-DECODE_BUDGET_PIXELS = 64_000_000
+# What a decode costs the budget, in bytes. Pillow holds 4 bytes a pixel (RGB, RGBA); a picture that is not
+# RGB is converted, a second copy. A WebP is decoded whole by libwebp into its canvas, copied out as bytes,
+# then into Pillow's image, ~16 bytes a pixel (measured: 998 MB peak for 64 MP), on top of the file itself.
+PIXEL_BYTES = 4
+WEBP_PIXEL_BYTES = 16
 # PNGs above this many pixels (and at least twice the wanted side) decode in bands of about BAND_PIXELS.
 BAND_MIN_PIXELS = 16_000_000
 BAND_PIXELS = 2_000_000
@@ -74,88 +78,81 @@ class Prepared:
         return self.image.height
 
 
-def _open(data: bytes) -> ImageFile.ImageFile:
-    if not data:
+@dataclass
+class _File:
+    """The file being decoded: read through ``fp`` (never copied whole), its first bytes, its size."""
+
+    fp: IO[bytes]
+    head: bytes
+    size: int
+    spool: Spool | None
+
+    @classmethod
+    def of(cls, source: Source) -> _File:
+        spool = source if isinstance(source, Spool) else None
+        fp = source.rewind().file if isinstance(source, Spool) else io.BytesIO(source)
+        head = fp.read(64)
+        fp.seek(0, io.SEEK_END)
+        size = fp.tell()
+        fp.seek(0)
+        return cls(fp, head, size, spool)
+
+
+def _check_size(width: int, height: int) -> None:
+    if width * height > MAX_PIXELS:
+        raise MediaError(f"the image is {width}x{height} ({width * height / 1e6:.0f} MP), above the "
+                         f"{MAX_PIXELS / 1e6:.0f} MP this plugin decodes")
+
+
+def _open(file: _File) -> ImageFile.ImageFile:
+    if not file.size:
         raise MediaError("the file is empty (0 bytes)")
-    video = sniff_video(data)
+    video = sniff_video(file.head)
     if video:
         raise MediaError(f"the file is {video}, not an image")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            image = Image.open(io.BytesIO(data))
+            file.fp.seek(0)
+            image = Image.open(file.fp)
     except UnidentifiedImageError:
         raise MediaError("the file is not an image Pillow can read (unknown or corrupt format)") from None
-    except (OSError, ValueError, SyntaxError) as exc:
+    except (OSError, ValueError, SyntaxError, MemoryError) as exc:
         raise MediaError(f"the image cannot be opened: {exc}") from None
-    width, height = image.size
-    if width * height > MAX_PIXELS:
-        raise MediaError(f"the image is {width}x{height} ({width * height / 1e6:.0f} MP), above the "
-                         f"{MAX_PIXELS / 1e6:.0f} MP this plugin decodes")
+    _check_size(*image.size)
     return image
 
 
-class PixelBudget:
-    """Decoded pixels in flight, process-wide: a decode takes its pixels before it starts, gives them back after.
+def _webp_size(head: bytes) -> tuple[int, int] | None:
+    """A WebP's canvas from its header, read before Pillow, whose WebP decoder allocates the canvas on open."""
+    if head[:4] != b"RIFF" or head[8:12] != b"WEBP":
+        return None
+    kind = head[12:16]
+    if kind == b"VP8X" and len(head) >= 30:
+        return int.from_bytes(head[24:27], "little") + 1, int.from_bytes(head[27:30], "little") + 1
+    if kind == b"VP8L" and len(head) >= 25 and head[20] == 0x2F:
+        bits = int.from_bytes(head[21:25], "little")
+        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+    if kind == b"VP8 " and len(head) >= 30 and head[23:26] == b"\x9d\x01\x2a":
+        return int.from_bytes(head[26:28], "little") & 0x3FFF, int.from_bytes(head[28:30], "little") & 0x3FFF
+    return None
 
-    Requests are served in arrival order, so a huge image is not starved by a stream of small ones; small
-    images that fit alongside each other never wait. ``peak`` and ``waits`` are there for tests and benchmarks.
+
+def _take(budget: MemoryBudget, cost: int, file: _File) -> bool:
+    """Take ``cost`` bytes for decoding ``file``; True when its download had to move to disk first.
+
+    Whoever must wait gives its download's memory back first (it moves to a temporary file), so a waiting
+    item holds nothing: waiting cannot deadlock, and one item never holds more than the budget.
     """
-
-    def __init__(self, capacity: int) -> None:
-        if capacity < 1:
-            raise ValueError("a pixel budget needs a positive capacity")
-        self.capacity = capacity
-        self.peak = 0
-        self.waits = 0
-        self._used = 0
-        self._queue: collections.deque[object] = collections.deque()
-        self._changed = threading.Condition()
-
-    @property
-    def in_use(self) -> int:
-        with self._changed:
-            return self._used
-
-    @property
-    def waiting(self) -> int:
-        """Requests queued behind others or for pixels to come back."""
-        with self._changed:
-            return len(self._queue)
-
-    def acquire(self, pixels: int) -> None:
-        if pixels > self.capacity:
-            raise MediaError(f"decoding would hold {_mp(pixels)} MP at once, above the "
-                             f"{_mp(self.capacity)} MP this plugin decodes at a time")
-        ticket = object()
-        with self._changed:
-            if self._queue or self._used + pixels > self.capacity:
-                self.waits += 1
-            self._queue.append(ticket)
-            try:
-                while self._queue[0] is not ticket or self._used + pixels > self.capacity:
-                    self._changed.wait()
-            finally:
-                self._queue.remove(ticket)
-                self._changed.notify_all()  # the next in line may fit too, or may now be first
-            self._used += pixels
-            self.peak = max(self.peak, self._used)
-
-    def release(self, pixels: int) -> None:
-        with self._changed:
-            self._used -= pixels
-            self._changed.notify_all()
-
-    @contextlib.contextmanager
-    def hold(self, pixels: int) -> Iterator[None]:
-        self.acquire(pixels)
-        try:
-            yield
-        finally:
-            self.release(pixels)
-
-
-BUDGET = PixelBudget(DECODE_BUDGET_PIXELS)
+    if budget.try_acquire(cost):
+        return False
+    moved = file.spool is not None and file.spool.in_memory
+    if moved:
+        assert file.spool is not None
+        file.spool.spill()
+        file.fp = file.spool.rewind().file
+    budget.acquire(cost)
+    return moved
 
 
 def _load(image: Image.Image) -> Image.Image:
@@ -239,14 +236,16 @@ class _BandPlan:
         return 3 * width * (self.rows + 1) + reduced
 
 
-def _png_chunks(data: bytes) -> Iterator[tuple[bytes, int, int]]:
+def _png_chunks(file: _File) -> Iterator[tuple[bytes, int, int]]:
     """(type, data offset, data length); a chunk cut short by the end of the file is cut to what is there."""
     pos = 8
-    while pos + 8 <= len(data):
-        length = int.from_bytes(data[pos:pos + 4], "big")
-        kind = data[pos + 4:pos + 8]
+    while pos + 8 <= file.size:
+        file.fp.seek(pos)
+        header = file.fp.read(8)
+        length = int.from_bytes(header[:4], "big")
+        kind = header[4:8]
         start = pos + 8
-        yield kind, start, max(0, min(length, len(data) - start))
+        yield kind, start, max(0, min(length, file.size - start))
         if kind == b"IEND":
             return
         pos = start + length + 4
@@ -257,26 +256,27 @@ def _png_unit(data: bytes) -> int:
     return max(1, data[24] * _CHANNELS.get(data[25], 0) // 8) if data[12:16] == b"IHDR" else 0
 
 
-def _why_whole(image: ImageFile.ImageFile, data: bytes) -> str | None:
+def _why_whole(image: ImageFile.ImageFile, head: bytes) -> str | None:
     """Why this PNG cannot be decoded in bands, if it cannot."""
     if image.info.get("interlace"):
         return "an interlaced PNG"
     if "bbox" in image.info or len(image.tile) != 1 or not isinstance(image.tile[0][3], str):
         return "an animated PNG"
-    if _png_unit(data) not in _STAND_INS:
+    if _png_unit(head) not in _STAND_INS:
         return "a 16-bit colour PNG"
     return None
 
 
-def _band_plan(image: ImageFile.ImageFile, data: bytes, max_side: int) -> _BandPlan | None:
+def _band_plan(image: ImageFile.ImageFile, file: _File, max_side: int) -> _BandPlan | None:
     """How to decode this PNG in bands; None when it is small enough to decode whole, or cannot be banded."""
     width, height = image.size
     factor = max(width, height) // max_side
+    data = file.head
     if image.format != "PNG" or factor < 2 or width * height <= BAND_MIN_PIXELS or _why_whole(image, data):
         return None
     idat: list[tuple[int, int]] = []
     trailing: list[tuple[bytes, int, int]] = []
-    for kind, start, length in _png_chunks(data):
+    for kind, start, length in _png_chunks(file):
         if kind == b"IDAT" and not trailing:
             idat.append((start, length))
         elif idat:
@@ -310,15 +310,21 @@ class _RowDecoder:
         self._decoder.cleanup()
 
 
-def _png_bands(image: ImageFile.ImageFile, data: bytes, plan: _BandPlan) -> Iterator[tuple[Image.Image, int]]:
+def _idat(file: _File, plan: _BandPlan) -> Iterator[bytes]:
+    """The compressed image data, ``_FEED`` bytes at a time, read from the file."""
+    for start, length in plan.idat:
+        for offset in range(0, length, _FEED):
+            file.fp.seek(start + offset)
+            yield file.fp.read(min(_FEED, length - offset))
+
+
+def _png_bands(image: ImageFile.ImageFile, file: _File, plan: _BandPlan) -> Iterator[tuple[Image.Image, int]]:
     """Each band in the mode a whole decode gives (palette, transparency kept), and how many context rows lead it."""
     width, height = image.size
     rawmode = str(image.tile[0][3])
     stand_in = plan.stand_in
     mode, decode_width = (image.mode, width) if stand_in is None else (stand_in, plan.row_bytes // len(stand_in))
-    view = memoryview(data)
-    source = (view[start + i:start + min(length, i + _FEED)]
-              for start, length in plan.idat for i in range(0, length, _FEED))
+    source = _idat(file, plan)
     inflater = zlib.decompressobj()
     previous = b""
     for y in range(0, height, plan.rows):
@@ -354,9 +360,9 @@ def _png_bands(image: ImageFile.ImageFile, data: bytes, plan: _BandPlan) -> Iter
         yield band, lead
 
 
-def _trailing_info(data: bytes, plan: _BandPlan) -> dict[Any, Any]:
+def _trailing_info(file: _File, plan: _BandPlan) -> dict[Any, Any]:
     """EXIF and XMP written after the image data, which Pillow would have read at the end of load()."""
-    fp = io.BytesIO(data)
+    fp = file.fp
     stream = PngImagePlugin.PngStream(fp)
     for kind, start, length in plan.trailing:
         try:
@@ -367,15 +373,15 @@ def _trailing_info(data: bytes, plan: _BandPlan) -> dict[Any, Any]:
     return dict(stream.im_info)
 
 
-def _decode_png_bands(image: ImageFile.ImageFile, data: bytes, plan: _BandPlan, max_side: int) -> Image.Image:
+def _decode_png_bands(image: ImageFile.ImageFile, file: _File, plan: _BandPlan, max_side: int) -> Image.Image:
     width, height = image.size
     factor = plan.factor
     reduced = Image.new("RGB", (-(-width // factor), -(-height // factor)))
     top = 0
-    for band, lead in _png_bands(image, data, plan):
+    for band, lead in _png_bands(image, file, plan):
         reduced.paste(_to_rgb(band).reduce(factor, (0, lead, width, band.height)), (0, top))
         top += (band.height - lead) // factor
-    reduced.info = {**image.info, **_trailing_info(data, plan)}
+    reduced.info = {**image.info, **_trailing_info(file, plan)}
     try:
         turned = reduced.getexif().get(0x0112, 1) in (5, 6, 7, 8)
     except Exception:
@@ -384,35 +390,75 @@ def _decode_png_bands(image: ImageFile.ImageFile, data: bytes, plan: _BandPlan, 
     return upright.resize(_fit((height, width) if turned else (width, height), max_side), Image.Resampling.LANCZOS)
 
 
-def _decode(image: ImageFile.ImageFile, data: bytes, max_side: int, budget: PixelBudget, *,
-            shrink: bool = True) -> Image.Image:
-    """Upright RGB of at most ``max_side``, decoded as small as the format allows, within the budget.
+def _jpeg_coefficients(image: ImageFile.ImageFile, width: int, height: int) -> int:
+    """Bytes libjpeg keeps for a progressive JPEG's DCT coefficients: all of them, at full size (``width`` x
+    ``height``) whatever the draft scale (2 bytes each, each component at its sampling: 3 a pixel for 4:2:0)."""
+    layers = getattr(image, "layer", None) or [("", 1, 1, 0)] * 3
+    h_max = max(layer[1] for layer in layers) or 1
+    v_max = max(layer[2] for layer in layers) or 1
+    return sum(2 * -(-width * layer[1] // h_max) * -(-height * layer[2] // v_max) for layer in layers)
 
-    ``shrink=False`` keeps what a whole decode gives (JPEG: drafted to at least ``max_side``).
-    """
+
+def _cost(image: ImageFile.ImageFile, file: _File, max_side: int) -> tuple[int, _BandPlan | None]:
+    """Bytes decoding will hold, and the band plan when it decodes in bands. Drafts a JPEG (to the smallest
+    scale that still gives ``max_side`` on the long side: the picture's aspect, not a square box)."""
     width, height = image.size
     if image.format == "JPEG":
-        image.draft("RGB", (max_side, max_side))
-    plan = _band_plan(image, data, max_side)
-    if plan is not None and plan.cost(width, height) <= budget.capacity:
-        with budget.hold(plan.cost(width, height)):
-            return _decode_png_bands(image, data, plan, max_side)
-    cost = image.width * image.height
+        image.draft("RGB", _fit((width, height), max_side))
+    plan = _band_plan(image, file, max_side)
+    if plan is not None:
+        return PIXEL_BYTES * plan.cost(width, height), plan
+    cost = PIXEL_BYTES * image.width * image.height * (1 if image.mode == "RGB" else 2)
     if image.format == "JPEG" and image.info.get("progressive"):
-        # libjpeg keeps every DCT coefficient of a progressive JPEG (~3 bytes a pixel) whatever the draft scale
-        cost += width * height * 3 // 4
+        cost += _jpeg_coefficients(image, width, height)
+    return cost, None
+
+
+def _refusal(width: int, height: int, kind: str, cost: int, budget: MemoryBudget) -> MediaError:
+    return MediaError(f"the image is {width}x{height} ({_mp(width * height)} MP), {kind} that cannot be decoded at "
+                      f"reduced size, and decoding it would hold {mb(cost)}, more than the {mb(budget.capacity)} "
+                      "this plugin holds for media at a time")
+
+
+def _decode(source: Source | _File, max_side: int, budget: MemoryBudget, *,
+            shrink: bool = True) -> tuple[Image.Image, tuple[int, int]]:
+    """Upright RGB of at most ``max_side``, decoded as small as the format allows, within the budget, and the
+    picture's stored size. ``shrink=False`` keeps what a whole decode gives (JPEG: drafted to ``max_side``)."""
+    file = source if isinstance(source, _File) else _File.of(source)
+    webp = _webp_size(file.head)
+    if webp is not None:  # Pillow allocates a WebP's canvas on open: the budget is taken before
+        _check_size(*webp)
+        cost = file.size + WEBP_PIXEL_BYTES * webp[0] * webp[1]
+        if cost > budget.capacity:
+            raise _refusal(*webp, "a WebP file", cost, budget)
+        _take(budget, cost, file)
+        try:
+            image = _open(file)
+            rgb = _load(image)
+            return (_shrink(rgb, max_side) if shrink else rgb), image.size
+        finally:
+            budget.release(cost)
+    image = _open(file)
+    size = image.size
+    cost, plan = _cost(image, file, max_side)
     if cost > budget.capacity:
-        raise MediaError(f"the image is {width}x{height} ({_mp(width * height)} MP), {_whole_kind(image, data)} "
-                         f"that cannot be decoded at reduced size, and decoding it would hold more than the "
-                         f"{_mp(budget.capacity)} MP this plugin decodes at a time")
-    with budget.hold(cost):
+        raise _refusal(*size, _whole_kind(image, file.head), cost, budget)
+    if _take(budget, cost, file):  # read it again from where it now is
+        image = _open(file)
+        cost_again, plan = _cost(image, file, max_side)
+        assert cost_again == cost
+    try:
+        if plan is not None:
+            return _decode_png_bands(image, file, plan, max_side), size
         rgb = _load(image)
-        return _shrink(rgb, max_side) if shrink else rgb
+        return (_shrink(rgb, max_side) if shrink else rgb), size
+    finally:
+        budget.release(cost)
 
 
-def _whole_kind(image: ImageFile.ImageFile, data: bytes) -> str:
+def _whole_kind(image: ImageFile.ImageFile, head: bytes) -> str:
     if image.format == "PNG":
-        return _why_whole(image, data) or "a PNG"
+        return _why_whole(image, head) or "a PNG"
     if image.format == "JPEG":
         return "a progressive JPEG" if image.info.get("progressive") else "a JPEG"
     return f"a {image.format or 'picture'} file"
@@ -428,26 +474,26 @@ def encode_jpeg(image: Image.Image, quality: int = JPEG_QUALITY) -> bytes:
     return out.getvalue()
 
 
-def prepare(data: bytes, *, max_side: int = DETECT_MAX_SIDE, budget: PixelBudget | None = None) -> Prepared:
+def prepare(source: Source, *, max_side: int = DETECT_MAX_SIDE, budget: MemoryBudget | None = None) -> Prepared:
     """Any image file Stash holds → an upright RGB JPEG of bounded size (GIF: first frame).
 
-    ``budget`` defaults to the process-wide ``BUDGET``.
+    ``budget`` defaults to the process-wide ``media.BUDGET``.
     """
-    image = _open(data)
-    original = image.size
-    upright = _decode(image, data, max_side, budget or BUDGET)
+    upright, original = _decode(source, max_side, budget or BUDGET)
     return Prepared(image=upright, jpeg=encode_jpeg(upright), original_size=original)
 
 
-def fit_for_upload(data: bytes, max_bytes: int, *, budget: PixelBudget | None = None) -> bytes:
+def fit_for_upload(data: bytes, max_bytes: int, *, budget: MemoryBudget | None = None) -> bytes:
     """Guarantee an upload the server accepts: upright, JPEG, under ``max_bytes``.
 
     Huge PNGs arrive at most twice the detection side (they are decoded reduced); others as decoded.
     """
-    image = _open(data)
-    if len(data) <= max_bytes and image.format == "JPEG" and image.getexif().get(0x0112, 1) in (0, 1):
-        return data  # (only JPEG reads EXIF without decoding: PNG's getexif() would load the pixels)
-    rgb = _decode(image, data, DETECT_MAX_SIDE * 2, budget or BUDGET, shrink=False)
+    file = _File.of(data)
+    if len(data) <= max_bytes and _webp_size(file.head) is None:
+        image = _open(file)
+        if image.format == "JPEG" and image.getexif().get(0x0112, 1) in (0, 1):
+            return data  # (only JPEG reads EXIF without decoding: PNG's getexif() would load the pixels)
+    rgb, _ = _decode(data, DETECT_MAX_SIDE * 2, budget or BUDGET, shrink=False)
     return shrink_to_bytes(rgb, max_bytes)
 
 
@@ -472,9 +518,9 @@ def crop(image: Image.Image, box: Box, *, pad: float = 0.15) -> Image.Image:
     return image.crop((area.x_min, area.y_min, area.x_max, area.y_max))
 
 
-def decode_rgb(data: bytes, *, max_side: int = 8192, budget: PixelBudget | None = None) -> Image.Image:
+def decode_rgb(source: Source, *, max_side: int = 8192, budget: MemoryBudget | None = None) -> Image.Image:
     """A whole picture (a sprite sheet) as upright RGB, shrunk only when absurdly large."""
-    return _decode(_open(data), data, max_side, budget or BUDGET)
+    return _decode(source, max_side, budget or BUDGET)[0]
 
 
 def tile(cells: list[Image.Image], *, columns: int, cell_width: int, gap: int = 8) -> tuple[Image.Image, list[Box]]:

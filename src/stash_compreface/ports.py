@@ -27,6 +27,7 @@ from typing import Any
 
 from .faces.models import Face
 from .faceservice import ExampleRef, FaceService
+from .media import MemoryBudget, Spool
 from .stash.client import StashClient, document
 from .stash.models import ItemKind, Performer
 
@@ -112,8 +113,8 @@ class ReadOnlyStash(StashClient):
     def rebase(self, url: str) -> str:
         return self._inner.rebase(url)
 
-    def download(self, url: str, *, what: str) -> bytes:
-        return self._inner.download(url, what=what)
+    def download(self, url: str, *, what: str, budget: MemoryBudget | None = None) -> Spool:
+        return self._inner.download(url, what=what, budget=budget)
 
     # -- the mutations, said and answered --------------------------------------------------------------
 

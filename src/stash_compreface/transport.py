@@ -16,7 +16,9 @@ loop, one circuit breaker, so the three clients cannot drift apart.
   (connection errors, timeouts, 5xx, ``ProtocolError``) count; any real answer (2xx, 4xx) resets the
   count. Once open it stays open for the run and every call raises ``ServiceUnavailable`` at once,
   naming the service and the setting to check, so a dead service stops the run instead of tagging the
-  whole library Error.
+  whole library Error. It also watches writes a service keeps refusing (Stash's "database is locked"
+  after every retry): a service that refuses every write for the same count or window stops the run
+  too, naming the service, instead of costing each remaining item its retries.
 
 Defaults (the README quotes these):
 
@@ -153,6 +155,8 @@ class Breaker:
         self._last_success: float | None = None
         self._last = ""
         self._open: tuple[str, Service] | None = None
+        self._refused = 0  # writes refused for good in a row (every attempt answered "database is locked")
+        self._refused_since: float | None = None
 
     @property
     def tripped(self) -> bool:
@@ -168,6 +172,7 @@ class Breaker:
         """Close the breaker again (a new run, or a test)."""
         with self._lock:
             self._count, self._since, self._last_success, self._last, self._open = 0, None, None, "", None
+            self._refused, self._refused_since = 0, None
 
     def _error(self, service: Service) -> ServiceUnavailable:
         """The open breaker's error, a fresh instance per raise (threads must not share tracebacks)."""
@@ -200,6 +205,32 @@ class Breaker:
             if self._open is None:
                 self._count, self._since, self._last_success = 0, None, self.clock()
 
+    def accepted(self) -> None:
+        """A write went through: the service takes writes."""
+        with self._lock:
+            self._refused, self._refused_since = 0, None
+
+    def refused_write(self, service: Service, started: float, exc: BaseException) -> ServiceUnavailable | None:
+        """Count one write the service refused on every attempt (a transient refusal that did not pass), begun
+        at ``started``; the breaker's error once ``failures`` writes in a row, or every write for ``window_s``,
+        were refused."""
+        with self._lock:
+            if self._open is None:
+                self._refused += 1
+                self._refused_since = started if self._refused_since is None else min(self._refused_since, started)
+                elapsed = self.clock() - self._refused_since
+                if self._refused < self.failures and elapsed < self.window_s:
+                    return None
+                spell = (f"every write for {elapsed:.0f} s" if elapsed >= self.window_s
+                         else f"{self._refused} writes in a row")
+                text = str(exc)
+                last = text if len(text) <= 300 else text[:300] + "..."
+                self._open = (f"{service.name} refused {spell} (last: {last}): it is up but does not accept "
+                              f"writes (its database is locked or busy: a scan, clean or backup in {service.name}, "
+                              "or another tool writing to it?). The run stopped; run the task again once "
+                              f"{service.name} is idle", service)
+            return self._error(service)
+
     def failure(self, service: Service, started: float, exc: BaseException) -> ServiceUnavailable | None:
         """Count one failed attempt that began at ``started``; the breaker's error if it is now open."""
         with self._lock:
@@ -225,12 +256,15 @@ def retry(
     attempts: int = DEFAULT_ATTEMPTS,
     backoff_s: float = DEFAULT_BACKOFF_S,
     idempotent: bool = True,
+    write: bool = False,
 ) -> T:
     """Run ``attempt`` until it succeeds, retrying retryable ServiceErrors with exponential backoff.
 
     Every attempt passes the breaker first and reports to it after. A stop during a backoff raises
-    ``Stopped`` (chained to the last failure); when attempts run out the last failure is raised.
+    ``Stopped`` (chained to the last failure); when attempts run out the last failure is raised, unless it
+    is a ``write`` the service refused once too often (:meth:`Breaker.refused_write`): then the breaker's.
     """
+    first = breaker.clock()
     for number in range(1, max(1, attempts) + 1):
         breaker.check(service)
         started = breaker.clock()
@@ -246,6 +280,10 @@ def retry(
             else:
                 breaker.success()  # the service answered (4xx, a refusal, a locked database): it is alive
             if not isinstance(exc, ServiceError) or not exc.retryable or number >= attempts:
+                if write and isinstance(exc, GraphQLError) and exc.retryable:
+                    opened = breaker.refused_write(service, first, exc)
+                    if opened is not None:
+                        raise opened from exc
                 raise
             if not idempotent and not refused(exc):
                 raise
@@ -253,6 +291,8 @@ def retry(
                 raise Stopped() from exc
             continue
         breaker.success()
+        if write:
+            breaker.accepted()
         return result
     raise AssertionError("unreachable")
 
@@ -333,12 +373,12 @@ class Transport:
             yield response
 
     def call(self, attempt: Callable[[], T], *, service: Service | None = None, idempotent: bool = True,
-             attempts: int | None = None, stop: threading.Event | None = None) -> T:
+             attempts: int | None = None, stop: threading.Event | None = None, write: bool = False) -> T:
         """:func:`retry` with this transport's breaker, stop event and policy."""
         return retry(attempt, service=service or self.service, breaker=self.breaker,
                      stop=stop if stop is not None else self.stop,
                      attempts=self.attempts if attempts is None else attempts, backoff_s=self.backoff_s,
-                     idempotent=idempotent)
+                     idempotent=idempotent, write=write)
 
 
 def body_kind(response: httpx.Response) -> str:

@@ -120,7 +120,7 @@ def test_media_urls_are_rebased_onto_our_base(stash, client) -> None:
     image = stash.add_image(b"\xff\xd8jpeg-bytes")
     found = client.find_image(image)
     assert found is not None and found.url.startswith("http://stash.example.invalid")
-    assert client.download(found.url, what="image") == b"\xff\xd8jpeg-bytes"
+    assert client.download(found.url, what="image").read() == b"\xff\xd8jpeg-bytes"
 
 
 def test_missing_file_is_a_media_error(stash, client) -> None:
@@ -253,10 +253,10 @@ def test_media_gateway_errors_resets_and_timeouts_are_retried(stash) -> None:
     with StashClient(stash.url, session_cookie=COOKIE, backoff_s=0.001, timeout_s=ANSWERED_S) as client:
         stash.fail_next(f"/image/{image}/image", 502)
         stash.hang(f"/image/{image}/image")
-        assert client.download(url, what="image file") == b"\xff\xd8jpeg-bytes"
+        assert client.download(url, what="image file").read() == b"\xff\xd8jpeg-bytes"
         assert stash.wait_for_cut_off(f"GET /image/{image}/image") == 1
         stash.drop = 2
-        assert client.download(url, what="image file") == b"\xff\xd8jpeg-bytes"
+        assert client.download(url, what="image file").read() == b"\xff\xd8jpeg-bytes"
     assert stash.calls[f"GET /image/{image}/image"] == 6
 
 

@@ -131,6 +131,13 @@ def test_a_non_image_or_a_missing_file_is_a_4xx_with_an_error(synthetic_url, sen
     ("/quality/preprocess", {"face_index": "first"}, "field `face_index` must be a whole number"),
     ("/quality/assess", {"faces": "[{\"box\": 3}]"}, "field `faces` item 0"),
     ("/quality/assess", {"faces": "not json"}, "field `faces` is not JSON"),
+    ("/quality/assess", {"faces": '[{"box": {"x_min": 1e999, "y_min": 0, "x_max": 9, "y_max": 9}}]'},
+     "field `faces` item 0"),  # infinite: was a 500 and a reset connection
+    ("/quality/assess", {"faces": '[{"box": {"x_min": NaN, "y_min": 0, "x_max": 9, "y_max": 9}}]'},
+     "field `faces` item 0"),
+    ("/quality/assess", {"faces": '[{"box": {"x_min": 0, "y_min": 0, "x_max": 90, "y_max": 90}, '
+                                  '"landmarks": [[Infinity, 1], [2, 2], [3, 3], [4, 4], [5, 5]]}]'},
+     "field `faces` item 0"),
 ])
 def test_a_bad_field_is_a_400_naming_it(synthetic_url, path, fields, words):
     response = _post(synthetic_url, path, _two_faces(), **fields)

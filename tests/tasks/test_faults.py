@@ -167,3 +167,24 @@ def test_credentials_in_a_url_never_reach_the_log_or_the_error(world) -> None:
     run = world.run("recognizeImagesHQ")
     assert run.error is not None and "comprefaceUrl" in run.error
     assert "hunter2secret" not in run.error and not any("hunter2secret" in m for m in run.messages())
+
+
+def test_a_stash_that_refuses_every_write_stops_the_run_naming_stash(world) -> None:
+    """Stash up but its database locked (a long scan): after the breaker's count of refused writes the run
+    stops with one message, instead of costing every image of the library its retries."""
+    enrol(world, "Alice", 1)
+    images = [world.stash.add_image(photo(1, seed=i)) for i in range(16)]
+    world.configure(maxConcurrency=2, maxBatchSize=8)
+    world.stash.fail_operation("BulkImageUpdate", "sql: database is locked", times=None)
+
+    run = world.run("recognizeImagesHQ")
+    assert run.error is not None and run.error.startswith("Stash refused 5 writes in a row")
+    assert "database is locked" in run.error and "Traceback" not in " ".join(run.messages())
+    assert any(m.startswith("Recognize images (high quality) stopped: deferred 16") for m in run.messages("info"))
+    writes = sum(1 for name, _ in world.stash.operations if name == "BulkImageUpdate")
+    assert writes < 3 * len(images) // 2  # far from every image's three attempts
+    assert all(_tags(world, i) == set() for i in images)  # untouched, never Error
+
+    world.stash.clear_faults()
+    assert world.run("recognizeImagesHQ").error is None
+    assert all(_tags(world, i) == {SCANNED, MATCHED} for i in images)

@@ -570,3 +570,23 @@ def test_the_tasks_never_fail_for_the_hooks_cache(tmp_path: Path, stash: FakeSta
     cache = HookCache.prepare(conn)
     assert cache.store(parse_settings({}), lambda lv, m: lines.append((lv, m))) is False
     assert [lv for lv, _ in lines] == ["debug"]
+
+
+def test_deeply_nested_stdin_is_no_hook_and_no_traceback() -> None:
+    """Handed on to the runtime, which says "nested too deeply" in one line (tests/unit/test_plugin_runtime.py)."""
+    assert boot.hook_or_none(("[" * 100_000 + "]" * 100_000).encode()) is None
+
+
+def test_a_5000_digit_hook_id_is_no_item_and_no_traceback(tmp_path: Path) -> None:
+    """As Stash runs a hook: the bootstrap fed the stdin, answering before any venv exists."""
+    import subprocess
+    import sys
+
+    stdin = json.dumps({"server_connection": {"Port": 9, "PluginDir": str(tmp_path)},
+                        "args": {"hookContext": {"type": "Image.Create.Post", "id": "9" * 5000}}})
+    done = subprocess.run([sys.executable, str(Path(boot.__file__))], input=stdin, capture_output=True, text=True,
+                          timeout=60, cwd=tmp_path)
+    assert json.loads(done.stdout)["output"]["note"] == "not a hook this plugin handles"
+    assert "Traceback" not in done.stderr
+    assert boot.hook_item({"args": {"hookContext": {"type": "Image.Create.Post", "id": 10**5000}}}) == ("", "")
+    assert boot.hook_item({"args": {"hookContext": {"type": "Image.Create.Post", "id": "0012"}}}) == ("image", "12")

@@ -7,6 +7,8 @@ tests/unit/test_bootstrap.py; hooks as separate processes in tests/e2e/test_hook
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -56,6 +58,32 @@ def test_a_stale_or_released_marker_lets_the_next_hook_start_a_task(tmp_path: Pa
     assert queue.enqueue("image:3", now=NOW + hq.PENDING_STALE_S + 1)
     queue.release_pending()
     assert queue.enqueue("scene:4", now=NOW + hq.PENDING_STALE_S + 2)
+
+
+@pytest.mark.skipif(hq.process_start(1) is None, reason="no /proc: process start times cannot be read here")
+def test_the_marker_of_a_task_a_restarted_stash_lost_is_taken_over_at_once(tmp_path: Path) -> None:
+    """The hook's parent is Stash; once that Stash process is gone, its queued task is gone too: the next
+    hook starts a new one at once, not six hours later."""
+    queue = HookQueue(tmp_path / "q")
+    assert queue.enqueue("image:1", now=NOW)
+    assert not queue.enqueue("image:2", now=NOW + 60)  # this Stash (our parent) is alive: its task is pending
+    old_stash = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    started = hq.process_start(old_stash.pid)
+    old_stash.kill()
+    old_stash.wait()
+    marker = tmp_path / "q" / hq.PENDING_FILE
+    marker.write_text(json.dumps({"time": NOW, "pid": 1, "stash": [old_stash.pid, started]}), encoding="utf-8")
+    assert queue.enqueue("image:3", now=NOW + 60)
+    assert json.loads(marker.read_text(encoding="utf-8"))["stash"] == [os.getppid(), hq.process_start(os.getppid())]
+
+
+def test_a_queue_file_that_is_a_folder_is_named_not_taken(tmp_path: Path) -> None:
+    queue = HookQueue(tmp_path / "q")
+    (tmp_path / "q" / hq.QUEUE_FILE).mkdir(parents=True)  # a folder where the queue file should be
+    for read in (queue.take, queue.peek):
+        with pytest.raises(OSError, match=r"the hook queue .*queue.txt is not a file: remove it"):
+            read()
+    assert (tmp_path / "q" / hq.QUEUE_FILE).is_dir()  # not renamed into a "taken" folder
 
 
 def test_the_task_takes_the_queue_and_the_marker_together(tmp_path: Path) -> None:

@@ -12,6 +12,9 @@ from PIL import Image, ImageChops, ImageDraw, ImageStat
 from stash_compreface import imaging
 from stash_compreface.errors import MediaError
 from stash_compreface.faces.models import Box
+from stash_compreface.media import MEMORY_BUDGET_BYTES
+
+PX = imaging.PIXEL_BYTES  # the budget is in bytes; Pillow holds 4 a pixel
 
 
 def encoded(image: Image.Image, fmt: str = "JPEG", **kw: object) -> bytes:
@@ -200,11 +203,11 @@ def _with_alpha(image: Image.Image) -> Image.Image:
 @pytest.mark.parametrize("kind", list(PNG_KINDS))
 def test_png_bands_give_the_picture_a_whole_decode_gives(kind: str, small_bands: None) -> None:
     data = rechunked(PNG_KINDS[kind](busy()), 700)  # many IDAT chunks, rows split across them
-    budget = imaging.PixelBudget(600_000)  # well under the 1.09 MP picture: only bands fit
+    budget = imaging.MemoryBudget(600_000 * PX)  # well under the 1.09 MP picture: only bands fit
     prepared = imaging.prepare(data, max_side=200, budget=budget)
     assert prepared.original_size == (1200, 907)
     assert prepared.image.size == (200, 151) and prepared.image.mode == "RGB"
-    assert 0 < budget.peak < 1200 * 907 and budget.in_use == 0
+    assert 0 < budget.peak < 1200 * 907 * PX and budget.in_use == 0
     # exactly what decoding whole and reducing by the same factor gives...
     assert ImageChops.difference(prepared.image, whole_decode(data, 200, factor=6)).getbbox() is None
     # ...and close to today's full-size decode (a dithered 1-bit picture differs most: box vs Lanczos filter)
@@ -218,7 +221,7 @@ def test_png_bands_keep_the_exif_orientation(exif_last: bool, small_bands: None)
     stored = busy().transpose(Image.Transpose.ROTATE_90)  # 907 x 1200 as stored, 1200 x 907 upright
     data = rechunked(encoded(stored, "PNG", exif=exif.tobytes()), 1 << 16, exif_last=exif_last)
     assert any(k == b"eXIf" for k, _ in chunks(data)[-3:]) is exif_last
-    prepared = imaging.prepare(data, max_side=200, budget=imaging.PixelBudget(600_000))
+    prepared = imaging.prepare(data, max_side=200, budget=imaging.MemoryBudget(600_000 * PX))
     assert prepared.image.size == (200, 151)
     red, green, blue = prepared.image.getpixel((10, 10))
     assert red > 200 and green < 60 and blue < 60  # the red mark is top-left again
@@ -227,13 +230,13 @@ def test_png_bands_keep_the_exif_orientation(exif_last: bool, small_bands: None)
 
 def test_interlaced_png_is_decoded_whole_within_the_budget(small_bands: None) -> None:
     data = interlaced_png(busy(600, 450))
-    budget = imaging.PixelBudget(600 * 450)
+    budget = imaging.MemoryBudget(600 * 450 * PX)
     prepared = imaging.prepare(data, max_side=200, budget=budget)
-    assert budget.peak == 600 * 450  # charged whole, not as bands
+    assert budget.peak == 600 * 450 * PX  # charged whole, not as bands
     assert ImageChops.difference(prepared.image, whole_decode(data, 200)).getbbox() is None
     with pytest.raises(MediaError, match=r"600x450 \(0.27 MP\), an interlaced PNG that cannot be decoded at reduced "
-                                         r"size, and decoding it would hold more than the 0.2 MP"):
-        imaging.prepare(data, max_side=200, budget=imaging.PixelBudget(200_000))
+                                         r"size, and decoding it would hold 1 MB, more than the 0.76 MB"):
+        imaging.prepare(data, max_side=200, budget=imaging.MemoryBudget(200_000 * PX))
 
 
 def test_broken_band_png_is_a_media_error(small_bands: None) -> None:
@@ -248,14 +251,14 @@ def test_broken_band_png_is_a_media_error(small_bands: None) -> None:
 
 
 def test_an_absurd_image_is_refused_before_decoding() -> None:
-    """A 9000x8000 BMP header: 72 MP that no format trick can shrink, above the default budget. No pixels follow,
+    """A 9000x10000 BMP header: 90 MP that no format trick can shrink, above the default budget. No pixels follow,
     so decoding would fail differently: the size is refused first."""
     bmp = (b"BM" + (54).to_bytes(4, "little") + bytes(4) + (54).to_bytes(4, "little") + (40).to_bytes(4, "little")
-           + (9000).to_bytes(4, "little") + (8000).to_bytes(4, "little") + (1).to_bytes(2, "little")
+           + (9000).to_bytes(4, "little") + (10000).to_bytes(4, "little") + (1).to_bytes(2, "little")
            + (24).to_bytes(2, "little") + bytes(24))
-    with pytest.raises(MediaError, match=r"9000x8000 \(72 MP\), a BMP file that cannot be decoded at reduced size"):
+    with pytest.raises(MediaError, match=r"9000x10000 \(90 MP\), a BMP file that cannot be decoded at reduced size"):
         imaging.prepare(bmp)
-    with pytest.raises(MediaError, match="9000x8000"):
+    with pytest.raises(MediaError, match="9000x10000"):
         imaging.decode_rgb(bmp)
 
 
@@ -281,7 +284,7 @@ def _traced_loads(monkeypatch: pytest.MonkeyPatch, release_when: Callable[[], bo
     return log
 
 
-def _prepare_in_two_threads(data: bytes, budget: imaging.PixelBudget) -> None:
+def _prepare_in_two_threads(data: bytes, budget: imaging.MemoryBudget) -> None:
     threads = [threading.Thread(target=imaging.prepare, args=(data,), kwargs={"budget": budget}, name=name)
                for name in ("A", "B")]
     threads[0].start()
@@ -295,37 +298,37 @@ def _prepare_in_two_threads(data: bytes, budget: imaging.PixelBudget) -> None:
 def test_a_progressive_jpeg_is_charged_for_its_full_size_coefficients() -> None:
     """libjpeg holds a progressive JPEG's coefficients at full size however small the draft: charged, not hidden."""
     picture = busy(2400, 1800)
-    plain, progressive = imaging.PixelBudget(10_000_000), imaging.PixelBudget(10_000_000)
+    plain, progressive = imaging.MemoryBudget(10_000_000 * PX), imaging.MemoryBudget(10_000_000 * PX)
     imaging.prepare(encoded(picture, quality=80), max_side=600, budget=plain)
     imaging.prepare(encoded(picture, quality=80, progressive=True), max_side=600, budget=progressive)
-    assert plain.peak == 1200 * 900  # drafted to half size
-    assert progressive.peak == 1200 * 900 + 2400 * 1800 * 3 // 4
+    assert plain.peak == 600 * 450 * PX  # drafted to a quarter: 600 on the long side
+    assert progressive.peak == 600 * 450 * PX + 2400 * 1800 * 3  # 2 bytes a coefficient, 4:2:0
     with pytest.raises(MediaError, match=r"2400x1800 \(4.32 MP\), a progressive JPEG"):
-        imaging.prepare(encoded(picture, progressive=True), max_side=600, budget=imaging.PixelBudget(3_000_000))
+        imaging.prepare(encoded(picture, progressive=True), max_side=600, budget=imaging.MemoryBudget(3_000_000 * PX))
 
 
 def test_the_budget_makes_huge_decodes_take_turns(monkeypatch: pytest.MonkeyPatch) -> None:
     data = encoded(busy(600, 500), "BMP")  # 0.3 MP each, a budget for one at a time
-    budget = imaging.PixelBudget(450_000)
+    budget = imaging.MemoryBudget(450_000 * PX)
     log = _traced_loads(monkeypatch, lambda: budget.waiting == 1)  # B queued behind A
     _prepare_in_two_threads(data, budget)
     assert log == ["start A", "end A", "start B", "end B"]
-    assert budget.waits == 1 and budget.peak == 300_000 and budget.in_use == 0
+    assert budget.waits == 1 and budget.peak == 300_000 * PX and budget.in_use == 0
 
 
 def test_ordinary_images_do_not_wait_on_each_other(monkeypatch: pytest.MonkeyPatch) -> None:
     data = encoded(busy(600, 500), "BMP")
-    budget = imaging.PixelBudget(imaging.DECODE_BUDGET_PIXELS)
+    budget = imaging.MemoryBudget(MEMORY_BUDGET_BYTES)
     log: list[str] = []
     log = _traced_loads(monkeypatch, lambda: "start B" in log)  # B decodes while A is decoding
     _prepare_in_two_threads(data, budget)
     assert log[:2] == ["start A", "start B"] and sorted(log[2:]) == ["end A", "end B"]
-    assert budget.waits == 0 and budget.peak == 600_000
+    assert budget.waits == 0 and budget.peak == 600_000 * PX
 
 
 def test_the_budget_serves_in_arrival_order() -> None:
     """A big request first in line is not overtaken by small ones that would fit: it would starve."""
-    budget = imaging.PixelBudget(10)
+    budget = imaging.MemoryBudget(10)
     budget.acquire(6)
     order: list[str] = []
 
@@ -346,5 +349,5 @@ def test_the_budget_serves_in_arrival_order() -> None:
     big.join(10)
     small.join(10)
     assert order == ["big", "small"] and budget.in_use == 10 and budget.waits == 2
-    with pytest.raises(MediaError, match="11 MP at once, above the 10 MP"):
-        imaging.PixelBudget(10_000_000).acquire(11_000_000)
+    with pytest.raises(MediaError, match="11 MB at once, above the 10 MB"):
+        imaging.MemoryBudget(10 * 2**20).acquire(11 * 2**20)

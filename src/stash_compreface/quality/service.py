@@ -128,6 +128,14 @@ def _integer(fields: Mapping[str, str], name: str, default: int, low: int, high:
     return value
 
 
+def _real(value: Any) -> float:
+    """A finite number: JSON's Infinity, NaN and 1e999 are refused like any other wrong value."""
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(f"{value!r} is not a finite number")
+    return number
+
+
 def _parse_faces(raw: str, factor: float) -> list[Face]:
     """The caller's faces (in the pixels of the image as sent), in the pixels of the decoded image."""
     try:
@@ -141,13 +149,13 @@ def _parse_faces(raw: str, factor: float) -> list[Face]:
         where = f"field `faces` item {index}"
         try:
             box_raw = item["box"]
-            box = Box(*(round(float(box_raw[k]) / factor) for k in ("x_min", "y_min", "x_max", "y_max")))
-            points: tuple[Point, ...] = tuple((float(x) / factor, float(y) / factor)
+            box = Box(*(round(_real(box_raw[k]) / factor) for k in ("x_min", "y_min", "x_max", "y_max")))
+            points: tuple[Point, ...] = tuple((_real(x) / factor, _real(y) / factor)
                                               for x, y in item.get("landmarks") or ())
-            probability = float(item.get("probability", 1.0))
+            probability = _real(item.get("probability", 1.0))
             pose_raw = item.get("pose")
-            pose = None if pose_raw is None else Pose(float(pose_raw["yaw"]), float(pose_raw["pitch"]),
-                                                      float(pose_raw["roll"]))
+            pose = None if pose_raw is None else Pose(_real(pose_raw["yaw"]), _real(pose_raw["pitch"]),
+                                                      _real(pose_raw["roll"]))
         except (TypeError, KeyError, ValueError) as exc:
             raise RequestError(400, f"{where} must look like {{\"box\": {{\"x_min\", \"y_min\", \"x_max\", "
                                f"\"y_max\"}}, \"landmarks\": [[x, y] x5]}} ({type(exc).__name__}: {exc})") from None

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from ..errors import AuthError, GraphQLError, MediaError, ServiceError, ServiceUnavailable
+from ..media import MemoryBudget, Spool
 from ..transport import (
     CONNECT_TIMEOUT_S,
     DEFAULT_ATTEMPTS,
@@ -54,6 +55,12 @@ _BULK_UPDATE = {ItemKind.IMAGE: "BulkImageUpdate", ItemKind.SCENE: "BulkSceneUpd
 @cache
 def document(name: str) -> str:
     return (files("stash_compreface.stash") / "graphql" / f"{name}.graphql").read_text(encoding="utf-8")
+
+
+@cache
+def is_mutation(name: str) -> bool:
+    """Whether the operation writes: its document's first word (comments aside) is ``mutation``."""
+    return re.match(r"mutation\b", re.sub(r"#[^\n]*", "", document(name)).lstrip()) is not None
 
 
 @dataclass(frozen=True)
@@ -135,7 +142,7 @@ class StashClient:
     def execute(self, operation: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
         body = {"operationName": operation, "query": document(operation), "variables": variables or {}}
         return self._transport.call(lambda: self._post(operation, body),
-                                    idempotent=operation not in _NOT_IDEMPOTENT)
+                                    idempotent=operation not in _NOT_IDEMPOTENT, write=is_mutation(operation))
 
     def _post(self, operation: str, body: dict[str, Any]) -> dict[str, Any]:
         response = self._transport.request("POST", f"{self.base_url}/graphql", what=operation, json=body,
@@ -186,12 +193,13 @@ class StashClient:
         route = match.group(0) if match else parts.path
         return f"{self.base_url}{route}" + (f"?{parts.query}" if parts.query else "")
 
-    def download(self, url: str, *, what: str) -> bytes:
-        """Fetch a media file; a redirect is Stash's login page, never an image."""
+    def download(self, url: str, *, what: str, budget: MemoryBudget | None = None) -> Spool:
+        """Fetch a media file, streamed into a :class:`Spool` (in memory while small, from ``budget``; else a
+        temporary file): the caller closes it (``with``). A redirect is Stash's login page, never an image."""
         target = self.rebase(url)
-        return self._transport.call(lambda: self._download_once(target, what))
+        return self._transport.call(lambda: self._download_once(target, what, budget))
 
-    def _download_once(self, target: str, what: str) -> bytes:
+    def _download_once(self, target: str, what: str, budget: MemoryBudget | None) -> Spool:
         with self._transport.stream("GET", target, what=f"the {what}", headers=self._headers()) as response:
             self._remember_cookie(response)
             status = response.status_code
@@ -221,14 +229,16 @@ class StashClient:
             if declared > MAX_MEDIA_BYTES:
                 raise MediaError(f"the {what} is {declared // 2**20} MiB, more than the "
                                  f"{MAX_MEDIA_BYTES // 2**20} MiB this plugin reads")
-            chunks: list[bytes] = []
-            size = 0
-            for chunk in response.iter_bytes():
-                size += len(chunk)
-                if size > MAX_MEDIA_BYTES:
-                    raise MediaError(f"the {what} is larger than {MAX_MEDIA_BYTES // 2**20} MiB")
-                chunks.append(chunk)
-            return b"".join(chunks)
+            spool = Spool(budget, expected=declared or None)
+            try:
+                for chunk in response.iter_bytes():
+                    if spool.size + len(chunk) > MAX_MEDIA_BYTES:
+                        raise MediaError(f"the {what} is larger than {MAX_MEDIA_BYTES // 2**20} MiB")
+                    spool.write(chunk)
+            except BaseException:
+                spool.close()
+                raise
+            return spool.rewind()
 
     # -- operations ------------------------------------------------------------------------------
 

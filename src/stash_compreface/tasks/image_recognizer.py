@@ -138,8 +138,8 @@ class ImageRecognizer:
     def load(self, image: Image) -> imaging.Prepared:
         if image.is_video:
             raise MediaError("the file is a video clip, not a still image")
-        data = self.ctx.stash.download(image.url, what="image file")
-        return imaging.prepare(data)
+        with self.ctx.stash.download(image.url, what="image file") as media:
+            return imaging.prepare(media)
 
     def detect(self, prepared: imaging.Prepared) -> list[Face]:
         gate = self.policy.match_gate

@@ -14,9 +14,11 @@ is off (the user turned it off after the hooks queued), the queue is dropped and
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
+from ..errors import FatalError
 from ..hookqueue import HookQueue
 from ..settings import TaskArgs
 from ..stash import queries
@@ -25,6 +27,8 @@ from .context import TaskContext
 from .image_recognizer import policy_for, run_images
 from .runner import Tally, unscanned
 from .scenes import run_scenes, video_recognizer
+
+T = TypeVar("T")
 
 
 def hook_queue(ctx: TaskContext) -> HookQueue:
@@ -40,8 +44,17 @@ def has_work(ctx: TaskContext, args: TaskArgs) -> bool:
     the queue holds items. A look only (:meth:`HookQueue.peek`): nothing is taken."""
     if not ctx.settings.auto_recognize or ctx.state.path is None:
         return False
-    images, scenes = hook_queue(ctx).peek()
+    images, scenes = _read(lambda: hook_queue(ctx).peek())
     return bool(images or scenes)
+
+
+def _read(read: Callable[[], T]) -> T:
+    """The queue read, or one line saying why it cannot be (a folder where the file should be, no access)."""
+    try:
+        return read()
+    except OSError as exc:
+        raise FatalError(f"Cannot read the scan hooks' queue: {exc.strerror if exc.filename else exc}"
+                         + (f" ({exc.filename})" if exc.filename else "")) from None
 
 
 def _existing(ctx: TaskContext, kind: ItemKind, ids: list[int]) -> list[int]:
@@ -73,8 +86,8 @@ def recognize_queued(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
     queue = hook_queue(ctx)
     # A dry run's file port is read-only: it reads the queue where it is, and leaves it for the real run.
     dry = ctx.files.read_only
-    files = [] if dry else queue.take()
-    image_ids, scene_ids = queue.peek() if dry else queue.read(files)
+    files = [] if dry else _read(queue.take)
+    image_ids, scene_ids = _read(queue.peek) if dry else queue.read(files)
     result: dict[str, Any] = {"mode": args.mode, "queuedImages": len(image_ids), "queuedScenes": len(scene_ids)}
     if not ctx.settings.auto_recognize:
         if image_ids or scene_ids:

@@ -3,7 +3,8 @@
 It owns what every mode shares: bounded concurrency, cooldown between pages, progress, the tally, the
 mode's "finished" line, and what a failure of one item means:
 
-- ``FatalError`` / ``Stopped``: the run stops (items not yet processed stay untagged);
+- ``FatalError`` / ``Stopped``: the run stops (items not yet processed stay untagged, counted as deferred
+  in the "stopped" line); a Stash that refuses every write is one (``transport.Breaker``);
 - a ``ServiceError`` that is the service's fault (``retryable``: 5xx, timeout, a broken answer, a Stash
   write that failed for good): the item is left untagged for the next run, with a warning; a real
   outage trips the client's breaker, which is fatal;
@@ -277,7 +278,12 @@ def run_items(
             _settle(ctx, item, exc, label, mark_failed, tally)
         progress.step()
 
-    run_pages(ctx, announced(), one, progress=progress)
+    try:
+        run_pages(ctx, announced(), one, progress=progress)
+    except FatalError:
+        tally.add(deferred=max(0, progress.total - progress.done))  # untouched: left for the next run
+        ctx.info(f"{title} stopped: {tally.summary()}")
+        raise
     ctx.progress(1.0)
     ctx.info(f"{title} finished: {tally.summary() or 'nothing to do'}")
     return tally

@@ -31,7 +31,8 @@ def _sync_one(ctx: TaskContext, directory: PerformerDirectory, enrolment: Enrolm
         ctx.writes.tag_performer(performer, failed=False)
         tally.add(skipped=1)
         return
-    prepared = imaging.prepare(ctx.stash.download(performer.image_url, what="profile image"))
+    with ctx.stash.download(performer.image_url, what="profile image") as media:
+        prepared = imaging.prepare(media)
     faces = order_faces(faces_service.detect(prepared.jpeg, min_probability=ctx.settings.min_confidence_score))
     if not faces:
         raise ItemError("no face found in the profile image")

@@ -37,8 +37,10 @@ class SpriteSource(SourceBase):
         if not scene.vtt_url or not scene.sprite_url:
             raise MediaError("Stash lists no sprite for this scene")
         try:
-            vtt = ctx.stash.download(scene.vtt_url, what="sprite VTT").decode("utf-8", "replace")
-            sheet = imaging.decode_rgb(ctx.stash.download(scene.sprite_url, what="sprite image"))
+            with ctx.stash.download(scene.vtt_url, what="sprite VTT") as media:
+                vtt = media.read().decode("utf-8", "replace")
+            with ctx.stash.download(scene.sprite_url, what="sprite image") as media:
+                sheet = imaging.decode_rgb(media)
         except MediaError as exc:
             raise MediaError(f"{exc}: generate sprites in Stash (Tasks > Generate > Sprites)") from None
         cues = [c for c in parse_vtt(vtt) if c.x + c.width <= sheet.width and c.y + c.height <= sheet.height]
