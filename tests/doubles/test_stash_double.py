@@ -447,7 +447,7 @@ def test_plugin_configuration_reports_only_non_empty_included_settings():
     ):
         body = gql(http, doc("PluginConfiguration"), {"include": ["faces", "other", "absent"]})
         assert body["data"]["configuration"] == {
-            "general": {"apiKey": "", "pluginsPath": ""},
+            "general": {"apiKey": "", "pluginsPath": "", "databasePath": "/root/.stash/stash-go.sqlite"},
             "plugins": {"faces": {"serviceUrl": "http://cf:8000", "dryRun": True}},
         }
         assert stash.operations[-1] == ("PluginConfiguration", {"include": ["faces", "other", "absent"]})
