@@ -190,11 +190,12 @@ def _pyav_sample(
     codec.skip_frame = "NONKEY"
     time_base = stream.time_base
     start = float(stream.start_time * time_base) if stream.start_time is not None else 0.0
-    duration = source.duration_s
-    if duration <= 0 and container.duration:
-        duration = container.duration / 1_000_000
-    if duration <= 0 and stream.duration:
-        duration = float(stream.duration * time_base)
+    # The file's own duration bounds the work: Stash's figure can be wrong (a scene reported at 1e9 s).
+    in_file = container.duration / 1_000_000 if container.duration else 0.0
+    if in_file <= 0 and stream.duration:
+        in_file = float(stream.duration * time_base)
+    claimed = source.duration_s
+    duration = min(claimed, in_file) if claimed > 0 and in_file > 0 else max(claimed, in_file)
     last_key: float | None = None
     target = 0.0
     while duration <= 0 or target < duration:
