@@ -168,8 +168,15 @@ def child_pipeline(job: dict[str, Any]) -> dict[str, Any]:
             yield frame
 
     stop = threading.Event()
-    faces = SimpleNamespace(detect=timed("detection", service.detect),
-                            recognize_embeddings=service.recognize_embeddings, recognize=service.recognize)
+    class Timed:
+        """The service as the source sees it, its detection timed."""
+
+        detect = staticmethod(timed("detection", service.detect))
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(service, name)
+
+    faces = Timed()
     ctx = SimpleNamespace(frames=frames, face_service=faces, stop=stop, check_stop=lambda: None)
     options = SceneOptions.from_settings(Settings())
     source = LocalFrameSource(ctx, options)  # type: ignore[arg-type]
