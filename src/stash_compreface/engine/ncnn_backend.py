@@ -14,8 +14,8 @@ ncnn keeps a pointer to the array a Mat was made from: every input Mat is cloned
 crashed once the numpy array was freed). A loaded ncnn net is read-only and may run in several threads
 at once, each with its own extractor (made per call): each inference runs on one thread
 (``backend.INFERENCE_THREADS``, set before loading: ncnn fixes its convolution kernels' threads then) and
-the item runner's workers run them side by side, with no lock. ncnn has no batch dimension: the faces of
-a picture run one extractor each.
+the item runner's workers run them side by side, at most one detection per core (more at once would only
+hold more activations). ncnn has no batch dimension: the faces of a picture run one extractor each.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import threading
 from collections.abc import Sequence
 
 import ncnn
@@ -32,7 +33,15 @@ from PIL import Image
 from ..errors import SettingError
 from ..faces.models import Face, Point
 from . import ncnn_params
-from .backend import INFERENCE_THREADS, alignment_input, check_rgb, detect_in_passes, packaged_networks, yunet_face
+from .backend import (
+    INFERENCE_THREADS,
+    alignment_input,
+    check_rgb,
+    cores,
+    detect_in_passes,
+    packaged_networks,
+    yunet_face,
+)
 from .ncnn_weights import ncnn_weights
 
 MODEL_ID = "sface-2021dec-int8bq"  # the OpenCV backend's: same network, same vectors
@@ -82,6 +91,7 @@ class NcnnFaceModel:
         yunet, sface = packaged_networks()
         self._detector = _net("yunet", yunet)
         self._recognizer = _net("sface", sface)
+        self._detecting = threading.BoundedSemaphore(cores())
 
     # -- detection ------------------------------------------------------------------------------------
 
@@ -97,14 +107,15 @@ class NcnnFaceModel:
         padded_h, padded_w = -(-height // 32) * 32, -(-width // 32) * 32
         chw = np.zeros((3, padded_h, padded_w), dtype=np.float32)
         chw[:, :height, :width] = image[:, :, ::-1].transpose(2, 0, 1)
-        extractor = self._detector.create_extractor()
-        extractor.input("in0", _mat(chw))
         heads = []
-        for blob in ncnn_params.YUNET_BLOBS:
-            code, out = extractor.extract(blob)
-            if code != 0:
-                raise RuntimeError(f"ncnn could not compute YuNet blob {blob}")
-            heads.append(np.array(out, dtype=np.float32, copy=True))
+        with self._detecting:
+            extractor = self._detector.create_extractor()
+            extractor.input("in0", _mat(chw))
+            for blob in ncnn_params.YUNET_BLOBS:
+                code, out = extractor.extract(blob)
+                if code != 0:
+                    raise RuntimeError(f"ncnn could not compute YuNet blob {blob}")
+                heads.append(np.array(out, dtype=np.float32, copy=True))
         rows = _decode(heads, padded_w, padded_h)
         return [yunet_face(row, factor, pad) for row in rows]
 
