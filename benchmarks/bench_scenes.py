@@ -19,6 +19,16 @@ the work) and peak RSS (``VmHWM``) are its own:
   and favours the baseline: on a CPU it is several times longer, and the service's own scene-detection
   pass and its CPU/GPU are not counted at all. (c)'s CPU and RSS are the plugin side only.
 
+* (d) the whole pipeline with the built-in engine, for each of ``--pipeline-sizes`` (720p and 1080p): the
+  scene source the plugin uses without a Vision Service (``tasks.scenes.local_frames.LocalFrameSource``:
+  sampling with PyAV, detection with embeddings, the scene gate, grouping by person, one recognition of
+  each group's best faces) and the decision (``faces.scene_decision.decide``), on scenes where a real
+  photo of a person (the engine tests' photos) is on screen for one minute and that person is a subject.
+  It prints CPU seconds per hour of video (a few minutes of video extrapolated: the cost is per sampled
+  frame, so it scales with the duration), split into sampling, detection + embedding, gate and the rest,
+  for the baseline code (``--baseline``, as in bench_engines.py) and the current code, and checks that the
+  person is recognised in every scene.
+
 The generated videos are low frame rate (``--fps``, default 4) so that writing them stays near 30 s;
 keyframe-only sampling never decodes the frames in between (the figures show it), so the frame rate
 changes only how many packets are demuxed, not what is decoded.
@@ -37,7 +47,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests")]
+sys.path += [str(ROOT / "src"), str(ROOT / "tests")]  # after PYTHONPATH: a baseline tree there wins
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from bench_engines import BASELINE_REV  # noqa: E402
 
 COOKIE = "benchmark-session-cookie"
 POLL_S = 2.0  # the original's ticker: the first poll after 2 s, so every job costs at least 2 s
@@ -112,6 +125,118 @@ def child_extract(job: dict[str, Any]) -> dict[str, Any]:
             "scenes": per_scene}
 
 
+def child_pipeline(job: dict[str, Any]) -> dict[str, Any]:
+    """(d) every scene through the local-frame source and the decision, one after another, with the CPU
+    time of each stage (``time.process_time``: this process only does this)."""
+    import threading
+    from types import SimpleNamespace
+
+    from stash_compreface.engine.service import BuiltinFaceService
+    from stash_compreface.faces.scene_decision import decide
+    from stash_compreface.settings import Settings
+    from stash_compreface.tasks.scenes import frame_faces
+    from stash_compreface.tasks.scenes.local_frames import LocalFrameSource
+    from stash_compreface.tasks.scenes.options import SceneOptions
+    from stash_compreface.video.frames import VideoSource, sample_frames
+
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    service = BuiltinFaceService(None)
+    service.add_example(job["person"], Path(job["example"]).read_bytes())
+    load_cpu = time.process_time() - cpu0
+    spent = {"sampling": 0.0, "detection": 0.0, "gate": 0.0}
+
+    def timed(stage: str, call: Any) -> Any:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            started = time.process_time()
+            try:
+                return call(*args, **kwargs)
+            finally:
+                spent[stage] += time.process_time() - started
+        return wrapper
+
+    def frames(scene: dict[str, Any], interval: float, stop: threading.Event) -> Any:
+        source = VideoSource(path=scene["path"], stream_url=None, duration_s=job["seconds"])
+        iterator = iter(sample_frames(source, interval_s=interval, stop=stop))
+        while True:
+            started = time.process_time()
+            try:
+                frame = next(iterator)
+            except StopIteration:
+                return
+            finally:
+                spent["sampling"] += time.process_time() - started
+            yield frame
+
+    stop = threading.Event()
+    class Timed:
+        """The service as the source sees it, its detection timed."""
+
+        detect = staticmethod(timed("detection", service.detect))
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(service, name)
+
+    faces = Timed()
+    ctx = SimpleNamespace(frames=frames, face_service=faces, stop=stop, check_stop=lambda: None)
+    options = SceneOptions.from_settings(Settings())
+    source = LocalFrameSource(ctx, options)  # type: ignore[arg-type]
+    observe = frame_faces.observe
+    frame_faces.observe = timed("gate", observe)  # type: ignore[assignment]  # local_frames calls it by name
+    import stash_compreface.tasks.scenes.local_frames as local_frames
+    local_frames.observe = frame_faces.observe  # type: ignore[assignment]
+    found, sampled = 0, 0
+    cpu1 = time.process_time()
+    for scene in job["scenes"]:
+        seen = source.faces(scene)  # type: ignore[arg-type]
+        sampled += len(seen.times)
+        decision = decide(seen.groups, seen.frames_with_faces, min_similarity=options.min_similarity)
+        found += any(named.subject == job["person"] and named.evidence is not None for named in decision.named)
+    total = time.process_time() - cpu1
+    return {"cpu_s": total, "load_cpu_s": load_cpu, "wall_s": time.perf_counter() - wall0, "rss_kib": vm_hwm_kib(),
+            "sampled": sampled, "found": found, **{f"{k}_s": v for k, v in spent.items()}}
+
+
+def write_photo_scenes(folder: Path, n: int, seconds: float, fps: int, size: tuple[int, int], photo: bytes
+                       ) -> list[dict[str, Any]]:
+    """``n`` MP4s like ``write_scenes``' with a real photo of a person (a third of the frame's height) on
+    screen between FACE_FROM and FACE_TO instead of the synthetic face."""
+    import io
+
+    import numpy as np
+    from PIL import Image, ImageFilter
+    from video.videos import write_h264
+
+    from testdoubles import synthetic
+
+    width, height = size
+    person = Image.open(io.BytesIO(photo)).convert("RGB")
+    person = person.resize((round(person.width * height / 2 / person.height), height // 2), Image.Resampling.LANCZOS)
+    x0, y0 = width // 2 - person.width // 2, height // 4
+    plain = [np.asarray(synthetic.render(width, height, [], seed=s).filter(ImageFilter.GaussianBlur(1.0)))
+             for s in range(3)]
+    pasted = np.asarray(person)
+    scenes = []
+    for i in range(n):
+        cache: dict[tuple[int, bool], Image.Image] = {}
+
+        def picture(t: float, i: int = i, cache: dict[tuple[int, bool], Image.Image] = cache) -> Image.Image:
+            key = (int(t // 2), FACE_FROM <= t < FACE_TO)
+            if key not in cache:
+                cache.clear()
+                arr = np.roll(plain[(key[0] + i) % len(plain)], key[0] * 53 + i * 101, axis=1)
+                if key[1]:
+                    arr = arr.copy()
+                    arr[y0:y0 + pasted.shape[0], x0:x0 + pasted.shape[1]] = pasted
+                cache[key] = Image.fromarray(arr)
+            return cache[key]
+
+        gop = 2 + i % 4
+        path = write_h264(folder / f"photo_scene_{width}_{i:02d}.mp4", seconds=seconds, fps=fps, gop_s=gop,
+                          size=size, picture=picture)
+        scenes.append({"path": str(path), "gop_s": gop, "bytes": path.stat().st_size})
+    return scenes
+
+
 def child_vision(job: dict[str, Any]) -> dict[str, Any]:
     """(c) the original: submit, wait 2 s, poll every 2 s until completed, fetch results; one scene at a time."""
     import httpx
@@ -138,11 +263,11 @@ def child_vision(job: dict[str, Any]) -> dict[str, Any]:
             "polls": polls, "faces": faces}
 
 
-def run_child(kind: str, job: dict[str, Any], folder: Path) -> dict[str, Any]:
+def run_child(kind: str, job: dict[str, Any], folder: Path, env: dict[str, str] | None = None) -> dict[str, Any]:
     spec = folder / f"{kind}.json"
     spec.write_text(json.dumps(job))
     done = subprocess.run([sys.executable, __file__, "--child", kind, str(spec)], capture_output=True, text=True,
-                          check=False)
+                          check=False, env=env)
     if done.returncode != 0:
         raise SystemExit(f"case {kind} failed:\n{done.stderr[-2000:]}")
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
@@ -192,11 +317,19 @@ def main() -> None:
     parser.add_argument("--interval", type=float, default=10.0, help="frameInterval (the plugin's default: 10 s)")
     parser.add_argument("--vision-ms-per-frame", type=float, default=40.0)
     parser.add_argument("--vision-sampling-s", type=float, default=2.0)
+    parser.add_argument("--pipeline-sizes", nargs="*", default=["1280x720", "1920x1080"])
+    parser.add_argument("--pipeline-scenes", type=int, default=3)
+    parser.add_argument("--pipeline-only", action="store_true", help="only (d), the whole pipeline")
+    parser.add_argument("--baseline", default=BASELINE_REV, help="git revision of the code to compare (d) with")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     ns = parser.parse_args()
     if ns.child:
         job = json.loads(Path(ns.child[1]).read_text())
-        print(json.dumps(child_vision(job) if ns.child[0] == "vision" else child_extract(job)))
+        kinds = {"vision": child_vision, "pipeline": child_pipeline}
+        print(json.dumps(kinds.get(ns.child[0], child_extract)(job)))
+        return
+    if ns.pipeline_only:
+        pipeline(ns)
         return
 
     from testdoubles import synthetic
@@ -274,6 +407,44 @@ def main() -> None:
               f"{total['yielded']} (duplicates dropped {total['duplicates']}); seeks {total['seeks']}, exact "
               f"{total['exact_seeks']}; sampled frames while the face is on screen: {on_face} "
               f"({on_face / ns.scenes:.1f} per scene)")
+    pipeline(ns)
+
+
+def pipeline(ns: argparse.Namespace) -> None:
+    """(d): the whole local-frame pipeline with the built-in engine, baseline and current code, per size."""
+    from bench_engines import DEFAULT_PHOTOS, baseline_tree, code_env
+
+    from testdoubles.photos import load_photos
+
+    photos = load_photos(DEFAULT_PHOTOS)
+    hours = ns.pipeline_scenes * ns.seconds / 3600
+    print(f"\n(d) the whole pipeline (LocalFrameSource + decide, built-in engine, frameInterval {ns.interval:g} s): "
+          f"{ns.pipeline_scenes} scenes of {ns.seconds:.0f} s per size ({hours * 60:.0f} min of video, "
+          "extrapolated to an hour), a real photo on screen for one minute; CPU s per hour of video:")
+    print(f"  {'size':<10} {'code':<9} {'total':>7} {'sampling':>9} {'detect+embed':>13} {'gate':>6} {'rest':>6} "
+          f"{'frames':>7} {'CPU-ms/frame':>13} {'found':>6} {'peak RSS':>9}")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        base = baseline_tree(ns.baseline, folder / "baseline")
+        example = folder / "example.jpg"
+        example.write_bytes(photos["obama_1"])
+        for size_text in ns.pipeline_sizes:
+            size = tuple(int(v) for v in size_text.split("x"))
+            scenes = write_photo_scenes(folder, ns.pipeline_scenes, ns.seconds, ns.fps, size,  # type: ignore[arg-type]
+                                        photos["obama_2"])
+            job = {"seconds": ns.seconds, "scenes": scenes, "person": "Obama", "example": str(example)}
+            results = {}
+            for code, tree in (("baseline", base), ("current", None)):
+                job_code = {**job}
+                r = run_child("pipeline", job_code, folder, env=code_env(tree))
+                results[code] = r
+                rest = r["cpu_s"] - r["sampling_s"] - r["detection_s"] - r["gate_s"]
+                print(f"  {size_text:<10} {code:<9} {r['cpu_s'] / hours:7.1f} {r['sampling_s'] / hours:9.1f} "
+                      f"{r['detection_s'] / hours:13.1f} {r['gate_s'] / hours:6.1f} {rest / hours:6.1f} "
+                      f"{r['sampled']:7d} {1000 * r['cpu_s'] / max(1, r['sampled']):13.1f} "
+                      f"{r['found']:>3}/{ns.pipeline_scenes:<2} {r['rss_kib'] / 1024:6.1f} MiB")
+            b, c = results["baseline"], results["current"]
+            print(f"  {size_text:<10} ratio current/baseline CPU {c['cpu_s'] / b['cpu_s']:.2f}x")
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from stash_compreface.errors import SettingError
 from stash_compreface.faces.alignment import ARCFACE_112
 from stash_compreface.faces.calibration import calibrated_similarity
 from stash_compreface.faces.models import Face
+from testdoubles.photos import side_by_side
 from tests.engine.conftest import PHOTOS
 
 DEFAULT_MIN_SIMILARITY = 0.81
@@ -153,3 +154,33 @@ def test_a_missing_model_package_says_what_to_install():
     with pytest.raises(SettingError) as caught:
         packaged_model("model.onnx", "0" * 64, package="no_such_package_here", pin="no-such-package==1.0")
     assert "no-such-package==1.0" in str(caught.value) and caught.value.setting == "faceEngine"
+
+
+def test_the_faces_of_a_picture_embedded_in_one_batch_are_each_face_embedded_alone(photos, model):
+    image = rgb(side_by_side((photos["macron_2025"], 700), (photos["ardern_2022"], 700)))
+    faces = model.detect(image)
+    assert len(faces) == 2
+    batch = model.embed_many(image, faces)
+    assert batch.shape == (2, 128) and batch.dtype == np.float32
+    for row, face in zip(batch, faces, strict=True):
+        assert float(row @ model.embed(image, face)) == pytest.approx(1.0, abs=1e-5)
+    assert float(batch[0] @ batch[1]) < 0.3, "two people: the rows are not one face twice"
+    assert model.embed_many(image, []).shape[0] == 0
+
+
+def test_pictures_analysed_in_several_threads_at_once_get_the_faces_they_get_alone(photos, model):
+    """The item runner runs maxConcurrency items at once: the detectors of the pool never mix two pictures."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    images = [rgb(photos[p.name]) for p in PHOTOS]
+
+    def analysed(image: np.ndarray) -> tuple[list[Face], np.ndarray]:
+        faces = model.detect(image)
+        return faces, model.embed_many(image, faces)
+
+    alone = [analysed(image) for image in images]
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(analysed, images * 2))
+    for (faces, vectors), (their_faces, their_vectors) in zip(alone * 2, together, strict=True):
+        assert [f.box for f in their_faces] == [f.box for f in faces]
+        assert np.allclose(their_vectors, vectors, atol=1e-5)

@@ -10,7 +10,7 @@ from PIL import Image
 
 from stash_compreface import imaging
 from stash_compreface.engine.service import BuiltinFaceService
-from stash_compreface.errors import MediaError, Stopped
+from stash_compreface.errors import MediaError, SettingError, Stopped
 from stash_compreface.faceservice import (
     ExampleNotFound,
     ExampleRef,
@@ -172,3 +172,16 @@ def test_detect_with_embeddings_then_recognize_the_vectors(service, photos):
     assert [f.best.subject if f.best else None for f in named] == ["Obama", "Ardern"]  # largest first
     assert [[m.subject for m in f.matches] for f in named] == [[m.subject for m in f.matches] for f in recognized]
     assert service.recognize_embeddings([]) == []
+
+
+def test_check_loads_the_models_in_the_background_and_a_missing_backend_stops_at_their_first_use(photos):
+    """check() opens the store and starts the load, so a look from the UI (its own process) overlaps the
+    load with its Stash calls; a backend that cannot load still stops the run, naming faceEngine."""
+    service = BuiltinFaceService(None, backend_name="no-such-backend")
+    service.check()  # the store is open; the load failed in the background
+    with pytest.raises(SettingError) as raised:
+        service.recognize(photos["obama_1"], min_probability=0.5)
+    assert raised.value.setting == "faceEngine"
+    with pytest.raises(SettingError):  # every later use says it again
+        service.detect(photos["obama_1"], min_probability=0.5)
+    service.close()

@@ -96,3 +96,19 @@ def test_vectors_agree_with_the_opencv_backend(photos, ncnn_model):
         # the same detection in both: what differs is only the network runtime and the resampling
         cosine = float(ncnn_model.embed(image, theirs[0]) @ opencv.embed(image, theirs[0]))
         assert cosine > 0.98, (photo.name, cosine)
+
+
+def test_pictures_analysed_in_several_threads_at_once_get_the_vectors_they_get_alone(photos, ncnn_model):
+    """ncnn nets are shared lock-free between the item runner's threads (one extractor per call)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    images = [rgb(photos[p.name]) for p in PHOTOS[:6]]
+
+    def analysed(image: np.ndarray) -> np.ndarray:
+        return ncnn_model.embed_many(image, ncnn_model.detect(image))
+
+    alone = [analysed(image) for image in images]
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(analysed, images * 2))
+    for vectors, theirs in zip(alone * 2, together, strict=True):
+        assert np.allclose(theirs, vectors, atol=1e-5)

@@ -11,8 +11,11 @@ decodes YuNet's heads as OpenCV's FaceDetectorYN does. The heads are read before
 reshapes, so any input size (padded to a multiple of 32) works.
 
 ncnn keeps a pointer to the array a Mat was made from: every input Mat is cloned (without the clone ncnn
-crashed once the numpy array was freed). Extractors are per call; ncnn nets may be shared between
-threads for inference, and a lock per net keeps it simple and safe.
+crashed once the numpy array was freed). A loaded ncnn net is read-only and may run in several threads
+at once, each with its own extractor (made per call): each inference runs on one thread
+(``backend.INFERENCE_THREADS``, set before loading: ncnn fixes its convolution kernels' threads then) and
+the item runner's workers run them side by side, at most one detection per core (more at once would only
+hold more activations). ncnn has no batch dimension: the faces of a picture run one extractor each.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import hashlib
 import os
 import tempfile
 import threading
+from collections.abc import Sequence
 
 import ncnn
 import numpy as np
@@ -29,7 +33,15 @@ from PIL import Image
 from ..errors import SettingError
 from ..faces.models import Face, Point
 from . import ncnn_params
-from .backend import alignment_input, check_rgb, detect_in_passes, packaged_networks, yunet_face
+from .backend import (
+    INFERENCE_THREADS,
+    alignment_input,
+    check_rgb,
+    cores,
+    detect_in_passes,
+    packaged_networks,
+    yunet_face,
+)
 from .ncnn_weights import ncnn_weights
 
 MODEL_ID = "sface-2021dec-int8bq"  # the OpenCV backend's: same network, same vectors
@@ -48,7 +60,7 @@ def _net(name: str, onnx_bytes: bytes) -> ncnn.Net:
                            " reinstall the plugin, or set faceEngine to compreface", setting="faceEngine")
     net = ncnn.Net()
     net.opt.use_vulkan_compute = False
-    net.opt.num_threads = 2
+    net.opt.num_threads = INFERENCE_THREADS
     # load_model_mem keeps pointers into a buffer the binding copies and frees: load from a file instead,
     # which ncnn copies into its own memory.
     with tempfile.TemporaryDirectory(prefix="stash-compreface-ncnn-") as folder:
@@ -77,10 +89,9 @@ class NcnnFaceModel:
 
     def __init__(self) -> None:
         yunet, sface = packaged_networks()
-        self._detector = _net("yunet", yunet.read_bytes())
-        self._recognizer = _net("sface", sface.read_bytes())
-        self._detect_lock = threading.Lock()
-        self._embed_lock = threading.Lock()
+        self._detector = _net("yunet", yunet)
+        self._recognizer = _net("sface", sface)
+        self._detecting = threading.BoundedSemaphore(cores())
 
     # -- detection ------------------------------------------------------------------------------------
 
@@ -96,10 +107,10 @@ class NcnnFaceModel:
         padded_h, padded_w = -(-height // 32) * 32, -(-width // 32) * 32
         chw = np.zeros((3, padded_h, padded_w), dtype=np.float32)
         chw[:, :height, :width] = image[:, :, ::-1].transpose(2, 0, 1)
-        with self._detect_lock:
+        heads = []
+        with self._detecting:
             extractor = self._detector.create_extractor()
             extractor.input("in0", _mat(chw))
-            heads = []
             for blob in ncnn_params.YUNET_BLOBS:
                 code, out = extractor.extract(blob)
                 if code != 0:
@@ -114,15 +125,19 @@ class NcnnFaceModel:
         check_rgb(rgb)
         aligned = align(rgb, face.landmarks)
         chw = aligned.astype(np.float32).transpose(2, 0, 1)  # RGB: the graph subtracts 127.5 and scales
-        with self._embed_lock:
-            extractor = self._recognizer.create_extractor()
-            extractor.input("in0", _mat(chw))
-            code, out = extractor.extract("out0")
-            if code != 0:
-                raise RuntimeError("ncnn could not compute the SFace embedding")
-            vector = np.array(out, dtype=np.float32, copy=True).ravel()
+        extractor = self._recognizer.create_extractor()
+        extractor.input("in0", _mat(chw))
+        code, out = extractor.extract("out0")
+        if code != 0:
+            raise RuntimeError("ncnn could not compute the SFace embedding")
+        vector = np.array(out, dtype=np.float32, copy=True).ravel()
         norm = float(np.linalg.norm(vector))
         return vector / norm if norm > 0 else vector
+
+    def embed_many(self, rgb: np.ndarray, faces: Sequence[Face]) -> np.ndarray:
+        if not faces:
+            return np.zeros((0, 128), dtype=np.float32)
+        return np.vstack([self.embed(rgb, face) for face in faces])
 
 
 def _decode(heads: list[np.ndarray], width: int, height: int) -> np.ndarray:

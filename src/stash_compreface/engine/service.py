@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import io
 import threading
+from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -69,6 +70,7 @@ class BuiltinFaceService:
         self._warn = warn
         self._read_only = read_only
         self._store: SubjectStore | None = None
+        self._load: Future[FaceModel] | None = None
         self._lock = threading.Lock()
 
     # -- lifecycle -------------------------------------------------------------------------------------
@@ -79,12 +81,27 @@ class BuiltinFaceService:
 
     @property
     def model(self) -> FaceModel:
-        with self._lock:
-            if self._backend is None:
-                from .backend import load_backend
+        """The backend, loaded once per process; waits for a load ``check`` started."""
+        return self._loading().result()
 
-                self._backend = load_backend(self._backend_name)
-            return self._backend
+    def _loading(self) -> Future[FaceModel]:
+        with self._lock:
+            if self._load is None:
+                self._load = Future()
+                if self._backend is not None:
+                    self._load.set_result(self._backend)
+                else:
+                    threading.Thread(target=self._load_backend, args=(self._load,), name="face-models",
+                                     daemon=True).start()
+            return self._load
+
+    def _load_backend(self, future: Future[FaceModel]) -> None:
+        from .backend import load_backend
+
+        try:
+            future.set_result(load_backend(self._backend_name))
+        except BaseException as exc:  # handed to whoever waits for the models
+            future.set_exception(exc)
 
     @property
     def store(self) -> SubjectStore:
@@ -94,9 +111,12 @@ class BuiltinFaceService:
             return self._store
 
     def check(self) -> None:
-        """Load the models and open the store now, so a missing package or an unusable file stops the run
-        before the first item (a ``SettingError`` naming ``faceEngine``, or the store's ``FatalError``)."""
-        _ = self.model
+        """Open the store now (an unusable file stops the run: the store's ``FatalError``) and start loading
+        the models in the background, so the load (~0.5 s: OpenCV's import and SFace) overlaps the first
+        item's Stash calls and download: a look at one image from the UI is its own process and pays it
+        every time. A missing package or model file raises its ``SettingError`` naming ``faceEngine`` at the
+        first use of the models, which stops the run there."""
+        self._loading()
         _ = self.store
 
     def close(self) -> None:
@@ -115,7 +135,8 @@ class BuiltinFaceService:
         found = self._detect(rgb, min_probability)
         if not embeddings:
             return [self._sent(face, scale) for face in found]
-        return [self._sent(face, scale, embedding=tuple(float(v) for v in self._embed(rgb, face))) for face in found]
+        return [self._sent(face, scale, embedding=tuple(float(v) for v in vector))
+                for face, vector in zip(found, self._embed(rgb, found), strict=True)]
 
     def recognize_embeddings(self, embeddings: list[list[float]], *, candidates: int = 5) -> list[Face]:
         """Each vector's best subjects, in order, as ``recognize`` would give them (no box: zero)."""
@@ -137,7 +158,7 @@ class BuiltinFaceService:
         if not faces:
             return []
         model = self.model
-        vectors = np.vstack([self._embed(rgb, face) for face in faces])
+        vectors = self._embed(rgb, faces)
         hits = self.store.search_many(vectors, model.model_id, limit=max(1, candidates))
         return [self._sent(face, scale, tuple(SubjectMatch(h.subject, calibrated_similarity(h.cosine)) for h in found),
                            tuple(float(v) for v in vector))
@@ -162,7 +183,7 @@ class BuiltinFaceService:
         if not strong:
             raise NoFaceFound(f"{NAME} found no face in the example image", service=SERVICE)
         face = strong[0]
-        vector = self._embed(rgb, face)
+        vector = self._embed(rgb, [face])[0]
         crop = imaging.crop(picture, face.box, pad=CROP_PAD)
         crop.thumbnail((CROP_SIDE, CROP_SIDE), Image.Resampling.LANCZOS)
         return self.store.add_example(subject, self.model.model_id, vector, source=source,
@@ -219,10 +240,11 @@ class BuiltinFaceService:
         return sorted((d for d in found if d.probability >= min_probability),
                       key=lambda d: (-d.box.area, d.box.y_min, d.box.x_min))
 
-    def _embed(self, rgb: np.ndarray, face: Face) -> np.ndarray:
+    def _embed(self, rgb: np.ndarray, faces: list[Face]) -> np.ndarray:
+        """Every face of one picture in one batch (rows in the order of ``faces``)."""
         self._check_stop()
         try:
-            return self.model.embed(rgb, face)
+            return self.model.embed_many(rgb, faces)
         except PluginError:
             raise
         except Exception as exc:

@@ -12,11 +12,10 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import ClassVar
 
-from ... import imaging
 from ...faces.models import Face
 from ...faces.scene_decision import Observation
 from ...stash.models import Scene
-from .frame_faces import grouped, observe
+from .frame_faces import grouped, observe, picture_bytes
 from .source import SceneFaces, SourceBase
 
 
@@ -36,7 +35,7 @@ class LocalFrameSource(SourceBase):
             ctx.check_stop()
             times[index] = frame.timestamp_s
             image = frame.image
-            faces = ctx.face_service.detect(imaging.encode_jpeg(image), embeddings=True,
+            faces = ctx.face_service.detect(picture_bytes(ctx.face_service, image), embeddings=True,
                                             min_probability=gate.min_confidence_score)
             faces = [replace(f, box=f.box.clamped(image.width, image.height)) for f in faces]
             observations += observe(image, faces, _all_in(index), gate, keep_crops=True)

@@ -15,7 +15,7 @@ from ...faces.models import Box, Face
 from ...faces.scene_decision import Observation
 from ...faces.vtt import parse_vtt
 from ...stash.models import Scene
-from .frame_faces import grouped, observe
+from .frame_faces import grouped, observe, picture_bytes
 from .source import SceneFaces, SourceBase
 
 CELLS_PER_SIDE = 3
@@ -53,7 +53,7 @@ class SpriteSource(SourceBase):
             ctx.check_stop()
             tiled, boxes = imaging.tile(cells[start:start + per_request], columns=CELLS_PER_SIDE,
                                         cell_width=CELL_WIDTH)
-            faces = ctx.face_service.detect(imaging.encode_jpeg(tiled), embeddings=True,
+            faces = ctx.face_service.detect(picture_bytes(ctx.face_service, tiled), embeddings=True,
                                             min_probability=gate.min_confidence_score)
 
             def frame_of(face: Face, start: int = start, boxes: list[Box] = boxes) -> int | None:
