@@ -282,6 +282,17 @@ def _background(width: int, height: int, spec: tuple[int, int, int] | str, seed:
     return canvas
 
 
+@functools.lru_cache(maxsize=16)
+def _gradient(width: int, height: int) -> Image.Image:
+    """The soft gradient under every "gradient" background of this size (the seed only moves the clutter)."""
+    top = np.array((70, 95, 120), dtype=np.float32)
+    bottom = np.array((170, 160, 130), dtype=np.float32)
+    t = (np.arange(height, dtype=np.float32) / max(1, height - 1))[:, None, None]
+    s = (np.arange(width, dtype=np.float32) / max(1, width - 1))[None, :, None]
+    grad = top * (1 - t) + bottom * t + 20.0 * (s - 0.5)
+    return Image.fromarray(np.clip(grad, 0, 255).astype(np.uint8))
+
+
 def _draw_background(width: int, height: int, spec: tuple[int, int, int] | str, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     if isinstance(spec, tuple):
@@ -290,12 +301,7 @@ def _draw_background(width: int, height: int, spec: tuple[int, int, int] | str, 
         return rng.integers(0, 256, size=(height, width, 3)).astype(np.float32)
     if spec != "gradient":
         raise ValueError(f"unknown background {spec!r}: use 'gradient', 'noise' or an RGB tuple")
-    top = np.array((70, 95, 120), dtype=np.float32)
-    bottom = np.array((170, 160, 130), dtype=np.float32)
-    t = (np.arange(height, dtype=np.float32) / max(1, height - 1))[:, None, None]
-    s = (np.arange(width, dtype=np.float32) / max(1, width - 1))[None, :, None]
-    grad = top * (1 - t) + bottom * t + 20.0 * (s - 0.5)
-    base = Image.fromarray(np.clip(grad, 0, 255).astype(np.uint8))
+    base = _gradient(width, height).copy()
     draw = ImageDraw.Draw(base)
     for _ in range(6):
         x0, x1 = sorted(rng.integers(0, max(2, width), size=2).tolist())
