@@ -105,6 +105,7 @@ def _composed(manifest_text: str) -> yaml.Node | None:
 
 @functools.lru_cache(maxsize=8)
 def _loaded(manifest_text: str) -> dict[str, Any]:
+    """The manifest as data, parsed once per text; callers only read it."""
     return yaml.safe_load(manifest_text) or {}
 
 
@@ -359,7 +360,7 @@ def run_plugin(
     plugin_dir = Path(plugin_dir).resolve()
     manifest_path = find_manifest(plugin_dir)
     manifest_text = manifest_path.read_text(encoding="utf-8")
-    manifest = yaml.safe_load(manifest_text) or {}
+    manifest = _loaded(manifest_text)  # read only: parsed once per text (a scan starts hundreds of hooks)
     task_config = None
     merged: dict[str, Any] = dict(args or {})
     if task is not None:

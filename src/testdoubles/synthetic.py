@@ -53,10 +53,12 @@ and faces under ``min_face_px`` (14) pixels tall on the 640 px copy are missed, 
 
 from __future__ import annotations
 
+import collections
 import functools
 import hashlib
 import io
 import math
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -280,6 +282,17 @@ def _background(width: int, height: int, spec: tuple[int, int, int] | str, seed:
     return canvas
 
 
+@functools.lru_cache(maxsize=16)
+def _gradient(width: int, height: int) -> Image.Image:
+    """The soft gradient under every "gradient" background of this size (the seed only moves the clutter)."""
+    top = np.array((70, 95, 120), dtype=np.float32)
+    bottom = np.array((170, 160, 130), dtype=np.float32)
+    t = (np.arange(height, dtype=np.float32) / max(1, height - 1))[:, None, None]
+    s = (np.arange(width, dtype=np.float32) / max(1, width - 1))[None, :, None]
+    grad = top * (1 - t) + bottom * t + 20.0 * (s - 0.5)
+    return Image.fromarray(np.clip(grad, 0, 255).astype(np.uint8))
+
+
 def _draw_background(width: int, height: int, spec: tuple[int, int, int] | str, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     if isinstance(spec, tuple):
@@ -288,12 +301,7 @@ def _draw_background(width: int, height: int, spec: tuple[int, int, int] | str, 
         return rng.integers(0, 256, size=(height, width, 3)).astype(np.float32)
     if spec != "gradient":
         raise ValueError(f"unknown background {spec!r}: use 'gradient', 'noise' or an RGB tuple")
-    top = np.array((70, 95, 120), dtype=np.float32)
-    bottom = np.array((170, 160, 130), dtype=np.float32)
-    t = (np.arange(height, dtype=np.float32) / max(1, height - 1))[:, None, None]
-    s = (np.arange(width, dtype=np.float32) / max(1, width - 1))[None, :, None]
-    grad = top * (1 - t) + bottom * t + 20.0 * (s - 0.5)
-    base = Image.fromarray(np.clip(grad, 0, 255).astype(np.uint8))
+    base = _gradient(width, height).copy()
     draw = ImageDraw.Draw(base)
     for _ in range(6):
         x0, x1 = sorted(rng.integers(0, max(2, width), size=2).tolist())
@@ -506,21 +514,50 @@ def _merge_overlapping(
     return [(b[0], b[1], b[2], b[3], b[4]) for b in merged]
 
 
+# SyntheticEngine.detect's memo: key (settings, blake2b of the bytes) -> faces (frozen), least recently used first.
+_SEEN: collections.OrderedDict[tuple[int, int, float, bytes], tuple[DetectedFace, ...]] = collections.OrderedDict()
+_SEEN_LOCK = threading.Lock()
+_SEEN_MAX = 4096
+
+
 class SyntheticEngine:
     """Detects and identifies :class:`SyntheticFace` markers in encoded image bytes.
 
     It works like CompreFace's core where that matters to a client: no EXIF rotation, detection on a copy whose
     long side is at most ``max_detect_size``, boxes in the coordinates of the bytes given, faces ordered by box
     area (largest first). ``spread`` sets how far embeddings of one person scatter between images (0.15 keeps
-    same-person cosine >= 0.95 and other people <= 0.3). Stateless and thread-safe.
+    same-person cosine >= 0.95 and other people <= 0.3). Thread-safe, and stateless but for a memo of the bytes
+    already seen (``cache=False``: none).
     """
 
-    def __init__(self, *, max_detect_size: int = 640, min_face_px: int = 14, spread: float = 0.15) -> None:
+    def __init__(
+        self, *, max_detect_size: int = 640, min_face_px: int = 14, spread: float = 0.15, cache: bool = True
+    ) -> None:
         self.max_detect_size = max_detect_size
         self.min_face_px = min_face_px
         self.spread = spread
+        self.cache = cache
 
     def detect(self, data: bytes) -> list[DetectedFace]:
+        """The faces in ``data``, largest first. What is seen depends only on the bytes and the settings, so
+        with ``cache`` (the default) the same bytes seen again (the plugin sends an image to detection, then
+        recognition; tests send one picture many times) are answered from a process-wide memo."""
+        if not self.cache:
+            return self._detect(data)
+        key = (self.max_detect_size, self.min_face_px, self.spread, hashlib.blake2b(data, digest_size=16).digest())
+        with _SEEN_LOCK:
+            seen = _SEEN.get(key)
+            if seen is not None:
+                _SEEN.move_to_end(key)
+                return list(seen)
+        faces = self._detect(data)
+        with _SEEN_LOCK:
+            _SEEN[key] = tuple(faces)
+            while len(_SEEN) > _SEEN_MAX:
+                _SEEN.popitem(last=False)
+        return faces
+
+    def _detect(self, data: bytes) -> list[DetectedFace]:
         pixels, sx, sy = self._load(data)
         r, g, b = pixels[..., 0], pixels[..., 1], pixels[..., 2]
         score = np.minimum(r, b) - g

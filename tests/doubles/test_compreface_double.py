@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import io
-import threading
 import uuid
 from collections.abc import Iterator
 
@@ -22,7 +21,6 @@ from testdoubles.compreface import (
     similarity,
 )
 from testdoubles.synthetic import SyntheticFace, draw_image, encode, noise_image, person_embedding, render
-from tests.timeouts import ANSWERED_S, HUNG_ONLY_S
 
 API = "/api/v1"
 
@@ -374,16 +372,6 @@ def test_exif_rotation_is_the_clients_job(rec: httpx.Client) -> None:
     assert face["box"]["x_min"] == 150 and face["subjects"][0]["subject"] == "Alice"
 
 
-def test_recognize_latency_knob_slows_only_recognition(cf: CompreFaceDouble) -> None:
-    cf.recognize_latency_s = 30  # far beyond the impatient client's timeout, whatever the machine's load
-    headers = {"x-api-key": RECOGNITION_KEY}
-    with httpx.Client(base_url=cf.url + API, headers=headers, timeout=HUNG_ONLY_S) as impatient, \
-            httpx.Client(base_url=cf.url + API, headers=headers, timeout=ANSWERED_S) as patient:
-        with pytest.raises(httpx.ReadTimeout):
-            recognize(impatient, portrait(ALICE))
-        assert patient.get("/recognition/subjects").status_code == 200
-
-
 # -- verify, detect, embeddings (§4.5-4.8) ------------------------------------------------------------------------
 
 
@@ -467,45 +455,6 @@ def test_similarity_follows_the_facenet_curve() -> None:
 
 
 # -- state, concurrency, faults -----------------------------------------------------------------------------------
-
-
-def test_seeding_helpers(cf: CompreFaceDouble) -> None:
-    image_id = cf.add_subject_example("Seeded", TWO_FACES)  # the largest face
-    assert cf.find_example(image_id).person == ALICE
-    with pytest.raises(ValueError):
-        cf.add_example("Other", TWO_FACES)
-    assert cf.stored_name("SEEDED") == "Seeded" and cf.example_count() == 1
-
-
-def test_concurrent_adds_are_consistent(cf: CompreFaceDouble) -> None:
-    images = [portrait(ALICE, seed=s) for s in range(4)]
-
-    def worker(index: int) -> None:
-        with httpx.Client(base_url=cf.url + API, headers={"x-api-key": RECOGNITION_KEY}) as client:
-            for data in images:
-                assert add(client, f"S{index % 3}", data).status_code == 201
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert cf.example_count() == 24 and cf.subject_names() == ["S0", "S1", "S2"]
-    assert len({e.image_id for e in cf.examples()}) == 24
-
-
-def test_scripted_faults_then_recovery(cf: CompreFaceDouble, rec: httpx.Client) -> None:
-    cf.fail_next(API + "/recognition/recognize", 502, times=2)
-    for _ in range(2):
-        failed = recognize(rec, portrait(ALICE))
-        assert failed.status_code == 502 and "nginx" in failed.text
-    assert recognize(rec, portrait(ALICE)).status_code == 200
-    cf.fail_next(API + "/recognition/recognize", 504, stall_s=30)  # the 504 comes long after the client gave up
-    with pytest.raises(httpx.ReadTimeout), \
-            httpx.Client(base_url=cf.url + API, headers={"x-api-key": RECOGNITION_KEY}, timeout=HUNG_ONLY_S) as late:
-        recognize(late, portrait(ALICE))
-    assert recognize(rec, portrait(ALICE)).status_code == 200
-    assert cf.calls[f"POST {API}/recognition/recognize"] == 5
 
 
 class _StubFace:

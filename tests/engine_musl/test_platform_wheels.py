@@ -3,20 +3,27 @@
 The musl stack cannot run here (glibc), so this resolves it as pip on Alpine would: ``pip install
 --dry-run --only-binary :all: --platform ...`` with the bootstrap's ``--no-deps``, reading only the index's
 metadata (about a second per platform). Marked ``network``: skipped, saying why, when the package index
-cannot be reached (tests/package_index.py); with the index reachable, any pip failure fails.
+cannot be reached (tests/package_index.py); with the index reachable, any pip failure fails. The reports of
+a run where every platform resolved are kept in the pytest cache, keyed by the pinned files and the cases:
+the pins decide the answer (an index never changes a published file), so pip runs again only when they
+change (nine pips were 30 CPU-seconds of every suite run).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.package_index import require_package_index
+
 PLUGIN = Path(__file__).resolve().parents[2] / "plugin"
-pytestmark = pytest.mark.network(reason="pip resolves each platform's wheels from the index")
+pytestmark = pytest.mark.network(reason="pip resolves each platform's wheels from the index", cached=True)
 # (engine file, platform tags, wheel tag every compiled wheel must carry)
 TARGETS = [
     ("musl", ["musllinux_1_2_x86_64"], "musllinux_1_2_x86_64"),
@@ -54,9 +61,31 @@ def _argv(target: Path, flavour: str, platforms: list[str], python: str) -> list
 
 
 @pytest.fixture(scope="module")
-def resolved(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[int, str, Path]]:
+def resolved(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+             ) -> dict[str, tuple[int, str, Path]]:
     """Every case's pip run, started together: pip mostly waits on the index, so they overlap (about a ninth
-    of the time one after another). Case id -> (exit status, output, report file)."""
+    of the time one after another). Case id -> (exit status, output, report file). Reports of an earlier
+    run with the same pins come from the pytest cache."""
+    pinned = b"".join((PLUGIN / name).read_bytes() for name in
+                      ("requirements.txt", "requirements-musl.txt", "requirements-glibc.txt"))
+    key = hashlib.sha256(pinned + repr(CASES).encode()).hexdigest()[:16]
+    cache = getattr(request.config, "cache", None)
+    kept = Path(cache.mkdir("platform-wheels")) / key if cache is not None else None
+    if kept is not None and kept.is_dir():
+        return {_case_id(case): (0, "", kept / f"{_case_id(case)}.json") for case in CASES}
+    require_package_index("pip resolves each platform's wheels from the index")
+    results = _resolve(tmp_path_factory)
+    if kept is not None and all(code == 0 for code, _, _ in results.values()):
+        scratch = kept.with_name(f"{key}.partial")
+        shutil.rmtree(scratch, ignore_errors=True)
+        scratch.mkdir()
+        for case_id, (_, _, report) in results.items():
+            shutil.copyfile(report, scratch / f"{case_id}.json")
+        scratch.rename(kept)
+    return results
+
+
+def _resolve(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[int, str, Path]]:
     running = {}
     for case in CASES:
         folder = tmp_path_factory.mktemp("wheels")
