@@ -51,6 +51,20 @@
     return body.data;
   }
 
+  /** Stash's own panels (an item's performers and tags) read its Apollo cache, which the plugin's writes
+   * bypass: after each action the queries on screen are fetched again, so they show the truth at once. */
+  async function refreshStash() {
+    const api = window.PluginApi;
+    const service = api && api.utils && api.utils.StashService;
+    const client = service && service.getClient && service.getClient();
+    if (!client || !client.refetchQueries) return;
+    try {
+      await client.refetchQueries({ include: "active" });
+    } catch (e) {
+      console.warn("CompreFace: Stash's panels could not be refreshed", e);
+    }
+  }
+
   /** Runs one plugin mode and returns its output; the plugin's error arrives as a GraphQL error. */
   async function runMode(mode, args) {
     const data = await graphql(OPERATION, { args: Object.assign({ mode }, args) });
@@ -186,12 +200,15 @@
       });
     }
 
-    async act(what, work) {
+    /** Runs an action: busy meanwhile, then its message or error; Stash's panels are refreshed after a
+     * write (`look` is a read: nothing in Stash changed). */
+    async act(what, work, look) {
       this.say(`${what}…`);
       this.panel.classList.add("cf-busy");
       try {
         const message = await work();
         await this.afterAction();
+        if (!look) await refreshStash();
         this.say((typeof message === "function" ? message() : message) || `${what}: done`);
         return true;
       } catch (e) {
@@ -242,7 +259,7 @@
         this.frame = output && output.frame;
         this.render();
         return this.faces.length === 1 ? "1 face" : `${this.faces.length} faces`;
-      });
+      }, true);
     }
 
     render() {
@@ -408,7 +425,7 @@
         this.render();
         const n = this.people.length;
         return `${n} ${n === 1 ? "person" : "people"} in ${output.what}`;
-      });
+      }, true);
     }
 
     render() {
