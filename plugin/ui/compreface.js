@@ -82,30 +82,11 @@
   // What the face and scene views share. `item` is { imageId } or { sceneId }; `person` is a face of
   // identifyImage or a person of identifyScene (performer, subject, status); `faceIndex` only for a face.
 
-  function withFace(args, faceIndex) {
-    return faceIndex === undefined ? args : Object.assign({ faceIndex: String(faceIndex) }, args);
-  }
-
-  /** "This is <performer>": the suggestion, when it was someone else, is rejected for the item; a subject
-   * with no performer becomes theirs (mergeIntoPerformer: its other sightings follow); then the performer
-   * is linked (confirmMatch, which learns the face when there is one). Returns the rejected suggestion. */
-  async function assign(item, person, performer, faceIndex) {
-    const old = person.performer && person.performer.id !== performer.id && person.status !== "rejected"
-      ? person.performer : null;
-    if (old) await runMode("rejectMatch", Object.assign({ performerId: old.id }, item));
-    if (person.subject && !person.performer) {
-      await runMode("mergeIntoPerformer", { subject: person.subject, performerId: performer.id });
-    }
-    await runMode("confirmMatch", withFace(Object.assign({ performerId: performer.id }, item), faceIndex));
-    return old;
-  }
-
-  /** A performer with the typed name: of the person's subject when it has one (nameCandidate keeps the
-   * subject as an alias and links its sightings), then linked to this item. */
-  async function nameAndLink(item, person, name, faceIndex) {
-    const output = await runMode("nameCandidate", { subject: person.subject, name });
-    await runMode("confirmMatch", withFace(Object.assign({ performerId: output.performer.id }, item), faceIndex));
-    return output;
+  /** One click on a face, one operation: assignFace ("this is <performer>"), nameFace ("someone new
+   * called <name>") or notThisFace; the server does every step of it in one run and answers the item's
+   * faces (or people) as they now stand, which the page redraws. */
+  function faceAction(mode, item, faceIndex, args) {
+    return runMode(mode, Object.assign({ faceIndex: String(faceIndex) }, item, args || {}));
   }
 
   // ---------------------------------------------------------------- small DOM helpers
@@ -318,65 +299,31 @@
       return { imageId: this.imageId };
     }
 
-    async confirm(face) {
-      const performer = face.performer;
-      const done = await this.act(`Linking ${performer.name}`, async () => {
-        await runMode("confirmMatch", withFace({ imageId: this.imageId, performerId: performer.id }, face.index));
-        return `${performer.name} linked to face ${face.index + 1}`;
-      });
-      if (done) {
-        face.linked = true;
+    /** Runs a face action and redraws every row and box from its answer. */
+    async faceAct(what, mode, face, args) {
+      return this.act(what, async () => {
+        const output = await faceAction(mode, this.item, face.index, args);
+        this.faces = output.faces || this.faces;
         this.render();
-      }
+        return output.message;
+      });
     }
 
-    async pick(face, performer) {
-      const done = await this.act(`Linking ${performer.name}`, async () => {
-        const old = await assign(this.item, face, performer, face.index);
-        return `${performer.name} linked to face ${face.index + 1}` + (old ? `; not ${old.name}` : "");
-      });
-      if (done) {
-        Object.assign(face, { performer, subject: null, similarity: null, linked: true, rejected: null });
-        this.render();
-      }
+    confirm(face) {
+      return this.faceAct(`Linking ${face.performer.name}`, "assignFace", face, { performerId: face.performer.id });
     }
 
-    async reject(face) {
-      const performer = face.performer;
-      const done = await this.notIn(this.item, performer, "this image");
-      if (done) {
-        face.rejected = performer.name;
-        face.performer = null;
-        face.subject = null;
-        face.similarity = null;
-        this.render();
-      }
+    pick(face, performer) {
+      return this.faceAct(`Linking ${performer.name}`, "assignFace", face, { performerId: performer.id });
     }
 
-    async create(face, name) {
-      if (!name) {
-        this.say("Type a name first", true);
-        return;
-      }
-      const done = await this.act(`Creating ${name}`, async () => {
-        if (face.subject) {
-          const output = await nameAndLink(this.item, face, name, face.index);
-          face.performer = output.performer;
-          face.similarity = null;
-          face.linked = true;
-          return `${output.performer.name} created from ${face.subject} and linked where it was seen`;
-        }
-        const output = await runMode("createPerformerFromImage",
-                                     { imageId: this.imageId, faceIndex: String(face.index), name });
-        const made = (output.faces || []).find((f) => f.index === face.index) || {};
-        if (!made.performer) throw new Error(output.message || "no performer was created");
-        face.performer = made.performer;
-        face.subject = made.subject;
-        face.similarity = made.status === "matched" ? made.similarity : null;
-        face.linked = true;
-        return `${face.performer.name} linked to face ${face.index + 1}`;
-      });
-      if (done) this.render();
+    reject(face) {
+      return this.faceAct(`Not ${face.performer.name}`, "notThisFace", face);
+    }
+
+    create(face, name) {
+      if (!name) return this.say("Type a name first", true);
+      return this.faceAct(`Creating ${name}`, "nameFace", face, { name });
     }
   }
 
@@ -387,6 +334,11 @@
     const hms = [Math.floor(s / 3600), Math.floor((s % 3600) / 60), s % 60];
     return (hms[0] ? `${hms[0]}:${String(hms[1]).padStart(2, "0")}` : String(hms[1])) +
       `:${String(hms[2]).padStart(2, "0")}`;
+  }
+
+  /** The people worth a row: one-frame strays are noise, not people to act on. */
+  function keptPeople(people) {
+    return people.filter((p) => p.subject || p.performer || p.rejected || p.frames >= 2);
   }
 
   function personName(p) {
@@ -420,8 +372,7 @@
     identify() {
       return this.act("Finding faces in the scene", async () => {
         const output = await runMode("identifyScene", { sceneId: this.sceneId, associateExisting: "false" });
-        // One-frame strays are noise, not people to act on.
-        this.people = ((output && output.people) || []).filter((p) => p.subject || p.frames >= 2);
+        this.people = keptPeople((output && output.people) || []);
         this.render();
         const n = this.people.length;
         return `${n} ${n === 1 ? "person" : "people"} in ${output.what}`;
@@ -443,7 +394,7 @@
       const name = el("input", { class: "form-control cf-name", type: "text", placeholder: "Name",
                                  "aria-label": `Name for ${personName(p)}` });
       if (p.status === "rejected") {
-        actions.push(el("span", { class: "cf-rejected", text: `not ${personName(p)}` }));
+        actions.push(el("span", { class: "cf-rejected", text: `not ${p.rejected || personName(p)}` }));
       } else if (p.performer) {
         if (p.linked) actions.push(el("span", { class: "cf-linked", text: "linked" }));
         else actions.push(el("button", { class: "btn btn-primary cf-confirm", type: "button", text: "Confirm",
@@ -466,53 +417,31 @@
       if (video) video.currentTime = seconds;
     }
 
-    /** The person's face, kept by identifyScene under `index`, is learned by confirmMatch when there is one. */
-    faceOf(p) {
-      return p.face ? p.index : undefined;
-    }
-
-    async confirm(p) {
-      const done = await this.act(`Linking ${p.performer.name}`, async () => {
-        await runMode("confirmMatch", withFace({ sceneId: this.sceneId, performerId: p.performer.id }, this.faceOf(p)));
-        return `${p.performer.name} linked to this scene`;
+    /** Runs a face action on a person and redraws the list from its answer. */
+    faceAct(what, mode, p, args) {
+      return this.act(what, async () => {
+        const output = await faceAction(mode, this.item, p.index, args);
+        this.people = keptPeople(output.people || this.people);
+        this.render();
+        return output.message;
       });
-      if (done) {
-        p.linked = true;
-        this.render();
-      }
     }
 
-    async reject(p) {
-      const done = await this.notIn(this.item, p.performer, "this scene");
-      if (done) {
-        Object.assign(p, { status: "rejected", linked: false });
-        this.render();
-      }
+    confirm(p) {
+      return this.faceAct(`Linking ${p.performer.name}`, "assignFace", p, { performerId: p.performer.id });
     }
 
-    async pick(p, performer) {
-      const done = await this.act(`Linking ${performer.name}`, async () => {
-        const old = await assign(this.item, p, performer, this.faceOf(p));
-        return `${performer.name} linked to this scene` + (old ? `; not ${old.name}` : "");
-      });
-      if (done) {
-        Object.assign(p, { performer, status: "matched", linked: true, similarity: null });
-        this.render();
-      }
+    reject(p) {
+      return this.faceAct(`Not ${p.performer.name}`, "notThisFace", p);
     }
 
-    async create(p, name) {
+    pick(p, performer) {
+      return this.faceAct(`Linking ${performer.name}`, "assignFace", p, { performerId: performer.id });
+    }
+
+    create(p, name) {
       if (!name) return this.say("Type a name first", true);
-      const done = await this.act(`Creating ${name}`, async () => {
-        const output = await nameAndLink(this.item, p, name);
-        p.performer = output.performer;
-        return `${output.performer.name} created from ${p.subject} and linked where it was seen`;
-      });
-      if (done) {
-        Object.assign(p, { status: "matched", linked: true, similarity: null });
-        this.render();
-      }
-      return done;
+      return this.faceAct(`Creating ${name}`, "nameFace", p, { name });
     }
   }
 

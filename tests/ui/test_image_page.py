@@ -83,7 +83,7 @@ def test_boxes_confirm_not_this_person_and_create(world: TaskWorld, web: StashWe
 
     browser.click('.cf-face[data-index="0"] .cf-confirm')
     assert wait_idle(browser) == "Alice linked to face 1"
-    assert web.operations[-1][:2] == ("confirmMatch", {"imageId": image_id, "performerId": alice, "faceIndex": "0"})
+    assert web.operations[-1][:2] == ("assignFace", {"imageId": image_id, "performerId": alice, "faceIndex": "0"})
     assert world.stash.images[image_id].performer_ids == {alice}
     wait_stash_shows(browser, "Alice")
     browser.screenshot(tmp_path / "2-confirmed.png")
@@ -130,7 +130,7 @@ def test_create_names_a_recurring_candidate(world: TaskWorld, web: StashWeb, bro
     browser.type('.cf-face[data-index="0"] .cf-name', "Carol")
     browser.click('.cf-face[data-index="0"] .cf-create')
     assert wait_idle(browser).startswith("Carol created from Person ")
-    assert web.operations[-2][:2] == ("nameCandidate", {"subject": face["subject"], "name": "Carol"})
+    assert web.operations[-1][:2] == ("nameFace", {"imageId": seen[0], "faceIndex": "0", "name": "Carol"})
     (carol,) = world.stash.performers.values()
     assert carol.name == "Carol" and face["subject"] in carol.aliases
     assert all(world.stash.images[i].performer_ids == {carol.id} for i in seen)  # linked where it was seen
@@ -165,7 +165,7 @@ def test_pick_another_performer_for_a_wrongly_matched_face(world: TaskWorld, web
     browser.screenshot(tmp_path / "5-pick-another.png")
     browser.click(f'.cf-face[data-index="0"] .cf-pick-option[data-id="{dana}"]')
     assert wait_idle(browser) == "Dana linked to face 1; not Alice"
-    assert [op[0] for op in web.operations[-2:]] == ["rejectMatch", "confirmMatch"]
+    assert [op[0] for op in web.operations[-2:]] == ["identifyImage", "assignFace"]  # one click, one run
     assert world.stash.images[image_id].performer_ids == {dana}
     wait_stash_shows(browser, "Dana")
     assert drawn_boxes(browser)[0]["label"] == "1. Dana"

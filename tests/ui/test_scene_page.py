@@ -91,8 +91,8 @@ def test_scene_people_with_evidence_confirm_create_reject_and_pick(world: TaskWo
     browser.wait_for(f"!!document.querySelector('{alice_row} .cf-pick-option[data-id=\"{dana}\"]')")
     browser.click(f"{alice_row} .cf-pick-option[data-id=\"{dana}\"]")
     assert wait_idle(browser) == "Dana linked to this scene"
-    assert web.operations[-1][:2] == ("confirmMatch", {"sceneId": scene, "performerId": dana,
-                                                       "faceIndex": str(people["matched"]["index"])})
+    assert web.operations[-1][:2] == ("assignFace", {"sceneId": scene, "performerId": dana,
+                                                     "faceIndex": str(people["matched"]["index"])})
     assert world.stash.scenes[scene].performer_ids == {eve.id, dana}
     wait_stash_shows(browser, "Dana,Eve")
     browser.screenshot(tmp_path / "3-rejected-and-picked.png")

@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 from ..settings import TaskArgs
+from . import looks
 from .context import TaskContext
 from .image_recognizer import analyse_one, describe_faces, identify_output, policy_for
 from .items import find_image
@@ -22,8 +23,15 @@ def identify_image(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
     policy = policy_for(ctx, relaxed=False, create="immediate" if args.create_performer else "never",
                         learn=args.associate_existing, track_sightings=False)
     report = analyse_one(ctx, image, policy, write=args.associate_existing)
+    # Only a linking look changed the image's performers: read them again then.
+    linked = (ctx.stash.find_image(image.id) or image).performer_ids if args.associate_existing else image.performer_ids
+    output = identify_output(report)
+    faces = [{**face, "linked": (face["performer"] or {}).get("id") in linked} for face in output["faces"]]
+    # The user's "not them" of a face stands in the next look; the look is kept for the page's actions.
+    output["faces"] = looks.carry_over(ctx, image.ref, faces)
+    looks.keep(ctx, image.ref, output["faces"])
     # the log line is the output, runId included (tasks.run adds the run's ``changes`` to the output only)
-    output = {**identify_output(report), "runId": ctx.run_id}
+    output = {**output, "runId": ctx.run_id}
     ctx.info("identifyImage=" + json.dumps(output, separators=(",", ":")))
     ctx.info(f"{image.label}: {describe_faces(report)}")
     ctx.progress(1.0)

@@ -15,6 +15,7 @@ from typing import Any
 
 from ..settings import TaskArgs
 from ..stash.models import Scene
+from . import looks
 from .context import TaskContext
 from .items import find_scene
 from .runner import Tally, run_one
@@ -40,6 +41,7 @@ def identify_scene(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
     linked = (ctx.stash.find_scene(scene.id) or scene).performer_ids if args.associate_existing else scene.performer_ids
     face_cache.keep(ctx, scene.id, [f.crop for f in report.findings])
     people = [{**f.as_dict(), "index": i, "linked": f.performer_id in linked} for i, f in enumerate(report.findings)]
+    looks.keep(ctx, scene.ref, [{k: v for k, v in p.items() if k != "face"} for p in people])  # the face actions'
     ctx.info(f"{scene.label}: {report.describe()}")
     ctx.progress(1.0)
     return {"mode": args.mode, "sceneId": scene.id, "what": report.what, "people": people,

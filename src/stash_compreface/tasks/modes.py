@@ -18,6 +18,7 @@ from .confirm_match import confirm_match, learns_a_face
 from .context import TaskContext
 from .create_performer_from_image import create_performer_from_image
 from .export_to_compreface import export_to_compreface
+from .face_actions import assign_face, name_face, not_this_face
 from .identify_gallery import identify_gallery
 from .identify_image import identify_image
 from .identify_images import identify_all, identify_new
@@ -113,6 +114,7 @@ class Mode:
 
 IMAGE = need("imageId", what="the id of the image to look at")
 SCENE = need("sceneId", what="the id of the scene to look at")
+FACE_ITEM = need("imageId", "sceneId", what="the item the face is in")
 SUBJECT = need("subject", what="the candidate's name, like 'Person 12 ABCDEFGHIJKLMNOP'")
 
 MODES: dict[str, Mode] = {
@@ -151,6 +153,12 @@ MODES: dict[str, Mode] = {
                                listed=False),
     "rejectCandidate": Mode(reject_candidate, needs=(SUBJECT,), listed=False),
     "reviewData": Mode(review_data, writes=False, listed=False),
+    # The image and scene pages' clicks, each one run (tasks/face_actions.py); faceIndex as the last look lists it.
+    "assignFace": Mode(assign_face, needs=(FACE_ITEM, need("performerId", what="the performer the face is")),
+                       face_service=True, listed=False),
+    "nameFace": Mode(name_face, needs=(FACE_ITEM, need("name", what="the name of the new performer the face is")),
+                     face_service=True, listed=False),
+    "notThisFace": Mode(not_this_face, needs=(FACE_ITEM,), undoable=False, listed=False),
 }
 
 # The modes Settings > Tasks lists: each runs with a click, with its defaultArgs alone.
