@@ -193,3 +193,24 @@ def test_the_faces_control_works_behind_a_reverse_proxy_path_prefix(world: TaskW
     assert world.stash.images[image_id].performer_ids == {alice}
     wait_stash_shows(browser, "Alice")
     assert page_errors(browser) == []
+
+
+def test_not_this_person_on_a_group_photo_acts_on_that_face(world: TaskWorld, web: StashWeb, browser: Browser,
+                                                            tmp_path: Path) -> None:
+    alice = enrol(world, "Alice", 1)
+    group = world.stash.add_image(photo(1, 1, size=200, width=WIDTH, height=HEIGHT, seed=3))  # Alice and a lookalike
+    open_faces(browser, web, group, count=2)
+    browser.click('.cf-face[data-index="0"] .cf-confirm')
+    assert wait_idle(browser) == "Alice linked to face 1"
+    wait_stash_shows(browser, "Alice")
+
+    browser.click('.cf-face[data-index="1"] .cf-reject')
+    assert wait_idle(browser) == "not Alice on face 2; Alice stays linked by another face"
+    assert [op[0] for op in web.operations[-1:]] == ["notThisFace"]
+    assert world.stash.images[group].performer_ids == {alice}
+    wait_stash_shows(browser, "Alice")  # Stash's own panel still shows her
+    assert browser.eval("document.querySelector('.cf-face[data-index=\"0\"] .cf-linked').textContent") == "linked"
+    assert browser.eval("document.querySelector('.cf-face[data-index=\"1\"] .cf-rejected').textContent") == "not Alice"
+    assert [b["label"] for b in drawn_boxes(browser)] == ["1. Alice", "2. unknown"]
+    browser.screenshot(tmp_path / "6-group-photo.png")
+    assert page_errors(browser) == []
