@@ -129,6 +129,8 @@ def name_face(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
     output = create_performer_from_image(ctx, args)
     made: dict[str, Any] = next((f for f in output["faces"] if f["index"] == args.face_index), {})
     if not made.get("performer"):
+        if ctx.writes.dry_run:
+            return look.done(output["message"])
         raise SettingError(output.get("message") or "no performer was created", setting="faceIndex")
     look.face.update(subject=made.get("subject"))
     look.link(made["performer"])
