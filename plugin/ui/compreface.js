@@ -162,6 +162,19 @@
     return el("span", { class: "cf-picker" }, input, options);
   }
 
+  /** "Look again": a fresh look where Faces showed the kept one (hidden until Faces answered). */
+  function lookAgainButton(onclick) {
+    const button = el("button", { class: "btn btn-secondary cf-look-again", type: "button", text: "Look again",
+                                  onclick });
+    button.hidden = true;
+    return button;
+  }
+
+  /** ", as looked at <when>" for an answer from the kept look. */
+  function lookedAt(output) {
+    return output && output.cached ? `, as looked at ${when(output.lookedAt)}` : "";
+  }
+
   // ---------------------------------------------------------------- the image page
 
   // What both views share: one status line, and an action that shows progress, then its result or error.
@@ -212,8 +225,9 @@
       this.status = el("span", { class: "cf-status", role: "status" });
       this.list = el("ol", { class: "cf-face-list" });
       this.button = el("button", { class: "btn btn-secondary cf-faces-button", type: "button",
-                                   text: "Faces", onclick: () => this.identify() });
-      this.panel = el("div", { class: "cf-panel" }, this.button, this.status, this.list);
+                                   text: "Faces", onclick: () => this.identify(false) });
+      this.again = lookAgainButton(() => this.identify(true));
+      this.panel = el("div", { class: "cf-panel" }, this.button, this.again, this.status, this.list);
       this.overlay = el("div", { class: "cf-overlay" });
       const host = img.parentElement;
       host.classList.add("cf-host");
@@ -232,14 +246,17 @@
       this.overlay.remove();
     }
 
-    identify() {
-      return this.act("Finding faces", async () => {
-        const output = await runMode("identifyImage", { imageId: this.imageId, associateExisting: "false" });
+    /** Faces: the kept last look when there is one (at once), else a look; `again`: a fresh look. */
+    identify(again) {
+      return this.act(again ? "Looking again" : "Finding faces", async () => {
+        const output = await runMode("identifyImage", { imageId: this.imageId, associateExisting: "false",
+                                                        cached: again ? "false" : "true" });
         this.faces = (output && output.faces) || [];
         // Boxes are in the pixels the plugin analysed: `frame` when it says so, else the image's own.
         this.frame = output && output.frame;
         this.render();
-        return this.faces.length === 1 ? "1 face" : `${this.faces.length} faces`;
+        this.again.hidden = false;
+        return (this.faces.length === 1 ? "1 face" : `${this.faces.length} faces`) + lookedAt(output);
       }, true);
     }
 
@@ -355,8 +372,9 @@
       this.status = el("span", { class: "cf-status", role: "status" });
       this.list = el("ul", { class: "cf-people" });
       this.button = el("button", { class: "btn btn-secondary cf-faces-button", type: "button",
-                                   text: "Faces", onclick: () => this.identify() });
-      this.panel = el("div", { class: "cf-panel cf-scene-panel" }, this.button, this.status, this.list);
+                                   text: "Faces", onclick: () => this.identify(false) });
+      this.again = lookAgainButton(() => this.identify(true));
+      this.panel = el("div", { class: "cf-panel cf-scene-panel" }, this.button, this.again, this.status, this.list);
       toolbar.after(this.panel);
       this.anchor = toolbar;
     }
@@ -369,13 +387,15 @@
       return { sceneId: this.sceneId };
     }
 
-    identify() {
-      return this.act("Finding faces in the scene", async () => {
-        const output = await runMode("identifyScene", { sceneId: this.sceneId, associateExisting: "false" });
+    identify(again) {
+      return this.act(again ? "Looking again" : "Finding faces in the scene", async () => {
+        const output = await runMode("identifyScene", { sceneId: this.sceneId, associateExisting: "false",
+                                                        cached: again ? "false" : "true" });
         this.people = keptPeople((output && output.people) || []);
         this.render();
+        this.again.hidden = false;
         const n = this.people.length;
-        return `${n} ${n === 1 ? "person" : "people"} in ${output.what}`;
+        return `${n} ${n === 1 ? "person" : "people"} in ${output.what}${lookedAt(output)}`;
       }, true);
     }
 

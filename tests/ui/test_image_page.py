@@ -30,7 +30,8 @@ def open_faces(browser: Browser, web: StashWeb, image_id: str, count: int) -> di
     browser.wait_for(f"document.querySelectorAll('.cf-box').length === {count}")
     wait_idle(browser)
     mode, args, output, error = web.operations[-1]
-    assert (mode, args, error) == ("identifyImage", {"imageId": image_id, "associateExisting": "false"}, None)
+    assert (mode, args, error) == ("identifyImage", {"imageId": image_id, "associateExisting": "false",
+                                                     "cached": "true"}, None)
     return dict(output)
 
 
@@ -214,3 +215,24 @@ def test_not_this_person_on_a_group_photo_acts_on_that_face(world: TaskWorld, we
     assert [b["label"] for b in drawn_boxes(browser)] == ["1. Alice", "2. unknown"]
     browser.screenshot(tmp_path / "6-group-photo.png")
     assert page_errors(browser) == []
+
+
+def test_faces_shows_the_kept_look_at_once_and_look_again_looks_anew(world: TaskWorld, web: StashWeb,
+                                                                     browser: Browser) -> None:
+    enrol(world, "Alice", 1)
+    image_id = world.stash.add_image(photo(1, 2, size=200, width=WIDTH, height=HEIGHT, seed=3))
+    first = open_faces(browser, web, image_id, count=2)
+    assert not first.get("cached")
+    assert browser.eval("document.querySelector('.cf-look-again').hidden") is False
+
+    # Another visit: Faces answers from the kept look, even with the face service down.
+    with world.compreface.down():
+        kept = open_faces(browser, web, image_id, count=2)
+    assert kept["cached"] is True
+    assert "as looked at" in status(browser)
+    assert [b["index"] for b in drawn_boxes(browser)] == [0, 1]
+
+    browser.click(".cf-look-again")
+    browser.wait_for("document.querySelector('.cf-status').textContent === '2 faces'")
+    mode, args, output, error = web.operations[-1]
+    assert (mode, args["cached"], error) == ("identifyImage", "false", None) and not output.get("cached")

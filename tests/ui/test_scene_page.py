@@ -39,7 +39,8 @@ def identify(browser: Browser, web: StashWeb, scene_id: str) -> dict[str, Any]:
     browser.click(".cf-faces-button")
     wait_idle(browser)
     mode, args, output, error = next(op for op in reversed(web.operations) if op[0] == "identifyScene")
-    assert (mode, args, error) == ("identifyScene", {"sceneId": scene_id, "associateExisting": "false"}, None)
+    assert (mode, args, error) == ("identifyScene", {"sceneId": scene_id, "associateExisting": "false",
+                                                     "cached": "true"}, None)
     return dict(output)
 
 

@@ -19,7 +19,6 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from ..compreface.client import CompreFaceClient
 from ..engine import FACES_FILE
 from ..engine import NAME as BUILTIN_NAME  # the package alone: no numpy, no model runtime
 from ..errors import ServiceUnavailable, SettingError
@@ -27,7 +26,8 @@ from ..faceservice import FaceService
 from ..settings import Settings
 
 ENGINE_FILE = "engine.json"
-ENGINE_NAMES = {"compreface": CompreFaceClient.name, "builtin": BUILTIN_NAME}  # as each FaceService.name says
+# As each FaceService.name says (CompreFaceClient.name: its module, with Pillow, is imported by the runs using it).
+ENGINE_NAMES = {"compreface": "CompreFace", "builtin": BUILTIN_NAME}
 ENGINE_LABELS = {"compreface": "CompreFace", "builtin": "built-in"}
 
 Log = Callable[[str, str], None]
@@ -35,6 +35,8 @@ Log = Callable[[str, str], None]
 
 def resolve_compreface_url(settings: Settings, *, timeout_s: float = 5.0) -> str:
     """The first candidate address (comprefaceUrl, or the defaults) that answers CompreFace's key-less route."""
+    from ..compreface.client import CompreFaceClient
+
     candidates = settings.compreface_candidates()
     for url in candidates:
         if CompreFaceClient.answers(url, timeout_s=timeout_s):
@@ -51,6 +53,8 @@ def resolve_compreface_url(settings: Settings, *, timeout_s: float = 5.0) -> str
 
 
 def compreface_for(settings: Settings, stop: threading.Event) -> FaceService:
+    from ..compreface.client import CompreFaceClient
+
     settings.require_recognition_key()
     url = resolve_compreface_url(settings)
     workers = max(4, settings.max_concurrency * 2)

@@ -6,14 +6,20 @@ and keep here what the user decided for it, so that one operation does all a cli
 person" on one face of a group photo knows whether another face of the item is still that performer's. A
 user's "not them" for one face is carried over to the same face (same box) in the next look.
 
-Kept as one JSON file per item in the state folder (``looks/image-12.json``) through its file port, like the
-scene page's faces (``scenes/face_cache.py``): a cache; deleting it loses only the decisions on faces of
+The page's Faces shows the kept look at once (identifyImage/identifyScene ``cached``, :func:`answer`): the
+boxes, the suggestions and what the user decided, with the item's links read again from Stash, and "Look
+again" for a fresh look. That answer needs no face service and imports nothing of the recognition (no numpy,
+Pillow or engine), so it is one light process.
+
+Kept as one JSON file per item in the state folder (``looks/image-12/look.json``) through its file port, like
+the scene page's faces (``scenes/face_cache.py``): a cache; deleting it loses only the decisions on faces of
 items not looked at again. A dry run keeps nothing.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -31,22 +37,54 @@ def _file(ctx: TaskContext, item: ItemRef) -> Path | None:
     return None if root is None else root / f"{item.kind.value}-{item.id}"
 
 
-def load(ctx: TaskContext, item: ItemRef) -> list[dict[str, Any]] | None:
-    """The faces of the last look at ``item``, or None when none is kept."""
+def load_look(ctx: TaskContext, item: ItemRef) -> dict[str, Any] | None:
+    """The last look at ``item``: ``faces`` and what :func:`keep` was given beside them (``frame``, ``what``),
+    and ``lookedAt`` (seconds since the epoch); None when none is kept."""
     folder = _file(ctx, item)
     try:
-        return list(json.loads((folder / "look.json").read_bytes())) if folder else None
+        kept = json.loads((folder / "look.json").read_bytes()) if folder else None
     except (OSError, ValueError):
         return None
+    if isinstance(kept, list):  # kept before the look had its frame
+        kept = {"faces": kept}
+    return kept if isinstance(kept, dict) and isinstance(kept.get("faces"), list) else None
 
 
-def keep(ctx: TaskContext, item: ItemRef, faces: list[dict[str, Any]]) -> None:
-    """Keep a look's faces (replacing the last one at once; the later writer wins, its look is as good)."""
+def load(ctx: TaskContext, item: ItemRef) -> list[dict[str, Any]] | None:
+    """The faces of the last look at ``item``, or None when none is kept."""
+    kept = load_look(ctx, item)
+    return None if kept is None else list(kept["faces"])
+
+
+def keep(ctx: TaskContext, item: ItemRef, faces: list[dict[str, Any]], **about: Any) -> None:
+    """Keep a look's faces and what the page needs to draw them again (``about``: the analysed ``frame``, a
+    scene's ``what``); a face action keeps the faces it changed, and what was kept beside them stays. The
+    last look is replaced at once (the later writer wins, its look is as good)."""
     folder = _file(ctx, item)
     if folder is None:
         return
-    ctx.files.replace_folder(folder, {"look.json": json.dumps(faces, separators=(",", ":")).encode()})
+    if not about:
+        before = load_look(ctx, item) or {}
+        about = {k: v for k, v in before.items() if k not in ("faces", "lookedAt")}
+        looked_at = before.get("lookedAt", time.time())
+    else:
+        looked_at = time.time()
+    look = {**about, "faces": faces, "lookedAt": looked_at}
+    ctx.files.replace_folder(folder, {"look.json": json.dumps(look, separators=(",", ":")).encode()})
     _prune(ctx, folder.parent)
+
+
+def answer(ctx: TaskContext, item: ItemRef, performer_ids: set[str] | frozenset[str], key: str) -> \
+        dict[str, Any] | None:
+    """The kept look as the page's Faces answers it (``faces`` of an image, ``people`` of a scene), each face's
+    ``linked`` read again from the item's ``performer_ids`` now in Stash; None when no look is kept."""
+    kept = load_look(ctx, item)
+    if kept is None:
+        return None
+    faces = [{**f, "linked": bool(f.get("performer")) and f["performer"].get("id") in performer_ids}
+             for f in kept["faces"]]
+    about = {k: v for k, v in kept.items() if k not in ("faces",)}
+    return {**about, key: faces, "cached": True}
 
 
 def carry_over(ctx: TaskContext, item: ItemRef, faces: list[dict[str, Any]]) -> list[dict[str, Any]]:
