@@ -13,7 +13,8 @@
   "use strict";
 
   const IMAGE_PATH = /^\/images\/(\d+)\/?$/;
-  const IMAGE_SELECTOR = ".image-container img";
+  // Stash shows an image stored as a video file with <video> (Image.tsx): the control goes on either.
+  const IMAGE_SELECTOR = ".image-container img, .image-container video";
   const SCENE_PATH = /^\/scenes\/(\d+)\/?$/;
   const SCENE_TOOLBAR = ".scene-tabs .scene-toolbar";  // Stash's Scene.tsx: the details column's toolbar
 
@@ -89,13 +90,72 @@
     return runMode(mode, Object.assign({ faceIndex: String(faceIndex) }, item, args || {}));
   }
 
+  // ---------------------------------------------------------------- Stash's own components from plain DOM
+
+  // Stash's components and hooks (PerformerSelect, LoadingIndicator, useToast) need its React context (Apollo,
+  // intl, configuration). The navbar entry (navEntry), always mounted inside that context, hosts them: it
+  // keeps the toast API here and renders each registered node's component there through a React portal.
+  const bridge = { toast: null, repaint: null, portals: new Map() };
+
+  /** Renders `render()` (a React element) into `node` through the navbar's portal host; false without one. */
+  function portal(node, render) {
+    if (!bridge.repaint) return false;
+    bridge.portals.set(node, render);
+    bridge.repaint();
+    return true;
+  }
+
+  /** Forgets the portals of nodes no longer on the page (rows redrawn, page left). */
+  function prunePortals() {
+    let gone = false;
+    for (const node of bridge.portals.keys()) {
+      if (!node.isConnected) gone = bridge.portals.delete(node);
+    }
+    if (gone && bridge.repaint) bridge.repaint();
+  }
+
+  function PortalHost() {
+    const R = api.React;
+    const [, setTick] = R.useState(0);
+    R.useEffect(() => {
+      bridge.repaint = () => setTick((t) => t + 1);
+      const components = api.loadableComponents || {};
+      const wanted = ["PerformerSelect"].filter((name) => components[name]).map((name) => components[name]);
+      Promise.resolve(api.utils && api.utils.loadComponents ? api.utils.loadComponents(wanted) : null)
+        .then(() => bridge.repaint && bridge.repaint(), () => {});
+      return () => { bridge.repaint = null; };
+    }, []);
+    bridge.toast = api.hooks && api.hooks.useToast ? api.hooks.useToast() : null;
+    const live = [...bridge.portals].filter(([node]) => node.isConnected);
+    return R.createElement(R.Fragment, null,
+      ...live.map(([node, render], i) => api.ReactDOM.createPortal(render(), node, `cf-portal-${i}`)));
+  }
+
+  /** Stash's toast for a finished action (its alerts stay in the panel's status line too). */
+  function toast(message, isError) {
+    if (!bridge.toast || !message) return;
+    if (isError) bridge.toast.error(new Error(message));
+    else bridge.toast.success(message);
+  }
+
+  /** A link that navigates inside Stash's app (React Router's history), as Stash's own links do. */
+  function appLink(attrs, ...children) {
+    const link = el("a", attrs, ...children);
+    link.addEventListener("click", (e) => {
+      if (e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;  // new tab: the browser's
+      e.preventDefault();
+      window.history.pushState({}, "", link.href);
+      window.dispatchEvent(new PopStateEvent("popstate", { state: {} }));
+    });
+    return link;
+  }
+
   // ---------------------------------------------------------------- small DOM helpers
 
   function el(tag, attrs, ...children) {
     const node = document.createElement(tag);
     for (const [key, value] of Object.entries(attrs || {})) {
-      if (key === "onclick") node.addEventListener("click", value);
-      else if (key === "oninput") node.addEventListener("input", value);
+      if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
       else if (key === "text") node.textContent = value;
       else node.setAttribute(key, value);
     }
@@ -109,18 +169,51 @@
 
   function faceLabel(face) {
     // A similarity is only worth showing for the person it is the similarity to.
-    if (face.performer) return `${face.index + 1}. ${face.performer.name}${percent(face.similarity)}`;
-    if (face.subject) return `${face.index + 1}. ${face.subject}${percent(face.similarity)}`;
-    return `${face.index + 1}. unknown`;
+    const n = face.number || face.index + 1;
+    if (face.performer) return `${n}. ${face.performer.name}${percent(face.similarity)}`;
+    if (face.subject) return `${n}. ${face.subject}${percent(face.similarity)}`;
+    return `${n}. unknown`;
+  }
+
+  /** What a face is to the user: linked, suggested (a performer not yet confirmed), rejected, unknown. */
+  function faceState(face) {
+    if (face.performer) return face.linked ? "linked" : "suggested";
+    return face.rejected ? "rejected" : "unknown";
+  }
+
+  /** Faces in reading order (lines top to bottom, each left to right), each given its `number` (1, 2, …):
+   * a face starts a new line when its centre is below the current line's first face. */
+  function readingOrder(faces) {
+    const withBox = faces.filter((f) => f.box);
+    const centre = (f) => (f.box.y_min + f.box.y_max) / 2;
+    const byTop = withBox.slice().sort((a, b) => a.box.y_min - b.box.y_min);
+    const lines = [];
+    for (const face of byTop) {
+      const line = lines[lines.length - 1];
+      if (line && centre(face) <= line[0].box.y_max) line.push(face);
+      else lines.push([face]);
+    }
+    const ordered = lines.flatMap((line) => line.sort((a, b) => a.box.x_min - b.box.x_min))
+      .concat(faces.filter((f) => !f.box));
+    return ordered.map((face, i) => Object.assign({}, face, { number: i + 1 }));
+  }
+
+  /** The displayed size of an <img> or <video> picture. */
+  function naturalSize(media) {
+    return media.tagName === "VIDEO" ? [media.videoWidth, media.videoHeight] : [media.naturalWidth, media.naturalHeight];
+  }
+
+  function mediaReady(media) {
+    return media.tagName === "VIDEO" ? media.readyState >= 1 : media.complete;
   }
 
   /** Where the picture itself sits inside the <img> element (object-fit: contain leaves bars). */
   function contentRect(img) {
     const w = img.clientWidth;
     const h = img.clientHeight;
-    const nw = img.naturalWidth || w;
-    const nh = img.naturalHeight || h;
-    if (getComputedStyle(img).objectFit !== "contain" || !nw || !nh) {
+    const nw = naturalSize(img)[0] || w;
+    const nh = naturalSize(img)[1] || h;
+    if ((img.tagName !== "VIDEO" && getComputedStyle(img).objectFit !== "contain") || !nw || !nh) {
       return { left: img.offsetLeft, top: img.offsetTop, width: w, height: h };
     }
     const scale = Math.min(w / nw, h / nh);
@@ -132,13 +225,27 @@
     };
   }
 
-  /** A search box for "pick another performer": matches appear as buttons as the user types. */
+  /** "Pick another performer": Stash's own PerformerSelect where it can be hosted (Stash >= 0.27), else a
+   * search box whose matches appear as buttons as the user types. */
   function performerPicker(label, onPick) {
+    const Select = api && api.components && api.components.PerformerSelect;
+    if (Select && bridge.repaint) {
+      const host = el("span", { class: "cf-picker cf-performer-select", "aria-label": label });
+      portal(host, () => api.React.createElement(Select, {
+        values: [], isMulti: false, creatable: false, menuPortalTarget: document.body,
+        noSelectionString: "Another performer…", onSelect: (items) => items && items[0] && onPick(items[0]),
+      }));
+      return host;
+    }
+    return searchPicker(label, onPick);
+  }
+
+  function searchPicker(label, onPick) {
     const options = el("span", { class: "cf-pick-options" });
     let timer = null;
     let asked = "";
     const input = el("input", {
-      class: "form-control cf-pick", type: "search", placeholder: "Another performer…", "aria-label": label,
+      class: "form-control text-input cf-pick", type: "search", placeholder: "Another performer…", "aria-label": label,
       oninput: () => {
         clearTimeout(timer);
         timer = setTimeout(async () => {
@@ -194,24 +301,102 @@
       });
     }
 
-    /** Runs an action: busy meanwhile, then its message or error; Stash's panels are refreshed after a
-     * write (`look` is a read: nothing in Stash changed). */
+    /** Every control of the panel disabled while an action runs (busy means disabled: no second call). */
+    setBusy(busy) {
+      this.busy = busy;
+      this.panel.classList.toggle("cf-busy", busy);
+      this.panel.setAttribute("aria-busy", String(busy));
+      for (const control of this.panel.querySelectorAll("button, input")) {
+        if (busy) {
+          if (!control.disabled) control.dataset.cfBusy = "1";
+          control.disabled = true;
+        } else if (control.dataset.cfBusy) {
+          delete control.dataset.cfBusy;
+          control.disabled = false;
+        }
+      }
+      if (!this.spinner) this.spinner = el("span", { class: "cf-spinner" });
+      if (busy) {
+        this.status.before(this.spinner);
+        const Loading = api && api.components && api.components.LoadingIndicator;
+        if (!(Loading && portal(this.spinner, () => api.React.createElement(Loading, { small: true, inline: true,
+                                                                                        message: "" })))) {
+          this.spinner.replaceChildren(el("span", { class: "spinner-border spinner-border-sm", role: "presentation" }));
+        }
+      } else {
+        this.spinner.remove();
+        prunePortals();
+      }
+    }
+
+    /** Runs an action: disabled meanwhile (a click or Enter during it does nothing), then its message or
+     * error in the status line and a toast; Stash's panels are refreshed after a write (`look` is a read). */
     async act(what, work, look) {
+      if (this.busy) return false;
       this.say(`${what}…`);
-      this.panel.classList.add("cf-busy");
+      const focused = document.activeElement;
+      this.setBusy(true);
       try {
         const message = await work();
         await this.afterAction();
         if (!look) await refreshStash();
-        this.say((typeof message === "function" ? message() : message) || `${what}: done`);
+        const text = (typeof message === "function" ? message() : message) || `${what}: done`;
+        this.say(text);
+        if (!look) toast(text);
         return true;
       } catch (e) {
         this.say(`${what} failed: ${e.message}`, true);
+        toast(`${what} failed: ${e.message}`, true);
         return false;
       } finally {
-        this.panel.classList.remove("cf-busy");
+        this.setBusy(false);
+        this.restoreFocus(focused);
       }
     }
+
+    /** Focus stays where it was, or on the row of the same face when the rows were redrawn. */
+    restoreFocus(focused) {
+      if (!focused || focused === document.body) return;
+      if (focused.isConnected) return focused.focus();
+      const row = focused.closest && focused.closest("[data-index]");
+      const again = row && this.panel.querySelector(`li[data-index="${row.dataset.index}"]`);
+      if (again) again.focus();
+    }
+  }
+
+  /** ↑/↓ move between the rows, Y confirms and N rejects the row's face (not while typing in a field). */
+  function rowKeys(list, view) {
+    list.addEventListener("keydown", (e) => {
+      const row = e.target.closest("li[data-index]");
+      if (!row || e.altKey || e.ctrlKey || e.metaKey) return;
+      const typing = e.target.tagName === "INPUT";
+      if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+        const rows = [...list.querySelectorAll(":scope > li[data-index]")];
+        const next = rows[rows.indexOf(row) + (e.key === "ArrowDown" ? 1 : -1)];
+        if (next) next.focus();
+        e.preventDefault();
+      } else if (!typing && (e.key === "y" || e.key === "Y")) {
+        const confirm = row.querySelector(".cf-confirm");
+        if (confirm && !confirm.disabled) confirm.click();
+      } else if (!typing && (e.key === "n" || e.key === "N")) {
+        const reject = row.querySelector(".cf-reject");
+        if (reject && !reject.disabled) reject.click();
+      } else {
+        return;
+      }
+      if (view && view.highlight) view.highlight(document.activeElement.closest("li[data-index]"));
+    });
+  }
+
+  /** A Name field whose Enter does what the row's Create does. */
+  function nameField(label, create) {
+    return el("input", { class: "form-control text-input cf-name", type: "text", placeholder: "Name", "aria-label": label,
+                         onkeydown: (e) => {
+                           if (e.key === "Enter") {
+                             e.preventDefault();
+                             create(e.target.value.trim());
+                           }
+                         } });
   }
 
   class FacesView extends Panel {
@@ -222,8 +407,9 @@
       this.anchor = img;
       this.faces = [];
       this.frame = null;
-      this.status = el("span", { class: "cf-status", role: "status" });
-      this.list = el("ol", { class: "cf-face-list" });
+      this.status = el("span", { class: "cf-status", role: "status", "aria-live": "polite" });
+      this.list = el("ol", { class: "cf-face-list", "aria-label": "Faces" });
+      rowKeys(this.list, this);
       this.button = el("button", { class: "btn btn-secondary cf-faces-button", type: "button",
                                    text: "Faces", onclick: () => this.identify(false) });
       this.again = lookAgainButton(() => this.identify(true));
@@ -244,6 +430,7 @@
       window.removeEventListener("resize", this.onResize);
       this.panel.remove();
       this.overlay.remove();
+      prunePortals();
     }
 
     /** Faces: the kept last look when there is one (at once), else a look; `again`: a fresh look. */
@@ -251,22 +438,48 @@
       return this.act(again ? "Looking again" : "Finding faces", async () => {
         const output = await runMode("identifyImage", { imageId: this.imageId, associateExisting: "false",
                                                         cached: again ? "false" : "true" });
-        this.faces = (output && output.faces) || [];
-        // Boxes are in the pixels the plugin analysed: `frame` when it says so, else the image's own.
-        this.frame = output && output.frame;
-        this.render();
+        this.show(output);
         this.again.hidden = false;
         return (this.faces.length === 1 ? "1 face" : `${this.faces.length} faces`) + lookedAt(output);
       }, true);
     }
 
+    /** Redraws every row and box from an answer (a look, or an action's). */
+    show(output) {
+      this.faces = readingOrder((output && output.faces) || []);
+      // Boxes are in the pixels the plugin analysed: `frame` when it says so, else the image's own.
+      if (output && output.frame) this.frame = output.frame;
+      this.render();
+    }
+
     render() {
       this.list.replaceChildren(...this.faces.map((face) => this.row(face)));
-      this.overlay.replaceChildren(...this.faces.map((face) => el("div", {
-        class: `cf-box ${face.performer ? "cf-known" : "cf-unknown"}`, "data-index": String(face.index),
-      }, el("span", { class: "cf-label", text: faceLabel(face) }))));
-      if (this.img.complete) this.place();
-      else this.img.addEventListener("load", () => this.place(), { once: true });
+      prunePortals();
+      // The box's label is its number (inside the box, so labels never overlap or leave the picture); the
+      // full label is the box's name, shown on hover and focus, and the row's first line.
+      this.overlay.replaceChildren(...this.faces.filter((f) => f.box).map((face) => el("div", {
+        class: `cf-box cf-${faceState(face)}`, "data-index": String(face.index), tabindex: "0", role: "button",
+        "aria-label": faceLabel(face), title: faceLabel(face),
+        onfocus: () => this.highlight(this.rowOf(face.index)),
+        onclick: () => { const row = this.rowOf(face.index); if (row) row.focus(); },
+      }, el("span", { class: "cf-label", "aria-hidden": "true", text: String(face.number) }))));
+      if (mediaReady(this.img)) this.place();
+      else this.img.addEventListener(this.img.tagName === "VIDEO" ? "loadedmetadata" : "load", () => this.place(),
+                                     { once: true });
+    }
+
+    rowOf(index) {
+      return this.list.querySelector(`li[data-index="${index}"]`);
+    }
+
+    /** The focused row's box stands out, and the other way round. */
+    highlight(row) {
+      for (const node of this.panel.querySelectorAll(".cf-current")) node.classList.remove("cf-current");
+      for (const node of this.overlay.querySelectorAll(".cf-current")) node.classList.remove("cf-current");
+      if (!row) return;
+      row.classList.add("cf-current");
+      const box = this.overlay.querySelector(`.cf-box[data-index="${row.dataset.index}"]`);
+      if (box) box.classList.add("cf-current");
     }
 
     /** Positions the overlay on the displayed picture and each box in percent of the analysed frame. */
@@ -274,8 +487,9 @@
       const rect = contentRect(this.img);
       Object.assign(this.overlay.style, { left: `${rect.left}px`, top: `${rect.top}px`,
                                           width: `${rect.width}px`, height: `${rect.height}px` });
-      const fw = (this.frame && this.frame.width) || this.img.naturalWidth;
-      const fh = (this.frame && this.frame.height) || this.img.naturalHeight;
+      const [nw, nh] = naturalSize(this.img);
+      const fw = (this.frame && this.frame.width) || nw;
+      const fh = (this.frame && this.frame.height) || nh;
       for (const box of this.overlay.children) {
         const b = this.faces.find((f) => String(f.index) === box.dataset.index).box;
         Object.assign(box.style, {
@@ -286,30 +500,30 @@
     }
 
     row(face) {
-      const name = el("input", { class: "form-control cf-name", type: "text", placeholder: "Name",
-                                 "aria-label": `Name for face ${face.index + 1}` });
+      const create = (name) => this.create(face, name);
+      const name = nameField(`Name for face ${face.number}`, create);
       const buttons = [];
       if (face.rejected && !face.performer) {
         // Not them: someone new (Create) or someone else (the performer search below).
         buttons.push(el("span", { class: "cf-rejected", text: `not ${face.rejected}` }), name,
                      el("button", { class: "btn btn-success cf-create", type: "button", text: "Create",
-                                    onclick: () => this.create(face, name.value.trim()) }));
+                                    onclick: () => create(name.value.trim()) }));
       } else if (face.performer) {
         if (face.linked) buttons.push(el("span", { class: "cf-linked", text: "linked" }));
         else buttons.push(el("button", { class: "btn btn-primary cf-confirm", type: "button", text: "Confirm",
-                                         onclick: () => this.confirm(face) }));
+                                         "aria-keyshortcuts": "Y", onclick: () => this.confirm(face) }));
         buttons.push(el("button", { class: "btn btn-danger cf-reject", type: "button", text: "Not this person",
-                                    onclick: () => this.reject(face) }));
+                                    "aria-keyshortcuts": "N", onclick: () => this.reject(face) }));
       } else {
         buttons.push(name);
         buttons.push(el("button", { class: "btn btn-success cf-create", type: "button", text: "Create",
-                                    onclick: () => this.create(face, name.value.trim()) }));
+                                    onclick: () => create(name.value.trim()) }));
       }
-      buttons.push(performerPicker(`Another performer for face ${face.index + 1}`, (p) => this.pick(face, p)));
-      return el("li", { class: "cf-face", "data-index": String(face.index) },
-                el("span", { class: "cf-face-label", text: faceLabel(face) + (face.linked || face.rejected ? ""
-                                                                               : ` (${face.status})`) }),
-                ...buttons);
+      buttons.push(performerPicker(`Another performer for face ${face.number}`, (p) => this.pick(face, p)));
+      const label = faceLabel(face) + (face.linked || face.rejected ? "" : ` (${face.status})`);
+      return el("li", { class: `cf-face cf-${faceState(face)}`, "data-index": String(face.index), tabindex: "0",
+                        "aria-label": label, onfocus: (e) => e.target === e.currentTarget && this.highlight(e.target) },
+                el("span", { class: "cf-face-label", text: label }), ...buttons);
     }
 
     get item() {
@@ -320,8 +534,7 @@
     async faceAct(what, mode, face, args) {
       return this.act(what, async () => {
         const output = await faceAction(mode, this.item, face.index, args);
-        this.faces = output.faces || this.faces;
-        this.render();
+        this.show(output);
         return output.message;
       });
     }
@@ -339,6 +552,7 @@
     }
 
     create(face, name) {
+      if (this.busy) return false;
       if (!name) return this.say("Type a name first", true);
       return this.faceAct(`Creating ${name}`, "nameFace", face, { name });
     }
@@ -369,8 +583,9 @@
       super();
       this.sceneId = sceneId;
       this.people = [];
-      this.status = el("span", { class: "cf-status", role: "status" });
-      this.list = el("ul", { class: "cf-people" });
+      this.status = el("span", { class: "cf-status", role: "status", "aria-live": "polite" });
+      this.list = el("ul", { class: "cf-people", "aria-label": "People in the scene" });
+      rowKeys(this.list, null);
       this.button = el("button", { class: "btn btn-secondary cf-faces-button", type: "button",
                                    text: "Faces", onclick: () => this.identify(false) });
       this.again = lookAgainButton(() => this.identify(true));
@@ -381,6 +596,7 @@
 
     destroy() {
       this.panel.remove();
+      prunePortals();
     }
 
     get item() {
@@ -401,6 +617,7 @@
 
     render() {
       this.list.replaceChildren(...this.people.map((p, i) => this.row(p, i)));
+      prunePortals();
     }
 
     row(p, i) {
@@ -411,22 +628,22 @@
       const label = `${personName(p)}${percent(p.similarity)}: ${p.frames} frame${p.frames === 1 ? "" : "s"}` +
         (p.linked ? "" : ` (${p.status})`);
       const actions = [];
-      const name = el("input", { class: "form-control cf-name", type: "text", placeholder: "Name",
-                                 "aria-label": `Name for ${personName(p)}` });
+      const name = nameField(`Name for ${personName(p)}`, (typed) => this.create(p, typed));
       if (p.status === "rejected") {
         actions.push(el("span", { class: "cf-rejected", text: `not ${p.rejected || personName(p)}` }));
       } else if (p.performer) {
         if (p.linked) actions.push(el("span", { class: "cf-linked", text: "linked" }));
         else actions.push(el("button", { class: "btn btn-primary cf-confirm", type: "button", text: "Confirm",
-                                         onclick: () => this.confirm(p) }));
+                                         "aria-keyshortcuts": "Y", onclick: () => this.confirm(p) }));
         actions.push(el("button", { class: "btn btn-danger cf-reject", type: "button", text: "Not this person",
-                                    onclick: () => this.reject(p) }));
+                                    "aria-keyshortcuts": "N", onclick: () => this.reject(p) }));
       } else if (p.subject) {
         actions.push(name, el("button", { class: "btn btn-success cf-create", type: "button", text: "Create",
                                           onclick: () => this.create(p, name.value.trim()) }));
       }
       actions.push(performerPicker(`Another performer for ${personName(p)}`, (performer) => this.pick(p, performer)));
-      return el("li", { class: "cf-person", "data-index": String(i), "data-status": p.status }, face,
+      return el("li", { class: "cf-person", "data-index": String(p.index), "data-status": p.status, tabindex: "0",
+                        "aria-label": label }, face,
                 el("div", { class: "cf-person-info" }, el("span", { class: "cf-face-label", text: label }), times),
                 el("div", { class: "cf-actions" }, ...actions));
     }
@@ -460,6 +677,7 @@
     }
 
     create(p, name) {
+      if (this.busy) return false;
       if (!name) return this.say("Type a name first", true);
       return this.faceAct(`Creating ${name}`, "nameFace", p, { name });
     }
@@ -472,7 +690,7 @@
   /** A sighting or link as the plugin names it (image:12, scene:3), linking to its page. */
   function itemLink(ref) {
     const [kind, id] = ref.split(":");
-    return el("a", { class: "cf-item", href: `${BASE}${kind}s/${id}`, text: `${kind} ${id}` });
+    return appLink({ class: "cf-item", href: `${BASE}${kind}s/${id}`, text: `${kind} ${id}` });
   }
 
   function when(seconds) {
@@ -516,8 +734,7 @@
     }
 
     candidateRow(c) {
-      const name = el("input", { class: "form-control cf-name", type: "text", placeholder: "Name",
-                                 "aria-label": `Name for ${c.subject}` });
+      const name = nameField(`Name for ${c.subject}`, (typed) => this.name(c.subject, typed));
       const crop = c.crop ? el("img", { class: "cf-crop", alt: c.subject, src: `data:image/jpeg;base64,${c.crop}` })
                           : el("span", { class: "cf-crop cf-no-crop", text: "?" });
       // Each sighting links to its page, to look before naming.
@@ -614,24 +831,41 @@
     }
     clearInterval(pending);
     if (!page || view) return;
-    let tries = 0;  // at most 10 s
+    // Stash renders the page once its query answers, however long that takes: wait for it as long as the
+    // route is this page (the next navigation ends the wait).
     pending = setInterval(() => {
+      if (!page.path.test(routePath())) return clearInterval(pending);
       const node = page.find();
-      if (node || ++tries > 100) clearInterval(pending);
-      if (node && page.path.test(routePath())) view = Object.assign(page.make(id, node), { page, id });
+      if (!node) return;
+      clearInterval(pending);
+      view = Object.assign(page.make(id, node), { page, id });
     }, 100);
   }
 
-  /** A "Faces" entry among the navbar's utility buttons, leading to the review page. */
-  function navEntry(props) {
+  /** The "Faces" entry, leading to the review page, and the host of Stash's components for the plain-DOM
+   * views (PortalHost). Stash renders the utility items twice (in the collapsible menu and in the button bar,
+   * MainNavBar.tsx): the entry is drawn in the button bar only, visible at every width. */
+  function NavEntry() {
     const R = api.React;
+    const [where, setWhere] = R.useState(null);
+    const probe = R.useCallback((node) => {
+      if (node) setWhere(node.closest(".navbar-buttons") || !node.closest(".navbar-collapse") ? "bar" : "menu");
+    }, []);
+    if (where === null) return R.createElement("span", { ref: probe, hidden: true });
+    if (where !== "bar") return null;
     const router = api.libraries && api.libraries.ReactRouterDOM;
     const button = R.createElement("button", { className: "minimal d-flex align-items-center h-100 btn cf-nav",
                                                type: "button", title: "Faces to review" }, "Faces");
     const link = router && router.NavLink
       ? R.createElement(router.NavLink, { className: "nav-utility", exact: true, to: REVIEW_PATH }, button)
       : R.createElement("a", { className: "nav-utility", href: BASE + REVIEW_PATH.slice(1) }, button);
-    return [Object.assign({}, props, { children: R.createElement(R.Fragment, null, props.children, link) })];
+    return R.createElement(R.Fragment, null, link, R.createElement(PortalHost));
+  }
+
+  function navEntry(props) {
+    const R = api.React;
+    return [Object.assign({}, props, { children: R.createElement(R.Fragment, null, props.children,
+                                                                 R.createElement(NavEntry)) })];
   }
 
   const api = window.PluginApi;

@@ -60,3 +60,14 @@ def stash_panel(browser: Browser, selector: str) -> str:
     """The names Stash's own panel shows (``.image-performers``, ``.scene-performers``…), comma-separated."""
     return str(browser.eval(f"[...document.querySelectorAll({json.dumps(selector)})]"
                             ".map(e => e.textContent).join(',')"))
+
+
+def pick_performer(browser: Browser, scope: str, typed: str, name: str) -> None:
+    """Picks ``name`` in the PerformerSelect (Stash's own, through PluginApi.components) under ``scope``, typing
+    ``typed`` as a user would; its menu opens in a portal on the page's body."""
+    browser.type(f"{scope} .performer-select input", typed)
+    option = ("[...document.querySelectorAll('.react-select__option')]"
+              f".find(o => o.textContent.trim() === {json.dumps(name)})")
+    browser.wait_for(f"!!{option}")
+    browser.eval(f"{option}.classList.add('cf-test-option')")
+    browser.click(".cf-test-option")

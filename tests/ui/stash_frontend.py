@@ -24,6 +24,7 @@ import mimetypes
 import os
 import re
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -124,12 +125,15 @@ class StashWeb:
     operations: list[tuple[str, dict[str, Any], Any, str | None]] = field(default_factory=list)
     queries: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    delays: dict[str, float] = field(default_factory=dict)  # seconds before answering a GraphQL operation, by name
 
     # -------------------------------------------------------------------- GraphQL
 
     def graphql(self, body: dict[str, Any]) -> dict[str, Any]:
         with self.lock:
             self.queries.append(str(body.get("operationName") or ""))
+        if self.delays.get(str(body.get("operationName"))):
+            time.sleep(self.delays[str(body.get("operationName"))])  # a slow Stash
         roots: dict[str, Callable[..., Any]] = {"runPluginOperation": self._run_plugin_operation,
                                                 "plugins": self._plugins, "configuration": self._configuration,
                                                 "systemStatus": self._system_status, "version": self._version}

@@ -14,7 +14,7 @@ from stash_compreface.tasks.state import STATE_FILE, StateStore
 from tests.library import enrol, photo
 from tests.tasks.conftest import TaskWorld
 from tests.ui.cdp import Browser
-from tests.ui.conftest import page_errors
+from tests.ui.conftest import page_errors, pick_performer
 from tests.ui.stash_frontend import StashWeb
 
 # Stash's navbar renders its utility items twice (the collapsed menu and the button bar): the one shown.
@@ -90,9 +90,7 @@ def test_name_reject_and_undo_from_the_review_page(world: TaskWorld, web: StashW
     assert wait_idle(browser) == f"{stranger} rejected: it never becomes a performer"
     assert stranger not in world.compreface.subjects
 
-    browser.type(f"{row(franks)} .cf-pick", "fra")
-    browser.wait_for(f"!!document.querySelector('{row(franks)} .cf-pick-option[data-id=\"{frank}\"]')")
-    browser.click(f"{row(franks)} .cf-pick-option[data-id=\"{frank}\"]")
+    pick_performer(browser, row(franks), "fra", "Frank")
     assert wait_idle(browser) == f"{franks} merged into Frank"
     assert franks in world.stash.performers[frank].aliases
     assert world.stash.images[frank_image].performer_ids == {frank}

@@ -9,7 +9,7 @@ from typing import Any
 from tests.library import enrol
 from tests.tasks.conftest import SAMPLE_S, TaskWorld, Videos
 from tests.ui.cdp import Browser
-from tests.ui.conftest import page_errors
+from tests.ui.conftest import page_errors, pick_performer
 from tests.ui.stash_frontend import StashWeb
 
 PERFORMERS = ".scene-performers .performer-name"  # Stash's own panel of the scene's performers
@@ -88,9 +88,7 @@ def test_scene_people_with_evidence_confirm_create_reject_and_pick(world: TaskWo
     assert wait_idle(browser) == "Alice removed from this scene and will not be linked to it again"
     assert world.stash.scenes[scene].performer_ids == {eve.id}
     wait_stash_shows(browser, "Eve")
-    browser.type(f"{alice_row} .cf-pick", "Dan")
-    browser.wait_for(f"!!document.querySelector('{alice_row} .cf-pick-option[data-id=\"{dana}\"]')")
-    browser.click(f"{alice_row} .cf-pick-option[data-id=\"{dana}\"]")
+    pick_performer(browser, alice_row, "Dan", "Dana")
     assert wait_idle(browser) == "Dana linked to this scene"
     assert web.operations[-1][:2] == ("assignFace", {"sceneId": scene, "performerId": dana,
                                                      "faceIndex": str(people["matched"]["index"])})
