@@ -523,7 +523,6 @@ class TaskArgs:
     subject: str = ""  # a face-service subject (``Person …``), for the review modes
     name: str = ""  # a performer name typed by the user (nameCandidate, createPerformerFromImage)
     cached: bool = False  # identifyImage/identifyScene: answer the item's kept last look when there is one
-    offset: int = 0  # reviewData: the candidates to skip (a page of ``limit`` after them)
 
 
 def _id_arg(value: Any, name: str) -> str:
@@ -561,7 +560,6 @@ _ARGS: dict[str, tuple[str, _Parser]] = {
     "subject": ("subject", _text_arg),
     "name": ("name", _text_arg),
     "cached": ("cached", parse_bool),
-    "offset": ("offset", lambda v, n: parse_int(v if v != "" else 0, n, 0, None)),
 }
 # The TaskArgs attribute of each argument, by the name Stash and the CLI use ("imageId": "image_id").
 ARG_ATTRIBUTES: dict[str, str] = {name: attribute for name, (attribute, _parse) in _ARGS.items()}
