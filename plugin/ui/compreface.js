@@ -13,7 +13,8 @@
   "use strict";
 
   const IMAGE_PATH = /^\/images\/(\d+)\/?$/;
-  const IMAGE_SELECTOR = ".image-container img";
+  // Stash shows an image stored as a video file with <video> (Image.tsx): the control goes on either.
+  const IMAGE_SELECTOR = ".image-container img, .image-container video";
   const SCENE_PATH = /^\/scenes\/(\d+)\/?$/;
   const SCENE_TOOLBAR = ".scene-tabs .scene-toolbar";  // Stash's Scene.tsx: the details column's toolbar
 
@@ -51,6 +52,20 @@
     return body.data;
   }
 
+  /** Stash's own panels (an item's performers and tags) read its Apollo cache, which the plugin's writes
+   * bypass: after each action the queries on screen are fetched again, so they show the truth at once. */
+  async function refreshStash() {
+    const api = window.PluginApi;
+    const service = api && api.utils && api.utils.StashService;
+    const client = service && service.getClient && service.getClient();
+    if (!client || !client.refetchQueries) return;
+    try {
+      await client.refetchQueries({ include: "active" });
+    } catch (e) {
+      console.warn("CompreFace: Stash's panels could not be refreshed", e);
+    }
+  }
+
   /** Runs one plugin mode and returns its output; the plugin's error arrives as a GraphQL error. */
   async function runMode(mode, args) {
     const data = await graphql(OPERATION, { args: Object.assign({ mode }, args) });
@@ -68,30 +83,71 @@
   // What the face and scene views share. `item` is { imageId } or { sceneId }; `person` is a face of
   // identifyImage or a person of identifyScene (performer, subject, status); `faceIndex` only for a face.
 
-  function withFace(args, faceIndex) {
-    return faceIndex === undefined ? args : Object.assign({ faceIndex: String(faceIndex) }, args);
+  /** One click on a face, one operation: assignFace ("this is <performer>"), nameFace ("someone new
+   * called <name>") or notThisFace; the server does every step of it in one run and answers the item's
+   * faces (or people) as they now stand, which the page redraws. */
+  function faceAction(mode, item, faceIndex, args) {
+    return runMode(mode, Object.assign({ faceIndex: String(faceIndex) }, item, args || {}));
   }
 
-  /** "This is <performer>": the suggestion, when it was someone else, is rejected for the item; a subject
-   * with no performer becomes theirs (mergeIntoPerformer: its other sightings follow); then the performer
-   * is linked (confirmMatch, which learns the face when there is one). Returns the rejected suggestion. */
-  async function assign(item, person, performer, faceIndex) {
-    const old = person.performer && person.performer.id !== performer.id && person.status !== "rejected"
-      ? person.performer : null;
-    if (old) await runMode("rejectMatch", Object.assign({ performerId: old.id }, item));
-    if (person.subject && !person.performer) {
-      await runMode("mergeIntoPerformer", { subject: person.subject, performerId: performer.id });
+  // ---------------------------------------------------------------- Stash's own components from plain DOM
+
+  // Stash's components and hooks (PerformerSelect, LoadingIndicator, useToast) need its React context (Apollo,
+  // intl, configuration). The navbar entry (navEntry), always mounted inside that context, hosts them: it
+  // keeps the toast API here and renders each registered node's component there through a React portal.
+  const bridge = { toast: null, repaint: null, portals: new Map() };
+
+  /** Renders `render()` (a React element) into `node` through the navbar's portal host; false without one. */
+  function portal(node, render) {
+    if (!bridge.repaint) return false;
+    bridge.portals.set(node, render);
+    bridge.repaint();
+    return true;
+  }
+
+  /** Forgets the portals of nodes no longer on the page (rows redrawn, page left). */
+  function prunePortals() {
+    let gone = false;
+    for (const node of bridge.portals.keys()) {
+      if (!node.isConnected) gone = bridge.portals.delete(node);
     }
-    await runMode("confirmMatch", withFace(Object.assign({ performerId: performer.id }, item), faceIndex));
-    return old;
+    if (gone && bridge.repaint) bridge.repaint();
   }
 
-  /** A performer with the typed name: of the person's subject when it has one (nameCandidate keeps the
-   * subject as an alias and links its sightings), then linked to this item. */
-  async function nameAndLink(item, person, name, faceIndex) {
-    const output = await runMode("nameCandidate", { subject: person.subject, name });
-    await runMode("confirmMatch", withFace(Object.assign({ performerId: output.performer.id }, item), faceIndex));
-    return output;
+  function PortalHost() {
+    const R = api.React;
+    const [, setTick] = R.useState(0);
+    R.useEffect(() => {
+      bridge.repaint = () => setTick((t) => t + 1);
+      const components = api.loadableComponents || {};
+      const wanted = ["PerformerSelect"].filter((name) => components[name]).map((name) => components[name]);
+      Promise.resolve(api.utils && api.utils.loadComponents ? api.utils.loadComponents(wanted) : null)
+        .then(() => bridge.repaint && bridge.repaint(), () => {});
+      return () => { bridge.repaint = null; };
+    }, []);
+    bridge.toast = api.hooks && api.hooks.useToast ? api.hooks.useToast() : null;
+    const live = [...bridge.portals].filter(([node]) => node.isConnected);
+    return R.createElement(R.Fragment, null,
+      ...live.map(([node, render], i) => api.ReactDOM.createPortal(render(), node, `cf-portal-${i}`)));
+  }
+
+  /** Stash's toast for a finished action (its alerts stay in the panel's status line too). */
+  function toast(message, isError) {
+    if (!bridge.toast || !message) return;
+    if (isError) bridge.toast.error(new Error(message));
+    else bridge.toast.success(message);
+  }
+
+  /** A link that navigates inside Stash's app (React Router's history), as Stash's own links do. */
+  function appLink(attrs, ...children) {
+    const link = el("a", attrs, ...children);
+    link.addEventListener("click", (e) => {
+      if (e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;  // new tab: the browser's
+      e.preventDefault();
+      window.history.pushState({}, "", link.href);
+      window.dispatchEvent(new PopStateEvent("popstate", { state: {} }));
+    });
+    return link;
   }
 
   // ---------------------------------------------------------------- small DOM helpers
@@ -99,8 +155,7 @@
   function el(tag, attrs, ...children) {
     const node = document.createElement(tag);
     for (const [key, value] of Object.entries(attrs || {})) {
-      if (key === "onclick") node.addEventListener("click", value);
-      else if (key === "oninput") node.addEventListener("input", value);
+      if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
       else if (key === "text") node.textContent = value;
       else node.setAttribute(key, value);
     }
@@ -114,18 +169,51 @@
 
   function faceLabel(face) {
     // A similarity is only worth showing for the person it is the similarity to.
-    if (face.performer) return `${face.index + 1}. ${face.performer.name}${percent(face.similarity)}`;
-    if (face.subject) return `${face.index + 1}. ${face.subject}${percent(face.similarity)}`;
-    return `${face.index + 1}. unknown`;
+    const n = face.number || face.index + 1;
+    if (face.performer) return `${n}. ${face.performer.name}${percent(face.similarity)}`;
+    if (face.subject) return `${n}. ${face.subject}${percent(face.similarity)}`;
+    return `${n}. unknown`;
+  }
+
+  /** What a face is to the user: linked, suggested (a performer not yet confirmed), rejected, unknown. */
+  function faceState(face) {
+    if (face.performer) return face.linked ? "linked" : "suggested";
+    return face.rejected ? "rejected" : "unknown";
+  }
+
+  /** Faces in reading order (lines top to bottom, each left to right), each given its `number` (1, 2, …):
+   * a face starts a new line when its centre is below the current line's first face. */
+  function readingOrder(faces) {
+    const withBox = faces.filter((f) => f.box);
+    const centre = (f) => (f.box.y_min + f.box.y_max) / 2;
+    const byTop = withBox.slice().sort((a, b) => a.box.y_min - b.box.y_min);
+    const lines = [];
+    for (const face of byTop) {
+      const line = lines[lines.length - 1];
+      if (line && centre(face) <= line[0].box.y_max) line.push(face);
+      else lines.push([face]);
+    }
+    const ordered = lines.flatMap((line) => line.sort((a, b) => a.box.x_min - b.box.x_min))
+      .concat(faces.filter((f) => !f.box));
+    return ordered.map((face, i) => Object.assign({}, face, { number: i + 1 }));
+  }
+
+  /** The displayed size of an <img> or <video> picture. */
+  function naturalSize(media) {
+    return media.tagName === "VIDEO" ? [media.videoWidth, media.videoHeight] : [media.naturalWidth, media.naturalHeight];
+  }
+
+  function mediaReady(media) {
+    return media.tagName === "VIDEO" ? media.readyState >= 1 : media.complete;
   }
 
   /** Where the picture itself sits inside the <img> element (object-fit: contain leaves bars). */
   function contentRect(img) {
     const w = img.clientWidth;
     const h = img.clientHeight;
-    const nw = img.naturalWidth || w;
-    const nh = img.naturalHeight || h;
-    if (getComputedStyle(img).objectFit !== "contain" || !nw || !nh) {
+    const nw = naturalSize(img)[0] || w;
+    const nh = naturalSize(img)[1] || h;
+    if ((img.tagName !== "VIDEO" && getComputedStyle(img).objectFit !== "contain") || !nw || !nh) {
       return { left: img.offsetLeft, top: img.offsetTop, width: w, height: h };
     }
     const scale = Math.min(w / nw, h / nh);
@@ -137,13 +225,27 @@
     };
   }
 
-  /** A search box for "pick another performer": matches appear as buttons as the user types. */
+  /** "Pick another performer": Stash's own PerformerSelect where it can be hosted (Stash >= 0.27), else a
+   * search box whose matches appear as buttons as the user types. */
   function performerPicker(label, onPick) {
+    const Select = api && api.components && api.components.PerformerSelect;
+    if (Select && bridge.repaint) {
+      const host = el("span", { class: "cf-picker cf-performer-select", "aria-label": label });
+      portal(host, () => api.React.createElement(Select, {
+        values: [], isMulti: false, creatable: false, menuPortalTarget: document.body,
+        noSelectionString: "Another performer…", onSelect: (items) => items && items[0] && onPick(items[0]),
+      }));
+      return host;
+    }
+    return searchPicker(label, onPick);
+  }
+
+  function searchPicker(label, onPick) {
     const options = el("span", { class: "cf-pick-options" });
     let timer = null;
     let asked = "";
     const input = el("input", {
-      class: "form-control cf-pick", type: "search", placeholder: "Another performer…", "aria-label": label,
+      class: "form-control text-input cf-pick", type: "search", placeholder: "Another performer…", "aria-label": label,
       oninput: () => {
         clearTimeout(timer);
         timer = setTimeout(async () => {
@@ -167,6 +269,19 @@
     return el("span", { class: "cf-picker" }, input, options);
   }
 
+  /** "Look again": a fresh look where Faces showed the kept one (hidden until Faces answered). */
+  function lookAgainButton(onclick) {
+    const button = el("button", { class: "btn btn-secondary cf-look-again", type: "button", text: "Look again",
+                                  onclick });
+    button.hidden = true;
+    return button;
+  }
+
+  /** ", as looked at <when>" for an answer from the kept look. */
+  function lookedAt(output) {
+    return output && output.cached ? `, as looked at ${when(output.lookedAt)}` : "";
+  }
+
   // ---------------------------------------------------------------- the image page
 
   // What both views share: one status line, and an action that shows progress, then its result or error.
@@ -186,21 +301,102 @@
       });
     }
 
-    async act(what, work) {
+    /** Every control of the panel disabled while an action runs (busy means disabled: no second call). */
+    setBusy(busy) {
+      this.busy = busy;
+      this.panel.classList.toggle("cf-busy", busy);
+      this.panel.setAttribute("aria-busy", String(busy));
+      for (const control of this.panel.querySelectorAll("button, input")) {
+        if (busy) {
+          if (!control.disabled) control.dataset.cfBusy = "1";
+          control.disabled = true;
+        } else if (control.dataset.cfBusy) {
+          delete control.dataset.cfBusy;
+          control.disabled = false;
+        }
+      }
+      if (!this.spinner) this.spinner = el("span", { class: "cf-spinner" });
+      if (busy) {
+        this.status.before(this.spinner);
+        const Loading = api && api.components && api.components.LoadingIndicator;
+        if (!(Loading && portal(this.spinner, () => api.React.createElement(Loading, { small: true, inline: true,
+                                                                                        message: "" })))) {
+          this.spinner.replaceChildren(el("span", { class: "spinner-border spinner-border-sm", role: "presentation" }));
+        }
+      } else {
+        this.spinner.remove();
+        prunePortals();
+      }
+    }
+
+    /** Runs an action: disabled meanwhile (a click or Enter during it does nothing), then its message or
+     * error in the status line and a toast; Stash's panels are refreshed after a write (`look` is a read). */
+    async act(what, work, look) {
+      if (this.busy) return false;
       this.say(`${what}…`);
-      this.panel.classList.add("cf-busy");
+      const focused = document.activeElement;
+      this.setBusy(true);
       try {
         const message = await work();
         await this.afterAction();
-        this.say((typeof message === "function" ? message() : message) || `${what}: done`);
+        if (!look) await refreshStash();
+        const text = (typeof message === "function" ? message() : message) || `${what}: done`;
+        this.say(text);
+        if (!look) toast(text);
         return true;
       } catch (e) {
         this.say(`${what} failed: ${e.message}`, true);
+        toast(`${what} failed: ${e.message}`, true);
         return false;
       } finally {
-        this.panel.classList.remove("cf-busy");
+        this.setBusy(false);
+        this.restoreFocus(focused);
       }
     }
+
+    /** Focus stays where it was, or on the row of the same face when the rows were redrawn. */
+    restoreFocus(focused) {
+      if (!focused || focused === document.body) return;
+      if (focused.isConnected) return focused.focus();
+      const row = focused.closest && focused.closest("[data-index]");
+      const again = row && this.panel.querySelector(`li[data-index="${row.dataset.index}"]`);
+      if (again) again.focus();
+    }
+  }
+
+  /** ↑/↓ move between the rows, Y confirms and N rejects the row's face (not while typing in a field). */
+  function rowKeys(list, view) {
+    list.addEventListener("keydown", (e) => {
+      const row = e.target.closest("li[data-index]");
+      if (!row || e.altKey || e.ctrlKey || e.metaKey) return;
+      const typing = e.target.tagName === "INPUT";
+      if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+        const rows = [...list.querySelectorAll(":scope > li[data-index]")];
+        const next = rows[rows.indexOf(row) + (e.key === "ArrowDown" ? 1 : -1)];
+        if (next) next.focus();
+        e.preventDefault();
+      } else if (!typing && (e.key === "y" || e.key === "Y")) {
+        const confirm = row.querySelector(".cf-confirm");
+        if (confirm && !confirm.disabled) confirm.click();
+      } else if (!typing && (e.key === "n" || e.key === "N")) {
+        const reject = row.querySelector(".cf-reject");
+        if (reject && !reject.disabled) reject.click();
+      } else {
+        return;
+      }
+      if (view && view.highlight) view.highlight(document.activeElement.closest("li[data-index]"));
+    });
+  }
+
+  /** A Name field whose Enter does what the row's Create does. */
+  function nameField(label, create) {
+    return el("input", { class: "form-control text-input cf-name", type: "text", placeholder: "Name", "aria-label": label,
+                         onkeydown: (e) => {
+                           if (e.key === "Enter") {
+                             e.preventDefault();
+                             create(e.target.value.trim());
+                           }
+                         } });
   }
 
   class FacesView extends Panel {
@@ -211,11 +407,13 @@
       this.anchor = img;
       this.faces = [];
       this.frame = null;
-      this.status = el("span", { class: "cf-status", role: "status" });
-      this.list = el("ol", { class: "cf-face-list" });
+      this.status = el("span", { class: "cf-status", role: "status", "aria-live": "polite" });
+      this.list = el("ol", { class: "cf-face-list", "aria-label": "Faces" });
+      rowKeys(this.list, this);
       this.button = el("button", { class: "btn btn-secondary cf-faces-button", type: "button",
-                                   text: "Faces", onclick: () => this.identify() });
-      this.panel = el("div", { class: "cf-panel" }, this.button, this.status, this.list);
+                                   text: "Faces", onclick: () => this.identify(false) });
+      this.again = lookAgainButton(() => this.identify(true));
+      this.panel = el("div", { class: "cf-panel" }, this.button, this.again, this.status, this.list);
       this.overlay = el("div", { class: "cf-overlay" });
       const host = img.parentElement;
       host.classList.add("cf-host");
@@ -232,26 +430,56 @@
       window.removeEventListener("resize", this.onResize);
       this.panel.remove();
       this.overlay.remove();
+      prunePortals();
     }
 
-    identify() {
-      return this.act("Finding faces", async () => {
-        const output = await runMode("identifyImage", { imageId: this.imageId, associateExisting: "false" });
-        this.faces = (output && output.faces) || [];
-        // Boxes are in the pixels the plugin analysed: `frame` when it says so, else the image's own.
-        this.frame = output && output.frame;
-        this.render();
-        return this.faces.length === 1 ? "1 face" : `${this.faces.length} faces`;
-      });
+    /** Faces: the kept last look when there is one (at once), else a look; `again`: a fresh look. */
+    identify(again) {
+      return this.act(again ? "Looking again" : "Finding faces", async () => {
+        const output = await runMode("identifyImage", { imageId: this.imageId, associateExisting: "false",
+                                                        cached: again ? "false" : "true" });
+        this.show(output);
+        this.again.hidden = false;
+        return (this.faces.length === 1 ? "1 face" : `${this.faces.length} faces`) + lookedAt(output);
+      }, true);
+    }
+
+    /** Redraws every row and box from an answer (a look, or an action's). */
+    show(output) {
+      this.faces = readingOrder((output && output.faces) || []);
+      // Boxes are in the pixels the plugin analysed: `frame` when it says so, else the image's own.
+      if (output && output.frame) this.frame = output.frame;
+      this.render();
     }
 
     render() {
       this.list.replaceChildren(...this.faces.map((face) => this.row(face)));
-      this.overlay.replaceChildren(...this.faces.map((face) => el("div", {
-        class: `cf-box ${face.performer ? "cf-known" : "cf-unknown"}`, "data-index": String(face.index),
-      }, el("span", { class: "cf-label", text: faceLabel(face) }))));
-      if (this.img.complete) this.place();
-      else this.img.addEventListener("load", () => this.place(), { once: true });
+      prunePortals();
+      // The box's label is its number (inside the box, so labels never overlap or leave the picture); the
+      // full label is the box's name, shown on hover and focus, and the row's first line.
+      this.overlay.replaceChildren(...this.faces.filter((f) => f.box).map((face) => el("div", {
+        class: `cf-box cf-${faceState(face)}`, "data-index": String(face.index), tabindex: "0", role: "button",
+        "aria-label": faceLabel(face), title: faceLabel(face),
+        onfocus: () => this.highlight(this.rowOf(face.index)),
+        onclick: () => { const row = this.rowOf(face.index); if (row) row.focus(); },
+      }, el("span", { class: "cf-label", "aria-hidden": "true", text: String(face.number) }))));
+      if (mediaReady(this.img)) this.place();
+      else this.img.addEventListener(this.img.tagName === "VIDEO" ? "loadedmetadata" : "load", () => this.place(),
+                                     { once: true });
+    }
+
+    rowOf(index) {
+      return this.list.querySelector(`li[data-index="${index}"]`);
+    }
+
+    /** The focused row's box stands out, and the other way round. */
+    highlight(row) {
+      for (const node of this.panel.querySelectorAll(".cf-current")) node.classList.remove("cf-current");
+      for (const node of this.overlay.querySelectorAll(".cf-current")) node.classList.remove("cf-current");
+      if (!row) return;
+      row.classList.add("cf-current");
+      const box = this.overlay.querySelector(`.cf-box[data-index="${row.dataset.index}"]`);
+      if (box) box.classList.add("cf-current");
     }
 
     /** Positions the overlay on the displayed picture and each box in percent of the analysed frame. */
@@ -259,8 +487,9 @@
       const rect = contentRect(this.img);
       Object.assign(this.overlay.style, { left: `${rect.left}px`, top: `${rect.top}px`,
                                           width: `${rect.width}px`, height: `${rect.height}px` });
-      const fw = (this.frame && this.frame.width) || this.img.naturalWidth;
-      const fh = (this.frame && this.frame.height) || this.img.naturalHeight;
+      const [nw, nh] = naturalSize(this.img);
+      const fw = (this.frame && this.frame.width) || nw;
+      const fh = (this.frame && this.frame.height) || nh;
       for (const box of this.overlay.children) {
         const b = this.faces.find((f) => String(f.index) === box.dataset.index).box;
         Object.assign(box.style, {
@@ -271,95 +500,61 @@
     }
 
     row(face) {
-      const name = el("input", { class: "form-control cf-name", type: "text", placeholder: "Name",
-                                 "aria-label": `Name for face ${face.index + 1}` });
+      const create = (name) => this.create(face, name);
+      const name = nameField(`Name for face ${face.number}`, create);
       const buttons = [];
       if (face.rejected && !face.performer) {
         // Not them: someone new (Create) or someone else (the performer search below).
         buttons.push(el("span", { class: "cf-rejected", text: `not ${face.rejected}` }), name,
                      el("button", { class: "btn btn-success cf-create", type: "button", text: "Create",
-                                    onclick: () => this.create(face, name.value.trim()) }));
+                                    onclick: () => create(name.value.trim()) }));
       } else if (face.performer) {
         if (face.linked) buttons.push(el("span", { class: "cf-linked", text: "linked" }));
         else buttons.push(el("button", { class: "btn btn-primary cf-confirm", type: "button", text: "Confirm",
-                                         onclick: () => this.confirm(face) }));
+                                         "aria-keyshortcuts": "Y", onclick: () => this.confirm(face) }));
         buttons.push(el("button", { class: "btn btn-danger cf-reject", type: "button", text: "Not this person",
-                                    onclick: () => this.reject(face) }));
+                                    "aria-keyshortcuts": "N", onclick: () => this.reject(face) }));
       } else {
         buttons.push(name);
         buttons.push(el("button", { class: "btn btn-success cf-create", type: "button", text: "Create",
-                                    onclick: () => this.create(face, name.value.trim()) }));
+                                    onclick: () => create(name.value.trim()) }));
       }
-      buttons.push(performerPicker(`Another performer for face ${face.index + 1}`, (p) => this.pick(face, p)));
-      return el("li", { class: "cf-face", "data-index": String(face.index) },
-                el("span", { class: "cf-face-label", text: faceLabel(face) + (face.linked || face.rejected ? ""
-                                                                               : ` (${face.status})`) }),
-                ...buttons);
+      buttons.push(performerPicker(`Another performer for face ${face.number}`, (p) => this.pick(face, p)));
+      const label = faceLabel(face) + (face.linked || face.rejected ? "" : ` (${face.status})`);
+      return el("li", { class: `cf-face cf-${faceState(face)}`, "data-index": String(face.index), tabindex: "0",
+                        "aria-label": label, onfocus: (e) => e.target === e.currentTarget && this.highlight(e.target) },
+                el("span", { class: "cf-face-label", text: label }), ...buttons);
     }
 
     get item() {
       return { imageId: this.imageId };
     }
 
-    async confirm(face) {
-      const performer = face.performer;
-      const done = await this.act(`Linking ${performer.name}`, async () => {
-        await runMode("confirmMatch", withFace({ imageId: this.imageId, performerId: performer.id }, face.index));
-        return `${performer.name} linked to face ${face.index + 1}`;
+    /** Runs a face action and redraws every row and box from its answer. */
+    async faceAct(what, mode, face, args) {
+      return this.act(what, async () => {
+        const output = await faceAction(mode, this.item, face.index, args);
+        this.show(output);
+        return output.message;
       });
-      if (done) {
-        face.linked = true;
-        this.render();
-      }
     }
 
-    async pick(face, performer) {
-      const done = await this.act(`Linking ${performer.name}`, async () => {
-        const old = await assign(this.item, face, performer, face.index);
-        return `${performer.name} linked to face ${face.index + 1}` + (old ? `; not ${old.name}` : "");
-      });
-      if (done) {
-        Object.assign(face, { performer, subject: null, similarity: null, linked: true, rejected: null });
-        this.render();
-      }
+    confirm(face) {
+      return this.faceAct(`Linking ${face.performer.name}`, "assignFace", face, { performerId: face.performer.id });
     }
 
-    async reject(face) {
-      const performer = face.performer;
-      const done = await this.notIn(this.item, performer, "this image");
-      if (done) {
-        face.rejected = performer.name;
-        face.performer = null;
-        face.subject = null;
-        face.similarity = null;
-        this.render();
-      }
+    pick(face, performer) {
+      return this.faceAct(`Linking ${performer.name}`, "assignFace", face, { performerId: performer.id });
     }
 
-    async create(face, name) {
-      if (!name) {
-        this.say("Type a name first", true);
-        return;
-      }
-      const done = await this.act(`Creating ${name}`, async () => {
-        if (face.subject) {
-          const output = await nameAndLink(this.item, face, name, face.index);
-          face.performer = output.performer;
-          face.similarity = null;
-          face.linked = true;
-          return `${output.performer.name} created from ${face.subject} and linked where it was seen`;
-        }
-        const output = await runMode("createPerformerFromImage",
-                                     { imageId: this.imageId, faceIndex: String(face.index), name });
-        const made = (output.faces || []).find((f) => f.index === face.index) || {};
-        if (!made.performer) throw new Error(output.message || "no performer was created");
-        face.performer = made.performer;
-        face.subject = made.subject;
-        face.similarity = made.status === "matched" ? made.similarity : null;
-        face.linked = true;
-        return `${face.performer.name} linked to face ${face.index + 1}`;
-      });
-      if (done) this.render();
+    reject(face) {
+      return this.faceAct(`Not ${face.performer.name}`, "notThisFace", face);
+    }
+
+    create(face, name) {
+      if (this.busy) return false;
+      if (!name) return this.say("Type a name first", true);
+      return this.faceAct(`Creating ${name}`, "nameFace", face, { name });
     }
   }
 
@@ -370,6 +565,11 @@
     const hms = [Math.floor(s / 3600), Math.floor((s % 3600) / 60), s % 60];
     return (hms[0] ? `${hms[0]}:${String(hms[1]).padStart(2, "0")}` : String(hms[1])) +
       `:${String(hms[2]).padStart(2, "0")}`;
+  }
+
+  /** The people worth a row: one-frame strays are noise, not people to act on. */
+  function keptPeople(people) {
+    return people.filter((p) => p.subject || p.performer || p.rejected || p.frames >= 2);
   }
 
   function personName(p) {
@@ -383,36 +583,41 @@
       super();
       this.sceneId = sceneId;
       this.people = [];
-      this.status = el("span", { class: "cf-status", role: "status" });
-      this.list = el("ul", { class: "cf-people" });
+      this.status = el("span", { class: "cf-status", role: "status", "aria-live": "polite" });
+      this.list = el("ul", { class: "cf-people", "aria-label": "People in the scene" });
+      rowKeys(this.list, null);
       this.button = el("button", { class: "btn btn-secondary cf-faces-button", type: "button",
-                                   text: "Faces", onclick: () => this.identify() });
-      this.panel = el("div", { class: "cf-panel cf-scene-panel" }, this.button, this.status, this.list);
+                                   text: "Faces", onclick: () => this.identify(false) });
+      this.again = lookAgainButton(() => this.identify(true));
+      this.panel = el("div", { class: "cf-panel cf-scene-panel" }, this.button, this.again, this.status, this.list);
       toolbar.after(this.panel);
       this.anchor = toolbar;
     }
 
     destroy() {
       this.panel.remove();
+      prunePortals();
     }
 
     get item() {
       return { sceneId: this.sceneId };
     }
 
-    identify() {
-      return this.act("Finding faces in the scene", async () => {
-        const output = await runMode("identifyScene", { sceneId: this.sceneId, associateExisting: "false" });
-        // One-frame strays are noise, not people to act on.
-        this.people = ((output && output.people) || []).filter((p) => p.subject || p.frames >= 2);
+    identify(again) {
+      return this.act(again ? "Looking again" : "Finding faces in the scene", async () => {
+        const output = await runMode("identifyScene", { sceneId: this.sceneId, associateExisting: "false",
+                                                        cached: again ? "false" : "true" });
+        this.people = keptPeople((output && output.people) || []);
         this.render();
+        this.again.hidden = false;
         const n = this.people.length;
-        return `${n} ${n === 1 ? "person" : "people"} in ${output.what}`;
-      });
+        return `${n} ${n === 1 ? "person" : "people"} in ${output.what}${lookedAt(output)}`;
+      }, true);
     }
 
     render() {
       this.list.replaceChildren(...this.people.map((p, i) => this.row(p, i)));
+      prunePortals();
     }
 
     row(p, i) {
@@ -423,22 +628,22 @@
       const label = `${personName(p)}${percent(p.similarity)}: ${p.frames} frame${p.frames === 1 ? "" : "s"}` +
         (p.linked ? "" : ` (${p.status})`);
       const actions = [];
-      const name = el("input", { class: "form-control cf-name", type: "text", placeholder: "Name",
-                                 "aria-label": `Name for ${personName(p)}` });
+      const name = nameField(`Name for ${personName(p)}`, (typed) => this.create(p, typed));
       if (p.status === "rejected") {
-        actions.push(el("span", { class: "cf-rejected", text: `not ${personName(p)}` }));
+        actions.push(el("span", { class: "cf-rejected", text: `not ${p.rejected || personName(p)}` }));
       } else if (p.performer) {
         if (p.linked) actions.push(el("span", { class: "cf-linked", text: "linked" }));
         else actions.push(el("button", { class: "btn btn-primary cf-confirm", type: "button", text: "Confirm",
-                                         onclick: () => this.confirm(p) }));
+                                         "aria-keyshortcuts": "Y", onclick: () => this.confirm(p) }));
         actions.push(el("button", { class: "btn btn-danger cf-reject", type: "button", text: "Not this person",
-                                    onclick: () => this.reject(p) }));
+                                    "aria-keyshortcuts": "N", onclick: () => this.reject(p) }));
       } else if (p.subject) {
         actions.push(name, el("button", { class: "btn btn-success cf-create", type: "button", text: "Create",
                                           onclick: () => this.create(p, name.value.trim()) }));
       }
       actions.push(performerPicker(`Another performer for ${personName(p)}`, (performer) => this.pick(p, performer)));
-      return el("li", { class: "cf-person", "data-index": String(i), "data-status": p.status }, face,
+      return el("li", { class: "cf-person", "data-index": String(p.index), "data-status": p.status, tabindex: "0",
+                        "aria-label": label }, face,
                 el("div", { class: "cf-person-info" }, el("span", { class: "cf-face-label", text: label }), times),
                 el("div", { class: "cf-actions" }, ...actions));
     }
@@ -449,53 +654,32 @@
       if (video) video.currentTime = seconds;
     }
 
-    /** The person's face, kept by identifyScene under `index`, is learned by confirmMatch when there is one. */
-    faceOf(p) {
-      return p.face ? p.index : undefined;
-    }
-
-    async confirm(p) {
-      const done = await this.act(`Linking ${p.performer.name}`, async () => {
-        await runMode("confirmMatch", withFace({ sceneId: this.sceneId, performerId: p.performer.id }, this.faceOf(p)));
-        return `${p.performer.name} linked to this scene`;
+    /** Runs a face action on a person and redraws the list from its answer. */
+    faceAct(what, mode, p, args) {
+      return this.act(what, async () => {
+        const output = await faceAction(mode, this.item, p.index, args);
+        this.people = keptPeople(output.people || this.people);
+        this.render();
+        return output.message;
       });
-      if (done) {
-        p.linked = true;
-        this.render();
-      }
     }
 
-    async reject(p) {
-      const done = await this.notIn(this.item, p.performer, "this scene");
-      if (done) {
-        Object.assign(p, { status: "rejected", linked: false });
-        this.render();
-      }
+    confirm(p) {
+      return this.faceAct(`Linking ${p.performer.name}`, "assignFace", p, { performerId: p.performer.id });
     }
 
-    async pick(p, performer) {
-      const done = await this.act(`Linking ${performer.name}`, async () => {
-        const old = await assign(this.item, p, performer, this.faceOf(p));
-        return `${performer.name} linked to this scene` + (old ? `; not ${old.name}` : "");
-      });
-      if (done) {
-        Object.assign(p, { performer, status: "matched", linked: true, similarity: null });
-        this.render();
-      }
+    reject(p) {
+      return this.faceAct(`Not ${p.performer.name}`, "notThisFace", p);
     }
 
-    async create(p, name) {
+    pick(p, performer) {
+      return this.faceAct(`Linking ${performer.name}`, "assignFace", p, { performerId: performer.id });
+    }
+
+    create(p, name) {
+      if (this.busy) return false;
       if (!name) return this.say("Type a name first", true);
-      const done = await this.act(`Creating ${name}`, async () => {
-        const output = await nameAndLink(this.item, p, name);
-        p.performer = output.performer;
-        return `${output.performer.name} created from ${p.subject} and linked where it was seen`;
-      });
-      if (done) {
-        Object.assign(p, { status: "matched", linked: true, similarity: null });
-        this.render();
-      }
-      return done;
+      return this.faceAct(`Creating ${name}`, "nameFace", p, { name });
     }
   }
 
@@ -506,7 +690,7 @@
   /** A sighting or link as the plugin names it (image:12, scene:3), linking to its page. */
   function itemLink(ref) {
     const [kind, id] = ref.split(":");
-    return el("a", { class: "cf-item", href: `${BASE}${kind}s/${id}`, text: `${kind} ${id}` });
+    return appLink({ class: "cf-item", href: `${BASE}${kind}s/${id}`, text: `${kind} ${id}` });
   }
 
   function when(seconds) {
@@ -550,8 +734,7 @@
     }
 
     candidateRow(c) {
-      const name = el("input", { class: "form-control cf-name", type: "text", placeholder: "Name",
-                                 "aria-label": `Name for ${c.subject}` });
+      const name = nameField(`Name for ${c.subject}`, (typed) => this.name(c.subject, typed));
       const crop = c.crop ? el("img", { class: "cf-crop", alt: c.subject, src: `data:image/jpeg;base64,${c.crop}` })
                           : el("span", { class: "cf-crop cf-no-crop", text: "?" });
       // Each sighting links to its page, to look before naming.
@@ -648,24 +831,41 @@
     }
     clearInterval(pending);
     if (!page || view) return;
-    let tries = 0;  // at most 10 s
+    // Stash renders the page once its query answers, however long that takes: wait for it as long as the
+    // route is this page (the next navigation ends the wait).
     pending = setInterval(() => {
+      if (!page.path.test(routePath())) return clearInterval(pending);
       const node = page.find();
-      if (node || ++tries > 100) clearInterval(pending);
-      if (node && page.path.test(routePath())) view = Object.assign(page.make(id, node), { page, id });
+      if (!node) return;
+      clearInterval(pending);
+      view = Object.assign(page.make(id, node), { page, id });
     }, 100);
   }
 
-  /** A "Faces" entry among the navbar's utility buttons, leading to the review page. */
-  function navEntry(props) {
+  /** The "Faces" entry, leading to the review page, and the host of Stash's components for the plain-DOM
+   * views (PortalHost). Stash renders the utility items twice (in the collapsible menu and in the button bar,
+   * MainNavBar.tsx): the entry is drawn in the button bar only, visible at every width. */
+  function NavEntry() {
     const R = api.React;
+    const [where, setWhere] = R.useState(null);
+    const probe = R.useCallback((node) => {
+      if (node) setWhere(node.closest(".navbar-buttons") || !node.closest(".navbar-collapse") ? "bar" : "menu");
+    }, []);
+    if (where === null) return R.createElement("span", { ref: probe, hidden: true });
+    if (where !== "bar") return null;
     const router = api.libraries && api.libraries.ReactRouterDOM;
     const button = R.createElement("button", { className: "minimal d-flex align-items-center h-100 btn cf-nav",
                                                type: "button", title: "Faces to review" }, "Faces");
     const link = router && router.NavLink
       ? R.createElement(router.NavLink, { className: "nav-utility", exact: true, to: REVIEW_PATH }, button)
       : R.createElement("a", { className: "nav-utility", href: BASE + REVIEW_PATH.slice(1) }, button);
-    return [Object.assign({}, props, { children: R.createElement(R.Fragment, null, props.children, link) })];
+    return R.createElement(R.Fragment, null, link, R.createElement(PortalHost));
+  }
+
+  function navEntry(props) {
+    const R = api.React;
+    return [Object.assign({}, props, { children: R.createElement(R.Fragment, null, props.children,
+                                                                 R.createElement(NavEntry)) })];
   }
 
   const api = window.PluginApi;

@@ -522,6 +522,7 @@ class TaskArgs:
     associate_existing: bool = True
     subject: str = ""  # a face-service subject (``Person …``), for the review modes
     name: str = ""  # a performer name typed by the user (nameCandidate, createPerformerFromImage)
+    cached: bool = False  # identifyImage/identifyScene: answer the item's kept last look when there is one
 
 
 def _id_arg(value: Any, name: str) -> str:
@@ -567,6 +568,7 @@ _ARGS: dict[str, tuple[str, _Parser]] = {
     "associateExisting": ("associate_existing", parse_bool),
     "subject": ("subject", _text_arg),
     "name": ("name", _name_arg),
+    "cached": ("cached", parse_bool),
 }
 # The TaskArgs attribute of each argument, by the name Stash and the CLI use ("imageId": "image_id").
 ARG_ATTRIBUTES: dict[str, str] = {name: attribute for name, (attribute, _parse) in _ARGS.items()}

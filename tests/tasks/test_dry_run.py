@@ -63,6 +63,7 @@ def library(tmp_path: Path) -> Iterator[tuple[TaskWorld, dict[str, dict[str, str
         assert real.error is None and isinstance(real.output["runId"], int)
         assert world.run("identifyScene", sceneId=scene, associateExisting="false").error is None  # scene-faces/
         assert world.run("importFromCompreFace").error is None  # the built-in store, faces.sqlite3
+        assert world.run("identifyImage", imageId=linked, associateExisting="false").error is None  # looks/
         candidates = [c["subject"] for c in world.run("reviewData").output["candidates"]]
         assert len(candidates) >= 2
 
@@ -86,6 +87,9 @@ def library(tmp_path: Path) -> Iterator[tuple[TaskWorld, dict[str, dict[str, str
             "nameCandidate": {"subject": candidates[0], "name": "Dana"},
             "mergeIntoPerformer": {"subject": candidates[1], "performerId": alice},
             "rejectCandidate": {"subject": candidates[0]},
+            "assignFace": {"imageId": linked, "faceIndex": "0", "performerId": alice},
+            "nameFace": {"imageId": linked, "faceIndex": "0", "name": "Erin"},
+            "notThisFace": {"imageId": linked, "faceIndex": "0"},
         }
         yield world, args
 

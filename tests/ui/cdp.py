@@ -134,6 +134,15 @@ class Browser:
         self.click(selector)
         self.page("Input.insertText", text=text)
 
+    def key(self, key: str) -> None:
+        """One key pressed and released on the focused element, as a keyboard does (``Enter``, ``ArrowDown``,
+        ``y``)."""
+        codes = {"Enter": 13, "ArrowUp": 38, "ArrowDown": 40}
+        code = codes.get(key, ord(key.upper()) if len(key) == 1 else 0)
+        text = {"Enter": "\r"}.get(key, key if len(key) == 1 else "")
+        self.page("Input.dispatchKeyEvent", type="keyDown", key=key, windowsVirtualKeyCode=code, text=text)
+        self.page("Input.dispatchKeyEvent", type="keyUp", key=key, windowsVirtualKeyCode=code)
+
     def screenshot(self, path: Path) -> Path:
         path.write_bytes(base64.b64decode(self.page("Page.captureScreenshot", format="png")["data"]))
         return path

@@ -9,18 +9,29 @@ from typing import Any
 from tests.library import enrol, photo
 from tests.tasks.conftest import TaskWorld
 from tests.ui.cdp import Browser
-from tests.ui.conftest import StashWeb
+from tests.ui.conftest import page_errors, pick_performer
+from tests.ui.stash_frontend import StashWeb
 
-WIDTH, HEIGHT = 800, 600  # the photo; shown in a 500 x 500 box with object-fit: contain (scale 0.625)
+WIDTH, HEIGHT = 800, 600  # the photo
+IMG = ".image-container img.image-image"  # Stash's Image.tsx
+PERFORMERS = ".image-performers .performer-name"  # Stash's own panel of the image's performers
+
+
+def wait_stash_shows(browser: Browser, names: str) -> None:
+    """Stash's own panel (not the plugin's) shows these performers, without a reload."""
+    browser.wait_for(f"[...document.querySelectorAll('{PERFORMERS}')].map(e => e.textContent).sort().join(',')"
+                     f" === {names!r}", timeout=10)
 
 
 def open_faces(browser: Browser, web: StashWeb, image_id: str, count: int) -> dict[str, Any]:
     browser.goto(f"{web.url}/images/{image_id}")
-    browser.wait_for("document.querySelector('.cf-faces-button') && document.querySelector('img').complete")
+    browser.wait_for(f"document.querySelector('.cf-faces-button') && document.querySelector('{IMG}').complete")
     browser.click(".cf-faces-button")
     browser.wait_for(f"document.querySelectorAll('.cf-box').length === {count}")
+    wait_idle(browser)
     mode, args, output, error = web.operations[-1]
-    assert (mode, args, error) == ("identifyImage", {"imageId": image_id, "associateExisting": "false"}, None)
+    assert (mode, args, error) == ("identifyImage", {"imageId": image_id, "associateExisting": "false",
+                                                     "cached": "true"}, None)
     return dict(output)
 
 
@@ -28,7 +39,7 @@ def drawn_boxes(browser: Browser) -> list[dict[str, Any]]:
     return list(browser.eval("""[...document.querySelectorAll('.cf-box')].map(b => {
         const r = b.getBoundingClientRect();
         return {index: +b.dataset.index, left: r.left, top: r.top, width: r.width, height: r.height,
-                label: b.textContent};
+                label: b.getAttribute('aria-label'), number: b.textContent};
     })"""))
 
 
@@ -53,10 +64,11 @@ def test_boxes_confirm_not_this_person_and_create(world: TaskWorld, web: StashWe
     assert world.stash.images[image_id].performer_ids == set()  # looking links nothing
 
     # Every box sits on its face in the displayed picture: scaled to it, bars of object-fit included.
-    img = browser.eval("(() => { const r = document.querySelector('img').getBoundingClientRect();"
-                       " return {left: r.left, top: r.top, width: r.width, height: r.height}; })()")
-    scale = min(img["width"] / WIDTH, img["height"] / HEIGHT)
-    assert abs(scale - 0.625) < 1e-6
+    img = browser.eval(f"(() => {{ const i = document.querySelector('{IMG}'); const r = i.getBoundingClientRect();"
+                       " return {left: r.left, top: r.top, width: r.width, height: r.height,"
+                       " fit: getComputedStyle(i).objectFit}; })()")
+    scale = min(img["width"] / WIDTH, img["height"] / HEIGHT) if img["fit"] == "contain" else None
+    assert scale is not None, img
     left0 = img["left"] + (img["width"] - WIDTH * scale) / 2
     top0 = img["top"] + (img["height"] - HEIGHT * scale) / 2
     for box in drawn_boxes(browser):
@@ -72,13 +84,15 @@ def test_boxes_confirm_not_this_person_and_create(world: TaskWorld, web: StashWe
 
     browser.click('.cf-face[data-index="0"] .cf-confirm')
     assert wait_idle(browser) == "Alice linked to face 1"
-    assert web.operations[-1][:2] == ("confirmMatch", {"imageId": image_id, "performerId": alice, "faceIndex": "0"})
+    assert web.operations[-1][:2] == ("assignFace", {"imageId": image_id, "performerId": alice, "faceIndex": "0"})
     assert world.stash.images[image_id].performer_ids == {alice}
+    wait_stash_shows(browser, "Alice")
     browser.screenshot(tmp_path / "2-confirmed.png")
 
     browser.click('.cf-face[data-index="0"] .cf-reject')
     assert "will not be linked to it again" in wait_idle(browser)
     assert world.stash.images[image_id].performer_ids == set()
+    wait_stash_shows(browser, "")
     assert browser.eval("document.querySelector('.cf-face[data-index=\"0\"] .cf-rejected').textContent") == "not Alice"
     assert drawn_boxes(browser)[0]["label"] == "1. unknown"
 
@@ -95,11 +109,12 @@ def test_boxes_confirm_not_this_person_and_create(world: TaskWorld, web: StashWe
     assert wait_idle(browser) == "Bob linked to face 2"
     (bob,) = [p for p in world.stash.performers.values() if p.name == "Bob"]
     assert world.stash.images[image_id].performer_ids == {zoe.id, bob.id}
+    wait_stash_shows(browser, "Bob,Zoe")
     assert any(a.startswith("Person ") for a in bob.aliases)  # the subject stays its alias: the link holds
     assert drawn_boxes(browser)[1]["label"] == "2. Bob"
     assert browser.eval("document.querySelectorAll('.cf-confirm').length") == 0  # linked rows offer no Confirm
     browser.screenshot(tmp_path / "3-created.png")
-    assert browser.errors() == []
+    assert page_errors(browser) == []
 
 
 def test_create_names_a_recurring_candidate(world: TaskWorld, web: StashWeb, browser: Browser,
@@ -116,12 +131,13 @@ def test_create_names_a_recurring_candidate(world: TaskWorld, web: StashWeb, bro
     browser.type('.cf-face[data-index="0"] .cf-name', "Carol")
     browser.click('.cf-face[data-index="0"] .cf-create')
     assert wait_idle(browser).startswith("Carol created from Person ")
-    assert web.operations[-2][:2] == ("nameCandidate", {"subject": face["subject"], "name": "Carol"})
+    assert web.operations[-1][:2] == ("nameFace", {"imageId": seen[0], "faceIndex": "0", "name": "Carol"})
     (carol,) = world.stash.performers.values()
     assert carol.name == "Carol" and face["subject"] in carol.aliases
     assert all(world.stash.images[i].performer_ids == {carol.id} for i in seen)  # linked where it was seen
+    wait_stash_shows(browser, "Carol")
     browser.screenshot(tmp_path / "4-candidate-named.png")
-    assert browser.errors() == []
+    assert page_errors(browser) == []
 
 
 def test_a_plugin_error_is_shown_in_one_line(world: TaskWorld, web: StashWeb, browser: Browser) -> None:
@@ -145,13 +161,12 @@ def test_pick_another_performer_for_a_wrongly_matched_face(world: TaskWorld, web
     output = open_faces(browser, web, image_id, count=1)
     assert output["faces"][0]["performer"] == {"id": alice, "name": "Alice"}
 
-    browser.type('.cf-face[data-index="0"] .cf-pick', "Dan")
-    browser.wait_for("document.querySelectorAll('.cf-face[data-index=\"0\"] .cf-pick-option').length === 2")
-    browser.screenshot(tmp_path / "5-pick-another.png")
-    browser.click(f'.cf-face[data-index="0"] .cf-pick-option[data-id="{dana}"]')
+    # Stash's own PerformerSelect (PluginApi.components), searching Stash's performers as it does everywhere.
+    pick_performer(browser, '.cf-face[data-index="0"]', "Dan", "Dana")
     assert wait_idle(browser) == "Dana linked to face 1; not Alice"
-    assert [op[0] for op in web.operations[-2:]] == ["rejectMatch", "confirmMatch"]
+    assert [op[0] for op in web.operations[-2:]] == ["identifyImage", "assignFace"]  # one click, one run
     assert world.stash.images[image_id].performer_ids == {dana}
+    wait_stash_shows(browser, "Dana")
     assert drawn_boxes(browser)[0]["label"] == "1. Dana"
     # The face was learned as Dana's: she now has a subject, and this image is hers on the next look.
     assert any(a.startswith("Person ") for a in world.stash.performers[dana].aliases)
@@ -159,7 +174,7 @@ def test_pick_another_performer_for_a_wrongly_matched_face(world: TaskWorld, web
     assert again["faces"][0]["performer"] == {"id": dana, "name": "Dana"}
     assert world.run("identifyImagesAll").error is None
     assert world.stash.images[image_id].performer_ids == {dana}  # Alice is not linked back
-    assert browser.errors() == []
+    assert page_errors(browser) == []
 
 
 def test_the_faces_control_works_behind_a_reverse_proxy_path_prefix(world: TaskWorld, web: StashWeb,
@@ -168,10 +183,54 @@ def test_the_faces_control_works_behind_a_reverse_proxy_path_prefix(world: TaskW
     image_id = world.stash.add_image(photo(1, size=200, width=WIDTH, height=HEIGHT, seed=3))
     web.base = "/stash/"  # Stash behind a reverse proxy: its <base href>, and nothing served outside it
     browser.goto(f"{web.url}/stash/images/{image_id}")
-    browser.wait_for("document.querySelector('.cf-faces-button') && document.querySelector('img').complete")
+    browser.wait_for(f"document.querySelector('.cf-faces-button') && document.querySelector('{IMG}').complete")
+    assert browser.eval(f"document.querySelector('{IMG}').src").startswith(f"{web.url}/stash/image/")
     browser.click(".cf-faces-button")
     browser.wait_for("document.querySelectorAll('.cf-box').length === 1")
     browser.click('.cf-face[data-index="0"] .cf-confirm')
     assert wait_idle(browser) == "Alice linked to face 1"
     assert world.stash.images[image_id].performer_ids == {alice}
-    assert browser.errors() == []
+    wait_stash_shows(browser, "Alice")
+    assert page_errors(browser) == []
+
+
+def test_not_this_person_on_a_group_photo_acts_on_that_face(world: TaskWorld, web: StashWeb, browser: Browser,
+                                                            tmp_path: Path) -> None:
+    alice = enrol(world, "Alice", 1)
+    group = world.stash.add_image(photo(1, 1, size=200, width=WIDTH, height=HEIGHT, seed=3))  # Alice and a lookalike
+    open_faces(browser, web, group, count=2)
+    browser.click('.cf-face[data-index="0"] .cf-confirm')
+    assert wait_idle(browser) == "Alice linked to face 1"
+    wait_stash_shows(browser, "Alice")
+
+    browser.click('.cf-face[data-index="1"] .cf-reject')
+    assert wait_idle(browser) == "not Alice on face 2; Alice stays linked by another face"
+    assert [op[0] for op in web.operations[-1:]] == ["notThisFace"]
+    assert world.stash.images[group].performer_ids == {alice}
+    wait_stash_shows(browser, "Alice")  # Stash's own panel still shows her
+    assert browser.eval("document.querySelector('.cf-face[data-index=\"0\"] .cf-linked').textContent") == "linked"
+    assert browser.eval("document.querySelector('.cf-face[data-index=\"1\"] .cf-rejected').textContent") == "not Alice"
+    assert [b["label"] for b in drawn_boxes(browser)] == ["1. Alice", "2. unknown"]
+    browser.screenshot(tmp_path / "6-group-photo.png")
+    assert page_errors(browser) == []
+
+
+def test_faces_shows_the_kept_look_at_once_and_look_again_looks_anew(world: TaskWorld, web: StashWeb,
+                                                                     browser: Browser) -> None:
+    enrol(world, "Alice", 1)
+    image_id = world.stash.add_image(photo(1, 2, size=200, width=WIDTH, height=HEIGHT, seed=3))
+    first = open_faces(browser, web, image_id, count=2)
+    assert not first.get("cached")
+    assert browser.eval("document.querySelector('.cf-look-again').hidden") is False
+
+    # Another visit: Faces answers from the kept look, even with the face service down.
+    with world.compreface.down():
+        kept = open_faces(browser, web, image_id, count=2)
+    assert kept["cached"] is True
+    assert "as looked at" in status(browser)
+    assert [b["index"] for b in drawn_boxes(browser)] == [0, 1]
+
+    browser.click(".cf-look-again")
+    browser.wait_for("document.querySelector('.cf-status').textContent === '2 faces'")
+    mode, args, output, error = web.operations[-1]
+    assert (mode, args["cached"], error) == ("identifyImage", "false", None) and not output.get("cached")

@@ -14,7 +14,11 @@ from stash_compreface.tasks.state import STATE_FILE, StateStore
 from tests.library import enrol, photo
 from tests.tasks.conftest import TaskWorld
 from tests.ui.cdp import Browser
-from tests.ui.conftest import StashWeb
+from tests.ui.conftest import page_errors, pick_performer
+from tests.ui.stash_frontend import StashWeb
+
+# Stash's navbar renders its utility items twice (the collapsed menu and the button bar): the one shown.
+NAV_ENTRY = "[...document.querySelectorAll('a.nav-utility')].filter(a => a.textContent === 'Faces')"
 
 WIDTH, HEIGHT = 800, 600
 
@@ -53,9 +57,7 @@ def test_name_reject_and_undo_from_the_review_page(world: TaskWorld, web: StashW
     browser.goto(f"{web.url}/plugin/compreface/review")
     assert wait_idle(browser) == "3 candidates"
     # Stash's navbar gets a "Faces" entry leading here, beside its own utility items.
-    assert browser.eval("document.querySelector('nav a.nav-utility').getAttribute('href')") == \
-        "/plugin/compreface/review"
-    assert browser.eval("document.querySelector('nav').textContent") == "SettingsFaces"
+    assert browser.eval(f"{NAV_ENTRY}.map(a => a.getAttribute('href'))")[0] == "/plugin/compreface/review"
     data = review_data(web)
     assert data["runs"] == runs_before  # opening the page journals nothing
     by_item = {item: c["subject"] for c in data["candidates"] for item in c["items"]}
@@ -88,9 +90,7 @@ def test_name_reject_and_undo_from_the_review_page(world: TaskWorld, web: StashW
     assert wait_idle(browser) == f"{stranger} rejected: it never becomes a performer"
     assert stranger not in world.compreface.subjects
 
-    browser.type(f"{row(franks)} .cf-pick", "fra")
-    browser.wait_for(f"!!document.querySelector('{row(franks)} .cf-pick-option[data-id=\"{frank}\"]')")
-    browser.click(f"{row(franks)} .cf-pick-option[data-id=\"{frank}\"]")
+    pick_performer(browser, row(franks), "fra", "Frank")
     assert wait_idle(browser) == f"{franks} merged into Frank"
     assert franks in world.stash.performers[frank].aliases
     assert world.stash.images[frank_image].performer_ids == {frank}
@@ -107,7 +107,7 @@ def test_name_reject_and_undo_from_the_review_page(world: TaskWorld, web: StashW
                         ).endswith("undone")
     assert browser.eval(f"!!document.querySelector('{row(carol)}')") is True  # a candidate to review again
     browser.screenshot(tmp_path / "3-undone.png")
-    assert browser.errors() == []
+    assert page_errors(browser) == []
 
 
 def test_behind_a_reverse_proxy_path_prefix_links_keep_the_prefix(world: TaskWorld, web: StashWeb,
@@ -117,10 +117,9 @@ def test_behind_a_reverse_proxy_path_prefix_links_keep_the_prefix(world: TaskWor
     web.base = "/stash/"  # Stash behind a reverse proxy: its <base href>, and nothing served outside it
     browser.goto(f"{web.url}/stash/plugin/compreface/review")
     assert wait_idle(browser) == "1 candidate"
-    assert browser.eval("document.querySelector('nav a.nav-utility').getAttribute('href')") == \
-        "/stash/plugin/compreface/review"
+    assert browser.eval(f"{NAV_ENTRY}.map(a => a.pathname)")[0] == "/stash/plugin/compreface/review"
     assert browser.eval("document.querySelector('a.cf-item').pathname") == f"/stash/images/{seen}"
-    assert browser.errors() == []
+    assert page_errors(browser) == []
 
 
 def test_a_long_candidate_list_shows_the_most_seen_and_says_how_many_more(

@@ -9,7 +9,16 @@ from typing import Any
 from tests.library import enrol
 from tests.tasks.conftest import SAMPLE_S, TaskWorld, Videos
 from tests.ui.cdp import Browser
-from tests.ui.conftest import StashWeb
+from tests.ui.conftest import page_errors, pick_performer
+from tests.ui.stash_frontend import StashWeb
+
+PERFORMERS = ".scene-performers .performer-name"  # Stash's own panel of the scene's performers
+
+
+def wait_stash_shows(browser: Browser, names: str) -> None:
+    """Stash's own panel (not the plugin's) shows these performers, without a reload."""
+    browser.wait_for(f"[...document.querySelectorAll('{PERFORMERS}')].map(e => e.textContent).sort().join(',')"
+                     f" === {names!r}", timeout=10)
 
 
 def wait_idle(browser: Browser) -> str:
@@ -26,10 +35,12 @@ def person_row(browser: Browser, status: str) -> str:
 def identify(browser: Browser, web: StashWeb, scene_id: str) -> dict[str, Any]:
     browser.goto(f"{web.url}/scenes/{scene_id}")
     browser.wait_for("!!document.querySelector('.scene-toolbar + .cf-panel .cf-faces-button')")
+    browser.wait_for("!!document.querySelector('.scene-player-container video')")
     browser.click(".cf-faces-button")
     wait_idle(browser)
     mode, args, output, error = next(op for op in reversed(web.operations) if op[0] == "identifyScene")
-    assert (mode, args, error) == ("identifyScene", {"sceneId": scene_id, "associateExisting": "false"}, None)
+    assert (mode, args, error) == ("identifyScene", {"sceneId": scene_id, "associateExisting": "false",
+                                                     "cached": "true"}, None)
     return dict(output)
 
 
@@ -55,12 +66,14 @@ def test_scene_people_with_evidence_confirm_create_reject_and_pick(world: TaskWo
     assert browser.eval(f"[...document.querySelectorAll('{alice_row} .cf-time')].map(b => b.textContent)"
                         ) == ["0:00", "0:05", "0:10", "0:20"]
     browser.click(f"{alice_row} .cf-time:nth-child(3)")
-    assert browser.eval("document.querySelector('video').currentTime") == 10  # the player seeks there
+    browser.wait_for("document.querySelector('.scene-player-container video').currentTime === 10",
+                     timeout=10)  # Stash's player seeks there
     browser.screenshot(tmp_path / "1-scene-faces.png")
 
     browser.click(f"{alice_row} .cf-confirm")
     assert wait_idle(browser) == "Alice linked to this scene"
     assert world.stash.scenes[scene].performer_ids == {alice}
+    wait_stash_shows(browser, "Alice")
 
     browser.type(f"{stranger_row} .cf-name", "Eve")
     browser.click(f"{stranger_row} .cf-create")
@@ -68,18 +81,19 @@ def test_scene_people_with_evidence_confirm_create_reject_and_pick(world: TaskWo
     (eve,) = [p for p in world.stash.performers.values() if p.name == "Eve"]
     assert people["candidate"]["subject"] in eve.aliases  # the subject leads to her from now on
     assert world.stash.scenes[scene].performer_ids == {alice, eve.id}
+    wait_stash_shows(browser, "Alice,Eve")
     browser.screenshot(tmp_path / "2-confirmed-and-created.png")
 
     browser.click(f"{alice_row} .cf-reject")
     assert wait_idle(browser) == "Alice removed from this scene and will not be linked to it again"
     assert world.stash.scenes[scene].performer_ids == {eve.id}
-    browser.type(f"{alice_row} .cf-pick", "Dan")
-    browser.wait_for(f"!!document.querySelector('{alice_row} .cf-pick-option[data-id=\"{dana}\"]')")
-    browser.click(f"{alice_row} .cf-pick-option[data-id=\"{dana}\"]")
+    wait_stash_shows(browser, "Eve")
+    pick_performer(browser, alice_row, "Dan", "Dana")
     assert wait_idle(browser) == "Dana linked to this scene"
-    assert web.operations[-1][:2] == ("confirmMatch", {"sceneId": scene, "performerId": dana,
-                                                       "faceIndex": str(people["matched"]["index"])})
+    assert web.operations[-1][:2] == ("assignFace", {"sceneId": scene, "performerId": dana,
+                                                     "faceIndex": str(people["matched"]["index"])})
     assert world.stash.scenes[scene].performer_ids == {eve.id, dana}
+    wait_stash_shows(browser, "Dana,Eve")
     browser.screenshot(tmp_path / "3-rejected-and-picked.png")
 
     # The face was taught to Dana: she has a subject now, and the next look at the scene finds her there.
@@ -90,4 +104,4 @@ def test_scene_people_with_evidence_confirm_create_reject_and_pick(world: TaskWo
     # A recognition run afterwards keeps the user's word: Alice stays out, Eve and Dana stay in.
     assert world.run("recognizeAllScenes").error is None
     assert world.stash.scenes[scene].performer_ids == {eve.id, dana}
-    assert browser.errors() == []
+    assert page_errors(browser) == []

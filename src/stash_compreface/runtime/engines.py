@@ -24,7 +24,6 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from ..compreface.client import CompreFaceClient
 from ..engine import FACES_FILE
 from ..engine import NAME as BUILTIN_NAME  # the package alone: no numpy, no model runtime
 from ..errors import FatalError, ServiceUnavailable, SettingError
@@ -33,7 +32,8 @@ from ..settings import Settings
 from ..sqlite_file import BACKUP_SUFFIX
 
 ENGINE_FILE = "engine.json"
-ENGINE_NAMES = {"compreface": CompreFaceClient.name, "builtin": BUILTIN_NAME}  # as each FaceService.name says
+# As each FaceService.name says (CompreFaceClient.name: its module, with Pillow, is imported by the runs using it).
+ENGINE_NAMES = {"compreface": "CompreFace", "builtin": BUILTIN_NAME}
 ENGINE_LABELS = {"compreface": "CompreFace", "builtin": "built-in"}
 # Modes that may run on a face store that was lost: they rebuild it (Synchronize Performers) or only take away.
 WITHOUT_FACES = frozenset({"synchronizePerformers", "undoRun", "rejectMatch"})
@@ -43,6 +43,8 @@ Log = Callable[[str, str], None]
 
 def resolve_compreface_url(settings: Settings, *, timeout_s: float = 5.0) -> str:
     """The first candidate address (comprefaceUrl, or the defaults) that answers CompreFace's key-less route."""
+    from ..compreface.client import CompreFaceClient
+
     candidates = settings.compreface_candidates()
     for url in candidates:
         if CompreFaceClient.answers(url, timeout_s=timeout_s):
@@ -59,6 +61,8 @@ def resolve_compreface_url(settings: Settings, *, timeout_s: float = 5.0) -> str
 
 
 def compreface_for(settings: Settings, stop: threading.Event) -> FaceService:
+    from ..compreface.client import CompreFaceClient
+
     settings.require_recognition_key()
     url = resolve_compreface_url(settings)
     workers = max(4, settings.max_concurrency * 2)

@@ -13,7 +13,7 @@ import shutil
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import SettingError
 from ..faceservice import FaceService
@@ -38,11 +38,13 @@ from ..tasks.state import (
     open_state,
     user_state_dir,
 )
-from ..video import Frame, VideoSource, sample_frames
-from ..vision.client import VisionClient
 from . import engines
 from .reporter import Reporter
 from .runlock import RunLock
+
+if TYPE_CHECKING:  # the video and Vision modules (Pillow) are imported by the runs that use them
+    from ..video import Frame
+    from ..vision.client import VisionClient
 
 
 def frames_for(stash: StashClient) -> Callable[[Scene, float, threading.Event], Iterator[Frame]]:
@@ -50,6 +52,8 @@ def frames_for(stash: StashClient) -> Callable[[Scene, float, threading.Event], 
     Stash's stream with our session cookie or API key (ffmpeg on PATH is the fallback where PyAV is missing)."""
 
     def frames(scene: Scene, interval_s: float, stop: threading.Event) -> Iterator[Frame]:
+        from ..video import VideoSource, sample_frames
+
         source = VideoSource(path=scene.path or None,
                              stream_url=stash.rebase(scene.stream_url) if scene.stream_url else None,
                              headers=stash.auth_headers(), duration_s=scene.duration_s)
@@ -64,6 +68,8 @@ def vision_for(settings: Settings, stop: threading.Event) -> VisionClient:
         raise SettingError("recognition from video frames goes through the Vision Service: set "
                            "visionServiceUrl (and frameServerUrl), or run the sprite tasks, which need no "
                            "other service", setting="visionServiceUrl")
+    from ..vision.client import VisionClient
+
     return VisionClient(settings.vision_service_url, settings.frame_server_url, timeout_s=settings.request_timeout_s,
                         stop=stop)
 

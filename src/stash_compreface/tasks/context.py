@@ -10,7 +10,7 @@ import secrets
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import Stopped
 from ..faces.naming import SUFFIX_ALPHABET, SUFFIX_LENGTH
@@ -20,11 +20,13 @@ from ..reporting import Reporter
 from ..settings import Settings
 from ..stash.client import StashClient
 from ..stash.models import Scene
-from ..video import Frame
-from ..vision.client import VisionClient
 from .journal import Journal
 from .state import StateStore
 from .writes import Writes
+
+if TYPE_CHECKING:  # types only: a run that reads no video imports no Pillow (``python -X importtime``)
+    from ..video import Frame
+    from ..vision.client import VisionClient
 
 
 def random_suffix() -> str:

@@ -8,39 +8,30 @@ then calls the handler: a handler never checks either by hand.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from ..errors import SettingError
 from ..settings import ARG_ATTRIBUTES, TaskArgs
-from .confirm_match import confirm_match, learns_a_face
 from .context import TaskContext
-from .create_performer_from_image import create_performer_from_image
-from .export_to_compreface import export_to_compreface
-from .identify_gallery import identify_gallery
-from .identify_image import identify_image
-from .identify_images import identify_all, identify_new
-from .identify_scene import identify_scene
-from .import_from_compreface import import_from_compreface
-from .merge_into_performer import merge_into_performer
-from .name_candidate import name_candidate
-from .recognize_images import recognize_hq, recognize_lq
-from .recognize_queued import has_work, recognize_queued
-from .recognize_scenes import (
-    recognize_all_scene_sprites,
-    recognize_all_scenes,
-    recognize_new_scene_sprites,
-    recognize_new_scenes,
-)
-from .reject_candidate import reject_candidate
-from .reject_match import reject_match
-from .reset_unmatched import reset_unmatched_images, reset_unmatched_scenes
-from .review_data import review_data
-from .synchronize_performers import synchronize_performers
-from .undo_run import undo_run
 
 Task = Callable[[TaskContext, TaskArgs], Any]
+
+
+def lazy(path: str) -> Task:
+    """The function ``tasks.<path>`` ("module.function"), imported when first called: a run imports only its
+    own mode's modules, so an answer from a kept look (``cached``) starts without numpy, Pillow or an engine."""
+
+    module, name = path.rsplit(".", 1)
+
+    def call(ctx: TaskContext, args: TaskArgs) -> Any:
+        return getattr(importlib.import_module(f"{__package__}.{module}"), name)(ctx, args)
+
+    call.__qualname__ = call.__name__ = name
+    call.__module__ = f"{__package__}.{module}"
+    return call
 
 
 @dataclass(frozen=True)
@@ -113,44 +104,60 @@ class Mode:
 
 IMAGE = need("imageId", what="the id of the image to look at")
 SCENE = need("sceneId", what="the id of the scene to look at")
+FACE_ITEM = need("imageId", "sceneId", what="the item the face is in")
 SUBJECT = need("subject", what="the candidate's name, like 'Person 12 ABCDEFGHIJKLMNOP'")
 
 MODES: dict[str, Mode] = {
-    "synchronizePerformers": Mode(synchronize_performers, face_service=True),
-    "recognizeImagesHQ": Mode(recognize_hq, face_service=True),
-    "recognizeImagesLQ": Mode(recognize_lq, face_service=True),
-    "identifyImagesAll": Mode(identify_all, face_service=True),
-    "identifyImagesNew": Mode(identify_new, face_service=True),
-    "identifyImage": Mode(identify_image, needs=(IMAGE,), face_service=True, listed=False,
+    "synchronizePerformers": Mode(lazy("synchronize_performers.synchronize_performers"), face_service=True),
+    "recognizeImagesHQ": Mode(lazy("recognize_images.recognize_hq"), face_service=True),
+    "recognizeImagesLQ": Mode(lazy("recognize_images.recognize_lq"), face_service=True),
+    "identifyImagesAll": Mode(lazy("identify_images.identify_all"), face_service=True),
+    "identifyImagesNew": Mode(lazy("identify_images.identify_new"), face_service=True),
+    "identifyImage": Mode(lazy("identify_image.identify_image"), needs=(IMAGE,), listed=False,
+                          face_service=lazy("identify_image.needs_a_look"),
                           writes=lambda args: args.associate_existing or args.create_performer),
-    "createPerformerFromImage": Mode(create_performer_from_image, needs=(IMAGE,), face_service=True, listed=False),
-    "identifyGallery": Mode(identify_gallery, needs=(need("galleryId", what="the id of the gallery"),),
-                            face_service=True, listed=False),
-    "resetUnmatchedImages": Mode(reset_unmatched_images),
-    "resetUnmatchedScenes": Mode(reset_unmatched_scenes),
-    "recognizeNewSceneSprites": Mode(recognize_new_scene_sprites, face_service=True),
-    "recognizeAllSceneSprites": Mode(recognize_all_scene_sprites, face_service=True),
-    "recognizeNewScenes": Mode(recognize_new_scenes, face_service=True),
-    "recognizeAllScenes": Mode(recognize_all_scenes, face_service=True),
-    "importFromCompreFace": Mode(import_from_compreface),  # each names the two engines it moves between
-    "exportToCompreFace": Mode(export_to_compreface),
-    "identifyScene": Mode(identify_scene, needs=(SCENE,), face_service=True, listed=False),
-    "rejectMatch": Mode(reject_match, needs=(need("performerId", what="the performer who is not in the item"),
-                                             need("imageId", "sceneId", what="the item the performer is not in")),
+    "createPerformerFromImage": Mode(lazy("create_performer_from_image.create_performer_from_image"), needs=(IMAGE,),
+                                     face_service=True, listed=False),
+    "identifyGallery": Mode(lazy("identify_gallery.identify_gallery"),
+                            needs=(need("galleryId", what="the id of the gallery"),), face_service=True, listed=False),
+    "resetUnmatchedImages": Mode(lazy("reset_unmatched.reset_unmatched_images")),
+    "resetUnmatchedScenes": Mode(lazy("reset_unmatched.reset_unmatched_scenes")),
+    "recognizeNewSceneSprites": Mode(lazy("recognize_scenes.recognize_new_scene_sprites"), face_service=True),
+    "recognizeAllSceneSprites": Mode(lazy("recognize_scenes.recognize_all_scene_sprites"), face_service=True),
+    "recognizeNewScenes": Mode(lazy("recognize_scenes.recognize_new_scenes"), face_service=True),
+    "recognizeAllScenes": Mode(lazy("recognize_scenes.recognize_all_scenes"), face_service=True),
+    # each names the two engines it moves between
+    "importFromCompreFace": Mode(lazy("import_from_compreface.import_from_compreface")),
+    "exportToCompreFace": Mode(lazy("export_to_compreface.export_to_compreface")),
+    "identifyScene": Mode(lazy("identify_scene.identify_scene"), needs=(SCENE,), listed=False,
+                          face_service=lazy("identify_scene.needs_a_look")),
+    "rejectMatch": Mode(lazy("reject_match.reject_match"),
+                        needs=(need("performerId", what="the performer who is not in the item"),
+                               need("imageId", "sceneId", what="the item the performer is not in")),
                         undoable=False, listed=False),
-    "confirmMatch": Mode(confirm_match, needs=(need("imageId", "sceneId", what="the item the performer is in"),
-                                               need("performerId", what="the performer who is in the item")),
-                         face_service=learns_a_face, listed=False),
-    "undoRun": Mode(undo_run, needs=(need("runId", what="the runId of the run to revert (in that run's output)"),),
+    "confirmMatch": Mode(lazy("confirm_match.confirm_match"),
+                         needs=(need("imageId", "sceneId", what="the item the performer is in"),
+                                need("performerId", what="the performer who is in the item")),
+                         face_service=lazy("confirm_match.learns_a_face"), listed=False),
+    "undoRun": Mode(lazy("undo_run.undo_run"),
+                    needs=(need("runId", what="the runId of the run to revert (in that run's output)"),),
                     undoable=False, listed=False),
-    "recognizeQueued": Mode(recognize_queued, face_service=has_work),
-    "nameCandidate": Mode(name_candidate,
+    "recognizeQueued": Mode(lazy("recognize_queued.recognize_queued"), face_service=lazy("recognize_queued.has_work")),
+    "nameCandidate": Mode(lazy("name_candidate.name_candidate"),
                           needs=(SUBJECT, need("name", what="the performer name to give the candidate")), listed=False),
-    "mergeIntoPerformer": Mode(merge_into_performer,
+    "mergeIntoPerformer": Mode(lazy("merge_into_performer.merge_into_performer"),
                                needs=(SUBJECT, need("performerId", what="the id of the performer the candidate is")),
                                listed=False),
-    "rejectCandidate": Mode(reject_candidate, needs=(SUBJECT,), listed=False),
-    "reviewData": Mode(review_data, writes=False, listed=False),
+    "rejectCandidate": Mode(lazy("reject_candidate.reject_candidate"), needs=(SUBJECT,), listed=False),
+    "reviewData": Mode(lazy("review_data.review_data"), writes=False, listed=False),
+    # The image and scene pages' clicks, each one run (tasks/face_actions.py); faceIndex as the last look lists it.
+    "assignFace": Mode(lazy("face_actions.assign_face"),
+                       needs=(FACE_ITEM, need("performerId", what="the performer the face is")),
+                       face_service=True, listed=False),
+    "nameFace": Mode(lazy("face_actions.name_face"),
+                     needs=(FACE_ITEM, need("name", what="the name of the new performer the face is")),
+                     face_service=True, listed=False),
+    "notThisFace": Mode(lazy("face_actions.not_this_face"), needs=(FACE_ITEM,), undoable=False, listed=False),
 }
 
 # The modes Settings > Tasks lists: each runs with a click, with its defaultArgs alone.
