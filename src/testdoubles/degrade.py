@@ -4,17 +4,32 @@ The quality benchmark (benchmarks/bench_quality.py) and the real-photo tests (te
 labelled library from clean photos plus these copies: blur, motion blur, heavy JPEG, dark, bright, tiny,
 tight crop, occluded eyes, grey, sprite-sized. The same ``seed`` gives the same bytes, so a benchmark's
 figures and a test's outcome never depend on chance. Plain PIL, no I/O.
+
+For the synthetic world, :class:`DegradedLooks` is an engine (for the CompreFace double) in which a person's
+degraded copies look like each other more than like the person: a face drawn with a *look* identity
+(``look_of(person)``) is reported as that person, with an embedding whose similarity to the person's clean
+faces is just under the default ``minSimilarity`` (one face against one example: no match) and to the other
+degraded copies near 1. It is what real engines do with blurred or dark copies, made exact for tests.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import random
 from collections.abc import Callable
 
+import numpy as np
 from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageOps
 
-__all__ = ["DEGRADATIONS", "degrade", "degraded_copies"]
+from .synthetic import PERSONS, DetectedFace, SyntheticEngine, person_embedding
+
+__all__ = ["DEGRADATIONS", "LOOK_COSINE", "DegradedLooks", "degrade", "degraded_copies", "look_of"]
+
+LOOKS_FROM = PERSONS // 2  # identities from here on are degraded looks of person ``id - LOOKS_FROM``
+# Cosine of a look to its person's identity: CompreFace similarity ~0.77 against a clean example (the double's
+# FaceNet scale; 0.81, the default minSimilarity, is cosine 0.454).
+LOOK_COSINE = 0.44
 
 
 def _jpeg(image: Image.Image, quality: int) -> bytes:
@@ -104,3 +119,31 @@ def degrade(photo: bytes, kind: str, *, seed: int) -> bytes:
 def degraded_copies(photo: bytes, *, seed: int, kinds: tuple[str, ...] = tuple(DEGRADATIONS)) -> dict[str, bytes]:
     """Every kind of copy of one photo, by kind."""
     return {kind: degrade(photo, kind, seed=seed) for kind in kinds}
+
+
+def look_of(person: int) -> int:
+    """The identity to draw for a degraded copy of ``person`` in a :class:`DegradedLooks` world."""
+    assert 0 <= person < LOOKS_FROM
+    return person + LOOKS_FROM
+
+
+class DegradedLooks:
+    """The synthetic engine, with looks (module docstring): pass it as the CompreFace double's engine."""
+
+    def __init__(self, inner: SyntheticEngine | None = None) -> None:
+        self.inner = inner or SyntheticEngine()
+
+    def detect(self, data: bytes) -> list[DetectedFace]:
+        return [self._seen(face) for face in self.inner.detect(data)]
+
+    @staticmethod
+    def _seen(face: DetectedFace) -> DetectedFace:
+        if face.person < LOOKS_FROM:
+            return face
+        person = face.person - LOOKS_FROM
+        own = np.asarray(person_embedding(person))
+        look = np.asarray(face.embedding, dtype=np.float64)  # the look identity plus this copy's small noise
+        look -= (look @ own) * own
+        look /= np.linalg.norm(look)
+        vector = LOOK_COSINE * own + np.sqrt(1 - LOOK_COSINE**2) * look
+        return dataclasses.replace(face, person=person, embedding=tuple(float(v) for v in vector))
