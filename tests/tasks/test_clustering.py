@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from testdoubles.degrade import DegradedLooks, look_of
-from tests.library import created_performers, photo
+from tests.library import created_performers, enrol, person_aliases, person_of_subject, photo, subject_of
 from tests.tasks.conftest import TaskWorld
 
 pytestmark = pytest.mark.world(engine=DegradedLooks())
@@ -25,3 +25,21 @@ def test_a_person_seen_clean_twice_and_blurred_five_times_is_one_performer(world
     assert all(set(world.stash.images[i].performer_ids) == {performer} for i in clean)
     assert all(set(world.stash.images[i].performer_ids) <= {performer} for i in blurred)
     assert len(world.compreface.subject_names()) == 1, "no subject founded by a degraded copy"
+
+
+def test_a_candidate_that_is_a_known_performer_as_a_group_joins_them_and_undo_takes_it_back(
+        world: TaskWorld) -> None:
+    known = enrol(world, "Known", 7)
+    looks = [world.stash.add_image(photo(look_of(7), size=150 + 10 * i, seed=20 + i)) for i in range(3)]
+    run = world.run("recognizeImagesHQ")
+    assert run.error is None, run.logs
+    assert created_performers(world) == [], "no second performer of the same person"
+    assert all(set(world.stash.images[i].performer_ids) == {known} for i in looks)
+    (joined,) = [a for a in person_aliases(world, known) if a != subject_of(world, known)]
+    assert person_of_subject(world, joined) == 7
+
+    undone = world.run("undoRun", runId=str(run.output["runId"]))
+    assert undone.error is None, undone.logs
+    assert person_aliases(world, known) == [subject_of(world, known)]
+    assert not any(world.stash.images[i].performer_ids for i in looks)
+    assert world.stash.performers.keys() == {known}
