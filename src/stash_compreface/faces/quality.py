@@ -1,19 +1,26 @@
 """Face quality gates.
 
-Two gates share one check: the high-quality gate decides whether a face may *create* a subject or
-become a new example (it must be big, sure, sharp and frontal, because a bad example poisons every
-later match), the low-quality gate decides whether a face is worth *matching* at all.
+Gates share one check: the high-quality gate decides whether a face may become a new example (it must
+be big, sure, sharp and frontal, because a bad example poisons every later match), the low-quality gate
+decides whether a face is worth *matching* at all, and the founding gate whether a face nobody matched may
+*found* a new person. Founding is stricter than learning: a degraded copy of a known person (mildly
+blurred, small, a sprite cell) often misses that person's clean subject yet matches the other degraded
+copies well, so if it could found a subject they would grow into a second performer of the same person.
+Such faces may still match and join a subject or a candidate; they never start one.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .models import Face, Pose
 
 # Sharpness is the Laplacian standard deviation of the aligned 112 px crop (quality.assess_face): sharp
 # portraits measure 28-44, a 2 px blur 14-21, a 4 px blur 6-9.
 SHARP_FOR_SUBJECT = 12.0
+SHARP_FOR_FOUNDING = 20.0  # clean portraits measure 23-44; motion blur, dark, tiny and sprite copies 4-20
+FOUNDING_SIZE_FACTOR = 1.5  # a founding face is at least 1.5x minFaceSize (96 px by default)
+MAX_YAW_FOR_FOUNDING = 25.0
 SHARP_FOR_MATCH = 5.0
 MAX_YAW_FOR_SUBJECT = 30.0
 MAX_PITCH_FOR_SUBJECT = 25.0
@@ -35,6 +42,14 @@ def subject_gate(min_face_size_px: int, min_confidence_score: float, min_quality
     """For creating subjects and adding examples."""
     return Gate("high-quality", min_face_size_px, min_confidence_score, SHARP_FOR_SUBJECT, MAX_YAW_FOR_SUBJECT,
                 MAX_PITCH_FOR_SUBJECT, min_quality_score)
+
+
+def founding_gate(subject: Gate) -> Gate:
+    """For a face that nobody matched to become a new subject (module docstring): the subject gate, sharper,
+    larger and more frontal."""
+    return replace(subject, name="founding", min_face_size_px=round(subject.min_face_size_px * FOUNDING_SIZE_FACTOR),
+                   min_sharpness=max(subject.min_sharpness, SHARP_FOR_FOUNDING),
+                   max_yaw=min(subject.max_yaw, MAX_YAW_FOR_FOUNDING))
 
 
 def match_gate(min_face_size_px: int, min_confidence_score: float, min_quality_score: float, *, relaxed: bool) -> Gate:

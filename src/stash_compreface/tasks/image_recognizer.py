@@ -49,17 +49,22 @@ class Policy:
     learn: bool
     track_sightings: bool
     performer_name: str = ""  # createPerformerFromImage: the name the user typed for the new performer
+    # A face nobody matched founds a candidate only through this gate (faces.quality.founding_gate); None:
+    # the subject gate is enough (createPerformerFromImage: the user chose the face).
+    found_gate: quality.Gate | None = None
 
 
 def policy_for(ctx: TaskContext, *, relaxed: bool, create: Create, learn: bool, track_sightings: bool) -> Policy:
     s = ctx.settings
+    subject_gate = quality.subject_gate(s.min_face_size_px, s.min_confidence_score, s.min_quality_score)
     return Policy(
         match_gate=quality.match_gate(s.min_face_size_px, s.min_confidence_score, s.min_processing_quality_score,
                                       relaxed=relaxed),
-        subject_gate=quality.subject_gate(s.min_face_size_px, s.min_confidence_score, s.min_quality_score),
+        subject_gate=subject_gate,
         create=create,
         learn=learn,
         track_sightings=track_sightings,
+        found_gate=quality.founding_gate(subject_gate),
     )
 
 
@@ -185,6 +190,11 @@ class ImageRecognizer:
         if not high_quality:
             return FaceReport(index, face, FaceStatus.UNMATCHED, f"not used for a new subject: {hq_why}",
                               similarity=similarity)
+        if self.policy.found_gate is not None and self.policy.create == "candidate":
+            founds, found_why = quality.check(face, measured, self.policy.found_gate)
+            if not founds:
+                return FaceReport(index, face, FaceStatus.UNMATCHED,
+                                  f"may join a known person, not found a new one: {found_why}", similarity=similarity)
         return self._new_subject(work, index, face)
 
     def _refused(self, work: _Work, subject: str) -> bool:

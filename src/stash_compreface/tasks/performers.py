@@ -21,6 +21,12 @@ performer again, or the user's deletion would be undone by every run), and a sub
 exists but no longer holds it (its alias removed) is unlinked and left for review instead of becoming a
 second performer. Retired subjects can still be named or merged by hand (``nameCandidate``,
 ``mergeIntoPerformer``), except rejected ones.
+
+Before a candidate seen often enough becomes a performer, its faces are compared with every subject as a
+group (``faces.clustering``): when they are a known performer's, the candidate joins that performer as one
+more ``Person …`` alias, its items linked, as ``mergeIntoPerformer`` would do, instead of becoming a second
+performer of the same person. The alias and the links are journalled as any others, so undoRun takes the
+merge back (the subject is a candidate again).
 """
 
 from __future__ import annotations
@@ -29,12 +35,16 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from ..errors import ItemError, SettingError
-from ..faces.matching import should_promote
+from ..errors import ItemError, MediaError, SettingError
+from ..faces.clustering import MAX_GROUP_FACES, group_owner
+from ..faces.matching import order_faces, should_promote
+from ..faces.models import SubjectMatch
 from ..faces.naming import person_alias, subject_name
+from ..faceservice import FaceServiceError
 from ..stash.models import ItemKind, ItemRef, Performer
 from ..stash.queries import person_performers
 from .context import TaskContext
+from .enrolment import RECHECK_MIN_PROBABILITY
 
 # Why a subject is retired (state.retired.reason).
 RETIRED_REJECTED = "rejected"  # rejectCandidate: its subject was deleted from the face service
@@ -157,7 +167,64 @@ class PerformerDirectory:
             ctx.debug(f"candidate {subject}: seen in {count} image(s) or scene(s), performer after "
                       f"{ctx.settings.min_faces_for_new_performer}")
             return Promotion(None, created=False)
-        return self.promote(subject, face_jpeg, gender)
+        with self._lock:
+            merged = self._join_owner(subject, face_jpeg)
+            return merged if merged is not None else self.promote(subject, face_jpeg, gender)
+
+    def _join_owner(self, subject: str, face_jpeg: bytes) -> Promotion | None:
+        """The candidate made one more subject of the performer its faces belong to as a group (module
+        docstring); None when they belong to nobody known (or it has a performer already)."""
+        ctx = self._ctx
+        if subject in self._planned or self.for_subject(subject) is not None:
+            return None
+        match = group_owner(self._group_faces(subject, face_jpeg), own=subject,
+                            min_similarity=ctx.settings.min_similarity, eligible=self._may_join)
+        if match is None:
+            return None
+        holder = self.for_subject(match.subject)
+        performer = ctx.stash.find_performer(holder) if holder is not None else None
+        if performer is None:
+            return None
+        ctx.info(f"candidate {subject}: its {match.faces} faces are {match.subject}'s as a group (mean "
+                 f"similarity {match.similarity:.2f}), so it joins performer {performer.id} ({performer.name}) "
+                 "instead of becoming a second performer of the same person")
+        if ctx.settings.dry_run:
+            self._planned.add(subject)
+            return Promotion(None, created=False)
+        self.hold(performer, subject)
+        self._link_sightings(subject, performer.id)
+        return Promotion(performer.id, created=False)
+
+    def _may_join(self, subject: str) -> bool:
+        """A subject a candidate may join: one performer holds it, and it is not retired."""
+        if self._ctx.state.retired.reason(subject) is not None:
+            return False
+        try:
+            return self.for_subject(subject) is not None
+        except AmbiguousSubject:
+            return False
+
+    def _group_faces(self, subject: str, face_jpeg: bytes) -> list[tuple[SubjectMatch, ...]]:
+        """The matches of the candidate's faces: the one that promotes it and its examples (the first
+        ``MAX_GROUP_FACES`` by id, so every run looks at the same ones)."""
+        service = self._ctx.face_service
+        crops = [face_jpeg]
+        try:
+            examples = sorted(service.list_examples(subject), key=lambda e: e.id)[:MAX_GROUP_FACES - 1]
+        except FaceServiceError as exc:
+            self._ctx.debug(f"candidate {subject}: its examples could not be listed: {exc}")
+            examples = []
+        for example in examples:
+            try:
+                crops.append(service.example_image(example.id))
+            except (FaceServiceError, MediaError) as exc:
+                self._ctx.debug(f"candidate {subject}: example {example.id} could not be read: {exc}")
+        faces = []
+        for crop in crops:
+            found = order_faces(service.recognize(crop, min_probability=RECHECK_MIN_PROBABILITY))
+            if found:
+                faces.append(found[0].matches)
+        return faces
 
     def promote(self, subject: str, face_jpeg: bytes, gender: str | None, *, name: str = "") -> Promotion:
         """Create (or find) the subject's performer and link every image and scene the candidate was seen in.

@@ -2,7 +2,8 @@
 
 Strangers in the background must not become performers (PRODUCT.md §3, no junk performers). So a person
 nobody matched becomes a candidate only when seen in ``CANDIDATE_MIN_FRAMES`` frames and their best face
-passes the high-quality gate (a bad first example poisons every later match); and a candidate becomes a
+passes the founding gate (a bad first example poisons every later match, and a degraded face would
+found a second person of someone known: faces.quality); and a candidate becomes a
 performer only once seen in ``minFacesForNewPerformer`` items, a scene counting as one item with images
 (the performer directory records the sightings and promotes). The subject itself is made as every mode
 makes one (``tasks/enrolment.py``: the search for the person just before, which skips what the user
@@ -52,7 +53,7 @@ class Candidates:
         refused for this scene); else the finding as it is, with the reason when it came close."""
         if finding.frames < CANDIDATE_MIN_FRAMES or best is None or best.crop is None:
             return finding
-        ok, why = quality.check(best.face, best.measured, self.options.candidate_gate)
+        ok, why = quality.check(best.face, best.measured, quality.founding_gate(self.options.candidate_gate))
         if not ok:
             return replace(finding, note=f"an unknown person in {finding.frames} frames, not a candidate: {why}")
         face = FaceCrop(f"a face of {scene.label}", best.crop, item=scene.ref)
