@@ -87,6 +87,8 @@ def library(tmp_path: Path) -> Iterator[tuple[TaskWorld, dict[str, dict[str, str
             "nameCandidate": {"subject": candidates[0], "name": "Dana"},
             "mergeIntoPerformer": {"subject": candidates[1], "performerId": alice},
             "rejectCandidate": {"subject": candidates[0]},
+            "mergeCandidates": {"subjects": candidates[:2]},
+            "candidateFaces": {"subjects": candidates[:2]},
             "assignFace": {"imageId": linked, "faceIndex": "0", "performerId": alice},
             "nameFace": {"imageId": linked, "faceIndex": "0", "name": "Erin"},
             "notThisFace": {"imageId": linked, "faceIndex": "0"},
