@@ -266,3 +266,27 @@ def test_review_data_reads_the_state_in_one_query_per_list_however_large(world: 
     assert len(data["runs"]) == review_data.RUNS_SHOWN
     assert [(r["linkCount"], len(r["links"])) for r in data["runs"][:2]] == [(36, 10), (35, 10)]
     assert data["runs"][0]["links"][0] == {"item": "image:0", "performers": [{"id": alice, "name": "Alice"}]}
+
+
+def test_the_faces_a_performer_was_learned_from_each_with_its_source_and_one_removed_then_undone(
+        world: TaskWorld) -> None:
+    alice = enrol(world, "Alice", 1)
+    image = world.stash.add_image(photo(1, size=220, seed=70))
+    assert world.run("recognizeImagesHQ").error is None
+    faces = world.run("performerFaces", performerId=alice).output["faces"]
+    (subject,) = world.stash.performers[alice].aliases
+    assert len(faces) == 2 and {f["subject"] for f in faces} == {subject}
+    assert {f["source"] for f in faces} == {None, f"image:{image}"}  # her own portrait, and the image
+    learned = next(f for f in faces if f["source"])
+    assert faces[0]["face"] and len(faces[0]["face"]) < 8000
+
+    run = world.run("removeFace", performerId=alice, subject=subject, exampleId=learned["exampleId"])
+    assert run.error is None and [f["exampleId"] for f in run.output["faces"]] != []
+    assert learned["exampleId"] not in {f["exampleId"] for f in run.output["faces"]}
+    assert world.compreface.example_count(subject) == 1
+    again = world.run("removeFace", performerId=alice, subject=subject, exampleId=learned["exampleId"])
+    assert again.error is not None and "removed already" in again.error
+
+    assert world.run("undoRun", runId=run.output["runId"]).error is None
+    assert world.compreface.example_count(subject) == 2  # the same face, added back
+    assert len(world.run("performerFaces", performerId=alice).output["faces"]) == 2

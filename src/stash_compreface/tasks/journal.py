@@ -17,7 +17,8 @@ Each kind, as stored, its class, what the run added, and the target it is filed 
 - ``example`` :class:`ExampleAdded`: an example learned by the task's face engine (the item it came from);
 - ``copied_example`` :class:`ExampleCopied`: an example copied into the other engine (the subject);
 - ``retired`` :class:`CandidateRetired`: a candidate rejected or merged away, kept (the subject);
-- ``merged`` :class:`SubjectMerged`: a candidate's faces and sightings moved into another (the subject).
+- ``merged`` :class:`SubjectMerged`: a candidate's faces and sightings moved into another (the subject);
+- ``example_removed`` :class:`ExampleRemoved`: a face removed from a subject, its bytes kept (the subject).
 
 The undo rules (:class:`Undo`): exactly what the run added is removed (bulk REMOVE of its ids), so the
 user's later edits stay. A performer the run created is deleted only while it still looks as the run left
@@ -417,6 +418,45 @@ class SubjectMerged(Entry):
 KINDS.update({cls.KIND: cls for cls in (CandidateRetired, SubjectMerged)})
 
 
+@dataclass(frozen=True, kw_only=True)
+class ExampleRemoved(Entry):
+    """A face the user removed from the faces a subject was learned from (removeFace, the performer page). The
+    example's own bytes are kept here (``image``, base64), since neither engine can bring a deleted example
+    back: undoRun adds them again to the ``engine`` they were in (a new example id, the same face)."""
+
+    KIND = "example_removed"
+    subject: str
+    example_id: str
+    engine: str
+    image: str
+    item: ItemRef | None = None
+
+    @property
+    def target(self) -> str:
+        return self.subject
+
+    def detail(self) -> dict[str, Any]:
+        return _compact(example_id=self.example_id, engine=self.engine, image=self.image,
+                        item=None if self.item is None else str(self.item))
+
+    @classmethod
+    def parse(cls, target: str, detail: Mapping[str, Any]) -> Self:
+        item = detail.get("item")
+        return cls(subject=target, example_id=str(detail["example_id"]), engine=str(detail["engine"]),
+                   image=str(detail["image"]), item=ItemRef.parse(str(item)) if item else None)
+
+    def revert(self, undo: Undo) -> None:
+        import base64
+
+        undo.writes.copy_example(self.subject, base64.b64decode(self.image), into=undo.engine(self.engine),
+                                 engine=self.engine, direction="restore", source_id=self.example_id,
+                                 new_subject=False)
+        undo.counts["examplesRestored"] += 1
+
+
+KINDS[ExampleRemoved.KIND] = ExampleRemoved
+
+
 def encode(entry: Entry) -> tuple[str, str, str]:
     """``(kind, target, detail)`` as stored."""
     return entry.KIND, entry.target, json.dumps(entry.detail(), separators=(",", ":"), sort_keys=True)
@@ -534,6 +574,13 @@ class Journal:
                  for target, detail in self._runs.entries_at(ExampleAdded.KIND, str(item))]
         return [e for e in found if e.subject.casefold() in wanted]
 
+    def example_sources(self, subjects: Iterable[str]) -> dict[str, ItemRef | None]:
+        """Where each example of ``subjects`` came from, by example id (None: a performer's own image), as the
+        runs not undone recorded it; an example no journalled run added is absent."""
+        rows = self._runs.entries_about(ExampleAdded.KIND, "subject", list(subjects))
+        found = [ExampleAdded.parse(target, json.loads(detail)) for target, detail in rows]
+        return {e.example_id: e.item for e in found if e.example_id}
+
     def created_name(self, performer_id: str) -> str | None:
         """The name a run (undone or not) created ``performer_id`` under; None when no journalled run did (or
         its entries were trimmed)."""
@@ -555,6 +602,6 @@ class Journal:
         self._runs.mark_undone(run_id)
 
 
-__all__ = ["KINDS", "AliasAdded", "CandidateRetired", "Entry", "ExampleAdded", "ExampleCopied", "Journal", "Linked",
-           "PerformerCreated", "PerformerSeen", "PerformerTagged", "RunRecord", "SubjectMerged", "Tagged", "Undo",
-           "decode", "encode", "on_item"]
+__all__ = ["KINDS", "AliasAdded", "CandidateRetired", "Entry", "ExampleAdded", "ExampleCopied", "ExampleRemoved",
+           "Journal", "Linked", "PerformerCreated", "PerformerSeen", "PerformerTagged", "RunRecord", "SubjectMerged",
+           "Tagged", "Undo", "decode", "encode", "on_item"]
