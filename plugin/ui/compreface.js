@@ -1113,6 +1113,106 @@
     return React.createElement("div", { ref, className: "cf-review-root" });
   }
 
+  // ---------------------------------------------------------------- the performer page
+
+  /** The faces the plugin learned a performer from (performerFaces), each with the item it came from and
+   * "Remove this face" (removeFace: one run, with Undo right there). Stash v0.30.1 lets plugins patch
+   * PerformerPage but not its tab list, so this is a "Faces" section under the page's tabs, loaded when
+   * the user opens it (a process and the face service per look, as the image page's Faces). */
+  class PerformerFacesView extends Panel {
+    constructor(performerId, root) {
+      super();
+      this.performerId = performerId;
+      this.status = el("span", { class: "cf-status", role: "status", "aria-live": "polite" });
+      this.alert = el("div", { class: "alert alert-danger cf-banner", role: "alert" });
+      this.alert.hidden = true;
+      this.grid = el("div", { class: "cf-grid cf-performer-faces-grid", role: "list", "aria-label": "Learned faces" });
+      this.button = el("button", { class: "btn btn-secondary cf-performer-faces-button", type: "button",
+                                   text: "Faces learned", "aria-expanded": "false", onclick: () => this.load() });
+      this.panel = el("section", { class: "cf-panel cf-performer-faces", "aria-label": "Faces learned" },
+                      this.button, this.status, this.alert, this.grid);
+      root.replaceChildren(this.panel);
+    }
+
+    load() {
+      return this.act("Reading the faces", async () => {
+        this.show(await runMode("performerFaces", { performerId: this.performerId }));
+        this.button.setAttribute("aria-expanded", "true");
+        return this.faces.length ? `${plural(this.faces.length, "face")} learned` : "No face learned yet";
+      }, true);
+    }
+
+    /** A failed read says why, with Retry and the way to the plugin's settings. */
+    async act(what, work, look) {
+      const done = await super.act(what, work, look);
+      if (this.pendingUndo) {  // after the status line says what was done
+        this.status.append(" ", el("button", { class: "btn btn-warning btn-sm cf-undo", type: "button", text: "Undo",
+                                               onclick: ((runId) => () => this.undo(runId))(this.pendingUndo) }));
+        this.pendingUndo = null;
+      }
+      this.alert.hidden = done !== false || !this.status.classList.contains("cf-error");
+      if (!this.alert.hidden) {
+        this.alert.replaceChildren(el("span", { text: `${this.status.textContent}. ` }),
+          el("button", { class: "btn btn-sm btn-light cf-retry", type: "button", text: "Retry",
+                         onclick: () => this.load() }), " ",
+          appLink({ class: "alert-link cf-settings-link", href: `${BASE}settings?tab=plugins`, text: "Plugin settings" }));
+      }
+      return done;
+    }
+
+    show(output) {
+      this.faces = (output && output.faces) || [];
+      this.grid.replaceChildren(...this.faces.map((f) => this.card(f)));
+    }
+
+    card(f) {
+      const where = f.source ? itemLink(f.source) : el("span", { text: "the performer's image or an earlier run" });
+      return el("div", { class: "card grid-card cf-card cf-face-card", role: "listitem", "data-example": f.exampleId },
+        el("img", { class: "cf-crop", alt: `A face of ${f.subject}`, src: `data:image/jpeg;base64,${f.face}` }),
+        el("div", { class: "card-section cf-card-body" },
+          el("div", { class: "cf-seen" }, "from ", where),
+          el("button", { class: "btn btn-danger btn-sm cf-remove-face", type: "button", text: "Remove this face",
+                         onclick: () => this.remove(f) })));
+    }
+
+    remove(f) {
+      return this.act("Removing the face", async () => {
+        const out = await runMode("removeFace", { performerId: this.performerId, subject: f.subject,
+                                                  exampleId: f.exampleId });
+        this.show(out);
+        this.pendingUndo = out.runId;
+        return "Face removed: it no longer makes this performer match";
+      });
+    }
+
+    undo(runId) {
+      return this.act("Putting the face back", async () => {
+        await runMode("undoRun", { runId: String(runId) });
+        this.show(await runMode("performerFaces", { performerId: this.performerId }));
+        return "Face put back";
+      });
+    }
+  }
+
+  /** Under Stash's performer page (PluginApi.patch.after("PerformerPage")): the faces section. */
+  function PerformerFaces(props) {
+    const R = api.React;
+    const ref = R.useRef(null);
+    const id = props.performer && props.performer.id;
+    R.useEffect(() => {
+      if (ref.current && id) new PerformerFacesView(id, ref.current);
+    }, [id]);
+    return R.createElement("div", { ref, className: "cf-performer-faces-root" });
+  }
+
+  function performerPage(...args) {
+    const props = args[0];
+    const result = args[args.length - 1];
+    const R = api.React;
+    return R.createElement(R.Fragment, null, result,
+                           R.createElement(PerformerFaces, { performer: props.performer, key: "cf-faces" }));
+  }
+
   // ---------------------------------------------------------------- mounting on navigation
 
   // Each page the plugin adds to: its path, the element to wait for (Stash renders the page after the
@@ -1173,6 +1273,7 @@
   const api = window.PluginApi;
   if (api && api.React && api.register && api.register.route) api.register.route(REVIEW_PATH, ReviewPage);
   if (api && api.React && api.patch && api.patch.before) api.patch.before("MainNavBar.UtilityItems", navEntry);
+  if (api && api.React && api.patch && api.patch.after) api.patch.after("PerformerPage", performerPage);
   if (api && api.Event && api.Event.addEventListener) {
     api.Event.addEventListener("stash:location", (e) => mount(e.detail.data.location.pathname));
   }
