@@ -53,7 +53,8 @@ EXPECTED_TASKS: dict[str, dict[str, str]] = {
 # the UI plugin runs them with runPluginOperation and the CLI with --arg.
 EXPECTED_OPERATIONS = {"identifyImage", "createPerformerFromImage", "identifyScene", "identifyGallery", "rejectMatch",
                        "confirmMatch", "undoRun", "nameCandidate", "mergeIntoPerformer", "rejectCandidate",
-                       "reviewData", "assignFace", "nameFace", "notThisFace"}
+                       "reviewData", "assignFace", "nameFace", "notThisFace",
+                       "candidateFaces", "mergeCandidates", "performerFaces", "removeFace"}
 # PRODUCT.md §4 with the types the brief fixes (an oracle independent of the settings table), less
 # verificationApiKey, which no task ever used (issue 15): a saved value is ignored.
 EXPECTED_SETTINGS = {

@@ -54,12 +54,21 @@
 
   /** Stash's own panels (an item's performers and tags) read its Apollo cache, which the plugin's writes
    * bypass: after each action the queries on screen are fetched again, so they show the truth at once. */
-  async function refreshStash() {
+  async function refreshStash(options) {
     const api = window.PluginApi;
     const service = api && api.utils && api.utils.StashService;
     const client = service && service.getClient && service.getClient();
     if (!client || !client.refetchQueries) return;
     try {
+      // From the review page no item is on screen: what Stash holds of items and performers is forgotten, so
+      // the pages the user goes to next are read again instead of shown from the cache.
+      if (options && options.evict && client.cache && client.cache.evict) {
+        for (const fieldName of ["findImage", "findImages", "findScene", "findScenes", "findPerformer",
+                                 "findPerformers", "findGallery", "findGalleries"]) {
+          client.cache.evict({ id: "ROOT_QUERY", fieldName });
+        }
+        client.cache.gc();
+      }
       await client.refetchQueries({ include: "active" });
     } catch (e) {
       console.warn("CompreFace: Stash's panels could not be refreshed", e);
@@ -686,6 +695,7 @@
   // ---------------------------------------------------------------- the review page
 
   const REVIEW_PATH = "/plugin/compreface/review";
+  const PAGE = 40;  // candidates per page, from the server (reviewData offset/limit)
 
   /** A sighting or link as the plugin names it (image:12, scene:3), linking to its page. */
   function itemLink(ref) {
@@ -697,105 +707,397 @@
     return new Date(seconds * 1000).toLocaleString();
   }
 
-  /** Candidates to name, merge or reject, and recent runs to undo; everything reloads after each action. */
+  function plural(n, word) {
+    return `${n.toLocaleString()} ${word}${n === 1 ? "" : "s"}`;
+  }
+
+  /** Unknown people as a grid of face cards, a page of 40 at a time, the most seen first; select some and
+   * Name them (one performer), Merge them into a performer, Merge them together (one unknown person) or
+   * Reject them, each one run that updates only its cards (typed names and selections elsewhere stay). Faces
+   * come for the cards on screen only (candidateFaces); when the face service is down the page still works
+   * from the local state, with placeholders and a banner. Recent runs below, each undoable. */
   class ReviewView extends Panel {
     constructor(root) {
       super();
       this.root = root;
-      this.status = el("p", { class: "cf-status", role: "status" });
-      this.candidates = el("ul", { class: "cf-candidates" });
+      this.offset = 0;
+      this.count = 0;
+      this.cards = [];  // this page's candidates, as reviewData listed them (seen updated by merges)
+      this.selected = new Set();
+      this.drafts = new Map();  // subject -> typed name, kept across redraws
+      this.faces = new Map();  // subject -> base64 JPEG, or null: none
+      this.asked = new Set();  // subjects whose face was asked (or is being asked)
+      this.wanted = [];  // subjects on screen whose face is not asked yet
+      this.runsData = [];
+      this.status = el("p", { class: "cf-status", role: "status", "aria-live": "polite" });
+      this.banner = el("div", { class: "alert alert-danger cf-banner", role: "alert" });
+      this.banner.hidden = true;
+      this.grid = el("div", { class: "cf-grid", role: "list", "aria-label": "Candidates" });
+      this.pager = el("nav", { class: "cf-pager", "aria-label": "Candidate pages" });
+      this.bar = this.bulkBar();
       this.runs = el("ul", { class: "cf-runs" });
       this.panel = el("div", { class: "cf-review" },
-                      el("h2", { text: "Faces to review" }), this.status,
-                      el("h3", { text: "Candidates" }), this.candidates,
-                      el("h3", { text: "Recent runs" }), this.runs);
+                      el("h2", { text: "Faces to review" }), this.status, this.banner, this.bar, this.grid,
+                      this.pager, el("h3", { text: "Recent runs" }), this.runs);
       root.replaceChildren(this.panel);
-      this.load();
+      this.observer = "IntersectionObserver" in window
+        ? new IntersectionObserver((entries) => this.onVisible(entries), { rootMargin: "200px" }) : null;
+      this.load(0);
     }
 
-    afterAction() {
-      return this.refresh();  // every action changes what the page lists
+    // -- reading
+
+    load(offset) {
+      return this.act("Loading", async () => {
+        await this.fetchPage(offset);
+        if (!this.opened) {
+          this.opened = true;
+          if (window.performance && performance.mark) performance.mark("compreface:review-open");
+        }
+        return () => this.summary();
+      }, true);
     }
 
-    load() {
-      return this.act("Loading", async () => () => {
-        const n = this.data.candidateCount ?? this.data.candidates.length;
-        return `${n} candidate${n === 1 ? "" : "s"}`;
+    summary() {
+      if (!this.count) return "No candidates";
+      const last = Math.min(this.offset + this.cards.length, this.count);
+      return `${plural(this.count, "candidate")}` + (this.count > PAGE ? `, ${this.offset + 1}–${last} shown` : "");
+    }
+
+    /** One page of candidates (and, on the first, the recent runs), drawn; typed names and selection stay. */
+    async fetchPage(offset) {
+      const data = await runMode("reviewData", { offset: String(offset), limit: String(PAGE) });
+      this.offset = offset;
+      this.count = data.candidateCount || 0;
+      this.cards = data.candidates || [];
+      if (data.runs) this.runsData = data.runs;
+      this.render();
+    }
+
+    render() {
+      if (this.observer) this.observer.disconnect();
+      this.grid.replaceChildren(...this.cards.map((c) => this.card(c)));
+      if (!this.cards.length) this.grid.append(el("p", { class: "cf-none", text: "No candidates" }));
+      this.renderPager();
+      this.renderBar();
+      this.runs.replaceChildren(...this.runsData.map((r) => this.runRow(r)));
+      prunePortals();
+    }
+
+    renderPager() {
+      const pages = Math.max(1, Math.ceil(this.count / PAGE));
+      const page = Math.floor(this.offset / PAGE) + 1;
+      const prev = el("button", { class: "btn btn-secondary cf-prev", type: "button", text: "Previous",
+                                  onclick: () => this.load(Math.max(0, this.offset - PAGE)) });
+      const next = el("button", { class: "btn btn-secondary cf-next", type: "button", text: "Next",
+                                  onclick: () => this.load(this.offset + PAGE) });
+      prev.disabled = page <= 1;
+      next.disabled = page >= pages;
+      this.pager.replaceChildren(prev, el("span", { class: "cf-page", text: `Page ${page} of ${pages}` }), next);
+      this.pager.hidden = pages <= 1;
+    }
+
+    card(c) {
+      const crop = this.cropOf(c.subject);
+      const check = el("input", { type: "checkbox", class: "cf-select", "aria-label": `Select ${c.subject}`,
+                                  onchange: (e) => this.select(c.subject, e.target.checked) });
+      check.checked = this.selected.has(c.subject);
+      const name = nameField(`Name for ${c.subject}`, (typed) => this.name([c.subject], typed));
+      name.value = this.drafts.get(c.subject) || "";
+      name.addEventListener("input", () => this.drafts.set(c.subject, name.value));
+      const links = c.items.map(itemLink);
+      const seen = el("div", { class: "cf-seen" }, `seen in ${plural(c.seen, "item")}: `,
+                      ...links.flatMap((a, i) => (i ? [", ", a] : [a])), c.seen > links.length ? ", …" : "");
+      const card = el("div", { class: `card grid-card cf-card${check.checked ? " cf-selected" : ""}`, role: "listitem",
+                               "data-subject": c.subject },
+        el("label", { class: "cf-card-select" }, check, crop),
+        el("div", { class: "card-section cf-card-body" },
+          el("h5", { class: "card-section-title cf-subject", text: c.subject }), seen,
+          el("div", { class: "cf-card-actions" }, name,
+            el("button", { class: "btn btn-success btn-sm cf-name-button", type: "button", text: "Name",
+                           onclick: () => this.name([c.subject], name.value.trim()) }),
+            el("button", { class: "btn btn-danger btn-sm cf-reject-candidate", type: "button", text: "Reject",
+                           onclick: () => this.reject([c.subject]) }))));
+      if (this.observer) this.observer.observe(card);
+      else this.want(c.subject);
+      return card;
+    }
+
+    /** The card's face: known, a placeholder while it comes, or "?" when there is none. */
+    cropOf(subject) {
+      const face = this.faces.get(subject);
+      if (face) return el("img", { class: "cf-crop", alt: subject, src: `data:image/jpeg;base64,${face}` });
+      return el("span", { class: `cf-crop cf-no-crop${this.faces.has(subject) ? "" : " cf-loading"}`,
+                          "aria-hidden": "true", text: this.faces.has(subject) ? "?" : "" });
+    }
+
+    // -- faces of the cards on screen
+
+    onVisible(entries) {
+      for (const entry of entries) {
+        if (!entry.isIntersecting) continue;
+        this.observer.unobserve(entry.target);
+        this.want(entry.target.dataset.subject);
+      }
+    }
+
+    want(subject) {
+      if (this.faces.has(subject) || this.asked.has(subject)) return;
+      this.asked.add(subject);
+      this.wanted.push(subject);
+      if (!this.faceTimer) this.faceTimer = setTimeout(() => this.fetchFaces(), 30);
+    }
+
+    /** One candidateFaces call for the cards that came into view (one more when more came meanwhile). */
+    async fetchFaces() {
+      this.faceTimer = null;
+      if (this.fetching || !this.wanted.length) return;
+      const subjects = this.wanted.splice(0, PAGE);
+      this.fetching = true;
+      try {
+        const out = await runMode("candidateFaces", { subjects });
+        for (const subject of subjects) {
+          const face = out.faces ? out.faces[subject] : null;
+          if (out.faceServiceError && !face) {
+            this.asked.delete(subject);  // asked again on Retry
+            continue;
+          }
+          this.faces.set(subject, face || null);
+          this.redrawCrop(subject);
+        }
+        this.showBanner(out.faceServiceError);
+      } catch (e) {
+        for (const subject of subjects) this.asked.delete(subject);
+        this.showBanner(e.message);
+      } finally {
+        this.fetching = false;
+        if (this.wanted.length) this.fetchFaces();
+      }
+    }
+
+    redrawCrop(subject) {
+      const card = this.cardOf(subject);
+      const old = card && card.querySelector(".cf-crop");
+      if (old) old.replaceWith(this.cropOf(subject));
+    }
+
+    /** The face service is down (or not set up): the cards stay, with placeholders; Retry asks again. */
+    showBanner(error) {
+      this.banner.hidden = !error;
+      if (!error) return this.banner.replaceChildren();
+      const settings = appLink({ class: "alert-link cf-settings-link", href: `${BASE}settings?tab=plugins`,
+                                 text: "plugin settings" });
+      this.banner.replaceChildren(
+        el("span", { text: `Faces cannot be shown: ${error}. Naming, merging and rejecting still work; check the ` }),
+        settings, el("span", { text: ". " }),
+        el("button", { class: "btn btn-sm btn-light cf-retry", type: "button", text: "Retry",
+                       onclick: () => this.retryFaces() }));
+    }
+
+    retryFaces() {
+      this.showBanner(null);
+      for (const c of this.cards) this.want(c.subject);
+    }
+
+    // -- selection and the bulk bar
+
+    bulkBar() {
+      this.count_ = el("span", { class: "cf-selected-count" });
+      this.all = el("input", { type: "checkbox", class: "cf-select-all", "aria-label": "Select every card on this page",
+                               onchange: (e) => this.selectAll(e.target.checked) });
+      this.bulkName = el("input", { class: "form-control text-input cf-bulk-name", type: "text", placeholder: "Name",
+                                    "aria-label": "Name for the selected candidates",
+                                    onkeydown: (e) => {
+                                      if (e.key === "Enter") {
+                                        e.preventDefault();
+                                        this.name([...this.selected], this.bulkName.value.trim());
+                                      }
+                                    } });
+      this.bulkButtons = {
+        name: el("button", { class: "btn btn-success cf-bulk-name-button", type: "button", text: "Name",
+                             onclick: () => this.name([...this.selected], this.bulkName.value.trim()) }),
+        together: el("button", { class: "btn btn-primary cf-merge-together", type: "button", text: "Merge together",
+                                 title: "The selected candidates are one person",
+                                 onclick: () => this.mergeTogether([...this.selected]) }),
+        reject: el("button", { class: "btn btn-danger cf-bulk-reject", type: "button", text: "Reject",
+                               onclick: () => this.reject([...this.selected]) }),
+      };
+      this.merger = performerPicker("Merge the selected candidates into a performer",
+                                    (p) => this.merge([...this.selected], p));
+      return el("div", { class: "cf-bulk-bar", role: "toolbar", "aria-label": "Selected candidates" },
+        el("label", { class: "cf-select-all-label" }, this.all, " All on this page"), this.count_,
+        this.bulkName, this.bulkButtons.name, this.merger, this.bulkButtons.together, this.bulkButtons.reject);
+    }
+
+    renderBar() {
+      const n = this.selected.size;
+      this.count_.textContent = `${n} selected`;
+      this.all.checked = this.cards.length > 0 && this.cards.every((c) => this.selected.has(c.subject));
+      if (this.busy) return;
+      this.bulkButtons.name.disabled = n === 0;
+      this.bulkButtons.reject.disabled = n === 0;
+      this.bulkButtons.together.disabled = n < 2;
+      this.bar.classList.toggle("cf-none-selected", n === 0);
+    }
+
+    select(subject, on) {
+      if (on) this.selected.add(subject);
+      else this.selected.delete(subject);
+      const card = this.cardOf(subject);
+      if (card) card.classList.toggle("cf-selected", on);
+      this.renderBar();
+    }
+
+    selectAll(on) {
+      for (const c of this.cards) {
+        this.select(c.subject, on);
+        const box = this.cardOf(c.subject) && this.cardOf(c.subject).querySelector(".cf-select");
+        if (box) box.checked = on;
+      }
+    }
+
+    cardOf(subject) {
+      return [...this.grid.children].find((card) => card.dataset.subject === subject) || null;
+    }
+
+    setBusy(busy) {
+      super.setBusy(busy);
+      if (!busy) this.renderBar();
+    }
+
+    // -- actions: each one run, updating only its cards
+
+    /** The cards of ``subjects`` leave the page (named, merged or rejected); the others stay as typed. */
+    drop(subjects) {
+      for (const subject of subjects) {
+        const card = this.cardOf(subject);
+        if (card) card.remove();
+        this.selected.delete(subject);
+        this.drafts.delete(subject);
+      }
+      const gone = new Set(subjects);
+      const before = this.cards.length;
+      this.cards = this.cards.filter((c) => !gone.has(c.subject));
+      this.count = Math.max(0, this.count - (before - this.cards.length));
+      if (!this.cards.length) this.grid.replaceChildren(el("p", { class: "cf-none", text: "No candidates" }));
+      this.renderPager();
+      this.renderBar();
+      prunePortals();
+    }
+
+    /** The action's run, at the top of the recent runs with its Undo (no reload of the list). */
+    addRun(out, mode) {
+      if (!out || !out.runId) return;
+      this.runsData = [{ runId: out.runId, mode, started_at: Date.now() / 1000, undone: false, writes: 1,
+                         linkCount: 0, links: [] }, ...this.runsData.filter((r) => r.runId !== out.runId)];
+      this.runs.replaceChildren(...this.runsData.map((r) => this.runRow(r)));
+    }
+
+    async refreshStashPanels() {
+      await refreshStash({ evict: true });  // Stash's pages read again when the user goes to them
+    }
+
+    bulk(subjects, what, work) {
+      if (!subjects.length) return this.say("Select a candidate first", true);
+      return this.act(what, async () => {
+        const message = await work();
+        await this.refreshStashPanels();
+        return message;
       });
     }
 
-    async refresh() {
-      this.data = await runMode("reviewData", {});
-      this.candidates.replaceChildren(...this.data.candidates.map((c) => this.candidateRow(c)));
-      if (!this.data.candidates.length) this.candidates.append(el("li", { text: "No candidates" }));
-      const hidden = (this.data.candidateCount || 0) - this.data.candidates.length;  // the most seen are listed
-      if (hidden > 0) this.candidates.append(el("li", { class: "cf-more", text: `and ${hidden} more` }));
-      this.runs.replaceChildren(...this.data.runs.map((r) => this.runRow(r)));
+    name(subjects, name) {
+      if (this.busy) return false;
+      if (!name) return this.say("Type a name first", true);
+      return this.bulk(subjects, `Naming ${subjects.length === 1 ? subjects[0] : plural(subjects.length, "candidate")}`,
+                       async () => {
+        const out = await runMode("nameCandidate", { subjects, name });
+        this.drop(out.subjects || subjects);
+        if (subjects.length > 1) this.bulkName.value = "";
+        this.addRun(out, "nameCandidate");
+        const from = subjects.length === 1 ? subjects[0] : plural(subjects.length, "candidate");
+        return `${out.performer.name} created from ${from}: ${plural(out.linkedImages, "image")}, ` +
+          `${plural(out.linkedScenes, "scene")} linked`;
+      });
     }
 
-    candidateRow(c) {
-      const name = nameField(`Name for ${c.subject}`, (typed) => this.name(c.subject, typed));
-      const crop = c.crop ? el("img", { class: "cf-crop", alt: c.subject, src: `data:image/jpeg;base64,${c.crop}` })
-                          : el("span", { class: "cf-crop cf-no-crop", text: "?" });
-      // Each sighting links to its page, to look before naming.
-      const links = c.items.map(itemLink);
-      const seen = el("span", { class: "cf-seen" }, `seen in ${c.seen} item${c.seen === 1 ? "" : "s"}: `,
-                      ...links.flatMap((a, i) => (i ? [", ", a] : [a])));
-      return el("li", { class: "cf-candidate", "data-subject": c.subject }, crop,
-        el("div", { class: "cf-candidate-info" }, el("strong", { text: c.subject }), seen),
-        name,
-        el("button", { class: "btn btn-success cf-name-button", type: "button", text: "Name",
-                       onclick: () => this.name(c.subject, name.value.trim()) }),
-        performerPicker(`Merge ${c.subject} into a performer`, (p) => this.merge(c.subject, p)),
-        el("button", { class: "btn btn-danger cf-reject-candidate", type: "button", text: "Reject",
-                       onclick: () => this.reject(c.subject) }));
+    merge(subjects, performer) {
+      return this.bulk(subjects, `Merging into ${performer.name}`, async () => {
+        const out = await runMode("mergeIntoPerformer", { subjects, performerId: performer.id });
+        this.drop(out.subjects || subjects);
+        this.addRun(out, "mergeIntoPerformer");
+        return `${subjects.length === 1 ? subjects[0] : plural(subjects.length, "candidate")} merged into ` +
+          out.performer.name;
+      });
+    }
+
+    mergeTogether(subjects) {
+      if (subjects.length < 2) return this.say("Select two or more candidates to merge together", true);
+      return this.bulk(subjects, `Merging ${plural(subjects.length, "candidate")} together`, async () => {
+        const out = await runMode("mergeCandidates", { subjects });
+        this.drop(out.merged);
+        const keeper = this.cards.find((c) => c.subject === out.subject);
+        if (keeper) {
+          keeper.seen = out.seen;
+          const card = this.cardOf(keeper.subject);
+          if (card) card.replaceWith(this.card(keeper));
+          this.select(keeper.subject, false);
+        }
+        this.addRun(out, "mergeCandidates");
+        return `${out.merged.join(", ")} merged into ${out.subject}: seen in ${plural(out.seen, "item")}`;
+      });
+    }
+
+    reject(subjects) {
+      return this.bulk(subjects, `Rejecting ${subjects.length === 1 ? subjects[0] : plural(subjects.length, "candidate")}`,
+                       async () => {
+        const out = await runMode("rejectCandidate", { subjects });
+        this.drop(out.subjects || subjects);
+        this.addRun(out, "rejectCandidate");
+        return `${subjects.length === 1 ? subjects[0] : plural(subjects.length, "candidate")} rejected: ` +
+          `${subjects.length === 1 ? "it never becomes" : "they never become"} a performer (Undo brings ` +
+          `${subjects.length === 1 ? "it" : "them"} back)`;
+      });
     }
 
     runRow(r) {
-      const text = `#${r.runId} ${r.mode}, ${when(r.started_at)}, ${r.writes} write${r.writes === 1 ? "" : "s"}`;
+      const text = `#${r.runId} ${r.mode}, ${when(r.started_at)}` +
+        (r.writes ? `, ${plural(r.writes, "write")}` : "");
       // The run's first automatic links, each with its own "not this person".
       const links = (r.links || []).flatMap((link) => link.performers.map((p) => el("li", { class: "cf-run-link" },
         itemLink(link.item), ` → ${p.name || `performer ${p.id} (deleted)`} `,
         p.name ? el("button", { class: "btn btn-danger btn-sm cf-reject", type: "button", text: "Not this person",
                                 onclick: () => this.notThisPerson(link.item, p) }) : null)));
-      const more = r.linkCount > r.links.length ? el("li", { text: `and ${r.linkCount - r.links.length} more` }) : null;
+      const more = r.linkCount > (r.links || []).length
+        ? el("li", { text: `and ${r.linkCount - r.links.length} more` }) : null;
       return el("li", { class: "cf-run", "data-run": String(r.runId) }, el("span", { text }),
         r.undone ? el("span", { class: "cf-undone", text: "undone" })
-                 : el("button", { class: "btn btn-warning cf-undo", type: "button", text: "Undo",
+                 : el("button", { class: "btn btn-warning btn-sm cf-undo", type: "button", text: "Undo",
                                   onclick: () => this.undo(r.runId) }),
         links.length ? el("ul", { class: "cf-run-links" }, ...links, more) : null);
     }
 
     notThisPerson(ref, performer) {
       const [kind, id] = ref.split(":");
-      return this.notIn({ [`${kind}Id`]: id }, performer, `${kind} ${id}`);
-    }
-
-    name(subject, name) {
-      if (!name) return this.say("Type a name first", true);
-      return this.act(`Naming ${subject}`, async () => {
-        const out = await runMode("nameCandidate", { subject, name });
-        return `${out.performer.name} created from ${subject}: ${out.linkedImages} images, ${out.linkedScenes} scenes linked`;
+      return this.act(`Not ${performer.name}`, async () => {
+        await runMode("rejectMatch", { performerId: performer.id, [`${kind}Id`]: id });
+        await this.refreshStashPanels();
+        for (const r of this.runsData) {
+          r.links = (r.links || []).filter((l) => !(l.item === ref && l.performers.some((p) => p.id === performer.id)));
+        }
+        this.runs.replaceChildren(...this.runsData.map((r) => this.runRow(r)));
+        return `${performer.name} removed from ${kind} ${id} and will not be linked to it again`;
       });
     }
 
-    merge(subject, performer) {
-      return this.act(`Merging ${subject} into ${performer.name}`, async () => {
-        const out = await runMode("mergeIntoPerformer", { subject, performerId: performer.id });
-        return `${subject} merged into ${out.performer.name}`;
-      });
-    }
-
-    reject(subject) {
-      return this.act(`Rejecting ${subject}`, async () => {
-        await runMode("rejectCandidate", { subject });
-        return `${subject} rejected: it never becomes a performer`;
-      });
-    }
-
+    /** Undo: the run is reverted, and this page of candidates read again (what came back shows; typed names
+     * and selections of the cards that stayed are kept). */
     undo(runId) {
       return this.act(`Undoing run ${runId}`, async () => {
         await runMode("undoRun", { runId: String(runId) });
+        await this.refreshStashPanels();
+        for (const r of this.runsData) if (r.runId === runId) r.undone = true;
+        await this.fetchPage(this.offset);
         return `Run ${runId} undone`;
       });
     }
@@ -809,6 +1111,106 @@
       if (ref.current) new ReviewView(ref.current);
     }, []);
     return React.createElement("div", { ref, className: "cf-review-root" });
+  }
+
+  // ---------------------------------------------------------------- the performer page
+
+  /** The faces the plugin learned a performer from (performerFaces), each with the item it came from and
+   * "Remove this face" (removeFace: one run, with Undo right there). Stash v0.30.1 lets plugins patch
+   * PerformerPage but not its tab list, so this is a "Faces" section under the page's tabs, loaded when
+   * the user opens it (a process and the face service per look, as the image page's Faces). */
+  class PerformerFacesView extends Panel {
+    constructor(performerId, root) {
+      super();
+      this.performerId = performerId;
+      this.status = el("span", { class: "cf-status", role: "status", "aria-live": "polite" });
+      this.alert = el("div", { class: "alert alert-danger cf-banner", role: "alert" });
+      this.alert.hidden = true;
+      this.grid = el("div", { class: "cf-grid cf-performer-faces-grid", role: "list", "aria-label": "Learned faces" });
+      this.button = el("button", { class: "btn btn-secondary cf-performer-faces-button", type: "button",
+                                   text: "Faces learned", "aria-expanded": "false", onclick: () => this.load() });
+      this.panel = el("section", { class: "cf-panel cf-performer-faces", "aria-label": "Faces learned" },
+                      this.button, this.status, this.alert, this.grid);
+      root.replaceChildren(this.panel);
+    }
+
+    load() {
+      return this.act("Reading the faces", async () => {
+        this.show(await runMode("performerFaces", { performerId: this.performerId }));
+        this.button.setAttribute("aria-expanded", "true");
+        return this.faces.length ? `${plural(this.faces.length, "face")} learned` : "No face learned yet";
+      }, true);
+    }
+
+    /** A failed read says why, with Retry and the way to the plugin's settings. */
+    async act(what, work, look) {
+      const done = await super.act(what, work, look);
+      if (this.pendingUndo) {  // after the status line says what was done
+        this.status.append(" ", el("button", { class: "btn btn-warning btn-sm cf-undo", type: "button", text: "Undo",
+                                               onclick: ((runId) => () => this.undo(runId))(this.pendingUndo) }));
+        this.pendingUndo = null;
+      }
+      this.alert.hidden = done !== false || !this.status.classList.contains("cf-error");
+      if (!this.alert.hidden) {
+        this.alert.replaceChildren(el("span", { text: `${this.status.textContent}. ` }),
+          el("button", { class: "btn btn-sm btn-light cf-retry", type: "button", text: "Retry",
+                         onclick: () => this.load() }), " ",
+          appLink({ class: "alert-link cf-settings-link", href: `${BASE}settings?tab=plugins`, text: "Plugin settings" }));
+      }
+      return done;
+    }
+
+    show(output) {
+      this.faces = (output && output.faces) || [];
+      this.grid.replaceChildren(...this.faces.map((f) => this.card(f)));
+    }
+
+    card(f) {
+      const where = f.source ? itemLink(f.source) : el("span", { text: "the performer's image or an earlier run" });
+      return el("div", { class: "card grid-card cf-card cf-face-card", role: "listitem", "data-example": f.exampleId },
+        el("img", { class: "cf-crop", alt: `A face of ${f.subject}`, src: `data:image/jpeg;base64,${f.face}` }),
+        el("div", { class: "card-section cf-card-body" },
+          el("div", { class: "cf-seen" }, "from ", where),
+          el("button", { class: "btn btn-danger btn-sm cf-remove-face", type: "button", text: "Remove this face",
+                         onclick: () => this.remove(f) })));
+    }
+
+    remove(f) {
+      return this.act("Removing the face", async () => {
+        const out = await runMode("removeFace", { performerId: this.performerId, subject: f.subject,
+                                                  exampleId: f.exampleId });
+        this.show(out);
+        this.pendingUndo = out.runId;
+        return "Face removed: it no longer makes this performer match";
+      });
+    }
+
+    undo(runId) {
+      return this.act("Putting the face back", async () => {
+        await runMode("undoRun", { runId: String(runId) });
+        this.show(await runMode("performerFaces", { performerId: this.performerId }));
+        return "Face put back";
+      });
+    }
+  }
+
+  /** Under Stash's performer page (PluginApi.patch.after("PerformerPage")): the faces section. */
+  function PerformerFaces(props) {
+    const R = api.React;
+    const ref = R.useRef(null);
+    const id = props.performer && props.performer.id;
+    R.useEffect(() => {
+      if (ref.current && id) new PerformerFacesView(id, ref.current);
+    }, [id]);
+    return R.createElement("div", { ref, className: "cf-performer-faces-root" });
+  }
+
+  function performerPage(...args) {
+    const props = args[0];
+    const result = args[args.length - 1];
+    const R = api.React;
+    return R.createElement(R.Fragment, null, result,
+                           R.createElement(PerformerFaces, { performer: props.performer, key: "cf-faces" }));
   }
 
   // ---------------------------------------------------------------- mounting on navigation
@@ -871,6 +1273,7 @@
   const api = window.PluginApi;
   if (api && api.React && api.register && api.register.route) api.register.route(REVIEW_PATH, ReviewPage);
   if (api && api.React && api.patch && api.patch.before) api.patch.before("MainNavBar.UtilityItems", navEntry);
+  if (api && api.React && api.patch && api.patch.after) api.patch.after("PerformerPage", performerPage);
   if (api && api.Event && api.Event.addEventListener) {
     api.Event.addEventListener("stash:location", (e) => mount(e.detail.data.location.pathname));
   }

@@ -523,6 +523,9 @@ class TaskArgs:
     subject: str = ""  # a face-service subject (``Person …``), for the review modes
     name: str = ""  # a performer name typed by the user (nameCandidate, createPerformerFromImage)
     cached: bool = False  # identifyImage/identifyScene: answer the item's kept last look when there is one
+    offset: int = 0  # reviewData: the candidates to skip (a page of ``limit`` after them)
+    subjects: tuple[str, ...] = ()  # the review page's bulk actions: several candidates in one run
+    example_id: str = ""  # removeFace: the example (a face a subject was learned from) to remove
 
 
 def _id_arg(value: Any, name: str) -> str:
@@ -547,6 +550,15 @@ def _text_arg(value: Any, name: str) -> str:
     return " ".join(text.split())
 
 
+def _subjects_arg(value: Any, name: str) -> tuple[str, ...]:
+    """Several subjects (the review page's bulk selection): a list of texts, or one text a line each."""
+    items = value.splitlines() if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or len(items) > 1000:
+        raise ValueError(f"{name} must be a list of at most 1000 subjects, got {_shown(value)}")
+    subjects = [_text_arg(item, name) for item in items]
+    return tuple(dict.fromkeys(s for s in subjects if s))
+
+
 def _name_arg(value: Any, name: str) -> str:
     """A performer name the user typed: given blank (empty or only spaces) it is refused, never taken as "no
     name" (createPerformerFromImage would silently name the performer after its subject)."""
@@ -569,6 +581,9 @@ _ARGS: dict[str, tuple[str, _Parser]] = {
     "subject": ("subject", _text_arg),
     "name": ("name", _name_arg),
     "cached": ("cached", parse_bool),
+    "offset": ("offset", lambda v, n: parse_int(v if v != "" else 0, n, 0, None)),
+    "subjects": ("subjects", _subjects_arg),
+    "exampleId": ("example_id", _text_arg),
 }
 # The TaskArgs attribute of each argument, by the name Stash and the CLI use ("imageId": "image_id").
 ARG_ATTRIBUTES: dict[str, str] = {name: attribute for name, (attribute, _parse) in _ARGS.items()}

@@ -66,6 +66,7 @@ def library(tmp_path: Path) -> Iterator[tuple[TaskWorld, dict[str, dict[str, str
         assert world.run("identifyImage", imageId=linked, associateExisting="false").error is None  # looks/
         candidates = [c["subject"] for c in world.run("reviewData").output["candidates"]]
         assert len(candidates) >= 2
+        alice_face = world.run("performerFaces", performerId=alice).output["faces"][0]
 
         # Left for the dry runs: new images (one in a gallery, one queued by a scan hook), an unscanned scene.
         fresh = world.stash.add_image(photo(1, 2, size=150, seed=4))
@@ -87,6 +88,11 @@ def library(tmp_path: Path) -> Iterator[tuple[TaskWorld, dict[str, dict[str, str
             "nameCandidate": {"subject": candidates[0], "name": "Dana"},
             "mergeIntoPerformer": {"subject": candidates[1], "performerId": alice},
             "rejectCandidate": {"subject": candidates[0]},
+            "mergeCandidates": {"subjects": candidates[:2]},
+            "candidateFaces": {"subjects": candidates[:2]},
+            "performerFaces": {"performerId": alice},
+            "removeFace": {"performerId": alice, "subject": alice_face["subject"],
+                           "exampleId": alice_face["exampleId"]},
             "assignFace": {"imageId": linked, "faceIndex": "0", "performerId": alice},
             "nameFace": {"imageId": linked, "faceIndex": "0", "name": "Erin"},
             "notThisFace": {"imageId": linked, "faceIndex": "0"},

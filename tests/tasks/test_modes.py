@@ -17,7 +17,8 @@ from tests.tasks.conftest import TaskWorld
 
 SUBJECT = "Person 12 ABCDEFGHIJKLMNOP"
 IMAGE_MESSAGE = "needs imageId: the id of the image to look at"
-SUBJECT_MESSAGE = "needs subject: the candidate's name, like 'Person 12 ABCDEFGHIJKLMNOP'"
+SUBJECT_MESSAGE = ("needs subject or subjects (one of them): the candidate's name, like 'Person 12 ABCDEFGHIJKLMNOP' "
+                   "(or the candidates', subjects)")
 
 
 class Untouchable:
@@ -109,8 +110,9 @@ def test_every_mode_is_declared_once_with_what_it_needs() -> None:
     assert set(tasks.LISTED) | set(tasks.OPERATIONS) == set(tasks.MODES)
     assert not set(tasks.LISTED) & set(tasks.OPERATIONS)
     assert all(mode.needs == () for name, mode in tasks.MODES.items() if name in tasks.LISTED)  # a click has no id
-    assert {"rejectMatch", "notThisFace", "undoRun", "reviewData"} == tasks.UNJOURNALLED
-    assert [name for name, mode in tasks.MODES.items() if not mode.writes] == ["reviewData"]
+    reads = ["reviewData", "candidateFaces", "performerFaces"]
+    assert {"rejectMatch", "notThisFace", "undoRun", *reads} == tasks.UNJOURNALLED
+    assert [name for name, mode in tasks.MODES.items() if not mode.writes] == reads
     with pytest.raises(ValueError, match="imageID"):
         need("imageID", what="a misspelt argument")
 

@@ -82,16 +82,92 @@ def test_a_candidate_merged_into_a_performer_becomes_one_more_alias_and_both_sub
     assert missing.error is not None and "performerId 999 names no performer" in missing.error
 
 
-def test_a_rejected_candidate_is_deleted_and_never_becomes_a_performer(world: TaskWorld) -> None:
-    subject, _ = _candidate(world)
+def test_a_rejected_candidate_is_retired_never_becomes_a_performer_and_undo_brings_it_back(
+        world: TaskWorld) -> None:
+    subject, images = _candidate(world)
     run = world.run("rejectCandidate", subject=subject)
-    assert run.error is None and run.output["deletedSubject"] is True
-    assert subject not in world.compreface.subject_names()
+    assert run.error is None and run.output["newlyRejected"] == [subject]
+    assert subject in world.compreface.subject_names()  # kept: its faces are known as the rejected stranger's
+    assert world.run("reviewData").output["candidateCount"] == 0
     again = world.run("rejectCandidate", subject=subject)
-    assert again.error is None and again.output["deletedSubject"] is False
+    assert again.error is None and again.output["newlyRejected"] == [] and again.output["runId"] is None
     refused = world.run("nameCandidate", subject=subject, name="Dave")
     assert refused.error is not None and "rejected" in refused.error
-    assert world.stash.performers == {}
+    # Seen again, still never a performer, and no second candidate of that face.
+    world.stash.add_image(photo(42, size=170, seed=40))
+    assert world.run("recognizeImagesHQ").error is None
+    assert world.stash.performers == {} and world.run("reviewData").output["candidateCount"] == 0
+
+    assert world.run("undoRun", runId=run.output["runId"]).error is None
+    (back,) = world.run("reviewData").output["candidates"]
+    assert back["subject"] == subject and sorted(back["items"]) == sorted(f"image:{i}" for i in images)
+    assert world.run("nameCandidate", subject=subject, name="Dave").error is None
+
+
+def test_several_candidates_named_at_once_are_one_performer_in_one_run(world: TaskWorld) -> None:
+    first, first_images = _candidate(world, person=42)
+    second, second_images = _candidate(world, person=43)
+    run = world.run("nameCandidate", subjects=[first, second], name="Carol")
+    assert run.error is None, run.error
+    carol = world.stash.performer_by_name("Carol")
+    assert carol is not None and sorted(carol.aliases) == sorted([first, second])
+    assert all(world.stash.images[i].performer_ids == {carol.id} for i in first_images + second_images)
+    assert run.output["linkedImages"] == 4 and len(world.stash.performers) == 1
+    assert world.run("undoRun", runId=run.output["runId"]).error is None
+    assert world.stash.performers == {} and world.run("reviewData").output["candidateCount"] == 2
+
+
+def test_two_unknown_people_merged_together_are_one_candidate_and_undo_splits_them_again(
+        world: TaskWorld) -> None:
+    keeper, keeper_images = _candidate(world, person=42, seen=2)
+    other, other_images = _candidate(world, person=43, seen=1)
+    world.configure(minFacesForNewPerformer=9)
+    faces_before = {s: world.compreface.example_count(s) for s in (keeper, other)}
+    run = world.run("mergeCandidates", subjects=[other, keeper])
+    assert run.error is None, run.error
+    assert run.output["subject"] == keeper and run.output["merged"] == [other] and run.output["seen"] == 3
+    assert other not in world.compreface.subject_names()
+    assert world.compreface.example_count(keeper) == faces_before[keeper] + faces_before[other]
+    (merged,) = world.run("reviewData").output["candidates"]
+    assert merged["subject"] == keeper and merged["seen"] == 3
+    assert "merged" in (world.run("nameCandidate", subject=other, name="X").error or "")
+
+    assert world.run("undoRun", runId=run.output["runId"]).error is None
+    assert {s: world.compreface.example_count(s) for s in (keeper, other)} == faces_before
+    listed = {c["subject"]: sorted(c["items"]) for c in world.run("reviewData").output["candidates"]}
+    assert listed == {keeper: sorted(f"image:{i}" for i in keeper_images),
+                      other: sorted(f"image:{i}" for i in other_images)}
+    # Named after the undo, the keeper links only its own images.
+    assert world.run("nameCandidate", subject=keeper, name="Kim").error is None
+    kim = world.stash.performer_by_name("Kim")
+    assert kim is not None and all(world.stash.images[i].performer_ids == set() for i in other_images)
+
+
+def test_the_review_page_is_paged_from_the_state_and_opens_with_the_face_service_down(world: TaskWorld) -> None:
+    store = StateStore(world.state_dir / STATE_FILE)
+    for n in range(45):  # Person 44 is seen most
+        for i in range(1 + n // 10):
+            store.candidates.record_sighting(f"Person {n} PAGED", ItemRef(ItemKind.IMAGE, str(100 + i)))
+    store.close()
+    world.configure(comprefaceUrl="http://127.0.0.1:9")  # CompreFace is down
+    first = world.run("reviewData")
+    assert first.error is None and first.output["candidateCount"] == 45 and len(first.output["candidates"]) == 40
+    assert first.output["candidates"][0]["subject"] == "Person 40 PAGED" and "runs" in first.output
+    rest = world.run("reviewData", offset=40)
+    # ties: the oldest first
+    assert [c["subject"] for c in rest.output["candidates"]] == [f"Person {n} PAGED" for n in range(5, 10)]
+    assert "runs" not in rest.output
+    faces = world.run("candidateFaces", subjects=["Person 1 PAGED", "Person 2 PAGED"])
+    assert faces.error is None and faces.output["faces"] == {"Person 1 PAGED": None, "Person 2 PAGED": None}
+    assert "comprefaceUrl" in faces.output["faceServiceError"]
+
+
+def test_candidate_faces_are_small_crops_of_the_cards_asked(world: TaskWorld) -> None:
+    subject, _ = _candidate(world)
+    faces = world.run("candidateFaces", subjects=[subject, "Person 9 NOBODY"])
+    assert faces.error is None and faces.output["faceServiceError"] is None
+    crop = faces.output["faces"][subject]
+    assert crop and len(crop) < 8000 and faces.output["faces"]["Person 9 NOBODY"] is None
 
 
 def test_a_deleted_performer_stays_deleted_after_a_rerun(world: TaskWorld) -> None:
@@ -178,12 +254,11 @@ def test_review_data_reads_the_state_in_one_query_per_list_however_large(world: 
         for i in range(12 + run):
             store.runs.append(run_id, *encode(Linked(item=ItemRef(ItemKind.IMAGE, str(i)), performers=(alice,))))
     store.close()
-    monkeypatch.setattr(review_data, "CANDIDATES_SHOWN", 7)
     reads = []
     read = Shared.read
     monkeypatch.setattr(Shared, "read", lambda self: reads.append(1) or read(self))
 
-    data = world.run("reviewData").output
+    data = world.run("reviewData", limit=7).output
     assert len(reads) == 4
     assert [c["subject"] for c in data["candidates"]] == [f"Person {n} REVIEW" for n in range(29, 22, -1)]
     assert data["candidateCount"] == 30
@@ -191,3 +266,27 @@ def test_review_data_reads_the_state_in_one_query_per_list_however_large(world: 
     assert len(data["runs"]) == review_data.RUNS_SHOWN
     assert [(r["linkCount"], len(r["links"])) for r in data["runs"][:2]] == [(36, 10), (35, 10)]
     assert data["runs"][0]["links"][0] == {"item": "image:0", "performers": [{"id": alice, "name": "Alice"}]}
+
+
+def test_the_faces_a_performer_was_learned_from_each_with_its_source_and_one_removed_then_undone(
+        world: TaskWorld) -> None:
+    alice = enrol(world, "Alice", 1)
+    image = world.stash.add_image(photo(1, size=220, seed=70))
+    assert world.run("recognizeImagesHQ").error is None
+    faces = world.run("performerFaces", performerId=alice).output["faces"]
+    (subject,) = world.stash.performers[alice].aliases
+    assert len(faces) == 2 and {f["subject"] for f in faces} == {subject}
+    assert {f["source"] for f in faces} == {None, f"image:{image}"}  # her own portrait, and the image
+    learned = next(f for f in faces if f["source"])
+    assert faces[0]["face"] and len(faces[0]["face"]) < 8000
+
+    run = world.run("removeFace", performerId=alice, subject=subject, exampleId=learned["exampleId"])
+    assert run.error is None and [f["exampleId"] for f in run.output["faces"]] != []
+    assert learned["exampleId"] not in {f["exampleId"] for f in run.output["faces"]}
+    assert world.compreface.example_count(subject) == 1
+    again = world.run("removeFace", performerId=alice, subject=subject, exampleId=learned["exampleId"])
+    assert again.error is not None and "removed already" in again.error
+
+    assert world.run("undoRun", runId=run.output["runId"]).error is None
+    assert world.compreface.example_count(subject) == 2  # the same face, added back
+    assert len(world.run("performerFaces", performerId=alice).output["faces"]) == 2

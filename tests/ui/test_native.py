@@ -90,8 +90,8 @@ def test_the_navbar_entry_is_there_once_and_links_stay_in_the_app(world: TaskWor
     assert browser.eval("document.querySelectorAll('a.nav-utility .cf-nav').length") == 1
     browser.eval("window.cfNoReload = true")
     browser.click("a.nav-utility .cf-nav")
-    browser.wait_for("!!document.querySelector('.cf-candidate .cf-item')")
-    browser.click(".cf-candidate .cf-item")  # "image N" where the candidate was seen
+    browser.wait_for("!!document.querySelector('.cf-card .cf-item')")
+    browser.click(".cf-card .cf-item")  # "image N" where the candidate was seen
     browser.wait_for("!!document.querySelector('.cf-faces-button')")
     assert browser.eval("location.pathname").startswith("/images/")
     assert browser.eval("window.cfNoReload") is True  # navigated inside the app, not reloaded

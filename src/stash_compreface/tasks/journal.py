@@ -15,7 +15,10 @@ Each kind, as stored, its class, what the run added, and the target it is filed 
 - ``alias`` :class:`AliasAdded`: an alias on a performer (its id);
 - ``performer_tags`` :class:`PerformerTagged`: tags on a performer (its id);
 - ``example`` :class:`ExampleAdded`: an example learned by the task's face engine (the item it came from);
-- ``copied_example`` :class:`ExampleCopied`: an example copied into the other engine (the subject).
+- ``copied_example`` :class:`ExampleCopied`: an example copied into the other engine (the subject);
+- ``retired`` :class:`CandidateRetired`: a candidate rejected or merged away, kept (the subject);
+- ``merged`` :class:`SubjectMerged`: a candidate's faces and sightings moved into another (the subject);
+- ``example_removed`` :class:`ExampleRemoved`: a face removed from a subject, its bytes kept (the subject).
 
 The undo rules (:class:`Undo`): exactly what the run added is removed (bulk REMOVE of its ids), so the
 user's later edits stay. A performer the run created is deleted only while it still looks as the run left
@@ -334,6 +337,126 @@ KINDS: dict[str, type[Entry]] = {cls.KIND: cls for cls in (Linked, Tagged, Perfo
                                                              ExampleCopied)}
 
 
+@dataclass(frozen=True, kw_only=True)
+class CandidateRetired(Entry):
+    """A candidate the user rejected (rejectCandidate) or merged into another (mergeCandidates): off the review
+    page and never a performer, its subject and faces kept, so undoRun gives it back as it was (``previous``:
+    its retirement before this run, if any)."""
+
+    KIND = "retired"
+    subject: str
+    reason: str
+    previous: str = ""
+
+    @property
+    def target(self) -> str:
+        return self.subject
+
+    def detail(self) -> dict[str, Any]:
+        return _compact(reason=self.reason, previous=self.previous)
+
+    @classmethod
+    def parse(cls, target: str, detail: Mapping[str, Any]) -> Self:
+        return cls(subject=target, reason=str(detail.get("reason", "")), previous=str(detail.get("previous", "")))
+
+    def revert(self, undo: Undo) -> None:
+        if self.previous:
+            undo.state.retired.add(self.subject, self.previous)
+        else:
+            undo.state.retired.remove(self.subject)
+        undo.counts["candidatesRestored"] += 1
+
+
+@dataclass(frozen=True, kw_only=True)
+class SubjectMerged(Entry):
+    """Two unknown people were one (mergeCandidates): ``subject``'s faces were copied into ``into`` (``copies``,
+    each also an :class:`ExampleAdded` of ``into``), its sightings added to ``into``'s (``sightings``: those
+    ``into`` lacked), and ``subject`` deleted from the ``engine`` it was in (``deleted``). Recorded last, so
+    undoRun reverts it first: ``subject`` is made again from the copies (read before their own entries delete
+    them) and ``into`` loses the sightings it gained."""
+
+    KIND = "merged"
+    subject: str
+    into: str
+    engine: str
+    copies: tuple[str, ...] = ()
+    sightings: tuple[ItemRef, ...] = ()
+    deleted: bool = False
+
+    @property
+    def target(self) -> str:
+        return self.subject
+
+    def detail(self) -> dict[str, Any]:
+        return _compact(into=self.into, engine=self.engine, copies=self.copies,
+                        sightings=tuple(str(i) for i in self.sightings), deleted=self.deleted)
+
+    @classmethod
+    def parse(cls, target: str, detail: Mapping[str, Any]) -> Self:
+        return cls(subject=target, into=str(detail["into"]), engine=str(detail["engine"]),
+                   copies=_ids(detail.get("copies")),
+                   sightings=tuple(ItemRef.parse(str(i)) for i in detail.get("sightings") or ()),
+                   deleted=bool(detail.get("deleted")))
+
+    def revert(self, undo: Undo) -> None:
+        """A face service that fails here stops the undo before anything of the run is reverted (this entry is
+        its newest), so the copies are never deleted before ``subject`` has its faces back; a rerun of the undo
+        does not add them twice."""
+        if self.deleted:
+            faces = undo.engine(self.engine)
+            try:
+                held = faces.count_examples(self.subject)
+            except FaceServiceError:  # no such subject (any more)
+                held = 0
+            for copy in self.copies[held:]:
+                undo.writes.copy_example(self.subject, faces.example_image(copy), into=faces, engine=self.engine,
+                                         direction="merge", source_id=copy, new_subject=False)
+                undo.counts["examplesRestored"] += 1
+        undo.state.candidates.forget_sightings(self.into, list(self.sightings))
+
+
+KINDS.update({cls.KIND: cls for cls in (CandidateRetired, SubjectMerged)})
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExampleRemoved(Entry):
+    """A face the user removed from the faces a subject was learned from (removeFace, the performer page). The
+    example's own bytes are kept here (``image``, base64), since neither engine can bring a deleted example
+    back: undoRun adds them again to the ``engine`` they were in (a new example id, the same face)."""
+
+    KIND = "example_removed"
+    subject: str
+    example_id: str
+    engine: str
+    image: str
+    item: ItemRef | None = None
+
+    @property
+    def target(self) -> str:
+        return self.subject
+
+    def detail(self) -> dict[str, Any]:
+        return _compact(example_id=self.example_id, engine=self.engine, image=self.image,
+                        item=None if self.item is None else str(self.item))
+
+    @classmethod
+    def parse(cls, target: str, detail: Mapping[str, Any]) -> Self:
+        item = detail.get("item")
+        return cls(subject=target, example_id=str(detail["example_id"]), engine=str(detail["engine"]),
+                   image=str(detail["image"]), item=ItemRef.parse(str(item)) if item else None)
+
+    def revert(self, undo: Undo) -> None:
+        import base64
+
+        undo.writes.copy_example(self.subject, base64.b64decode(self.image), into=undo.engine(self.engine),
+                                 engine=self.engine, direction="restore", source_id=self.example_id,
+                                 new_subject=False)
+        undo.counts["examplesRestored"] += 1
+
+
+KINDS[ExampleRemoved.KIND] = ExampleRemoved
+
+
 def encode(entry: Entry) -> tuple[str, str, str]:
     """``(kind, target, detail)`` as stored."""
     return entry.KIND, entry.target, json.dumps(entry.detail(), separators=(",", ":"), sort_keys=True)
@@ -451,6 +574,13 @@ class Journal:
                  for target, detail in self._runs.entries_at(ExampleAdded.KIND, str(item))]
         return [e for e in found if e.subject.casefold() in wanted]
 
+    def example_sources(self, subjects: Iterable[str]) -> dict[str, ItemRef | None]:
+        """Where each example of ``subjects`` came from, by example id (None: a performer's own image), as the
+        runs not undone recorded it; an example no journalled run added is absent."""
+        rows = self._runs.entries_about(ExampleAdded.KIND, "subject", list(subjects))
+        found = [ExampleAdded.parse(target, json.loads(detail)) for target, detail in rows]
+        return {e.example_id: e.item for e in found if e.example_id}
+
     def created_name(self, performer_id: str) -> str | None:
         """The name a run (undone or not) created ``performer_id`` under; None when no journalled run did (or
         its entries were trimmed)."""
@@ -472,5 +602,6 @@ class Journal:
         self._runs.mark_undone(run_id)
 
 
-__all__ = ["KINDS", "AliasAdded", "Entry", "ExampleAdded", "ExampleCopied", "Journal", "Linked", "PerformerCreated",
-           "PerformerSeen", "PerformerTagged", "RunRecord", "Tagged", "Undo", "decode", "encode", "on_item"]
+__all__ = ["KINDS", "AliasAdded", "CandidateRetired", "Entry", "ExampleAdded", "ExampleCopied", "ExampleRemoved",
+           "Journal", "Linked", "PerformerCreated", "PerformerSeen", "PerformerTagged", "RunRecord", "SubjectMerged",
+           "Tagged", "Undo", "decode", "encode", "on_item"]

@@ -105,7 +105,9 @@ class Mode:
 IMAGE = need("imageId", what="the id of the image to look at")
 SCENE = need("sceneId", what="the id of the scene to look at")
 FACE_ITEM = need("imageId", "sceneId", what="the item the face is in")
-SUBJECT = need("subject", what="the candidate's name, like 'Person 12 ABCDEFGHIJKLMNOP'")
+PERFORMER = need("performerId", what="the performer whose faces these are")
+SUBJECT = need("subject", "subjects", what="the candidate's name, like 'Person 12 ABCDEFGHIJKLMNOP' (or the "
+               "candidates', subjects)")
 
 MODES: dict[str, Mode] = {
     "synchronizePerformers": Mode(lazy("synchronize_performers.synchronize_performers"), face_service=True),
@@ -150,6 +152,20 @@ MODES: dict[str, Mode] = {
                                listed=False),
     "rejectCandidate": Mode(lazy("reject_candidate.reject_candidate"), needs=(SUBJECT,), listed=False),
     "reviewData": Mode(lazy("review_data.review_data"), writes=False, listed=False),
+    # The review page: the faces of the cards on screen (read-only), and two unknown people who are one.
+    "candidateFaces": Mode(lazy("review_data.candidate_faces"),
+                           needs=(need("subjects", what="the candidates whose faces to show"),),
+                           writes=False, listed=False),
+    "mergeCandidates": Mode(lazy("merge_candidates.merge_candidates"),
+                            needs=(need("subjects", what="the candidates that are one person (two or more)"),),
+                            face_service=True, listed=False),
+    # The performer page: the faces a performer was learned from, and removing one (undoable).
+    "performerFaces": Mode(lazy("performer_faces.performer_faces"), needs=(PERFORMER,), face_service=True,
+                           writes=False, listed=False),
+    "removeFace": Mode(lazy("performer_faces.remove_face"),
+                       needs=(PERFORMER, need("subject", what="the subject the face is an example of"),
+                              need("exampleId", what="the face (example) to remove")),
+                       face_service=True, listed=False),
     # The image and scene pages' clicks, each one run (tasks/face_actions.py); faceIndex as the last look lists it.
     "assignFace": Mode(lazy("face_actions.assign_face"),
                        needs=(FACE_ITEM, need("performerId", what="the performer the face is")),

@@ -57,22 +57,40 @@ class Candidates(Repository):
             rows = db.execute("SELECT item FROM sightings WHERE subject = ? ORDER BY item", (subject,)).fetchall()
         return [ItemRef.parse(item) for (item,) in rows]
 
-    def open(self, limit: int, items_each: int) -> list[OpenCandidate]:
-        """The first ``limit`` subjects with no performer that are not retired, the most seen first, each with
-        its first ``items_each`` items: what the review page offers to name, merge or reject. One query."""
+    def add_sightings(self, subject: str, items: list[ItemRef]) -> list[ItemRef]:
+        """Record ``items`` as sightings of ``subject`` (mergeCandidates: another subject's); those it did not
+        have before, which are what undoing the merge takes back."""
+        added = []
+        with self._shared.write() as db:
+            db.execute("INSERT OR IGNORE INTO candidates(subject, created_at) VALUES (?, ?)", (subject, time.time()))
+            for item in items:
+                if db.execute("INSERT OR IGNORE INTO sightings(subject, item) VALUES (?, ?)",
+                              (subject, str(item))).rowcount == 1:
+                    added.append(item)
+        return added
+
+    def forget_sightings(self, subject: str, items: list[ItemRef]) -> None:
+        """Undo of :meth:`add_sightings`: exactly these sightings of ``subject`` go."""
+        with self._shared.write() as db:
+            db.executemany("DELETE FROM sightings WHERE subject = ? AND item = ?", [(subject, str(i)) for i in items])
+
+    def open(self, limit: int, items_each: int, offset: int = 0) -> list[OpenCandidate]:
+        """The ``limit`` subjects after the first ``offset`` with no performer that are not retired, the most
+        seen first, each with its first ``items_each`` items: a page of what the review page offers to name,
+        merge or reject. One query."""
         with self._shared.read() as db:
             rows = db.execute(
                 "WITH shown AS ("
                 "  SELECT c.subject, c.created_at, COUNT(s.item) AS seen FROM candidates c "
                 f"  LEFT JOIN sightings s ON s.subject = c.subject WHERE {_OPEN} "
-                "  GROUP BY c.subject ORDER BY seen DESC, c.created_at, c.subject LIMIT ?), "
+                "  GROUP BY c.subject ORDER BY seen DESC, c.created_at, c.subject LIMIT ? OFFSET ?), "
                 "first AS ("
                 "  SELECT subject, item, ROW_NUMBER() OVER (PARTITION BY subject ORDER BY item) AS n FROM sightings "
                 "  WHERE subject IN (SELECT subject FROM shown)) "
                 "SELECT shown.subject, shown.seen, first.item FROM shown "
                 "LEFT JOIN first ON first.subject = shown.subject AND first.n <= ? "
                 "ORDER BY shown.seen DESC, shown.created_at, shown.subject, first.n",
-                (limit, items_each)).fetchall()
+                (limit, offset, items_each)).fetchall()
         found: dict[str, tuple[int, list[ItemRef]]] = {}
         for subject, seen, item in rows:
             items = found.setdefault(subject, (int(seen), []))[1]

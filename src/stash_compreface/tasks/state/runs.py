@@ -136,6 +136,18 @@ class Runs(Repository):
             return db.execute("SELECT target, detail FROM run_writes WHERE kind = ? AND target = ?" + live +
                               " ORDER BY run_id, seq", (kind, target)).fetchall()
 
+    def entries_about(self, kind: str, field: str, values: Sequence[str]) -> list[Row]:
+        """``(target, detail)`` of every entry of ``kind`` whose detail's ``field`` is one of ``values``, any
+        run not undone, oldest first (the performer page: where each example of a subject came from)."""
+        if not values:
+            return []
+        marks = ", ".join("?" * len(values))
+        with self._shared.read() as db:
+            return db.execute(
+                f"SELECT target, detail FROM run_writes WHERE kind = ? AND json_extract(detail, '$.{field}') "
+                f"IN ({marks}) AND run_id IN (SELECT id FROM runs WHERE undone_at IS NULL) ORDER BY run_id, seq",
+                (kind, *values)).fetchall()
+
     def targets_shared(self, run_id: int, kind: str) -> set[str]:
         """Targets of the run's entries of ``kind`` that entries of ``kind`` of other runs, not undone, share."""
         with self._shared.read() as db:
