@@ -13,14 +13,17 @@ from stash_compreface.tasks import journal
 from stash_compreface.tasks.journal import (
     KINDS,
     AliasAdded,
+    CandidateRetired,
     Entry,
     ExampleAdded,
     ExampleCopied,
+    ExampleRemoved,
     Journal,
     Linked,
     PerformerCreated,
     PerformerSeen,
     PerformerTagged,
+    SubjectMerged,
     Tagged,
     decode,
     encode,
@@ -41,6 +44,10 @@ ONE_OF_EACH: list[Entry] = [
     ExampleAdded(subject="Person 0 ALICE", example_id="e-2"),  # from a performer's own image: no item
     ExampleCopied(subject="Person 0 ALICE", engine="builtin", example_id="e-3", direction="import", source_id="s-1",
                   new_subject=True),
+    CandidateRetired(subject="Person 7 QRSTUVWXYZABCDEF", reason="rejected", previous="unlinked"),
+    SubjectMerged(subject="Person 7 QRSTUVWXYZABCDEF", into="Person 12 ABCDEFGHIJKLMNOP", engine="builtin",
+                  copies=("e-4", "e-5"), sightings=(IMAGE_12, ItemRef(ItemKind.SCENE, "3")), deleted=True),
+    ExampleRemoved(subject="Person 0 ALICE", example_id="e-2", engine="compreface", image="/9j/4AAQ", item=IMAGE_12),
 ]
 
 

@@ -39,6 +39,7 @@ no ``runId``. Retention: opening a run deletes the entries of the runs before th
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 from collections import Counter
@@ -332,11 +333,6 @@ class ExampleCopied(Entry):
             undo.emptied.add((self.engine, self.subject))
 
 
-KINDS: dict[str, type[Entry]] = {cls.KIND: cls for cls in (Linked, Tagged, PerformerCreated, PerformerSeen,
-                                                             AliasAdded, PerformerTagged, ExampleAdded,
-                                                             ExampleCopied)}
-
-
 @dataclass(frozen=True, kw_only=True)
 class CandidateRetired(Entry):
     """A candidate the user rejected (rejectCandidate) or merged into another (mergeCandidates): off the review
@@ -415,9 +411,6 @@ class SubjectMerged(Entry):
         undo.state.candidates.forget_sightings(self.into, list(self.sightings))
 
 
-KINDS.update({cls.KIND: cls for cls in (CandidateRetired, SubjectMerged)})
-
-
 @dataclass(frozen=True, kw_only=True)
 class ExampleRemoved(Entry):
     """A face the user removed from the faces a subject was learned from (removeFace, the performer page). The
@@ -446,15 +439,16 @@ class ExampleRemoved(Entry):
                    image=str(detail["image"]), item=ItemRef.parse(str(item)) if item else None)
 
     def revert(self, undo: Undo) -> None:
-        import base64
-
         undo.writes.copy_example(self.subject, base64.b64decode(self.image), into=undo.engine(self.engine),
                                  engine=self.engine, direction="restore", source_id=self.example_id,
                                  new_subject=False)
         undo.counts["examplesRestored"] += 1
 
 
-KINDS[ExampleRemoved.KIND] = ExampleRemoved
+KINDS: dict[str, type[Entry]] = {cls.KIND: cls for cls in (Linked, Tagged, PerformerCreated, PerformerSeen,
+                                                             AliasAdded, PerformerTagged, ExampleAdded,
+                                                             ExampleCopied, CandidateRetired, SubjectMerged,
+                                                             ExampleRemoved)}
 
 
 def encode(entry: Entry) -> tuple[str, str, str]:
