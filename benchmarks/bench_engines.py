@@ -57,6 +57,7 @@ from typing import Any
 
 import httpx
 import numpy as np
+from baseline import extract
 from bench_images import run_plugin_process
 
 from testdoubles.builtin_engine import BuiltinEngine, EngineFace
@@ -145,12 +146,8 @@ def code_env(tree: Path | None) -> dict[str, str]:
 
 
 def baseline_tree(rev: str, folder: Path) -> Path:
-    """The plugin's package at ``rev`` (``git archive``: the repository and its worktrees stay untouched)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "src/stash_compreface"], capture_output=True,
-                             check=True).stdout
-    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
-    return folder
+    """The plugin's package at ``rev``."""
+    return extract(rev, folder, "src/stash_compreface")
 
 
 def run_child(backend: str, photos_dir: Path, n: int, workers: int, tree: Path | None) -> dict[str, Any] | None:

@@ -37,7 +37,6 @@ import shutil
 import struct
 import subprocess
 import sys
-import tarfile
 import tempfile
 import threading
 import time
@@ -46,6 +45,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from baseline import NoBaseline, extract
 from PIL import Image, ImageOps
 
 from stash_compreface import imaging
@@ -259,15 +259,11 @@ def http_child(urls: list[str], threads: int) -> None:
 
 def baseline_tree(rev: str, into: Path) -> Path | None:
     """``src/`` of ``rev``, extracted from git into ``into``; None (and why) when that is not possible."""
-    root = Path(__file__).resolve().parents[1]
-    archive = subprocess.run(["git", "-C", str(root), "archive", "--format=tar", rev, "src"], capture_output=True,
-                             check=False)
-    if archive.returncode != 0:
-        print(f"no baseline: git archive {rev} failed: {archive.stderr.decode(errors='replace').strip()}")
+    try:
+        return extract(rev, into, "src") / "src"
+    except NoBaseline as exc:
+        print(f"no baseline: {exc}")
         return None
-    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
-        tar.extractall(into, filter="data")
-    return into / "src"
 
 
 def adversarial(args: argparse.Namespace) -> None:

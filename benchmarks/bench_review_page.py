@@ -25,14 +25,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import io
 import json
 import os
 import random
 import statistics
-import subprocess
 import sys
-import tarfile
 import tempfile
 import threading
 from dataclasses import dataclass, field
@@ -42,6 +39,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
+
+from baseline import extract  # noqa: E402  (benchmarks/, beside this script)
 
 NEW_OPEN = ("document.querySelectorAll('.cf-card').length >= Math.min(40, CF_COUNT) && "
             "!document.querySelector('.cf-review').classList.contains('cf-busy')")
@@ -65,10 +64,7 @@ class Case:
 
 
 def old_tree(ref: str, dest: Path) -> Path:
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref], capture_output=True, check=True).stdout
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        tar.extractall(dest, filter="data")
-    return dest
+    return extract(ref, dest)
 
 
 def seed_state(state_dir: Path, candidates: int) -> list[str]:

@@ -28,13 +28,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import io
 import os
 import resource
 import statistics
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -43,6 +41,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
+
+from baseline import extract  # noqa: E402  (benchmarks/, beside this script)
 
 COOKIE = "benchmark-session-cookie"
 
@@ -73,11 +73,7 @@ def old_plugin(ref: str, dest: Path) -> Path:
     """The plugin folder of git revision ``ref``, assembled as a user installs it."""
     from scripts.build_plugin import assemble
 
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref], capture_output=True, check=True).stdout
-    tree = dest / "tree"
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        tar.extractall(tree, filter="data")
-    return assemble(dest / "plugins" / "community", repo=tree)
+    return assemble(dest / "plugins" / "community", repo=extract(ref, dest / "tree"))
 
 
 def main() -> None:
