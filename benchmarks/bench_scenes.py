@@ -67,7 +67,23 @@ def vm_hwm_kib() -> int:
 
 def write_scenes(folder: Path, n: int, seconds: float, fps: int, size: tuple[int, int]) -> list[dict[str, Any]]:
     """``n`` MP4s; a handful of backgrounds rendered once, shifted sideways every 2 s (so no two sample
-    points show the same picture), the performer's face pasted over them between FACE_FROM and FACE_TO."""
+    points show the same picture), the performer's synthetic face pasted over them between FACE_FROM and
+    FACE_TO."""
+    import numpy as np
+
+    from testdoubles import synthetic
+
+    width, height = size
+    face = synthetic.SyntheticFace(person=3, x=width // 2 - height // 8, y=height // 5, size=height // 3)
+    x0, y0, x1, y1 = face.box
+    with_face = np.asarray(synthetic.render(width, height, [face], seed=0))[y0:y1, x0:x1]
+    return _write_pasted(folder, "scene", n, seconds, fps, size, with_face, (x0, y0))
+
+
+def _write_pasted(folder: Path, prefix: str, n: int, seconds: float, fps: int, size: tuple[int, int],
+                  pasted: Any, at: tuple[int, int]) -> list[dict[str, Any]]:
+    """The scenes of :func:`write_scenes` and :func:`write_photo_scenes`: ``pasted`` (an array) at ``at``
+    between FACE_FROM and FACE_TO over shifting backgrounds."""
     import numpy as np
     from PIL import Image, ImageFilter
     from video.videos import write_h264
@@ -75,12 +91,11 @@ def write_scenes(folder: Path, n: int, seconds: float, fps: int, size: tuple[int
     from testdoubles import synthetic
 
     width, height = size
-    face = synthetic.SyntheticFace(person=3, x=width // 2 - height // 8, y=height // 5, size=height // 3)
-    x0, y0, x1, y1 = face.box
+    x0, y0 = at
+    x1, y1 = x0 + pasted.shape[1], y0 + pasted.shape[0]
     # A light blur drops the per-pixel noise, which only made the encoder slow (keyframes of pure noise).
     plain = [np.asarray(synthetic.render(width, height, [], seed=s).filter(ImageFilter.GaussianBlur(1.0)))
              for s in range(3)]
-    with_face = np.asarray(synthetic.render(width, height, [face], seed=0))[y0:y1, x0:x1]
     scenes = []
     for i in range(n):
         cache: dict[tuple[int, bool], Image.Image] = {}
@@ -92,12 +107,12 @@ def write_scenes(folder: Path, n: int, seconds: float, fps: int, size: tuple[int
                 arr = np.roll(plain[(key[0] + i) % len(plain)], key[0] * 53 + i * 101, axis=1)
                 if key[1]:
                     arr = arr.copy()
-                    arr[y0:y1, x0:x1] = with_face
+                    arr[y0:y1, x0:x1] = pasted
                 cache[key] = Image.fromarray(arr)
             return cache[key]
 
         gop = 2 + i % 4
-        path = write_h264(folder / f"scene_{i:02d}.mp4", seconds=seconds, fps=fps, gop_s=gop, size=size,
+        path = write_h264(folder / f"{prefix}_{i:02d}.mp4", seconds=seconds, fps=fps, gop_s=gop, size=size,
                           picture=picture)
         scenes.append({"path": str(path), "gop_s": gop, "bytes": path.stat().st_size})
     return scenes
@@ -203,38 +218,13 @@ def write_photo_scenes(folder: Path, n: int, seconds: float, fps: int, size: tup
     import io
 
     import numpy as np
-    from PIL import Image, ImageFilter
-    from video.videos import write_h264
-
-    from testdoubles import synthetic
+    from PIL import Image
 
     width, height = size
     person = Image.open(io.BytesIO(photo)).convert("RGB")
     person = person.resize((round(person.width * height / 2 / person.height), height // 2), Image.Resampling.LANCZOS)
-    x0, y0 = width // 2 - person.width // 2, height // 4
-    plain = [np.asarray(synthetic.render(width, height, [], seed=s).filter(ImageFilter.GaussianBlur(1.0)))
-             for s in range(3)]
-    pasted = np.asarray(person)
-    scenes = []
-    for i in range(n):
-        cache: dict[tuple[int, bool], Image.Image] = {}
-
-        def picture(t: float, i: int = i, cache: dict[tuple[int, bool], Image.Image] = cache) -> Image.Image:
-            key = (int(t // 2), FACE_FROM <= t < FACE_TO)
-            if key not in cache:
-                cache.clear()
-                arr = np.roll(plain[(key[0] + i) % len(plain)], key[0] * 53 + i * 101, axis=1)
-                if key[1]:
-                    arr = arr.copy()
-                    arr[y0:y0 + pasted.shape[0], x0:x0 + pasted.shape[1]] = pasted
-                cache[key] = Image.fromarray(arr)
-            return cache[key]
-
-        gop = 2 + i % 4
-        path = write_h264(folder / f"photo_scene_{width}_{i:02d}.mp4", seconds=seconds, fps=fps, gop_s=gop,
-                          size=size, picture=picture)
-        scenes.append({"path": str(path), "gop_s": gop, "bytes": path.stat().st_size})
-    return scenes
+    at = (width // 2 - person.width // 2, height // 4)
+    return _write_pasted(folder, f"photo_scene_{width}", n, seconds, fps, size, np.asarray(person), at)
 
 
 def child_vision(job: dict[str, Any]) -> dict[str, Any]:
