@@ -35,9 +35,9 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from ..errors import ItemError, MediaError, SettingError
+from ..errors import ItemError, MediaError, ServiceError, SettingError
 from ..faces.clustering import MAX_GROUP_FACES, group_owner
-from ..faces.matching import order_faces, should_promote
+from ..faces.matching import order_faces, should_promote, stash_gender
 from ..faces.models import SubjectMatch
 from ..faces.naming import person_alias, subject_name
 from ..faceservice import FaceServiceError
@@ -168,17 +168,71 @@ class PerformerDirectory:
                       f"{ctx.settings.min_faces_for_new_performer}")
             return Promotion(None, created=False)
         with self._lock:
-            merged = self._join_owner(subject, face_jpeg)
+            faces = self._group_faces(subject, [face_jpeg, *self._example_images(subject)])
+            merged = self._join_owner(subject, [matches for matches, _ in faces])
             return merged if merged is not None else self.promote(subject, face_jpeg, gender)
 
-    def _join_owner(self, subject: str, face_jpeg: bytes) -> Promotion | None:
-        """The candidate made one more subject of the performer its faces belong to as a group (module
-        docstring); None when they belong to nobody known (or it has a performer already)."""
+    def sight(self, subject: str, item: ItemRef) -> None:
+        """A batch image run's sighting: recorded now, the promotion decided at the run's end, with every other
+        candidate's, in a fixed order (:meth:`promote_due`), so it does not depend on which image came first."""
+        ctx = self._ctx
+        if ctx.state.retired.reason(subject) is not None:
+            return
+        count = ctx.state.candidates.record_sighting(subject, item)
+        if should_promote(count, ctx.settings.min_faces_for_new_performer):
+            ctx.state.unknown.mark_due(subject)
+        else:
+            ctx.debug(f"candidate {subject}: seen in {count} image(s) or scene(s), performer after "
+                      f"{ctx.settings.min_faces_for_new_performer}")
+
+    def promote_due(self) -> int:
+        """Every candidate seen often enough becomes a performer, or joins the known performer its faces are as a
+        group; one after the other, the candidate first seen in the earliest item first (by id, never by thread
+        timing), so a candidate promoted here may be joined by a later one of the same person. A candidate stays
+        due until decided, so a run killed here is completed by the next. Returns the performers created."""
+        ctx = self._ctx
+        created = 0
+        for subject, _items in ctx.state.unknown.due():
+            ctx.check_stop()
+            try:
+                created += self._promote_due(subject).created
+            except ServiceError as exc:
+                if exc.retryable:
+                    ctx.warning(f"candidate {subject}: {exc}; it becomes a performer in the next run")
+                    continue
+                ctx.warning(f"candidate {subject}: {exc}; left for review")
+            except ItemError as exc:  # AmbiguousSubject among them
+                ctx.warning(f"candidate {subject}: {exc}; left for review")
+            ctx.state.unknown.decided(subject)
+        return created
+
+    def _promote_due(self, subject: str) -> Promotion:
+        ctx = self._ctx
+        if ctx.state.retired.reason(subject) is not None:
+            return Promotion(None, created=False)
+        held = self.for_subject(subject)
+        if held is not None:
+            self.finish_pending(subject, held)
+            return Promotion(held, created=False)
+        faces = self._group_faces(subject, self._example_images(subject))
+        if not faces and not ctx.settings.dry_run:
+            ctx.warning(f"candidate {subject}: {ctx.face_service.name} holds no face of it to judge it by or to "
+                        "show on a performer; left for review")
+            return Promotion(None, created=False)
+        with self._lock:
+            merged = self._join_owner(subject, [matches for matches, _ in faces])
+            if merged is not None:
+                return merged
+            crop, gender = faces[0][1] if faces else (b"", None)
+            return self.promote(subject, crop, gender)
+
+    def _join_owner(self, subject: str, faces: list[tuple[SubjectMatch, ...]]) -> Promotion | None:
+        """The candidate made one more subject of the performer its ``faces`` (each face's matches) belong to
+        as a group (module docstring); None when they belong to nobody known (or it has a performer already)."""
         ctx = self._ctx
         if subject in self._planned or self.for_subject(subject) is not None:
             return None
-        match = group_owner(self._group_faces(subject, face_jpeg), own=subject,
-                            min_similarity=ctx.settings.min_similarity, eligible=self._may_join)
+        match = group_owner(faces, own=subject, min_similarity=ctx.settings.min_similarity, eligible=self._may_join)
         if match is None:
             return None
         holder = self.for_subject(match.subject)
@@ -204,26 +258,33 @@ class PerformerDirectory:
         except AmbiguousSubject:
             return False
 
-    def _group_faces(self, subject: str, face_jpeg: bytes) -> list[tuple[SubjectMatch, ...]]:
-        """The matches of the candidate's faces: the one that promotes it and its examples (the first
-        ``MAX_GROUP_FACES`` by id, so every run looks at the same ones)."""
+    def _example_images(self, subject: str) -> list[bytes]:
+        """The pictures of the subject's first examples by id (``MAX_GROUP_FACES``), so every run looks at the
+        same ones."""
         service = self._ctx.face_service
-        crops = [face_jpeg]
         try:
-            examples = sorted(service.list_examples(subject), key=lambda e: e.id)[:MAX_GROUP_FACES - 1]
+            examples = sorted(service.list_examples(subject), key=lambda e: e.id)[:MAX_GROUP_FACES]
         except FaceServiceError as exc:
             self._ctx.debug(f"candidate {subject}: its examples could not be listed: {exc}")
-            examples = []
+            return []
+        crops = []
         for example in examples:
             try:
                 crops.append(service.example_image(example.id))
             except (FaceServiceError, MediaError) as exc:
                 self._ctx.debug(f"candidate {subject}: example {example.id} could not be read: {exc}")
+        return crops
+
+    def _group_faces(self, subject: str, crops: list[bytes]
+                     ) -> list[tuple[tuple[SubjectMatch, ...], tuple[bytes, str | None]]]:
+        """Each of the candidate's face pictures (at most ``MAX_GROUP_FACES``) recognised: its matches, and the
+        picture with the face's gender (for a performer made of it)."""
+        service = self._ctx.face_service
         faces = []
-        for crop in crops:
+        for crop in crops[:MAX_GROUP_FACES]:
             found = order_faces(service.recognize(crop, min_probability=RECHECK_MIN_PROBABILITY))
             if found:
-                faces.append(found[0].matches)
+                faces.append((found[0].matches, (crop, stash_gender(found[0].gender))))
         return faces
 
     def promote(self, subject: str, face_jpeg: bytes, gender: str | None, *, name: str = "") -> Promotion:

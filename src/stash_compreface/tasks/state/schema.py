@@ -7,6 +7,7 @@ Tables, and the repository (``tasks/state/``) that owns each:
 - ``candidates.performer_id``, ``pending_promotions``: :class:`~.candidates.Promotions`;
 - ``learned``: :class:`~.examples.Learned`; ``transfers``: :class:`~.examples.Transfers`;
 - ``refusals``: :class:`~.decisions.Refusals`; ``retired``: :class:`~.decisions.Retired`;
+- ``unknown_faces``, ``due_candidates``: :class:`~.unknown.UnknownFaces` (what a batch run decides at its end);
 - ``runs``, ``run_writes``: :class:`~.runs.Runs` (the journal's rows; ``tasks/journal.py`` gives them meaning);
   ``runs.library`` is the Stash library each run wrote to, ``sqlite_sequence`` never goes below the folder's
   run-id high-water mark (``store.py``), so run ids never repeat.
@@ -141,6 +142,20 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE runs ADD COLUMN library TEXT",
         f"PRAGMA application_id = {APPLICATION_ID}",
     ),
+    (
+        # 9: a batch image run decides who its unknown faces are once every image is seen (tasks/unknown_faces.py):
+        # (IF NOT EXISTS: a file whose version was set back, as a restore may, keeps them)
+        # the faces nobody matched (their vector, and whether one may found a person), and the candidates seen
+        # often enough to become performers, kept until decided so a run killed before then is completed.
+        """CREATE TABLE IF NOT EXISTS unknown_faces (
+            item TEXT NOT NULL,
+            face INTEGER NOT NULL,
+            founding INTEGER NOT NULL,
+            embedding BLOB NOT NULL,
+            PRIMARY KEY (item, face)
+        ) WITHOUT ROWID""",
+        "CREATE TABLE IF NOT EXISTS due_candidates (subject TEXT PRIMARY KEY) WITHOUT ROWID",
+    ),
 )
 
 # What a current file must contain; anything less is not our file.
@@ -154,12 +169,14 @@ _EXPECTED_COLUMNS: Mapping[str, frozenset[str]] = {
     "run_writes": frozenset({"run_id", "seq", "kind", "target", "detail"}),
     "refusals": frozenset({"item", "performer_id", "subject", "created_at"}),
     "retired": frozenset({"subject", "reason", "retired_at"}),
+    "unknown_faces": frozenset({"item", "face", "founding", "embedding"}),
+    "due_candidates": frozenset({"subject"}),
 }
 
 LOST = ("your refusals (rejectMatch) and retired subjects (they may be linked or promoted again), the undo "
         "journal (earlier runs can no longer be undone), candidate sightings (unnamed faces start counting "
         "towards minFacesForNewPerformer again), learned-example claims (an image may be uploaded as an example "
-        "once more) and unfinished promotions")
+        "once more), unfinished promotions and the unknown faces of an unfinished run (they stay Unidentified)")
 
 # What a restore compares, kind by kind, between a damaged file and its backup (the names the warning uses).
 COUNTS: Mapping[str, str] = {
