@@ -20,6 +20,7 @@ from stash_compreface.tasks.journal import (
     Linked,
     PerformerCreated,
     PerformerSeen,
+    PerformersMerged,
     PerformerTagged,
     Tagged,
     decode,
@@ -41,6 +42,9 @@ ONE_OF_EACH: list[Entry] = [
     ExampleAdded(subject="Person 0 ALICE", example_id="e-2"),  # from a performer's own image: no item
     ExampleCopied(subject="Person 0 ALICE", engine="builtin", example_id="e-3", direction="import", source_id="s-1",
                   new_subject=True),
+    PerformersMerged(removed_id="7", into_id="6", name="Person 14 QRSTUVWXYZ012345", aliases=("Person 15 X",),
+                     subjects=("Person 14 QRSTUVWXYZ012345", "Person 15 X"), image="/9j/", image_ids=("12", "13"),
+                     scene_ids=()),
 ]
 
 

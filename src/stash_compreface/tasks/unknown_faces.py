@@ -88,6 +88,8 @@ def decide(ctx: TaskContext, recognizer: ImageRecognizer, crops: FaceCrops) -> N
     created = recognizer.directory.promote_due()
     if created:
         recognizer.tally.add(created_performers=created)
+    if recognizer.policy.create == "candidate":
+        recognizer.directory.merge_split()
 
 
 def _settle(ctx: TaskContext, face: UnknownFace, decide_one: Callable[[], object]) -> None:

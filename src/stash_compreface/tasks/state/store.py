@@ -37,6 +37,7 @@ from ...sqlite_file import (
 from .candidates import Candidates, Promotions
 from .decisions import Refusals, Retired
 from .examples import Learned, Transfers
+from .merges import Merges
 from .runs import Runs
 from .schema import LOST, SCHEMA, NewerStateError
 from .shared import Shared
@@ -139,6 +140,7 @@ class StateStore:
         self.candidates = Candidates(shared)
         self.promotions = Promotions(shared)
         self.unknown = UnknownFaces(shared)
+        self.merges = Merges(shared)
         self.learned = Learned(shared)
         self.transfers = Transfers(shared)
         self.refusals = Refusals(shared)
