@@ -22,6 +22,7 @@ from stash_compreface.tasks.journal import (
     Linked,
     PerformerCreated,
     PerformerSeen,
+    PerformersMerged,
     PerformerTagged,
     SubjectMerged,
     Tagged,
@@ -48,6 +49,9 @@ ONE_OF_EACH: list[Entry] = [
     SubjectMerged(subject="Person 7 QRSTUVWXYZABCDEF", into="Person 12 ABCDEFGHIJKLMNOP", engine="builtin",
                   copies=("e-4", "e-5"), sightings=(IMAGE_12, ItemRef(ItemKind.SCENE, "3")), deleted=True),
     ExampleRemoved(subject="Person 0 ALICE", example_id="e-2", engine="compreface", image="/9j/4AAQ", item=IMAGE_12),
+    PerformersMerged(removed_id="7", into_id="6", name="Person 14 QRSTUVWXYZ012345", aliases=("Person 15 X",),
+                     subjects=("Person 14 QRSTUVWXYZ012345", "Person 15 X"), image="/9j/", image_ids=("12", "13"),
+                     scene_ids=()),
 ]
 
 

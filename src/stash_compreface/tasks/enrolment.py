@@ -187,20 +187,24 @@ class Enrolment:
         candidate until a performer is made of it; unless the face is recognized once more just before,
         as a subject made meanwhile (KNOWN) or as refused subjects only (REFUSED; ``someone_new``: the user
         said this face is someone new, so a refused look-alike does not stop it)."""
-        ctx = self.ctx
         with self._create_lock:
             found = self._recheck(face.padded, refused, someone_new)
             if found is not None:
                 return found
-            name = subject_name(named_after, ctx.suffix())
-            ctx.state.candidates.add(name)  # first: a kill before the upload leaves no subject nobody knows
-            if face.item is not None:
-                ctx.state.learned.claim(name, face.item)
-            try:
-                example_id = self.add_example(name, face, why=why, new_subject=True)
-            except FaceServiceError as exc:
-                return NewSubject(Outcome.FAILED, name, reason=f"{ctx.face_service.name} would not take the face: "
-                                                               f"{exc}")
+            return self.found(face, named_after=named_after, why=why)
+
+    def found(self, face: FaceCrop, *, named_after: str, why: str) -> NewSubject:
+        """Make the face a new subject without looking for the person first: the caller just did, with nothing
+        else creating subjects meanwhile (a batch run's end: tasks/unknown_faces.py)."""
+        ctx = self.ctx
+        name = subject_name(named_after, ctx.suffix())
+        ctx.state.candidates.add(name)  # first: a kill before the upload leaves no subject nobody knows
+        if face.item is not None:
+            ctx.state.learned.claim(name, face.item)
+        try:
+            example_id = self.add_example(name, face, why=why, new_subject=True)
+        except FaceServiceError as exc:
+            return NewSubject(Outcome.FAILED, name, reason=f"{ctx.face_service.name} would not take the face: {exc}")
         if example_id is not None:
             with self._counts_lock:
                 self._counts[name] = 1

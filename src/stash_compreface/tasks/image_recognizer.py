@@ -20,10 +20,12 @@ from ..quality import measure_for_gates
 from ..settings import TaskArgs
 from ..stash.models import Image, ItemKind
 from ..stash.queries import Selection
+from . import unknown_faces
 from .context import TaskContext
 from .enrolment import Enrolment, FaceCrop, Outcome
 from .performers import PerformerDirectory, Promotion, refusals
 from .runner import Tally, item_pages, run_items, run_one
+from .unknown_faces import FaceCrops
 
 Create = Literal["never", "candidate", "immediate"]
 
@@ -52,6 +54,8 @@ class Policy:
     # A face nobody matched founds a candidate only through this gate (faces.quality.founding_gate); None:
     # the subject gate is enough (createPerformerFromImage: the user chose the face).
     found_gate: quality.Gate | None = None
+    # A batch run that decides its unknown faces and promotions once every image is seen (tasks/unknown_faces.py)
+    defer: bool = False
 
 
 def policy_for(ctx: TaskContext, *, relaxed: bool, create: Create, learn: bool, track_sightings: bool) -> Policy:
@@ -131,12 +135,13 @@ class _Work:
 
 class ImageRecognizer:
     def __init__(self, ctx: TaskContext, policy: Policy, tally: Tally,
-                 directory: PerformerDirectory | None = None) -> None:
+                 directory: PerformerDirectory | None = None, crops: FaceCrops | None = None) -> None:
         self.ctx = ctx
         self.policy = policy
         self.tally = tally
         self.directory = directory or PerformerDirectory(ctx)
         self.enrolment = Enrolment(ctx, tally)
+        self.crops = crops  # a deferring run's founding faces (policy.defer)
 
     # -- the flow --------------------------------------------------------------------------------
 
@@ -148,7 +153,8 @@ class ImageRecognizer:
 
     def detect(self, prepared: imaging.Prepared) -> list[Face]:
         gate = self.policy.match_gate
-        faces = self.ctx.face_service.recognize(prepared.jpeg, min_probability=min(gate.min_confidence_score, 0.99))
+        faces = self.ctx.face_service.recognize(prepared.jpeg, min_probability=min(gate.min_confidence_score, 0.99),
+                                                embeddings=self.policy.defer)
         clamped = [dataclasses.replace(f, box=f.box.clamped(prepared.width, prepared.height)) for f in faces]
         return matching.order_faces(f for f in clamped if f.box.min_side >= 2)
 
@@ -157,6 +163,8 @@ class ImageRecognizer:
         faces = self.detect(prepared)
         work = _Work(image, prepared)
         report = ImageReport(image, frame=(prepared.width, prepared.height))
+        if self.policy.defer:
+            self.ctx.state.unknown.forget_item(image.ref)  # recognised afresh: its unknown faces are recorded again
         if only_index is not None and not 0 <= only_index < len(faces):
             count = len(faces)
             raise FaceIndexOutOfRange(f"faceIndex {only_index} is out of range: {image.label} has {count} face(s)"
@@ -187,15 +195,28 @@ class ImageRecognizer:
         if self.policy.create == "never":
             return FaceReport(index, face, FaceStatus.UNMATCHED, "no subject above minSimilarity",
                               similarity=similarity)
-        if not high_quality:
-            return FaceReport(index, face, FaceStatus.UNMATCHED, f"not used for a new subject: {hq_why}",
-                              similarity=similarity)
-        if self.policy.found_gate is not None and self.policy.create == "candidate":
+        founds, found_why = high_quality, f"not used for a new subject: {hq_why}"
+        if founds and self.policy.found_gate is not None and self.policy.create == "candidate":
             founds, found_why = quality.check(face, measured, self.policy.found_gate)
-            if not founds:
-                return FaceReport(index, face, FaceStatus.UNMATCHED,
-                                  f"may join a known person, not found a new one: {found_why}", similarity=similarity)
+            found_why = f"may join a known person, not found a new one: {found_why}"
+        if self.policy.defer and face.embedding:
+            return self._deferred(work, index, face, founds=founds)
+        if not founds:
+            return FaceReport(index, face, FaceStatus.UNMATCHED, found_why, similarity=similarity)
         return self._new_subject(work, index, face)
+
+    def _deferred(self, work: _Work, index: int, face: Face, *, founds: bool) -> FaceReport:
+        """A face nobody matched, in a deferring run: kept to be decided once every image is seen
+        (tasks/unknown_faces.py); the image is Unidentified until then."""
+        assert face.embedding is not None
+        if founds and self.crops is not None:
+            self.crops.put(work.image.ref, index, work.crop(face))
+        self.ctx.state.unknown.add(work.image.ref, index, founding=founds, embedding=face.embedding)
+        best = face.best
+        return FaceReport(index, face, FaceStatus.UNMATCHED,
+                          "nobody known yet: " + ("may found a new person" if founds else "may join a person")
+                          + ", decided once every image of the run is seen",
+                          similarity=best.similarity if best else None)
 
     def _refused(self, work: _Work, subject: str) -> bool:
         return refusals(self.ctx, self.directory, work.image.ref)(subject)
@@ -228,8 +249,7 @@ class ImageRecognizer:
                                                                    name=self.policy.performer_name),
                                                  FaceStatus.SUBJECT_WITHOUT_PERFORMER)
         elif self.policy.track_sightings:
-            performer_id, status = self._counted(directory.sighting(
-                subject, work.image.ref, work.crop(face), matching.stash_gender(face.gender)), FaceStatus.CANDIDATE)
+            performer_id, status = self._counted(self._sighting(work, face, subject), FaceStatus.CANDIDATE)
         else:
             status = FaceStatus.SUBJECT_WITHOUT_PERFORMER
         return FaceReport(index, face, status, subject=subject, similarity=similarity,
@@ -242,6 +262,22 @@ class ImageRecognizer:
             self.tally.add(created_performers=1)
             return promotion.performer_id, FaceStatus.PERFORMER_CREATED
         return promotion.performer_id, waiting if promotion.performer_id is None else FaceStatus.MATCHED
+
+    def _sighting(self, work: _Work, face: Face, subject: str) -> Promotion:
+        """A candidate seen in this image: promoted once seen enough, or (a deferring run) at the run's end."""
+        if self.policy.defer:
+            self.directory.sight(subject, work.image.ref)
+            return Promotion(None, created=False)
+        return self.directory.sighting(subject, work.image.ref, work.crop(face), matching.stash_gender(face.gender))
+
+    def face_crop(self, image: Image, index: int) -> FaceCrop:
+        """Face ``index`` of the image (numbered as :meth:`analyse` numbers them), to enrol."""
+        prepared = self.load(image)
+        faces = self.detect(prepared)
+        if not 0 <= index < len(faces):
+            raise FaceIndexOutOfRange(f"faceIndex {index} is out of range: {image.label} has {len(faces)} face(s)",
+                                      faces=len(faces))
+        return _Work(image, prepared).face(faces[index], index)
 
     def _new_subject(self, work: _Work, index: int, face: Face) -> FaceReport:
         """A high-quality face nobody matched becomes a subject (maybe found made meanwhile), then a
@@ -262,7 +298,7 @@ class ImageRecognizer:
         if immediate:
             promotion = self.directory.promote(name, crop, gender, name=self.policy.performer_name)
         else:
-            promotion = self.directory.sighting(name, work.image.ref, crop, gender)
+            promotion = self._sighting(work, face, name)
         performer_id, status = self._counted(promotion, FaceStatus.NEW_CANDIDATE)
         return FaceReport(index, face, status, subject=name, similarity=None, performer_id=performer_id,
                           performer_name=self.directory.name_of(performer_id))
@@ -284,7 +320,8 @@ def recognize_and_record(ctx: TaskContext, recognizer: ImageRecognizer, image: I
     report = recognizer.analyse(image, only_index=only_index)
     linked = ctx.writes.record_outcome(ItemKind.IMAGE, image, failed=False, performers=report.performer_ids,
                                        unidentified=report.unidentified)
-    _join_promotions(ctx, image, report)
+    if not recognizer.policy.defer:  # a deferring run promotes only at its end, linking every sighting then
+        _join_promotions(ctx, image, report)
     recognizer.tally.add(processed=1, matched=int(bool(report.performer_ids)), linked=linked)
     ctx.debug(f"{image.label}: {describe_faces(report)}")
     return report
@@ -310,12 +347,16 @@ def run_images(ctx: TaskContext, args: TaskArgs, *, selection: Selection, policy
                title: str) -> dict[str, Any]:
     """A batch image mode: every selected image recognized and recorded through the item runner."""
     tally = Tally()
-    recognizer = ImageRecognizer(ctx, policy, tally)
-    recognizer.directory.complete_pending()
-    pages = item_pages(ctx, ItemKind.IMAGE, selection, args.limit)
-    run_items(ctx, pages, lambda image: recognize_and_record(ctx, recognizer, image), title=title,
-              noun="image", label=lambda image: image.label, mark_failed=lambda image: mark_image_failed(ctx, image),
-              tally=tally)
+    policy = dataclasses.replace(policy, defer=policy.track_sightings)  # who the unknown are: at the end
+    with unknown_faces.face_crops() as crops:
+        recognizer = ImageRecognizer(ctx, policy, tally, crops=crops)
+        recognizer.directory.complete_pending()
+        pages = item_pages(ctx, ItemKind.IMAGE, selection, args.limit)
+        run_items(ctx, pages, lambda image: recognize_and_record(ctx, recognizer, image), title=title,
+                  noun="image", label=lambda image: image.label,
+                  mark_failed=lambda image: mark_image_failed(ctx, image), tally=tally)
+        if policy.defer:
+            unknown_faces.decide(ctx, recognizer, crops)
     return {"mode": args.mode, **tally.as_dict()}
 
 
@@ -340,12 +381,7 @@ def face_of(ctx: TaskContext, image: Image, index: int) -> FaceCrop:
     """Face ``index`` of the image (numbered as identifyImage numbers them), to enrol."""
     recognizer = ImageRecognizer(ctx, policy_for(ctx, relaxed=True, create="never", learn=False,
                                                  track_sightings=False), Tally())
-    prepared = recognizer.load(image)
-    faces = recognizer.detect(prepared)
-    if not 0 <= index < len(faces):
-        raise FaceIndexOutOfRange(f"faceIndex {index} is out of range: {image.label} has {len(faces)} face(s)",
-                                  faces=len(faces))
-    return _Work(image, prepared).face(faces[index], index)
+    return recognizer.face_crop(image, index)
 
 
 def _legacy_face(image_id: str, face: dict[str, Any]) -> dict[str, Any]:

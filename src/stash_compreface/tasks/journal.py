@@ -17,8 +17,10 @@ Each kind, as stored, its class, what the run added, and the target it is filed 
 - ``example`` :class:`ExampleAdded`: an example learned by the task's face engine (the item it came from);
 - ``copied_example`` :class:`ExampleCopied`: an example copied into the other engine (the subject);
 - ``retired`` :class:`CandidateRetired`: a candidate rejected or merged away, kept (the subject);
-- ``merged`` :class:`SubjectMerged`: a candidate's faces and sightings moved into another (the subject);
-- ``example_removed`` :class:`ExampleRemoved`: a face removed from a subject, its bytes kept (the subject).
+- ``subject_merged`` :class:`SubjectMerged`: a candidate's faces and sightings moved into another (the subject);
+- ``example_removed`` :class:`ExampleRemoved`: a face removed from a subject, its bytes kept (the subject);
+- ``performers_merged`` :class:`PerformersMerged`: a performer deleted because its faces are another's (the one kept):
+  the deleted one's name, aliases, image and items, so undoRun re-creates it (under a new id) and links it back.
 
 The undo rules (:class:`Undo`): exactly what the run added is removed (bulk REMOVE of its ids), so the
 user's later edits stay. A performer the run created is deleted only while it still looks as the run left
@@ -371,7 +373,7 @@ class SubjectMerged(Entry):
     undoRun reverts it first: ``subject`` is made again from the copies (read before their own entries delete
     them) and ``into`` loses the sightings it gained."""
 
-    KIND = "merged"
+    KIND = "subject_merged"
     subject: str
     into: str
     engine: str
@@ -445,10 +447,62 @@ class ExampleRemoved(Entry):
         undo.counts["examplesRestored"] += 1
 
 
+@dataclass(frozen=True, kw_only=True)
+class PerformersMerged(Entry):
+    """A performer the plugin created, deleted because its group of faces is one person with ``into_id``'s (the
+    one kept, which took its subjects as aliases and its images and scenes, journalled as any alias and link).
+    undoRun re-creates it as it was (Stash gives it a new id), links its items to it again and makes its
+    subjects its own again; the kept performer's alias and links go with their own entries."""
+
+    KIND = "performers_merged"
+    removed_id: str
+    into_id: str
+    name: str
+    aliases: tuple[str, ...]
+    subjects: tuple[str, ...]  # its subjects, now the kept performer's aliases
+    image: str  # base64 JPEG of its image, "" when it had none
+    image_ids: tuple[str, ...]
+    scene_ids: tuple[str, ...]
+
+    @property
+    def target(self) -> str:
+        return self.into_id
+
+    def detail(self) -> dict[str, Any]:
+        return {"removed_id": self.removed_id, "name": self.name, "aliases": list(self.aliases),
+                "subjects": list(self.subjects), "image": self.image, "image_ids": list(self.image_ids),
+                "scene_ids": list(self.scene_ids)}
+
+    @classmethod
+    def parse(cls, target: str, detail: Mapping[str, Any]) -> Self:
+        return cls(into_id=target, removed_id=str(detail["removed_id"]), name=str(detail["name"]),
+                   aliases=_ids(detail.get("aliases")), subjects=_ids(detail.get("subjects")),
+                   image=str(detail.get("image") or ""), image_ids=_ids(detail.get("image_ids")),
+                   scene_ids=_ids(detail.get("scene_ids")))
+
+    def revert(self, undo: Undo) -> None:
+        image = base64.b64decode(self.image) if self.image else b""
+        created = undo.writes.create_performer(self.name, image, None)
+        if created is None:
+            return  # a dry run
+        performer, _ = created
+        missing = [a for a in self.aliases if a.casefold() not in {x.casefold() for x in performer.aliases}]
+        for alias in missing:
+            undo.writes.add_alias(performer, alias)
+        undo.writes.link_performer(list(self.image_ids), performer.id, self.name, scene_ids=self.scene_ids)
+        for subject in self.subjects:
+            undo.heals.add((self.into_id, subject.casefold()))  # the alias's own revert must not reopen it
+            undo.state.promotions.complete(subject, performer.id)
+        undo.counts["performersRecreated"] += 1
+        undo.notes.append(f"performer {self.removed_id} ({self.name}), merged into performer {self.into_id} by "
+                          f"this run, was re-created as performer {performer.id} (Stash gives a new id) with its "
+                          f"aliases and its {len(self.image_ids)} image(s) and {len(self.scene_ids)} scene(s)")
+
+
 KINDS: dict[str, type[Entry]] = {cls.KIND: cls for cls in (Linked, Tagged, PerformerCreated, PerformerSeen,
                                                              AliasAdded, PerformerTagged, ExampleAdded,
                                                              ExampleCopied, CandidateRetired, SubjectMerged,
-                                                             ExampleRemoved)}
+                                                             ExampleRemoved, PerformersMerged)}
 
 
 def encode(entry: Entry) -> tuple[str, str, str]:
@@ -485,6 +539,7 @@ class Undo:
     linked_elsewhere: frozenset[ItemRef] = frozenset()
     emptied: set[tuple[str | None, str]] = field(default_factory=set)  # (engine of a copy or None, subject)
     counts: Counter[str] = field(default_factory=Counter)
+    notes: list[str] = field(default_factory=list)  # what the user is told once the revert is done
 
     @property
     def untouched(self) -> set[str]:
@@ -580,6 +635,21 @@ class Journal:
         its entries were trimmed)."""
         rows = self._runs.entries_at(PerformerCreated.KIND, performer_id)
         return PerformerCreated.parse(rows[0][0], json.loads(rows[0][1])).name if rows else None
+
+    def last_seen(self, performer_id: str) -> PerformerSeen | None:
+        """How the performer looked after the last journalled run (not undone) that created or merged into it."""
+        rows = self._runs.entries_at(PerformerSeen.KIND, performer_id, undone=False)
+        if not rows:
+            return None
+        target, detail = rows[-1]
+        return PerformerSeen.parse(target, json.loads(detail))
+
+    def merges_undone(self, into_id: str) -> set[str]:
+        """The names of the performers merged into ``into_id`` by runs since undone: the user took those back."""
+        live = set(self._runs.entries_at(PerformersMerged.KIND, into_id, undone=False))
+        every = self._runs.entries_at(PerformersMerged.KIND, into_id)
+        return {PerformersMerged.parse(target, json.loads(detail)).name.casefold()
+                for target, detail in every if (target, detail) not in live}
 
     def alias_added(self, performer_id: str, alias: str) -> bool:
         """Whether a run not undone added ``alias`` to ``performer_id``."""

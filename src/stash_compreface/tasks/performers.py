@@ -31,20 +31,23 @@ merge back (the subject is a candidate again).
 
 from __future__ import annotations
 
+import base64
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from ..errors import ItemError, MediaError, SettingError
+from ..errors import ItemError, MediaError, ServiceError, SettingError
 from ..faces.clustering import MAX_GROUP_FACES, group_owner
-from ..faces.matching import order_faces, should_promote
+from ..faces.matching import order_faces, should_promote, stash_gender
 from ..faces.models import SubjectMatch
-from ..faces.naming import person_alias, subject_name
+from ..faces.naming import is_subject_name, person_alias, subject_name
 from ..faceservice import FaceServiceError
 from ..stash.models import ItemKind, ItemRef, Performer
-from ..stash.queries import person_performers
+from ..stash.queries import performer_items, person_performers
 from .context import TaskContext
 from .enrolment import RECHECK_MIN_PROBABILITY
+from .journal import PerformerSeen, PerformersMerged
+from .state.merges import PendingMerge
 
 # Why a subject is retired (state.retired.reason).
 RETIRED_REJECTED = "rejected"  # rejectCandidate: its subject was deleted from the face service
@@ -71,6 +74,12 @@ def refusals(ctx: TaskContext, directory: PerformerDirectory, item: ItemRef) -> 
     """Whether the user said a subject, or its performer, is not in ``item``: what rejectMatch recorded."""
     refused = ctx.state.refusals.refused
     return lambda subject: refused(item, subject=subject) or refused(item, performer_id=directory.for_subject(subject))
+
+
+def _other_than(performer: Performer, directory: PerformerDirectory) -> Callable[[str], bool]:
+    """Whether a subject is not one of the performer's own (its name and ``Person …`` aliases)."""
+    own = {s.casefold() for s in directory.subjects_of(performer)}
+    return lambda subject: subject.casefold() not in own
 
 
 class AmbiguousSubject(ItemError):
@@ -168,17 +177,71 @@ class PerformerDirectory:
                       f"{ctx.settings.min_faces_for_new_performer}")
             return Promotion(None, created=False)
         with self._lock:
-            merged = self._join_owner(subject, face_jpeg)
+            faces = self._group_faces(subject, [face_jpeg, *self._example_images(subject)])
+            merged = self._join_owner(subject, [matches for matches, _ in faces])
             return merged if merged is not None else self.promote(subject, face_jpeg, gender)
 
-    def _join_owner(self, subject: str, face_jpeg: bytes) -> Promotion | None:
-        """The candidate made one more subject of the performer its faces belong to as a group (module
-        docstring); None when they belong to nobody known (or it has a performer already)."""
+    def sight(self, subject: str, item: ItemRef) -> None:
+        """A batch image run's sighting: recorded now, the promotion decided at the run's end, with every other
+        candidate's, in a fixed order (:meth:`promote_due`), so it does not depend on which image came first."""
+        ctx = self._ctx
+        if ctx.state.retired.reason(subject) is not None:
+            return
+        count = ctx.state.candidates.record_sighting(subject, item)
+        if should_promote(count, ctx.settings.min_faces_for_new_performer):
+            ctx.state.unknown.mark_due(subject)
+        else:
+            ctx.debug(f"candidate {subject}: seen in {count} image(s) or scene(s), performer after "
+                      f"{ctx.settings.min_faces_for_new_performer}")
+
+    def promote_due(self) -> int:
+        """Every candidate seen often enough becomes a performer, or joins the known performer its faces are as a
+        group; one after the other, the candidate first seen in the earliest item first (by id, never by thread
+        timing), so a candidate promoted here may be joined by a later one of the same person. A candidate stays
+        due until decided, so a run killed here is completed by the next. Returns the performers created."""
+        ctx = self._ctx
+        created = 0
+        for subject, _items in ctx.state.unknown.due():
+            ctx.check_stop()
+            try:
+                created += self._promote_due(subject).created
+            except ServiceError as exc:
+                if exc.retryable:
+                    ctx.warning(f"candidate {subject}: {exc}; it becomes a performer in the next run")
+                    continue
+                ctx.warning(f"candidate {subject}: {exc}; left for review")
+            except ItemError as exc:  # AmbiguousSubject among them
+                ctx.warning(f"candidate {subject}: {exc}; left for review")
+            ctx.state.unknown.decided(subject)
+        return created
+
+    def _promote_due(self, subject: str) -> Promotion:
+        ctx = self._ctx
+        if ctx.state.retired.reason(subject) is not None:
+            return Promotion(None, created=False)
+        held = self.for_subject(subject)
+        if held is not None:
+            self.finish_pending(subject, held)
+            return Promotion(held, created=False)
+        faces = self._group_faces(subject, self._example_images(subject))
+        if not faces and not ctx.settings.dry_run:
+            ctx.warning(f"candidate {subject}: {ctx.face_service.name} holds no face of it to judge it by or to "
+                        "show on a performer; left for review")
+            return Promotion(None, created=False)
+        with self._lock:
+            merged = self._join_owner(subject, [matches for matches, _ in faces])
+            if merged is not None:
+                return merged
+            crop, gender = faces[0][1] if faces else (b"", None)
+            return self.promote(subject, crop, gender)
+
+    def _join_owner(self, subject: str, faces: list[tuple[SubjectMatch, ...]]) -> Promotion | None:
+        """The candidate made one more subject of the performer its ``faces`` (each face's matches) belong to
+        as a group (module docstring); None when they belong to nobody known (or it has a performer already)."""
         ctx = self._ctx
         if subject in self._planned or self.for_subject(subject) is not None:
             return None
-        match = group_owner(self._group_faces(subject, face_jpeg), own=subject,
-                            min_similarity=ctx.settings.min_similarity, eligible=self._may_join)
+        match = group_owner(faces, own=subject, min_similarity=ctx.settings.min_similarity, eligible=self._may_join)
         if match is None:
             return None
         holder = self.for_subject(match.subject)
@@ -204,26 +267,33 @@ class PerformerDirectory:
         except AmbiguousSubject:
             return False
 
-    def _group_faces(self, subject: str, face_jpeg: bytes) -> list[tuple[SubjectMatch, ...]]:
-        """The matches of the candidate's faces: the one that promotes it and its examples (the first
-        ``MAX_GROUP_FACES`` by id, so every run looks at the same ones)."""
+    def _example_images(self, subject: str) -> list[bytes]:
+        """The pictures of the subject's first examples by id (``MAX_GROUP_FACES``), so every run looks at the
+        same ones."""
         service = self._ctx.face_service
-        crops = [face_jpeg]
         try:
-            examples = sorted(service.list_examples(subject), key=lambda e: e.id)[:MAX_GROUP_FACES - 1]
+            examples = sorted(service.list_examples(subject), key=lambda e: e.id)[:MAX_GROUP_FACES]
         except FaceServiceError as exc:
             self._ctx.debug(f"candidate {subject}: its examples could not be listed: {exc}")
-            examples = []
+            return []
+        crops = []
         for example in examples:
             try:
                 crops.append(service.example_image(example.id))
             except (FaceServiceError, MediaError) as exc:
                 self._ctx.debug(f"candidate {subject}: example {example.id} could not be read: {exc}")
+        return crops
+
+    def _group_faces(self, subject: str, crops: list[bytes]
+                     ) -> list[tuple[tuple[SubjectMatch, ...], tuple[bytes, str | None]]]:
+        """Each of the candidate's face pictures (at most ``MAX_GROUP_FACES``) recognised: its matches, and the
+        picture with the face's gender (for a performer made of it)."""
+        service = self._ctx.face_service
         faces = []
-        for crop in crops:
+        for crop in crops[:MAX_GROUP_FACES]:
             found = order_faces(service.recognize(crop, min_probability=RECHECK_MIN_PROBABILITY))
             if found:
-                faces.append(found[0].matches)
+                faces.append((found[0].matches, (crop, stash_gender(found[0].gender))))
         return faces
 
     def promote(self, subject: str, face_jpeg: bytes, gender: str | None, *, name: str = "") -> Promotion:
@@ -336,9 +406,129 @@ class PerformerDirectory:
             self._ctx.writes.link_performer(images, performer_id, subject, scene_ids=scenes)
         state.promotions.complete(subject, performer_id)
 
-    def complete_pending(self) -> None:
-        """Finish promotions an earlier run recorded but could not link (a failed write, a kill)."""
+    # -- performers found to be one person ---------------------------------------------------------
+
+    def merge_split(self) -> int:
+        """Merge the performers the plugin created whose groups of faces turn out to be one person (module
+        docstring); the number merged away. Each is compared (its examples against every subject, as a group)
+        when its subject's examples changed since it last was, in id order; the older of two is kept."""
         ctx = self._ctx
+        self.resume_merges()
+        mergeable = sorted((p for p in person_performers(ctx.stash) if self._unedited(p)), key=lambda p: int(p.id))
+        if len(mergeable) < 2:
+            return 0
+        by_subject = {s.casefold(): p for p in mergeable for s in self.subjects_of(p)}
+        removed: set[str] = set()
+        for performer in mergeable:
+            ctx.check_stop()
+            if performer.id in removed:
+                continue
+            try:
+                examples = ctx.face_service.count_examples(performer.name)
+            except FaceServiceError as exc:
+                ctx.debug(f"performer {performer.id}: its examples could not be counted: {exc}")
+                continue
+            if ctx.state.merges.compared(performer.id) == examples:
+                continue
+            faces = self._group_faces(performer.name, self._example_images(performer.name))
+            match = group_owner([matches for matches, _ in faces], own=performer.name,
+                                min_similarity=ctx.settings.min_similarity, eligible=_other_than(performer, self))
+            ctx.state.merges.mark_compared(performer.id, examples)
+            other = by_subject.get(match.subject.casefold()) if match is not None else None
+            if match is None or other is None or other.id in removed:
+                continue  # nobody's, or a performer the user named or edited: never merged
+            keep, gone = sorted((performer, other), key=lambda p: int(p.id))
+            if gone.name.casefold() in ctx.journal.merges_undone(keep.id):
+                ctx.debug(f"performers {keep.id} and {gone.id}: their merge was undone, so they stay apart")
+                continue
+            ctx.info(f"performers {keep.id} ({keep.name}) and {gone.id} ({gone.name}) are one person: the faces of "
+                     f"{performer.name} are {match.subject}'s as a group (mean similarity {match.similarity:.2f}); "
+                     f"{gone.id} is merged into {keep.id} (its subjects become aliases, its images and scenes are "
+                     "linked), then deleted. undoRun of this run re-creates it")
+            if ctx.settings.dry_run:
+                continue
+            self._merge(gone, keep)
+            removed.add(gone.id)
+        return len(removed)
+
+    def subjects_of(self, performer: Performer) -> list[str]:
+        return [performer.name, *(a for a in performer.aliases if is_subject_name(a))]
+
+    def _unedited(self, performer: Performer) -> bool:
+        """A performer a run created under its subject's name that nobody changed since (the rule undoRun uses:
+        ``journal.PerformerSeen``): the only kind merged. One the user named or edited is theirs."""
+        journal = self._ctx.journal
+        if journal.created_name(performer.id) != performer.name:
+            return False
+        seen = journal.last_seen(performer.id)
+        return seen is not None and seen.unchanged(performer)
+
+    def _merge(self, gone: Performer, keep: Performer) -> None:
+        """Recorded in the state first (with all undo needs of ``gone``), so a kill midway is finished by the
+        next run (:meth:`resume_merges`)."""
+        ctx = self._ctx
+        counts_and_ids = {kind: performer_items(ctx.stash, kind, gone.id, 1)[0] for kind in (ItemKind.IMAGE,
+                                                                                            ItemKind.SCENE)}
+        items = {kind: performer_items(ctx.stash, kind, gone.id, count)[1] if count else []
+                 for kind, count in counts_and_ids.items()}
+        detail = {"name": gone.name, "aliases": list(gone.aliases), "subjects": self.subjects_of(gone),
+                  "image": base64.b64encode(self._image(gone)).decode("ascii"),
+                  "image_ids": items[ItemKind.IMAGE], "scene_ids": items[ItemKind.SCENE]}
+        self._finish_merge(ctx.state.merges.begin(gone.id, keep.id, detail))
+
+    def _image(self, performer: Performer) -> bytes:
+        if not performer.has_image:
+            return b""
+        try:
+            with self._ctx.stash.download(performer.image_url, what="performer image") as media:
+                return media.read()
+        except ItemError as exc:
+            self._ctx.debug(f"performer {performer.id}: its image could not be read: {exc}")
+            return b""
+
+    def resume_merges(self) -> None:
+        """Finish the merges an earlier run began and did not end (a kill, a failed write)."""
+        for pending in self._ctx.state.merges.pending():
+            self._finish_merge(pending)
+
+    def _finish_merge(self, pending: PendingMerge) -> None:
+        """Every step may have been done already (a resumed merge): alias, links, deletion, journal, state."""
+        ctx = self._ctx
+        keep = ctx.stash.find_performer(pending.into_id)
+        if keep is None:
+            ctx.warning(f"performer {pending.into_id} was deleted before performer {pending.removed_id} could be "
+                        "merged into it: nothing merged")
+            ctx.state.merges.done(pending.removed_id)
+            return
+        d = pending.detail
+        subjects = [str(s) for s in d["subjects"]]
+        with self._lock:
+            for subject in subjects:
+                keep = self.hold(keep, subject)
+            ctx.writes.link_performer(list(d["image_ids"]), keep.id, str(d["name"]), scene_ids=list(d["scene_ids"]))
+            if ctx.stash.find_performer(pending.removed_id) is not None:
+                ctx.writes.destroy_performer(pending.removed_id)
+            self._forget(pending.removed_id)
+        ctx.journal.record(PerformersMerged(
+            removed_id=pending.removed_id, into_id=keep.id, name=str(d["name"]), aliases=tuple(d["aliases"]),
+            subjects=tuple(subjects), image=str(d["image"]), image_ids=tuple(d["image_ids"]),
+            scene_ids=tuple(d["scene_ids"])))
+        fresh = ctx.stash.find_performer(keep.id)
+        if fresh is not None:  # as this run left it: still the plugin's, so a later merge may keep it too
+            ctx.journal.record(PerformerSeen.of(fresh))
+        for subject in subjects:
+            ctx.state.promotions.complete(subject, keep.id)
+        ctx.state.merges.done(pending.removed_id)
+
+    def _forget(self, performer_id: str) -> None:
+        self._names.pop(performer_id, None)
+        for holders in self._holders.values():
+            holders.discard(performer_id)
+
+    def complete_pending(self) -> None:
+        """Finish promotions an earlier run recorded but could not link (a failed write, a kill), and merges."""
+        ctx = self._ctx
+        self.resume_merges()
         for pending in ctx.state.promotions.pending():
             subject, performer_id = pending.subject, pending.performer_id
             if ctx.stash.find_performer(performer_id) is None:

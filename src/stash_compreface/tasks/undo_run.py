@@ -13,6 +13,9 @@ settles each performer the run created or gave an alias:
 - gone (the user deleted it in Stash since): its subject keeps its faces and is retired, so no later run
   makes that face a performer again.
 
+A performer the run deleted because its faces were another's (``PerformersMerged``) is re-created as it was,
+under the new id Stash gives it, and linked to its images and scenes again; the log says which id it got.
+
 Examples an import or export copied into the other engine are deleted from that engine, with the subjects
 the run created there once empty, and their transfer records are forgotten so a later import or export copies
 them again. A run already undone is not replayed: undoing it again changes nothing, whatever ran in between.
@@ -33,7 +36,8 @@ from .context import TaskContext
 from .journal import AliasAdded, Entry, ExampleAdded, Linked, PerformerCreated, PerformerSeen, Undo
 from .performers import RETIRED_DELETED
 
-COUNTS = ("unlinked", "untagged", "examplesDeleted", "subjectsDeleted", "performersDeleted", "aliasesRemoved")
+COUNTS = ("unlinked", "untagged", "examplesDeleted", "subjectsDeleted", "performersDeleted", "aliasesRemoved",
+          "performersRecreated")
 
 
 def _linked_elsewhere(ctx: TaskContext, performer_id: str, linked: dict[ItemKind, set[str]]) -> str | None:
@@ -169,7 +173,7 @@ def undo_run(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
         except FaceServiceError as exc:
             ctx.debug(f"subject {subject}: {exc}")
     ctx.journal.mark_undone(args.run_id)
-    for note in notes:
+    for note in notes + undo.notes:
         ctx.info(note)
     counts = {name: undo.counts[name] for name in COUNTS}
     ctx.info(f"undid run {args.run_id} ({run.mode}): " + ", ".join(f"{k} {v}" for k, v in counts.items()))

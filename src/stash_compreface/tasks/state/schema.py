@@ -7,6 +7,8 @@ Tables, and the repository (``tasks/state/``) that owns each:
 - ``candidates.performer_id``, ``pending_promotions``: :class:`~.candidates.Promotions`;
 - ``learned``: :class:`~.examples.Learned`; ``transfers``: :class:`~.examples.Transfers`;
 - ``refusals``: :class:`~.decisions.Refusals`; ``retired``: :class:`~.decisions.Retired`;
+- ``unknown_faces``, ``due_candidates``: :class:`~.unknown.UnknownFaces` (what a batch run decides at its end);
+- ``pending_merges``, ``merge_checked``: :class:`~.merges.Merges` (performers found to be one person);
 - ``runs``, ``run_writes``: :class:`~.runs.Runs` (the journal's rows; ``tasks/journal.py`` gives them meaning);
   ``runs.library`` is the Stash library each run wrote to, ``sqlite_sequence`` never goes below the folder's
   run-id high-water mark (``store.py``), so run ids never repeat.
@@ -141,6 +143,30 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE runs ADD COLUMN library TEXT",
         f"PRAGMA application_id = {APPLICATION_ID}",
     ),
+    (
+        # 9: a batch image run decides who its unknown faces are once every image is seen (tasks/unknown_faces.py):
+        # the faces nobody matched (their vector, and whether one may found a person), and the candidates seen
+        # often enough to become performers, kept until decided so a run killed before then is completed; and
+        # performers found to be one person are merged (tasks/performers.py): a merge in flight, and what each
+        # performer held when last compared. (IF NOT EXISTS: a file whose version was set back keeps them.)
+        """CREATE TABLE IF NOT EXISTS unknown_faces (
+            item TEXT NOT NULL,
+            face INTEGER NOT NULL,
+            founding INTEGER NOT NULL,
+            embedding BLOB NOT NULL,
+            PRIMARY KEY (item, face)
+        ) WITHOUT ROWID""",
+        "CREATE TABLE IF NOT EXISTS due_candidates (subject TEXT PRIMARY KEY) WITHOUT ROWID",
+        """CREATE TABLE IF NOT EXISTS pending_merges (
+            removed_id TEXT PRIMARY KEY,
+            into_id TEXT NOT NULL,
+            detail TEXT NOT NULL
+        )""",
+        """CREATE TABLE IF NOT EXISTS merge_checked (
+            performer_id TEXT PRIMARY KEY,
+            examples INTEGER NOT NULL
+        )""",
+    ),
 )
 
 # What a current file must contain; anything less is not our file.
@@ -154,12 +180,16 @@ _EXPECTED_COLUMNS: Mapping[str, frozenset[str]] = {
     "run_writes": frozenset({"run_id", "seq", "kind", "target", "detail"}),
     "refusals": frozenset({"item", "performer_id", "subject", "created_at"}),
     "retired": frozenset({"subject", "reason", "retired_at"}),
+    "unknown_faces": frozenset({"item", "face", "founding", "embedding"}),
+    "due_candidates": frozenset({"subject"}),
+    "pending_merges": frozenset({"removed_id", "into_id", "detail"}),
+    "merge_checked": frozenset({"performer_id", "examples"}),
 }
 
 LOST = ("your refusals (rejectMatch) and retired subjects (they may be linked or promoted again), the undo "
         "journal (earlier runs can no longer be undone), candidate sightings (unnamed faces start counting "
         "towards minFacesForNewPerformer again), learned-example claims (an image may be uploaded as an example "
-        "once more) and unfinished promotions")
+        "once more), unfinished promotions and the unknown faces of an unfinished run (they stay Unidentified)")
 
 # What a restore compares, kind by kind, between a damaged file and its backup (the names the warning uses).
 COUNTS: Mapping[str, str] = {

@@ -37,9 +37,11 @@ from ...sqlite_file import (
 from .candidates import Candidates, Promotions
 from .decisions import Refusals, Retired
 from .examples import Learned, Transfers
+from .merges import Merges
 from .runs import Runs
 from .schema import LOST, SCHEMA, NewerStateError
 from .shared import Shared
+from .unknown import UnknownFaces
 
 Warn = Callable[[str], None]
 
@@ -137,6 +139,8 @@ class StateStore:
         self._run_ids = path.with_name(RUN_ID_FILE) if path is not None and not dry_run else None
         self.candidates = Candidates(shared)
         self.promotions = Promotions(shared)
+        self.unknown = UnknownFaces(shared)
+        self.merges = Merges(shared)
         self.learned = Learned(shared)
         self.transfers = Transfers(shared)
         self.refusals = Refusals(shared)
