@@ -234,6 +234,49 @@
     };
   }
 
+  const THUMB = 48;  // CSS pixels of a face thumbnail
+
+  /** The square of the picture a face's thumbnail shows, in the media's own pixels: the box (given in the
+   * `frame` the plugin analysed) with a margin, clamped to the picture. */
+  function thumbSource(media, box, frame) {
+    const [nw, nh] = naturalSize(media);
+    const sx = nw / ((frame && frame.width) || nw);
+    const sy = nh / ((frame && frame.height) || nh);
+    const side = Math.min(nw, nh, 1.3 * Math.max((box.x_max - box.x_min) * sx, (box.y_max - box.y_min) * sy));
+    const cx = ((box.x_min + box.x_max) / 2) * sx;
+    const cy = ((box.y_min + box.y_max) / 2) * sy;
+    return { x: Math.max(0, Math.min(nw - side, cx - side / 2)), y: Math.max(0, Math.min(nh - side, cy - side / 2)),
+             side };
+  }
+
+  /** A face's thumbnail, cut in the browser from the picture already on screen (<img> or <video>): a canvas
+   * drawn from the media, so the operation's answer carries no image bytes. Drawn again once the media has
+   * its pixels, if it has not yet. */
+  function faceThumb(media, face, frame) {
+    if (!face.box) return el("span", { class: "cf-thumb cf-no-crop", "aria-hidden": "true", text: "?" });
+    const ratio = window.devicePixelRatio || 1;
+    const canvas = el("canvas", { class: "cf-thumb", width: String(Math.round(THUMB * ratio)),
+                                  height: String(Math.round(THUMB * ratio)), role: "img",
+                                  "aria-label": `Face ${face.number}` });
+    const draw = () => {
+      const [nw, nh] = naturalSize(media);
+      if (!nw || !nh) return false;
+      const src = thumbSource(media, face.box, frame);
+      canvas.dataset.crop = [src.x, src.y, src.side, src.side].map((v) => Math.round(v)).join(",");
+      try {
+        canvas.getContext("2d").drawImage(media, src.x, src.y, src.side, src.side, 0, 0, canvas.width, canvas.height);
+      } catch (e) {
+        return false;  // the media is not decodable (yet): the empty square stays
+      }
+      return true;
+    };
+    const ready = media.tagName === "VIDEO" ? media.readyState >= 2 : media.complete && media.naturalWidth > 0;
+    if (!(ready && draw())) {
+      media.addEventListener(media.tagName === "VIDEO" ? "loadeddata" : "load", draw, { once: true });
+    }
+    return canvas;
+  }
+
   /** "Pick another performer": Stash's own PerformerSelect where it can be hosted (Stash >= 0.27), else a
    * search box whose matches appear as buttons as the user types. */
   function performerPicker(label, onPick) {
@@ -532,7 +575,8 @@
       const label = faceLabel(face) + (face.linked || face.rejected ? "" : ` (${face.status})`);
       return el("li", { class: `cf-face cf-${faceState(face)}`, "data-index": String(face.index), tabindex: "0",
                         "aria-label": label, onfocus: (e) => e.target === e.currentTarget && this.highlight(e.target) },
-                el("span", { class: "cf-face-label", text: label }), ...buttons);
+                el("div", { class: "cf-face-head" }, faceThumb(this.img, face, this.frame),
+                   el("span", { class: "cf-face-label", text: label })), ...buttons);
     }
 
     get item() {
