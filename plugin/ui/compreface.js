@@ -159,6 +159,18 @@
     return link;
   }
 
+  /** The way to the plugin's settings (where an error's named setting is fixed), inside the app. */
+  function settingsLink(text) {
+    return appLink({ class: "alert-link cf-settings-link", href: `${BASE}settings?tab=plugins`, text });
+  }
+
+  /** Stash's alert for a failed operation (hidden until one fails); Panel.act fills it. */
+  function failureAlert() {
+    const alert = el("div", { class: "alert alert-danger cf-alert", role: "alert" });
+    alert.hidden = true;
+    return alert;
+  }
+
   // ---------------------------------------------------------------- small DOM helpers
 
   function el(tag, attrs, ...children) {
@@ -395,10 +407,12 @@
         const text = (typeof message === "function" ? message() : message) || `${what}: done`;
         this.say(text);
         if (!look) toast(text);
+        if (this.alert) this.alert.hidden = true;
         return true;
       } catch (e) {
         this.say(`${what} failed: ${e.message}`, true);
         toast(`${what} failed: ${e.message}`, true);
+        this.failed(`${what} failed: ${e.message}`, () => this.act(what, work, look));
         return false;
       } finally {
         this.setBusy(false);
@@ -406,9 +420,24 @@
       }
     }
 
+    /** A failed operation in the panel's alert (Stash's style): why, Retry (the same operation again) and
+     * the way to the plugin's settings, which the error names when a service is down or misconfigured. */
+    failed(message, retry) {
+      if (!this.alert) return;
+      this.alert.hidden = false;
+      this.alert.replaceChildren(el("span", { class: "cf-alert-text", text: `${message}. ` }),
+        el("button", { class: "btn btn-sm btn-light cf-retry", type: "button", text: "Retry", onclick: retry }), " ",
+        settingsLink("Plugin settings"));
+    }
+
     /** Focus stays where it was, or on the row of the same face when the rows were redrawn. */
     restoreFocus(focused) {
       if (!focused || focused === document.body) return;
+      if (focused.classList && focused.classList.contains("cf-retry") && this.alert) {
+        // Retry: on the new Retry if it failed again, else back on the panel's button.
+        const next = this.alert.hidden ? this.button : this.alert.querySelector(".cf-retry");
+        return next && next.focus();
+      }
       if (focused.isConnected) return focused.focus();
       const row = focused.closest && focused.closest("[data-index]");
       const again = row && this.panel.querySelector(`li[data-index="${row.dataset.index}"]`);
@@ -465,7 +494,8 @@
       this.button = el("button", { class: "btn btn-secondary cf-faces-button", type: "button",
                                    text: "Faces", onclick: () => this.identify(false) });
       this.again = lookAgainButton(() => this.identify(true));
-      this.panel = el("div", { class: "cf-panel" }, this.button, this.again, this.status, this.list);
+      this.alert = failureAlert();
+      this.panel = el("div", { class: "cf-panel" }, this.button, this.again, this.status, this.alert, this.list);
       this.overlay = el("div", { class: "cf-overlay" });
       const host = img.parentElement;
       host.classList.add("cf-host");
@@ -642,7 +672,9 @@
       this.button = el("button", { class: "btn btn-secondary cf-faces-button", type: "button",
                                    text: "Faces", onclick: () => this.identify(false) });
       this.again = lookAgainButton(() => this.identify(true));
-      this.panel = el("div", { class: "cf-panel cf-scene-panel" }, this.button, this.again, this.status, this.list);
+      this.alert = failureAlert();
+      this.panel = el("div", { class: "cf-panel cf-scene-panel" }, this.button, this.again, this.status, this.alert,
+                      this.list);
       toolbar.after(this.panel);
       this.anchor = toolbar;
     }
@@ -929,8 +961,7 @@
     showBanner(error) {
       this.banner.hidden = !error;
       if (!error) return this.banner.replaceChildren();
-      const settings = appLink({ class: "alert-link cf-settings-link", href: `${BASE}settings?tab=plugins`,
-                                 text: "plugin settings" });
+      const settings = settingsLink("plugin settings");
       this.banner.replaceChildren(
         el("span", { text: `Faces cannot be shown: ${error}. Naming, merging and rejecting still work; check the ` }),
         settings, el("span", { text: ". " }),
@@ -1168,8 +1199,7 @@
       super();
       this.performerId = performerId;
       this.status = el("span", { class: "cf-status", role: "status", "aria-live": "polite" });
-      this.alert = el("div", { class: "alert alert-danger cf-banner", role: "alert" });
-      this.alert.hidden = true;
+      this.alert = failureAlert();
       this.grid = el("div", { class: "cf-grid cf-performer-faces-grid", role: "list", "aria-label": "Learned faces" });
       this.button = el("button", { class: "btn btn-secondary cf-performer-faces-button", type: "button",
                                    text: "Faces learned", "aria-expanded": "false", onclick: () => this.load() });
@@ -1186,20 +1216,13 @@
       }, true);
     }
 
-    /** A failed read says why, with Retry and the way to the plugin's settings. */
+    /** Undo beside the result of a removal. */
     async act(what, work, look) {
       const done = await super.act(what, work, look);
       if (this.pendingUndo) {  // after the status line says what was done
         this.status.append(" ", el("button", { class: "btn btn-warning btn-sm cf-undo", type: "button", text: "Undo",
                                                onclick: ((runId) => () => this.undo(runId))(this.pendingUndo) }));
         this.pendingUndo = null;
-      }
-      this.alert.hidden = done !== false || !this.status.classList.contains("cf-error");
-      if (!this.alert.hidden) {
-        this.alert.replaceChildren(el("span", { text: `${this.status.textContent}. ` }),
-          el("button", { class: "btn btn-sm btn-light cf-retry", type: "button", text: "Retry",
-                         onclick: () => this.load() }), " ",
-          appLink({ class: "alert-link cf-settings-link", href: `${BASE}settings?tab=plugins`, text: "Plugin settings" }));
       }
       return done;
     }

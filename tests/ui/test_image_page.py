@@ -281,3 +281,47 @@ def test_each_row_shows_a_thumbnail_of_its_face_cut_from_the_picture_on_screen(
         assert mine < 6 and other > 2 * mine, (index, thumb["mean"], means)
     assert "base64" not in json.dumps(output) and sent < 4000  # cut in the browser: no bytes in the answer
     assert page_errors(browser) == []
+
+
+def test_a_failed_look_shows_stash_alert_with_retry_and_the_plugin_settings(world: TaskWorld, web: StashWeb,
+                                                                            browser: Browser) -> None:
+    enrol(world, "Alice", 1)
+    image_id = world.stash.add_image(photo(1, 2, size=200, width=WIDTH, height=HEIGHT, seed=3))
+    world.compreface.go_down()  # the face service is down
+    browser.goto(f"{web.url}/images/{image_id}")
+    browser.wait_for(f"document.querySelector('.cf-faces-button') && document.querySelector('{IMG}').complete")
+    browser.eval("window.cfNoReload = true")
+    browser.click(".cf-faces-button")
+    wait_idle(browser)
+    error = web.operations[-1][3]
+    assert error is not None and "comprefaceUrl" in error  # the plugin's error names the setting
+    alert = ".cf-panel .alert.alert-danger"
+    assert browser.eval(f"!document.querySelector('{alert}').hidden")
+    assert browser.eval(f"document.querySelector('{alert}').getAttribute('role')") == "alert"
+    text = browser.eval(f"document.querySelector('{alert}').textContent")
+    assert text.startswith("Finding faces failed: ") and "comprefaceUrl" in text
+    link = browser.eval(f"(() => {{ const a = document.querySelector('{alert} a.cf-settings-link');"
+                        " return {path: a.pathname, search: a.search, text: a.textContent}; })()")
+    assert link == {"path": "/settings", "search": "?tab=plugins", "text": "Plugin settings"}
+    assert browser.eval("document.querySelectorAll('.cf-box').length") == 0
+
+    world.compreface.come_back()
+    asked = len(web.operations)
+    browser.click(f"{alert} .cf-retry")  # the same operation again
+    browser.wait_for("document.querySelectorAll('.cf-box').length === 2")
+    assert wait_idle(browser) == "2 faces"
+    assert [op[:2] for op in web.operations[asked:]] == [
+        ("identifyImage", {"imageId": image_id, "associateExisting": "false", "cached": "true"})]
+    assert browser.eval(f"document.querySelector('{alert}').hidden")
+    assert browser.eval("document.activeElement.classList.contains('cf-faces-button')")  # focus stays in the panel
+
+    # The settings link navigates inside the app to Stash's plugin settings.
+    world.compreface.go_down()
+    browser.click(".cf-look-again")
+    wait_idle(browser)
+    browser.click(f"{alert} a.cf-settings-link")
+    browser.wait_for("location.pathname === '/settings' && location.search === '?tab=plugins'")
+    assert browser.eval("window.cfNoReload") is True
+    world.compreface.come_back()
+    # Stash's error toast logs its error to the console: those two, nothing else.
+    assert [e.split(":")[1] for e in page_errors(browser)] == [" Finding faces failed", " Looking again failed"]
