@@ -159,6 +159,18 @@
     return link;
   }
 
+  /** The way to the plugin's settings (where an error's named setting is fixed), inside the app. */
+  function settingsLink(text) {
+    return appLink({ class: "alert-link cf-settings-link", href: `${BASE}settings?tab=plugins`, text });
+  }
+
+  /** Stash's alert for a failed operation (hidden until one fails); Panel.act fills it. */
+  function failureAlert() {
+    const alert = el("div", { class: "alert alert-danger cf-alert", role: "alert" });
+    alert.hidden = true;
+    return alert;
+  }
+
   // ---------------------------------------------------------------- small DOM helpers
 
   function el(tag, attrs, ...children) {
@@ -232,6 +244,49 @@
       width: nw * scale,
       height: nh * scale,
     };
+  }
+
+  const THUMB = 48;  // CSS pixels of a face thumbnail
+
+  /** The square of the picture a face's thumbnail shows, in the media's own pixels: the box (given in the
+   * `frame` the plugin analysed) with a margin, clamped to the picture. */
+  function thumbSource(media, box, frame) {
+    const [nw, nh] = naturalSize(media);
+    const sx = nw / ((frame && frame.width) || nw);
+    const sy = nh / ((frame && frame.height) || nh);
+    const side = Math.min(nw, nh, 1.3 * Math.max((box.x_max - box.x_min) * sx, (box.y_max - box.y_min) * sy));
+    const cx = ((box.x_min + box.x_max) / 2) * sx;
+    const cy = ((box.y_min + box.y_max) / 2) * sy;
+    return { x: Math.max(0, Math.min(nw - side, cx - side / 2)), y: Math.max(0, Math.min(nh - side, cy - side / 2)),
+             side };
+  }
+
+  /** A face's thumbnail, cut in the browser from the picture already on screen (<img> or <video>): a canvas
+   * drawn from the media, so the operation's answer carries no image bytes. Drawn again once the media has
+   * its pixels, if it has not yet. */
+  function faceThumb(media, face, frame) {
+    if (!face.box) return el("span", { class: "cf-thumb cf-no-crop", "aria-hidden": "true", text: "?" });
+    const ratio = window.devicePixelRatio || 1;
+    const canvas = el("canvas", { class: "cf-thumb", width: String(Math.round(THUMB * ratio)),
+                                  height: String(Math.round(THUMB * ratio)), role: "img",
+                                  "aria-label": `Face ${face.number}` });
+    const draw = () => {
+      const [nw, nh] = naturalSize(media);
+      if (!nw || !nh) return false;
+      const src = thumbSource(media, face.box, frame);
+      canvas.dataset.crop = [src.x, src.y, src.side, src.side].map((v) => Math.round(v)).join(",");
+      try {
+        canvas.getContext("2d").drawImage(media, src.x, src.y, src.side, src.side, 0, 0, canvas.width, canvas.height);
+      } catch (e) {
+        return false;  // the media is not decodable (yet): the empty square stays
+      }
+      return true;
+    };
+    const ready = media.tagName === "VIDEO" ? media.readyState >= 2 : media.complete && media.naturalWidth > 0;
+    if (!(ready && draw())) {
+      media.addEventListener(media.tagName === "VIDEO" ? "loadeddata" : "load", draw, { once: true });
+    }
+    return canvas;
   }
 
   /** "Pick another performer": Stash's own PerformerSelect where it can be hosted (Stash >= 0.27), else a
@@ -352,10 +407,12 @@
         const text = (typeof message === "function" ? message() : message) || `${what}: done`;
         this.say(text);
         if (!look) toast(text);
+        if (this.alert) this.alert.hidden = true;
         return true;
       } catch (e) {
         this.say(`${what} failed: ${e.message}`, true);
         toast(`${what} failed: ${e.message}`, true);
+        this.failed(`${what} failed: ${e.message}`, () => this.act(what, work, look));
         return false;
       } finally {
         this.setBusy(false);
@@ -363,9 +420,24 @@
       }
     }
 
+    /** A failed operation in the panel's alert (Stash's style): why, Retry (the same operation again) and
+     * the way to the plugin's settings, which the error names when a service is down or misconfigured. */
+    failed(message, retry) {
+      if (!this.alert) return;
+      this.alert.hidden = false;
+      this.alert.replaceChildren(el("span", { class: "cf-alert-text", text: `${message}. ` }),
+        el("button", { class: "btn btn-sm btn-light cf-retry", type: "button", text: "Retry", onclick: retry }), " ",
+        settingsLink("Plugin settings"));
+    }
+
     /** Focus stays where it was, or on the row of the same face when the rows were redrawn. */
     restoreFocus(focused) {
       if (!focused || focused === document.body) return;
+      if (focused.classList && focused.classList.contains("cf-retry") && this.alert) {
+        // Retry: on the new Retry if it failed again, else back on the panel's button.
+        const next = this.alert.hidden ? this.button : this.alert.querySelector(".cf-retry");
+        return next && next.focus();
+      }
       if (focused.isConnected) return focused.focus();
       const row = focused.closest && focused.closest("[data-index]");
       const again = row && this.panel.querySelector(`li[data-index="${row.dataset.index}"]`);
@@ -422,7 +494,8 @@
       this.button = el("button", { class: "btn btn-secondary cf-faces-button", type: "button",
                                    text: "Faces", onclick: () => this.identify(false) });
       this.again = lookAgainButton(() => this.identify(true));
-      this.panel = el("div", { class: "cf-panel" }, this.button, this.again, this.status, this.list);
+      this.alert = failureAlert();
+      this.panel = el("div", { class: "cf-panel" }, this.button, this.again, this.status, this.alert, this.list);
       this.overlay = el("div", { class: "cf-overlay" });
       const host = img.parentElement;
       host.classList.add("cf-host");
@@ -532,7 +605,8 @@
       const label = faceLabel(face) + (face.linked || face.rejected ? "" : ` (${face.status})`);
       return el("li", { class: `cf-face cf-${faceState(face)}`, "data-index": String(face.index), tabindex: "0",
                         "aria-label": label, onfocus: (e) => e.target === e.currentTarget && this.highlight(e.target) },
-                el("span", { class: "cf-face-label", text: label }), ...buttons);
+                el("div", { class: "cf-face-head" }, faceThumb(this.img, face, this.frame),
+                   el("span", { class: "cf-face-label", text: label })), ...buttons);
     }
 
     get item() {
@@ -598,7 +672,9 @@
       this.button = el("button", { class: "btn btn-secondary cf-faces-button", type: "button",
                                    text: "Faces", onclick: () => this.identify(false) });
       this.again = lookAgainButton(() => this.identify(true));
-      this.panel = el("div", { class: "cf-panel cf-scene-panel" }, this.button, this.again, this.status, this.list);
+      this.alert = failureAlert();
+      this.panel = el("div", { class: "cf-panel cf-scene-panel" }, this.button, this.again, this.status, this.alert,
+                      this.list);
       toolbar.after(this.panel);
       this.anchor = toolbar;
     }
@@ -885,8 +961,7 @@
     showBanner(error) {
       this.banner.hidden = !error;
       if (!error) return this.banner.replaceChildren();
-      const settings = appLink({ class: "alert-link cf-settings-link", href: `${BASE}settings?tab=plugins`,
-                                 text: "plugin settings" });
+      const settings = settingsLink("plugin settings");
       this.banner.replaceChildren(
         el("span", { text: `Faces cannot be shown: ${error}. Naming, merging and rejecting still work; check the ` }),
         settings, el("span", { text: ". " }),
@@ -1124,8 +1199,7 @@
       super();
       this.performerId = performerId;
       this.status = el("span", { class: "cf-status", role: "status", "aria-live": "polite" });
-      this.alert = el("div", { class: "alert alert-danger cf-banner", role: "alert" });
-      this.alert.hidden = true;
+      this.alert = failureAlert();
       this.grid = el("div", { class: "cf-grid cf-performer-faces-grid", role: "list", "aria-label": "Learned faces" });
       this.button = el("button", { class: "btn btn-secondary cf-performer-faces-button", type: "button",
                                    text: "Faces learned", "aria-expanded": "false", onclick: () => this.load() });
@@ -1142,20 +1216,13 @@
       }, true);
     }
 
-    /** A failed read says why, with Retry and the way to the plugin's settings. */
+    /** Undo beside the result of a removal. */
     async act(what, work, look) {
       const done = await super.act(what, work, look);
       if (this.pendingUndo) {  // after the status line says what was done
         this.status.append(" ", el("button", { class: "btn btn-warning btn-sm cf-undo", type: "button", text: "Undo",
                                                onclick: ((runId) => () => this.undo(runId))(this.pendingUndo) }));
         this.pendingUndo = null;
-      }
-      this.alert.hidden = done !== false || !this.status.classList.contains("cf-error");
-      if (!this.alert.hidden) {
-        this.alert.replaceChildren(el("span", { text: `${this.status.textContent}. ` }),
-          el("button", { class: "btn btn-sm btn-light cf-retry", type: "button", text: "Retry",
-                         onclick: () => this.load() }), " ",
-          appLink({ class: "alert-link cf-settings-link", href: `${BASE}settings?tab=plugins`, text: "Plugin settings" }));
       }
       return done;
     }

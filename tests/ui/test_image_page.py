@@ -3,8 +3,12 @@ changes the library the way the user meant (checked in the Stash double, not in 
 
 from __future__ import annotations
 
+import json
+from io import BytesIO
 from pathlib import Path
 from typing import Any
+
+from PIL import Image, ImageStat
 
 from tests.library import enrol, photo
 from tests.tasks.conftest import TaskWorld
@@ -234,3 +238,90 @@ def test_faces_shows_the_kept_look_at_once_and_look_again_looks_anew(world: Task
     browser.wait_for("document.querySelector('.cf-status').textContent === '2 faces'")
     mode, args, output, error = web.operations[-1]
     assert (mode, args["cached"], error) == ("identifyImage", "false", None) and not output.get("cached")
+
+
+def thumbnails(browser: Browser) -> dict[int, dict[str, Any]]:
+    """Each row's thumbnail: its size on screen, the part of the picture it was cut from (natural pixels) and
+    the mean colour of what it shows."""
+    rows = browser.eval("""[...document.querySelectorAll('.cf-face')].map(row => {
+        const c = row.querySelector('canvas.cf-thumb');
+        if (!c) return {index: +row.dataset.index};
+        const r = c.getBoundingClientRect();
+        const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        const mean = [0, 1, 2].map(k => { let t = 0; for (let i = k; i < px.length; i += 4) t += px[i];
+                                          return t / (px.length / 4); });
+        return {index: +row.dataset.index, width: r.width, height: r.height,
+                crop: c.dataset.crop.split(',').map(Number), mean, alpha: px[3]};
+    })""")
+    return {row["index"]: row for row in rows}
+
+
+def test_each_row_shows_a_thumbnail_of_its_face_cut_from_the_picture_on_screen(
+        world: TaskWorld, web: StashWeb, browser: Browser) -> None:
+    enrol(world, "Alice", 1)
+    data = photo(1, 2, size=200, width=WIDTH, height=HEIGHT, seed=3)
+    image_id = world.stash.add_image(data)
+    output = open_faces(browser, web, image_id, count=2)
+    sent = len(json.dumps(output))
+    picture = Image.open(BytesIO(data)).convert("RGB")
+    thumbs = thumbnails(browser)
+    assert sorted(thumbs) == [0, 1]
+    means = {}
+    for face in output["faces"]:
+        thumb, b = thumbs[face["index"]], face["box"]
+        assert thumb.get("crop"), thumb  # a canvas in every row
+        assert thumb["width"] >= 40 and thumb["height"] >= 40 and thumb["alpha"] == 255
+        x, y, w, h = thumb["crop"]
+        assert w == h and x <= b["x_min"] and y <= b["y_min"] and x + w >= b["x_max"] and y + h >= b["y_max"]
+        assert w <= 1.5 * max(b["x_max"] - b["x_min"], b["y_max"] - b["y_min"])  # the face, not the photo
+        means[face["index"]] = ImageStat.Stat(picture.crop((x, y, x + w, y + h))).mean
+    for index, thumb in thumbs.items():  # it shows its own face's pixels, not the other's
+        mine = max(abs(a - b) for a, b in zip(thumb["mean"], means[index], strict=True))
+        other = max(abs(a - b) for a, b in zip(thumb["mean"], means[1 - index], strict=True))
+        assert mine < 6 and other > 2 * mine, (index, thumb["mean"], means)
+    assert "base64" not in json.dumps(output) and sent < 4000  # cut in the browser: no bytes in the answer
+    assert page_errors(browser) == []
+
+
+def test_a_failed_look_shows_stash_alert_with_retry_and_the_plugin_settings(world: TaskWorld, web: StashWeb,
+                                                                            browser: Browser) -> None:
+    enrol(world, "Alice", 1)
+    image_id = world.stash.add_image(photo(1, 2, size=200, width=WIDTH, height=HEIGHT, seed=3))
+    world.compreface.go_down()  # the face service is down
+    browser.goto(f"{web.url}/images/{image_id}")
+    browser.wait_for(f"document.querySelector('.cf-faces-button') && document.querySelector('{IMG}').complete")
+    browser.eval("window.cfNoReload = true")
+    browser.click(".cf-faces-button")
+    wait_idle(browser)
+    error = web.operations[-1][3]
+    assert error is not None and "comprefaceUrl" in error  # the plugin's error names the setting
+    alert = ".cf-panel .alert.alert-danger"
+    assert browser.eval(f"!document.querySelector('{alert}').hidden")
+    assert browser.eval(f"document.querySelector('{alert}').getAttribute('role')") == "alert"
+    text = browser.eval(f"document.querySelector('{alert}').textContent")
+    assert text.startswith("Finding faces failed: ") and "comprefaceUrl" in text
+    link = browser.eval(f"(() => {{ const a = document.querySelector('{alert} a.cf-settings-link');"
+                        " return {path: a.pathname, search: a.search, text: a.textContent}; })()")
+    assert link == {"path": "/settings", "search": "?tab=plugins", "text": "Plugin settings"}
+    assert browser.eval("document.querySelectorAll('.cf-box').length") == 0
+
+    world.compreface.come_back()
+    asked = len(web.operations)
+    browser.click(f"{alert} .cf-retry")  # the same operation again
+    browser.wait_for("document.querySelectorAll('.cf-box').length === 2")
+    assert wait_idle(browser) == "2 faces"
+    assert [op[:2] for op in web.operations[asked:]] == [
+        ("identifyImage", {"imageId": image_id, "associateExisting": "false", "cached": "true"})]
+    assert browser.eval(f"document.querySelector('{alert}').hidden")
+    assert browser.eval("document.activeElement.classList.contains('cf-faces-button')")  # focus stays in the panel
+
+    # The settings link navigates inside the app to Stash's plugin settings.
+    world.compreface.go_down()
+    browser.click(".cf-look-again")
+    wait_idle(browser)
+    browser.click(f"{alert} a.cf-settings-link")
+    browser.wait_for("location.pathname === '/settings' && location.search === '?tab=plugins'")
+    assert browser.eval("window.cfNoReload") is True
+    world.compreface.come_back()
+    # Stash's error toast logs its error to the console: those two, nothing else.
+    assert [e.split(":")[1] for e in page_errors(browser)] == [" Finding faces failed", " Looking again failed"]

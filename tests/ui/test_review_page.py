@@ -212,3 +212,19 @@ def test_behind_a_reverse_proxy_path_prefix_links_keep_the_prefix(world: TaskWor
     assert browser.eval(f"{NAV_ENTRY}.map(a => a.pathname)")[0] == "/stash/plugin/compreface/review"
     assert browser.eval("document.querySelector('a.cf-item').pathname") == f"/stash/images/{seen}"
     assert page_errors(browser) == []
+
+
+def test_enter_in_a_cards_name_field_names_it(world: TaskWorld, web: StashWeb, browser: Browser) -> None:
+    world.configure(minFacesForNewPerformer=3)
+    seen = [world.stash.add_image(photo(42, size=180 + 10 * i, width=WIDTH, height=HEIGHT, seed=i)) for i in range(2)]
+    assert world.run("recognizeImagesHQ").error is None
+    browser.goto(f"{web.url}/plugin/compreface/review")
+    assert wait_idle(browser) == "1 candidate"
+    (subject,) = cards(browser)
+    browser.type(f"{card(subject)} .cf-name", "Carol")
+    browser.key("Enter")  # as on the image page: Enter in Name does what the card's Name button does
+    assert wait_idle(browser) == f"Carol created from {subject}: 2 images, 0 scenes linked"
+    assert [op[0] for op in web.operations].count("nameCandidate") == 1
+    (carol,) = world.stash.performers.values()
+    assert all(world.stash.images[i].performer_ids == {carol.id} for i in seen) and cards(browser) == []
+    assert page_errors(browser) == []

@@ -105,3 +105,25 @@ def test_scene_people_with_evidence_confirm_create_reject_and_pick(world: TaskWo
     assert world.run("recognizeAllScenes").error is None
     assert world.stash.scenes[scene].performer_ids == {eve.id, dana}
     assert page_errors(browser) == []
+
+
+def test_a_failed_look_at_a_scene_shows_the_alert_and_retry_finds_the_people(world: TaskWorld, web: StashWeb,
+                                                                              browser: Browser, tmp_path: Path) -> None:
+    enrol(world, "Alice", 1)
+    world.configure(frameInterval=SAMPLE_S)
+    scene = Videos(world, tmp_path).scene("Clip", [[1], [1], [1]])
+    world.compreface.go_down()
+    browser.goto(f"{web.url}/scenes/{scene}")
+    browser.wait_for("!!document.querySelector('.scene-toolbar + .cf-panel .cf-faces-button')")
+    browser.wait_for("!!document.querySelector('.scene-player-container video')")
+    browser.click(".cf-faces-button")
+    assert "comprefaceUrl" in wait_idle(browser)
+    alert = ".cf-scene-panel .alert.alert-danger"
+    assert browser.eval(f"!document.querySelector('{alert}').hidden")
+    assert browser.eval(f"document.querySelector('{alert} a.cf-settings-link').search") == "?tab=plugins"
+
+    world.compreface.come_back()
+    browser.click(f"{alert} .cf-retry")
+    assert wait_idle(browser).startswith("1 person in 3 frames")
+    assert browser.eval(f"document.querySelector('{alert}').hidden")
+    assert browser.eval("document.querySelector('.cf-person .cf-face-label').textContent").startswith("Alice ")
