@@ -348,6 +348,8 @@
 
   // ---------------------------------------------------------------- the image page
 
+  const RECENT_ACTIONS = 5;  // lines of the recent-actions strip
+
   // What both views share: one status line, and an action that shows progress, then its result or error.
   class Panel {
     say(text, isError) {
@@ -356,6 +358,74 @@
     }
 
     afterAction() {}
+
+    /** The recent-actions strip of the image and scene pages: each face action, newest first, with its Undo. */
+    recentStrip() {
+      this.recent = el("ul", { class: "cf-recent", "aria-label": "Recent actions" });
+      this.recent.hidden = true;
+      return this.recent;
+    }
+
+    /** One face action (assignFace, nameFace, notThisFace): one run, every row redrawn from its answer
+     * (`show`), and a line in the recent actions with its Undo. `refused`: notThisFace's performer. */
+    faceAct(what, mode, index, args, refused) {
+      return this.act(what, async () => {
+        const output = await faceAction(mode, this.item, index, args);
+        this.show(output);
+        const text = output.message || `${what}: done`;
+        this.remember(text, this.undoOf(mode, index, output, refused), mode === "notThisFace");
+        return text;
+      });
+    }
+
+    /** How an action is undone, or null when it wrote nothing. A journalled run (assignFace, nameFace) is
+     * reverted by undoRun, then the kept look redrawn (the item's links read again; after nameFace a fresh
+     * look, the kept one naming the deleted performer); "Not this person" records
+     * a refusal, no run: undoing it says the face IS them after all (assignFace: the refusal is forgotten,
+     * they are linked again and the face learned). */
+    undoOf(mode, index, output, refused) {
+      if (mode === "notThisFace") {
+        return refused ? async () => this.show(await faceAction("assignFace", this.item, index,
+                                                                { performerId: refused.id })) : null;
+      }
+      if (!output.runId) return null;
+      return async () => {
+        await runMode("undoRun", { runId: String(output.runId) });
+        // The kept look still names the performer Create made, which the undo deleted: that one looks anew.
+        const fresh = mode === "nameFace";
+        this.show(await this.keptLook(fresh));
+        if (fresh) this.forgetFaceBound();
+      };
+    }
+
+    /** A line "<what was done> — Undo"; once undone, the line says so. `faceBound`: its Undo names the face
+     * by its index in this look, so a fresh look (new indices) drops it. */
+    remember(text, undo, faceBound) {
+      const line = el("li", { class: "cf-recent-action" }, el("span", { class: "cf-recent-text", text }));
+      if (faceBound) line.dataset.faceBound = "1";
+      if (undo) {
+        const button = el("button", {
+          class: "btn btn-warning btn-sm cf-undo", type: "button", text: "Undo", "aria-label": `Undo: ${text}`,
+          onclick: async () => {
+            const done = await this.act("Undoing", async () => {
+              await undo();
+              return `Undone: ${text}`;
+            });
+            if (done) button.replaceWith(el("span", { class: "cf-undone", text: "undone" }));
+          },
+        });
+        line.append(" — ", button);
+      }
+      this.recent.prepend(line);
+      while (this.recent.children.length > RECENT_ACTIONS) this.recent.lastElementChild.remove();
+      this.recent.hidden = false;
+    }
+
+    /** After a fresh look the faces have new indices: the Undo lines that name a face by index go. */
+    forgetFaceBound() {
+      for (const line of this.recent.querySelectorAll("[data-face-bound]")) line.remove();
+      this.recent.hidden = !this.recent.children.length;
+    }
 
     /** "Not this person" for one item (`where` names it in the status line); true when done. */
     notIn(item, performer, where) {
@@ -495,7 +565,8 @@
                                    text: "Faces", onclick: () => this.identify(false) });
       this.again = lookAgainButton(() => this.identify(true));
       this.alert = failureAlert();
-      this.panel = el("div", { class: "cf-panel" }, this.button, this.again, this.status, this.alert, this.list);
+      this.panel = el("div", { class: "cf-panel" }, this.button, this.again, this.status, this.alert,
+                      this.recentStrip(), this.list);
       this.overlay = el("div", { class: "cf-overlay" });
       const host = img.parentElement;
       host.classList.add("cf-host");
@@ -518,12 +589,18 @@
     /** Faces: the kept last look when there is one (at once), else a look; `again`: a fresh look. */
     identify(again) {
       return this.act(again ? "Looking again" : "Finding faces", async () => {
-        const output = await runMode("identifyImage", { imageId: this.imageId, associateExisting: "false",
-                                                        cached: again ? "false" : "true" });
+        const output = await this.keptLook(again);
         this.show(output);
+        if (again) this.forgetFaceBound();
         this.again.hidden = false;
         return (this.faces.length === 1 ? "1 face" : `${this.faces.length} faces`) + lookedAt(output);
       }, true);
+    }
+
+    /** The kept last look (a look when none is kept); `again`: a fresh look. */
+    keptLook(again) {
+      return runMode("identifyImage", { imageId: this.imageId, associateExisting: "false",
+                                        cached: again ? "false" : "true" });
     }
 
     /** Redraws every row and box from an answer (a look, or an action's). */
@@ -613,31 +690,23 @@
       return { imageId: this.imageId };
     }
 
-    /** Runs a face action and redraws every row and box from its answer. */
-    async faceAct(what, mode, face, args) {
-      return this.act(what, async () => {
-        const output = await faceAction(mode, this.item, face.index, args);
-        this.show(output);
-        return output.message;
-      });
-    }
-
     confirm(face) {
-      return this.faceAct(`Linking ${face.performer.name}`, "assignFace", face, { performerId: face.performer.id });
+      return this.faceAct(`Linking ${face.performer.name}`, "assignFace", face.index,
+                          { performerId: face.performer.id });
     }
 
     pick(face, performer) {
-      return this.faceAct(`Linking ${performer.name}`, "assignFace", face, { performerId: performer.id });
+      return this.faceAct(`Linking ${performer.name}`, "assignFace", face.index, { performerId: performer.id });
     }
 
     reject(face) {
-      return this.faceAct(`Not ${face.performer.name}`, "notThisFace", face);
+      return this.faceAct(`Not ${face.performer.name}`, "notThisFace", face.index, {}, face.performer);
     }
 
     create(face, name) {
       if (this.busy) return false;
       if (!name) return this.say("Type a name first", true);
-      return this.faceAct(`Creating ${name}`, "nameFace", face, { name });
+      return this.faceAct(`Creating ${name}`, "nameFace", face.index, { name });
     }
   }
 
@@ -674,7 +743,7 @@
       this.again = lookAgainButton(() => this.identify(true));
       this.alert = failureAlert();
       this.panel = el("div", { class: "cf-panel cf-scene-panel" }, this.button, this.again, this.status, this.alert,
-                      this.list);
+                      this.recentStrip(), this.list);
       toolbar.after(this.panel);
       this.anchor = toolbar;
     }
@@ -688,12 +757,24 @@
       return { sceneId: this.sceneId };
     }
 
+    /** The kept last look (a look when none is kept); `again`: a fresh look. */
+    keptLook(again) {
+      return runMode("identifyScene", { sceneId: this.sceneId, associateExisting: "false",
+                                        cached: again ? "false" : "true" });
+    }
+
+    /** Redraws the list from an answer (a look, or an action's). */
+    show(output) {
+      this.people = keptPeople((output && output.people) || this.people);
+      this.render();
+    }
+
     identify(again) {
       return this.act(again ? "Looking again" : "Finding faces in the scene", async () => {
-        const output = await runMode("identifyScene", { sceneId: this.sceneId, associateExisting: "false",
-                                                        cached: again ? "false" : "true" });
+        const output = await this.keptLook(again);
         this.people = keptPeople((output && output.people) || []);
         this.render();
+        if (again) this.forgetFaceBound();
         this.again.hidden = false;
         const n = this.people.length;
         return `${n} ${n === 1 ? "person" : "people"} in ${output.what}${lookedAt(output)}`;
@@ -739,32 +820,22 @@
       if (video) video.currentTime = seconds;
     }
 
-    /** Runs a face action on a person and redraws the list from its answer. */
-    faceAct(what, mode, p, args) {
-      return this.act(what, async () => {
-        const output = await faceAction(mode, this.item, p.index, args);
-        this.people = keptPeople(output.people || this.people);
-        this.render();
-        return output.message;
-      });
-    }
-
     confirm(p) {
-      return this.faceAct(`Linking ${p.performer.name}`, "assignFace", p, { performerId: p.performer.id });
+      return this.faceAct(`Linking ${p.performer.name}`, "assignFace", p.index, { performerId: p.performer.id });
     }
 
     reject(p) {
-      return this.faceAct(`Not ${p.performer.name}`, "notThisFace", p);
+      return this.faceAct(`Not ${p.performer.name}`, "notThisFace", p.index, {}, p.performer);
     }
 
     pick(p, performer) {
-      return this.faceAct(`Linking ${performer.name}`, "assignFace", p, { performerId: performer.id });
+      return this.faceAct(`Linking ${performer.name}`, "assignFace", p.index, { performerId: performer.id });
     }
 
     create(p, name) {
       if (this.busy) return false;
       if (!name) return this.say("Type a name first", true);
-      return this.faceAct(`Creating ${name}`, "nameFace", p, { name });
+      return this.faceAct(`Creating ${name}`, "nameFace", p.index, { name });
     }
   }
 

@@ -325,3 +325,112 @@ def test_a_failed_look_shows_stash_alert_with_retry_and_the_plugin_settings(worl
     world.compreface.come_back()
     # Stash's error toast logs its error to the console: those two, nothing else.
     assert [e.split(":")[1] for e in page_errors(browser)] == [" Finding faces failed", " Looking again failed"]
+
+
+# ---------------------------------------------------------------- the recent actions, each with its Undo
+
+def recent(browser: Browser) -> list[str]:
+    """The recent-actions strip of the Faces panel, newest first, as the user reads it."""
+    return list(browser.eval("[...document.querySelectorAll('.cf-panel .cf-recent .cf-recent-action')]"
+                             ".map(li => li.textContent)"))
+
+
+def undo_latest(browser: Browser, web: StashWeb) -> list[tuple[str, dict[str, Any]]]:
+    """Clicks the newest action's Undo; the operations it ran, and the panel busy meanwhile."""
+    asked = len(web.operations)
+    browser.click(".cf-recent .cf-recent-action:first-child .cf-undo")
+    text = wait_idle(browser)
+    assert text.startswith("Undone: "), text
+    assert browser.eval("document.querySelector('.cf-recent .cf-recent-action:first-child .cf-undone')"
+                        ".textContent") == "undone"
+    return [(op[0], op[1]) for op in web.operations[asked:]]
+
+
+def test_undo_of_confirm_takes_the_performer_off_in_stash_panel(world: TaskWorld, web: StashWeb,
+                                                                 browser: Browser) -> None:
+    alice = enrol(world, "Alice", 1)
+    image_id = world.stash.add_image(photo(1, size=200, width=WIDTH, height=HEIGHT, seed=3))
+    open_faces(browser, web, image_id, count=1)
+    assert browser.eval("document.querySelector('.cf-recent').hidden") is True  # nothing done yet
+    browser.click('.cf-face[data-index="0"] .cf-confirm')
+    assert wait_idle(browser) == "Alice linked to face 1"
+    wait_stash_shows(browser, "Alice")
+    run_id = web.operations[-1][2]["runId"]
+    assert recent(browser) == ["Alice linked to face 1 — Undo"]
+
+    ran = undo_latest(browser, web)
+    assert ran == [("undoRun", {"runId": str(run_id)}),
+                   ("identifyImage", {"imageId": image_id, "associateExisting": "false", "cached": "true"})]
+    assert world.stash.images[image_id].performer_ids == set()
+    wait_stash_shows(browser, "")  # Stash's own panel, without a reload
+    assert browser.eval("!!document.querySelector('.cf-face[data-index=\"0\"] .cf-confirm')")  # a suggestion again
+    assert recent(browser) == ["Alice linked to face 1 — undone"]
+    assert world.stash.performers[alice].name == "Alice"  # hers before the run: kept
+    assert page_errors(browser) == []
+
+
+def test_undo_of_create_deletes_the_performer_it_made(world: TaskWorld, web: StashWeb, browser: Browser) -> None:
+    image_id = world.stash.add_image(photo(2, size=200, width=WIDTH, height=HEIGHT, seed=4))  # nobody known
+    open_faces(browser, web, image_id, count=1)
+    browser.type('.cf-face[data-index="0"] .cf-name', "Zoe")
+    browser.click('.cf-face[data-index="0"] .cf-create')
+    assert wait_idle(browser) == "Zoe linked to face 1"
+    wait_stash_shows(browser, "Zoe")
+    assert [p.name for p in world.stash.performers.values()] == ["Zoe"]
+
+    ran = undo_latest(browser, web)
+    assert [(mode, args.get("cached")) for mode, args in ran] == [("undoRun", None), ("identifyImage", "false")]
+    assert not world.stash.performers  # the performer Create made is gone from Stash
+    assert world.stash.images[image_id].performer_ids == set()
+    wait_stash_shows(browser, "")
+    assert recent(browser) == ["Zoe linked to face 1 — undone"]
+    # The face is nobody's again: no row or box names the deleted performer (whose Confirm would fail).
+    assert [b["label"] for b in drawn_boxes(browser)] == ["1. unknown"]
+    assert browser.eval("document.querySelectorAll('.cf-face .cf-create').length") == 1
+    assert page_errors(browser) == []
+
+
+def test_undo_of_not_this_person_links_them_again(world: TaskWorld, web: StashWeb, browser: Browser) -> None:
+    alice = enrol(world, "Alice", 1)
+    image_id = world.stash.add_image(photo(1, size=200, width=WIDTH, height=HEIGHT, seed=3))
+    open_faces(browser, web, image_id, count=1)
+    browser.click('.cf-face[data-index="0"] .cf-confirm')
+    assert wait_idle(browser) == "Alice linked to face 1"
+    wait_stash_shows(browser, "Alice")
+    browser.click('.cf-face[data-index="0"] .cf-reject')
+    assert "will not be linked to it again" in wait_idle(browser)
+    wait_stash_shows(browser, "")
+
+    ran = undo_latest(browser, web)  # "it IS her after all"
+    assert ran == [("assignFace", {"imageId": image_id, "faceIndex": "0", "performerId": alice})]
+    assert world.stash.images[image_id].performer_ids == {alice}
+    wait_stash_shows(browser, "Alice")  # back in Stash's own panel, without a reload
+    assert browser.eval("document.querySelector('.cf-face[data-index=\"0\"] .cf-linked').textContent") == "linked"
+    assert drawn_boxes(browser)[0]["label"] == "1. Alice"
+    # The refusal is forgotten: a batch run links her (a kept refusal would keep her off).
+    world.stash.images[image_id].performer_ids.clear()
+    assert world.run("identifyImagesAll").error is None
+    assert world.stash.images[image_id].performer_ids == {alice}
+    assert page_errors(browser) == []
+
+
+def test_undo_of_not_this_person_on_one_face_of_a_group_photo(world: TaskWorld, web: StashWeb,
+                                                              browser: Browser) -> None:
+    alice = enrol(world, "Alice", 1)
+    group = world.stash.add_image(photo(1, 1, size=200, width=WIDTH, height=HEIGHT, seed=3))  # Alice and a lookalike
+    open_faces(browser, web, group, count=2)
+    browser.click('.cf-face[data-index="0"] .cf-confirm')
+    assert wait_idle(browser) == "Alice linked to face 1"
+    wait_stash_shows(browser, "Alice")
+    browser.click('.cf-face[data-index="1"] .cf-reject')
+    assert wait_idle(browser) == "not Alice on face 2; Alice stays linked by another face"
+    assert recent(browser) == ["not Alice on face 2; Alice stays linked by another face — Undo",
+                               "Alice linked to face 1 — Undo"]
+
+    ran = undo_latest(browser, web)
+    assert ran == [("assignFace", {"imageId": group, "faceIndex": "1", "performerId": alice})]
+    assert world.stash.images[group].performer_ids == {alice}
+    wait_stash_shows(browser, "Alice")
+    assert [b["label"] for b in drawn_boxes(browser)] == ["1. Alice", "2. Alice"]
+    assert browser.eval("document.querySelectorAll('.cf-face span.cf-linked').length") == 2  # both her faces, linked
+    assert page_errors(browser) == []
