@@ -198,18 +198,25 @@ def test_the_faces_control_works_behind_a_reverse_proxy_path_prefix(world: TaskW
     assert page_errors(browser) == []
 
 
-def test_not_this_person_on_a_group_photo_acts_on_that_face(world: TaskWorld, web: StashWeb, browser: Browser,
-                                                            tmp_path: Path) -> None:
+def confirm_alice_then_not_her_on_the_lookalike(world: TaskWorld, web: StashWeb, browser: Browser
+                                                ) -> tuple[str, str]:
+    """A group photo of Alice and a lookalike: Confirm Alice on face 1, then Not this person on face 2, which
+    leaves her linked (another face is hers). Her id and the image's."""
     alice = enrol(world, "Alice", 1)
     group = world.stash.add_image(photo(1, 1, size=200, width=WIDTH, height=HEIGHT, seed=3))  # Alice and a lookalike
     open_faces(browser, web, group, count=2)
     browser.click('.cf-face[data-index="0"] .cf-confirm')
     assert wait_idle(browser) == "Alice linked to face 1"
     wait_stash_shows(browser, "Alice")
-
     browser.click('.cf-face[data-index="1"] .cf-reject')
     assert wait_idle(browser) == "not Alice on face 2; Alice stays linked by another face"
     assert [op[0] for op in web.operations[-1:]] == ["notThisFace"]
+    return alice, group
+
+
+def test_not_this_person_on_a_group_photo_acts_on_that_face(world: TaskWorld, web: StashWeb, browser: Browser,
+                                                            tmp_path: Path) -> None:
+    alice, group = confirm_alice_then_not_her_on_the_lookalike(world, web, browser)
     assert world.stash.images[group].performer_ids == {alice}
     wait_stash_shows(browser, "Alice")  # Stash's own panel still shows her
     assert browser.eval("document.querySelector('.cf-face[data-index=\"0\"] .cf-linked').textContent") == "linked"
@@ -416,14 +423,7 @@ def test_undo_of_not_this_person_links_them_again(world: TaskWorld, web: StashWe
 
 def test_undo_of_not_this_person_on_one_face_of_a_group_photo(world: TaskWorld, web: StashWeb,
                                                               browser: Browser) -> None:
-    alice = enrol(world, "Alice", 1)
-    group = world.stash.add_image(photo(1, 1, size=200, width=WIDTH, height=HEIGHT, seed=3))  # Alice and a lookalike
-    open_faces(browser, web, group, count=2)
-    browser.click('.cf-face[data-index="0"] .cf-confirm')
-    assert wait_idle(browser) == "Alice linked to face 1"
-    wait_stash_shows(browser, "Alice")
-    browser.click('.cf-face[data-index="1"] .cf-reject')
-    assert wait_idle(browser) == "not Alice on face 2; Alice stays linked by another face"
+    alice, group = confirm_alice_then_not_her_on_the_lookalike(world, web, browser)
     assert recent(browser) == ["not Alice on face 2; Alice stays linked by another face — Undo",
                                "Alice linked to face 1 — Undo"]
 
