@@ -28,3 +28,12 @@ def extract(rev: str, into: Path, *paths: str) -> Path:
     with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
         tar.extractall(into, filter="data")
     return into
+
+
+def src_tree(rev: str, into: Path) -> Path | None:
+    """``src/`` of ``rev`` extracted into ``into`` (for ``PYTHONPATH``); None, saying why, when it cannot be."""
+    try:
+        return extract(rev, into, "src") / "src"
+    except NoBaseline as exc:
+        print(f"no baseline: {exc}")
+        return None

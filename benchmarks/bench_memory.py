@@ -45,7 +45,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from baseline import NoBaseline, extract
+from baseline import src_tree
 from PIL import Image, ImageOps
 
 from stash_compreface import imaging
@@ -257,15 +257,6 @@ def http_child(urls: list[str], threads: int) -> None:
                       "budget_waits": getattr(budget, "waits", 0)}))
 
 
-def baseline_tree(rev: str, into: Path) -> Path | None:
-    """``src/`` of ``rev``, extracted from git into ``into``; None (and why) when that is not possible."""
-    try:
-        return extract(rev, into, "src") / "src"
-    except NoBaseline as exc:
-        print(f"no baseline: {exc}")
-        return None
-
-
 def adversarial(args: argparse.Namespace) -> None:
     concurrencies = [int(c) for c in args.concurrency.split(",") if c]
     baseline_at = {int(c) for c in args.baseline_at.split(",") if c}
@@ -280,7 +271,7 @@ def adversarial(args: argparse.Namespace) -> None:
               f"({sizes['noise.png'] / 2**20:.0f} MiB), lossless.webp {args.webp_side}^2 "
               f"({args.webp_side ** 2 / 1e6:.0f} MP, {sizes['lossless.webp'] / 2**20:.0f} MiB), huge.png "
               f"{args.side}^2 ({sizes['huge.png'] / 2**20:.1f} MiB)")
-        baseline_src = baseline_tree(args.baseline_rev, directory / "baseline") if baseline_at else None
+        baseline_src = src_tree(args.baseline_rev, directory / "baseline") if baseline_at else None
         with serving(directory) as base:
             idle = run_case("idle", [], 1)
             print(f"idle (interpreter, Pillow and the plugin imported): {int(idle['peak_kib']) / 1024:.0f} MB\n")

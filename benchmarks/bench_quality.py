@@ -28,17 +28,15 @@ junk, no stranger linked, identify recall not below the baseline's.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import random
-import subprocess
-import tarfile
 import tempfile
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
+from baseline import src_tree
 from bench_images import run_plugin_process
 
 from testdoubles.degrade import DEGRADATIONS, degrade
@@ -154,18 +152,6 @@ def recognize(images: list[tuple[str, bytes, str]], src: Path, order_seed: int, 
         return [after_first, score(stash, people, strangers)]
 
 
-def baseline_tree(rev: str, into: Path) -> Path | None:
-    """``src/`` of ``rev``, extracted from git into ``into``; None (and why) when that is not possible."""
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", rev, "src"], capture_output=True,
-                             check=False)
-    if archive.returncode != 0:
-        print(f"no baseline: git archive {rev} failed: {archive.stderr.decode(errors='replace').strip()}")
-        return None
-    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
-        tar.extractall(into, filter="data")
-    return into / "src"
-
-
 def line(label: str, r: dict[str, float]) -> str:
     return (f"  {label:<26} performers {r['performers']:3.0f}  per person {r['per_person']:.2f}  purity "
             f"{r['purity']:.3f}  junk {r['junk']:.0f}  strangers linked {r['strangers_linked']:.0f}  "
@@ -189,7 +175,7 @@ def main() -> None:
           f"once. Built-in engine (OpenCV), default settings; CompreFace is not available on this machine.")
     with tempfile.TemporaryDirectory() as tmp:
         trees = {"after (this tree)": ROOT / "src"}
-        base = baseline_tree(ns.baseline_rev, Path(tmp))
+        base = src_tree(ns.baseline_rev, Path(tmp))
         if base is not None:
             trees = {f"before ({ns.baseline_rev})": base, **trees}
         for label, src in trees.items():
