@@ -185,3 +185,19 @@ def test_check_loads_the_models_in_the_background_and_a_missing_backend_stops_at
     with pytest.raises(SettingError):  # every later use says it again
         service.detect(photos["obama_1"], min_probability=0.5)
     service.close()
+
+
+def test_closing_while_the_models_load_waits_for_the_load(monkeypatch):
+    """A task that ends before the background load does (a sync with nothing to enrol) must not leave
+    OpenCV or ncnn loading in C++ while the interpreter shuts down: that aborts the process ("terminate called
+    without an active exception"), which Stash reports as a failed task."""
+    from stash_compreface.engine import backend
+
+    release = threading.Event()
+    monkeypatch.setattr(backend, "load_backend", lambda name: release.wait(5) and "a model")
+    service = BuiltinFaceService(None)
+    service.check()
+    threading.Timer(0.2, release.set).start()
+    service.close()
+    assert release.is_set()
+    assert not [t for t in threading.enumerate() if t.name == "face-models"]

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import io
 import threading
-from concurrent.futures import Future
+from concurrent.futures import Future, wait
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -91,8 +91,9 @@ class BuiltinFaceService:
                 if self._backend is not None:
                     self._load.set_result(self._backend)
                 else:
-                    threading.Thread(target=self._load_backend, args=(self._load,), name="face-models",
-                                     daemon=True).start()
+                    # Not a daemon: a process that ends while OpenCV or ncnn is still loading in C++ aborts
+                    # ("terminate called without an active exception"), so the interpreter waits for it.
+                    threading.Thread(target=self._load_backend, args=(self._load,), name="face-models").start()
             return self._load
 
     def _load_backend(self, future: Future[FaceModel]) -> None:
@@ -120,10 +121,14 @@ class BuiltinFaceService:
         _ = self.store
 
     def close(self) -> None:
+        """Close the store and wait for a model load still under way (see ``_loading``)."""
         with self._lock:
             if self._store is not None:
                 self._store.close()
                 self._store = None
+            load = self._load
+        if load is not None:
+            wait([load])
 
     # -- faces -----------------------------------------------------------------------------------------
 
