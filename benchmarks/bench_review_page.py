@@ -142,7 +142,7 @@ def main() -> None:
                    "old": (assemble(root / "plugins-old", repo=old), old / "plugin" / "ui")}
         world = TaskWorld(stash=stash, compreface=compreface, state_dir=root / "state")
         web = AsStash(world, build)
-        server = ThreadingHTTPServer(("127.0.0.1", 0), handler(web))
+        server = ThreadingHTTPServer(("127.0.0.1", 0), handler(lambda: web))
         web.url = f"http://127.0.0.1:{server.server_address[1]}"
         threading.Thread(target=server.serve_forever, daemon=True).start()
         stack.callback(server.shutdown)

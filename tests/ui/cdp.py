@@ -49,12 +49,34 @@ class Browser:
         self._cond = threading.Condition()
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
+        self.width, self.height = width, height
         target = next(t for t in self.send("Target.getTargets")["targetInfos"] if t["type"] == "page")
-        self.session = self.send("Target.attachToTarget", targetId=target["targetId"], flatten=True)["sessionId"]
+        self._attach(target["targetId"])
+
+    def _attach(self, target_id: str) -> None:
+        self.target = target_id
+        self.session = self.send("Target.attachToTarget", targetId=target_id, flatten=True)["sessionId"]
         for domain in ("Page.enable", "Runtime.enable"):
             self.page(domain)
-        self.page("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1,
+        self.page("Emulation.setDeviceMetricsOverride", width=self.width, height=self.height, deviceScaleFactor=1,
                   mobile=False)
+
+    def new_page(self) -> None:
+        """A fresh tab in place of the current one: nothing of the last test's page (its scripts, its errors,
+        its storage) is left, while the browser's cache of Stash's app is kept (a test's first load of the
+        app then costs about 1.5 CPU-s instead of 4.5 with a new browser)."""
+        old = self.target
+        self._attach(self.send("Target.createTarget", url="about:blank")["targetId"])
+        self.send("Target.closeTarget", targetId=old)
+        with self._cond:
+            self.events.clear()
+
+    def leave(self) -> None:
+        """Ends the test's page: its storage cleared and nothing of it running any more (no late request
+        reaches the next test's server)."""
+        with contextlib.suppress(CDPError):
+            self.page("Runtime.evaluate", expression="localStorage.clear(); sessionStorage.clear()")
+            self.page("Page.navigate", url="about:blank")
 
     def _read(self) -> None:
         buffer = b""
@@ -148,9 +170,9 @@ class Browser:
         return path
 
     def errors(self) -> list[str]:
-        """Uncaught exceptions and console.error calls seen so far."""
+        """Uncaught exceptions and console.error calls of the current page so far."""
         with self._cond:
-            events = list(self.events)
+            events = [e for e in self.events if e.get("sessionId") == self.session]
         found = []
         for event in events:
             params = event.get("params", {})

@@ -10,7 +10,6 @@ import json
 import threading
 from collections.abc import Iterator
 from http.server import ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 
@@ -20,30 +19,57 @@ from tests.ui.stash_frontend import StashWeb, stash_ui_build
 from tests.ui.stash_frontend import handler as stash_handler
 
 
-@pytest.fixture
-def web(world: TaskWorld) -> Iterator[StashWeb]:
-    """Stash's own web UI (v0.30.1) over the doubles (tests/ui/stash_frontend.py); skipped, with the reason,
-    where its build is absent."""
-    build, why = stash_ui_build()
-    if build is None:
-        pytest.skip(why)
-    web = StashWeb(world, build)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), stash_handler(web))
-    web.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield web
+class _Site:
+    """The StashWeb the worker's one web server answers for: the current test's."""
+
+    web: StashWeb | None = None
+
+    def __call__(self) -> StashWeb:
+        assert self.web is not None, "a request outside a UI test"
+        return self.web
+
+
+@pytest.fixture(scope="session")
+def _web_server() -> Iterator[tuple[str, _Site]]:
+    """One server (one origin) for the worker's UI tests, so Chromium keeps its cache of Stash's app."""
+    site = _Site()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), stash_handler(site))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", site
     server.shutdown()
     server.server_close()
 
 
 @pytest.fixture
-def browser(tmp_path: Path) -> Iterator[Browser]:
+def web(world: TaskWorld, _web_server: tuple[str, _Site]) -> Iterator[StashWeb]:
+    """Stash's own web UI (v0.30.1) over this test's doubles (tests/ui/stash_frontend.py); skipped, with the
+    reason, where its build is absent."""
+    build, why = stash_ui_build()
+    if build is None:
+        pytest.skip(why)
+    url, site = _web_server
+    site.web = StashWeb(world, build, url=url)
+    yield site.web
+    site.web = None
+
+
+@pytest.fixture(scope="session")
+def _chromium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
+    """One headless Chromium per worker (its start and first load of Stash's app cost ~3 CPU-s)."""
     if CHROMIUM is None:
         pytest.skip("chromium is not installed (apt-get install -y --no-install-recommends chromium)")
-    b = Browser(tmp_path / "profile", tmp_path / "chromium.log", width=1440, height=900)
+    root = tmp_path_factory.mktemp("chromium")
+    b = Browser(root / "profile", root / "chromium.log", width=1440, height=900)
     yield b
     b.close()
+
+
+@pytest.fixture
+def browser(_chromium: Browser) -> Iterator[Browser]:
+    """A fresh tab of the worker's Chromium, at 1440x900."""
+    _chromium.new_page()
+    yield _chromium
+    _chromium.leave()
 
 
 # The test server refuses the subscription websocket (nothing here pushes job updates): Stash's UI says so

@@ -297,11 +297,19 @@ class StashWeb:
         if target.is_file():
             return 200, target.read_bytes(), {"Content-Type": ctype}
         if target.with_name(target.name + ".gz").is_file():
-            return 200, target.with_name(target.name + ".gz").read_bytes(), {"Content-Type": ctype,
-                                                                              "Content-Encoding": "gzip"}
+            headers = {"Content-Type": ctype, "Content-Encoding": "gzip"}
+            if name.startswith("assets/"):  # hashed names: Stash lets browsers keep them
+                headers["Cache-Control"] = "max-age=604800000"
+            return 200, target.with_name(target.name + ".gz").read_bytes(), headers
         return 404, b"not found", {"Content-Type": "text/plain"}
 
     def _media(self, path: str, headers: Any) -> tuple[int, bytes, dict[str, str]]:
+        """An image, thumbnail, performer image or stream of the Stash double, never cached: the next test's
+        world, behind the same origin, has other pictures under the same ids."""
+        status, body, answer = self._media_of_the_double(path, headers)
+        return status, body, {**answer, "Cache-Control": "no-store"}
+
+    def _media_of_the_double(self, path: str, headers: Any) -> tuple[int, bytes, dict[str, str]]:
         stash = self.world.stash
         if match := re.fullmatch(r"/image/(\d+)/(image|thumbnail)", path):
             image = stash.images.get(match.group(1))
@@ -324,7 +332,10 @@ class StashWeb:
             return exc.code, exc.read(), {"Content-Type": "text/plain"}
 
 
-def handler(web: StashWeb) -> type[BaseHTTPRequestHandler]:
+def handler(site: Callable[[], StashWeb]) -> type[BaseHTTPRequestHandler]:
+    """The HTTP handler of the web server in front of ``site()``, the current test's StashWeb: one server, so
+    one origin, serves one test after another (Chromium then keeps its cache of Stash's app)."""
+
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
@@ -342,7 +353,8 @@ def handler(web: StashWeb) -> type[BaseHTTPRequestHandler]:
         def _path(self) -> str | None:
             """The path under the base; None outside it, as a proxy would not pass it."""
             path = self.path.split("?")[0]
-            return "/" + path[len(web.base):] if path.startswith(web.base) else None
+            base = site().base
+            return "/" + path[len(base):] if path.startswith(base) else None
 
         def do_GET(self) -> None:
             path = self._path()
@@ -350,7 +362,7 @@ def handler(web: StashWeb) -> type[BaseHTTPRequestHandler]:
                 self._send(404, b"not found", {"Content-Type": "text/plain"})
                 return
             try:
-                self._send(*web.get(path, self.headers))
+                self._send(*site().get(path, self.headers))
             except (BrokenPipeError, ConnectionResetError):
                 self.close_connection = True
 
@@ -361,6 +373,7 @@ def handler(web: StashWeb) -> type[BaseHTTPRequestHandler]:
                 self._send(404, b"not found", {"Content-Type": "text/plain"})
                 return
             body = json.loads(raw)
+            web = site()
             answer = [web.graphql(b) for b in body] if isinstance(body, list) else web.graphql(body)
             self._send(200, json.dumps(answer).encode(), {"Content-Type": "application/json"})
 
