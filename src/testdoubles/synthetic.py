@@ -394,7 +394,15 @@ def draw_image(
     background: tuple[int, int, int] | str = "gradient",
     seed: int = 0,
 ) -> bytes:
-    """Render ``faces`` and encode the picture: the usual way a test gets image bytes."""
+    """Render ``faces`` and encode the picture: the usual way a test gets image bytes. The same picture asked
+    again (tests draw the same few people over and over: a fifth of the in-process tests' CPU went here)
+    comes from a cache; bytes are immutable, so no caller can change another's."""
+    return _drawn(width, height, tuple(faces), fmt, quality, mode, exif_orientation, background, seed)
+
+
+@functools.lru_cache(maxsize=512)
+def _drawn(width: int, height: int, faces: tuple[SyntheticFace, ...], fmt: str, quality: int, mode: str,
+           exif_orientation: int | None, background: tuple[int, int, int] | str, seed: int) -> bytes:
     image = render(width, height, faces, background=background, seed=seed)
     return encode(image, fmt=fmt, quality=quality, mode=mode, exif_orientation=exif_orientation)
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import platform
 import socket
 import subprocess
 import sys
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,25 +74,64 @@ def pip_env(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
 
 @dataclass(frozen=True)
 class Bootstrapped:
+    """The session's plugin folder and how it got its venv: a first install that failed, then two runs at
+    once over a lock a killed run left, one of which installed (``first_run``)."""
+
     plugin_dir: Path
-    first_run: PluginRun
+    failed: PluginRun
+    recovery: list[PluginRun]
+
+    @property
+    def first_run(self) -> PluginRun:
+        return next(r for r in self.recovery if any(m.startswith("Setting up") for m in r.messages("info")))
+
+
+BAD_REQUIREMENT = "stash-compreface-no-such-package==0.0.1"
+
+
+def dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
 
 
 @pytest.fixture(scope="session")
 def bootstrapped(tmp_path_factory: pytest.TempPathFactory, pip_env: dict[str, str]) -> Bootstrapped:
-    # Venv reuse: the plugin folder is assembled into <plugins>/community/compreface, the layout Stash's
-    # package manager uses, and its first run creates <plugin>/venv and installs requirements.txt from
-    # a package index exactly as on a user's machine (the local index of pip_env). Every e2e test of the
-    # session then runs against this one folder and its venv, so the install is paid once. Tests must
-    # not change this folder: a test that needs a broken or fresh variant copies it without venv/ into
-    # its own tmp_path (and pays for its own install, from the same local index).
+    """The plugin folder is assembled into <plugins>/community/compreface, the layout Stash's package manager
+    uses, and gets its venv as a user's would after a bad start: the first run's install fails (a requirement
+    no index has), the user fixes requirements.txt, and the next two runs start at once (two tasks, or a task
+    and the CLI) over the lock a run Stash killed left behind. One of them creates <plugin>/venv and installs
+    requirements.txt from a package index exactly as on a user's machine (the local index of pip_env).
+    tests/e2e/test_bootstrap.py checks each step; every other e2e test runs against this folder and its
+    venv, so the install is paid once. Tests must not change this folder: a test that needs a broken or
+    fresh variant copies it without venv/ into its own tmp_path."""
     plugins = tmp_path_factory.mktemp("stash-plugins") / "community"
     plugin_dir = assemble(plugins)
-    first = run_plugin(plugin_dir, args={"mode": "nope"}, port=free_port(), timeout=BOOTSTRAP_TIMEOUT_S,
-                       env=dict(pip_env))
-    if not any(m.startswith("Python environment ready") for m in first.messages("info")):
-        pytest.fail(f"plugin bootstrap failed: {first.error}\n" + "\n".join(f"{lv}: {m}" for lv, m in first.logs))
-    return Bootstrapped(plugin_dir, first)
+    requirements = plugin_dir / "requirements.txt"
+    good = requirements.read_bytes()
+    requirements.write_bytes(good + f"{BAD_REQUIREMENT}\n".encode())
+    failed = run_plugin(plugin_dir, args={"mode": "nope"}, port=free_port(), timeout=BOOTSTRAP_TIMEOUT_S,
+                        env=dict(pip_env))
+    requirements.write_bytes(good)
+    lock = plugin_dir / "venv.lock"
+    lock.mkdir(exist_ok=True)
+    (lock / "owner.json").write_text(
+        json.dumps({"pid": dead_pid(), "host": socket.gethostname(), "time": time.time()}), encoding="utf-8")
+    recovery: list[PluginRun] = []
+
+    def one_run() -> None:
+        recovery.append(run_plugin(plugin_dir, args={"mode": "nope"}, port=free_port(),
+                                   timeout=BOOTSTRAP_TIMEOUT_S, env=dict(pip_env)))
+
+    threads = [threading.Thread(target=one_run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if not any(m.startswith("Python environment ready") for r in recovery for m in r.messages("info")):
+        pytest.fail("plugin bootstrap failed:\n" + "\n".join(f"{r.error}: " + "\n".join(
+            f"{lv}: {m}" for lv, m in r.logs) for r in recovery))
+    return Bootstrapped(plugin_dir, failed, recovery)
 
 
 @pytest.fixture(scope="session")
@@ -100,7 +142,7 @@ def plugin_dir(bootstrapped: Bootstrapped) -> Path:
 
 @pytest.fixture(scope="session")
 def first_run(bootstrapped: Bootstrapped) -> PluginRun:
-    """The run that created the venv (args ``{"mode": "nope"}``, no Stash listening)."""
+    """The run that created the venv (args ``{"mode": "nope"}``, no Stash listening), after a failed one."""
     return bootstrapped.first_run
 
 

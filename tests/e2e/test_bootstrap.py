@@ -1,8 +1,8 @@
 """The entry script as Stash runs it: venv on first run, reuse later, one clear JSON error on failure.
 
-Real installs only, each from the session's local wheel index (``pip_env``): the first run (the session
-fixture), a failed install and its recovery, and two concurrent first runs. The script's decisions (pip
-output, stale locks, marker, Python version) are unit-tested in tests/unit/test_bootstrap.py.
+One real install, from the session's local wheel index (``pip_env``): the session fixture's, which follows
+a failed install and is made by one of two runs started at once (tests/e2e/conftest.py). The script's
+decisions (pip output, stale locks, marker, Python version) are unit-tested in tests/unit/test_bootstrap.py.
 """
 
 from __future__ import annotations
@@ -10,18 +10,15 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 import pytest
 
 from scripts.build_plugin import assemble
 from testdoubles.stash_runner import LEVELS, PluginRun, run_plugin
-from tests.e2e.conftest import BOOTSTRAP_TIMEOUT_S, free_port
+from tests.e2e.conftest import BAD_REQUIREMENT, Bootstrapped, free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]  # one worker, one plugin venv
 
@@ -47,12 +44,6 @@ def assert_clean_stderr(run: PluginRun) -> None:
     assert run.unprefixed == [], f"stderr lines without a Stash level prefix: {run.unprefixed}"
     assert not run.scanner_overflow
     assert {level for level, _ in run.logs} <= VALID_LEVELS
-
-
-def copy_without_venv(plugin_dir: Path, dest_root: Path) -> Path:
-    target = dest_root / "community" / plugin_dir.name
-    shutil.copytree(plugin_dir, target, ignore=shutil.ignore_patterns("venv", "venv.lock", "data", "__pycache__"))
-    return target
 
 
 def bootstrap_messages(run: PluginRun) -> list[str]:
@@ -95,52 +86,22 @@ def test_installed_plugin_tree_has_no_other_yml(plugin_dir: Path):
     assert sorted(p.relative_to(plugin_dir).as_posix() for p in plugin_dir.rglob("*.yml")) == ["compreface.yml"]
 
 
-def _dead_pid() -> int:
-    proc = subprocess.Popen([sys.executable, "-c", "pass"])
-    proc.wait()
-    return proc.pid
-
-
-def test_failed_install_then_two_concurrent_runs_recover_with_one_install(plugin_dir: Path, tmp_path: Path,
-                                                                         pip_env):
-    copy = copy_without_venv(plugin_dir, tmp_path)
-    requirements = copy / "requirements.txt"
-    good = requirements.read_text(encoding="utf-8")
-    requirements.write_text(good + "stash-compreface-no-such-package==0.0.1\n", encoding="utf-8")
-
-    failed = run_plugin(copy, args={"mode": "nope"}, port=free_port(), timeout=BOOTSTRAP_TIMEOUT_S, env=pip_env)
-
+def test_a_failed_install_then_two_concurrent_runs_recover_with_one_install(bootstrapped: Bootstrapped):
+    """The session's plugin folder got its venv this way (tests/e2e/conftest.py ``bootstrapped``): a first
+    install that failed, requirements.txt fixed, then two runs at once over a lock a killed run left."""
+    plugin_dir, failed = bootstrapped.plugin_dir, bootstrapped.failed
     assert failed.returncode == 1
     decoded = assert_one_json_object(failed)
     assert decoded["output"] is None
     assert "install" in failed.error.lower()
-    assert "stash-compreface-no-such-package" in failed.error
+    assert BAD_REQUIREMENT.split("==")[0] in failed.error
     assert "\n" not in failed.error
     assert_clean_stderr(failed)
     assert any("No matching distribution" in m for m in failed.messages("error"))
-    assert not (copy / MARKER).exists()
-    assert not (copy / "venv.lock").exists()
 
-    # Fixing requirements.txt is enough: the next run builds the venv afresh and reaches the runtime. Two
-    # runs start at once (two tasks, or a task and the CLI), and a lock is left by a run Stash killed.
-    requirements.write_text(good, encoding="utf-8")
-    lock = copy / "venv.lock"
-    lock.mkdir()
-    (lock / "owner.json").write_text(
-        json.dumps({"pid": _dead_pid(), "host": socket.gethostname(), "time": time.time()}), encoding="utf-8"
-    )
-    runs: list[PluginRun] = []
-
-    def one_run() -> None:
-        runs.append(run_plugin(copy, args={"mode": "nope"}, port=free_port(), timeout=BOOTSTRAP_TIMEOUT_S,
-                               env=pip_env))
-
-    threads = [threading.Thread(target=one_run) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
+    # Fixing requirements.txt was enough: the next run built the venv afresh and reached the runtime, and of
+    # the two runs that started at once, one installed while the other waited for it.
+    runs = bootstrapped.recovery
     assert len(runs) == 2
     setups = [r for r in runs if any(m.startswith("Setting up") for m in r.messages("info"))]
     assert len(setups) == 1
@@ -150,8 +111,8 @@ def test_failed_install_then_two_concurrent_runs_recover_with_one_install(plugin
         assert_one_json_object(run)
         assert "nope" in (run.error or "") and "install" not in (run.error or "").lower()
         assert_clean_stderr(run)
-    assert not lock.exists()
-    assert (copy / MARKER).is_file()
+    assert not (plugin_dir / "venv.lock").exists()
+    assert (plugin_dir / MARKER).is_file()
 
 
 def test_no_venv_env_runs_in_the_current_interpreter(tmp_path: Path):
