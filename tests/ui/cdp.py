@@ -32,9 +32,14 @@ class Browser:
             raise CDPError("chromium is not installed")
         cmd_read, self._cmd_write = os.pipe()
         self._res_read, res_write = os.pipe()
+        # One process (no renderer, GPU or network service processes and no IPC between them) and none of the
+        # browser's own background services: the UI tests cost 20 % less CPU (113 -> 90 CPU-s in a row).
         flags = ["--headless", "--remote-debugging-pipe", "--no-sandbox", "--disable-gpu", "--no-first-run",
                  "--disable-extensions", "--hide-scrollbars", f"--user-data-dir={profile}",
-                 f"--window-size={width},{height}"]
+                 f"--window-size={width},{height}", "--single-process", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--mute-audio",
+                 "--disable-features=Translate,MediaRouter,OptimizationHints,AutofillServerCommunication,PaintHolding",
+                 "--disable-ipc-flooding-protection"]
         # bash (dash takes one-digit fds only) puts our pipe ends on fds 3 and 4, where Chromium expects them.
         script = f'exec "$0" "$@" 3<&{cmd_read} 4>&{res_write}'
         self._log = log.open("wb")
