@@ -38,11 +38,11 @@ def hook(world: World, image_id: str) -> PluginRun:
         port=world.stash.port, cookie=COOKIE, config_dir=stash_dir(world), timeout=120)
 
 
-def test_a_scan_of_200_images_starts_one_queued_task_that_recognises_them(world: World) -> None:
+def test_a_scan_of_100_images_starts_one_queued_task_that_recognises_them(world: World) -> None:
     save_settings(world, autoRecognize=True)
     enrol(world, "Alice", 1)
-    picture = photo(1)  # the same photo 200 times: what is measured is the hooks, not the drawing
-    images = [world.stash.add_image(picture) for _ in range(200)]
+    picture = photo(1)  # the same photo 100 times: what is measured is the hooks, not the drawing
+    images = [world.stash.add_image(picture) for _ in range(100)]
     with ThreadPoolExecutor(SCAN_WORKERS) as pool:
         runs = list(pool.map(lambda image_id: hook(world, image_id), images))
 

@@ -55,7 +55,7 @@ def recognised(tmp_path: Path, photos: list[tuple[str, bytes]], *, seed: int, co
 def test_the_same_library_in_any_order_and_concurrency_ends_with_the_same_performers(tmp_path: Path) -> None:
     photos = library()
     outcomes = {(seed, concurrency): recognised(tmp_path, photos, seed=seed, concurrency=concurrency)
-                for seed, concurrency in ((1, 1), (2, 1), (3, 1), (1, 8), (2, 8))}
+                for seed, concurrency in ((1, 1), (2, 1), (3, 8))}
     first = outcomes[1, 1]
     performers, unidentified = first
     assert sorted(person for person, _ in performers) == [1, 2, 3, 4], "one performer per recurring person"
