@@ -58,6 +58,8 @@ def test_first_run_creates_the_venv_and_reaches_the_runtime(plugin_dir: Path, fi
     assert any(m.startswith("Setting up the plugin's Python environment") for m in info)
     assert any(m.startswith("Successfully installed") and "httpx-" in m for m in info)
     assert not (plugin_dir / "venv.lock").exists()
+    # The package is byte-compiled for the venv's Python, so no later run compiles it.
+    assert list((plugin_dir / "stash_compreface" / "tasks" / "__pycache__").glob("recognize_images.*.pyc"))
 
     decoded = assert_one_json_object(first_run)
     assert decoded["output"] is None
