@@ -379,8 +379,8 @@
     }
 
     /** How an action is undone, or null when it wrote nothing. A journalled run (assignFace, nameFace) is
-     * reverted by undoRun, then the kept look redrawn (the item's links read again; after nameFace a fresh
-     * look, the kept one naming the deleted performer); "Not this person" records
+     * reverted by undoRun, then the kept look redrawn (the item's links read again, and a performer the undo
+     * deleted no longer suggested); "Not this person" records
      * a refusal, no run: undoing it says the face IS them after all (assignFace: the refusal is forgotten,
      * they are linked again and the face learned). */
     undoOf(mode, index, output, refused) {
@@ -391,10 +391,8 @@
       if (!output.runId) return null;
       return async () => {
         await runMode("undoRun", { runId: String(output.runId) });
-        // The kept look still names the performer Create made, which the undo deleted: that one looks anew.
-        const fresh = mode === "nameFace";
-        this.show(await this.keptLook(fresh));
-        if (fresh) this.forgetFaceBound();
+        // The kept look, redrawn: a performer the undo deleted (Create's) is no longer suggested in it.
+        this.show(await this.keptLook(false));
       };
     }
 

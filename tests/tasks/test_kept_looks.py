@@ -43,6 +43,19 @@ def test_a_kept_look_shows_links_made_in_stash_since(world: TaskWorld) -> None:
     assert kept["cached"] is True and kept["faces"][0]["linked"] is True
 
 
+def test_a_kept_look_no_longer_suggests_a_performer_deleted_since(world: TaskWorld) -> None:
+    """Deleted in Stash (or by an undone Create): the face is nobody's, as a fresh look would say, and its
+    Confirm cannot fail on a performer who is gone."""
+    alice = enrol(world, "Alice", 1)
+    image = world.stash.add_image(photo(1, size=200, width=800, height=600, seed=6))
+    first = world.run("identifyImage", imageId=image, associateExisting="false").output
+    assert first["faces"][0]["performer"]["id"] == alice
+    del world.stash.performers[alice]
+    kept = world.run("identifyImage", imageId=image, associateExisting="false", cached="true").output
+    assert kept["cached"] is True and kept["faces"][0]["box"] == first["faces"][0]["box"]
+    assert (kept["faces"][0]["performer"], kept["faces"][0]["similarity"]) == (None, None)
+
+
 def test_without_cached_or_without_a_kept_look_the_image_is_looked_at(world: TaskWorld) -> None:
     enrol(world, "Alice", 1)
     image = world.stash.add_image(photo(1, size=200, seed=5))

@@ -77,12 +77,18 @@ def keep(ctx: TaskContext, item: ItemRef, faces: list[dict[str, Any]], **about: 
 def answer(ctx: TaskContext, item: ItemRef, performer_ids: set[str] | frozenset[str], key: str) -> \
         dict[str, Any] | None:
     """The kept look as the page's Faces answers it (``faces`` of an image, ``people`` of a scene), each face's
-    ``linked`` read again from the item's ``performer_ids`` now in Stash; None when no look is kept."""
+    ``linked`` read again from the item's ``performer_ids`` now in Stash; None when no look is kept. A face
+    suggesting a performer who no longer exists (an undone Create, a performer deleted in Stash) is shown as
+    nobody's: its Confirm would fail. Only suggestions not linked to the item are asked about, one each."""
     kept = load_look(ctx, item)
     if kept is None:
         return None
+    suggested = {pid for f in kept["faces"] if (pid := (f.get("performer") or {}).get("id"))} - set(performer_ids)
+    gone = {pid for pid in suggested if ctx.stash.find_performer(pid) is None}
     faces = [{**f, "linked": bool(f.get("performer")) and f["performer"].get("id") in performer_ids}
              for f in kept["faces"]]
+    faces = [{**f, "performer": None, "subject": None, "similarity": None}
+             if (f.get("performer") or {}).get("id") in gone else f for f in faces]
     about = {k: v for k, v in kept.items() if k not in ("faces",)}
     return {**about, key: faces, "cached": True}
 
