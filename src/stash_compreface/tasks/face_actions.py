@@ -58,7 +58,7 @@ class _Look:
 
     def others_of(self, performer_id: str) -> list[dict[str, Any]]:
         """The item's other faces that are this performer's (suggested or linked, not refused)."""
-        return [f for f in self.faces if f is not self.face and (f.get("performer") or {}).get("id") == performer_id
+        return [f for f in self.faces if f is not self.face and looks.performer_id(f) == performer_id
                 and f.get("rejectedId") != performer_id]
 
     def learnable(self) -> bool:
@@ -75,8 +75,7 @@ class _Look:
                           f"({performer.get('name')}); they stay linked: face {others[0]['index']} is theirs")
         else:
             reject_match(self.ctx, self.with_args(performer_id=performer["id"], face_index=None))
-        self.face.update(performer=None, subject=None, similarity=None, linked=False, status="rejected",
-                         rejected=performer.get("name"), rejectedId=performer["id"])
+        self.face.update(looks.NOBODY, status="rejected", rejected=performer.get("name"), rejectedId=performer["id"])
         return "face" if others else "item"
 
     def link(self, performer: dict[str, Any]) -> None:

@@ -74,6 +74,15 @@ def keep(ctx: TaskContext, item: ItemRef, faces: list[dict[str, Any]], **about: 
     _prune(ctx, folder.parent)
 
 
+# A kept face that names no performer: what a face becomes when its suggestion is refused or gone.
+NOBODY: dict[str, Any] = {"performer": None, "subject": None, "similarity": None, "linked": False}
+
+
+def performer_id(face: dict[str, Any]) -> str | None:
+    """The id of the performer a kept face suggests or is linked to; None for nobody's face."""
+    return (face.get("performer") or {}).get("id")
+
+
 def answer(ctx: TaskContext, item: ItemRef, performer_ids: set[str] | frozenset[str], key: str) -> \
         dict[str, Any] | None:
     """The kept look as the page's Faces answers it (``faces`` of an image, ``people`` of a scene), each face's
@@ -83,12 +92,10 @@ def answer(ctx: TaskContext, item: ItemRef, performer_ids: set[str] | frozenset[
     kept = load_look(ctx, item)
     if kept is None:
         return None
-    suggested = {pid for f in kept["faces"] if (pid := (f.get("performer") or {}).get("id"))} - set(performer_ids)
+    suggested = {pid for f in kept["faces"] if (pid := performer_id(f))} - set(performer_ids)
     gone = {pid for pid in suggested if ctx.stash.find_performer(pid) is None}
-    faces = [{**f, "linked": bool(f.get("performer")) and f["performer"].get("id") in performer_ids}
+    faces = [{**f, **NOBODY} if performer_id(f) in gone else {**f, "linked": performer_id(f) in performer_ids}
              for f in kept["faces"]]
-    faces = [{**f, "performer": None, "subject": None, "similarity": None}
-             if (f.get("performer") or {}).get("id") in gone else f for f in faces]
     about = {k: v for k, v in kept.items() if k not in ("faces",)}
     return {**about, key: faces, "cached": True}
 
@@ -102,8 +109,8 @@ def carry_over(ctx: TaskContext, item: ItemRef, faces: list[dict[str, Any]]) -> 
         same = max(before, key=lambda old: _iou(old["box"], face.get("box")), default=None)
         if same is not None and _iou(same["box"], face.get("box")) >= SAME_FACE_IOU:
             face = {**face, "rejected": same["rejected"], "rejectedId": same["rejectedId"]}
-            if (face.get("performer") or {}).get("id") == same["rejectedId"]:
-                face.update(performer=None, subject=None, similarity=None, linked=False)
+            if performer_id(face) == same["rejectedId"]:
+                face.update(NOBODY)
         out.append(face)
     return out
 
