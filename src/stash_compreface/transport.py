@@ -61,6 +61,8 @@ T = TypeVar("T")
 DEFAULT_TIMEOUT_S = 30.0
 CONNECT_TIMEOUT_S = 5.0
 DEFAULT_ATTEMPTS = 3
+# Read when a transport is built, not bound as a default argument, so a test harness can shorten the waits
+# of every client a task builds (tests/tasks/conftest.py) without a setting users would see.
 DEFAULT_BACKOFF_S = 0.5
 BREAKER_FAILURES = 5
 BREAKER_WINDOW_S = 45.0
@@ -314,7 +316,7 @@ class Transport:
         timeout_s: float = DEFAULT_TIMEOUT_S,
         connect_timeout_s: float = CONNECT_TIMEOUT_S,
         attempts: int = DEFAULT_ATTEMPTS,
-        backoff_s: float = DEFAULT_BACKOFF_S,
+        backoff_s: float | None = None,
         breaker: Breaker | None = None,
         stop: threading.Event | None = None,
         max_connections: int = 16,
@@ -324,7 +326,7 @@ class Transport:
         self.timeout_s = timeout_s
         self.connect_timeout_s = min(connect_timeout_s, timeout_s)
         self.attempts = attempts
-        self.backoff_s = backoff_s
+        self.backoff_s = DEFAULT_BACKOFF_S if backoff_s is None else backoff_s
         self.breaker = breaker if breaker is not None else Breaker()
         self.stop = stop if stop is not None else threading.Event()
         self._options = client_options

@@ -20,11 +20,12 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from stash_compreface import tasks
+from stash_compreface import tasks, transport
 from stash_compreface.engine.service import BuiltinFaceService
 from stash_compreface.errors import PluginError
 from stash_compreface.runtime.session import task_context
 from stash_compreface.settings import parse_args
+from stash_compreface.vision import client as vision_client
 from testdoubles.compreface import RECOGNITION_KEY, CompreFaceDouble
 from testdoubles.reporter import MemoryReporter
 from testdoubles.stash import StashDouble
@@ -116,7 +117,11 @@ def task_world(tmp_path: Path, *, engine: str | None = None,
     """Fresh Stash and CompreFace doubles, configured as a user would, and a private state dir; ``engine``
     "builtin" puts the plugin's own face engine behind the CompreFace double (real photos); ``settings``
     replaces the default plugin settings (a working CompreFace URL and key) with exactly these."""
-    with CompreFaceDouble.running(engine=engine) as compreface, StashDouble.running(session_cookie=COOKIE) as stash:
+    with pytest.MonkeyPatch.context() as patch, CompreFaceDouble.running(engine=engine) as compreface, \
+            StashDouble.running(session_cookie=COOKIE) as stash:
+        # The task's clients retry and poll as in production, only sooner: the same faults, fewer idle seconds.
+        patch.setattr(transport, "DEFAULT_BACKOFF_S", 0.02)
+        patch.setattr(vision_client, "FIRST_POLL_S", 0.02)
         w = TaskWorld(stash=stash, compreface=compreface, state_dir=tmp_path / "state")
         if settings is None:
             w.configure()

@@ -25,7 +25,6 @@ from ..redact import register_secret
 from ..transport import (
     CONNECT_TIMEOUT_S,
     DEFAULT_ATTEMPTS,
-    DEFAULT_BACKOFF_S,
     DEFAULT_TIMEOUT_S,
     Breaker,
     Service,
@@ -130,7 +129,7 @@ class CompreFaceClient:
         detection_key: str = "",
         timeout_s: float = DEFAULT_TIMEOUT_S,
         retries: int = DEFAULT_ATTEMPTS - 1,
-        backoff_s: float = DEFAULT_BACKOFF_S,
+        backoff_s: float | None = None,
         max_connections: int = 16,
         connect_timeout_s: float = CONNECT_TIMEOUT_S,
         breaker: Breaker | None = None,

@@ -28,7 +28,6 @@ from ..media import MemoryBudget, Spool
 from ..transport import (
     CONNECT_TIMEOUT_S,
     DEFAULT_ATTEMPTS,
-    DEFAULT_BACKOFF_S,
     DEFAULT_TIMEOUT_S,
     Breaker,
     Service,
@@ -84,7 +83,7 @@ class StashClient:
         verify_tls: bool = True,
         max_connections: int = 16,
         retries: int = DEFAULT_ATTEMPTS - 1,
-        backoff_s: float = DEFAULT_BACKOFF_S,
+        backoff_s: float | None = None,
         connect_timeout_s: float = CONNECT_TIMEOUT_S,
         breaker: Breaker | None = None,
         stop: threading.Event | None = None,

@@ -21,7 +21,6 @@ from ..faces.models import Box
 from ..transport import (
     CONNECT_TIMEOUT_S,
     DEFAULT_ATTEMPTS,
-    DEFAULT_BACKOFF_S,
     DEFAULT_TIMEOUT_S,
     Breaker,
     Service,
@@ -147,6 +146,11 @@ def _server_error(service: Service, what: str, response: httpx.Response) -> None
                            setting=service.setting, status=response.status_code)
 
 
+# The first wait for a job's result; later waits grow by half up to ``max_poll_s``. Read at construction, like
+# transport.DEFAULT_BACKOFF_S, so a test harness can shorten it.
+FIRST_POLL_S = 0.5
+
+
 class VisionClient:
     def __init__(
         self,
@@ -154,10 +158,10 @@ class VisionClient:
         frame_url: str | None = None,
         *,
         timeout_s: float = DEFAULT_TIMEOUT_S,
-        first_poll_s: float = 0.5,
+        first_poll_s: float | None = None,
         max_poll_s: float = 5.0,
         retries: int = DEFAULT_ATTEMPTS - 1,
-        backoff_s: float = DEFAULT_BACKOFF_S,
+        backoff_s: float | None = None,
         connect_timeout_s: float = CONNECT_TIMEOUT_S,
         breaker: Breaker | None = None,
         stop: threading.Event | None = None,
@@ -166,7 +170,7 @@ class VisionClient:
         self.frame_url = (frame_url or base_url).rstrip("/")
         self._transport = Transport(VISION, timeout_s=timeout_s, connect_timeout_s=connect_timeout_s,
                                     attempts=retries + 1, backoff_s=backoff_s, breaker=breaker, stop=stop)
-        self._first_poll_s = first_poll_s
+        self._first_poll_s = FIRST_POLL_S if first_poll_s is None else first_poll_s
         self._max_poll_s = max_poll_s
         self._frame_route: str | None = None
 
