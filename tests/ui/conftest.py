@@ -66,7 +66,7 @@ def _chromium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
 
 @pytest.fixture
 def browser(_chromium: Browser) -> Iterator[Browser]:
-    """A fresh tab of the worker's Chromium, at 1440x900."""
+    """The worker's Chromium, its one tab blank for this test, at 1440x900."""
     _chromium.new_page()
     yield _chromium
     _chromium.leave()
