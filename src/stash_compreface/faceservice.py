@@ -88,9 +88,11 @@ class FaceService(Protocol):
         ...
 
     def recognize(self, image: bytes, *, min_probability: float, candidates: int = 5,
-                  embeddings: bool = False) -> list[Face]:
+                  embeddings: bool = False, min_face_px: int = 0) -> list[Face]:
         """Every face in the image, largest first, each with its best subjects (one entry per subject);
-        ``embeddings`` asks for each face's vector too (grouping faces across the frames of a scene)."""
+        ``embeddings`` asks for each face's vector too (grouping faces across the frames of a scene).
+        ``min_face_px``: faces narrower than this (px of the image sent) will not be used, so an engine may
+        spare the search for them (the built-in engine's small-face pass); others may still return them."""
         ...
 
     def detect(self, image: bytes, *, min_probability: float, embeddings: bool = False) -> list[Face]:

@@ -175,9 +175,9 @@ class ReadOnlyFaceService:
         self._inner.check()
 
     def recognize(self, image: bytes, *, min_probability: float, candidates: int = 5,
-                  embeddings: bool = False) -> list[Face]:
+                  embeddings: bool = False, min_face_px: int = 0) -> list[Face]:
         return self._inner.recognize(image, min_probability=min_probability, candidates=candidates,
-                                     embeddings=embeddings)
+                                     embeddings=embeddings, min_face_px=min_face_px)
 
     def detect(self, image: bytes, *, min_probability: float, embeddings: bool = False) -> list[Face]:
         return self._inner.detect(image, min_probability=min_probability, embeddings=embeddings)

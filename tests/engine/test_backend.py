@@ -184,3 +184,34 @@ def test_pictures_analysed_in_several_threads_at_once_get_the_faces_they_get_alo
     for (faces, vectors), (their_faces, their_vectors) in zip(alone * 2, together, strict=True):
         assert [f.box for f in their_faces] == [f.box for f in faces]
         assert np.allclose(their_vectors, vectors, atol=1e-5)
+
+
+def test_a_wanted_minimum_face_size_finds_every_face_that_large_with_fewer_pixels_searched(photos, model, monkeypatch):
+    """A run only uses faces of its match gate's size (32 px by default): the engine then spares the small-face
+    copy where the first already shows such faces large enough, and shrinks it elsewhere, without losing one."""
+    group = rgb(side_by_side(*((photos[p.name], h) for p, h in zip(PHOTOS, itertools.cycle((120, 260, 420)),
+                                                                       strict=False))))
+    searched: list[int] = []
+    real = model._detect_scaled
+
+    def counted(image: np.ndarray, factor: float, *, pad: int) -> list[Face]:
+        searched.append(round(image.shape[0] * factor + 2 * pad) * round(image.shape[1] * factor + 2 * pad))
+        return real(image, factor, pad=pad)
+
+    monkeypatch.setattr(model, "_detect_scaled", counted)
+    total = {"every": 0, "wanted": 0}
+    for image, minimum in [(group, 32), *((rgb(photos[p.name]), 32) for p in PHOTOS), (group, 21)]:
+        searched.clear()
+        every = model.detect(image)
+        cost_of_every = sum(searched)
+        searched.clear()
+        wanted = model.detect(image, min_face_px=minimum)
+        large_enough = [f.box for f in every if f.box.width >= minimum]
+        kept = [f.box for f in wanted if f.box.width >= minimum]
+        assert len(kept) == len(large_enough), image.shape
+        assert all(max(box.iou(k) for k in kept) >= 0.8 for box in large_enough), image.shape
+        assert sum(searched) <= cost_of_every
+        total["every"] += cost_of_every
+        total["wanted"] += sum(searched)
+    assert total["wanted"] < 0.6 * total["every"], total
+    assert len(large_enough) >= 10, "the group picture has faces of every size"

@@ -262,8 +262,9 @@ class CompreFaceClient:
     # -- recognition -----------------------------------------------------------------------------
 
     def recognize(self, image: bytes, *, min_probability: float, candidates: int = 5,
-                  embeddings: bool = False) -> list[Face]:
-        """``embeddings`` asks for the calculator plugin, so each face carries its vector (for grouping)."""
+                  embeddings: bool = False, min_face_px: int = 0) -> list[Face]:
+        """``embeddings`` asks for the calculator plugin, so each face carries its vector (for grouping).
+        CompreFace has no minimum face size to ask for: ``min_face_px`` changes nothing here."""
         plugins = f"{FACE_PLUGINS},{EMBEDDING_PLUGIN}" if embeddings else FACE_PLUGINS
         params = {"prediction_count": str(max(1, candidates) * 3), "face_plugins": plugins,
                   "det_prob_threshold": f"{min_probability:.3f}"}

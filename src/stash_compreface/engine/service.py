@@ -155,11 +155,12 @@ class BuiltinFaceService:
                 for vector, found in zip(embeddings, hits, strict=True)]
 
     def recognize(self, image: bytes, *, min_probability: float, candidates: int = 5,
-                  embeddings: bool = False) -> list[Face]:
+                  embeddings: bool = False, min_face_px: int = 0) -> list[Face]:
         """Every face, largest first, each with its ``candidates`` best subjects (best example each) and its
-        embedding (computed anyway, so ``embeddings`` changes nothing here)."""
+        embedding (computed anyway, so ``embeddings`` changes nothing here). Faces under ``min_face_px`` in
+        the image sent are not searched for on a larger copy (they may still be found on the first)."""
         _, rgb, scale = self._decode(image)
-        faces = self._detect(rgb, min_probability)
+        faces = self._detect(rgb, min_probability, min_face_px=round(min_face_px / scale))
         if not faces:
             return []
         model = self.model
@@ -232,11 +233,11 @@ class BuiltinFaceService:
                 scale = max(original.size) / max(picture.size)
         return picture, np.asarray(picture, dtype=np.uint8), scale
 
-    def _detect(self, rgb: np.ndarray, min_probability: float) -> list[Face]:
+    def _detect(self, rgb: np.ndarray, min_probability: float, *, min_face_px: int = 0) -> list[Face]:
         """The faces in ``rgb``'s pixels, largest first."""
         self._check_stop()
         try:
-            found = self.model.detect(rgb)
+            found = self.model.detect(rgb, min_face_px=min_face_px)
         except PluginError:
             raise
         except Exception as exc:  # an engine failure on this image: the item fails, the run goes on

@@ -24,6 +24,7 @@ from . import unknown_faces
 from .context import TaskContext
 from .enrolment import Enrolment, FaceCrop, Outcome
 from .performers import PerformerDirectory, Promotion, refusals
+from .pictures import picture_bytes
 from .runner import Tally, item_pages, run_items, run_one
 from .unknown_faces import FaceCrops
 
@@ -56,15 +57,20 @@ class Policy:
     found_gate: quality.Gate | None = None
     # A batch run that decides its unknown faces and promotions once every image is seen (tasks/unknown_faces.py)
     defer: bool = False
+    # Faces narrower than this are not searched for (the engine may spare its small-face pass): the match
+    # gate's minimum for a run; 0 for a look, which shows every face with the reason it is not used.
+    smallest_face_px: int = 0
 
 
 def policy_for(ctx: TaskContext, *, relaxed: bool, create: Create, learn: bool, track_sightings: bool) -> Policy:
     s = ctx.settings
     subject_gate = quality.subject_gate(s.min_face_size_px, s.min_confidence_score, s.min_quality_score)
+    match_gate = quality.match_gate(s.min_face_size_px, s.min_confidence_score, s.min_processing_quality_score,
+                                    relaxed=relaxed)
     return Policy(
-        match_gate=quality.match_gate(s.min_face_size_px, s.min_confidence_score, s.min_processing_quality_score,
-                                      relaxed=relaxed),
+        match_gate=match_gate,
         subject_gate=subject_gate,
+        smallest_face_px=match_gate.min_face_size_px,
         create=create,
         learn=learn,
         track_sightings=track_sightings,
@@ -153,8 +159,9 @@ class ImageRecognizer:
 
     def detect(self, prepared: imaging.Prepared) -> list[Face]:
         gate = self.policy.match_gate
-        faces = self.ctx.face_service.recognize(prepared.jpeg, min_probability=min(gate.min_confidence_score, 0.99),
-                                                embeddings=self.policy.defer)
+        faces = self.ctx.face_service.recognize(picture_bytes(self.ctx.face_service, prepared.image),
+                                                min_probability=min(gate.min_confidence_score, 0.99),
+                                                embeddings=self.policy.defer, min_face_px=self.policy.smallest_face_px)
         clamped = [dataclasses.replace(f, box=f.box.clamped(prepared.width, prepared.height)) for f in faces]
         return matching.order_faces(f for f in clamped if f.box.min_side >= 2)
 

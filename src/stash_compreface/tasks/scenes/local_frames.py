@@ -15,7 +15,8 @@ from typing import ClassVar
 from ...faces.models import Face
 from ...faces.scene_decision import Observation
 from ...stash.models import Scene
-from .frame_faces import grouped, observe, picture_bytes
+from ..pictures import picture_bytes
+from .frame_faces import grouped, observe
 from .source import SceneFaces, SourceBase
 
 
