@@ -14,7 +14,6 @@ would need more than the whole budget.
 from __future__ import annotations
 
 import contextlib
-import functools
 import io
 import warnings
 import zlib
@@ -64,15 +63,11 @@ def sniff_video(data: bytes) -> str | None:
 
 @dataclass
 class Prepared:
-    """An image ready for the face service: upright RGB, at most ``DETECT_MAX_SIDE`` px; as JPEG when asked
-    (a service across the network: the built-in engine takes the pixels, tasks/pictures.py)."""
+    """An image ready for the face service: upright RGB, at most ``DETECT_MAX_SIDE`` px, as JPEG."""
 
     image: Image.Image
+    jpeg: bytes
     original_size: tuple[int, int]
-
-    @functools.cached_property
-    def jpeg(self) -> bytes:
-        return encode_jpeg(self.image)
 
     @property
     def width(self) -> int:
@@ -485,7 +480,7 @@ def prepare(source: Source, *, max_side: int = DETECT_MAX_SIDE, budget: MemoryBu
     ``budget`` defaults to the process-wide ``media.BUDGET``.
     """
     upright, original = _decode(source, max_side, budget or BUDGET)
-    return Prepared(image=upright, original_size=original)
+    return Prepared(image=upright, jpeg=encode_jpeg(upright), original_size=original)
 
 
 def fit_for_upload(data: bytes, max_bytes: int, *, budget: MemoryBudget | None = None) -> bytes:

@@ -62,7 +62,7 @@ def test_the_built_in_engine_gets_a_frames_own_pixels_and_compreface_a_jpeg(phot
 
     from stash_compreface.compreface.client import CompreFaceClient
     from stash_compreface.engine.service import BuiltinFaceService
-    from stash_compreface.tasks.pictures import picture_bytes
+    from stash_compreface.tasks.scenes.frame_faces import picture_bytes
 
     frame = _on_screen(photos["obama_2"], 0)
     sent = picture_bytes(BuiltinFaceService(None, backend=model), frame)

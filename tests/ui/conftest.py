@@ -65,8 +65,9 @@ def _chromium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
 
 
 @pytest.fixture
-def browser(_chromium: Browser) -> Iterator[Browser]:
-    """The worker's Chromium, its one tab blank for this test, at 1440x900."""
+def browser(_chromium: Browser, web: StashWeb) -> Iterator[Browser]:
+    """The worker's Chromium, its one tab blank for this test, at 1440x900. It leaves its page before the
+    test's ``web`` goes away (it depends on it), so no late request of the page finds no site."""
     _chromium.new_page()
     yield _chromium
     _chromium.leave()

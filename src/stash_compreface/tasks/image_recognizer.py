@@ -24,7 +24,6 @@ from . import unknown_faces
 from .context import TaskContext
 from .enrolment import Enrolment, FaceCrop, Outcome
 from .performers import PerformerDirectory, Promotion, refusals
-from .pictures import picture_bytes
 from .runner import Tally, item_pages, run_items, run_one
 from .unknown_faces import FaceCrops
 
@@ -159,8 +158,7 @@ class ImageRecognizer:
 
     def detect(self, prepared: imaging.Prepared) -> list[Face]:
         gate = self.policy.match_gate
-        faces = self.ctx.face_service.recognize(picture_bytes(self.ctx.face_service, prepared.image),
-                                                min_probability=min(gate.min_confidence_score, 0.99),
+        faces = self.ctx.face_service.recognize(prepared.jpeg, min_probability=min(gate.min_confidence_score, 0.99),
                                                 embeddings=self.policy.defer, min_face_px=self.policy.smallest_face_px)
         clamped = [dataclasses.replace(f, box=f.box.clamped(prepared.width, prepared.height)) for f in faces]
         return matching.order_faces(f for f in clamped if f.box.min_side >= 2)

@@ -19,7 +19,6 @@ from ..stash.queries import performers_without_tag
 from .context import TaskContext
 from .enrolment import Enrolment, FaceCrop
 from .performers import PerformerDirectory
-from .pictures import picture_bytes
 from .runner import Tally, run_items
 
 
@@ -34,8 +33,7 @@ def _sync_one(ctx: TaskContext, directory: PerformerDirectory, enrolment: Enrolm
         return
     with ctx.stash.download(performer.image_url, what="profile image") as media:
         prepared = imaging.prepare(media)
-    faces = order_faces(faces_service.detect(picture_bytes(faces_service, prepared.image),
-                                             min_probability=ctx.settings.min_confidence_score))
+    faces = order_faces(faces_service.detect(prepared.jpeg, min_probability=ctx.settings.min_confidence_score))
     if not faces:
         raise ItemError("no face found in the profile image")
     box = faces[0].box.clamped(prepared.width, prepared.height)

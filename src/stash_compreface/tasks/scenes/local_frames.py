@@ -15,8 +15,7 @@ from typing import ClassVar
 from ...faces.models import Face
 from ...faces.scene_decision import Observation
 from ...stash.models import Scene
-from ..pictures import picture_bytes
-from .frame_faces import grouped, observe
+from .frame_faces import grouped, observe, picture_bytes
 from .source import SceneFaces, SourceBase
 
 

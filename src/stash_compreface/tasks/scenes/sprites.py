@@ -15,8 +15,7 @@ from ...faces.models import Box, Face
 from ...faces.scene_decision import Observation
 from ...faces.vtt import parse_vtt
 from ...stash.models import Scene
-from ..pictures import picture_bytes
-from .frame_faces import grouped, observe
+from .frame_faces import grouped, observe, picture_bytes
 from .source import SceneFaces, SourceBase
 
 CELLS_PER_SIDE = 3
