@@ -130,6 +130,18 @@ def folder_library(root: Path, seed: int, strangers: int) -> Library:
     return Library(images, seen_once, profiles)
 
 
+# Folders put first on the plugin's PYTHONPATH: --backend ncnn hides OpenCV there, as on Alpine (musl), where
+# it has no wheels and the built-in engine runs on ncnn.
+SHADOWS: list[Path] = []
+
+
+def hide_opencv(into: Path) -> Path:
+    """A folder whose ``cv2`` cannot be imported: the engine's ``auto`` choice then loads ncnn."""
+    (into / "cv2").mkdir(parents=True)
+    (into / "cv2" / "__init__.py").write_text('raise ImportError("OpenCV is hidden: the engine runs on ncnn")\n')
+    return into
+
+
 def run_plugin(stash: StashDouble, state_dir: Path, mode: str, src: Path) -> dict[str, Any]:
     stdin = json.dumps({
         "server_connection": {"Scheme": "http", "Host": "0.0.0.0", "Port": stash.port,
@@ -138,7 +150,7 @@ def run_plugin(stash: StashDouble, state_dir: Path, mode: str, src: Path) -> dic
         "args": {"mode": mode, "limit": "0"},
     })
     saved = os.environ.get("PYTHONPATH")
-    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(src), saved]))
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [*map(str, SHADOWS), str(src), saved]))
     try:
         _, output, _ = run_plugin_process(stdin)
     finally:
@@ -230,6 +242,8 @@ def main() -> None:
     parser.add_argument("--photos", type=Path, default=DEFAULT_PHOTOS)
     parser.add_argument("--faces", type=Path, help="a labelled folder <person>/<photo> instead of the sdists' photos")
     parser.add_argument("--strangers", type=int, default=5, help="with --faces: people seen once (default 5)")
+    parser.add_argument("--backend", choices=("opencv", "ncnn"), default="opencv",
+                        help="the built-in engine's backend (ncnn: as on Alpine, OpenCV hidden)")
     ns = parser.parse_args()
     if ns.faces is not None:
         library = folder_library(ns.faces, ns.seed, ns.strangers)
@@ -241,9 +255,11 @@ def main() -> None:
                   "degraded copies of each")
     images, strangers = library.images, library.strangers
     print(f"Library: {len(images)} images of {len(library.recurring)} recurring people and {len(strangers)} "
-          f"strangers seen once, from {source}. Built-in engine (OpenCV), default settings; CompreFace is not "
+          f"strangers seen once, from {source}. Built-in engine ({ns.backend}), default settings; CompreFace is not "
           "available on this machine.")
     with tempfile.TemporaryDirectory() as tmp:
+        if ns.backend == "ncnn":
+            SHADOWS.append(hide_opencv(Path(tmp) / "no-opencv"))
         trees = {"after (this tree)": ROOT / "src"}
         base = src_tree(ns.baseline_rev, Path(tmp))
         if base is not None:
