@@ -9,7 +9,8 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from tests.library import UNIDENTIFIED, image_tags, person_of_performer, photo
+from stash_compreface.faces.matching import MAX_EXAMPLES_PER_SUBJECT
+from tests.library import UNIDENTIFIED, enrol, image_tags, person_of_performer, photo
 from tests.tasks.conftest import TaskWorld, task_world
 
 SOFT = 0.008  # sharpness ~16: passes the subject gate (12), so it may match and be learned, not found a person
@@ -84,3 +85,29 @@ def test_a_run_stopped_before_its_end_leaves_its_unknown_faces_to_the_next_run(w
     assert person_of_performer(world, performer) == 3
     assert all(world.stash.images[i].performer_ids == {performer} for i in (soft, *clean))
     assert not any(UNIDENTIFIED in image_tags(world, i) for i in (soft, *clean))
+
+
+def learned_faces(tmp_path: Path, photos: list[tuple[str, bytes]], *, seed: int, concurrency: int) -> frozenset[str]:
+    """The photos Alice's performer page lists as the faces she was learned from, after recognizeImagesHQ over
+    the photos added to Stash in a shuffled order."""
+    shuffled = list(photos)
+    random.Random(seed).shuffle(shuffled)
+    with task_world(tmp_path / f"learn-{seed}-{concurrency}") as world:
+        alice = enrol(world, "Alice", 1)
+        world.configure(maxConcurrency=concurrency)
+        label = {world.stash.add_image(data): name for name, data in shuffled}
+        assert world.run("recognizeImagesHQ").error is None
+        faces = world.run("performerFaces", performerId=alice).output["faces"]
+        assert len(faces) == MAX_EXAMPLES_PER_SUBJECT, "her profile face and nine learned ones"
+        return frozenset(label[f["source"].removeprefix("image:")] for f in faces if f["source"])
+
+
+def test_a_person_learns_the_same_faces_in_any_order(tmp_path: Path) -> None:
+    """Fifteen clean photos of a known person, more than a subject holds: the nine she learns are her best
+    (sharpest, most frontal), not the first nine a worker happened to reach."""
+    photos = [(f"alice{n}", photo(1, size=130 + 6 * n, seed=40 + n)) for n in range(15)]
+    learned = {(seed, concurrency): learned_faces(tmp_path, photos, seed=seed, concurrency=concurrency)
+               for seed, concurrency in ((1, 1), (2, 1), (3, 4))}
+    assert len(learned[1, 1]) == MAX_EXAMPLES_PER_SUBJECT - 1
+    for key, faces in learned.items():
+        assert faces == learned[1, 1], f"order {key[0]} at maxConcurrency {key[1]} taught other faces"

@@ -194,7 +194,8 @@ class ImageRecognizer:
             # (createPerformerFromImage: the user says this rejected face is someone new, so it goes on.)
             return self._rejected(index, face, first.subject, first.similarity)
         if match is not None:
-            return self._known(work, index, face, match.subject, match.similarity, high_quality=high_quality)
+            return self._known(work, index, face, match.subject, match.similarity, high_quality=high_quality,
+                               score=measured.score)
         best = face.best
         similarity = best.similarity if best else None
         if self.policy.create == "never":
@@ -232,10 +233,15 @@ class ImageRecognizer:
                           similarity=similarity)
 
     def _known(self, work: _Work, index: int, face: Face, subject: str, similarity: float | None, *,
-               high_quality: bool) -> FaceReport:
-        """A face of a known subject: its performer, and the face learned when the policy learns."""
+               high_quality: bool, score: float = 0.0) -> FaceReport:
+        """A face of a known subject: its performer, and the face learned when the policy learns (a deferring
+        run keeps it as a lesson, learned once every image is seen: tasks/unknown_faces.py)."""
         report = self._matched(work, index, face, subject, similarity)
-        if self.policy.learn:
+        if self.policy.learn and self.policy.defer and self.crops is not None:
+            if high_quality:
+                self.crops.offer(subject, work.image.ref, index, work.crop(face), score=score,
+                                 what=f"face {index} of {work.image.label}")
+        elif self.policy.learn:
             learned = self.enrolment.learn(subject, work.face(face, index), why=f"the face in image {work.image.id}",
                                            high_quality=high_quality)
             if learned.reason:

@@ -6,34 +6,40 @@ first does, and so does a degraded copy of a person seen before that person's fi
 nobody yet, and may not found anyone: ``faces.quality``). So a batch image run (``image_recognizer.run_images``
 with sightings) works in two phases:
 
-1. every image is recognised as before, concurrently: faces of known people are linked (and learned) at once;
-   a face nobody matched is kept in the state (``state.unknown``: its vector and whether it passed the founding
-   gate; the picture of a founding face in a temporary folder), and its image is tagged Unidentified for now;
-   a candidate's sighting is recorded and, once seen often enough, the candidate is due;
-2. then, one after the other in a fixed order (image id, face number): each founding face is recognised again
+1. every image is recognised as before, concurrently, against the people known when the run started: faces
+   of known people are linked at once, and those they may learn are kept as lessons (their pictures in a
+   temporary folder: :class:`FaceCrops`), each person's best ones only; a face nobody matched is kept in the
+   state (``state.unknown``: its vector and whether it passed the founding gate; the picture of a founding
+   face in the same folder), and its image is tagged Unidentified for now; a candidate's sighting is
+   recorded and, once seen often enough, the candidate is due;
+2. then, one after the other in a fixed order: each person learns their best kept faces (quality score, then
+   image id), up to a subject's cap; each founding face (image id, face number) is recognised again
    and joins the person it now matches (a subject founded a moment ago included) or founds a new subject,
    named after its image; every other unknown face is then recognised again (its vector: no download) and
    linked to whoever it now matches; last, every due candidate becomes a performer or joins the known
    performer it is as a group (``PerformerDirectory.promote_due``, in the order of each one's first item).
 
 Nothing in phase 2 depends on which worker came first, so the same library ends with the same performers and
-links in any order and at any ``maxConcurrency`` (for the people it meets: examples learned in phase 1 still
-arrive in the order their images do). A run killed or stopped before phase 2 leaves its unknown faces and due
-candidates in the state: the next batch run decides them (a founding face's picture is then cut again from
-its image). Each face is forgotten only once its outcome is written.
+links in any order and at any ``maxConcurrency``, and each person learns the same faces. A run killed or
+stopped before phase 2 leaves its unknown faces and due candidates in the state: the next batch run decides
+them (a founding face's picture is then cut again from its image); its lessons are lost (the links stand, only
+those examples are not added). Each face is forgotten only once its outcome is written.
 """
 
 from __future__ import annotations
 
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import FatalError, ItemError, MediaError, ServiceError, Stopped
 from ..faces import matching
+from ..faces.matching import MAX_EXAMPLES_PER_SUBJECT
 from ..faces.models import Face
 from ..stash.models import ItemKind, ItemRef
 from .context import TaskContext
@@ -47,11 +53,44 @@ if TYPE_CHECKING:
 RECOGNIZE_BATCH = 64  # vectors per recognition call in phase 2
 
 
+@dataclass(frozen=True, order=True)
+class Lesson:
+    """A matched face a person may learn in phase 2; lessons sort best first (score, then image and face)."""
+
+    rank: tuple[float, str, int, int]
+    subject: str = field(compare=False)
+    item: ItemRef = field(compare=False)
+    face: int = field(compare=False)
+    what: str = field(compare=False)
+
+
 class FaceCrops:
-    """The pictures of a run's founding faces, in a temporary folder (on disk, not in memory) until phase 2."""
+    """The pictures of a run's founding faces and of the faces its people may learn (lessons), in a temporary
+    folder (on disk, not in memory) until phase 2. A subject keeps its MAX_EXAMPLES_PER_SUBJECT best lessons:
+    no more could be learned."""
 
     def __init__(self, folder: Path) -> None:
         self._folder = folder
+        self._lessons: dict[str, list[Lesson]] = {}
+        self._lock = threading.Lock()
+
+    def offer(self, subject: str, item: ItemRef, face: int, jpeg: bytes, *, score: float, what: str) -> None:
+        """A matched high-quality face of ``subject``, kept if it is among the subject's best so far."""
+        lesson = Lesson((-score, item.kind.value, int(item.id) if item.id.isdigit() else 0, face), subject, item,
+                        face, what)
+        with self._lock:
+            kept = sorted([*self._lessons.get(subject, []), lesson])
+            dropped, self._lessons[subject] = kept[MAX_EXAMPLES_PER_SUBJECT:], kept[:MAX_EXAMPLES_PER_SUBJECT]
+            if lesson not in dropped:
+                self.put(item, face, jpeg)
+            for old in dropped:
+                if old is not lesson:
+                    self._path(old.item, old.face).unlink(missing_ok=True)
+
+    def lessons(self) -> list[Lesson]:
+        """Every kept lesson: subject by subject (by name), best first."""
+        with self._lock:
+            return [lesson for subject in sorted(self._lessons) for lesson in self._lessons[subject]]
 
     def _path(self, item: ItemRef, face: int) -> Path:
         return self._folder / f"{item.kind.value}-{item.id}-{face}.jpg"
@@ -71,7 +110,8 @@ def face_crops() -> Iterator[FaceCrops]:
 
 
 def decide(ctx: TaskContext, recognizer: ImageRecognizer, crops: FaceCrops) -> None:
-    """Phase 2 (module docstring): the unknown faces left in the state, then the due candidates."""
+    """Phase 2 (module docstring): the lessons, the unknown faces left in the state, then the due candidates."""
+    _teach(ctx, recognizer, crops)
     faces = ctx.state.unknown.faces()
     if faces:
         ctx.info(f"{len(faces)} face(s) nobody was known for: deciding who they are now that every image is seen")
@@ -90,6 +130,19 @@ def decide(ctx: TaskContext, recognizer: ImageRecognizer, crops: FaceCrops) -> N
         recognizer.tally.add(created_performers=created)
     if recognizer.policy.create == "candidate":
         recognizer.directory.merge_split()
+
+
+def _teach(ctx: TaskContext, recognizer: ImageRecognizer, crops: FaceCrops) -> None:
+    """Each person learns their best kept faces, up to the subject's cap (``Enrolment.learn``'s gate)."""
+    for lesson in crops.lessons():
+        ctx.check_stop()
+        jpeg = crops.get(lesson.item, lesson.face)
+        if jpeg is None:
+            continue
+        learned = recognizer.enrolment.learn(lesson.subject, FaceCrop(lesson.what, jpeg, item=lesson.item),
+                                             why=f"the face in image {lesson.item.id}", high_quality=True)
+        if learned.reason:
+            ctx.debug(f"did not add an example to {lesson.subject}: {learned.reason}")
 
 
 def _settle(ctx: TaskContext, face: UnknownFace, decide_one: Callable[[], object]) -> None:
