@@ -111,3 +111,14 @@ def test_a_person_learns_the_same_faces_in_any_order(tmp_path: Path) -> None:
     assert len(learned[1, 1]) == MAX_EXAMPLES_PER_SUBJECT - 1
     for key, faces in learned.items():
         assert faces == learned[1, 1], f"order {key[0]} at maxConcurrency {key[1]} taught other faces"
+
+
+def test_a_new_person_is_founded_on_their_best_face_whatever_order_their_images_came_in(world: TaskWorld) -> None:
+    """Three photos of someone unknown, the smallest added first: the subject is founded on the best face (so
+    named after its image), not on whichever image the library happened to number first."""
+    world.configure(maxConcurrency=1)
+    images = [world.stash.add_image(photo(7, size=size, seed=70 + size)) for size in (110, 150, 230)]
+    assert world.run("recognizeImagesHQ").error is None
+    (performer,) = world.stash.performers.values()
+    assert performer.name.startswith(f"Person {images[2]} "), performer.name
+    assert all(performer.id in world.stash.images[i].performer_ids for i in images)

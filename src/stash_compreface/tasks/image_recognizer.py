@@ -206,18 +206,18 @@ class ImageRecognizer:
             founds, found_why = quality.check(face, measured, self.policy.found_gate)
             found_why = f"may join a known person, not found a new one: {found_why}"
         if self.policy.defer and face.embedding:
-            return self._deferred(work, index, face, founds=founds)
+            return self._deferred(work, index, face, founds=founds, score=measured.score)
         if not founds:
             return FaceReport(index, face, FaceStatus.UNMATCHED, found_why, similarity=similarity)
         return self._new_subject(work, index, face)
 
-    def _deferred(self, work: _Work, index: int, face: Face, *, founds: bool) -> FaceReport:
+    def _deferred(self, work: _Work, index: int, face: Face, *, founds: bool, score: float) -> FaceReport:
         """A face nobody matched, in a deferring run: kept to be decided once every image is seen
         (tasks/unknown_faces.py); the image is Unidentified until then."""
         assert face.embedding is not None
         if founds and self.crops is not None:
             self.crops.put(work.image.ref, index, work.crop(face))
-        self.ctx.state.unknown.add(work.image.ref, index, founding=founds, embedding=face.embedding)
+        self.ctx.state.unknown.add(work.image.ref, index, founding=founds, embedding=face.embedding, score=score)
         best = face.best
         return FaceReport(index, face, FaceStatus.UNMATCHED,
                           "nobody known yet: " + ("may found a new person" if founds else "may join a person")

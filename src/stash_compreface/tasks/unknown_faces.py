@@ -13,7 +13,8 @@ with sightings) works in two phases:
    face in the same folder), and its image is tagged Unidentified for now; a candidate's sighting is
    recorded and, once seen often enough, the candidate is due;
 2. then, one after the other in a fixed order: each person learns their best kept faces (quality score, then
-   image id), up to a subject's cap; each founding face (image id, face number) is recognised again
+   image id), up to a subject's cap; each founding face (best quality score first, then image id and face
+   number) is recognised again
    and joins the person it now matches (a subject founded a moment ago included) or founds a new subject,
    named after its image; every other unknown face is then recognised again (its vector: no download) and
    linked to whoever it now matches; last, every due candidate becomes a performer or joins the known
@@ -115,7 +116,9 @@ def decide(ctx: TaskContext, recognizer: ImageRecognizer, crops: FaceCrops) -> N
     faces = ctx.state.unknown.faces()
     if faces:
         ctx.info(f"{len(faces)} face(s) nobody was known for: deciding who they are now that every image is seen")
-    for face in (f for f in faces if f.founding):
+    # The best face founds a person first (then image and face number): who founds whom does not depend on the
+    # ids the library gave its images, and a person's first example is their sharpest, most frontal face.
+    for face in sorted((f for f in faces if f.founding), key=lambda f: -f.score):
         ctx.check_stop()
         _settle(ctx, face, partial(_found, ctx, recognizer, crops, face))
     others = [f for f in faces if not f.founding]

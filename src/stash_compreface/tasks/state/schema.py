@@ -167,6 +167,11 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
             examples INTEGER NOT NULL
         )""",
     ),
+    (
+        # 10: an unknown face's quality score, so the founding faces are decided best first, whatever ids the
+        # library gave their images (faces kept by an older run score 0: decided after, in image order).
+        "ALTER TABLE unknown_faces ADD COLUMN score REAL NOT NULL DEFAULT 0",
+    ),
 )
 
 # What a current file must contain; anything less is not our file.
@@ -180,7 +185,7 @@ _EXPECTED_COLUMNS: Mapping[str, frozenset[str]] = {
     "run_writes": frozenset({"run_id", "seq", "kind", "target", "detail"}),
     "refusals": frozenset({"item", "performer_id", "subject", "created_at"}),
     "retired": frozenset({"subject", "reason", "retired_at"}),
-    "unknown_faces": frozenset({"item", "face", "founding", "embedding"}),
+    "unknown_faces": frozenset({"item", "face", "founding", "embedding", "score"}),
     "due_candidates": frozenset({"subject"}),
     "pending_merges": frozenset({"removed_id", "into_id", "detail"}),
     "merge_checked": frozenset({"performer_id", "examples"}),

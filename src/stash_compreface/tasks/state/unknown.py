@@ -18,12 +18,13 @@ from .shared import Repository
 @dataclass(frozen=True)
 class UnknownFace:
     """Face ``face`` (identifyImage's numbering) of ``item``, which matched nobody; ``founding``: it passed the
-    founding gate, so it may start a new person."""
+    founding gate, so it may start a new person; ``score``: its quality score (faces.scoring)."""
 
     item: ItemRef
     face: int
     founding: bool
     embedding: tuple[float, ...]
+    score: float = 0.0
 
 
 def item_order(item: ItemRef) -> tuple[str, int, str]:
@@ -33,19 +34,20 @@ def item_order(item: ItemRef) -> tuple[str, int, str]:
 
 
 class UnknownFaces(Repository):
-    def add(self, item: ItemRef, face: int, *, founding: bool, embedding: tuple[float, ...]) -> None:
+    def add(self, item: ItemRef, face: int, *, founding: bool, embedding: tuple[float, ...],
+            score: float = 0.0) -> None:
         vector = struct.pack(f"<{len(embedding)}f", *embedding)
         with self._shared.write() as db:
-            db.execute("INSERT OR REPLACE INTO unknown_faces(item, face, founding, embedding) VALUES (?, ?, ?, ?)",
-                       (str(item), face, int(founding), vector))
+            db.execute("INSERT OR REPLACE INTO unknown_faces(item, face, founding, embedding, score) "
+                       "VALUES (?, ?, ?, ?, ?)", (str(item), face, int(founding), vector, score))
 
     def faces(self) -> list[UnknownFace]:
         """Every face left to decide, in :func:`item_order` and face number."""
         with self._shared.read() as db:
-            rows = db.execute("SELECT item, face, founding, embedding FROM unknown_faces").fetchall()
+            rows = db.execute("SELECT item, face, founding, embedding, score FROM unknown_faces").fetchall()
         faces = [UnknownFace(ItemRef.parse(item), int(face), bool(founding),
-                             struct.unpack(f"<{len(vector) // 4}f", vector))
-                 for item, face, founding, vector in rows]
+                             struct.unpack(f"<{len(vector) // 4}f", vector), float(score))
+                 for item, face, founding, vector, score in rows]
         return sorted(faces, key=lambda f: (item_order(f.item), f.face))
 
     def done(self, face: UnknownFace) -> None:
