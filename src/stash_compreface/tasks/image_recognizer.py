@@ -239,8 +239,7 @@ class ImageRecognizer:
         report = self._matched(work, index, face, subject, similarity)
         if self.policy.learn and self.policy.defer and self.crops is not None:
             if high_quality:
-                self.crops.offer(subject, work.image.ref, index, work.crop(face), score=score,
-                                 what=f"face {index} of {work.image.label}")
+                self.crops.offer(subject, work.face(face, index), index, score=score)
         elif self.policy.learn:
             learned = self.enrolment.learn(subject, work.face(face, index), why=f"the face in image {work.image.id}",
                                            high_quality=high_quality)

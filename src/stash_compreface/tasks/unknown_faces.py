@@ -46,7 +46,7 @@ from ..stash.models import ItemKind, ItemRef
 from .context import TaskContext
 from .enrolment import FaceCrop, Outcome
 from .performers import refusals
-from .state.unknown import UnknownFace
+from .state.unknown import UnknownFace, item_order
 
 if TYPE_CHECKING:
     from .image_recognizer import ImageRecognizer
@@ -58,7 +58,7 @@ RECOGNIZE_BATCH = 64  # vectors per recognition call in phase 2
 class Lesson:
     """A matched face a person may learn in phase 2; lessons sort best first (score, then image and face)."""
 
-    rank: tuple[float, str, int, int]
+    rank: tuple[float, tuple[str, int, str], int]
     subject: str = field(compare=False)
     item: ItemRef = field(compare=False)
     face: int = field(compare=False)
@@ -75,15 +75,16 @@ class FaceCrops:
         self._lessons: dict[str, list[Lesson]] = {}
         self._lock = threading.Lock()
 
-    def offer(self, subject: str, item: ItemRef, face: int, jpeg: bytes, *, score: float, what: str) -> None:
-        """A matched high-quality face of ``subject``, kept if it is among the subject's best so far."""
-        lesson = Lesson((-score, item.kind.value, int(item.id) if item.id.isdigit() else 0, face), subject, item,
-                        face, what)
+    def offer(self, subject: str, crop: FaceCrop, face: int, *, score: float) -> None:
+        """Face ``face`` of ``crop.item``, a matched high-quality face of ``subject``, kept if it is among the
+        subject's best so far."""
+        assert crop.item is not None, "a lesson comes from an item"
+        lesson = Lesson((-score, item_order(crop.item), face), subject, crop.item, face, crop.what)
         with self._lock:
             kept = sorted([*self._lessons.get(subject, []), lesson])
             dropped, self._lessons[subject] = kept[MAX_EXAMPLES_PER_SUBJECT:], kept[:MAX_EXAMPLES_PER_SUBJECT]
             if lesson not in dropped:
-                self.put(item, face, jpeg)
+                self.put(crop.item, face, crop.padded)
             for old in dropped:
                 if old is not lesson:
                     self._path(old.item, old.face).unlink(missing_ok=True)
