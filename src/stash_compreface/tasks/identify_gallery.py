@@ -3,6 +3,7 @@ gallery itself tagged Scanned (and Matched) with the performers found added to i
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from ..errors import SettingError
@@ -25,6 +26,7 @@ def identify_gallery(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
         raise SettingError(f"galleryId {args.gallery_id} names no gallery in Stash", setting="galleryId")
     policy = policy_for(ctx, relaxed=False, create="immediate" if args.create_performer else "never",
                         learn=True, track_sightings=False)
+    policy = dataclasses.replace(policy, spare_small_faces=True)
     tally = Tally()
     recognizer = ImageRecognizer(ctx, policy, tally)
     found: set[str] = set()

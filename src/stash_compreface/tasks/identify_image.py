@@ -12,7 +12,6 @@ The recognition's modules are imported only for a look, so a kept look is answer
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from typing import Any
 
@@ -46,7 +45,6 @@ def identify_image(ctx: TaskContext, args: TaskArgs) -> dict[str, Any]:
 
     policy = policy_for(ctx, relaxed=False, create="immediate" if args.create_performer else "never",
                         learn=args.associate_existing, track_sightings=False)
-    policy = dataclasses.replace(policy, smallest_face_px=0)  # the page shows every face, too small ones too
     report = analyse_one(ctx, image, policy, write=args.associate_existing)
     # Only a linking look changed the image's performers: read them again then.
     linked = (ctx.stash.find_image(image.id) or image).performer_ids if args.associate_existing else image.performer_ids

@@ -56,20 +56,19 @@ class Policy:
     found_gate: quality.Gate | None = None
     # A batch run that decides its unknown faces and promotions once every image is seen (tasks/unknown_faces.py)
     defer: bool = False
-    # Faces narrower than this are not searched for (the engine may spare its small-face pass): the match
-    # gate's minimum for a run; 0 for a look, which shows every face with the reason it is not used.
-    smallest_face_px: int = 0
+    # A batch run does not search for faces under its match gate's minimum (the engine may spare its small-face
+    # pass). Off, every face is searched for: a look shows them all, and an action on face N of an item must
+    # number the faces as the look did.
+    spare_small_faces: bool = False
 
 
 def policy_for(ctx: TaskContext, *, relaxed: bool, create: Create, learn: bool, track_sightings: bool) -> Policy:
     s = ctx.settings
     subject_gate = quality.subject_gate(s.min_face_size_px, s.min_confidence_score, s.min_quality_score)
-    match_gate = quality.match_gate(s.min_face_size_px, s.min_confidence_score, s.min_processing_quality_score,
-                                    relaxed=relaxed)
     return Policy(
-        match_gate=match_gate,
+        match_gate=quality.match_gate(s.min_face_size_px, s.min_confidence_score, s.min_processing_quality_score,
+                                      relaxed=relaxed),
         subject_gate=subject_gate,
-        smallest_face_px=match_gate.min_face_size_px,
         create=create,
         learn=learn,
         track_sightings=track_sightings,
@@ -158,8 +157,9 @@ class ImageRecognizer:
 
     def detect(self, prepared: imaging.Prepared) -> list[Face]:
         gate = self.policy.match_gate
+        smallest = gate.min_face_size_px if self.policy.spare_small_faces else 0
         faces = self.ctx.face_service.recognize(prepared.jpeg, min_probability=min(gate.min_confidence_score, 0.99),
-                                                embeddings=self.policy.defer, min_face_px=self.policy.smallest_face_px)
+                                                embeddings=self.policy.defer, min_face_px=smallest)
         clamped = [dataclasses.replace(f, box=f.box.clamped(prepared.width, prepared.height)) for f in faces]
         return matching.order_faces(f for f in clamped if f.box.min_side >= 2)
 
@@ -357,7 +357,8 @@ def run_images(ctx: TaskContext, args: TaskArgs, *, selection: Selection, policy
                title: str) -> dict[str, Any]:
     """A batch image mode: every selected image recognized and recorded through the item runner."""
     tally = Tally()
-    policy = dataclasses.replace(policy, defer=policy.track_sightings)  # who the unknown are: at the end
+    # who the unknown are: at the end
+    policy = dataclasses.replace(policy, defer=policy.track_sightings, spare_small_faces=True)
     with unknown_faces.face_crops() as crops:
         recognizer = ImageRecognizer(ctx, policy, tally, crops=crops)
         recognizer.directory.complete_pending()
