@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
+import pytest
+
+from stash_compreface.compreface.client import CompreFaceClient
 from tests.library import ERROR, MATCHED, SCANNED, UNIDENTIFIED, enrol, person_of_performer, photo
 from tests.tasks.conftest import TaskWorld
 
@@ -151,3 +155,27 @@ def test_create_performer_refuses_a_subject_shaped_name(world: TaskWorld) -> Non
     assert run.error is not None and "name" in run.error and "Person 12 ABCDEFGHIJKLMNOP" in run.error
     assert world.stash.performers == {} and world.stash.mutation_count() == 0
     assert world.compreface.subject_names() == []
+
+
+def test_a_look_and_an_action_on_face_n_search_every_face_and_only_batch_runs_spare_small_ones(
+        world: TaskWorld, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The page numbers an image's faces from a look; Confirm on face N finds them again: both must search for
+    every face (small ones too), or face N could be another face. A batch run only uses faces its gate takes, so
+    it tells the engine its minimum (the built-in engine then spares its small-face pass)."""
+    asked: list[tuple[str, int]] = []
+    recognize = CompreFaceClient.recognize
+
+    def spied(self: CompreFaceClient, image: bytes, **kwargs: Any) -> Any:
+        asked.append((mode, kwargs.get("min_face_px", 0)))
+        return recognize(self, image, **kwargs)
+
+    monkeypatch.setattr(CompreFaceClient, "recognize", spied)
+    alice = enrol(world, "Alice", 1)
+    image = world.stash.add_image(photo(1, 2, size=180, seed=5))
+    for mode, args in (("identifyImage", {"imageId": image}),
+                       ("confirmMatch", {"imageId": image, "faceIndex": 0, "performerId": alice})):
+        assert world.run(mode, **args).error is None
+    world.stash.add_image(photo(1, size=180, seed=6))  # one the batch run has not seen
+    mode = "recognizeImagesHQ"
+    assert world.run(mode).error is None
+    assert {m: px for m, px in asked} == {"identifyImage": 0, "confirmMatch": 0, "recognizeImagesHQ": 32}
