@@ -3,7 +3,7 @@
 Stash starts the plugin once per new image or scene during a scan (``Image.Create.Post``,
 ``Scene.Create.Post``) and waits for each. The bootstrap (``plugin/compreface.py``) answers those hooks
 before any venv exists, with whatever Python Stash found, so this module uses the standard library only and
-imports nothing else of the package (``stash_compreface/__init__.py`` imports nothing either): the bootstrap
+imports nothing else of the package but ``oslock`` (``stash_compreface/__init__.py`` imports nothing): the bootstrap
 puts the plugin folder on ``sys.path`` and imports it, and the plugin (``tasks.recognize_queued``,
 ``runtime.hook_cache``, ``tasks.state``, ``settings``; ``stash.models`` for the item encoding) imports the same
 file. It imports at its top only what a hook needs (``python -X importtime``), and is written for any Python 3
@@ -44,8 +44,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import sys
 import time
+
+from .oslock import file_lock
 
 # typing is not imported at run time: it costs a hook a few milliseconds.
 TYPE_CHECKING = False
@@ -213,42 +214,6 @@ def hook_state_folder(connection: Mapping[str, Any], view: Mapping[str, Any]) ->
 
 # ---------------------------------------------------------------------------------------------------------------
 # The queue
-
-
-@contextlib.contextmanager
-def file_lock(path: str, *, create: bool = True) -> Iterator[None]:
-    """An exclusive OS lock on ``path`` (flock; msvcrt on Windows) for a short critical section, waiting until
-    it is free; held while the file is open, so a killed holder never leaves it behind.
-
-    ``create=False`` (a read-only look) neither creates the file nor its folder: without the file, nobody has
-    written under the lock yet, and the block runs unlocked.
-    """
-    if create:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    else:
-        try:
-            fd = os.open(path, os.O_RDONLY)
-        except FileNotFoundError:
-            yield
-            return
-    try:
-        if sys.platform == "win32":
-            import msvcrt
-
-            while True:
-                try:
-                    msvcrt.locking(fd, msvcrt.LK_LOCK, 1)  # retries for 10 s, then raises: wait on
-                    break
-                except OSError:
-                    continue
-        else:
-            import fcntl
-
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # closing releases the lock
 
 
 def process_start(pid: int) -> str | None:

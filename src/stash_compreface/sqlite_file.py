@@ -7,6 +7,10 @@ each gives its :class:`Schema` (ordered migrations, the columns a current file m
 application_id`` marks the file as ours: a file of another program (another id, or tables we never made) is
 not adopted.
 
+Opening is one process at a time (an OS lock on ``<name>.open-lock``): two tasks, or a task and a look from
+the UI, that start together on a new file, after an update or on a damaged file, never see each other's half-made
+file, migrate it twice or move aside the file the other has just restored.
+
 After a run that changed it, :meth:`Opened.close` copies the file into ``<name>.backup`` with SQLite's
 online backup, checked with ``PRAGMA integrity_check`` before it replaces the previous backup. A file SQLite
 cannot read, or that is not ours, is renamed to ``<name>.damaged-<UTC time>`` and the backup restored (a
@@ -24,13 +28,15 @@ import contextlib
 import os
 import re
 import sqlite3
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
 from .errors import FatalError
+from .oslock import file_lock
 
 Warn = Callable[[str], None]
 
@@ -92,15 +98,17 @@ def prepare(db: sqlite3.Connection, schema: Schema, where: str) -> None:
         if check != ["ok"]:
             raise Damaged(f"integrity check failed: {'; '.join(map(str, check[:3]))}")
         _check_ours(db, schema)
-        (version,) = db.execute("PRAGMA user_version").fetchone()
-        if version > schema.version:
-            raise NewerFileError(
-                f"The {schema.what} {where} was written by a newer stash-compreface (version {version}, this one "
-                f"knows up to {schema.version}). Update the plugin, or move the file away to start afresh "
-                f"(losing {schema.lost})."
-            )
+        # The version is read under the write lock: a run that opens the file while another migrates it (two
+        # tasks at once, on a new file or after an update) waits, then finds it migrated.
         db.execute("BEGIN IMMEDIATE")
         try:
+            (version,) = db.execute("PRAGMA user_version").fetchone()
+            if version > schema.version:
+                raise NewerFileError(
+                    f"The {schema.what} {where} was written by a newer stash-compreface (version {version}, this "
+                    f"one knows up to {schema.version}). Update the plugin, or move the file away to start afresh "
+                    f"(losing {schema.lost})."
+                )
             for number in range(version + 1, schema.version + 1):
                 for statement in schema.migrations[number - 1]:
                     db.execute(statement)
@@ -223,7 +231,7 @@ def keep_backup(db: sqlite3.Connection, path: Path) -> Path:
     """Copy ``db`` (the open file at ``path``) into its backup: SQLite's online backup into a temporary file,
     ``PRAGMA integrity_check`` on the copy, then an atomic rename over the previous backup."""
     target = backup_path(path)
-    scratch = target.with_name(f"{target.name}.{os.getpid()}.tmp")
+    scratch = target.with_name(f"{target.name}.{os.getpid()}-{threading.get_ident()}.tmp")
     try:
         with contextlib.closing(sqlite3.connect(str(scratch))) as copy:
             db.backup(copy)
@@ -325,7 +333,14 @@ def open_copy(path: Path | None, schema: Schema, warn: Warn) -> Opened:
     """A dry run's file: an in-memory copy of ``path``, checked and migrated in memory; of its backup when the
     file is missing or damaged (what a real run would restore), a fresh one when there is neither. A damaged
     file is named in one warning and left as it is."""
-    if path is None or not (path.exists() or backup_path(path).is_file()):
+    if path is None:
+        return Opened(in_memory(schema), "created")
+    with _opening(path, create=False):
+        return _open_copy(path, schema, warn)
+
+
+def _open_copy(path: Path, schema: Schema, warn: Warn) -> Opened:
+    if not (path.exists() or backup_path(path).is_file()):
         return Opened(in_memory(schema), "created")
     if not path.exists():
         with contextlib.suppress(Damaged, sqlite3.DatabaseError):
@@ -349,10 +364,30 @@ def open_copy(path: Path | None, schema: Schema, warn: Warn) -> Opened:
     return Opened(in_memory(schema), "lost")
 
 
+def open_lock(path: Path) -> str:
+    """The lock held while ``path`` is opened (created, checked, migrated, restored or moved aside)."""
+    return str(path.with_name(path.name + ".open-lock"))
+
+
+@contextlib.contextmanager
+def _opening(path: Path, *, create: bool) -> Iterator[None]:
+    """Hold ``path``'s open lock; where the lock file cannot be made (a read-only folder, where nothing will be
+    written anyway), go on unlocked. ``create=False`` (a dry run) takes the lock only if it exists."""
+    with contextlib.ExitStack() as stack:
+        with contextlib.suppress(OSError):
+            stack.enter_context(file_lock(open_lock(path), create=create))
+        yield
+
+
 def open_file(path: Path, schema: Schema, warn: Warn) -> Opened:
     """The file, ready to use. A damaged or foreign one is moved aside and its backup restored (a missing one
     is restored too), or a fresh one started when there is no backup: one warning either way."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    with _opening(path, create=True):
+        return _open_file(path, schema, warn)
+
+
+def _open_file(path: Path, schema: Schema, warn: Warn) -> Opened:
     origin: Origin = "opened"
     if not path.exists():
         restored, _ = _restore(path, schema)

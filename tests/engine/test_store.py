@@ -195,7 +195,8 @@ def test_a_dry_run_reads_the_store_and_never_changes_its_file(tmp_path):
     dry.close()
     (warning,) = warnings
     assert "dry run reads that backup" in warning and "leaves the file as is" in warning
-    assert sorted(p.name for p in tmp_path.iterdir()) == [FACES_FILE, f"{FACES_FILE}.backup"]  # not moved aside
+    assert sorted(p.name for p in tmp_path.iterdir()) == [FACES_FILE, f"{FACES_FILE}.backup",  # not moved aside
+                                                          f"{FACES_FILE}.open-lock"]
 
 
 def test_concurrent_writers_and_readers(tmp_path):

@@ -19,6 +19,7 @@ from stash_compreface.errors import FatalError
 from stash_compreface.runtime import engines
 from stash_compreface.stash.models import ItemKind, ItemRef
 from stash_compreface.tasks.state import STATE_FILE, StateStore
+from stash_compreface.tasks.state.schema import SCHEMA_VERSION
 
 ITEM = ItemRef(ItemKind.IMAGE, "12")
 
@@ -124,14 +125,59 @@ def test_a_foreign_database_is_moved_aside_naming_it_as_not_ours_and_an_old_file
 
     old = tmp_path / "old" / STATE_FILE  # ours, from before the mark (version 7): adopted and stamped
     decided(old)
-    db = sqlite3.connect(old)
-    db.executescript("PRAGMA application_id = 0; PRAGMA user_version = 7; ALTER TABLE runs DROP COLUMN library; "
-                     "ALTER TABLE unknown_faces DROP COLUMN score;")  # what migrations 8 and 10 add
-    db.close()
+    set_back(old)
     warnings.clear()
     StateStore(old, warn=warnings).close()
     assert warnings == []
     assert sqlite3.connect(old).execute("PRAGMA application_id").fetchone()[0] != 0
+
+
+def set_back(path: Path) -> None:
+    """Make the file one of version 7, as an update finds it (what migrations 8 to 10 add, taken out)."""
+    db = sqlite3.connect(path)
+    db.executescript("PRAGMA application_id = 0; PRAGMA user_version = 7; ALTER TABLE runs DROP COLUMN library; "
+                     "ALTER TABLE unknown_faces DROP COLUMN score;")
+    db.close()
+
+
+def open_together(path: Path, runs: int = 2) -> tuple[Warnings, list[BaseException]]:
+    """``runs`` runs that open the state at the same instant (two tasks, or a task and a look from the UI)."""
+    start, warnings, errors = threading.Barrier(runs), Warnings(), []
+
+    def one() -> None:
+        start.wait()
+        try:
+            StateStore(path, warn=warnings).close()
+        except BaseException as exc:  # reported by the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=one) for _ in range(runs)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return warnings, errors
+
+
+def test_runs_that_open_the_state_at_once_on_a_new_file_or_after_an_update_both_open_it_and_keep_everything(
+        tmp_path: Path) -> None:
+    """Opening is one at a time (``<file>.open-lock``): without it, the second run found the first's new file
+    empty and moved it aside under it, or migrated an updated file a second time, found it "damaged" and moved
+    the user's decisions aside."""
+    for trial in range(8):
+        new = tmp_path / f"new-{trial}" / STATE_FILE
+        assert open_together(new) == ([], [])
+        assert moved_aside(new.parent, STATE_FILE) == []
+
+        updated = tmp_path / f"updated-{trial}" / STATE_FILE
+        decided(updated)
+        set_back(updated)
+        assert open_together(updated) == ([], [])
+        assert moved_aside(updated.parent, STATE_FILE) == []
+        db = sqlite3.connect(updated)
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert db.execute("SELECT COUNT(*) FROM refusals").fetchone() == (2,)
+        db.close()
 
 
 def test_run_ids_never_repeat_after_the_state_is_reset(tmp_path: Path) -> None:

@@ -29,8 +29,8 @@ def test_importing_it_imports_nothing_else_of_the_package_nor_anything_heavy() -
     done = subprocess.run([sys.executable, "-S", "-E", "-c", code, str(SRC)], capture_output=True, text=True,
                           check=True)
     loaded = set(done.stdout.split())
-    assert {m for m in loaded if m.startswith("stash_compreface")} == {"stash_compreface",
-                                                                      "stash_compreface.hookqueue"}
+    assert {m for m in loaded if m.startswith("stash_compreface")} == {
+        "stash_compreface", "stash_compreface.hookqueue", "stash_compreface.oslock"}
     assert not loaded & {"typing", "pathlib", "httpx", "sqlite3", "urllib.request", "ssl", "PIL", "numpy"}, loaded
 
 
@@ -39,7 +39,7 @@ def test_it_is_written_for_older_pythons_too() -> None:
     Python Stash runs: the hook path's modules keep to Python 3.8's grammar (annotations are never evaluated)."""
     import ast
 
-    for path in (SRC / "stash_compreface" / "__init__.py", Path(hq.__file__)):
+    for path in (SRC / "stash_compreface" / "__init__.py", Path(hq.__file__), SRC / "stash_compreface" / "oslock.py"):
         ast.parse(path.read_text(encoding="utf-8"), filename=str(path), feature_version=(3, 8))
 
 

@@ -2,18 +2,14 @@
 
 Two runs on the same library (a task started twice, a UI operation during a scan, the CLI from cron)
 would both count the same sightings, create the same performer twice and fight over tags. An OS file
-lock serialises them: the second run waits (or, with ``wait=False``, gives up at once).
-
-The lock is ``flock`` on POSIX and ``msvcrt.locking`` on Windows, both held by the open file: when
-Stash SIGKILLs the plugin, the OS drops the lock with the process, so there is never a stale lock to
-clean up. The lock file itself stays; only the lock on it matters.
+lock (``oslock``: a SIGKILLed run leaves no stale lock) serialises them: the second run waits (or, with
+``wait=False``, gives up at once).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import sys
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -21,36 +17,10 @@ from pathlib import Path
 from types import TracebackType
 
 from ..errors import FatalError, Stopped
-
-if sys.platform == "win32":
-    import msvcrt
-else:
-    import fcntl
+from ..oslock import try_lock, unlock
 
 DEFAULT_POLL_S = 1.0
 LOCK_FILE = "run.lock"
-
-
-def _try_lock(fd: int) -> bool:
-    """Take the lock without blocking; False if another process (or open file) holds it."""
-    try:
-        if sys.platform == "win32":
-            os.lseek(fd, 0, os.SEEK_SET)
-            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
-        else:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        return False
-    return True
-
-
-def _unlock(fd: int) -> None:
-    with contextlib.suppress(OSError):
-        if sys.platform == "win32":
-            os.lseek(fd, 0, os.SEEK_SET)
-            msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
-        else:
-            fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 class RunLock:
@@ -89,7 +59,7 @@ class RunLock:
         fd = self._open()
         try:
             told = False
-            while not _try_lock(fd):
+            while not try_lock(fd):
                 holder = self._holder(fd)
                 if not self._wait:
                     raise FatalError(f"Another run {holder}holds this Stash library (lock {self.path}); "
@@ -109,7 +79,7 @@ class RunLock:
     def release(self) -> None:
         fd, self._fd = self._fd, None
         if fd is not None:
-            _unlock(fd)
+            unlock(fd)
             os.close(fd)
 
     def __enter__(self) -> RunLock:
