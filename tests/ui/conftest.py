@@ -6,6 +6,7 @@ installed (``apt-get install -y --no-install-recommends chromium``) or the build
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from collections.abc import Iterator
@@ -20,13 +21,34 @@ from tests.ui.stash_frontend import handler as stash_handler
 
 
 class _Site:
-    """The StashWeb the worker's one web server answers for: the current test's."""
+    """The StashWeb the worker's one web server answers for: the current test's. A request is served whole by
+    the test that was current when it arrived, and a test's StashWeb goes only once its requests are answered,
+    so a late request of one test's page never reaches the next test's doubles."""
 
-    web: StashWeb | None = None
+    def __init__(self) -> None:
+        self._web: StashWeb | None = None
+        self._busy = 0
+        self._cond = threading.Condition()
 
-    def __call__(self) -> StashWeb:
-        assert self.web is not None, "a request outside a UI test"
-        return self.web
+    @contextlib.contextmanager
+    def serving(self) -> Iterator[StashWeb | None]:
+        """The current StashWeb (None between tests) for the span of one request."""
+        with self._cond:
+            web = self._web
+            self._busy += 1
+        try:
+            yield web
+        finally:
+            with self._cond:
+                self._busy -= 1
+                self._cond.notify_all()
+
+    def switch(self, web: StashWeb | None) -> None:
+        """Serve ``web`` from now on, once the requests in flight are answered."""
+        with self._cond:
+            if not self._cond.wait_for(lambda: self._busy == 0, timeout=30):
+                raise AssertionError("the last test's page still has requests in flight after 30 s")
+            self._web = web
 
 
 @pytest.fixture(scope="session")
@@ -48,9 +70,10 @@ def web(world: TaskWorld, _web_server: tuple[str, _Site]) -> Iterator[StashWeb]:
     if build is None:
         pytest.skip(why)
     url, site = _web_server
-    site.web = StashWeb(world, build, url=url)
-    yield site.web
-    site.web = None
+    web = StashWeb(world, build, url=url)
+    site.switch(web)
+    yield web
+    site.switch(None)
 
 
 @pytest.fixture(scope="session")
@@ -98,3 +121,9 @@ def pick_performer(browser: Browser, scope: str, typed: str, name: str) -> None:
     browser.wait_for(f"!!{option}")
     browser.eval(f"{option}.classList.add('cf-test-option')")
     browser.click(".cf-test-option")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.nodeid.startswith("tests/ui/"):
+            item.add_marker(pytest.mark.xdist_group("ui"))

@@ -19,6 +19,7 @@ Stash's Go web server:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import mimetypes
 import os
@@ -32,7 +33,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import graphql
 from graphql import (
@@ -332,9 +333,14 @@ class StashWeb:
             return exc.code, exc.read(), {"Content-Type": "text/plain"}
 
 
-def handler(site: Callable[[], StashWeb]) -> type[BaseHTTPRequestHandler]:
-    """The HTTP handler of the web server in front of ``site()``, the current test's StashWeb: one server, so
-    one origin, serves one test after another (Chromium then keeps its cache of Stash's app)."""
+class Site(Protocol):
+    def serving(self) -> contextlib.AbstractContextManager[StashWeb | None]: ...
+
+
+def handler(site: Site) -> type[BaseHTTPRequestHandler]:
+    """The HTTP handler of the web server in front of the current test's StashWeb (``site.serving()``): one
+    server, so one origin, serves one test after another (Chromium then keeps its cache of Stash's app). A
+    request between two tests (none current) is answered 503."""
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -350,31 +356,38 @@ def handler(site: Callable[[], StashWeb]) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(body)
 
-        def _path(self) -> str | None:
+        @staticmethod
+        def _path(web: StashWeb, raw: str) -> str | None:
             """The path under the base; None outside it, as a proxy would not pass it."""
-            path = self.path.split("?")[0]
-            base = site().base
-            return "/" + path[len(base):] if path.startswith(base) else None
+            path = raw.split("?")[0]
+            return "/" + path[len(web.base):] if path.startswith(web.base) else None
 
         def do_GET(self) -> None:
-            path = self._path()
-            if path is None or path == "/graphql":  # no subscriptions: the UI shows a toast and goes on
-                self._send(404, b"not found", {"Content-Type": "text/plain"})
-                return
-            try:
-                self._send(*site().get(path, self.headers))
-            except (BrokenPipeError, ConnectionResetError):
-                self.close_connection = True
+            with site.serving() as web:
+                try:
+                    if web is None:
+                        self._send(503, b"between tests", {"Content-Type": "text/plain"})
+                        return
+                    path = self._path(web, self.path)
+                    if path is None or path == "/graphql":  # no subscriptions: the UI shows a toast and goes on
+                        self._send(404, b"not found", {"Content-Type": "text/plain"})
+                        return
+                    self._send(*web.get(path, self.headers))
+                except (BrokenPipeError, ConnectionResetError):
+                    self.close_connection = True
 
         def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length)
-            if self._path() != "/graphql":
-                self._send(404, b"not found", {"Content-Type": "text/plain"})
-                return
-            body = json.loads(raw)
-            web = site()
-            answer = [web.graphql(b) for b in body] if isinstance(body, list) else web.graphql(body)
-            self._send(200, json.dumps(answer).encode(), {"Content-Type": "application/json"})
+            with site.serving() as web:
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length)
+                if web is None:
+                    self._send(503, b"between tests", {"Content-Type": "text/plain"})
+                    return
+                if self._path(web, self.path) != "/graphql":
+                    self._send(404, b"not found", {"Content-Type": "text/plain"})
+                    return
+                body = json.loads(raw)
+                answer = [web.graphql(b) for b in body] if isinstance(body, list) else web.graphql(body)
+                self._send(200, json.dumps(answer).encode(), {"Content-Type": "application/json"})
 
     return Handler
