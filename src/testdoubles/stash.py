@@ -452,7 +452,7 @@ def placeholder_silhouette() -> bytes:
     return out.getvalue()
 
 
-_DATA_URL = re.compile(r"^data:.+/(.+);base64,(.*)$", re.DOTALL)
+_DATA_URL = re.compile(r"^data:[^/;,]+/([^;,]+);base64,(.*)$", re.DOTALL)  # no backtracking over the data
 _LOGIN_HTML = (b"<!DOCTYPE html><html><head><title>Login</title></head><body><form method=\"POST\" "
                b"action=\"/login\"><input name=\"username\"><input name=\"password\" type=\"password\">"
                b"</form></body></html>")
