@@ -25,6 +25,7 @@ from stash_compreface.errors import (
 from stash_compreface.faceservice import SubjectNotFound
 from stash_compreface.transport import Breaker, Service, Transport, map_errors, retry
 from testdoubles.server import DoubleHandler, DoubleServer
+from tests import localhttp
 from tests.timeouts import ANSWERED_S, HUNG_ONLY_S
 
 SVC = Service("CompreFace", "compreface", "comprefaceUrl")
@@ -92,7 +93,7 @@ def get(transport: Transport, url: str) -> str:
 
 def test_refused_connection_is_unavailable_and_names_the_setting() -> None:
     url = f"http://127.0.0.1:{free_port()}/api/v1/config"
-    with pytest.raises(ServiceUnavailable) as info, map_errors(SVC, url), httpx.Client() as client:
+    with pytest.raises(ServiceUnavailable) as info, map_errors(SVC, url), localhttp.Client() as client:
         client.get(url)
     assert info.value.setting == "comprefaceUrl" and "comprefaceUrl" in str(info.value)
     assert isinstance(info.value.__cause__, httpx.ConnectError)
@@ -102,7 +103,7 @@ def test_timeout_is_a_retryable_service_error(echo) -> None:
     echo.hang("/slow")
     url = f"{echo.url}/slow"
     with pytest.raises(ServiceError, match="did not answer /slow in time") as info, map_errors(SVC, url), \
-            httpx.Client(timeout=HUNG_ONLY_S) as client:
+            localhttp.Client(timeout=HUNG_ONLY_S) as client:
         client.get(url)
     assert info.value.retryable and isinstance(info.value.__cause__, httpx.ReadTimeout)
     assert echo.wait_for_cut_off("GET /slow") == 1, "the client gave up on the request"
@@ -111,7 +112,7 @@ def test_timeout_is_a_retryable_service_error(echo) -> None:
 def test_dropped_connection_is_a_retryable_service_error(echo) -> None:
     echo.drop = 1
     url = f"{echo.url}/x"
-    with pytest.raises(ServiceError) as info, map_errors(SVC, url), httpx.Client() as client:
+    with pytest.raises(ServiceError) as info, map_errors(SVC, url), localhttp.Client() as client:
         client.get(url)
     assert info.value.retryable and not isinstance(info.value, ServiceUnavailable)
     assert isinstance(info.value.__cause__, httpx.HTTPError)

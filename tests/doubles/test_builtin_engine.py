@@ -18,6 +18,7 @@ from testdoubles.builtin_engine import BuiltinEngine
 from testdoubles.compreface import DETECTION_KEY, RECOGNITION_KEY, CompreFaceDouble
 from testdoubles.photos import Photos, side_by_side
 from testdoubles.synthetic import noise_image
+from tests import localhttp
 
 API = "/api/v1"
 MIN_SIMILARITY = 0.81  # the plugin's default minSimilarity
@@ -36,7 +37,7 @@ def cf(photos: Photos) -> Iterator[CompreFaceDouble]:
 
 
 def client(double: CompreFaceDouble, key: str) -> httpx.Client:
-    return httpx.Client(base_url=double.url + API, headers={"x-api-key": key}, timeout=30)
+    return localhttp.Client(base_url=double.url + API, headers={"x-api-key": key}, timeout=30)
 
 
 def upload(data: bytes, field: str = "file") -> dict[str, Any]:

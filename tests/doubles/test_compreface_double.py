@@ -21,6 +21,7 @@ from testdoubles.compreface import (
     similarity,
 )
 from testdoubles.synthetic import SyntheticFace, draw_image, encode, noise_image, person_embedding, render
+from tests import localhttp
 
 API = "/api/v1"
 
@@ -52,7 +53,7 @@ def cf(server: CompreFaceDouble) -> Iterator[CompreFaceDouble]:
 
 @pytest.fixture
 def rec(cf: CompreFaceDouble) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=cf.url + API, headers={"x-api-key": RECOGNITION_KEY}, timeout=5) as client:
+    with localhttp.Client(base_url=cf.url + API, headers={"x-api-key": RECOGNITION_KEY}, timeout=5) as client:
         yield client
 
 
@@ -74,20 +75,21 @@ def recognize(client: httpx.Client, data: bytes, name: str = "photo.jpg", **para
 
 def test_api_key_filter(cf: CompreFaceDouble) -> None:
     url = cf.url + API + "/recognition/subjects"
-    assert error(httpx.get(url)) == (400, 20, "Missing header: x-api-key")
+    assert error(localhttp.get(url)) == (400, 20, "Missing header: x-api-key")
     for bad in ("", "short", "x" * 36, RECOGNITION_KEY + "0"):
-        assert error(httpx.get(url, headers={"x-api-key": bad})) == (400, 26, "Service API key should be UUID")
-    assert error(httpx.get(url, headers={"x-api-key": DETECTION_KEY})) == (
+        assert error(localhttp.get(url, headers={"x-api-key": bad})) == (400, 26, "Service API key should be UUID")
+    assert error(localhttp.get(url, headers={"x-api-key": DETECTION_KEY})) == (
         404,
         10,
         f"Recognition service with API Key {DETECTION_KEY} not found",  # the real service echoes the key
     )
     detect = cf.url + API + "/detection/detect"
-    assert error(httpx.post(detect, headers={"x-api-key": RECOGNITION_KEY}))[:2] == (404, 10)
+    assert error(localhttp.post(detect, headers={"x-api-key": RECOGNITION_KEY}))[:2] == (404, 10)
     verify = cf.url + API + "/verification/verify"
-    assert "Verification service" in error(httpx.post(verify, headers={"x-api-key": DETECTION_KEY}))[2]
-    assert httpx.get(url, headers={"X-API-KEY": RECOGNITION_KEY}).status_code == 200  # header names: any case
-    assert httpx.get(cf.url + API + "/config").json() == {"clientMaxFileSize": 5242880, "clientMaxBodySize": 10485760}
+    assert "Verification service" in error(localhttp.post(verify, headers={"x-api-key": DETECTION_KEY}))[2]
+    assert localhttp.get(url, headers={"X-API-KEY": RECOGNITION_KEY}).status_code == 200  # header names: any case
+    assert localhttp.get(cf.url + API + "/config").json() == {"clientMaxFileSize": 5242880,
+                                                             "clientMaxBodySize": 10485760}
 
 
 def test_errors_are_pretty_printed_like_jackson(rec: httpx.Client) -> None:
@@ -387,7 +389,7 @@ def test_verify_against_stored_example(rec: httpx.Client) -> None:
 
 
 def test_detection_service(cf: CompreFaceDouble) -> None:
-    with httpx.Client(base_url=cf.url + API, headers={"x-api-key": DETECTION_KEY}) as det:
+    with localhttp.Client(base_url=cf.url + API, headers={"x-api-key": DETECTION_KEY}) as det:
         result = det.post("/detection/detect", files={"file": ("a.jpg", TWO_FACES)}).json()["result"]
         assert [set(r) for r in result] == [{"box"}, {"box"}]
         assert result[0]["box"]["x_min"] == 30 and result[1]["box"]["x_min"] == 260
@@ -399,7 +401,7 @@ def test_detection_service(cf: CompreFaceDouble) -> None:
 
 
 def test_verification_service(cf: CompreFaceDouble) -> None:
-    with httpx.Client(base_url=cf.url + API, headers={"x-api-key": VERIFICATION_KEY}) as ver:
+    with localhttp.Client(base_url=cf.url + API, headers={"x-api-key": VERIFICATION_KEY}) as ver:
 
         def verify(source: bytes, target: bytes, **params) -> httpx.Response:
             files = {"source_image": ("s.jpg", source), "target_image": ("t.jpg", target)}
@@ -474,7 +476,7 @@ class _StubEngine:
 def test_pluggable_engine() -> None:
     with (
         CompreFaceDouble.running(engine=_StubEngine()) as double,
-        httpx.Client(base_url=double.url + API, headers={"x-api-key": RECOGNITION_KEY}) as client,
+        localhttp.Client(base_url=double.url + API, headers={"x-api-key": RECOGNITION_KEY}) as client,
     ):
         assert add(client, "One", b"1").status_code == 201
         assert error(add(client, "Two", b"2"))[:2] == (400, 31)

@@ -14,6 +14,7 @@ from PIL import Image
 
 from testdoubles import stash as stash_module
 from testdoubles.stash import SCHEMA_PATH, SchemaMissing, StashDouble
+from tests import localhttp
 
 DOCS = Path(__file__).resolve().parents[2] / "src" / "stash_compreface" / "stash" / "graphql"
 
@@ -36,7 +37,7 @@ def stash() -> Iterator[StashDouble]:
 
 @pytest.fixture
 def client(stash: StashDouble) -> Iterator[httpx.Client]:
-    with httpx.Client(
+    with localhttp.Client(
         base_url=stash.url, headers={"Accept": "application/json"}, follow_redirects=False, timeout=5
     ) as http:
         yield http
@@ -351,7 +352,7 @@ def test_external_host_and_stream_api_key_appear_in_paths():
         stash.add_scene("s")
         stash.add_performer("p")
         headers = {"ApiKey": "k3y", "Accept": "application/json"}
-        with httpx.Client(base_url=stash.url, headers=headers) as http:
+        with localhttp.Client(base_url=stash.url, headers=headers) as http:
             image = gql(http, doc("FindImage"), {"id": "1"})["data"]["findImage"]
             scene = gql(http, doc("FindScenes"), {})["data"]["findScenes"]["scenes"][0]
             performer = gql(http, doc("FindPerformer"), {"id": "1"})["data"]["findPerformer"]
@@ -371,7 +372,7 @@ def test_paths_use_the_request_host_without_external_host(stash, client):
 
 def test_validation_errors_use_422_or_400_by_accept(stash):
     bad = {"query": "{ findImages { nope } }"}
-    with httpx.Client(base_url=stash.url) as http:
+    with localhttp.Client(base_url=stash.url) as http:
         default = http.post("/graphql", json=bad)  # httpx sends Accept: */*
         as_json = http.post("/graphql", json=bad, headers={"Accept": "application/json"})
         bare = http.post("/graphql", json=bad, headers={"Accept": ""})
@@ -426,7 +427,7 @@ def test_plugin_configuration_reports_only_non_empty_included_settings():
     settings = {"faces": {"serviceUrl": "http://cf:8000", "dryRun": True}, "other": {}}
     with (
         StashDouble.running(plugin_settings=settings) as stash,
-        httpx.Client(base_url=stash.url, headers={"Accept": "application/json"}) as http,
+        localhttp.Client(base_url=stash.url, headers={"Accept": "application/json"}) as http,
     ):
         body = gql(http, doc("PluginConfiguration"), {"include": ["faces", "other", "absent"]})
         assert body["data"]["configuration"] == {
@@ -442,7 +443,7 @@ def test_plugin_configuration_reports_only_non_empty_included_settings():
 def test_auth_rules_when_credentials_are_configured():
     with StashDouble.running(api_key="secret", session_cookie="good") as stash:
         stash.add_image(jpeg())
-        with httpx.Client(base_url=stash.url, follow_redirects=False) as http:
+        with localhttp.Client(base_url=stash.url, follow_redirects=False) as http:
             query = {"query": "{ findTags { count } }"}
             anonymous = http.post("/graphql", json=query)
             assert anonymous.status_code == 401 and anonymous.content == b""

@@ -19,6 +19,7 @@ from PIL import Image, ImageEnhance, ImageFilter
 from stash_compreface.quality.align import aligned_crop
 from stash_compreface.quality.service import DECODE_MAX_SIDE, create_app
 from testdoubles.synthetic import SyntheticFace, encode, render
+from tests import localhttp
 
 from .conftest import SyntheticDetector, serving
 
@@ -42,7 +43,7 @@ def _jpeg(image: Image.Image, **kwargs) -> bytes:
 
 
 def _post(url: str, path: str, data: bytes, **fields) -> httpx.Response:
-    return httpx.post(f"{url}{path}", files={"file": ("image.jpg", data, "image/jpeg")},
+    return localhttp.post(f"{url}{path}", files={"file": ("image.jpg", data, "image/jpeg")},
                       data={k: str(v) for k, v in fields.items()}, timeout=60)
 
 
@@ -61,7 +62,7 @@ def _two_faces() -> bytes:
 
 
 def test_health_answers(synthetic_url):
-    response = httpx.get(f"{synthetic_url}/health", timeout=10)
+    response = localhttp.get(f"{synthetic_url}/health", timeout=10)
     assert response.status_code == 200
     assert response.json() == {"status": "ok", "service": "stash-compreface quality", "model": "synthetic-test"}
 
@@ -79,7 +80,7 @@ def test_assess_gives_every_face_largest_first_with_its_measures(synthetic_url):
 def test_a_raw_body_is_an_upload_too(synthetic_url):
     data = _two_faces()
     multipart = _faces(_post(synthetic_url, "/quality/assess", data))
-    raw = _faces(httpx.post(f"{synthetic_url}/quality/assess", content=data, timeout=60))
+    raw = _faces(localhttp.post(f"{synthetic_url}/quality/assess", content=data, timeout=60))
     assert raw == multipart
 
 
@@ -88,7 +89,7 @@ def test_detect_keeps_the_faces_at_or_above_min_score(synthetic_url):
     cut = (every[0]["score"] + every[1]["score"]) / 2
     kept = _faces(_post(synthetic_url, "/quality/detect", _two_faces(), min_score=cut))
     assert kept == [every[0]]
-    raw = httpx.post(f"{synthetic_url}/quality/detect", params={"min_score": 1.0}, content=_two_faces(), timeout=60)
+    raw = localhttp.post(f"{synthetic_url}/quality/detect", params={"min_score": 1.0}, content=_two_faces(), timeout=60)
     assert _faces(raw) == []
 
 
@@ -119,7 +120,7 @@ def test_assess_measures_the_callers_faces_in_the_callers_order(synthetic_url):
 ])
 def test_a_non_image_or_a_missing_file_is_a_4xx_with_an_error(synthetic_url, send, status, words):
     for path in ("/quality/assess", "/quality/detect", "/quality/preprocess"):
-        response = httpx.post(f"{synthetic_url}{path}", timeout=30, **send)
+        response = localhttp.post(f"{synthetic_url}{path}", timeout=30, **send)
         assert response.status_code == status, (path, response.text)
         assert words in response.json()["error"]
 
@@ -154,8 +155,8 @@ def test_preprocess_of_a_missing_face_is_a_422(synthetic_url):
 
 
 def test_unknown_paths_and_methods_answer_json(synthetic_url):
-    assert httpx.get(f"{synthetic_url}/quality/nothing", timeout=10).json() == {"error": "Not Found"}
-    response = httpx.get(f"{synthetic_url}/quality/assess", timeout=10)
+    assert localhttp.get(f"{synthetic_url}/quality/nothing", timeout=10).json() == {"error": "Not Found"}
+    response = localhttp.get(f"{synthetic_url}/quality/assess", timeout=10)
     assert response.status_code == 405 and "error" in response.json()
 
 
@@ -228,7 +229,7 @@ def test_the_quality_service_command_serves(face_model):
     try:
         for _ in range(600):
             try:
-                response = httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
+                response = localhttp.get(f"http://127.0.0.1:{port}/health", timeout=2)
                 break
             except httpx.TransportError:
                 assert process.poll() is None, process.stdout.read().decode() if process.stdout else ""

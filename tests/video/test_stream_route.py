@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from testdoubles.stash import StashDouble
+from tests import localhttp
 
 KEY = "k3y"
 DATA = bytes(range(256)) * 40  # 10240 bytes
@@ -24,7 +25,7 @@ def get(stash: StashDouble, range_header: str | None = None, key: str | None = K
     headers = {"ApiKey": key} if key else {}
     if range_header is not None:
         headers["Range"] = range_header
-    return httpx.get(f"{stash.url}/scene/1/stream", headers=headers)
+    return localhttp.get(f"{stash.url}/scene/1/stream", headers=headers)
 
 
 def test_whole_file_without_range(stash):
@@ -60,5 +61,5 @@ def test_stream_needs_auth_and_scenes_without_video_stay_unmodelled(stash):
     assert get(stash, key=None).status_code in (302, 401)
     assert get(stash, key="wrong").status_code == 401
     stash.add_scene("no video")
-    assert httpx.get(f"{stash.url}/scene/2/stream", headers={"ApiKey": KEY}).status_code == 501
-    assert httpx.get(f"{stash.url}/scene/9/stream", headers={"ApiKey": KEY}).status_code == 501
+    assert localhttp.get(f"{stash.url}/scene/2/stream", headers={"ApiKey": KEY}).status_code == 501
+    assert localhttp.get(f"{stash.url}/scene/9/stream", headers={"ApiKey": KEY}).status_code == 501
