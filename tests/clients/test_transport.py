@@ -406,3 +406,27 @@ def test_attempts_in_an_open_streak_get_only_the_rest_of_the_window(echo) -> Non
         get(transport, f"{echo.url}/x")
     assert isinstance(info.value.__cause__, httpx.TimeoutException)
     transport.close()
+
+
+def test_a_service_reached_over_plain_http_never_loads_the_ca_bundle(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Loading the CA bundle costs every task about 40 ms at start: only a service reached over https pays it,
+    and a plain-http client that were ever led into TLS would trust no certificate at all."""
+    import ssl
+
+    from stash_compreface import transport as transport_module
+
+    loads: list[object] = []
+    real = httpx.create_ssl_context
+    monkeypatch.setattr(httpx, "create_ssl_context", lambda *a, **k: loads.append(a) or real(*a, **k))
+    transport_module._verified_tls.cache_clear()
+    try:
+        plain = Transport(SVC, urls=("http://127.0.0.1:8000", "HTTP://stash:9999"))
+        assert loads == []
+        context = plain.http._transport._pool._ssl_context  # type: ignore[attr-defined]
+        assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname and context.get_ca_certs() == []
+        Transport(SVC, urls=("http://127.0.0.1:8000", "https://compreface.example"))
+        Transport(SVC)  # addresses not given: as before, the bundle
+        assert len(loads) == 1  # once per process
+        plain.close()
+    finally:
+        transport_module._verified_tls.cache_clear()

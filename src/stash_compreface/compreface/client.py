@@ -141,7 +141,7 @@ class CompreFaceClient:
             register_secret(key)
         self._transport = Transport(COMPREFACE, timeout_s=timeout_s, connect_timeout_s=connect_timeout_s,
                                     attempts=retries + 1, backoff_s=backoff_s, breaker=breaker, stop=stop,
-                                    max_connections=max_connections)
+                                    max_connections=max_connections, urls=(self.base_url,))
         self._limit_lock = threading.Lock()
         self._max_file_bytes: int | None = None
 

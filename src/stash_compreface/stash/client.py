@@ -94,7 +94,8 @@ class StashClient:
         self._cookie_lock = threading.Lock()
         self._transport = Transport(STASH, timeout_s=timeout_s, connect_timeout_s=connect_timeout_s,
                                     attempts=retries + 1, backoff_s=backoff_s, breaker=breaker, stop=stop,
-                                    max_connections=max_connections, verify=verify_tls, follow_redirects=False)
+                                    max_connections=max_connections, verify=verify_tls, follow_redirects=False,
+                                    urls=(self.base_url,))
 
     @property
     def breaker(self) -> Breaker:

@@ -169,7 +169,8 @@ class VisionClient:
         self.base_url = base_url.rstrip("/")
         self.frame_url = (frame_url or base_url).rstrip("/")
         self._transport = Transport(VISION, timeout_s=timeout_s, connect_timeout_s=connect_timeout_s,
-                                    attempts=retries + 1, backoff_s=backoff_s, breaker=breaker, stop=stop)
+                                    attempts=retries + 1, backoff_s=backoff_s, breaker=breaker, stop=stop,
+                                    urls=(self.base_url, self.frame_url))
         self._first_poll_s = FIRST_POLL_S if first_poll_s is None else first_poll_s
         self._max_poll_s = max_poll_s
         self._frame_route: str | None = None
