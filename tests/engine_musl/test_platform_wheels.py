@@ -2,20 +2,22 @@
 
 The musl stack cannot run here (glibc), so this resolves it as pip on Alpine would: ``pip install
 --dry-run --only-binary :all: --platform ...`` with the bootstrap's ``--no-deps``, reading only the index's
-metadata (about a second per platform). Marked ``network``: skipped, saying why, when the package index
-cannot be reached (tests/package_index.py); with the index reachable, any pip failure fails. The reports of
-a run where every platform resolved are kept in the pytest cache, keyed by the pinned files and the cases:
-the pins decide the answer (an index never changes a published file), so pip runs again only when they
-change (nine pips were 30 CPU-seconds of every suite run).
+metadata. The pins decide the answer (an index never changes a published file), so the wheels each platform
+resolved to are recorded in ``tests/reference/platform-wheels.json``, keyed by the pinned files and the cases:
+pip runs again only when they change, and writes the new record to commit (nine pips are 40 CPU-seconds, a
+fifth of a fresh clone's first suite run). Marked ``network``: with pins that have no record yet, skipped,
+saying why, when the package index cannot be reached (tests/package_index.py); with the index reachable, any
+pip failure fails.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
-import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -23,6 +25,7 @@ import pytest
 from tests.package_index import require_package_index
 
 PLUGIN = Path(__file__).resolve().parents[2] / "plugin"
+RECORD = Path(__file__).resolve().parents[1] / "reference" / "platform-wheels.json"
 pytestmark = pytest.mark.network(reason="pip resolves each platform's wheels from the index", cached=True)
 # (engine file, platform tags, wheel tag every compiled wheel must carry)
 TARGETS = [
@@ -61,41 +64,42 @@ def _argv(target: Path, flavour: str, platforms: list[str], python: str) -> list
 
 
 @pytest.fixture(scope="module")
-def resolved(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-             ) -> dict[str, tuple[int, str, Path]]:
-    """Every case's pip run, started together: pip mostly waits on the index, so they overlap (about a ninth
-    of the time one after another). Case id -> (exit status, output, report file). Reports of an earlier
-    run with the same pins come from the pytest cache."""
+def resolved() -> dict[str, list[str]]:
+    """Case id -> the wheel files pip chose: from the record when it is of these pins and cases, else from
+    every case's pip run, started together (pip mostly waits on the index, so they overlap), then recorded."""
     pinned = b"".join((PLUGIN / name).read_bytes() for name in
                       ("requirements.txt", "requirements-musl.txt", "requirements-glibc.txt"))
     key = hashlib.sha256(pinned + repr(CASES).encode()).hexdigest()[:16]
-    cache = getattr(request.config, "cache", None)
-    kept = Path(cache.mkdir("platform-wheels")) / key if cache is not None else None
-    if kept is not None and kept.is_dir():
-        return {_case_id(case): (0, "", kept / f"{_case_id(case)}.json") for case in CASES}
+    with contextlib.suppress(OSError, ValueError):
+        record = json.loads(RECORD.read_text(encoding="utf-8"))
+        if record.get("key") == key:
+            return dict(record["wheels"])
     require_package_index("pip resolves each platform's wheels from the index")
-    results = _resolve(tmp_path_factory)
-    if kept is not None and all(code == 0 for code, _, _ in results.values()):
-        scratch = kept.with_name(f"{key}.partial")
-        shutil.rmtree(scratch, ignore_errors=True)
-        scratch.mkdir()
-        for case_id, (_, _, report) in results.items():
-            shutil.copyfile(report, scratch / f"{case_id}.json")
-        scratch.rename(kept)
-    return results
+    wheels = {}
+    for case_id, (code, output, chosen) in _resolve().items():
+        assert code == 0, f"{case_id}: {output[-2000:]}"
+        wheels[case_id] = chosen
+    RECORD.write_text(json.dumps({"key": key, "wheels": wheels}, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    return wheels
 
 
-def _resolve(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[int, str, Path]]:
-    running = {}
-    for case in CASES:
-        folder = tmp_path_factory.mktemp("wheels")
-        running[_case_id(case)] = (subprocess.Popen(_argv(folder, case[0], case[1], case[3]), stdout=subprocess.PIPE,
-                                                    stderr=subprocess.STDOUT, text=True), folder / "report.json")
-    results = {}
-    for case_id, (process, report) in running.items():
-        output, _ = process.communicate(timeout=300)
-        results[case_id] = (process.returncode, output, report)
-    return results
+def _resolve() -> dict[str, tuple[int, str, list[str]]]:
+    """Case id -> (pip's exit status, its output, the wheel files it chose)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        running = {}
+        for number, case in enumerate(CASES):
+            folder = Path(scratch) / str(number)
+            folder.mkdir()
+            running[_case_id(case)] = (subprocess.Popen(_argv(folder, case[0], case[1], case[3]),
+                                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True),
+                                       folder / "report.json")
+        results = {}
+        for case_id, (process, report) in running.items():
+            output, _ = process.communicate(timeout=300)
+            chosen = json.loads(report.read_text(encoding="utf-8"))["install"] if process.returncode == 0 else []
+            results[case_id] = (process.returncode, output,
+                                [item["download_info"]["url"].rsplit("/", 1)[-1] for item in chosen])
+        return results
 
 
 def _case_id(case: tuple[str, list[str], str, str]) -> str:
@@ -106,9 +110,7 @@ def _case_id(case: tuple[str, list[str], str, str]) -> str:
 @pytest.mark.xdist_group("platform-wheels")
 @pytest.mark.parametrize(("flavour", "platforms", "tag", "python"), CASES, ids=[_case_id(c) for c in CASES])
 def test_the_chosen_requirements_resolve_to_wheels(resolved, flavour, platforms, tag, python):
-    returncode, output, report = resolved[_case_id((flavour, platforms, tag, python))]
-    assert returncode == 0, output[-2000:]
-    wheels = [item["download_info"]["url"].rsplit("/", 1)[-1] for item in json.loads(report.read_text())["install"]]
+    wheels = resolved[_case_id((flavour, platforms, tag, python))]
     got = {wheel.split("-")[0].lower().replace("_", "-") for wheel in wheels}
     assert got == pins("requirements.txt", f"requirements-{flavour}.txt")
     compiled = [wheel for wheel in wheels if not wheel.endswith("-none-any.whl")]
