@@ -364,7 +364,7 @@ def _open_copy(path: Path, schema: Schema, warn: Warn) -> Opened:
     return Opened(in_memory(schema), "lost")
 
 
-def open_lock(path: Path) -> str:
+def _open_lock(path: Path) -> str:
     """The lock held while ``path`` is opened (created, checked, migrated, restored or moved aside)."""
     return str(path.with_name(path.name + ".open-lock"))
 
@@ -375,7 +375,7 @@ def _opening(path: Path, *, create: bool) -> Iterator[None]:
     written anyway), go on unlocked. ``create=False`` (a dry run) takes the lock only if it exists."""
     with contextlib.ExitStack() as stack:
         with contextlib.suppress(OSError):
-            stack.enter_context(file_lock(open_lock(path), create=create))
+            stack.enter_context(file_lock(_open_lock(path), create=create))
         yield
 
 

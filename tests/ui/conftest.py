@@ -124,6 +124,8 @@ def pick_performer(browser: Browser, scope: str, typed: str, name: str) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every UI test on one xdist worker (group ``ui``): one Chromium starts and loads Stash's app once, not
+    once per worker (about 10 CPU-s a run)."""
     for item in items:
         if item.nodeid.startswith("tests/ui/"):
             item.add_marker(pytest.mark.xdist_group("ui"))
